@@ -1,0 +1,2 @@
+//! Placeholder: this crate is being written.
+#![no_std]
