@@ -1,0 +1,157 @@
+# Ward: build, run and test entry points.
+#
+#   make run [SYSTEM=f.toml] [RUN_SECONDS=N]  build everything and boot a system in QEMU
+#   make test                                 host tests, fragment tests, every QEMU scenario
+#   make scenario NAME=x | make scenarios     boot one / all scenarios of tests/scenarios
+#   make image [SYSTEM=f.toml]                the boot image only, in build/images/<f>
+#   make help                                 every target and variable
+#
+# Each target that needs the Rust bare-metal target or QEMU installs them first when missing
+# (scripts/ensure-prereqs.sh). Fragments in mk/*.mk add their own targets and may append to
+# USER_PACKAGES, HOST_PACKAGES, TEST_TARGETS, BENCH_TARGETS and FUZZ_TARGETS.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := all
+MAKEFLAGS += --no-builtin-rules --no-builtin-variables
+.DELETE_ON_ERROR:
+
+# The build below writes to target/ at fixed paths; a CARGO_TARGET_DIR from the environment
+# would send the binaries elsewhere and the image step would not find them.
+unexport CARGO_TARGET_DIR
+
+CARGO ?= cargo
+
+# --- What to boot -----------------------------------------------------------------------------
+# The system description; its image goes to build/images/<file name without .toml>.
+SYSTEM ?= system.toml
+SYSTEM_NAME = $(basename $(notdir $(SYSTEM)))
+IMAGE_DIR = build/images/$(SYSTEM_NAME)
+# Extra run-time arguments for `make run` / `make gdb` (scenarios carry their own).
+ROOT_ARGS ?=
+KERNEL_ARGS ?=
+MACHINE ?=
+QEMU_ARGS ?=
+RUN_SECONDS ?=
+
+# --- What to build ----------------------------------------------------------------------------
+BARE_TARGET := x86_64-unknown-none
+# The kernel gets its own target dir: its RUSTFLAGS differ from the user programs', and sharing
+# one dir would rebuild the common crates on every switch.
+KERNEL_TARGET_DIR := target/kernel
+KERNEL_RUSTFLAGS := -C code-model=kernel -C relocation-model=static
+KERNEL_ELF := $(KERNEL_TARGET_DIR)/$(BARE_TARGET)/release/ward-kernel
+# Every bare-metal user program (root task, drivers, servers, apps) is a package here.
+USER_PACKAGES := ward-root-task
+USER_BIN_DIR := target/$(BARE_TARGET)/release
+ROOT_TASK_ELF := $(USER_BIN_DIR)/root-task
+# Host tools the image and test steps run.
+HOST_PACKAGES := capctl ward-scenario
+CAPCTL ?= target/release/capctl
+SCENARIO_RUNNER ?= target/release/ward-scenario
+# The default system names driver programs that do not exist yet; drop this once they do.
+CAPCTL_BUILD_FLAGS ?= --allow-missing-programs
+# Scenarios run at once (empty: one per core).
+JOBS ?=
+
+# --- Filled in by mk/*.mk ---------------------------------------------------------------------
+TEST_TARGETS :=
+BENCH_TARGETS :=
+FUZZ_TARGETS :=
+
+include $(wildcard mk/*.mk)
+
+RUN_OPTS = $(if $(ROOT_ARGS),--root-args '$(ROOT_ARGS)') \
+	$(if $(KERNEL_ARGS),--kernel-args '$(KERNEL_ARGS)') \
+	$(if $(MACHINE),--machine '$(MACHINE)') \
+	$(foreach a,$(QEMU_ARGS),--qemu-arg '$(a)')
+SCENARIO_FLAGS = $(if $(JOBS),--jobs $(JOBS))
+# The harness builds each scenario's image with `make image-only`; tell it which make we are.
+SCENARIO = MAKE='$(MAKE)' $(SCENARIO_RUNNER) $(SCENARIO_FLAGS)
+
+.PHONY: all prereqs kernel user host build image image-only run gdb \
+	test host-test scenario scenarios ktest bench fuzz clean help
+
+all: image
+
+prereqs:
+	@scripts/ensure-prereqs.sh
+
+# --- Builds (cargo decides what is stale, so these always run) ---------------------------------
+kernel: prereqs
+	RUSTFLAGS='$(KERNEL_RUSTFLAGS)' $(CARGO) build --release --target $(BARE_TARGET) \
+		-p ward-kernel --target-dir $(KERNEL_TARGET_DIR)
+
+user: prereqs
+	$(CARGO) build --release --target $(BARE_TARGET) $(addprefix -p ,$(USER_PACKAGES))
+
+host:
+	$(CARGO) build --release $(addprefix -p ,$(HOST_PACKAGES))
+
+build: kernel user host
+
+image: build
+	@$(MAKE) --no-print-directory image-only
+
+# The image step alone, for when kernel, programs and capctl are already built.
+image-only:
+	@test -n '$(SYSTEM_NAME)' || { echo "SYSTEM is empty" >&2; exit 2; }
+	$(CAPCTL) build '$(SYSTEM)' --kernel $(KERNEL_ELF) --root-task $(ROOT_TASK_ELF) \
+		--programs $(USER_BIN_DIR) --out '$(IMAGE_DIR)' $(CAPCTL_BUILD_FLAGS)
+
+# --- Running ----------------------------------------------------------------------------------
+run: image
+	@scripts/run.sh '$(IMAGE_DIR)' '$(RUN_SECONDS)' -- $(RUN_OPTS)
+
+gdb: image
+	@echo "QEMU is halted at reset, waiting for gdb:"
+	@echo "  gdb $(KERNEL_ELF) -ex 'target remote localhost:1234'"
+	@echo "Quit QEMU with Ctrl-A then X."
+	@scripts/qemu.sh --gdb $(RUN_OPTS) '$(IMAGE_DIR)'
+
+# --- Testing ----------------------------------------------------------------------------------
+test: prereqs
+	@$(MAKE) --no-print-directory host-test
+	$(if $(strip $(TEST_TARGETS)),@$(MAKE) --no-print-directory $(TEST_TARGETS))
+	@$(MAKE) --no-print-directory scenarios
+
+host-test:
+	$(CARGO) test
+
+scenario: build
+	@test -n '$(NAME)' || { echo "usage: make scenario NAME=<name>; see tests/scenarios/" >&2; exit 2; }
+	$(SCENARIO) '$(NAME)'
+
+scenarios: build
+	$(SCENARIO)
+
+# The in-QEMU kernel conformance suite: the scenarios named ktest*.
+ktest: build
+	$(SCENARIO) --prefix ktest
+
+bench: prereqs
+	$(if $(strip $(BENCH_TARGETS)),@$(MAKE) --no-print-directory $(BENCH_TARGETS),@echo "no benchmarks registered")
+
+fuzz: prereqs
+	$(if $(strip $(FUZZ_TARGETS)),@$(MAKE) --no-print-directory $(FUZZ_TARGETS),@echo "no fuzz targets registered")
+
+clean:
+	$(CARGO) clean
+	rm -rf build
+
+help:
+	@echo "Targets:"
+	@echo "  run          build everything and boot SYSTEM in QEMU (Ctrl-A X quits)"
+	@echo "  test         cargo test, TEST_TARGETS, then every scenario"
+	@echo "  scenario     boot one scenario: make scenario NAME=boot"
+	@echo "  scenarios    boot every scenario in tests/scenarios"
+	@echo "  ktest        the in-QEMU kernel conformance scenarios (ktest*)"
+	@echo "  image        build the boot image of SYSTEM into build/images/<name>"
+	@echo "  kernel user host   the three cargo builds"
+	@echo "  bench fuzz   BENCH_TARGETS / FUZZ_TARGETS"
+	@echo "  gdb          boot SYSTEM halted, with a gdb server on :1234"
+	@echo "  prereqs      install the Rust target, rust-src and QEMU when missing"
+	@echo "  clean        remove target/ and build/"
+	@echo "Variables:"
+	@echo "  SYSTEM=$(SYSTEM)  RUN_SECONDS=N  ROOT_ARGS=..  KERNEL_ARGS=..  MACHINE=..  QEMU_ARGS=..  JOBS=N"
+	@echo "  registered: TEST_TARGETS=[$(strip $(TEST_TARGETS))] BENCH_TARGETS=[$(strip $(BENCH_TARGETS))] FUZZ_TARGETS=[$(strip $(FUZZ_TARGETS))]"

@@ -1,0 +1,290 @@
+//! Scenario files: what one QEMU run boots, with which arguments, and how it is judged.
+//!
+//! A scenario lives in `tests/scenarios/NAME.toml`; NAME is the file name. Unknown keys are
+//! rejected so that a misspelt key cannot silently weaken a test.
+//!
+//! ```toml
+//! description = "the root task faults on purpose; the kernel reports it and stays up"
+//! system = "system.toml"             # default
+//! root_args = "test=fault-pf"        # arguments of the root-task module
+//! kernel_args = "idle=exit"          # appended to the image's kernel command line
+//! qemu_args = ["-device", "edu"]     # before Ward's own -device arguments
+//! machine = "q35,kernel-irqchip=split"  # replaces -machine q35
+//! timeout_seconds = 30               # default
+//! expect_status = 0x20               # guest status written to the debug-exit port
+//! expect = ["page fault", "thread suspended", "kernel alive"]   # in this order
+//! expect = [["root task", "error"], "halt"]  # a list: one line containing all, in any order
+//! forbid = ["triple"]                # must appear nowhere
+//! root_task = "truncate"             # corrupt the root-task module (see `elf::Mutation`)
+//! ```
+
+use std::fmt;
+use std::path::Path;
+
+use serde::Deserialize;
+
+use crate::elf::Mutation;
+use crate::judge::Expect;
+
+/// The system description booted when a scenario names none: the default system at the repo root.
+pub const DEFAULT_SYSTEM: &str = "system.toml";
+
+/// Booting to the root-task banner takes under 2 s under TCG; 30 s leaves room for a machine whose
+/// two cores are busy compiling, without letting a hung run hold up the suite for long.
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
+
+/// No single boot should ever need more; a larger value is almost certainly a typo.
+pub const MAX_TIMEOUT_SECONDS: u64 = 600;
+
+/// One scenario, checked and ready to run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Scenario {
+    /// The file name without `.toml`.
+    pub name: String,
+    pub description: String,
+    /// Path of the system description, relative to the repository root.
+    pub system: String,
+    pub root_args: String,
+    pub kernel_args: String,
+    pub qemu_args: Vec<String>,
+    pub machine: Option<String>,
+    pub timeout_seconds: u64,
+    pub expect_status: u8,
+    pub expect: Vec<Expect>,
+    pub forbid: Vec<String>,
+    pub root_task: Option<Mutation>,
+}
+
+/// The file as written; [`Scenario`] is what is left after the checks.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ScenarioFile {
+    description: String,
+    system: Option<String>,
+    #[serde(default)]
+    root_args: String,
+    #[serde(default)]
+    kernel_args: String,
+    #[serde(default)]
+    qemu_args: Vec<String>,
+    machine: Option<String>,
+    timeout_seconds: Option<u64>,
+    expect_status: u8,
+    #[serde(default)]
+    expect: Vec<Expect>,
+    #[serde(default)]
+    forbid: Vec<String>,
+    root_task: Option<Mutation>,
+}
+
+/// Why a scenario file was rejected; names the file so the message stands on its own.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ScenarioError {
+    pub file: String,
+    pub message: String,
+}
+
+impl fmt::Display for ScenarioError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: {}", self.file, self.message)
+    }
+}
+
+impl std::error::Error for ScenarioError {}
+
+/// Is `name` usable as a scenario name (and so as a log file name and a make argument)?
+pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Parses and checks the text of the scenario file `file` (used in messages) named `name`.
+pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioError> {
+    let err = |message: String| ScenarioError { file: file.to_string(), message };
+    if !valid_name(name) {
+        return Err(err(format!(
+            "scenario name '{name}' must use only a-z, 0-9, '-' and '_'"
+        )));
+    }
+    let raw: ScenarioFile = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
+
+    let system = raw.system.unwrap_or_else(|| DEFAULT_SYSTEM.to_string());
+    if !system.ends_with(".toml") {
+        return Err(err(format!("system '{system}' should name a .toml system description")));
+    }
+    let timeout_seconds = raw.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
+    if timeout_seconds == 0 || timeout_seconds > MAX_TIMEOUT_SECONDS {
+        return Err(err(format!(
+            "timeout_seconds = {timeout_seconds} is out of range 1..={MAX_TIMEOUT_SECONDS}"
+        )));
+    }
+    if raw.root_args.contains(',') {
+        return Err(err(format!(
+            "root_args '{}' contains a comma, which would split the Multiboot module list",
+            raw.root_args
+        )));
+    }
+    if let Some(m) = &raw.machine {
+        if m.trim().is_empty() {
+            return Err(err("machine is empty; leave it out to use q35".to_string()));
+        }
+    }
+    let expect_texts = raw.expect.iter().flat_map(Expect::parts);
+    if expect_texts.chain(&raw.forbid).any(String::is_empty) {
+        return Err(err("expect or forbid has an empty string, which would match anything".to_string()));
+    }
+    if raw.expect.iter().any(|e| e.parts().is_empty()) {
+        return Err(err("expect has an empty line list, which would match any line".to_string()));
+    }
+    if raw.description.trim().is_empty() {
+        return Err(err("description is empty; say what the scenario shows".to_string()));
+    }
+
+    Ok(Scenario {
+        name: name.to_string(),
+        description: raw.description,
+        system,
+        root_args: raw.root_args,
+        kernel_args: raw.kernel_args,
+        qemu_args: raw.qemu_args,
+        machine: raw.machine,
+        timeout_seconds,
+        expect_status: raw.expect_status,
+        expect: raw.expect,
+        forbid: raw.forbid,
+        root_task: raw.root_task,
+    })
+}
+
+/// Loads every `*.toml` in `dir`, sorted by name.
+pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+    let io_err = |e: std::io::Error| ScenarioError {
+        file: dir.display().to_string(),
+        message: e.to_string(),
+    };
+    let mut files: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io_err)?
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(io_err)?
+        .into_iter()
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    let mut out = Vec::with_capacity(files.len());
+    for path in files {
+        let file = path.display().to_string();
+        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let text = std::fs::read_to_string(&path).map_err(|e| ScenarioError {
+            file: file.clone(),
+            message: e.to_string(),
+        })?;
+        out.push(parse(&name, &file, &text)?);
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const FULL: &str = r#"
+        description = "everything set"
+        system = "tests/systems/edu.toml"
+        root_args = "test=fault-pf"
+        kernel_args = "idle=exit log=debug"
+        qemu_args = ["-device", "edu"]
+        machine = "q35,kernel-irqchip=split"
+        timeout_seconds = 12
+        expect_status = 0x20
+        expect = ["page fault", ["thread", "suspended"]]
+        forbid = ["triple"]
+        root_task = "kernel-address"
+    "#;
+
+    #[test]
+    fn parses_every_field() {
+        let s = parse("x", "x.toml", FULL).unwrap();
+        assert_eq!(s.system, "tests/systems/edu.toml");
+        assert_eq!(s.root_args, "test=fault-pf");
+        assert_eq!(s.kernel_args, "idle=exit log=debug");
+        assert_eq!(s.qemu_args, ["-device", "edu"]);
+        assert_eq!(s.machine.as_deref(), Some("q35,kernel-irqchip=split"));
+        assert_eq!(s.timeout_seconds, 12);
+        assert_eq!(s.expect_status, 0x20);
+        assert_eq!(
+            s.expect,
+            [Expect::Text("page fault".into()), Expect::Line(vec!["thread".into(), "suspended".into()])]
+        );
+        assert_eq!(s.forbid, ["triple"]);
+        assert_eq!(s.root_task, Some(Mutation::KernelAddress));
+    }
+
+    #[test]
+    fn minimal_file_gets_defaults() {
+        let s = parse("boot", "boot.toml", "description = \"d\"\nexpect_status = 0\n").unwrap();
+        assert_eq!(s.system, DEFAULT_SYSTEM);
+        assert_eq!(s.timeout_seconds, DEFAULT_TIMEOUT_SECONDS);
+        assert!(s.root_args.is_empty() && s.qemu_args.is_empty() && s.expect.is_empty());
+        assert_eq!(s.machine, None);
+        assert_eq!(s.root_task, None);
+    }
+
+    #[test]
+    fn every_mutation_name_parses() {
+        for (text, m) in [
+            ("truncate", Mutation::Truncate),
+            ("garbage", Mutation::Garbage),
+            ("kernel-address", Mutation::KernelAddress),
+            ("missing", Mutation::Missing),
+            ("empty", Mutation::Empty),
+        ] {
+            let src = format!("description = \"d\"\nexpect_status = 0x31\nroot_task = \"{text}\"\n");
+            assert_eq!(parse("b", "b.toml", &src).unwrap().root_task, Some(m));
+        }
+    }
+
+    #[test]
+    fn rejects_unknown_keys_and_bad_values() {
+        let cases = [
+            ("description = \"d\"\nexpect_status = 0\nexpected = [\"x\"]\n", "expected"),
+            ("description = \"d\"\n", "expect_status"),
+            ("description = \"d\"\nexpect_status = 256\n", "expect_status"),
+            ("description = \"d\"\nexpect_status = 0\nroot_task = \"shred\"\n", "shred"),
+            ("description = \"d\"\nexpect_status = 0\ntimeout_seconds = 0\n", "timeout_seconds"),
+            ("description = \"d\"\nexpect_status = 0\ntimeout_seconds = 9999\n", "timeout_seconds"),
+            ("description = \"d\"\nexpect_status = 0\nroot_args = \"a,b\"\n", "comma"),
+            ("description = \"d\"\nexpect_status = 0\nexpect = [\"\"]\n", "empty string"),
+            ("description = \"d\"\nexpect_status = 0\nexpect = [[\"a\", \"\"]]\n", "empty string"),
+            ("description = \"d\"\nexpect_status = 0\nforbid = [\"\"]\n", "empty string"),
+            ("description = \"d\"\nexpect_status = 0\nexpect = [[]]\n", "empty line list"),
+            ("description = \"d\"\nexpect_status = 0\nexpect = [1]\n", "expect"),
+            ("description = \"d\"\nexpect_status = 0\nsystem = \"sys\"\n", ".toml"),
+            ("description = \" \"\nexpect_status = 0\n", "description"),
+            ("description = \"d\"\nexpect_status = 0\nmachine = \"\"\n", "machine"),
+        ];
+        for (text, needle) in cases {
+            let e = parse("s", "s.toml", text).expect_err(text);
+            assert!(e.to_string().contains(needle), "{text:?} gave {e}");
+            assert!(e.to_string().starts_with("s.toml: "));
+        }
+    }
+
+    #[test]
+    fn rejects_bad_names() {
+        assert!(parse("Boot", "Boot.toml", "description = \"d\"\nexpect_status = 0\n").is_err());
+        assert!(parse("a b", "a b.toml", "description = \"d\"\nexpect_status = 0\n").is_err());
+        assert!(valid_name("user-fault_pf2"));
+        assert!(!valid_name(""));
+    }
+
+    /// The scenarios in the tree must all parse, so a broken file fails `cargo test` already.
+    #[test]
+    fn committed_scenarios_parse() {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
+        let all = load_dir(&dir).unwrap();
+        assert!(all.iter().any(|s| s.name == "boot"), "tests/scenarios/boot.toml is missing");
+    }
+}
