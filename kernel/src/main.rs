@@ -1,2 +1,148 @@
+//! The Ward microkernel.
+//!
+//! Boot order: the console, descriptor tables and the kernel's own page
+//! tables; then what the loader handed over (memory map, modules, command
+//! line); interrupt controllers and the timer; the `syscall` entry; the root
+//! task's address space; the remaining RAM as untyped memory described in the
+//! root task's boot info; and finally the first switch to user mode. From
+//! then on the kernel only runs when a trap, interrupt or syscall enters it.
 #![no_std]
 #![no_main]
+
+mod arch;
+mod boot;
+mod console;
+mod sched;
+mod syscall;
+mod thread;
+mod traps;
+
+use arch::x86_64::{apic, cpu, gdt, idt, io, paging, pic};
+use boot::multiboot;
+use ward_abi::bootinfo::{self, BootInfo, BOOTINFO_MAGIC, BOOTINFO_VERSION};
+use ward_abi::layout::ROOT_STACK_TOP;
+use ward_kernel_config as config;
+use ward_kernel_core::cmdline::{split_module_cmdline, KernelArgs, LogLevel};
+use ward_kernel_core::phys_memory::PhysMemory;
+
+/// Guest status for a boot error (bad or missing root task, no memory map).
+pub const EXIT_BOOT_ERROR: u8 = 0x31;
+/// Guest status for a kernel panic or a fault inside the kernel.
+pub const EXIT_KERNEL_PANIC: u8 = 0x32;
+/// Guest status for `idle=exit`: every thread stopped, the kernel is alive.
+pub const EXIT_ALL_THREADS_STOPPED: u8 = 0x20;
+
+/// Ends the run with `status` through QEMU's `isa-debug-exit` device. On a
+/// machine without it the write does nothing, so the CPU halts instead.
+pub fn debug_exit(status: u8) -> ! {
+    io::outb(config::DEBUG_EXIT_PORT, status);
+    console::print_always(format_args!("ward: run ended with status {status:#x}; halting"));
+    cpu::halt_forever()
+}
+
+/// Reports an unrecoverable kernel condition and stops.
+pub fn kernel_fatal(args: core::fmt::Arguments) -> ! {
+    console::print_always(format_args!("[FATAL] {args}"));
+    debug_exit(EXIT_KERNEL_PANIC)
+}
+
+/// Reports a boot error (the system cannot start) and stops cleanly.
+fn boot_error(args: core::fmt::Arguments) -> ! {
+    console::print_always(format_args!("[ERROR] boot error: {args}"));
+    console::print_always(format_args!("ward: the system cannot start; halting"));
+    debug_exit(EXIT_BOOT_ERROR)
+}
+
+#[panic_handler]
+fn panic(info: &core::panic::PanicInfo) -> ! {
+    kernel_fatal(format_args!("kernel panic: {info}"))
+}
+
+#[no_mangle]
+extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
+    console::init();
+    gdt::init();
+    idt::init();
+    paging::init_kernel_address_space();
+    log::info!("Ward kernel {} starting", env!("CARGO_PKG_VERSION"));
+
+    let boot = match multiboot::read(magic, info) {
+        Ok(boot) => boot,
+        Err(error) => boot_error(format_args!("{error}")),
+    };
+    let default_level = LogLevel::parse(config::DEFAULT_LOG_LEVEL).unwrap_or(LogLevel::Info);
+    let args = KernelArgs::parse(&boot.cmdline, default_level);
+    console::set_level(args.log_level);
+    sched::set_idle_policy(args.idle);
+    if let Some(word) = args.first_unknown {
+        log::warn!("kernel command line: ignoring '{word}' (known: loglevel=error|warn|info|debug|trace, idle=exit|wait)");
+    }
+    if boot.ignored_entries > 0 {
+        log::warn!("boot loader tables too long: {} entries ignored", boot.ignored_entries);
+    }
+
+    pic::remap_and_mask();
+    apic::init(config::TIMER_HZ);
+    syscall::init();
+
+    // Free memory: RAM minus low memory, the kernel image and the modules.
+    let mut memory = PhysMemory::new();
+    for range in &boot.ram {
+        let end = range.end.min(config::MAX_PHYS_MEMORY);
+        if range.end > config::MAX_PHYS_MEMORY {
+            log::warn!("RAM above {:#x} is not used (kernel-config MAX_PHYS_MEMORY)", config::MAX_PHYS_MEMORY);
+        }
+        if memory.add_ram(range.start, end).is_err() {
+            log::warn!("memory map too fragmented; RAM at {:#x} ignored", range.start);
+        }
+    }
+    let (kernel_start, kernel_end) = paging::kernel_image_range();
+    let reservations = [(0, config::LOW_MEMORY_RESERVED), (kernel_start, kernel_end)];
+    let modules = boot.modules.iter().map(|m| (m.start, m.end));
+    for (start, end) in reservations.into_iter().chain(modules) {
+        if memory.reserve(start, end).is_err() {
+            boot_error(format_args!("memory map too fragmented to reserve {start:#x}..{end:#x}"));
+        }
+    }
+
+    let root_name = boot.modules.first().map(|m| split_module_cmdline(&m.cmdline).0).unwrap_or("");
+    let root = match boot::root_task::build(&boot, &mut memory) {
+        Ok(root) => root,
+        Err(error) => boot_error(format_args!("root task module '{root_name}': {error}")),
+    };
+
+    let untyped = memory.to_untyped();
+    if untyped.dropped_bytes > 0 {
+        log::warn!("{} bytes of RAM left out: more than {} untyped regions", untyped.dropped_bytes, bootinfo::MAX_UNTYPED);
+    }
+    // SAFETY: the boot-info pages were allocated (zeroed) for this purpose and
+    // are mapped read-only in the root task, which has not run yet; BootInfo
+    // is plain data for which all-zero bytes are valid and it is 8-aligned.
+    let info = unsafe { &mut *(paging::phys_to_virt(root.bootinfo) as *mut BootInfo) };
+    info.magic = BOOTINFO_MAGIC;
+    info.version = BOOTINFO_VERSION;
+    info.untyped_count = untyped.regions.len() as u32;
+    info.untyped[..untyped.regions.len()].copy_from_slice(&untyped.regions);
+    info.untyped_ram_bytes = untyped.total_bytes();
+    info.module_count = boot.modules.len() as u32;
+    for (index, module) in boot.modules.iter().enumerate() {
+        let desc = &mut info.modules[index];
+        desc.paddr = module.start;
+        desc.len = module.end - module.start;
+        desc.vaddr = root.module_vaddrs.get(index).copied().unwrap_or(0);
+        desc.name_len = bootinfo::fill_text(&mut desc.name, &module.cmdline) as u64;
+    }
+    info.kernel_cmdline_len = bootinfo::fill_text(&mut info.kernel_cmdline, &boot.cmdline) as u32;
+    let root_args = boot.modules.first().map(|m| split_module_cmdline(&m.cmdline).1).unwrap_or("");
+    info.root_cmdline_len = bootinfo::fill_text(&mut info.root_cmdline, root_args) as u32;
+
+    log::info!(
+        "memory: {} MiB of RAM as {} untyped regions; root task '{}' entry {:#x}",
+        untyped.total_bytes() >> 20,
+        untyped.regions.len(),
+        root_name,
+        root.entry
+    );
+    thread::ROOT_THREAD.lock().start(root.address_space, root.entry, ROOT_STACK_TOP, ward_abi::layout::ROOT_BOOTINFO_VADDR);
+    sched::schedule()
+}

@@ -52,9 +52,16 @@ pub struct KernelArgs<'a> {
 
 impl<'a> KernelArgs<'a> {
     /// Parses `line`; `default_level` applies when no valid `loglevel=` is given.
+    ///
+    /// Multiboot loaders put the kernel image's file name first; a first
+    /// word without `=` is taken to be that name and skipped.
     pub fn parse(line: &'a str, default_level: LogLevel) -> KernelArgs<'a> {
         let mut args = KernelArgs { log_level: default_level, idle: IdlePolicy::Wait, first_unknown: None };
-        for word in line.split_ascii_whitespace() {
+        let mut words = line.split_ascii_whitespace().peekable();
+        if words.peek().is_some_and(|first| !first.contains('=')) {
+            words.next();
+        }
+        for word in words {
             let understood = match word.split_once('=') {
                 Some(("loglevel", level)) => match LogLevel::parse(level) {
                     Some(level) => {
@@ -99,7 +106,7 @@ mod tests {
 
     #[test]
     fn parses_known_words() {
-        let a = KernelArgs::parse("loglevel=debug idle=exit", LogLevel::Info);
+        let a = KernelArgs::parse("/boot/kernel.elf loglevel=debug idle=exit", LogLevel::Info);
         assert_eq!(a.log_level, LogLevel::Debug);
         assert_eq!(a.idle, IdlePolicy::Exit);
         assert_eq!(a.first_unknown, None);
@@ -107,7 +114,7 @@ mod tests {
 
     #[test]
     fn unknown_and_bad_words_are_reported() {
-        let a = KernelArgs::parse("  loglevel=loud  foo ", LogLevel::Warn);
+        let a = KernelArgs::parse("kernel.elf loglevel=loud  foo ", LogLevel::Warn);
         assert_eq!(a.log_level, LogLevel::Warn);
         assert_eq!(a.first_unknown, Some("loglevel=loud"));
         assert_eq!(KernelArgs::parse("", LogLevel::Info).idle, IdlePolicy::Wait);

@@ -1,0 +1,434 @@
+//! The CNode operations over the derivation tree: Copy, Mint, Move, Mutate,
+//! Delete and Revoke.
+//!
+//! Copy and Mint derive a new capability from a source one and insert it
+//! right after the source in the derivation list; Move and Mutate take the
+//! source's place in the list. Delete removes one capability; if it was the
+//! last one to its object, the object is destroyed (the kernel's
+//! [`ObjectHooks::finalise`] undoes its effects). Revoke deletes all
+//! descendants of a capability.
+//!
+//! ## Destroying CNodes and TCBs: zombies
+//!
+//! A CNode or TCB holds capability slots, so destroying it means deleting
+//! every capability inside it, which may in turn destroy more CNodes: an
+//! unbounded amount of work that must be preemptible and may not recurse on
+//! the kernel stack. When the last cap to a CNode or TCB is deleted, its
+//! slot's cap turns into a *zombie* that records the object and how many of
+//! its slots may still be full. Each step ([`Objects::delete_step`]) walks
+//! down from the slot being deleted through zombies to the next piece of
+//! work, does it and returns; the zombie's count only falls, so repeated
+//! steps finish. The zombie keeps its place in the derivation tree, so the
+//! object's untyped cannot be reused before the object is empty.
+//!
+//! A dying container may (through other dying containers) hold the very slot
+//! whose deletion started the chain; this happens only to unreachable
+//! structures that a revoke of their untyped is cleaning up. The step then
+//! swaps that slot's zombie into a slot of its own object, where it is
+//! skipped over and finished by the revoke of its untyped.
+
+use crate::cap::{Cap, ZombieKind, MAX_GUARD_BITS};
+use crate::cspace::CPTR_BITS;
+use crate::error::{InvocationError, LookupSide};
+use crate::slot::{Slot, SLOT_SIZE};
+use crate::tcb::{TCB_SLOTS_OFFSET, TCB_SLOT_COUNT};
+use crate::{Completion, ObjectHooks, Objects};
+use ward_abi::lookup::LookupFailure;
+use ward_abi::rights::CapRights;
+
+/// The result of one step of a long operation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step {
+    /// The operation is finished.
+    Done,
+    /// Work was done and more remains: check for interrupts, then step again.
+    More,
+}
+
+/// Argument positions of the CNode invocations, for `InvalidArgument` details.
+/// Copy/Mint/Move/Mutate take: dest index, dest depth, src index, src depth,
+/// then rights (Copy, Mint) and badge (Mint) or data (Mutate).
+mod arg {
+    pub const MINT_BADGE: u8 = 5;
+    pub const MUTATE_DATA: u8 = 4;
+}
+
+/// Decodes a CNode guard word: guard size in the low 6 bits, guard above.
+fn decode_guard(data: u64, radix_bits: u8) -> Option<(u64, u8)> {
+    let guard_bits = (data & 0x3f) as u32;
+    let guard = data >> 6;
+    let fits = guard_bits <= MAX_GUARD_BITS
+        && guard_bits + radix_bits as u32 <= CPTR_BITS
+        && (guard_bits == 64 || guard >> guard_bits == 0);
+    fits.then_some((guard, guard_bits as u8))
+}
+
+fn has_mapping(cap: &Cap) -> bool {
+    match cap {
+        Cap::Frame { mapping, .. }
+        | Cap::Pdpt { mapping, .. }
+        | Cap::PageDirectory { mapping, .. }
+        | Cap::PageTable { mapping, .. }
+        | Cap::IoPageTable { mapping, .. } => mapping.is_some(),
+        Cap::Pml4 { asid, .. } => asid.is_some(),
+        _ => false,
+    }
+}
+
+/// seL4's `isCapRevocable`: whether a cap derived from `src` may have children.
+fn is_derived_revocable(new: &Cap, src: &Cap) -> bool {
+    match new {
+        Cap::Endpoint { badge, .. } | Cap::Notification { badge, .. } => *badge != src.badge(),
+        Cap::IrqHandler { .. } => matches!(src, Cap::IrqControl),
+        Cap::IoPort { .. } => matches!(src, Cap::IoPortControl),
+        Cap::Untyped { .. } => true,
+        _ => false,
+    }
+}
+
+/// The capability a copy of `cap` may be, or why none may be made.
+fn derive(cap: Cap) -> Result<Cap, InvocationError> {
+    match cap {
+        Cap::Null => Err(InvocationError::lookup(
+            LookupSide::Source,
+            LookupFailure::MissingCapability { bits_left: 0 },
+        )),
+        Cap::Zombie { .. } => Err(InvocationError::illegal("the capability is being deleted")),
+        Cap::Untyped { .. } => Err(InvocationError::illegal(
+            "untyped capabilities cannot be copied; retype a child untyped to delegate memory",
+        )),
+        Cap::Reply { .. } => Err(InvocationError::illegal("reply capabilities cannot be copied")),
+        Cap::IrqControl | Cap::IoPortControl => {
+            Err(InvocationError::illegal("control capabilities cannot be copied"))
+        }
+        // A copy of a frame starts unmapped: each mapping belongs to one cap.
+        Cap::Frame { object, size, rights, is_device, .. } => {
+            Ok(Cap::Frame { object, size, rights, is_device, mapping: None })
+        }
+        // An unmapped paging structure could be mapped twice through two caps.
+        Cap::Pdpt { mapping: None, .. }
+        | Cap::PageDirectory { mapping: None, .. }
+        | Cap::PageTable { mapping: None, .. }
+        | Cap::IoPageTable { mapping: None, .. }
+        | Cap::Pml4 { asid: None, .. } => {
+            Err(InvocationError::illegal("map a paging structure before copying its capability"))
+        }
+        other => Ok(other),
+    }
+}
+
+fn with_rights(cap: Cap, mask: CapRights) -> Cap {
+    match cap {
+        Cap::Endpoint { object, badge, rights } => Cap::Endpoint { object, badge, rights: rights.intersect(mask) },
+        Cap::Notification { object, badge, rights } => {
+            Cap::Notification { object, badge, rights: rights.intersect(mask) }
+        }
+        Cap::Frame { object, size, rights, is_device, mapping } => {
+            Cap::Frame { object, size, rights: rights.intersect(mask), is_device, mapping }
+        }
+        other => other,
+    }
+}
+
+impl Objects {
+    fn require_empty(&self, dest: Slot) -> Result<(), InvocationError> {
+        if self.cap(dest).is_null() {
+            Ok(())
+        } else {
+            Err(InvocationError::delete_first("the destination slot is occupied"))
+        }
+    }
+
+    /// Copy (`badge == None`) or Mint (`Some(badge)`): puts a capability
+    /// derived from `src`'s into the empty slot `dest`, with rights reduced
+    /// to `rights`. For Mint, `badge` badges an unbadged endpoint or
+    /// notification cap, or sets a CNode cap's guard (size in the low 6 bits,
+    /// guard above); other caps ignore it.
+    pub fn copy_cap(&self, src: Slot, dest: Slot, rights: CapRights, badge: Option<u64>) -> Result<(), InvocationError> {
+        let src_cap = self.cap(src);
+        let derived = derive(src_cap)?;
+        self.require_empty(dest)?;
+        let mut new = with_rights(derived, rights);
+        if let Some(data) = badge {
+            new = match new {
+                Cap::Endpoint { badge: 0, object, rights } => Cap::Endpoint { object, badge: data, rights },
+                Cap::Notification { badge: 0, object, rights } => Cap::Notification { object, badge: data, rights },
+                Cap::Endpoint { .. } | Cap::Notification { .. } => {
+                    return Err(InvocationError::illegal("the capability is already badged"))
+                }
+                Cap::CNode { object, radix_bits, .. } => {
+                    let (guard, guard_bits) = decode_guard(data, radix_bits)
+                        .ok_or(InvocationError::invalid_argument(arg::MINT_BADGE, "the guard does not fit"))?;
+                    Cap::CNode { object, radix_bits, guard, guard_bits }
+                }
+                other => other,
+            };
+        }
+        let revocable = is_derived_revocable(&new, &src_cap);
+        self.set_cap(dest, new);
+        self.mdb_insert_after(src, dest, revocable, revocable);
+        Ok(())
+    }
+
+    /// Move (`data == None`) or Mutate (`Some(data)`): moves `src`'s cap to
+    /// the empty slot `dest`, keeping its place in the derivation tree. Mutate
+    /// also sets a CNode cap's guard; for other caps its data must be 0.
+    pub fn move_cap(&self, src: Slot, dest: Slot, data: Option<u64>) -> Result<(), InvocationError> {
+        let mut cap = self.cap(src);
+        match cap {
+            Cap::Null => {
+                return Err(InvocationError::lookup(
+                    LookupSide::Source,
+                    LookupFailure::MissingCapability { bits_left: 0 },
+                ))
+            }
+            Cap::Zombie { .. } => return Err(InvocationError::illegal("the capability is being deleted")),
+            _ => {}
+        }
+        self.require_empty(dest)?;
+        if let Some(data) = data {
+            cap = match cap {
+                Cap::CNode { object, radix_bits, .. } => {
+                    let (guard, guard_bits) = decode_guard(data, radix_bits)
+                        .ok_or(InvocationError::invalid_argument(arg::MUTATE_DATA, "the guard does not fit"))?;
+                    Cap::CNode { object, radix_bits, guard, guard_bits }
+                }
+                other if data == 0 => other,
+                _ => {
+                    return Err(InvocationError::invalid_argument(
+                        arg::MUTATE_DATA,
+                        "only a CNode capability can be mutated with data",
+                    ))
+                }
+            };
+        }
+        self.mdb_move(src, dest, cap);
+        Ok(())
+    }
+
+    /// The slot `index` of a container (CNode or TCB) at `object`.
+    fn container_slot(&self, object: u64, kind: ZombieKind, index: u32) -> Slot {
+        match kind {
+            ZombieKind::CNode => self.cnode_slot(object, index as u64),
+            ZombieKind::Tcb => Slot(object + TCB_SLOTS_OFFSET + index as u64 * SLOT_SIZE),
+        }
+    }
+
+    /// Deletes the cap in `slot`, which is no container needing a zombie:
+    /// undoes its mapping, finalises its object if it was the last cap, and
+    /// empties the slot.
+    fn delete_leaf(&self, slot: Slot, hooks: &mut impl ObjectHooks) {
+        let cap = self.cap(slot);
+        if has_mapping(&cap) {
+            hooks.unmap(*self, cap);
+        }
+        if self.is_final(slot) {
+            hooks.finalise(*self, cap);
+        }
+        self.mdb_unlink(slot);
+        self.clear_slot(slot);
+    }
+
+    /// One step of deleting the cap in `top` (see the module documentation).
+    /// Returns [`Step::Done`] once `top` is empty.
+    pub fn delete_step(&self, top: Slot, hooks: &mut impl ObjectHooks) -> Step {
+        let mut cur = top;
+        let mut first_descent: Option<Slot> = None;
+        loop {
+            let cap = self.cap(cur);
+            let finished_here = if cur == top { Step::Done } else { Step::More };
+            match cap {
+                Cap::Null => return Step::Done,
+                Cap::Zombie { object, kind, remaining } => {
+                    if remaining == 0 {
+                        self.mdb_unlink(cur);
+                        self.clear_slot(cur);
+                        return finished_here;
+                    }
+                    let next = self.container_slot(object, kind, remaining - 1);
+                    let next_cap = self.cap(next);
+                    if next == cur || next_cap.is_null() {
+                        self.set_cap(cur, Cap::Zombie { object, kind, remaining: remaining - 1 });
+                        return Step::More;
+                    }
+                    let descend = match next_cap {
+                        Cap::Zombie { .. } => true,
+                        Cap::CNode { .. } | Cap::Tcb { .. } => self.is_final(next),
+                        _ => false,
+                    };
+                    if !descend {
+                        self.delete_leaf(next, hooks);
+                        return Step::More;
+                    }
+                    if next == top {
+                        // A cycle: `top` lies inside the object `cur` empties.
+                        // Every slot on the chain holds a zombie by now (a
+                        // container is zombified the step it is reached).
+                        let inner = first_descent.expect("a cycle has at least one descent");
+                        self.mdb_swap(top, inner);
+                        return Step::More;
+                    }
+                    if cur == top {
+                        first_descent = Some(next);
+                    }
+                    cur = next;
+                }
+                Cap::CNode { object, radix_bits, .. } if self.is_final(cur) => {
+                    hooks.finalise(*self, cap);
+                    let remaining = 1u32 << radix_bits;
+                    self.set_cap(cur, Cap::Zombie { object, kind: ZombieKind::CNode, remaining });
+                    return Step::More;
+                }
+                Cap::Tcb { object } if self.is_final(cur) => {
+                    hooks.finalise(*self, cap);
+                    let remaining = TCB_SLOT_COUNT as u32;
+                    self.set_cap(cur, Cap::Zombie { object, kind: ZombieKind::Tcb, remaining });
+                    return Step::More;
+                }
+                _ => {
+                    self.delete_leaf(cur, hooks);
+                    return finished_here;
+                }
+            }
+        }
+    }
+
+    /// Deletes the cap in `slot`, with preemption points between steps.
+    /// Deleting an empty slot succeeds and does nothing.
+    pub fn delete_cap(&self, slot: Slot, hooks: &mut impl ObjectHooks) -> Completion {
+        loop {
+            if self.delete_step(slot, hooks) == Step::Done {
+                return Completion::Done;
+            }
+            if hooks.preemption_pending() {
+                return Completion::Preempted;
+            }
+        }
+    }
+
+    /// One step of revoking `slot`: deletes (a step of) its first descendant.
+    /// When none remain, an untyped's watermark resets to 0.
+    pub fn revoke_step(&self, slot: Slot, hooks: &mut impl ObjectHooks) -> Step {
+        match self.mdb(slot).next {
+            Some(child) if self.is_mdb_parent_of(slot, child) => {
+                let _ = self.delete_step(child, hooks);
+                Step::More
+            }
+            _ => {
+                if let Cap::Untyped { object, size_bits, is_device, .. } = self.cap(slot) {
+                    self.set_cap(slot, Cap::Untyped { object, size_bits, free_index: 0, is_device });
+                }
+                Step::Done
+            }
+        }
+    }
+
+    /// Deletes every descendant of the cap in `slot`, with preemption points
+    /// between steps. Revoking an untyped destroys every object made from it
+    /// and resets its watermark.
+    pub fn revoke_cap(&self, slot: Slot, hooks: &mut impl ObjectHooks) -> Completion {
+        loop {
+            if self.revoke_step(slot, hooks) == Step::Done {
+                return Completion::Done;
+            }
+            if hooks.preemption_pending() {
+                return Completion::Preempted;
+            }
+        }
+    }
+
+    // ---- Invocations: the CNode methods as the syscall layer calls them. ----
+    // `cnode` is the invoked CNode capability; `src_root` the source CNode
+    // capability passed as an extra cap. Indices and depths are user words.
+
+    /// `cnode_copy(dest_index, dest_depth, src_root, src_index, src_depth, rights)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn cnode_copy(
+        &self,
+        cnode: Cap,
+        dest_index: u64,
+        dest_depth: u64,
+        src_root: Cap,
+        src_index: u64,
+        src_depth: u64,
+        rights: CapRights,
+    ) -> Result<(), InvocationError> {
+        let dest = self.lookup_slot_exact(LookupSide::Destination, cnode, dest_index, dest_depth)?;
+        let src = self.lookup_slot_exact(LookupSide::Source, src_root, src_index, src_depth)?;
+        self.copy_cap(src, dest, rights, None)
+    }
+
+    /// `cnode_mint(dest_index, dest_depth, src_root, src_index, src_depth, rights, badge)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn cnode_mint(
+        &self,
+        cnode: Cap,
+        dest_index: u64,
+        dest_depth: u64,
+        src_root: Cap,
+        src_index: u64,
+        src_depth: u64,
+        rights: CapRights,
+        badge: u64,
+    ) -> Result<(), InvocationError> {
+        let dest = self.lookup_slot_exact(LookupSide::Destination, cnode, dest_index, dest_depth)?;
+        let src = self.lookup_slot_exact(LookupSide::Source, src_root, src_index, src_depth)?;
+        self.copy_cap(src, dest, rights, Some(badge))
+    }
+
+    /// `cnode_move(dest_index, dest_depth, src_root, src_index, src_depth)`.
+    pub fn cnode_move(
+        &self,
+        cnode: Cap,
+        dest_index: u64,
+        dest_depth: u64,
+        src_root: Cap,
+        src_index: u64,
+        src_depth: u64,
+    ) -> Result<(), InvocationError> {
+        let dest = self.lookup_slot_exact(LookupSide::Destination, cnode, dest_index, dest_depth)?;
+        let src = self.lookup_slot_exact(LookupSide::Source, src_root, src_index, src_depth)?;
+        self.move_cap(src, dest, None)
+    }
+
+    /// `cnode_mutate(dest_index, dest_depth, src_root, src_index, src_depth, data)`.
+    #[allow(clippy::too_many_arguments)]
+    pub fn cnode_mutate(
+        &self,
+        cnode: Cap,
+        dest_index: u64,
+        dest_depth: u64,
+        src_root: Cap,
+        src_index: u64,
+        src_depth: u64,
+        data: u64,
+    ) -> Result<(), InvocationError> {
+        let dest = self.lookup_slot_exact(LookupSide::Destination, cnode, dest_index, dest_depth)?;
+        let src = self.lookup_slot_exact(LookupSide::Source, src_root, src_index, src_depth)?;
+        self.move_cap(src, dest, Some(data))
+    }
+
+    /// `cnode_delete(index, depth)`. `Preempted` means: restart the syscall.
+    pub fn cnode_delete(
+        &self,
+        cnode: Cap,
+        index: u64,
+        depth: u64,
+        hooks: &mut impl ObjectHooks,
+    ) -> Result<Completion, InvocationError> {
+        let slot = self.lookup_slot_exact(LookupSide::Destination, cnode, index, depth)?;
+        Ok(self.delete_cap(slot, hooks))
+    }
+
+    /// `cnode_revoke(index, depth)`. `Preempted` means: restart the syscall.
+    pub fn cnode_revoke(
+        &self,
+        cnode: Cap,
+        index: u64,
+        depth: u64,
+        hooks: &mut impl ObjectHooks,
+    ) -> Result<Completion, InvocationError> {
+        let slot = self.lookup_slot_exact(LookupSide::Destination, cnode, index, depth)?;
+        Ok(self.revoke_cap(slot, hooks))
+    }
+}

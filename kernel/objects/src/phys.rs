@@ -1,0 +1,96 @@
+//! The physical-memory window: the one place this crate touches memory.
+//!
+//! Every kernel object lives in physical memory retyped from Untyped. The
+//! kernel reaches physical address `p` at virtual address `base + p`: on the
+//! bare-metal kernel `base` is the kernel's map of all physical memory
+//! (`0xffff_8000_0000_0000`), in host tests it is a buffer that simulates RAM.
+//!
+//! All access goes through word-sized reads and writes by raw pointer and is
+//! never held as a Rust reference, so no two `&mut` can alias a slot; the
+//! kernel is single-threaded with interrupts off, so there are no concurrent
+//! accesses either. This module holds all of the crate's `unsafe` code.
+
+use core::marker::PhantomData;
+
+/// A physical address. Kept as a plain `u64`; types that know what lives at
+/// an address (slots, TCBs, endpoints) wrap it.
+pub type PAddr = u64;
+
+/// A window onto physical memory: `paddr` is at `base + paddr`.
+///
+/// Copyable so that object handles can carry it; not `Send`/`Sync` because
+/// the memory behind it is only safe to use from one CPU with interrupts off.
+#[derive(Clone, Copy, Debug)]
+pub struct PhysWindow {
+    base: *mut u8,
+    size: u64,
+    _not_send_or_sync: PhantomData<*mut u8>,
+}
+
+impl PhysWindow {
+    /// Creates a window of `size` bytes of physical memory mapped at `base`.
+    ///
+    /// # Safety
+    /// For as long as any copy of the window is used: `base..base + size`
+    /// must be valid for reads and writes, 8-byte aligned, and used by nothing
+    /// else that keeps references into it while this crate runs (the kernel
+    /// may touch object memory itself only through the window, between calls).
+    pub unsafe fn new(base: *mut u8, size: u64) -> PhysWindow {
+        assert!(base as usize % 8 == 0, "physical window base must be 8-byte aligned");
+        PhysWindow { base, size, _not_send_or_sync: PhantomData }
+    }
+
+    /// The number of bytes of physical memory the window covers.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Whether `paddr..paddr + len` lies inside the window.
+    pub fn contains(&self, paddr: PAddr, len: u64) -> bool {
+        paddr.checked_add(len).is_some_and(|end| end <= self.size)
+    }
+
+    /// Panics unless `paddr..paddr+len` is inside the window and, for word
+    /// access, 8-byte aligned. A failure here is a kernel bug (object model
+    /// addresses come only from untyped caps inside the window), never a
+    /// user error.
+    fn check(&self, paddr: PAddr, len: u64, align: u64) {
+        assert!(
+            self.contains(paddr, len) && paddr % align == 0,
+            "physical access outside the window or misaligned: {paddr:#x}+{len}"
+        );
+    }
+
+    /// Reads the word at `paddr` (8-byte aligned).
+    pub fn read_word(&self, paddr: PAddr) -> u64 {
+        self.check(paddr, 8, 8);
+        // SAFETY: `check` proved the word is inside the window and aligned;
+        // the window's contract makes it valid memory with no live references.
+        unsafe { (self.base.add(paddr as usize) as *const u64).read_volatile() }
+    }
+
+    /// Writes the word at `paddr` (8-byte aligned).
+    pub fn write_word(&self, paddr: PAddr, value: u64) {
+        self.check(paddr, 8, 8);
+        // SAFETY: as in `read_word`.
+        unsafe { (self.base.add(paddr as usize) as *mut u64).write_volatile(value) }
+    }
+
+    /// Sets `len` bytes from `paddr` to zero (both 8-byte aligned).
+    pub fn zero(&self, paddr: PAddr, len: u64) {
+        self.check(paddr, len, 8);
+        assert!(len % 8 == 0);
+        // SAFETY: the range is inside the window (checked) and the window's
+        // contract makes it valid, unaliased memory.
+        unsafe { core::ptr::write_bytes(self.base.add(paddr as usize), 0, len as usize) }
+    }
+
+    /// The kernel-virtual pointer for `paddr`, for the kernel's own use of
+    /// object memory it defines (a TCB's register context, a frame's bytes).
+    /// Using the pointer is the caller's `unsafe` business; the window only
+    /// checks the range.
+    pub fn kernel_pointer(&self, paddr: PAddr, len: u64) -> *mut u8 {
+        self.check(paddr, len, 1);
+        self.base.wrapping_add(paddr as usize)
+    }
+}

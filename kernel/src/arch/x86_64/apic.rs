@@ -1,0 +1,109 @@
+//! The local APIC: interrupt acknowledgement and the scheduler's timer.
+//!
+//! The timer's rate is unknown until measured, so it is calibrated against
+//! the PIT (a fixed 1.193182 MHz clock): count APIC ticks while PIT channel 2
+//! counts down 10 ms, then program a periodic interrupt at `TIMER_HZ`.
+use super::cpu;
+use super::io::{inb, outb};
+use super::paging::phys_to_virt;
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Vector of the scheduler tick.
+pub const TIMER_VECTOR: u8 = 0x30;
+/// Vector the APIC uses for spurious interrupts (low nibble must be 0xF).
+pub const SPURIOUS_VECTOR: u8 = 0xFF;
+
+const REG_ID: usize = 0x20;
+const REG_TPR: usize = 0x80;
+const REG_EOI: usize = 0xB0;
+const REG_SVR: usize = 0xF0;
+const REG_LVT_TIMER: usize = 0x320;
+const REG_TIMER_INITIAL: usize = 0x380;
+const REG_TIMER_CURRENT: usize = 0x390;
+const REG_TIMER_DIVIDE: usize = 0x3E0;
+
+const SVR_ENABLE: u32 = 1 << 8;
+const LVT_PERIODIC: u32 = 1 << 17;
+const LVT_MASKED: u32 = 1 << 16;
+/// Divide the bus clock by 16: slow enough that a 10 ms calibration never
+/// overflows the 32-bit counter, fine enough for a 1 ms tick.
+const DIVIDE_BY_16: u32 = 0x3;
+
+const PIT_HZ: u64 = 1_193_182;
+/// Calibration window: long enough to average out emulation jitter, short
+/// enough to keep boot fast.
+const CALIBRATION_MS: u64 = 10;
+
+static APIC_BASE: AtomicU64 = AtomicU64::new(0);
+static TICKS_PER_MS: AtomicU64 = AtomicU64::new(0);
+
+fn register(offset: usize) -> *mut u32 {
+    // The base is set in `init` before any register access.
+    (phys_to_virt(APIC_BASE.load(Ordering::Relaxed)) as usize + offset) as *mut u32
+}
+
+fn read(offset: usize) -> u32 {
+    // SAFETY: the local APIC page is mapped uncached in the physical map and
+    // `offset` is one of the architectural register offsets above.
+    unsafe { core::ptr::read_volatile(register(offset)) }
+}
+
+fn write(offset: usize, value: u32) {
+    // SAFETY: as for `read`.
+    unsafe { core::ptr::write_volatile(register(offset), value) }
+}
+
+/// Enables the local APIC and starts the periodic timer at `hz`.
+pub fn init(hz: u64) {
+    let base = cpu::rdmsr(cpu::MSR_APIC_BASE) & 0x000f_ffff_ffff_f000;
+    APIC_BASE.store(base, Ordering::Relaxed);
+    write(REG_TPR, 0);
+    write(REG_SVR, SVR_ENABLE | u32::from(SPURIOUS_VECTOR));
+
+    let ticks_per_ms = calibrate();
+    TICKS_PER_MS.store(ticks_per_ms, Ordering::Relaxed);
+    write(REG_TIMER_DIVIDE, DIVIDE_BY_16);
+    write(REG_LVT_TIMER, LVT_PERIODIC | u32::from(TIMER_VECTOR));
+    let initial = (ticks_per_ms * 1000 / hz).clamp(1, u64::from(u32::MAX));
+    write(REG_TIMER_INITIAL, initial as u32);
+    log::debug!("local APIC {:#x} (id {}): timer {} ticks/ms, {} Hz", base, read(REG_ID) >> 24, ticks_per_ms, hz);
+}
+
+/// Counts APIC timer ticks over `CALIBRATION_MS` measured by PIT channel 2.
+fn calibrate() -> u64 {
+    write(REG_TIMER_DIVIDE, DIVIDE_BY_16);
+    write(REG_LVT_TIMER, LVT_MASKED | u32::from(TIMER_VECTOR));
+    // Channel 2 gate on, speaker off (port 0x61 bits 0 and 1).
+    outb(0x61, (inb(0x61) & !0x02) | 0x01);
+    // Channel 2, lobyte/hibyte, mode 0 (interrupt on terminal count).
+    outb(0x43, 0xB0);
+    let count = PIT_HZ * CALIBRATION_MS / 1000;
+    outb(0x42, count as u8);
+    outb(0x42, (count >> 8) as u8);
+    // Restart the count by toggling the gate.
+    let gate = inb(0x61);
+    outb(0x61, gate & !0x01);
+    outb(0x61, gate | 0x01);
+    write(REG_TIMER_INITIAL, u32::MAX);
+    // Wait for OUT2 (port 0x61 bit 5) to go high; bounded in case the PIT is
+    // absent, in which case we fall back to a conservative guess below.
+    let mut finished = false;
+    for _ in 0..50_000_000u64 {
+        if inb(0x61) & 0x20 != 0 {
+            finished = true;
+            break;
+        }
+    }
+    let elapsed = u64::from(u32::MAX - read(REG_TIMER_CURRENT));
+    write(REG_TIMER_INITIAL, 0);
+    if !finished || elapsed == 0 {
+        log::warn!("PIT calibration failed; assuming a 1 GHz bus");
+        return 1_000_000 / 16;
+    }
+    (elapsed / CALIBRATION_MS).max(1)
+}
+
+/// Signals end of interrupt to the local APIC.
+pub fn end_of_interrupt() {
+    write(REG_EOI, 0);
+}

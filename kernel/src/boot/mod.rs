@@ -1,0 +1,5 @@
+//! Boot: the entry code, reading what the boot loader gives, and building
+//! the root task.
+pub mod entry;
+pub mod multiboot;
+pub mod root_task;

@@ -1,0 +1,118 @@
+//! What the kernel does on each trap: user faults, interrupts, and traps
+//! taken inside the kernel itself.
+//!
+//! A fault in user mode never takes the kernel down: it is reported (thread,
+//! vector, address, error code) and the thread is suspended. Fault endpoints,
+//! which let a supervisor handle the fault instead, come with the object model.
+use crate::arch::x86_64::apic::{self, SPURIOUS_VECTOR, TIMER_VECTOR};
+use crate::arch::x86_64::cpu;
+use crate::arch::x86_64::pic::PIC_VECTOR_BASE;
+use crate::arch::x86_64::trap::{exception_name, KernelTrapFrame, UserContext, CURRENT_CONTEXT};
+use crate::sched::{self, TICKS};
+use crate::thread::{ThreadState, ROOT_THREAD};
+use core::sync::atomic::{AtomicU64, Ordering};
+
+/// Interrupts that arrived on a vector no one owns (counted, never fatal).
+pub static UNOWNED_INTERRUPTS: AtomicU64 = AtomicU64::new(0);
+/// Spurious interrupts from the local APIC or the (masked) legacy PIC.
+pub static SPURIOUS_INTERRUPTS: AtomicU64 = AtomicU64::new(0);
+
+/// Handles an interrupt (not an exception). Returns after acknowledging it.
+fn handle_interrupt(vector: u64) {
+    match vector {
+        v if v == u64::from(TIMER_VECTOR) => {
+            TICKS.fetch_add(1, Ordering::Relaxed);
+            apic::end_of_interrupt();
+        }
+        v if v == u64::from(SPURIOUS_VECTOR) => {
+            // The APIC wants no EOI for its spurious vector.
+            SPURIOUS_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
+        }
+        v if (u64::from(PIC_VECTOR_BASE)..u64::from(PIC_VECTOR_BASE) + 16).contains(&v) => {
+            // The PICs are fully masked; only their spurious IRQ 7/15 get here.
+            SPURIOUS_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
+        }
+        _ => {
+            UNOWNED_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
+            apic::end_of_interrupt();
+        }
+    }
+}
+
+/// Describes a page-fault error code in words.
+fn page_fault_access(error: u64) -> (&'static str, &'static str) {
+    let access = if error & 0x10 != 0 {
+        "instruction fetch from"
+    } else if error & 0x2 != 0 {
+        "write to"
+    } else {
+        "read from"
+    };
+    let cause = if error & 0x1 == 0 { "not mapped" } else { "not permitted" };
+    (access, cause)
+}
+
+/// Entry from `trap_common` for traps from user mode. `saved` is where the
+/// registers were pushed: the current thread's context, unless the vector
+/// uses an interrupt stack (NMI, double fault, machine check).
+#[no_mangle]
+extern "C" fn handle_user_trap(saved: *const UserContext) {
+    if saved as u64 != CURRENT_CONTEXT.load(Ordering::Relaxed) {
+        // SAFETY: the stub passed a pointer to the registers it just pushed.
+        let frame = unsafe { &*saved };
+        crate::kernel_fatal(format_args!(
+            "{} while in user mode at rip={:#x}: the machine is not in a state to continue",
+            exception_name(frame.vector),
+            frame.rip
+        ));
+    }
+    let (vector, rip, error) = {
+        let thread = ROOT_THREAD.lock();
+        (thread.context.vector, thread.context.rip, thread.context.error_code)
+    };
+    if vector >= 32 {
+        handle_interrupt(vector);
+        return; // back to the same thread (preemption comes with the scheduler)
+    }
+    let mut thread = ROOT_THREAD.lock();
+    let name = thread.name;
+    match vector {
+        14 => {
+            let address = cpu::read_cr2();
+            let (access, cause) = page_fault_access(error);
+            log::warn!(
+                "fault: thread '{name}': {} (vector 14) at rip={rip:#x}: {access} {address:#x} ({cause}), error code {error:#x}; thread suspended",
+                exception_name(vector)
+            );
+        }
+        _ => {
+            log::warn!(
+                "fault: thread '{name}': {} (vector {vector}) at rip={rip:#x}, error code {error:#x}; thread suspended",
+                exception_name(vector)
+            );
+        }
+    }
+    thread.state = ThreadState::Suspended;
+    drop(thread);
+    sched::schedule();
+}
+
+/// Entry from `trap_common` for traps taken in kernel mode: interrupts in
+/// the idle loop, or a kernel bug.
+#[no_mangle]
+extern "C" fn handle_kernel_trap(frame: &KernelTrapFrame) {
+    if frame.vector >= 32 {
+        handle_interrupt(frame.vector);
+        return;
+    }
+    let cr2 = cpu::read_cr2();
+    crate::kernel_fatal(format_args!(
+        "kernel {} (vector {}) at rip={:#x}, error code {:#x}, cr2={:#x}, rsp={:#x}",
+        exception_name(frame.vector),
+        frame.vector,
+        frame.rip,
+        frame.error_code,
+        cr2,
+        frame.rsp
+    ));
+}
