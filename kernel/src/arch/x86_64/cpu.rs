@@ -75,15 +75,8 @@ pub unsafe fn set_cr4_bits(bits: u64) {
 
 /// CPUID leaf `leaf`, subleaf `subleaf`: (eax, ebx, ecx, edx).
 pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
-    // SAFETY: CPUID is always available in long mode and only reads.
-    let r = unsafe { core::arch::x86_64::__cpuid_count(leaf, subleaf) };
+    let r = core::arch::x86_64::__cpuid_count(leaf, subleaf);
     (r.eax, r.ebx, r.ecx, r.edx)
-}
-
-/// Reads the time-stamp counter.
-pub fn rdtsc() -> u64 {
-    // SAFETY: RDTSC only reads a counter.
-    unsafe { core::arch::x86_64::_rdtsc() }
 }
 
 /// Waits for the next interrupt with interrupts enabled, then disables them

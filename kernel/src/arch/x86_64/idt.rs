@@ -29,8 +29,7 @@ extern "C" {
 
 /// Fills and loads the IDT.
 pub fn init() {
-    // SAFETY: only the address of the stub table is taken.
-    let stubs = unsafe { core::ptr::addr_of!(trap_stubs) } as u64;
+    let stubs = core::ptr::addr_of!(trap_stubs) as u64;
     let mut idt = IDT.lock();
     for (vector, gate) in idt.iter_mut().enumerate() {
         let handler = stubs + vector as u64 * STUB_SIZE;

@@ -219,7 +219,7 @@ pub fn map_user_page(
     access: UserAccess,
     allocate_table: &mut dyn FnMut() -> Option<u64>,
 ) -> Result<(), MapError> {
-    if vaddr % PAGE_SIZE != 0 || !ward_abi::layout::is_user_range(vaddr, PAGE_SIZE) {
+    if !vaddr.is_multiple_of(PAGE_SIZE) || !ward_abi::layout::is_user_range(vaddr, PAGE_SIZE) {
         return Err(MapError::BadAddress);
     }
     let mut table = pml4;

@@ -14,7 +14,9 @@
 //! interrupts enabled) stay on the kernel stack and return where they were.
 use core::sync::atomic::AtomicU64;
 
-/// Vector number recorded for `syscall` entries (not a hardware vector).
+/// Vector number recorded for `syscall` entries (not a hardware vector;
+/// `syscall_entry` pushes this literal value).
+#[allow(dead_code)]
 pub const SYSCALL_VECTOR: u64 = 0x100;
 
 /// User registers as saved on kernel entry, lowest address first. The order
@@ -80,7 +82,7 @@ extern "C" {
 
 /// Address of the `syscall` entry point, for LSTAR.
 pub fn syscall_entry_address() -> u64 {
-    syscall_entry as usize as u64
+    syscall_entry as *const () as u64
 }
 
 core::arch::global_asm!(
