@@ -9,7 +9,11 @@
 
 pub mod bootinfo;
 pub mod error;
+pub mod invocation;
 pub mod layout;
+pub mod lookup;
+pub mod object;
+pub mod rights;
 pub mod syscall;
 
 pub use error::Error;
