@@ -12,6 +12,7 @@
 mod arch;
 mod boot;
 mod console;
+mod platform;
 mod sched;
 mod syscall;
 mod thread;
@@ -81,6 +82,7 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
         log::warn!("boot loader tables too long: {} entries ignored", boot.ignored_entries);
     }
 
+    let _platform = platform::discover();
     pic::remap_and_mask();
     apic::init(config::TIMER_HZ);
     syscall::init();

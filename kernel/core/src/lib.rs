@@ -1,7 +1,7 @@
 //! Kernel logic that needs no hardware, kept apart so it runs under
 //! `cargo test` on the host: checking a user ELF image before it is loaded,
 //! turning the firmware memory map into the root task's untyped regions, and
-//! reading the kernel command line.
+//! reading the kernel command line, and platform discovery from ACPI tables.
 //!
 //! Everything here treats its input as an allegation: a boot module may be
 //! truncated or hostile, a memory map may overlap itself. Bad input becomes an
@@ -9,6 +9,7 @@
 #![no_std]
 #![forbid(unsafe_code)]
 
+pub mod acpi;
 pub mod cmdline;
 pub mod elf_image;
 pub mod phys_memory;
