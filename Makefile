@@ -2,7 +2,7 @@
 #
 #   make run [SYSTEM=f.toml] [RUN_SECONDS=N]  build everything and boot a system in QEMU
 #   make test                                 host tests, fragment tests, every QEMU scenario
-#   make scenario NAME=x | make scenarios     boot one / all scenarios of tests/scenarios
+#   make scenario NAME=x | make scenarios     boot one (or several: NAME="a b") / all scenarios
 #   make image [SYSTEM=f.toml]                the boot image only, in build/images/<f>
 #   make help                                 every target and variable
 #
@@ -118,9 +118,15 @@ test: prereqs
 host-test:
 	$(CARGO) test
 
+# Say so before building anything when NAME is missing.
+ifneq ($(filter scenario,$(MAKECMDGOALS)),)
+ifeq ($(strip $(NAME)),)
+$(error usage: make scenario NAME=<name>, with a name from tests/scenarios/ (e.g. NAME=boot))
+endif
+endif
+
 scenario: build
-	@test -n '$(NAME)' || { echo "usage: make scenario NAME=<name>; see tests/scenarios/" >&2; exit 2; }
-	$(SCENARIO) '$(NAME)'
+	$(SCENARIO) $(NAME)
 
 scenarios: build
 	$(SCENARIO)
