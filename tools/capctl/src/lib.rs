@@ -1,0 +1,28 @@
+//! capctl: the host tool for Ward's system description (`system.toml`).
+//!
+//! The library holds everything; `main.rs` is only the command line. A
+//! component's `build.rs` uses [`gencaps`] through this library to generate
+//! its typed capability table.
+//!
+//! Flow: [`check`] parses and checks a file into a [`model::System`] and
+//! [`layout::Layout`]; every other command starts from that.
+#![forbid(unsafe_code)]
+
+pub mod check;
+pub mod compile;
+pub mod diag;
+pub mod image;
+pub mod layout;
+pub mod lint;
+pub mod model;
+pub mod schema;
+
+pub use check::{check, Checked};
+pub use diag::{Diagnostic, Severity, Source};
+
+/// Reads a file into a [`Source`], with a one-line error naming the file.
+pub fn read_source(path: &std::path::Path) -> Result<Source, String> {
+    std::fs::read_to_string(path)
+        .map(|text| Source::new(path.display().to_string(), text))
+        .map_err(|e| format!("cannot read {}: {e}", path.display()))
+}
