@@ -1,0 +1,265 @@
+//! How the ring logic touches shared memory.
+//!
+//! [`RingMemory`] is the narrow set of operations a ring performs on the
+//! region: loads and stores of four control words, copies of whole
+//! descriptors, and a full fence. [`SharedRing`] implements it over a mapped
+//! region seen as `[AtomicU32]`; the loom model checks in `tests/` implement it
+//! over loom's instrumented atomics, so the very same producer and consumer
+//! code is what gets model-checked.
+//!
+//! There are no references to plain data in peer-writable memory: the only
+//! references formed are `&AtomicU32`, whose whole purpose is to be changed by
+//! someone else at any time. Every value read is copied out before it is
+//! checked, so the peer cannot change it between the check and the use.
+
+use core::ptr::NonNull;
+use core::sync::atomic::{fence, AtomicU32, Ordering};
+
+use crate::error::AttachError;
+use crate::layout::{
+    control, RawDescriptor, RegionHeader, RingId, RingPairParams, DESCRIPTOR_WORDS, HEADER_WORDS,
+    MAGIC_WORD, REGION_ALIGN, WAKE_NEVER_FROM_START, WAKE_ON_FIRST_ENTRY, WORD_BYTES,
+};
+
+/// The four shared control words of one ring.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlWord {
+    /// Written by the producer: entries published.
+    Head,
+    /// Written by the producer: ring index whose release it wants a signal for.
+    ProducerWakeAt,
+    /// Written by the consumer: entries released.
+    Tail,
+    /// Written by the consumer: ring index whose publication it wants a signal for.
+    ConsumerWakeAt,
+}
+
+/// The shared-memory operations of one ring. Implementations must perform
+/// each call as a single atomic access with the given ordering (descriptor
+/// copies: one relaxed atomic access per word), and must stay inside the ring
+/// for any `slot` value (by masking it with their own private capacity).
+pub trait RingMemory {
+    /// Atomically loads a control word.
+    fn load(&self, word: ControlWord, order: Ordering) -> u32;
+    /// Atomically stores a control word.
+    fn store(&self, word: ControlWord, value: u32, order: Ordering);
+    /// Copies the descriptor in `slot` (taken modulo the capacity) out of shared memory.
+    fn read_descriptor(&self, slot: u32) -> RawDescriptor;
+    /// Copies a descriptor into `slot` (taken modulo the capacity).
+    fn write_descriptor(&self, slot: u32, descriptor: RawDescriptor);
+    /// A sequentially consistent fence, ordering an earlier store before a later load.
+    fn fence_seq_cst(&self);
+}
+
+/// A ring-pair region mapped into this address space, viewed as words.
+#[derive(Clone, Copy, Debug)]
+pub struct RegionMapping<'a> {
+    words: &'a [AtomicU32],
+}
+
+impl<'a> RegionMapping<'a> {
+    /// Views `len` bytes at `base` as a region shared with a peer.
+    ///
+    /// # Safety
+    ///
+    /// For all of `'a`, the `len` bytes at `base` must stay mapped, readable and
+    /// writable, and must be accessed by everyone (this process and the peer)
+    /// only through atomic operations of at most 4 bytes or through hardware
+    /// that behaves like them (a peer process writing with ordinary stores
+    /// counts: on x86_64 an aligned 4-byte store is single-copy atomic). The
+    /// memory must not be deallocated or reused for something else during `'a`.
+    pub unsafe fn from_raw(base: NonNull<u8>, len: usize) -> Result<Self, AttachError> {
+        if !(base.as_ptr() as usize).is_multiple_of(REGION_ALIGN) {
+            return Err(AttachError::Misaligned);
+        }
+        let words = len / WORD_BYTES;
+        // SAFETY: `base` is aligned for `AtomicU32` (checked above, REGION_ALIGN
+        // is a multiple of 4), the caller guarantees `words * 4 <= len` bytes
+        // stay valid for `'a`, and that every access to them is atomic, which is
+        // exactly what a shared `[AtomicU32]` permits.
+        let words = unsafe { core::slice::from_raw_parts(base.as_ptr().cast::<AtomicU32>(), words) };
+        Ok(Self { words })
+    }
+
+    /// Views memory that is already typed as atomics (in-process peers and tests).
+    pub fn from_words(words: &'a [AtomicU32]) -> Result<Self, AttachError> {
+        if !(words.as_ptr() as usize).is_multiple_of(REGION_ALIGN) {
+            return Err(AttachError::Misaligned);
+        }
+        Ok(Self { words })
+    }
+
+    /// Writes a fresh region for `params`: zero indices, default wake-up
+    /// requests, empty descriptors, then the header with the magic last
+    /// (release), so that an attacher that sees the magic sees the rest.
+    ///
+    /// Only the pool owner calls this, and only while no peer is attached
+    /// (at first set-up, or after the borrower died and before it restarts).
+    pub fn initialise(&self, params: &RingPairParams, generation: u32) -> Result<(), AttachError> {
+        let need = params.region_words();
+        if self.words.len() < need {
+            return Err(AttachError::TooSmall { need: need * WORD_BYTES, have: self.words.len() * WORD_BYTES });
+        }
+        let region = &self.words[..need];
+        region[MAGIC_WORD].store(0, Ordering::Relaxed);
+        for word in &region[1..] {
+            word.store(0, Ordering::Relaxed);
+        }
+        for ring in [RingId::Lend, RingId::Return] {
+            let producer = RingPairParams::producer_line(ring);
+            let consumer = RingPairParams::consumer_line(ring);
+            region[producer + control::PRODUCER_WAKE_AT].store(WAKE_NEVER_FROM_START, Ordering::Relaxed);
+            region[consumer + control::CONSUMER_WAKE_AT].store(WAKE_ON_FIRST_ENTRY, Ordering::Relaxed);
+        }
+        let header = params.header(generation);
+        let header_words: [u32; HEADER_WORDS] = zerocopy::transmute!(header);
+        for (i, value) in header_words.iter().enumerate().skip(1) {
+            region[i].store(*value, Ordering::Relaxed);
+        }
+        region[MAGIC_WORD].store(header.magic, Ordering::Release);
+        Ok(())
+    }
+
+    /// Reads the header (magic first, with acquire) and checks it against our
+    /// private parameters. Returns the region's generation.
+    pub fn check(&self, params: &RingPairParams) -> Result<u32, AttachError> {
+        let need = params.region_words();
+        if self.words.len() < need {
+            return Err(AttachError::TooSmall { need: need * WORD_BYTES, have: self.words.len() * WORD_BYTES });
+        }
+        let mut words = [0u32; HEADER_WORDS];
+        words[MAGIC_WORD] = self.words[MAGIC_WORD].load(Ordering::Acquire);
+        for (i, slot) in words.iter_mut().enumerate().skip(1) {
+            *slot = self.words[i].load(Ordering::Relaxed);
+        }
+        let header: RegionHeader = zerocopy::transmute!(words);
+        params.check_header(&header)
+    }
+
+    /// The memory operations of one ring of the pair. The caller must have
+    /// checked the region with [`check`](Self::check) or written it with
+    /// [`initialise`](Self::initialise) for the same `params`; if the region is
+    /// too small an error is returned rather than a partial ring.
+    pub fn ring(&self, params: &RingPairParams, ring: RingId) -> Result<SharedRing<'a>, AttachError> {
+        let need = params.region_words();
+        if self.words.len() < need {
+            return Err(AttachError::TooSmall { need: need * WORD_BYTES, have: self.words.len() * WORD_BYTES });
+        }
+        let producer = RingPairParams::producer_line(ring);
+        let consumer = RingPairParams::consumer_line(ring);
+        let first = params.descriptors(ring);
+        let descriptor_words = &self.words[first..first + params.capacity() as usize * DESCRIPTOR_WORDS];
+        let (descriptors, rest) = descriptor_words.as_chunks::<DESCRIPTOR_WORDS>();
+        debug_assert!(rest.is_empty());
+        Ok(SharedRing {
+            head: &self.words[producer + control::HEAD],
+            producer_wake_at: &self.words[producer + control::PRODUCER_WAKE_AT],
+            tail: &self.words[consumer + control::TAIL],
+            consumer_wake_at: &self.words[consumer + control::CONSUMER_WAKE_AT],
+            descriptors,
+            slot_mask: params.capacity() - 1,
+        })
+    }
+
+    /// All words of the region, for hostile-peer tests and fuzzing that
+    /// scribble over it.
+    pub fn words(&self) -> &'a [AtomicU32] {
+        self.words
+    }
+}
+
+/// One ring of a mapped region.
+#[derive(Clone, Copy, Debug)]
+pub struct SharedRing<'a> {
+    head: &'a AtomicU32,
+    producer_wake_at: &'a AtomicU32,
+    tail: &'a AtomicU32,
+    consumer_wake_at: &'a AtomicU32,
+    descriptors: &'a [[AtomicU32; DESCRIPTOR_WORDS]],
+    /// Private copy of capacity - 1; `descriptors.len()` equals capacity.
+    slot_mask: u32,
+}
+
+impl SharedRing<'_> {
+    #[inline(always)]
+    fn word(&self, word: ControlWord) -> &AtomicU32 {
+        match word {
+            ControlWord::Head => self.head,
+            ControlWord::ProducerWakeAt => self.producer_wake_at,
+            ControlWord::Tail => self.tail,
+            ControlWord::ConsumerWakeAt => self.consumer_wake_at,
+        }
+    }
+
+    #[inline(always)]
+    fn slot(&self, slot: u32) -> &[AtomicU32; DESCRIPTOR_WORDS] {
+        // The mask keeps the index below the capacity, which is the length of
+        // `descriptors`; the bounds check stays as a second line of defence.
+        &self.descriptors[(slot & self.slot_mask) as usize]
+    }
+}
+
+impl RingMemory for SharedRing<'_> {
+    #[inline(always)]
+    fn load(&self, word: ControlWord, order: Ordering) -> u32 {
+        self.word(word).load(order)
+    }
+
+    #[inline(always)]
+    fn store(&self, word: ControlWord, value: u32, order: Ordering) {
+        self.word(word).store(value, order)
+    }
+
+    #[inline(always)]
+    fn read_descriptor(&self, slot: u32) -> RawDescriptor {
+        let s = self.slot(slot);
+        RawDescriptor {
+            offset: s[0].load(Ordering::Relaxed),
+            len: s[1].load(Ordering::Relaxed),
+            cookie: s[2].load(Ordering::Relaxed),
+            flags: s[3].load(Ordering::Relaxed),
+        }
+    }
+
+    #[inline(always)]
+    fn write_descriptor(&self, slot: u32, d: RawDescriptor) {
+        let s = self.slot(slot);
+        s[0].store(d.offset, Ordering::Relaxed);
+        s[1].store(d.len, Ordering::Relaxed);
+        s[2].store(d.cookie, Ordering::Relaxed);
+        s[3].store(d.flags, Ordering::Relaxed);
+    }
+
+    #[inline(always)]
+    fn fence_seq_cst(&self) {
+        fence(Ordering::SeqCst)
+    }
+}
+
+/// Memory shaped for one ring pair with `WORDS` words, aligned as a region
+/// must be. For peers in one process (tests, benchmarks, fuzzing) and for
+/// statics; cross-process regions come from [`RegionMapping::from_raw`].
+#[repr(C, align(128))]
+pub struct RegionBuffer<const WORDS: usize> {
+    words: [AtomicU32; WORDS],
+}
+
+impl<const WORDS: usize> RegionBuffer<WORDS> {
+    /// A zeroed buffer.
+    pub const fn new() -> Self {
+        Self { words: [const { AtomicU32::new(0) }; WORDS] }
+    }
+
+    /// The buffer as a region mapping.
+    pub fn mapping(&self) -> RegionMapping<'_> {
+        RegionMapping { words: &self.words }
+    }
+}
+
+impl<const WORDS: usize> Default for RegionBuffer<WORDS> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+const _: () = assert!(core::mem::align_of::<RegionBuffer<1>>() == REGION_ALIGN);
