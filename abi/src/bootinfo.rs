@@ -172,3 +172,32 @@ mod tests {
         assert_eq!(&buf[..3], b"abc");
     }
 }
+
+/// Fixed slots of the root task's CNode.
+///
+/// The root CNode has `2^ROOT_CNODE_BITS` slots and a guard that makes a
+/// slot's CPtr simply its index (looked up with depth 64). Slots from
+/// [`slots::FIRST_FREE`] on hold what [`BootInfo`]'s slot regions describe:
+/// untyped capabilities, module frames, then empty slots.
+pub mod slots {
+    /// log2 of the root CNode's slot count (4096 slots).
+    pub const ROOT_CNODE_BITS: u32 = 12;
+    /// Always empty: a CPtr of 0 names nothing.
+    pub const NULL: u64 = 0;
+    /// The root task's own TCB.
+    pub const ROOT_TCB: u64 = 1;
+    /// The root CNode itself.
+    pub const ROOT_CNODE: u64 = 2;
+    /// The root task's VSpace (its PML4).
+    pub const ROOT_VSPACE: u64 = 3;
+    /// Makes IRQHandler capabilities (IOAPIC pins and MSI).
+    pub const IRQ_CONTROL: u64 = 4;
+    /// Issues IO-port range capabilities.
+    pub const IO_PORT_CONTROL: u64 = 5;
+    /// The master IOSpace capability (VT-d), from which per-device IOSpaces are minted.
+    pub const IO_SPACE_CONTROL: u64 = 6;
+    /// The frame holding the root task's IPC buffer.
+    pub const ROOT_IPC_BUFFER: u64 = 7;
+    /// First slot described by the boot info's slot regions.
+    pub const FIRST_FREE: u64 = 16;
+}

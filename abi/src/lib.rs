@@ -11,6 +11,7 @@ pub mod bootinfo;
 pub mod error;
 pub mod invocation;
 pub mod layout;
+pub mod message;
 pub mod lookup;
 pub mod object;
 pub mod rights;
