@@ -44,8 +44,9 @@ pub const COMPONENT_OVERHEAD: u64 = 64 << 10;
 /// Kernel objects every IOMMU domain costs: its context entry share and a
 /// few IO page tables.
 pub const DOMAIN_OVERHEAD: u64 = 16 << 10;
-/// Most entries a ring may have: the ring crate's indices are 16-bit.
-pub const MAX_RING_ENTRIES: i64 = 32768;
+/// Most entries a ring may have: `ward-ring`'s MAX_CAPACITY (2^16 entries,
+/// 1 MiB of descriptors, far beyond what a NIC queue needs).
+pub const MAX_RING_ENTRIES: i64 = 1 << 16;
 /// Bytes per pool buffer when a ring does not say: one Ethernet frame
 /// (1518 bytes) rounded up to a power of two.
 pub const DEFAULT_BUFFER_SIZE: u64 = 2048;
