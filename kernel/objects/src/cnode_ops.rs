@@ -327,35 +327,36 @@ impl Objects {
         }
     }
 
-    /// One step of revoking `slot`: deletes (a step of) its first descendant.
-    /// When none remain, an untyped's watermark resets to 0.
-    pub fn revoke_step(&self, slot: Slot, hooks: &mut impl ObjectHooks) -> Step {
-        match self.mdb(slot).next {
-            Some(child) if self.is_mdb_parent_of(slot, child) => {
-                let _ = self.delete_step(child, hooks);
-                Step::More
-            }
-            _ => {
-                if let Cap::Untyped { object, size_bits, is_device, .. } = self.cap(slot) {
-                    self.set_cap(slot, Cap::Untyped { object, size_bits, free_index: 0, is_device });
-                }
-                Step::Done
-            }
-        }
+    /// The first descendant of `slot`, if any.
+    fn first_child(&self, slot: Slot) -> Option<Slot> {
+        self.mdb(slot).next.filter(|next| self.is_mdb_parent_of(slot, *next))
     }
 
     /// Deletes every descendant of the cap in `slot`, with preemption points
     /// between steps. Revoking an untyped destroys every object made from it
     /// and resets its watermark.
+    ///
+    /// Each descendant's deletion is finished before the next is looked up:
+    /// destroying a descendant may empty `slot` itself (when `slot` lies
+    /// inside a CNode made from the untyped being revoked), and the revoke
+    /// then ends with nothing half-destroyed. If preempted, the restarted
+    /// call continues the half-deleted descendant, which is still `slot`'s
+    /// first child (a zombie keeps its place in the tree).
     pub fn revoke_cap(&self, slot: Slot, hooks: &mut impl ObjectHooks) -> Completion {
-        loop {
-            if self.revoke_step(slot, hooks) == Step::Done {
-                return Completion::Done;
+        while let Some(child) = self.first_child(slot) {
+            while self.delete_step(child, hooks) == Step::More {
+                if hooks.preemption_pending() {
+                    return Completion::Preempted;
+                }
             }
             if hooks.preemption_pending() {
                 return Completion::Preempted;
             }
         }
+        if let Cap::Untyped { object, size_bits, is_device, .. } = self.cap(slot) {
+            self.set_cap(slot, Cap::Untyped { object, size_bits, free_index: 0, is_device });
+        }
+        Completion::Done
     }
 
     // ---- Invocations: the CNode methods as the syscall layer calls them. ----
