@@ -40,6 +40,7 @@ pub fn generate(sys: &System, layout: &Layout, file_name: &str, ci: usize) -> St
     let _ = writeln!(out, "/// Hash of this layout; the compiled spec carries the same value, so the");
     let _ = writeln!(out, "/// root task can refuse a program built against another system description.");
     let _ = writeln!(out, "pub const LAYOUT_HASH: u64 = {:#018x};", l.layout_hash);
+    let _ = writeln!(out, "#[allow(unused_imports)]");
     let _ = writeln!(out, "pub use ward_sysspec::caps::{{CNODE, CONSOLE, NOTIFICATION, TCB, VSPACE}};");
     for cap in &l.caps {
         if cap.slot < ward_sysspec::FIRST_GRANTED_SLOT && cap.slot != ward_sysspec::SLOT_HEARTBEAT {
@@ -159,7 +160,7 @@ pub fn build_script(component: &str) {
         Err(e) if e.contains("no component or program named") => {
             println!("cargo:warning={}", e.lines().next().unwrap_or(""));
             format!(
-                "// `{component}` is not part of {}: only the fixed capabilities.\n#[allow(unused_imports)]\nuse ward_sysspec::caps::*;\npub const COMPONENT: &str = {component:?};\npub const LAYOUT_HASH: u64 = 0;\npub use ward_sysspec::caps::{{CNODE, CONSOLE, NOTIFICATION, TCB, VSPACE}};\n",
+                "// `{component}` is not part of {}: only the fixed capabilities.\n#[allow(unused_imports)]\nuse ward_sysspec::caps::*;\npub const COMPONENT: &str = {component:?};\npub const LAYOUT_HASH: u64 = 0;\n#[allow(unused_imports)]\npub use ward_sysspec::caps::{{CNODE, CONSOLE, NOTIFICATION, TCB, VSPACE}};\n",
                 path.display()
             )
         }
