@@ -380,7 +380,8 @@ impl AbsoluteCPtr {
 // ---- TCB -----------------------------------------------------------------
 
 /// A thread's user registers in the order `tcb_read_registers` and
-/// `tcb_write_registers` transfer them (seL4's x86_64 `seL4_UserContext`).
+/// `tcb_write_registers` transfer them (seL4's x86_64 `seL4_UserContext`
+/// without the segment bases, which Ward does not expose).
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct UserContext {
@@ -402,20 +403,17 @@ pub struct UserContext {
     pub r13: u64,
     pub r14: u64,
     pub r15: u64,
-    pub fs_base: u64,
-    pub gs_base: u64,
 }
 
 impl UserContext {
     /// Number of registers in a full context.
-    pub const WORDS: usize = 20;
+    pub const WORDS: usize = 18;
 
     /// The registers as words, in transfer order.
     pub fn to_words(&self) -> [u64; Self::WORDS] {
         [
             self.rip, self.rsp, self.rflags, self.rax, self.rbx, self.rcx, self.rdx, self.rsi, self.rdi,
             self.rbp, self.r8, self.r9, self.r10, self.r11, self.r12, self.r13, self.r14, self.r15,
-            self.fs_base, self.gs_base,
         ]
     }
 
@@ -441,8 +439,6 @@ impl UserContext {
             r13: w(15),
             r14: w(16),
             r15: w(17),
-            fs_base: w(18),
-            gs_base: w(19),
         }
     }
 }
@@ -528,11 +524,13 @@ impl Tcb {
         count: u64,
         context: &UserContext,
     ) -> Result<(), InvocationError> {
-        let mut words = [0u64; 2 + UserContext::WORDS];
+        // seL4's layout: resume flag, architecture flags (none on x86_64),
+        // count, then the registers.
+        let mut words = [0u64; 3 + UserContext::WORDS];
         words[0] = resume_target as u64;
-        words[1] = count;
-        words[2..].copy_from_slice(&context.to_words());
-        let used = 2 + (count as usize).min(UserContext::WORDS);
+        words[2] = count;
+        words[3..].copy_from_slice(&context.to_words());
+        let used = 3 + (count as usize).min(UserContext::WORDS);
         self.invoke_unit(InvocationLabel::TcbWriteRegisters, &words[..used], &[])
     }
 
@@ -560,19 +558,17 @@ impl Tcb {
 
 // ---- Frames and paging structures -----------------------------------------
 
-/// Caching attributes of a mapping (seL4's x86 VM attributes).
+/// Attributes of a frame mapping.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct VmAttributes(pub u64);
 
 impl VmAttributes {
-    /// Write-back caching, the normal choice for RAM.
+    /// Not executable, write-back cached (device frames are mapped uncached
+    /// by the kernel whatever the attributes say).
     pub const DEFAULT: VmAttributes = VmAttributes(0);
-    /// Write-through caching (PWT).
-    pub const WRITE_THROUGH: VmAttributes = VmAttributes(1 << 0);
-    /// Caching disabled (PCD), for MMIO.
-    pub const CACHE_DISABLED: VmAttributes = VmAttributes(1 << 1);
-    /// Not executable (NX). Without it a mapping may hold code.
-    pub const EXECUTE_NEVER: VmAttributes = VmAttributes(1 << 2);
+    /// The mapping may hold code. The kernel refuses it together with the
+    /// write right (W^X).
+    pub const EXECUTABLE: VmAttributes = VmAttributes(1 << 0);
 
     pub const fn union(self, other: VmAttributes) -> VmAttributes {
         VmAttributes(self.0 | other.0)
@@ -732,10 +728,10 @@ mod tests {
 
     #[test]
     fn user_context_round_trips() {
-        let words: [u64; 20] = core::array::from_fn(|i| i as u64 * 3 + 1);
+        let words: [u64; 18] = core::array::from_fn(|i| i as u64 * 3 + 1);
         let context = UserContext::from_words(&words);
         assert_eq!(context.rip, 1);
-        assert_eq!(context.gs_base, 58);
+        assert_eq!(context.r15, 52);
         assert_eq!(context.to_words(), words);
         assert_eq!(UserContext::from_words(&[5]).rsp, 0);
         assert_eq!(core::mem::size_of::<UserContext>(), 8 * UserContext::WORDS);

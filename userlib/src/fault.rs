@@ -3,9 +3,10 @@
 //! The kernel turns a thread's fault into a `Call` on its fault endpoint:
 //! the message label says which fault, the message registers carry its
 //! details, the badge says who faulted. Replying resumes the thread (for an
-//! unknown syscall or user exception the reply may carry new registers);
-//! not replying leaves it blocked. Labels and layouts follow seL4's x86_64
-//! ones; docs/kernel.md ("Faults") is the reference.
+//! unknown syscall or user exception, reply words 0..3 replace `rip`, `rsp`
+//! and `rflags`); a reply with a non-zero label leaves it suspended. Labels
+//! and word layouts are `ward_abi::fault`'s (copied here as constants until
+//! that module is on the main branch).
 
 use crate::error::describe_lookup_failure;
 use crate::ipc_buffer::IpcBuffer;
@@ -14,7 +15,7 @@ use crate::syscall::Received;
 use core::fmt;
 use ward_abi::lookup::LookupFailure;
 
-/// Message labels of fault messages.
+/// Message labels of fault messages (`ward_abi::fault`).
 pub mod label {
     /// A capability lookup of the invoked capability failed in a syscall.
     pub const CAP_FAULT: u64 = 1;
@@ -26,9 +27,6 @@ pub mod label {
     pub const VM_FAULT: u64 = 5;
 }
 
-/// Number of message registers of the unknown-syscall fault: rax, rbx, rcx,
-/// rdx, rsi, rdi, rbp, r8..r15, rip, rsp, rflags, the syscall number.
-pub const UNKNOWN_SYSCALL_LENGTH: usize = 19;
 
 /// A decoded fault message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -39,9 +37,9 @@ pub enum Fault {
     VmFault { rip: u64, address: u64, instruction_fetch: bool, error_code: u64 },
     /// CPU exception `number` (with its error code) at `rip`.
     UserException { rip: u64, rsp: u64, rflags: u64, number: u64, code: u64 },
-    /// An unknown syscall: its number and the thread's `rip` and `rsp`; the
-    /// other registers stay in the message (see [`UNKNOWN_SYSCALL_LENGTH`]).
-    UnknownSyscall { number: u64, rip: u64, rsp: u64, rax: u64 },
+    /// An unknown syscall: its number, the thread's `rip`, `rsp` and
+    /// `rflags`, and its first two arguments (`rdi`, `rsi`).
+    UnknownSyscall { rip: u64, rsp: u64, rflags: u64, number: u64, rdi: u64, rsi: u64 },
     /// A capability fault: the CPtr that failed to resolve, whether the
     /// thread was in the receive phase, and the lookup failure.
     CapFault { rip: u64, cptr: u64, in_receive_phase: bool, failure: Option<LookupFailure> },
@@ -67,7 +65,14 @@ impl Fault {
                 number: word(3),
                 code: word(4),
             },
-            label::UNKNOWN_SYSCALL => Fault::UnknownSyscall { rax: word(0), rip: word(15), rsp: word(16), number: word(18) },
+            label::UNKNOWN_SYSCALL => Fault::UnknownSyscall {
+                rip: word(0),
+                rsp: word(1),
+                rflags: word(2),
+                number: word(3),
+                rdi: word(4),
+                rsi: word(5),
+            },
             label::CAP_FAULT => Fault::CapFault {
                 rip: word(0),
                 cptr: word(1),
@@ -148,9 +153,9 @@ mod tests {
         let ex = Received { badge: 1, info: MessageInfo::new(label::USER_EXCEPTION, 0, 0, 5), mrs: [0x5, 0x6, 0x202, 13] };
         assert!(Fault::decode(&ex, &buffer).to_string().starts_with("exception 13 (code 0xd)"));
 
-        buffer.set_msg(15, 0x4000);
-        buffer.set_msg(18, 0x999);
-        let us = Received { badge: 1, info: MessageInfo::new(label::UNKNOWN_SYSCALL, 0, 0, 19), mrs: [0x999, 0, 0, 0] };
+        buffer.set_msg(4, 1);
+        buffer.set_msg(5, 2);
+        let us = Received { badge: 1, info: MessageInfo::new(label::UNKNOWN_SYSCALL, 0, 0, 6), mrs: [0x4000, 0x8000, 0x202, 0x999] };
         assert_eq!(Fault::decode(&us, &buffer).to_string(), "unknown syscall 0x999 at rip 0x4000");
 
         buffer.set_msg(4, 0);
