@@ -336,16 +336,21 @@ impl Objects {
     /// between steps. Revoking an untyped destroys every object made from it
     /// and resets its watermark.
     ///
-    /// Each descendant's deletion is finished before the next is looked up:
-    /// destroying a descendant may empty `slot` itself (when `slot` lies
-    /// inside a CNode made from the untyped being revoked), and the revoke
-    /// then ends with nothing half-destroyed. If preempted, the restarted
-    /// call continues the half-deleted descendant, which is still `slot`'s
-    /// first child (a zombie keeps its place in the tree).
+    /// Each descendant's deletion is finished before the next is looked up.
+    /// If preempted, the restarted call continues the half-deleted
+    /// descendant, which is still `slot`'s first child (a zombie keeps its
+    /// place in the tree).
+    ///
+    /// One exception to preemption: destroying a descendant may delete the
+    /// revoked cap itself (when `slot` lies inside a CNode made from the
+    /// untyped being revoked). A restart could no longer find the
+    /// half-destroyed descendant, so its destruction then runs to the end
+    /// without preemption points; the revoke stops there, and the remaining
+    /// descendants (now the untyped's parent's) stay.
     pub fn revoke_cap(&self, slot: Slot, hooks: &mut impl ObjectHooks) -> Completion {
         while let Some(child) = self.first_child(slot) {
             while self.delete_step(child, hooks) == Step::More {
-                if hooks.preemption_pending() {
+                if !self.cap(slot).is_null() && hooks.preemption_pending() {
                     return Completion::Preempted;
                 }
             }

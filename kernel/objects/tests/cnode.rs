@@ -9,7 +9,7 @@ use ward_abi::object::ObjectType;
 use ward_abi::rights::CapRights;
 use ward_abi::Error;
 use ward_kernel_objects::cap::{Cap, Mapping};
-use ward_kernel_objects::{Completion, ErrorDetail, LookupSide};
+use ward_kernel_objects::{Completion, ErrorDetail, LookupSide, Slot};
 
 const D: u64 = 5; // depth of a root slot
 
@@ -335,4 +335,32 @@ fn zombies_cannot_be_copied_or_moved() {
     hooks.preempt_every = 0;
     assert_eq!(o.delete_cap(b.slot(1), &mut hooks), Completion::Done);
     assert!(b.cap(1).is_null());
+}
+
+#[test]
+fn a_preempted_revoke_that_deletes_its_own_cap_still_finishes_the_victim() {
+    // Found by the model test. CNode C (from untyped U0) holds: a copy of a
+    // CNode cap from another untyped U1, the last cap to C itself, and U0's
+    // cap. Revoking U0 destroys C, which deletes U0's cap on the way; the
+    // revoke must not stop there (a restart could not find C's zombie) and
+    // must still delete the foreign copy inside C.
+    let ram = Ram::new(0x120000);
+    let o = ram.objects;
+    let root = Cap::CNode { object: ROOT_CNODE, radix_bits: 5, guard: 0, guard_bits: 0 };
+    o.insert_original(Slot(BOOT_SLOT), root).unwrap();
+    let slot = |i| o.cnode_slot(ROOT_CNODE, i);
+    o.insert_original(slot(0), Cap::Untyped { object: 0x100000, size_bits: 16, free_index: 0, is_device: false }).unwrap();
+    o.insert_original(slot(1), Cap::Untyped { object: 0x110000, size_bits: 15, free_index: 0, is_device: false }).unwrap();
+    o.retype(slot(0), ObjectType::CNode as u64, 2, root, 2, 1).unwrap();
+    o.retype(slot(1), ObjectType::CNode as u64, 1, root, 5, 1).unwrap();
+    let c = o.cap(slot(2)).object().unwrap();
+    o.copy_cap(slot(5), o.cnode_slot(c, 0), CapRights::ALL, None).unwrap();
+    o.copy_cap(slot(2), slot(6), CapRights::ALL, Some(0)).unwrap();
+    o.copy_cap(slot(6), o.cnode_slot(c, 1), CapRights::ALL, None).unwrap();
+    o.move_cap(slot(0), o.cnode_slot(c, 2), None).unwrap();
+    let mut hooks = Hooks { preempt_every: 1, ..Hooks::default() };
+    while o.revoke_cap(o.cnode_slot(c, 2), &mut hooks) == Completion::Preempted {}
+    assert!(o.cap(o.cnode_slot(c, 0)).is_null(), "the foreign copy inside C was deleted");
+    assert!(!o.has_children(slot(5)));
+    assert!(o.cap(slot(2)).is_null() && o.cap(slot(6)).is_null());
 }
