@@ -36,3 +36,22 @@ pub fn run_one(data: &[u8]) {
         let _ = crate::gencaps::generate(sys, layout, "fuzz.toml", ci);
     }
 }
+
+/// Decodes arbitrary bytes as a compiled spec. Whatever the input, the
+/// decoder must either reject it or return a spec whose every accessor
+/// works (that is what the root task relies on).
+pub fn run_spec(data: &[u8]) {
+    let Ok(spec) = ward_sysspec::Spec::decode(data) else { return };
+    let _ = (spec.name(), spec.cmdline());
+    for ci in 0..spec.components.len() {
+        for cap in spec.caps_of(ci) {
+            let _ = ward_sysspec::dump::expected(&spec, ci, cap);
+        }
+    }
+    let mut text = String::new();
+    ward_sysspec::dump::write_expected_dump(&mut text, &spec).expect("writing to a String cannot fail");
+    let model = ward_sysspec::model::SystemSpec::from_spec(&spec);
+    let again = model.encode();
+    let spec2 = ward_sysspec::Spec::decode(&again).expect("a re-encoded valid spec decodes");
+    assert_eq!(ward_sysspec::model::SystemSpec::from_spec(&spec2), model);
+}

@@ -353,6 +353,8 @@ pub fn to_svg(sys: &System) -> String {
     // are fanned out so their labels do not sit on each other.
     let mut seen: Vec<(usize, usize)> = Vec::new();
     let mut labels = String::new();
+    // Centre and width of every label placed so far.
+    let mut placed: Vec<(f64, f64, f64)> = Vec::new();
     for e in &g.edges {
         let pair = (e.from.min(e.to), e.from.max(e.to));
         let nth = seen.iter().filter(|p| **p == pair).count() as f64;
@@ -370,10 +372,20 @@ pub fn to_svg(sys: &System) -> String {
             escape(&g.nodes[e.to].label),
             escape(&e.label)
         );
-        // Label at the curve's midpoint (t = 0.5 of the quadratic Bézier).
-        let lx = 0.25 * x1 + 0.5 * mx + 0.25 * x2;
-        let ly = 0.25 * y1 + 0.5 * my + 0.25 * y2;
+        // Label on the curve a little past its middle, towards the target,
+        // moved down until it overlaps no other label.
+        let t = 0.6;
+        let lx = (1.0 - t) * (1.0 - t) * x1 + 2.0 * t * (1.0 - t) * mx + t * t * x2;
+        let mut ly = (1.0 - t) * (1.0 - t) * y1 + 2.0 * t * (1.0 - t) * my + t * t * y2;
         let w = 6.0 * e.label.chars().count() as f64 + 8.0;
+        for _ in 0..20 {
+            let clash = placed.iter().any(|&(px, py, pw): &(f64, f64, f64)| (px - lx).abs() * 2.0 < pw + w && (py - ly).abs() < 15.0);
+            if !clash {
+                break;
+            }
+            ly += 15.0;
+        }
+        placed.push((lx, ly, w));
         let _ = writeln!(
             labels,
             "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{w:.1}\" height=\"14\" rx=\"3\" fill=\"white\" fill-opacity=\"0.85\"/><text x=\"{lx:.1}\" y=\"{:.1}\" font-size=\"10\" text-anchor=\"middle\" fill=\"{}\">{}</text>",
