@@ -295,9 +295,16 @@ impl<'a> PoolMemory<'a> {
 
     /// Copies up to `out.len()` bytes of `buffer`'s data out; returns how many.
     pub fn read(&self, buffer: &Buffer, out: &mut [u8]) -> Result<usize, OutsidePoolMemory> {
-        let n = out.len().min(buffer.len() as usize);
-        self.check(buffer.offset(), n)?;
-        let start = buffer.offset() as usize;
+        self.read_from(buffer, 0, out)
+    }
+
+    /// Copies up to `out.len()` bytes of `buffer`'s data out, skipping its
+    /// first `skip` bytes; returns how many.
+    pub fn read_from(&self, buffer: &Buffer, skip: u32, out: &mut [u8]) -> Result<usize, OutsidePoolMemory> {
+        let n = out.len().min(buffer.len().saturating_sub(skip) as usize);
+        let offset = buffer.offset().checked_add(skip).ok_or(OutsidePoolMemory)?;
+        self.check(offset, n)?;
+        let start = offset as usize;
         for (at, byte) in (start..start + n).zip(out[..n].iter_mut()) {
             let word = self.words[at / WORD_BYTES].load(Ordering::Relaxed).to_le_bytes();
             *byte = word[at % WORD_BYTES];
