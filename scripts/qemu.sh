@@ -18,7 +18,7 @@
 #   --machine STR      replaces the -machine value (default: q35)
 #   --qemu-arg ARG     one extra QEMU argument, repeatable; they come before Ward's own -device
 #                      arguments, so an intel-iommu device given here is created first as VT-d needs
-#   --gdb              start halted with a gdb server on tcp::1234 (-s -S)
+#   --gdb              start halted with a gdb server on 127.0.0.1:1234
 #   --dry-run          print the command instead of running it
 #
 # Exit status: QEMU's. The guest ends a run by writing a status byte v to port 0xf4 (isa-debug-exit),
@@ -36,6 +36,8 @@ readonly BIOS=/usr/share/qemu/qboot.rom
 readonly DEBUG_EXIT=isa-debug-exit,iobase=0xf4,iosize=0x04
 # Guest RAM: room for the kernel, modules and untyped memory, small enough for parallel test runs.
 readonly MEMORY=512M
+# Where --gdb listens: loopback only, never an outside interface.
+readonly GDB_ADDRESS=tcp:127.0.0.1:1234
 # Grace between the SIGTERM at the time limit and a SIGKILL, should QEMU not stop on SIGTERM.
 readonly KILL_AFTER=5
 
@@ -83,7 +85,8 @@ first=1
 while IFS= read -r module || [ -n "$module" ]; do
     [ -n "$module" ] || continue
     case "$module" in *,*) die "module file name '$module' contains a comma" ;; esac
-    [ -e "$module" ] || die "module '$module' listed in $image/modules does not exist"
+    # A line is a file name, possibly followed by that module's own arguments.
+    [ -e "${module%% *}" ] || die "module '${module%% *}' listed in $image/modules does not exist"
     if [ "$first" -eq 1 ] && [ -n "$root_args" ]; then
         module="$module $root_args"
     fi
@@ -108,7 +111,7 @@ fi
 cmd+=("${extra[@]}" -device "$DEBUG_EXIT" -kernel kernel.elf)
 [ -n "$initrd" ] && cmd+=(-initrd "$initrd")
 cmd+=(-append "$append")
-[ "$gdb" -eq 1 ] && cmd+=(-s -S)
+[ "$gdb" -eq 1 ] && cmd+=(-gdb "$GDB_ADDRESS" -S)
 
 if [ "$dry_run" -eq 1 ]; then
     printf '(cd %q &&' "$PWD"
