@@ -110,13 +110,17 @@ gdb: image
 	@scripts/qemu.sh --gdb $(RUN_OPTS) '$(IMAGE_DIR)'
 
 # --- Testing ----------------------------------------------------------------------------------
+# Every stage runs even when an earlier one failed, so one run shows every failure; the target
+# fails at the end if any stage did.
 test: prereqs
-	@$(MAKE) --no-print-directory host-test
-	$(if $(strip $(TEST_TARGETS)),@$(MAKE) --no-print-directory $(TEST_TARGETS))
-	@$(MAKE) --no-print-directory scenarios
+	@failed=""; \
+	$(MAKE) --no-print-directory host-test || failed="$$failed host-test"; \
+	for t in $(TEST_TARGETS); do $(MAKE) --no-print-directory $$t || failed="$$failed $$t"; done; \
+	$(MAKE) --no-print-directory scenarios || failed="$$failed scenarios"; \
+	if [ -n "$$failed" ]; then echo "make test: FAILED:$$failed" >&2; exit 1; fi
 
 host-test:
-	$(CARGO) test
+	$(CARGO) test --no-fail-fast
 
 # Say so before building anything when NAME is missing.
 ifneq ($(filter scenario,$(MAKECMDGOALS)),)

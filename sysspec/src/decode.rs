@@ -142,6 +142,11 @@ fn check_enum(
 impl<'a> Spec<'a> {
     /// Checks `bytes` and returns a view of it, or says what is wrong.
     pub fn decode(bytes: &'a [u8]) -> Result<Spec<'a>, DecodeError> {
+        // The magic first: "this is not a spec" is the clearest message for
+        // the wrong file, whatever its length.
+        if bytes.len() >= MAGIC.len() && bytes[..MAGIC.len()] != MAGIC {
+            return Err(DecodeError::BadMagic);
+        }
         let (header, _) =
             Header::ref_from_prefix(bytes).map_err(|_| DecodeError::TooShort { len: bytes.len() })?;
         if header.magic != MAGIC {

@@ -74,13 +74,13 @@ pub const RESERVED_TOP_BASE: u64 = COMPONENT_STACK_TOP - (1 << 30);
 /// End of the reserved top area (exclusive).
 pub const RESERVED_TOP_END: u64 = COMPONENT_IPC_BUFFER + 0x1000;
 
-/// Bytes of a ring channel's shared memory per entry: a free-queue and a
-/// used-queue descriptor (offset, length, flags: 16 bytes each).
-pub const RING_BYTES_PER_ENTRY: u64 = 32;
-/// Bytes of a ring channel's shared-memory header: both queues' head and
-/// tail indices and flags, each on its own 64-byte cache line.
-pub const RING_HEADER_BYTES: u64 = 4 * 64;
-
+/// Bytes of a ring channel's shared memory per entry: one 16-byte
+/// descriptor (offset, length, cookie, flags) in each of the pair's two
+/// rings. Matches `ward-ring`'s `RingPairParams::region_bytes`.
+pub const RING_BYTES_PER_ENTRY: u64 = 2 * 16;
+/// Bytes of a ring channel's shared-memory header: `ward-ring`'s header line
+/// and four control lines, 128 bytes each (a prefetch pair of cache lines).
+pub const RING_HEADER_BYTES: u64 = 5 * 128;
 /// The shared memory a ring channel of `entries` entries needs, rounded up
 /// to whole 4 KiB pages.
 pub const fn ring_memory_bytes(entries: u64) -> u64 {

@@ -11,12 +11,39 @@
 //!
 //! The runtime provides `_start` (stack alignment, then your entry), a panic
 //! handler that reports the panic and ends the program, and console output.
-//! Typed capabilities (`Cap<Endpoint>` and their invocations) join as the
-//! kernel's object model lands.
-#![no_std]
+//!
+//! On top of the raw syscalls ([`syscall`]) sit typed capabilities and
+//! their invocations ([`cap`]: `Cap<Endpoint>`, `tcb.tcb_resume()`,
+//! `untyped.untyped_retype(..)`), errors that explain themselves
+//! ([`error`]), the IPC buffer ([`ipc_buffer`]), message helpers
+//! ([`message`]), fault messages ([`fault`]) and the root task's boot-info
+//! helpers ([`bootinfo`]).
+//!
+//! Invalid uses are compile errors where the types allow:
+//!
+//! ```compile_fail
+//! use ward_userlib::cap::Endpoint;
+//! let ep = Endpoint::from_cptr(5);
+//! ep.tcb_resume(); // an endpoint is not a thread
+//! ```
+//!
+//! ```compile_fail
+//! use ward_userlib::cap::{Notification, Tcb};
+//! let tcb = Tcb::from_cptr(5);
+//! tcb.tcb_bind_notification(Tcb::from_cptr(6)); // wants a Cap<Notification>
+//! ```
+#![cfg_attr(not(test), no_std)]
 
+pub mod bootinfo;
+pub mod cap;
 pub mod debug;
+pub mod error;
+pub mod fault;
+pub mod ipc_buffer;
+pub mod message;
 pub mod runtime;
 pub mod syscall;
 
 pub use ward_abi as abi;
+pub use cap::{cap_type, Cap, CapRights, ObjectType};
+pub use error::{Error, InvocationError};

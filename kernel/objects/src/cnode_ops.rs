@@ -59,7 +59,7 @@ fn decode_guard(data: u64, radix_bits: u8) -> Option<(u64, u8)> {
     let guard = data >> 6;
     let fits = guard_bits <= MAX_GUARD_BITS
         && guard_bits + radix_bits as u32 <= CPTR_BITS
-        && (guard_bits == 64 || guard >> guard_bits == 0);
+        && guard >> guard_bits == 0;
     fits.then_some((guard, guard_bits as u8))
 }
 
@@ -139,15 +139,16 @@ impl Objects {
         }
     }
 
-    /// Copy (`badge == None`) or Mint (`Some(badge)`): puts a capability
+    /// Copy (`badge == None`) or Mint (`Some(badge)`): checks that `dest` is
+    /// empty (else `DeleteFirst`), then puts a capability
     /// derived from `src`'s into the empty slot `dest`, with rights reduced
     /// to `rights`. For Mint, `badge` badges an unbadged endpoint or
     /// notification cap, or sets a CNode cap's guard (size in the low 6 bits,
     /// guard above); other caps ignore it.
     pub fn copy_cap(&self, src: Slot, dest: Slot, rights: CapRights, badge: Option<u64>) -> Result<(), InvocationError> {
+        self.require_empty(dest)?;
         let src_cap = self.cap(src);
         let derived = derive(src_cap)?;
-        self.require_empty(dest)?;
         let mut new = with_rights(derived, rights);
         if let Some(data) = badge {
             new = match new {
@@ -174,6 +175,7 @@ impl Objects {
     /// the empty slot `dest`, keeping its place in the derivation tree. Mutate
     /// also sets a CNode cap's guard; for other caps its data must be 0.
     pub fn move_cap(&self, src: Slot, dest: Slot, data: Option<u64>) -> Result<(), InvocationError> {
+        self.require_empty(dest)?;
         let mut cap = self.cap(src);
         match cap {
             Cap::Null => {
@@ -185,7 +187,6 @@ impl Objects {
             Cap::Zombie { .. } => return Err(InvocationError::illegal("the capability is being deleted")),
             _ => {}
         }
-        self.require_empty(dest)?;
         if let Some(data) = data {
             cap = match cap {
                 Cap::CNode { object, radix_bits, .. } => {
@@ -225,8 +226,28 @@ impl Objects {
         if self.is_final(slot) {
             hooks.finalise(*self, cap);
         }
+        self.hand_over_badge(slot, cap);
         self.mdb_unlink(slot);
         self.clear_slot(slot);
+    }
+
+    /// Before the original of a badge is deleted: its first copy becomes the
+    /// badge's original (and so the parent of the other copies).
+    ///
+    /// Without this, the copies would follow whatever precedes the deleted
+    /// cap in the list, and if that is another original of the same badge
+    /// (minted separately from the same endpoint), they would silently become
+    /// its descendants: revoking an unrelated cap would delete them. seL4's
+    /// list has that quirk; Ward keeps the copies together as their own group.
+    fn hand_over_badge(&self, slot: Slot, cap: Cap) {
+        let node = self.mdb(slot);
+        if !(node.first_badged && cap.badge() != 0) {
+            return;
+        }
+        if let Some(next) = node.next.filter(|n| self.is_mdb_parent_of(slot, *n)) {
+            let next_node = self.mdb(next);
+            self.set_mdb(next, crate::slot::MdbNode { revocable: true, first_badged: true, ..next_node });
+        }
     }
 
     /// One step of deleting the cap in `top` (see the module documentation).
@@ -306,35 +327,36 @@ impl Objects {
         }
     }
 
-    /// One step of revoking `slot`: deletes (a step of) its first descendant.
-    /// When none remain, an untyped's watermark resets to 0.
-    pub fn revoke_step(&self, slot: Slot, hooks: &mut impl ObjectHooks) -> Step {
-        match self.mdb(slot).next {
-            Some(child) if self.is_mdb_parent_of(slot, child) => {
-                let _ = self.delete_step(child, hooks);
-                Step::More
-            }
-            _ => {
-                if let Cap::Untyped { object, size_bits, is_device, .. } = self.cap(slot) {
-                    self.set_cap(slot, Cap::Untyped { object, size_bits, free_index: 0, is_device });
-                }
-                Step::Done
-            }
-        }
+    /// The first descendant of `slot`, if any.
+    fn first_child(&self, slot: Slot) -> Option<Slot> {
+        self.mdb(slot).next.filter(|next| self.is_mdb_parent_of(slot, *next))
     }
 
     /// Deletes every descendant of the cap in `slot`, with preemption points
     /// between steps. Revoking an untyped destroys every object made from it
     /// and resets its watermark.
+    ///
+    /// Each descendant's deletion is finished before the next is looked up:
+    /// destroying a descendant may empty `slot` itself (when `slot` lies
+    /// inside a CNode made from the untyped being revoked), and the revoke
+    /// then ends with nothing half-destroyed. If preempted, the restarted
+    /// call continues the half-deleted descendant, which is still `slot`'s
+    /// first child (a zombie keeps its place in the tree).
     pub fn revoke_cap(&self, slot: Slot, hooks: &mut impl ObjectHooks) -> Completion {
-        loop {
-            if self.revoke_step(slot, hooks) == Step::Done {
-                return Completion::Done;
+        while let Some(child) = self.first_child(slot) {
+            while self.delete_step(child, hooks) == Step::More {
+                if hooks.preemption_pending() {
+                    return Completion::Preempted;
+                }
             }
             if hooks.preemption_pending() {
                 return Completion::Preempted;
             }
         }
+        if let Cap::Untyped { object, size_bits, is_device, .. } = self.cap(slot) {
+            self.set_cap(slot, Cap::Untyped { object, size_bits, free_index: 0, is_device });
+        }
+        Completion::Done
     }
 
     // ---- Invocations: the CNode methods as the syscall layer calls them. ----

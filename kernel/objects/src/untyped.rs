@@ -76,20 +76,11 @@ impl Objects {
         Ok(())
     }
 
-    /// Retypes the untyped in `untyped` into `count` objects, with caps in
-    /// slots `offset..offset+count` of the CNode capability `dest_cnode`.
-    /// `size_bits` is the size of an Untyped or the radix of a CNode.
-    /// On error nothing changes.
-    pub fn retype(
-        &self,
-        untyped: Slot,
-        object_type: u64,
-        size_bits: u64,
-        dest_cnode: Cap,
-        offset: u64,
-        count: u64,
-    ) -> Result<(), InvocationError> {
-        let Cap::Untyped { object: base, size_bits: ut_bits, free_index, is_device } = self.cap(untyped) else {
+    /// The first checks of a retype, on the untyped and the type arguments:
+    /// the untyped cap, the type number, the size argument's range and the
+    /// device-memory rule. Returns the type and the object size in bits.
+    fn check_retype_type(&self, untyped: Slot, object_type: u64, size_bits: u64) -> Result<(ObjectType, u32), InvocationError> {
+        let Cap::Untyped { is_device, .. } = self.cap(untyped) else {
             return Err(InvocationError::invalid_capability(0, "not an untyped capability"));
         };
         let object_type = ObjectType::from_number(object_type)
@@ -123,6 +114,26 @@ impl Objects {
                 "device untyped can only become frames or untyped",
             ));
         }
+        Ok((object_type, obj_bits))
+    }
+
+    /// Retypes the untyped in `untyped` into `count` objects, with caps in
+    /// slots `offset..offset+count` of the CNode capability `dest_cnode`.
+    /// `size_bits` is the size of an Untyped or the radix of a CNode.
+    /// On error nothing changes.
+    pub fn retype(
+        &self,
+        untyped: Slot,
+        object_type: u64,
+        size_bits: u64,
+        dest_cnode: Cap,
+        offset: u64,
+        count: u64,
+    ) -> Result<(), InvocationError> {
+        let Cap::Untyped { object: base, size_bits: ut_bits, free_index, is_device } = self.cap(untyped) else {
+            return Err(InvocationError::invalid_capability(0, "not an untyped capability"));
+        };
+        let (object_type, obj_bits) = self.check_retype_type(untyped, object_type, size_bits)?;
         let Cap::CNode { object: cnode, radix_bits, .. } = dest_cnode else {
             return Err(InvocationError::lookup(
                 LookupSide::Destination,
@@ -184,6 +195,7 @@ impl Objects {
         node_offset: u64,
         num_objects: u64,
     ) -> Result<(), InvocationError> {
+        self.check_retype_type(untyped, object_type, size_bits)?;
         let dest_cnode = if node_depth == 0 {
             root
         } else {

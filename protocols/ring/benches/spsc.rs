@@ -1,1 +1,435 @@
-fn main(){}
+//! SPSC throughput and round-trip latency between two host threads: this
+//! ring at several batch sizes against rtrb, crossbeam's ArrayQueue and
+//! ringbuf, all carrying the same 16-byte descriptor; plus signals per 1,000
+//! items with suppression under a steady and a bursty producer (printed, not
+//! timed).
+//!
+//! Figures are printed by criterion; nothing here asserts on time. Run with
+//! `make bench-protocols` (or `cargo bench -p ward-ring --bench spsc`).
+
+use std::hint::black_box;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use ringbuf::traits::{Consumer as _, Producer as _, Split as _};
+use ward_ring::{
+    Buffer, Consumer, PoolGeometry, Producer, PushError, RawDescriptor, RegionMapping, RingId, RingPairParams,
+    SharedRing, SignalPolicy, WaitDecision,
+};
+
+/// Entries per ring, the same for every implementation.
+const CAPACITY: u32 = 1024;
+/// Items moved per criterion iteration of the throughput benchmarks.
+const ITEMS_PER_ITER: u64 = 4096;
+/// Batch sizes from the issue.
+const BATCHES: [usize; 4] = [1, 8, 32, 256];
+
+fn params() -> RingPairParams {
+    RingPairParams::new(CAPACITY, PoolGeometry::new(2048, 4096, 64).unwrap()).unwrap()
+}
+
+/// A region that lives for the rest of the process, set up afresh per use.
+fn leaked_region() -> RegionMapping<'static> {
+    let words = params().region_words() + ward_ring::REGION_ALIGN / 4;
+    let storage: &'static [AtomicU32] =
+        Box::leak((0..words).map(|_| AtomicU32::new(0)).collect::<Vec<_>>().into_boxed_slice());
+    let skip = storage.as_ptr().align_offset(ward_ring::REGION_ALIGN);
+    RegionMapping::from_words(&storage[skip..]).unwrap()
+}
+
+fn ward_ends(
+    region: RegionMapping<'static>,
+    ring: RingId,
+    policy: SignalPolicy,
+) -> (Producer<SharedRing<'static>>, Consumer<SharedRing<'static>>) {
+    let p = params();
+    let r = region.ring(&p, ring).unwrap();
+    (Producer::new(r, CAPACITY, policy), Consumer::new(r, CAPACITY, p.pool(), policy))
+}
+
+fn item(i: u64) -> Buffer {
+    params().pool().buffer((i % 4096) as u32, 0, 64).unwrap().with_cookie(i as u32)
+}
+
+fn descriptor(i: u64) -> RawDescriptor {
+    item(i).descriptor()
+}
+
+/// Moves `total` items through this ring with batches of `batch`; the
+/// consumer also pops in batches of `batch`. `policy` says who may sleep,
+/// and so who pays for the signal decision.
+fn ward_throughput(region: RegionMapping<'static>, total: u64, batch: usize, policy: SignalPolicy) -> Duration {
+    region.initialise(&params(), 1).unwrap();
+    let (mut tx, mut rx) = ward_ends(region, RingId::Lend, policy);
+    let items: Vec<Buffer> = (0..batch as u64).map(item).collect();
+    let consumer = std::thread::spawn(move || {
+        let mut out = vec![item(0); batch];
+        let mut got = 0u64;
+        while got < total {
+            let n = rx.pop_into(&mut out).unwrap();
+            for b in &out[..n] {
+                black_box(b.cookie());
+            }
+            got += n as u64;
+            let _ = black_box(rx.release());
+        }
+    });
+    let start = Instant::now();
+    let mut sent = 0u64;
+    while sent < total {
+        let want = batch.min((total - sent) as usize);
+        let n = if batch == 1 {
+            match tx.push(items[0]) {
+                Ok(()) => 1,
+                Err(PushError::Full(_)) => 0,
+                Err(e) => panic!("{e:?}"),
+            }
+        } else {
+            tx.push_slice(&items[..want]).unwrap()
+        };
+        sent += n as u64;
+        let _ = black_box(tx.publish());
+    }
+    consumer.join().unwrap();
+    start.elapsed()
+}
+
+fn rtrb_throughput(total: u64) -> Duration {
+    let (mut tx, mut rx) = rtrb::RingBuffer::<RawDescriptor>::new(CAPACITY as usize);
+    let consumer = std::thread::spawn(move || {
+        let mut got = 0u64;
+        while got < total {
+            if let Ok(d) = rx.pop() {
+                black_box(d.cookie);
+                got += 1;
+            }
+        }
+    });
+    let start = Instant::now();
+    let d = descriptor(0);
+    let mut sent = 0u64;
+    while sent < total {
+        if tx.push(d).is_ok() {
+            sent += 1;
+        }
+    }
+    consumer.join().unwrap();
+    start.elapsed()
+}
+
+fn crossbeam_throughput(total: u64) -> Duration {
+    let queue = Arc::new(crossbeam_queue::ArrayQueue::<RawDescriptor>::new(CAPACITY as usize));
+    let rx = queue.clone();
+    let consumer = std::thread::spawn(move || {
+        let mut got = 0u64;
+        while got < total {
+            if let Some(d) = rx.pop() {
+                black_box(d.cookie);
+                got += 1;
+            }
+        }
+    });
+    let start = Instant::now();
+    let d = descriptor(0);
+    let mut sent = 0u64;
+    while sent < total {
+        if queue.push(d).is_ok() {
+            sent += 1;
+        }
+    }
+    consumer.join().unwrap();
+    start.elapsed()
+}
+
+fn ringbuf_throughput(total: u64) -> Duration {
+    let (mut tx, mut rx) = ringbuf::HeapRb::<RawDescriptor>::new(CAPACITY as usize).split();
+    let consumer = std::thread::spawn(move || {
+        let mut got = 0u64;
+        while got < total {
+            if let Some(d) = rx.try_pop() {
+                black_box(d.cookie);
+                got += 1;
+            }
+        }
+    });
+    let start = Instant::now();
+    let d = descriptor(0);
+    let mut sent = 0u64;
+    while sent < total {
+        if tx.try_push(d).is_ok() {
+            sent += 1;
+        }
+    }
+    consumer.join().unwrap();
+    start.elapsed()
+}
+
+fn throughput(c: &mut Criterion) {
+    let mut group = c.benchmark_group("spsc_throughput");
+    group.throughput(Throughput::Elements(ITEMS_PER_ITER));
+    let region = leaked_region();
+    for batch in BATCHES {
+        group.bench_with_input(BenchmarkId::new("ward", batch), &batch, |b, &batch| {
+            b.iter_custom(|iters| ward_throughput(region, iters * ITEMS_PER_ITER, batch, SignalPolicy::BOTH))
+        });
+    }
+    for batch in [1, 32] {
+        group.bench_with_input(BenchmarkId::new("ward_consumer_sleeps", batch), &batch, |b, &batch| {
+            b.iter_custom(|iters| {
+                ward_throughput(region, iters * ITEMS_PER_ITER, batch, SignalPolicy::CONSUMER_ONLY)
+            })
+        });
+        group.bench_with_input(BenchmarkId::new("ward_polled", batch), &batch, |b, &batch| {
+            b.iter_custom(|iters| ward_throughput(region, iters * ITEMS_PER_ITER, batch, SignalPolicy::POLLED))
+        });
+    }
+    group.bench_function("rtrb", |b| b.iter_custom(|iters| rtrb_throughput(iters * ITEMS_PER_ITER)));
+    group.bench_function("crossbeam_array_queue", |b| {
+        b.iter_custom(|iters| crossbeam_throughput(iters * ITEMS_PER_ITER))
+    });
+    group.bench_function("ringbuf", |b| b.iter_custom(|iters| ringbuf_throughput(iters * ITEMS_PER_ITER)));
+    group.finish();
+}
+
+/// Round trips: thread A sends one item, thread B sends it back.
+fn ward_round_trips(region: RegionMapping<'static>, trips: u64) -> Duration {
+    region.initialise(&params(), 1).unwrap();
+    let (mut ping_tx, mut ping_rx) = ward_ends(region, RingId::Lend, SignalPolicy::BOTH);
+    let (mut pong_tx, mut pong_rx) = ward_ends(region, RingId::Return, SignalPolicy::BOTH);
+    let echo = std::thread::spawn(move || {
+        for _ in 0..trips {
+            let b = loop {
+                if let Some(b) = ping_rx.pop().unwrap() {
+                    break b;
+                }
+            };
+            let _ = ping_rx.release();
+            pong_tx.push(b).unwrap();
+            let _ = pong_tx.publish();
+        }
+    });
+    let start = Instant::now();
+    for i in 0..trips {
+        ping_tx.push(item(i)).unwrap();
+        let _ = ping_tx.publish();
+        loop {
+            if let Some(b) = pong_rx.pop().unwrap() {
+                black_box(b);
+                break;
+            }
+        }
+        let _ = pong_rx.release();
+    }
+    echo.join().unwrap();
+    start.elapsed()
+}
+
+fn rtrb_round_trips(trips: u64) -> Duration {
+    let (mut ping_tx, mut ping_rx) = rtrb::RingBuffer::<RawDescriptor>::new(CAPACITY as usize);
+    let (mut pong_tx, mut pong_rx) = rtrb::RingBuffer::<RawDescriptor>::new(CAPACITY as usize);
+    let echo = std::thread::spawn(move || {
+        for _ in 0..trips {
+            let d = loop {
+                if let Ok(d) = ping_rx.pop() {
+                    break d;
+                }
+            };
+            pong_tx.push(d).unwrap();
+        }
+    });
+    let start = Instant::now();
+    for i in 0..trips {
+        ping_tx.push(descriptor(i)).unwrap();
+        loop {
+            if let Ok(d) = pong_rx.pop() {
+                black_box(d);
+                break;
+            }
+        }
+    }
+    echo.join().unwrap();
+    start.elapsed()
+}
+
+fn crossbeam_round_trips(trips: u64) -> Duration {
+    let ping = Arc::new(crossbeam_queue::ArrayQueue::<RawDescriptor>::new(CAPACITY as usize));
+    let pong = Arc::new(crossbeam_queue::ArrayQueue::<RawDescriptor>::new(CAPACITY as usize));
+    let echo = {
+        let (ping, pong) = (ping.clone(), pong.clone());
+        std::thread::spawn(move || {
+            for _ in 0..trips {
+                let d = loop {
+                    if let Some(d) = ping.pop() {
+                        break d;
+                    }
+                };
+                pong.push(d).unwrap();
+            }
+        })
+    };
+    let start = Instant::now();
+    for i in 0..trips {
+        ping.push(descriptor(i)).unwrap();
+        loop {
+            if let Some(d) = pong.pop() {
+                black_box(d);
+                break;
+            }
+        }
+    }
+    echo.join().unwrap();
+    start.elapsed()
+}
+
+fn ringbuf_round_trips(trips: u64) -> Duration {
+    let (mut ping_tx, mut ping_rx) = ringbuf::HeapRb::<RawDescriptor>::new(CAPACITY as usize).split();
+    let (mut pong_tx, mut pong_rx) = ringbuf::HeapRb::<RawDescriptor>::new(CAPACITY as usize).split();
+    let echo = std::thread::spawn(move || {
+        for _ in 0..trips {
+            let d = loop {
+                if let Some(d) = ping_rx.try_pop() {
+                    break d;
+                }
+            };
+            pong_tx.try_push(d).unwrap();
+        }
+    });
+    let start = Instant::now();
+    for i in 0..trips {
+        ping_tx.try_push(descriptor(i)).unwrap();
+        loop {
+            if let Some(d) = pong_rx.try_pop() {
+                black_box(d);
+                break;
+            }
+        }
+    }
+    echo.join().unwrap();
+    start.elapsed()
+}
+
+/// Round trips per criterion iteration.
+const TRIPS_PER_ITER: u64 = 256;
+
+fn latency(c: &mut Criterion) {
+    let mut group = c.benchmark_group("round_trip");
+    group.throughput(Throughput::Elements(TRIPS_PER_ITER));
+    let region = leaked_region();
+    group.bench_function("ward", |b| b.iter_custom(|iters| ward_round_trips(region, iters * TRIPS_PER_ITER)));
+    group.bench_function("rtrb", |b| b.iter_custom(|iters| rtrb_round_trips(iters * TRIPS_PER_ITER)));
+    group.bench_function("crossbeam_array_queue", |b| {
+        b.iter_custom(|iters| crossbeam_round_trips(iters * TRIPS_PER_ITER))
+    });
+    group.bench_function("ringbuf", |b| b.iter_custom(|iters| ringbuf_round_trips(iters * TRIPS_PER_ITER)));
+    group.finish();
+}
+
+/// A notification object stand-in: a sticky flag plus thread park/unpark.
+struct Doorbell {
+    rung: AtomicBool,
+    sleeper: std::sync::Mutex<Option<std::thread::Thread>>,
+}
+
+impl Doorbell {
+    fn new() -> Self {
+        Self { rung: AtomicBool::new(false), sleeper: std::sync::Mutex::new(None) }
+    }
+
+    fn ring(&self) {
+        self.rung.store(true, Ordering::Release);
+        if let Some(t) = self.sleeper.lock().unwrap().as_ref() {
+            t.unpark();
+        }
+    }
+
+    fn wait(&self) {
+        *self.sleeper.lock().unwrap() = Some(std::thread::current());
+        while !self.rung.swap(false, Ordering::Acquire) {
+            std::thread::park_timeout(Duration::from_millis(10));
+        }
+    }
+}
+
+/// How the producer spaces its items.
+#[derive(Clone, Copy, Debug)]
+enum Pace {
+    /// One item, then a short pause.
+    Steady,
+    /// 64 items back to back, then a longer pause.
+    Bursty,
+}
+
+/// Moves `total` items with a consumer that sleeps whenever the ring is
+/// empty, and counts the producer's signals.
+fn count_signals(pace: Pace, total: u32) -> (u32, u32) {
+    let region = leaked_region();
+    region.initialise(&params(), 1).unwrap();
+    let (mut tx, mut rx) = ward_ends(region, RingId::Lend, SignalPolicy::CONSUMER_ONLY);
+    let doorbell = Arc::new(Doorbell::new());
+    let consumer = {
+        let doorbell = doorbell.clone();
+        std::thread::spawn(move || {
+            let mut got = 0;
+            let mut sleeps = 0;
+            let mut out = [item(0); 64];
+            while got < total {
+                let n = rx.pop_into(&mut out).unwrap();
+                got += n as u32;
+                let _ = rx.release();
+                if n == 0 && rx.prepare_wait(1).unwrap() == WaitDecision::Sleep {
+                    sleeps += 1;
+                    doorbell.wait();
+                }
+            }
+            sleeps
+        })
+    };
+    let (burst, pause) = match pace {
+        Pace::Steady => (1, Duration::from_micros(20)),
+        Pace::Bursty => (64, Duration::from_micros(500)),
+    };
+    let mut signals = 0;
+    let mut sent = 0;
+    while sent < total {
+        for _ in 0..burst {
+            while tx.push(item(sent as u64)).is_err() {
+                std::thread::yield_now();
+            }
+            sent += 1;
+            if tx.publish().should_signal() {
+                signals += 1;
+                doorbell.ring();
+            }
+        }
+        let until = Instant::now() + pause;
+        while Instant::now() < until {
+            std::hint::spin_loop();
+        }
+    }
+    let sleeps = consumer.join().unwrap();
+    (signals, sleeps)
+}
+
+fn signals(_c: &mut Criterion) {
+    const TOTAL: u32 = 20_000;
+    for pace in [Pace::Steady, Pace::Bursty] {
+        let (signals, sleeps) = count_signals(pace, TOTAL);
+        println!(
+            "signals/{pace:?}: {:.1} signals per 1000 items ({signals} signals, {sleeps} consumer sleeps, {TOTAL} items, publish per item)",
+            signals as f64 * 1000.0 / TOTAL as f64
+        );
+    }
+}
+
+fn config() -> Criterion {
+    // Short runs: the whole suite should take a few minutes on two shared cores.
+    Criterion::default()
+        .warm_up_time(Duration::from_millis(500))
+        .measurement_time(Duration::from_secs(2))
+        .sample_size(10)
+}
+
+criterion_group! { name = benches; config = config(); targets = signals, throughput, latency }
+criterion_main!(benches);

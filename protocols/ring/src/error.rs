@@ -80,6 +80,8 @@ pub enum HeaderField {
     SlotCount,
     /// Pool alignment.
     SlotAlign,
+    /// Who may sleep on which ring.
+    SignalPolicy,
     /// Reserved words (must be zero).
     Reserved,
 }

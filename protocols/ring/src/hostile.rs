@@ -5,7 +5,8 @@
 //!
 //! The input is read as: one mode byte, then (for attach fuzzing) raw bytes
 //! laid over the region, then a script of 6-byte steps, each either a peer
-//! write of one shared word or an operation of the side under test.
+//! write of one shared word (see [`selected_word`]) or an operation of the
+//! side under test.
 
 use core::sync::atomic::Ordering;
 
@@ -26,11 +27,35 @@ pub const HARNESS_ALIGN: u32 = 8;
 /// Most script steps one input may run: keeps every run short.
 pub const HARNESS_MAX_STEPS: usize = 4096;
 
-const HARNESS_WORDS: usize = 5 * 32 + 2 * HARNESS_CAPACITY as usize * 4;
+const HARNESS_WORDS: usize = crate::layout::HEADER_LINES * crate::layout::CONTROL_LINE_WORDS
+    + 2 * HARNESS_CAPACITY as usize * crate::layout::DESCRIPTOR_WORDS;
 const HARNESS_SET_WORDS: usize = slot_set_words(HARNESS_SLOTS);
 
 /// Bytes per script step: opcode, word selector, 32-bit value.
 const STEP_BYTES: usize = 6;
+
+/// Word selectors below this pick a header word.
+const SELECT_HEADER_END: u8 = crate::layout::HEADER_WORDS as u8;
+/// Word selectors below this (and from [`SELECT_HEADER_END`]) pick a control word.
+const SELECT_CONTROL_END: u8 = SELECT_HEADER_END + 8;
+
+/// Which shared word a step's selector byte names: the header words, then
+/// the eight control words (lend ring first, in [`ControlWord::ALL`] order),
+/// then descriptor words of both rings. Only meaningful words are reachable,
+/// so the fuzzer does not waste steps on padding.
+pub fn selected_word(params: &RingPairParams, selector: u8) -> usize {
+    use crate::layout::{ControlWord, RingId};
+    if selector < SELECT_HEADER_END {
+        selector as usize
+    } else if selector < SELECT_CONTROL_END {
+        let k = (selector - SELECT_HEADER_END) as usize;
+        let ring = if k < 4 { RingId::Lend } else { RingId::Return };
+        RingPairParams::control_word(ring, ControlWord::ALL[k % 4])
+    } else {
+        let descriptor_words = 2 * params.capacity() as usize * crate::layout::DESCRIPTOR_WORDS;
+        params.header_words() + (selector - SELECT_CONTROL_END) as usize % descriptor_words
+    }
+}
 
 /// What one harness run saw.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -107,7 +132,9 @@ pub fn run(input: &[u8]) -> Outcome {
         match step[0] % 5 {
             0 | 1 => {
                 // The peer writes any word of the region, header included.
-                words[step[1] as usize % words.len()].store(value, Ordering::Release);
+                if let Some(word) = words.get(selected_word(&params, step[1])) {
+                    word.store(value, Ordering::Release);
+                }
             }
             2 => match end.receive() {
                 Ok(Some(buffer)) => {

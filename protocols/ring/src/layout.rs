@@ -9,6 +9,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 
 use crate::error::{AttachError, HeaderField};
 use crate::pool::PoolGeometry;
+use crate::signal::SignalPolicy;
 
 /// `"WRNG"` read as a little-endian word: marks an initialised ring-pair region.
 pub const REGION_MAGIC: u32 = u32::from_le_bytes(*b"WRNG");
@@ -107,8 +108,11 @@ pub struct RegionHeader {
     /// (for example after the borrower restarted), so that a stale attacher is
     /// told apart from the current one.
     pub generation: u32,
+    /// [`SignalPolicy::bits`] of the lend ring, plus those of the return ring
+    /// shifted left by 2.
+    pub signal_policy: u32,
     /// Reserved, written as zero and required to be zero.
-    pub reserved: [u32; 7],
+    pub reserved: [u32; 6],
 }
 
 /// Words in [`RegionHeader`].
@@ -117,17 +121,42 @@ pub const HEADER_WORDS: usize = core::mem::size_of::<RegionHeader>() / WORD_BYTE
 /// Word index of the header's magic.
 pub(crate) const MAGIC_WORD: usize = 0;
 
-/// Offsets inside a control line. Each line is written by exactly one side.
-pub(crate) mod control {
-    /// Producer line: count of entries published (free-running).
-    pub const HEAD: usize = 0;
-    /// Producer line: ring index whose release the producer wants a signal for.
-    pub const PRODUCER_WAKE_AT: usize = 1;
-    /// Consumer line: count of entries released (free-running).
-    pub const TAIL: usize = 0;
-    /// Consumer line: ring index whose publication the consumer wants a signal for.
-    pub const CONSUMER_WAKE_AT: usize = 1;
+/// The four shared control words of one ring. Each sits alone on its own
+/// control line: the indices change on every publish or release, while the
+/// wake-at words change only when a side prepares to sleep, so the words that
+/// are read on every publish or release stay cached on both cores.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ControlWord {
+    /// Written by the producer: entries published (free-running).
+    Head,
+    /// Written by the producer: ring index whose release it wants a signal for.
+    ProducerWakeAt,
+    /// Written by the consumer: entries released (free-running).
+    Tail,
+    /// Written by the consumer: ring index whose publication it wants a signal for.
+    ConsumerWakeAt,
 }
+
+impl ControlWord {
+    /// All four, in region order.
+    pub const ALL: [ControlWord; 4] =
+        [ControlWord::Head, ControlWord::ProducerWakeAt, ControlWord::Tail, ControlWord::ConsumerWakeAt];
+
+    const fn line(self) -> usize {
+        match self {
+            ControlWord::Head => 0,
+            ControlWord::ProducerWakeAt => 1,
+            ControlWord::Tail => 2,
+            ControlWord::ConsumerWakeAt => 3,
+        }
+    }
+}
+
+/// Control lines per ring: one per [`ControlWord`].
+pub(crate) const LINES_PER_RING: usize = 4;
+
+/// Lines before the descriptors: the header line and the control lines of both rings.
+pub(crate) const HEADER_LINES: usize = 1 + 2 * LINES_PER_RING;
 
 /// Initial value of `producer_wake_at`: the producer has asked for nothing, so
 /// point as far from index 0 as the counter allows.
@@ -144,16 +173,36 @@ pub(crate) const WAKE_ON_FIRST_ENTRY: u32 = 0;
 pub struct RingPairParams {
     capacity: u32,
     pool: PoolGeometry,
+    lend_signals: SignalPolicy,
+    return_signals: SignalPolicy,
 }
 
 impl RingPairParams {
     /// Checks that `capacity` is a power of two within
-    /// [`MIN_CAPACITY`]..=[`MAX_CAPACITY`].
+    /// [`MIN_CAPACITY`]..=[`MAX_CAPACITY`]. Both sides of both rings may
+    /// sleep ([`SignalPolicy::BOTH`]) unless [`with_signals`](Self::with_signals) says otherwise.
     pub const fn new(capacity: u32, pool: PoolGeometry) -> Result<Self, AttachError> {
         if capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || !capacity.is_power_of_two() {
             return Err(AttachError::BadCapacity { capacity });
         }
-        Ok(Self { capacity, pool })
+        Ok(Self { capacity, pool, lend_signals: SignalPolicy::BOTH, return_signals: SignalPolicy::BOTH })
+    }
+
+    /// The same parameters with `policy` for `ring`.
+    pub const fn with_signals(mut self, ring: RingId, policy: SignalPolicy) -> Self {
+        match ring {
+            RingId::Lend => self.lend_signals = policy,
+            RingId::Return => self.return_signals = policy,
+        }
+        self
+    }
+
+    /// Who may sleep on `ring`.
+    pub const fn signals(&self, ring: RingId) -> SignalPolicy {
+        match ring {
+            RingId::Lend => self.lend_signals,
+            RingId::Return => self.return_signals,
+        }
     }
 
     /// Entries per ring.
@@ -166,9 +215,9 @@ impl RingPairParams {
         self.pool
     }
 
-    /// Words before the first descriptor: the header line and four control lines.
+    /// Words before the first descriptor: the header line and the eight control lines.
     pub const fn header_words(&self) -> usize {
-        CONTROL_LINE_WORDS * 5
+        CONTROL_LINE_WORDS * HEADER_LINES
     }
 
     /// Total bytes a region with these parameters occupies.
@@ -181,17 +230,13 @@ impl RingPairParams {
         self.header_words() + 2 * self.capacity as usize * DESCRIPTOR_WORDS
     }
 
-    /// Word index of the control line of `ring`'s producer.
-    pub(crate) const fn producer_line(ring: RingId) -> usize {
-        match ring {
-            RingId::Lend => CONTROL_LINE_WORDS,
-            RingId::Return => CONTROL_LINE_WORDS * 3,
-        }
-    }
-
-    /// Word index of the control line of `ring`'s consumer.
-    pub(crate) const fn consumer_line(ring: RingId) -> usize {
-        Self::producer_line(ring) + CONTROL_LINE_WORDS
+    /// Word index of one control word of `ring`.
+    pub const fn control_word(ring: RingId, word: ControlWord) -> usize {
+        let ring_lines = match ring {
+            RingId::Lend => 1,
+            RingId::Return => 1 + LINES_PER_RING,
+        };
+        (ring_lines + word.line()) * CONTROL_LINE_WORDS
     }
 
     /// Word index of `ring`'s first descriptor.
@@ -214,7 +259,8 @@ impl RingPairParams {
             slot_count: self.pool.slot_count(),
             slot_align: self.pool.align(),
             generation,
-            reserved: [0; 7],
+            signal_policy: self.lend_signals.bits() | (self.return_signals.bits() << 2),
+            reserved: [0; 6],
         }
     }
 
@@ -236,13 +282,14 @@ impl RingPairParams {
             (HeaderField::SlotSize, expected.slot_size, found.slot_size),
             (HeaderField::SlotCount, expected.slot_count, found.slot_count),
             (HeaderField::SlotAlign, expected.slot_align, found.slot_align),
+            (HeaderField::SignalPolicy, expected.signal_policy, found.signal_policy),
         ];
         for (field, ours, theirs) in fields {
             if ours != theirs {
                 return Err(AttachError::Mismatch { field, ours, theirs });
             }
         }
-        if found.reserved != [0; 7] {
+        if found.reserved != [0; 6] {
             return Err(AttachError::Mismatch {
                 field: HeaderField::Reserved,
                 ours: 0,

@@ -40,5 +40,5 @@ pub use layout::{RawDescriptor, RegionHeader, RingId, RingPairParams, REGION_ALI
 pub use memory::{ControlWord, RegionBuffer, RegionMapping, RingMemory, SharedRing};
 pub use pair::{PairEnd, PairSetupError, Role};
 pub use pool::{slot_set_words, Buffer, PoolGeometry, PoolMemory, SlotSet};
-pub use signal::{Notify, Pressure, WaitDecision, Watermarks};
+pub use signal::{Notify, Pressure, SignalPolicy, WaitDecision, Watermarks};
 pub use spsc::{Consumer, Producer};

@@ -1,7 +1,7 @@
 //! How the ring logic touches shared memory.
 //!
 //! [`RingMemory`] is the narrow set of operations a ring performs on the
-//! region: loads and stores of four control words, copies of whole
+//! region: loads and stores of four [`ControlWord`]s, copies of whole
 //! descriptors, and a full fence. [`SharedRing`] implements it over a mapped
 //! region seen as `[AtomicU32]`; the loom model checks in `tests/` implement it
 //! over loom's instrumented atomics, so the very same producer and consumer
@@ -16,23 +16,11 @@ use core::ptr::NonNull;
 use core::sync::atomic::{fence, AtomicU32, Ordering};
 
 use crate::error::AttachError;
+pub use crate::layout::ControlWord;
 use crate::layout::{
-    control, RawDescriptor, RegionHeader, RingId, RingPairParams, DESCRIPTOR_WORDS, HEADER_WORDS,
-    MAGIC_WORD, REGION_ALIGN, WAKE_NEVER_FROM_START, WAKE_ON_FIRST_ENTRY, WORD_BYTES,
+    RawDescriptor, RegionHeader, RingId, RingPairParams, DESCRIPTOR_WORDS, HEADER_WORDS, MAGIC_WORD, REGION_ALIGN,
+    WAKE_NEVER_FROM_START, WAKE_ON_FIRST_ENTRY, WORD_BYTES,
 };
-
-/// The four shared control words of one ring.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ControlWord {
-    /// Written by the producer: entries published.
-    Head,
-    /// Written by the producer: ring index whose release it wants a signal for.
-    ProducerWakeAt,
-    /// Written by the consumer: entries released.
-    Tail,
-    /// Written by the consumer: ring index whose publication it wants a signal for.
-    ConsumerWakeAt,
-}
 
 /// The shared-memory operations of one ring. Implementations must perform
 /// each call as a single atomic access with the given ordering (descriptor
@@ -106,10 +94,10 @@ impl<'a> RegionMapping<'a> {
             word.store(0, Ordering::Relaxed);
         }
         for ring in [RingId::Lend, RingId::Return] {
-            let producer = RingPairParams::producer_line(ring);
-            let consumer = RingPairParams::consumer_line(ring);
-            region[producer + control::PRODUCER_WAKE_AT].store(WAKE_NEVER_FROM_START, Ordering::Relaxed);
-            region[consumer + control::CONSUMER_WAKE_AT].store(WAKE_ON_FIRST_ENTRY, Ordering::Relaxed);
+            region[RingPairParams::control_word(ring, ControlWord::ProducerWakeAt)]
+                .store(WAKE_NEVER_FROM_START, Ordering::Relaxed);
+            region[RingPairParams::control_word(ring, ControlWord::ConsumerWakeAt)]
+                .store(WAKE_ON_FIRST_ENTRY, Ordering::Relaxed);
         }
         let header = params.header(generation);
         let header_words: [u32; HEADER_WORDS] = zerocopy::transmute!(header);
@@ -145,17 +133,16 @@ impl<'a> RegionMapping<'a> {
         if self.words.len() < need {
             return Err(AttachError::TooSmall { need: need * WORD_BYTES, have: self.words.len() * WORD_BYTES });
         }
-        let producer = RingPairParams::producer_line(ring);
-        let consumer = RingPairParams::consumer_line(ring);
+        let word = |w| &self.words[RingPairParams::control_word(ring, w)];
         let first = params.descriptors(ring);
         let descriptor_words = &self.words[first..first + params.capacity() as usize * DESCRIPTOR_WORDS];
         let (descriptors, rest) = descriptor_words.as_chunks::<DESCRIPTOR_WORDS>();
         debug_assert!(rest.is_empty());
         Ok(SharedRing {
-            head: &self.words[producer + control::HEAD],
-            producer_wake_at: &self.words[producer + control::PRODUCER_WAKE_AT],
-            tail: &self.words[consumer + control::TAIL],
-            consumer_wake_at: &self.words[consumer + control::CONSUMER_WAKE_AT],
+            head: word(ControlWord::Head),
+            producer_wake_at: word(ControlWord::ProducerWakeAt),
+            tail: word(ControlWord::Tail),
+            consumer_wake_at: word(ControlWord::ConsumerWakeAt),
             descriptors,
             slot_mask: params.capacity() - 1,
         })

@@ -109,8 +109,8 @@ impl<M: RingMemory, const WORDS: usize> PairEnd<M, WORDS> {
         };
         Ok(Self {
             role,
-            outgoing: Producer::new(outgoing, params.capacity()),
-            incoming: Consumer::new(incoming, params.capacity(), pool),
+            outgoing: Producer::new(outgoing, params.capacity(), params.signals(role.outgoing())),
+            incoming: Consumer::new(incoming, params.capacity(), pool, params.signals(role.incoming())),
             held,
             params: *params,
             generation,

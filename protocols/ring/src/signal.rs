@@ -37,6 +37,35 @@ impl Notify {
     }
 }
 
+/// Which sides of one ring may sleep waiting for the other's signal. Part of
+/// the parameters both sides agree on (and of the region header, so that a
+/// disagreement is caught at attach time).
+///
+/// Whether a side may sleep decides whether the *other* side must pay for a
+/// full fence and a signal decision on every publish or release; a side that
+/// only ever polls spares its peer that cost.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SignalPolicy {
+    /// The consumer may sleep until entries arrive; the producer checks on publish.
+    pub consumer_sleeps: bool,
+    /// The producer may sleep until slots free up; the consumer checks on release.
+    pub producer_sleeps: bool,
+}
+
+impl SignalPolicy {
+    /// Either side may sleep.
+    pub const BOTH: Self = Self { consumer_sleeps: true, producer_sleeps: true };
+    /// Only the consumer sleeps; a producer facing a full ring retries later.
+    pub const CONSUMER_ONLY: Self = Self { consumer_sleeps: true, producer_sleeps: false };
+    /// Neither sleeps: both poll, as in a NAPI busy-poll loop.
+    pub const POLLED: Self = Self { consumer_sleeps: false, producer_sleeps: false };
+
+    /// The policy as two bits (consumer, producer) for the region header.
+    pub const fn bits(self) -> u32 {
+        (self.consumer_sleeps as u32) | ((self.producer_sleeps as u32) << 1)
+    }
+}
+
 /// The answer to "may I sleep now?".
 #[must_use]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -46,6 +75,9 @@ pub enum WaitDecision {
     Sleep,
     /// Enough arrived while asking: carry on without waiting.
     Ready,
+    /// The agreed [`SignalPolicy`] does not let this side sleep, so the peer
+    /// will never signal: poll again.
+    Poll,
 }
 
 /// True when advancing an index from `old` to `new` passes `wake_at`, that is

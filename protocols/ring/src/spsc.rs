@@ -25,7 +25,7 @@ use core::sync::atomic::Ordering;
 use crate::error::{PeerMisbehaved, PushError, SharedIndex};
 use crate::memory::{ControlWord, RingMemory};
 use crate::pool::{Buffer, PoolGeometry};
-use crate::signal::{passes, Notify, Pressure, WaitDecision, Watermarks};
+use crate::signal::{passes, Notify, Pressure, SignalPolicy, WaitDecision, Watermarks};
 
 /// The producing end of a ring.
 #[derive(Debug)]
@@ -39,15 +39,17 @@ pub struct Producer<M> {
     published: u32,
     /// Last tail read from the consumer and accepted.
     cached_tail: u32,
+    /// Private copy of who may sleep on this ring.
+    policy: SignalPolicy,
 }
 
 impl<M: RingMemory> Producer<M> {
     /// The producer of a freshly initialised ring (all indices zero) of
-    /// `capacity` entries. `capacity` is this side's private copy, from the
-    /// system description.
-    pub fn new(memory: M, capacity: u32) -> Self {
+    /// `capacity` entries with signal `policy`; both are this side's private
+    /// copies, from the system description.
+    pub fn new(memory: M, capacity: u32, policy: SignalPolicy) -> Self {
         debug_assert!(capacity.is_power_of_two());
-        Self { memory, capacity, head: 0, published: 0, cached_tail: 0 }
+        Self { memory, capacity, head: 0, published: 0, cached_tail: 0, policy }
     }
 
     /// Private capacity.
@@ -121,7 +123,8 @@ impl<M: RingMemory> Producer<M> {
     }
 
     /// Makes every pushed entry visible to the consumer with one release
-    /// store, then decides whether the consumer asked to be signalled.
+    /// store, then (if the consumer may sleep) decides whether it asked to be
+    /// signalled.
     #[inline]
     pub fn publish(&mut self) -> Notify {
         let old = self.published;
@@ -130,6 +133,9 @@ impl<M: RingMemory> Producer<M> {
         }
         self.memory.store(ControlWord::Head, self.head, Ordering::Release);
         self.published = self.head;
+        if !self.policy.consumer_sleeps {
+            return Notify::Quiet;
+        }
         // Order the head store before the wake-at load; the consumer fences
         // between its wake-at store and its head load (see `prepare_wait`).
         self.memory.fence_seq_cst();
@@ -141,21 +147,14 @@ impl<M: RingMemory> Producer<M> {
         }
     }
 
-    /// Publishes without the fence and the signal decision. Only for pairs
-    /// that both poll (the consumer never calls
-    /// [`Consumer::prepare_wait`]); otherwise a wake-up would be lost.
-    #[inline]
-    pub fn publish_polled(&mut self) {
-        if self.published != self.head {
-            self.memory.store(ControlWord::Head, self.head, Ordering::Release);
-            self.published = self.head;
-        }
-    }
-
     /// Asks the consumer for a signal once at least `min_free` slots are
     /// free (clamped to `1..=capacity`), then re-checks. On
-    /// [`WaitDecision::Sleep`] wait for the signal; on `Ready` carry on.
+    /// [`WaitDecision::Sleep`] wait for the signal; on `Ready` carry on; on
+    /// `Poll` (the policy does not let the producer sleep) retry later.
     pub fn prepare_wait(&mut self, min_free: u32) -> Result<WaitDecision, PeerMisbehaved> {
+        if !self.policy.producer_sleeps {
+            return Ok(WaitDecision::Poll);
+        }
         let wanted = min_free.clamp(1, self.capacity);
         // Releasing entry `head - capacity + wanted - 1` leaves `wanted` slots free.
         let wake_at = self.head.wrapping_sub(self.capacity).wrapping_add(wanted - 1);
@@ -187,15 +186,17 @@ pub struct Consumer<M> {
     released: u32,
     /// Last head read from the producer and accepted.
     cached_head: u32,
+    /// Private copy of who may sleep on this ring.
+    policy: SignalPolicy,
 }
 
 impl<M: RingMemory> Consumer<M> {
     /// The consumer of a freshly initialised ring of `capacity` entries whose
-    /// descriptors must name buffers of `pool`. Both are this side's private
-    /// copies, from the system description.
-    pub fn new(memory: M, capacity: u32, pool: PoolGeometry) -> Self {
+    /// descriptors must name buffers of `pool`, with signal `policy`. All are
+    /// this side's private copies, from the system description.
+    pub fn new(memory: M, capacity: u32, pool: PoolGeometry, policy: SignalPolicy) -> Self {
         debug_assert!(capacity.is_power_of_two());
-        Self { memory, capacity, pool, tail: 0, released: 0, cached_head: 0 }
+        Self { memory, capacity, pool, tail: 0, released: 0, cached_head: 0, policy }
     }
 
     /// Private capacity.
@@ -294,7 +295,7 @@ impl<M: RingMemory> Consumer<M> {
     }
 
     /// Hands every popped slot back to the producer with one release store,
-    /// then decides whether the producer asked to be signalled.
+    /// then (if the producer may sleep) decides whether it asked to be signalled.
     #[inline]
     pub fn release(&mut self) -> Notify {
         let old = self.released;
@@ -303,6 +304,9 @@ impl<M: RingMemory> Consumer<M> {
         }
         self.memory.store(ControlWord::Tail, self.tail, Ordering::Release);
         self.released = self.tail;
+        if !self.policy.producer_sleeps {
+            return Notify::Quiet;
+        }
         self.memory.fence_seq_cst();
         let wake_at = self.memory.load(ControlWord::ProducerWakeAt, Ordering::Relaxed);
         if passes(wake_at, old, self.tail) {
@@ -312,23 +316,17 @@ impl<M: RingMemory> Consumer<M> {
         }
     }
 
-    /// Releases without the fence and signal decision; for pairs where the
-    /// producer never calls [`Producer::prepare_wait`].
-    #[inline]
-    pub fn release_polled(&mut self) {
-        if self.released != self.tail {
-            self.memory.store(ControlWord::Tail, self.tail, Ordering::Release);
-            self.released = self.tail;
-        }
-    }
-
     /// Asks the producer for a signal once at least `min_items` entries
     /// (clamped to `1..=capacity`) are ready, then re-checks. On
-    /// [`WaitDecision::Sleep`] wait for the signal; on `Ready` pop.
+    /// [`WaitDecision::Sleep`] wait for the signal; on `Ready` pop; on `Poll`
+    /// (the policy does not let the consumer sleep) poll again.
     ///
     /// With `min_items > 1` the consumer sleeps through smaller arrivals;
     /// pair it with a timeout (interrupt coalescing).
     pub fn prepare_wait(&mut self, min_items: u32) -> Result<WaitDecision, PeerMisbehaved> {
+        if !self.policy.consumer_sleeps {
+            return Ok(WaitDecision::Poll);
+        }
         let wanted = min_items.clamp(1, self.capacity);
         let wake_at = self.tail.wrapping_add(wanted - 1);
         self.memory.store(ControlWord::ConsumerWakeAt, wake_at, Ordering::Relaxed);

@@ -37,8 +37,17 @@ fn consumer_survives_a_scribbling_peer() {
             let mut writes = 0u64;
             while !stop.load(Ordering::Relaxed) {
                 let r = xorshift(&mut state);
-                // Favour the control lines and descriptors over the header.
-                let index = header_words.saturating_sub(128) + (r as usize % (words.len() - (header_words.saturating_sub(128))));
+                // Mostly control words and descriptors, sometimes anything at all.
+                let index = if r & 0x300 == 0 {
+                    r as usize % words.len()
+                } else if r & 0x400 == 0 {
+                    ward_ring::RingPairParams::control_word(
+                        if r & 1 == 0 { ward_ring::RingId::Lend } else { ward_ring::RingId::Return },
+                        ward_ring::ControlWord::ALL[(r >> 1) as usize % 4],
+                    )
+                } else {
+                    header_words + (r >> 3) as usize % (words.len() - header_words)
+                };
                 let value = match (r >> 32) % 6 {
                     0 => (r >> 40) as u32,                 // garbage
                     1 => ((r >> 40) as u32 % 48) * 512,     // plausible slot offsets, some past the pool
@@ -118,9 +127,9 @@ fn harness_reports_attach_failures_and_progress() {
     assert!(!out.attached);
     // Mode 0: honest header; the owner side is simulated by peer writes.
     // Write descriptor 0 of the lend ring (slot 3, len 10), then head = 1, then receive.
-    let p = hostile::harness_params();
-    let lend_desc_word = p.header_words() as u32;
-    let head_word = 32u32;
+    // Selectors: 16 is the lend ring's head, 24 the first word of its first descriptor.
+    let lend_desc_word = 24u32;
+    let head_word = 16u32;
     let mut input = vec![0u8];
     let mut step = |op: u8, word: u32, value: u32| {
         input.push(op);

@@ -17,7 +17,8 @@ use loom::sync::{Arc, Notify as LoomNotify};
 use std::sync::atomic::Ordering;
 
 use ward_ring::{
-    Consumer, ControlWord, PoolGeometry, Producer, PushError, RawDescriptor, RingMemory, WaitDecision,
+    Consumer, ControlWord, PoolGeometry, Producer, PushError, RawDescriptor, RingMemory, SignalPolicy,
+    WaitDecision,
 };
 
 /// What the model memory gets wrong on purpose.
@@ -131,7 +132,7 @@ fn sleeping_pair(capacity: u32, items: u32, defect: Defect) {
         let wake_consumer = wake_consumer.clone();
         let wake_producer = wake_producer.clone();
         loom::thread::spawn(move || {
-            let mut tx = Producer::new(ring, capacity);
+            let mut tx = Producer::new(ring, capacity, SignalPolicy::BOTH);
             let mut i = 0;
             while i < items {
                 match tx.push(item(i)) {
@@ -152,7 +153,7 @@ fn sleeping_pair(capacity: u32, items: u32, defect: Defect) {
         })
     };
 
-    let mut rx = Consumer::new(ring, capacity, pool());
+    let mut rx = Consumer::new(ring, capacity, pool(), SignalPolicy::BOTH);
     let mut next = 0;
     while next < items {
         match rx.pop().unwrap() {
@@ -190,7 +191,7 @@ fn consumer_sleeps_on_doorbell(defect: Defect) {
         let signals = signals.clone();
         let producer_done = producer_done.clone();
         loom::thread::spawn(move || {
-            let mut tx = Producer::new(ring, 4);
+            let mut tx = Producer::new(ring, 4, SignalPolicy::CONSUMER_ONLY);
             let mut sent = 0;
             for i in 0..ITEMS {
                 tx.push(item(i)).unwrap();
@@ -202,7 +203,7 @@ fn consumer_sleeps_on_doorbell(defect: Defect) {
             producer_done.store(true, Ordering::Release);
         })
     };
-    let mut rx = Consumer::new(ring, 4, pool());
+    let mut rx = Consumer::new(ring, 4, pool(), SignalPolicy::CONSUMER_ONLY);
     let mut next = 0;
     let mut seen = 0;
     while next < ITEMS {
@@ -234,13 +235,13 @@ fn publication(defect: Defect) {
     let producer = {
         let ring = ring.clone();
         loom::thread::spawn(move || {
-            let mut tx = Producer::new(ring, 4);
+            let mut tx = Producer::new(ring, 4, SignalPolicy::POLLED);
             tx.push(item(0)).unwrap();
             tx.push(item(1)).unwrap();
-            tx.publish_polled();
+            let _ = tx.publish();
         })
     };
-    let mut rx = Consumer::new(ring, 4, pool());
+    let mut rx = Consumer::new(ring, 4, pool(), SignalPolicy::POLLED);
     let mut seen = 0;
     // Bounded: loom explores each possible observation of the head.
     for _ in 0..3 {

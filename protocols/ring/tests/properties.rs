@@ -9,7 +9,7 @@ use std::collections::VecDeque;
 
 use common::{leaked_region, params};
 use proptest::prelude::*;
-use ward_ring::{Consumer, PairEnd, Producer, PushError, RingId, SendError};
+use ward_ring::{Consumer, PairEnd, Producer, PushError, RingId, SendError, SignalPolicy};
 
 #[derive(Clone, Debug)]
 enum Op {
@@ -38,8 +38,8 @@ proptest! {
         let region = leaked_region(p.region_words());
         region.initialise(&p, 1).unwrap();
         let ring = region.ring(&p, RingId::Lend).unwrap();
-        let mut tx = Producer::new(ring, capacity);
-        let mut rx = Consumer::new(ring, capacity, p.pool());
+        let mut tx = Producer::new(ring, capacity, SignalPolicy::BOTH);
+        let mut rx = Consumer::new(ring, capacity, p.pool(), SignalPolicy::BOTH);
         let pool = p.pool();
         // Model: what was pushed and not yet popped, split at the publish point.
         let mut published: VecDeque<u32> = VecDeque::new();
@@ -131,8 +131,8 @@ fn two_threads_keep_order() {
         let region = leaked_region(p.region_words());
         region.initialise(&p, 1).unwrap();
         let ring = region.ring(&p, RingId::Lend).unwrap();
-        let mut tx = Producer::new(ring, capacity);
-        let mut rx = Consumer::new(ring, capacity, p.pool());
+        let mut tx = Producer::new(ring, capacity, SignalPolicy::BOTH);
+        let mut rx = Consumer::new(ring, capacity, p.pool(), SignalPolicy::BOTH);
         let pool = p.pool();
         let producer = std::thread::spawn(move || {
             let mut next = 0u32;

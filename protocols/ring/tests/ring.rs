@@ -9,7 +9,8 @@ use common::{leaked_region, params};
 use ward_ring::{
     AttachError, Consumer, ControlWord, DescriptorFault, HeaderField, Notify, PairEnd, PairSetupError,
     PeerMisbehaved, PoolGeometry, PoolMemory, Pressure, Producer, PushError, RawDescriptor, RegionMapping,
-    RingId, RingMemory, RingPairParams, Role, SendError, SharedIndex, SharedRing, WaitDecision, Watermarks,
+    RingId, RingMemory, RingPairParams, Role, SendError, SharedIndex, SharedRing, SignalPolicy, WaitDecision,
+    Watermarks,
 };
 
 fn ring_ends(capacity: u32) -> (RingPairParams, Producer<SharedRing<'static>>, Consumer<SharedRing<'static>>) {
@@ -17,7 +18,7 @@ fn ring_ends(capacity: u32) -> (RingPairParams, Producer<SharedRing<'static>>, C
     let region = leaked_region(p.region_words());
     region.initialise(&p, 1).unwrap();
     let ring = region.ring(&p, RingId::Lend).unwrap();
-    (p, Producer::new(ring, capacity), Consumer::new(ring, capacity, p.pool()))
+    (p, Producer::new(ring, capacity, SignalPolicy::BOTH), Consumer::new(ring, capacity, p.pool(), SignalPolicy::BOTH))
 }
 
 #[test]
@@ -364,4 +365,31 @@ fn pool_memory_round_trip_at_odd_offsets() {
     assert_eq!(all[53], 0);
     let other = PoolGeometry::new(64, 100, 1).unwrap().buffer(99, 0, 64).unwrap();
     assert!(memory.read(&other, &mut out).is_err());
+}
+
+#[test]
+fn signal_policy_is_agreed_and_obeyed() {
+    let p = params(8, 2048, 16, 64).with_signals(RingId::Lend, SignalPolicy::POLLED);
+    let region = leaked_region(p.region_words());
+    region.initialise(&p, 1).unwrap();
+    let both = params(8, 2048, 16, 64);
+    assert_eq!(
+        region.check(&both),
+        Err(AttachError::Mismatch { field: HeaderField::SignalPolicy, ours: 0b1111, theirs: 0b1100 })
+    );
+    assert_eq!(region.check(&p), Ok(1));
+    let ring = region.ring(&p, RingId::Lend).unwrap();
+    let mut tx = Producer::new(ring, 8, p.signals(RingId::Lend));
+    let mut rx = Consumer::new(ring, 8, p.pool(), p.signals(RingId::Lend));
+    assert_eq!(rx.prepare_wait(1), Ok(WaitDecision::Poll));
+    assert_eq!(tx.prepare_wait(1), Ok(WaitDecision::Poll));
+    tx.push(p.pool().buffer(0, 0, 0).unwrap()).unwrap();
+    assert_eq!(tx.publish(), Notify::Quiet, "a polling consumer is never signalled");
+    assert!(rx.pop().unwrap().is_some());
+    assert_eq!(rx.release(), Notify::Quiet);
+
+    let consumer_only = SignalPolicy::CONSUMER_ONLY;
+    assert_eq!(consumer_only.bits(), 1);
+    let mut tx = Producer::new(ring, 8, consumer_only);
+    assert_eq!(tx.prepare_wait(1), Ok(WaitDecision::Poll));
 }

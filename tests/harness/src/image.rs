@@ -83,6 +83,26 @@ pub fn spoiled_copy(base: &Path, dest: &Path, m: Mutation) -> Result<(), String>
     }
 }
 
+/// Where the Makefile's `user` target puts the bare-metal user programs, relative to the
+/// repository root.
+pub const USER_PROGRAMS_DIR: &str = "target/x86_64-unknown-none/release";
+
+/// Copies the image in `base` to `dest` (replacing it) with its root-task module replaced by the
+/// user program `program` (an ELF file), keeping the module's file name so `modules` stays valid.
+pub fn with_root_program(base: &Path, dest: &Path, program: &Path) -> Result<(), String> {
+    if !program.is_file() {
+        return Err(format!(
+            "root program {} does not exist (is its package in the Makefile's USER_PACKAGES?)",
+            program.display()
+        ));
+    }
+    copy_flat(base, dest).map_err(|e| format!("copying {} to {}: {e}", base.display(), dest.display()))?;
+    let root = root_module(dest)?;
+    let path = dest.join(&root);
+    fs::copy(program, &path).map_err(|e| format!("{} to {}: {e}", program.display(), path.display()))?;
+    Ok(())
+}
+
 /// Copies the regular files of `from` into a fresh directory `to` (images have no subdirectories).
 fn copy_flat(from: &Path, to: &Path) -> io::Result<()> {
     if to.exists() {
@@ -144,6 +164,29 @@ mod tests {
         for d in ["empty", "missing", "kaddr"] {
             let _ = fs::remove_dir_all(base.with_extension(d));
         }
+        fs::remove_dir_all(&base).unwrap();
+    }
+
+    #[test]
+    fn root_program_replaces_only_the_root_module() {
+        let base = scratch("prog-base");
+        fs::write(base.join("kernel.elf"), b"k").unwrap();
+        fs::write(base.join("root-task.elf"), b"root").unwrap();
+        fs::write(base.join("system.bin"), b"s").unwrap();
+        fs::write(base.join("modules"), "root-task.elf\nsystem.bin\n").unwrap();
+        let program = base.with_extension("ktest-elf");
+        fs::write(&program, b"ktest").unwrap();
+
+        let dest = base.with_extension("prog");
+        with_root_program(&base, &dest, &program).unwrap();
+        assert_eq!(fs::read(dest.join("root-task.elf")).unwrap(), b"ktest");
+        assert_eq!(fs::read(dest.join("system.bin")).unwrap(), b"s");
+        assert_eq!(fs::read(base.join("root-task.elf")).unwrap(), b"root");
+        let e = with_root_program(&base, &dest, &base.join("no-such-program")).unwrap_err();
+        assert!(e.contains("USER_PACKAGES"), "{e}");
+
+        fs::remove_dir_all(&dest).unwrap();
+        fs::remove_file(&program).unwrap();
         fs::remove_dir_all(&base).unwrap();
     }
 

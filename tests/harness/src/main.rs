@@ -139,6 +139,17 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
         Ok(b) => b.clone(),
         Err(e) => return fail(format!("no image: {e}")),
     };
+    let base = match &s.root_program {
+        None => base,
+        Some(program) => {
+            let dest = out.join(format!("{}.program-image", s.name));
+            let elf = root.join(image::USER_PROGRAMS_DIR).join(program);
+            if let Err(e) = image::with_root_program(&base, &dest, &elf) {
+                return fail(format!("cannot prepare the image with root program '{program}': {e}"));
+            }
+            dest
+        }
+    };
     let image = match s.root_task {
         None => base,
         Some(m) => {

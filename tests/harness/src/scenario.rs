@@ -16,7 +16,13 @@
 //! expect = [["root task", "error"], "halt"]  # a list: one line containing all, in any order
 //! forbid = ["triple"]                # must appear nowhere
 //! root_task = "truncate"             # corrupt the root-task module (see `elf::Mutation`)
+//! root_program = "ktest"             # boot this user program as the root task instead
 //! ```
+//!
+//! `root_program` names a bare-metal user program built into
+//! `target/x86_64-unknown-none/release/` (its package must be in the Makefile's USER_PACKAGES);
+//! it replaces the root-task module of the system's image, so test programs such as the kernel
+//! conformance suite can run as the root task without a system description of their own.
 
 use std::fmt;
 use std::path::Path;
@@ -53,6 +59,8 @@ pub struct Scenario {
     pub expect: Vec<Expect>,
     pub forbid: Vec<String>,
     pub root_task: Option<Mutation>,
+    /// A user program to boot as the root task instead of the image's own.
+    pub root_program: Option<String>,
 }
 
 /// The file as written; [`Scenario`] is what is left after the checks.
@@ -75,6 +83,7 @@ struct ScenarioFile {
     #[serde(default)]
     forbid: Vec<String>,
     root_task: Option<Mutation>,
+    root_program: Option<String>,
 }
 
 /// Why a scenario file was rejected; names the file so the message stands on its own.
@@ -94,6 +103,14 @@ impl std::error::Error for ScenarioError {}
 
 /// Is `name` usable as a scenario name (and so as a log file name and a make argument)?
 pub fn valid_name(name: &str) -> bool {
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+}
+
+/// Is `name` usable as `root_program`: a binary name, never a path?
+pub fn valid_program_name(name: &str) -> bool {
     !name.is_empty()
         && name
             .chars()
@@ -138,6 +155,13 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
     if raw.expect.iter().any(|e| e.parts().is_empty()) {
         return Err(err("expect has an empty line list, which would match any line".to_string()));
     }
+    if let Some(program) = &raw.root_program {
+        if !valid_program_name(program) {
+            return Err(err(format!(
+                "root_program '{program}' must be a program name (a-z, 0-9, '-' and '_'), not a path"
+            )));
+        }
+    }
     if raw.description.trim().is_empty() {
         return Err(err("description is empty; say what the scenario shows".to_string()));
     }
@@ -155,6 +179,7 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         expect: raw.expect,
         forbid: raw.forbid,
         root_task: raw.root_task,
+        root_program: raw.root_program,
     })
 }
 
@@ -230,6 +255,18 @@ mod tests {
         assert!(s.root_args.is_empty() && s.qemu_args.is_empty() && s.expect.is_empty());
         assert_eq!(s.machine, None);
         assert_eq!(s.root_task, None);
+        assert_eq!(s.root_program, None);
+    }
+
+    #[test]
+    fn root_program_is_a_name_not_a_path() {
+        let ok = parse("k", "k.toml", "description = \"d\"\nexpect_status = 0\nroot_program = \"ktest\"\n").unwrap();
+        assert_eq!(ok.root_program.as_deref(), Some("ktest"));
+        for bad in ["../ktest", "/bin/sh", "", "KTest"] {
+            let text = format!("description = \"d\"\nexpect_status = 0\nroot_program = \"{bad}\"\n");
+            let e = parse("k", "k.toml", &text).expect_err(bad);
+            assert!(e.to_string().contains("root_program"), "{bad:?} gave {e}");
+        }
     }
 
     #[test]

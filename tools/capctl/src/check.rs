@@ -44,8 +44,9 @@ pub const COMPONENT_OVERHEAD: u64 = 64 << 10;
 /// Kernel objects every IOMMU domain costs: its context entry share and a
 /// few IO page tables.
 pub const DOMAIN_OVERHEAD: u64 = 16 << 10;
-/// Most entries a ring may have: the ring crate's indices are 16-bit.
-pub const MAX_RING_ENTRIES: i64 = 32768;
+/// Most entries a ring may have: `ward-ring`'s MAX_CAPACITY (2^16 entries,
+/// 1 MiB of descriptors, far beyond what a NIC queue needs).
+pub const MAX_RING_ENTRIES: i64 = 1 << 16;
 /// Bytes per pool buffer when a ring does not say: one Ethernet frame
 /// (1518 bytes) rounded up to a power of two.
 pub const DEFAULT_BUFFER_SIZE: u64 = 2048;
@@ -83,7 +84,7 @@ pub fn check(src: &Source) -> Checked {
     let raw: RawSystem = match toml::from_str(&src.text) {
         Ok(raw) => raw,
         Err(err) => {
-            return Checked { system: None, layout: None, diagnostics: vec![parse_error(&err)] };
+            return Checked { system: None, layout: None, diagnostics: vec![parse_error(&err, src)] };
         }
     };
     let mut cx = Resolver { diags: Vec::new(), names: HashMap::new() };
@@ -94,7 +95,7 @@ pub fn check(src: &Source) -> Checked {
 }
 
 /// Turns a serde/TOML error into a diagnostic with suggestions.
-fn parse_error(err: &toml::de::Error) -> Diagnostic {
+fn parse_error(err: &toml::de::Error, src: &Source) -> Diagnostic {
     let span = err.span();
     let message = err.message().replace('\n', ": ");
     // serde's own wording: "unknown field `x`, expected `a` or `b`" /
@@ -127,11 +128,28 @@ fn parse_error(err: &toml::de::Error) -> Diagnostic {
     }
     if message.contains("duplicate key") {
         let key = backticked(&message).into_iter().next().unwrap_or_default();
+        // The parser points at the `[` of the second header: underline the
+        // whole header instead.
+        let span = span.map(|s| match src.text.get(s.start..).and_then(|rest| rest.find(']')) {
+            Some(end) if src.text[s.start..].starts_with('[') && !src.text[s.start..s.start + end].contains('\n') => {
+                s.start..s.start + end + 1
+            }
+            _ => s,
+        });
         return Diagnostic::error("duplicate-name", span, format!("`{key}` is defined twice"))
             .with_help("each name may be defined once; rename or merge the two tables");
     }
     if message.starts_with("invalid type") {
-        return Diagnostic::error("invalid-value", span, message.replace("invalid type: ", "wrong type: "));
+        let readable = message
+            .replace("invalid type: ", "wrong type: ")
+            .replace("expected i64", "expected an integer")
+            .replace("expected u8", "expected an integer from 0 to 255")
+            .replace("expected a sequence", "expected an array [ ... ]");
+        let readable = match readable.find("expected struct ") {
+            Some(at) => format!("{}expected a table {{ ... }}", &readable[..at]),
+            None => readable,
+        };
+        return Diagnostic::error("invalid-value", span, readable);
     }
     if message.starts_with("invalid") && message.contains(':') && !message.contains("\n") {
         // Our own value parsers: "invalid size `x`: write ...".
@@ -731,8 +749,8 @@ impl Resolver {
                     let mut keys = vec!["kind"];
                     keys.extend_from_slice(allowed);
                     self.err(
-                        Diagnostic::error("unknown-key", Some(sp), format!("key `{key}` does not apply to a {kind} channel"))
-                            .with_help(format!("valid keys for a {kind} channel: {}", list_choices(&keys))),
+                        Diagnostic::error("unknown-key", Some(sp), format!("key `{key}` does not apply to {} {kind} channel", article(kind)))
+                            .with_help(format!("valid keys for {} {kind} channel: {}", article(kind), list_choices(&keys))),
                     );
                 }
             }
@@ -893,6 +911,15 @@ impl Resolver {
             }
         };
         Some(Channel { name: name.get_ref().clone(), span: span(name), kind, ends })
+    }
+}
+
+/// "a" or "an", for a kind name.
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o', 'u']) {
+        "an"
+    } else {
+        "a"
     }
 }
 
@@ -1266,19 +1293,22 @@ fn memory_budget(sys: &System, diags: &mut Vec<Diagnostic>) {
         let mut biggest: Vec<&Region> = sys.regions.iter().collect();
         biggest.sort_by_key(|r| std::cmp::Reverse(r.size));
         let top: Vec<String> = biggest.iter().take(3).map(|r| format!("`{}` {}", r.name, human_size(r.size))).collect();
-        diags.push(
-            Diagnostic::error(
-                "memory",
-                Some(sys.kernel.ram_span.clone()),
-                format!("the system needs {} but the machine has {}", human_size_round(total), human_size(sys.kernel.ram)),
-            )
-            .with_help(format!(
-                "regions, stacks and kernel objects add up to {}, plus {} for the kernel and root task",
-                human_size_round(total - SYSTEM_RESERVE),
-                human_size(SYSTEM_RESERVE)
-            ))
-            .with_help(format!("largest regions: {}; shrink them or raise `ram`", top.join(", "))),
-        );
+        let mut d = Diagnostic::error(
+            "memory",
+            Some(sys.kernel.ram_span.clone()),
+            format!("the system needs {} but the machine has {}", human_size_round(total), human_size(sys.kernel.ram)),
+        )
+        .with_help(format!(
+            "regions, stacks and kernel objects add up to {}, plus {} for the kernel and root task",
+            human_size_round(total - SYSTEM_RESERVE),
+            human_size(SYSTEM_RESERVE)
+        ));
+        if !top.is_empty() {
+            d = d.with_help(format!("largest regions: {}; shrink them or raise `ram`", top.join(", ")));
+        } else {
+            d = d.with_help("raise `ram`");
+        }
+        diags.push(d);
     }
 }
 

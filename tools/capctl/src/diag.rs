@@ -205,7 +205,7 @@ mod tests {
     #[test]
     fn renders_with_caret() {
         let src = Source::new("s.toml", "x = 1\nname = \"oops\"\n");
-        let d = Diagnostic::error("test", Some(14..20), "bad name").with_help("try `ok`");
+        let d = Diagnostic::error("test", Some(13..19), "bad name").with_help("try `ok`");
         assert_eq!(
             d.render(&src),
             "error[test]: bad name\n --> s.toml:2:8\n  |\n2 | name = \"oops\"\n  |        ^^^^^^\n  = help: try `ok`\n"

@@ -271,7 +271,7 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                     format!("{}_IRQ", const_name(&d.name)),
                     CapKind::IrqHandler,
                     Rights::WRITE,
-                    1u64 << bit,
+                    bit_mask(bit),
                     *dev,
                     NONE,
                     sp,
@@ -328,7 +328,7 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                                     cname.clone(),
                                     CapKind::Notification,
                                     Rights::WRITE,
-                                    1u64 << bit,
+                                    bit_mask(bit),
                                     chi,
                                     *waiter as u32,
                                     sp,
@@ -373,7 +373,7 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                             format!("{cname}_SIGNAL"),
                             CapKind::Notification,
                             Rights::WRITE,
-                            1u64 << bit,
+                            bit_mask(bit),
                             chi,
                             peer as u32,
                             sp,
@@ -510,4 +510,10 @@ impl AddressSpace {
         self.cursor = at + size + 4096;
         at
     }
+}
+
+/// The badge of a notification bit; 0 for a bit beyond the 64 a badge has
+/// (already reported as `too-many-signals`).
+fn bit_mask(bit: u32) -> u64 {
+    1u64.checked_shl(bit).unwrap_or(0)
 }

@@ -8,9 +8,16 @@
 //! [`layout::Layout`]; every other command starts from that.
 #![forbid(unsafe_code)]
 
+pub mod audit;
 pub mod check;
 pub mod compile;
 pub mod diag;
+pub mod diff;
+pub mod edit;
+pub mod explain;
+pub mod fuzz;
+pub mod gencaps;
+pub mod graph;
 pub mod image;
 pub mod layout;
 pub mod lint;

@@ -51,7 +51,7 @@ fn shared_writable(sys: &System, out: &mut Vec<Diagnostic>) {
                 Diagnostic::warning(
                     "shared-writable",
                     Some(writers[1].1.span.clone()),
-                    format!("region `{}` is writable by {}", r.name, list_choices(&names)),
+                    format!("region `{}` is writable by {}", r.name, list_choices(&names).replace(" or ", " and ")),
                 )
                 .with_related(writers[0].1.span.clone(), "also writable here")
                 .with_help("reason: either writer can corrupt what the other reads, so a fault in one spreads to the other")

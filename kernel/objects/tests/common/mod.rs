@@ -40,14 +40,16 @@ pub struct Boot {
 
 impl Boot {
     pub fn new(root_radix: u32, untyped_bits: u32) -> Boot {
-        let ram = Ram::new(UNTYPED_BASE + (1 << untyped_bits));
+        // Untyped memory is naturally aligned.
+        let base = UNTYPED_BASE.max(1 << untyped_bits);
+        let ram = Ram::new(base + (1 << untyped_bits));
         let o = ram.objects;
         let root = Cap::CNode { object: ROOT_CNODE, radix_bits: root_radix as u8, guard: 0, guard_bits: 0 };
         o.insert_original(Slot(BOOT_SLOT), root).unwrap();
         let untyped = o.cnode_slot(ROOT_CNODE, 0);
         o.insert_original(
             untyped,
-            Cap::Untyped { object: UNTYPED_BASE, size_bits: untyped_bits as u8, free_index: 0, is_device: false },
+            Cap::Untyped { object: base, size_bits: untyped_bits as u8, free_index: 0, is_device: false },
         )
         .unwrap();
         Boot { ram, root, root_radix, untyped }
