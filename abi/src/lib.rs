@@ -9,6 +9,7 @@
 
 pub mod bootinfo;
 pub mod error;
+pub mod fault;
 pub mod invocation;
 pub mod layout;
 pub mod message;

@@ -12,16 +12,20 @@
 mod arch;
 mod boot;
 mod console;
+mod fault;
+mod invocation;
+mod ipc;
+mod kobj;
 mod platform;
 mod sched;
 mod syscall;
 mod thread;
 mod traps;
+mod vspace;
 
 use arch::x86_64::{apic, cpu, gdt, idt, io, paging, pic};
 use boot::multiboot;
 use ward_abi::bootinfo::{self, BootInfo, BOOTINFO_MAGIC, BOOTINFO_VERSION};
-use ward_abi::layout::ROOT_STACK_TOP;
 use ward_kernel_config as config;
 use ward_kernel_core::cmdline::{split_module_cmdline, KernelArgs, LogLevel};
 use ward_kernel_core::phys_memory::PhysMemory;
@@ -65,6 +69,7 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     gdt::init();
     idt::init();
     paging::init_kernel_address_space();
+    kobj::init();
     log::info!("Ward kernel {} starting", env!("CARGO_PKG_VERSION"));
 
     let boot = match multiboot::read(magic, info) {
@@ -138,6 +143,7 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     let root_args = boot.modules.first().map(|m| split_module_cmdline(&m.cmdline).1).unwrap_or("");
     info.root_cmdline_len = bootinfo::fill_text(&mut info.root_cmdline, root_args) as u32;
 
+    boot::root_task::install_caps(&root, &untyped, &boot, info);
     log::info!(
         "memory: {} MiB of RAM as {} untyped regions; root task '{}' entry {:#x}",
         untyped.total_bytes() >> 20,
@@ -145,6 +151,5 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
         root_name,
         root.entry
     );
-    thread::ROOT_THREAD.lock().start(root.address_space, root.entry, ROOT_STACK_TOP, ward_abi::layout::ROOT_BOOTINFO_VADDR);
-    sched::schedule()
+    sched::schedule_and_run()
 }

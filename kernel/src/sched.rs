@@ -1,20 +1,27 @@
-//! Choosing what runs next, and the idle loop.
+//! Choosing what runs next, the timer tick, and the idle loop.
 //!
-//! With one thread this is short: run the root thread while it is runnable;
-//! otherwise idle with interrupts enabled. The fixed-priority round-robin
-//! scheduler arrives with the object model.
-use crate::arch::x86_64::trap::{return_to_user, CURRENT_CONTEXT, CURRENT_CONTEXT_TOP};
-use crate::arch::x86_64::trap::UserContext;
+//! Fixed priorities (0–255, highest runs), round-robin among equals: a
+//! thread runs until it blocks, yields, or uses up its time slice, when it
+//! goes to the back of its priority's queue. The running thread stays at the
+//! front of its queue while it runs, so choosing is always "the head of the
+//! highest non-empty queue" (`ward_kernel_objects::sched`).
+use crate::arch::x86_64::trap::{return_to_user, UserContext, CURRENT_CONTEXT, CURRENT_CONTEXT_TOP};
 use crate::arch::x86_64::{cpu, gdt};
-use crate::thread::{ThreadState, ROOT_THREAD};
+use crate::kobj::{self, objects, READY};
 use core::sync::atomic::{AtomicU64, Ordering};
 use ward_kernel_core::cmdline::IdlePolicy;
+use ward_kernel_objects::tcb::{field, TcbSlot};
+use ward_kernel_objects::{Cap, Tcb};
 
 /// Timer ticks since boot.
 pub static TICKS: AtomicU64 = AtomicU64::new(0);
 /// Ticks the idle loop waits, with no thread left, before `idle=exit` ends
 /// the run: enough to show the timer still fires after the last thread stopped.
 const IDLE_EXIT_TICKS: u64 = 10;
+/// A time slice, in timer ticks (1 ms each): long enough that switching
+/// costs little, short enough that equal-priority threads share the CPU
+/// visibly in tests.
+pub const TIME_SLICE_TICKS: u64 = 5;
 
 static IDLE_POLICY: spin::Once<IdlePolicy> = spin::Once::new();
 
@@ -22,37 +29,96 @@ pub fn set_idle_policy(policy: IdlePolicy) {
     IDLE_POLICY.call_once(|| policy);
 }
 
-/// Runs the next runnable thread, or idles. Never returns.
-pub fn schedule() -> ! {
-    let (context, address_space) = {
-        let thread = ROOT_THREAD.lock();
-        if thread.state != ThreadState::Runnable {
-            drop(thread);
-            idle();
-        }
-        (&thread.context as *const UserContext as u64, thread.address_space)
-    };
+/// The physical address of a thread's PML4, if it has a VSpace.
+fn address_space_of(tcb: Tcb) -> Option<u64> {
+    match objects().cap(tcb.slot(TcbSlot::VSpaceRoot)) {
+        Cap::Pml4 { object, .. } => Some(object),
+        _ => None,
+    }
+}
+
+/// Makes `tcb` the current thread: its registers are what `return_to_user`
+/// restores, its context is where the next trap saves, and its address
+/// space is loaded.
+fn activate(tcb: Tcb, address_space: u64) {
+    let context = objects().tcb_context(tcb) as u64;
     let top = context + core::mem::size_of::<UserContext>() as u64;
+    kobj::set_current(Some(tcb));
     CURRENT_CONTEXT.store(context, Ordering::Relaxed);
     CURRENT_CONTEXT_TOP.store(top, Ordering::Relaxed);
     gdt::set_kernel_entry_stack(top);
     if cpu::read_cr3() != address_space {
-        // SAFETY: thread address spaces share the kernel's upper half.
+        // SAFETY: every user PML4 shares the kernel's upper half.
         unsafe { cpu::write_cr3(address_space) };
     }
-    // SAFETY: the context was filled by `Thread::start` or a kernel entry,
-    // with user selectors and flags the kernel chose.
+}
+
+/// Picks the thread to run next and makes it current; if there is none,
+/// idles until there is (and then does not return: it enters user mode).
+pub fn schedule() {
+    loop {
+        let chosen = READY.lock().choose();
+        match chosen {
+            Some(tcb) => match address_space_of(tcb) {
+                Some(space) => {
+                    activate(tcb, space);
+                    return;
+                }
+                None => {
+                    log::warn!("thread {:#x} has no address space; suspended", tcb.0);
+                    crate::thread::suspend(tcb);
+                }
+            },
+            None => idle(),
+        }
+    }
+}
+
+/// Runs the scheduler and enters user mode. Never returns.
+pub fn schedule_and_run() -> ! {
+    schedule();
+    // SAFETY: `schedule` made a thread with a valid context current.
     unsafe { return_to_user() }
 }
 
-/// Waits for interrupts until a thread can run.
+/// The timer tick: counts, and rotates the current thread when its slice is used.
+pub fn tick() {
+    TICKS.fetch_add(1, Ordering::Relaxed);
+    let Some(tcb) = kobj::current() else { return };
+    let objects = objects();
+    let left = objects.tcb_field(tcb, field::TIME_SLICE);
+    if left > 1 {
+        objects.set_tcb_field(tcb, field::TIME_SLICE, left - 1);
+    } else {
+        objects.set_tcb_field(tcb, field::TIME_SLICE, TIME_SLICE_TICKS);
+        let mut ready = READY.lock();
+        if ready.contains(&objects, tcb) {
+            ready.rotate(&objects, tcb);
+        }
+    }
+}
+
+/// Moves the current thread to the back of its priority's queue.
+pub fn yield_current() {
+    if let Some(tcb) = kobj::current() {
+        let objects = objects();
+        objects.set_tcb_field(tcb, field::TIME_SLICE, TIME_SLICE_TICKS);
+        let mut ready = READY.lock();
+        if ready.contains(&objects, tcb) {
+            ready.rotate(&objects, tcb);
+        }
+    }
+}
+
+/// Waits for interrupts until a thread can run, then runs it.
 fn idle() -> ! {
+    kobj::set_current(None);
     let idle_since = TICKS.load(Ordering::Relaxed);
-    log::info!("idle: no runnable threads");
+    log::debug!("idle: no runnable threads");
     loop {
         cpu::wait_for_interrupt();
-        if ROOT_THREAD.lock().state == ThreadState::Runnable {
-            schedule();
+        if READY.lock().choose().is_some() {
+            schedule_and_run();
         }
         let waited = TICKS.load(Ordering::Relaxed) - idle_since;
         if IDLE_POLICY.get() == Some(&IdlePolicy::Exit) && waited >= IDLE_EXIT_TICKS {

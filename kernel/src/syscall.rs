@@ -1,16 +1,28 @@
 //! The system-call dispatcher.
 //!
 //! Arguments arrive in the caller's saved registers (see `ward_abi::syscall`
-//! for the convention); results are written back there and take effect when
-//! the thread resumes. A bad argument is an error code, never a kernel panic:
-//! in particular, user pointers are allegations, checked page by page
-//! against the caller's own page tables before a byte is read.
+//! and `ward_abi::message` for the convention); results are written back
+//! there and take effect when the thread next runs. A bad argument is an
+//! error code, never a kernel panic; user pointers are allegations, checked
+//! page by page against the caller's own page tables before a byte is read.
+//!
+//! Send, NBSend and Call on an endpoint are IPC; on a notification they
+//! signal; on any other capability they invoke the kernel object. Recv and
+//! NBRecv wait on an endpoint or notification. A capability that cannot be
+//! found is a capability fault, sent to the thread's fault handler if it has
+//! one, and otherwise returned as a `FailedLookup` error.
 use crate::arch::x86_64::cpu;
 use crate::arch::x86_64::paging::{self, PAGE_SIZE};
-use crate::console;
-use crate::thread::ROOT_THREAD;
+use crate::kobj::{context, objects};
+use crate::{console, fault, invocation, ipc, sched};
+use ward_abi::fault::{CAP_FAULT, UNKNOWN_SYSCALL};
+use ward_abi::lookup::LookupFailure;
+use ward_abi::message::MessageInfo;
+use ward_abi::rights::CapRights;
 use ward_abi::syscall::DEBUG_PRINT_MAX;
 use ward_abi::{Error, Syscall};
+use ward_kernel_objects::tcb::TcbSlot;
+use ward_kernel_objects::{Cap, Tcb};
 
 /// Sets up `syscall`/`sysret`: the entry point, the selectors, and which
 /// flags are cleared on entry (interrupts, direction, trap, alignment check).
@@ -22,7 +34,7 @@ pub fn init() {
     cpu::wrmsr(cpu::MSR_EFER, cpu::rdmsr(cpu::MSR_EFER) | cpu::EFER_SCE);
 }
 
-/// Copies up to `len` bytes of the caller's memory at `address` into `out`,
+/// Copies `out.len()` bytes of the caller's memory at `address` into `out`,
 /// page by page through its own page tables. Fails if any byte is not
 /// mapped readable for user mode.
 fn copy_from_user(address_space: u64, address: u64, out: &mut [u8]) -> Result<(), Error> {
@@ -42,35 +54,132 @@ fn copy_from_user(address_space: u64, address: u64, out: &mut [u8]) -> Result<()
     Ok(())
 }
 
+fn address_space_of(tcb: Tcb) -> Option<u64> {
+    match objects().cap(tcb.slot(TcbSlot::VSpaceRoot)) {
+        Cap::Pml4 { object, .. } => Some(object),
+        _ => None,
+    }
+}
+
+fn set_error(tcb: Tcb, error: Error, details: [u64; 4]) {
+    let ctx = context(tcb);
+    ctx.rax = error as u64;
+    (ctx.rdx, ctx.r10, ctx.r8, ctx.r9) = (details[0], details[1], details[2], details[3]);
+}
+
+/// A capability lookup by a syscall failed: a capability fault.
+fn capability_fault(tcb: Tcb, cptr: u64, receiving: bool, failure: LookupFailure) {
+    let [kind, a, b] = failure.to_words();
+    if matches!(objects().cap(tcb.slot(TcbSlot::FaultEndpoint)), Cap::Endpoint { .. }) {
+        let rip = context(tcb).rip;
+        fault::raise(tcb, CAP_FAULT, &[rip, cptr, receiving as u64, kind, a, b]);
+    } else {
+        set_error(tcb, Error::FailedLookup, [receiving as u64, kind, a, b]);
+    }
+}
+
+fn look_up(tcb: Tcb, cptr: u64, receiving: bool) -> Option<(ward_kernel_objects::Slot, Cap)> {
+    let root = objects().cap(tcb.slot(TcbSlot::CSpaceRoot));
+    match objects().lookup_cap(root, cptr) {
+        Ok(found) => Some(found),
+        Err(failure) => {
+            capability_fault(tcb, cptr, receiving, failure);
+            None
+        }
+    }
+}
+
+fn handle_send(caller: Tcb, cptr: u64, info: MessageInfo, kind: Syscall) {
+    let Some((slot, cap)) = look_up(caller, cptr, false) else { return };
+    match cap {
+        Cap::Endpoint { .. } => {
+            let flags = if kind == Syscall::Call { ipc::SEND_IS_CALL } else { 0 };
+            context(caller).rax = 0;
+            if let Err(error) = ipc::send(caller, cap, info, kind != Syscall::NBSend, flags) {
+                set_error(caller, error, [0; 4]);
+            }
+        }
+        Cap::Notification { object, badge, rights } => {
+            if rights.contains(CapRights::WRITE) {
+                context(caller).rax = 0;
+                ipc::signal(object, badge);
+            } else {
+                set_error(caller, Error::InvalidCapability, [0; 4]);
+            }
+        }
+        _ => {
+            let result = invocation::invoke(caller, slot, cap, info);
+            match (kind, result) {
+                (Syscall::Call, result) => invocation::write_result(caller, result),
+                (_, Ok(invocation::Outcome::Restart)) => invocation::write_result(caller, Ok(invocation::Outcome::Restart)),
+                _ => {} // Send and NBSend give no reply.
+            }
+        }
+    }
+}
+
+fn handle_receive(caller: Tcb, cptr: u64, blocking: bool) {
+    let Some((_, cap)) = look_up(caller, cptr, true) else { return };
+    if let Err(error) = ipc::receive(caller, cap, blocking) {
+        set_error(caller, error, [0; 4]);
+    }
+}
+
 /// Entry from `syscall_entry`.
 #[no_mangle]
 extern "C" fn handle_syscall() {
-    let (number, arg0, arg1, address_space, name) = {
-        let thread = ROOT_THREAD.lock();
-        let c = &thread.context;
-        (c.rax, c.rdi, c.rsi, thread.address_space, thread.name)
-    };
-    let result: Result<(), Error> = match Syscall::from_number(number) {
+    let Some(caller) = crate::kobj::current() else { return };
+    let saved = *context(caller);
+    let (number, arg0, arg1) = (saved.rax, saved.rdi, saved.rsi);
+    match Syscall::from_number(number) {
         Some(Syscall::DebugPutChar) => {
             console::write_raw(&[arg0 as u8]);
-            Ok(())
+            context(caller).rax = 0;
         }
         Some(Syscall::DebugPrint) => {
             let len = (arg1 as usize).min(DEBUG_PRINT_MAX);
             let mut buffer = [0u8; DEBUG_PRINT_MAX];
-            copy_from_user(address_space, arg0, &mut buffer[..len]).map(|()| console::write_raw(&buffer[..len]))
+            let result = match address_space_of(caller) {
+                Some(space) => copy_from_user(space, arg0, &mut buffer[..len]),
+                None => Err(Error::IllegalOperation),
+            };
+            context(caller).rax = match result {
+                Ok(()) => {
+                    console::write_raw(&buffer[..len]);
+                    0
+                }
+                Err(error) => error as u64,
+            };
         }
         Some(Syscall::DebugExit) => {
-            log::info!("debug exit: thread '{name}' ends the run with status {arg0:#x}");
+            log::info!("debug exit: thread '{}' ends the run with status {arg0:#x}", fault::thread_name(caller));
             crate::debug_exit(arg0 as u8);
         }
-        Some(Syscall::Yield) => Ok(()),
-        // IPC arrives with the object model; until then these are refused.
-        Some(_) => Err(Error::IllegalOperation),
-        None => Err(Error::UnknownSyscall),
-    };
-    ROOT_THREAD.lock().context.rax = match result {
-        Ok(()) => 0,
-        Err(error) => error as u64,
-    };
+        Some(Syscall::Yield) => {
+            context(caller).rax = 0;
+            sched::yield_current();
+        }
+        Some(kind @ (Syscall::Send | Syscall::NBSend | Syscall::Call)) => {
+            handle_send(caller, arg0, MessageInfo(arg1), kind)
+        }
+        Some(Syscall::Recv) => handle_receive(caller, arg0, true),
+        Some(Syscall::NBRecv) => handle_receive(caller, arg0, false),
+        Some(Syscall::Reply) => {
+            context(caller).rax = 0;
+            ipc::reply(caller);
+        }
+        Some(Syscall::ReplyRecv) => {
+            context(caller).rax = 0;
+            ipc::reply(caller);
+            handle_receive(caller, arg0, true);
+        }
+        None => {
+            if matches!(objects().cap(caller.slot(TcbSlot::FaultEndpoint)), Cap::Endpoint { .. }) {
+                fault::raise(caller, UNKNOWN_SYSCALL, &[saved.rip, saved.rsp, saved.rflags, number, arg0, arg1]);
+            } else {
+                set_error(caller, Error::UnknownSyscall, [number, 0, 0, 0]);
+            }
+        }
+    }
+    sched::schedule();
 }

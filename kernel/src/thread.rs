@@ -1,59 +1,58 @@
-//! Threads as the kernel runs them today: a register context, an address
-//! space and a state.
+//! Threads: starting, suspending and resuming TCBs, and the rules for the
+//! registers a user may set.
 //!
-//! Until the object model lands (threads made from untyped memory as TCB
-//! objects), the kernel has exactly one thread, the root task's, in static
-//! storage.
+//! A thread's registers live in the first bytes of its TCB (see
+//! `kobj::context`); its state, priority and queue links are the object
+//! model's fields.
 use crate::arch::x86_64::gdt::{USER_CODE, USER_DATA};
 use crate::arch::x86_64::trap::UserContext;
-use spin::Mutex;
+use crate::kobj::{self, context, objects};
+use ward_kernel_objects::tcb::ThreadState;
+use ward_kernel_objects::Tcb;
 
-/// RFLAGS for a new user thread: interrupts enabled (bit 9) and the
-/// always-one bit 1; IOPL 0, so no port access from user mode.
-const USER_RFLAGS: u64 = 0x202;
+/// RFLAGS bits a user may control: the arithmetic flags (CF, PF, AF, ZF,
+/// SF, OF), DF and TF. Interrupts stay enabled and IOPL stays 0, whatever a
+/// user writes; the always-one bit 1 and IF are forced on.
+const USER_FLAGS_MASK: u64 = 0x0CD5 | (1 << 8) | (1 << 10);
+const FORCED_FLAGS: u64 = 0x202;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ThreadState {
-    /// Not started yet, or stopped after a fault it had no handler for.
-    Suspended,
-    /// Ready to run (or running).
-    Runnable,
-}
-
-pub struct Thread {
-    /// Saved user registers; trap entry writes here (see arch trap.rs).
-    pub context: UserContext,
-    pub name: &'static str,
-    pub state: ThreadState,
-    /// Physical address of the thread's PML4.
-    pub address_space: u64,
-}
-
-impl Thread {
-    /// Sets up the registers for a first entry at `entry` with stack `stack_top`
-    /// and `argument` in `rdi`.
-    pub fn start(&mut self, address_space: u64, entry: u64, stack_top: u64, argument: u64) {
-        self.context = UserContext {
-            rip: entry,
-            rsp: stack_top,
-            rdi: argument,
-            cs: u64::from(USER_CODE),
-            ss: u64::from(USER_DATA),
-            rflags: USER_RFLAGS,
-            ..UserContext::default()
-        };
-        self.address_space = address_space;
-        self.state = ThreadState::Runnable;
+/// Fills in the selectors and flags a user thread must run with, and keeps
+/// its instruction and stack pointers in user space: `iretq` to a
+/// non-canonical address would fault inside the kernel. An out-of-range
+/// pointer becomes 0, so the thread faults (in user mode) when it runs.
+pub fn sanitise(ctx: &mut UserContext) {
+    ctx.cs = u64::from(USER_CODE);
+    ctx.ss = u64::from(USER_DATA);
+    ctx.rflags = (ctx.rflags & USER_FLAGS_MASK) | FORCED_FLAGS;
+    if ctx.rip >= ward_abi::layout::USER_TOP {
+        ctx.rip = 0;
+    }
+    if ctx.rsp > ward_abi::layout::USER_TOP {
+        ctx.rsp = 0;
     }
 }
 
-/// The root task's thread.
-pub static ROOT_THREAD: Mutex<Thread> = Mutex::new(Thread {
-    context: UserContext {
-        r15: 0, r14: 0, r13: 0, r12: 0, r11: 0, r10: 0, r9: 0, r8: 0, rbp: 0, rdi: 0, rsi: 0,
-        rdx: 0, rcx: 0, rbx: 0, rax: 0, vector: 0, error_code: 0, rip: 0, cs: 0, rflags: 0, rsp: 0, ss: 0,
-    },
-    name: "root-task",
-    state: ThreadState::Suspended,
-    address_space: 0,
-});
+/// Sets up a fresh context that starts at `entry` with stack `stack_top`
+/// and `argument` in `rdi`.
+pub fn set_entry(tcb: Tcb, entry: u64, stack_top: u64, argument: u64) {
+    let ctx = context(tcb);
+    *ctx = UserContext { rip: entry, rsp: stack_top, rdi: argument, ..UserContext::default() };
+    sanitise(ctx);
+}
+
+/// Stops a thread: takes it off any IPC queue and the ready queues.
+pub fn suspend(tcb: Tcb) {
+    let objects = objects();
+    objects.ipc_cancel(tcb);
+    objects.set_tcb_state(tcb, ThreadState::Inactive);
+    kobj::make_not_runnable(tcb);
+}
+
+/// Restarts a stopped thread where it left off. A thread that is blocked
+/// is left alone (it will run when its IPC completes).
+pub fn resume(tcb: Tcb) {
+    if objects().tcb_state(tcb) == ThreadState::Inactive {
+        sanitise(context(tcb));
+        kobj::make_runnable(tcb);
+    }
+}

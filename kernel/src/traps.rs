@@ -1,16 +1,18 @@
 //! What the kernel does on each trap: user faults, interrupts, and traps
 //! taken inside the kernel itself.
 //!
-//! A fault in user mode never takes the kernel down: it is reported (thread,
-//! vector, address, error code) and the thread is suspended. Fault endpoints,
-//! which let a supervisor handle the fault instead, come with the object model.
+//! A fault in user mode never takes the kernel down: it goes to the thread's
+//! fault handler as a message, or — when the thread has none — is reported
+//! on the console (thread, vector, address, error code) and the thread is
+//! suspended.
 use crate::arch::x86_64::apic::{self, SPURIOUS_VECTOR, TIMER_VECTOR};
 use crate::arch::x86_64::cpu;
 use crate::arch::x86_64::pic::PIC_VECTOR_BASE;
 use crate::arch::x86_64::trap::{exception_name, KernelTrapFrame, UserContext, CURRENT_CONTEXT};
-use crate::sched::{self, TICKS};
-use crate::thread::{ThreadState, ROOT_THREAD};
+use crate::kobj::{self, context};
+use crate::{fault, sched};
 use core::sync::atomic::{AtomicU64, Ordering};
+use ward_abi::fault::{USER_EXCEPTION, VM_FAULT};
 
 /// Interrupts that arrived on a vector no one owns (counted, never fatal).
 pub static UNOWNED_INTERRUPTS: AtomicU64 = AtomicU64::new(0);
@@ -21,7 +23,7 @@ pub static SPURIOUS_INTERRUPTS: AtomicU64 = AtomicU64::new(0);
 fn handle_interrupt(vector: u64) {
     match vector {
         v if v == u64::from(TIMER_VECTOR) => {
-            TICKS.fetch_add(1, Ordering::Relaxed);
+            sched::tick();
             apic::end_of_interrupt();
         }
         v if v == u64::from(SPURIOUS_VECTOR) => {
@@ -39,19 +41,6 @@ fn handle_interrupt(vector: u64) {
     }
 }
 
-/// Describes a page-fault error code in words.
-fn page_fault_access(error: u64) -> (&'static str, &'static str) {
-    let access = if error & 0x10 != 0 {
-        "instruction fetch from"
-    } else if error & 0x2 != 0 {
-        "write to"
-    } else {
-        "read from"
-    };
-    let cause = if error & 0x1 == 0 { "not mapped" } else { "not permitted" };
-    (access, cause)
-}
-
 /// Entry from `trap_common` for traps from user mode. `saved` is where the
 /// registers were pushed: the current thread's context, unless the vector
 /// uses an interrupt stack (NMI, double fault, machine check).
@@ -66,34 +55,19 @@ extern "C" fn handle_user_trap(saved: *const UserContext) {
             frame.rip
         ));
     }
-    let (vector, rip, error) = {
-        let thread = ROOT_THREAD.lock();
-        (thread.context.vector, thread.context.rip, thread.context.error_code)
+    let Some(tcb) = kobj::current() else {
+        crate::kernel_fatal(format_args!("trap from user mode with no current thread"));
     };
-    if vector >= 32 {
-        handle_interrupt(vector);
-        return; // back to the same thread (preemption comes with the scheduler)
+    let ctx = *context(tcb);
+    if ctx.vector >= 32 {
+        handle_interrupt(ctx.vector);
+    } else if ctx.vector == 14 {
+        let address = cpu::read_cr2();
+        let fetch = (ctx.error_code & 0x10 != 0) as u64;
+        fault::raise(tcb, VM_FAULT, &[ctx.rip, address, fetch, ctx.error_code]);
+    } else {
+        fault::raise(tcb, USER_EXCEPTION, &[ctx.rip, ctx.rsp, ctx.rflags, ctx.vector, ctx.error_code]);
     }
-    let mut thread = ROOT_THREAD.lock();
-    let name = thread.name;
-    match vector {
-        14 => {
-            let address = cpu::read_cr2();
-            let (access, cause) = page_fault_access(error);
-            log::warn!(
-                "fault: thread '{name}': {} (vector 14) at rip={rip:#x}: {access} {address:#x} ({cause}), error code {error:#x}; thread suspended",
-                exception_name(vector)
-            );
-        }
-        _ => {
-            log::warn!(
-                "fault: thread '{name}': {} (vector {vector}) at rip={rip:#x}, error code {error:#x}; thread suspended",
-                exception_name(vector)
-            );
-        }
-    }
-    thread.state = ThreadState::Suspended;
-    drop(thread);
     sched::schedule();
 }
 

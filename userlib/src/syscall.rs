@@ -16,7 +16,8 @@ use crate::error::InvocationError;
 fn syscall2(number: Syscall, arg0: u64, arg1: u64) -> u64 {
     let error: u64;
     // SAFETY: `syscall` enters the kernel, which saves and restores every
-    // register except rax (the result), rcx and r11 (clobbered by the
+    // register except rax (the result), the message registers rdx, r8, r9
+    // and r10 (replies and error details), and rcx and r11 (clobbered by the
     // instruction). The kernel only reads the memory we point it at.
     unsafe {
         core::arch::asm!(
@@ -24,6 +25,10 @@ fn syscall2(number: Syscall, arg0: u64, arg1: u64) -> u64 {
             inlateout("rax") number as u64 => error,
             inlateout("rdi") arg0 => _,
             inlateout("rsi") arg1 => _,
+            out("rdx") _,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
             out("rcx") _,
             out("r11") _,
             options(nostack),
@@ -74,6 +79,10 @@ pub fn raw_syscall(number: u64, arg0: u64, arg1: u64) -> u64 {
             inlateout("rax") number => error,
             inlateout("rdi") arg0 => _,
             inlateout("rsi") arg1 => _,
+            out("rdx") _,
+            out("r8") _,
+            out("r9") _,
+            out("r10") _,
             out("rcx") _,
             out("r11") _,
             options(nostack),

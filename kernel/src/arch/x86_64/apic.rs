@@ -17,6 +17,8 @@ const REG_ID: usize = 0x20;
 const REG_TPR: usize = 0x80;
 const REG_EOI: usize = 0xB0;
 const REG_SVR: usize = 0xF0;
+/// First of the eight interrupt-request registers (one bit per vector).
+const REG_IRR: usize = 0x200;
 const REG_LVT_TIMER: usize = 0x320;
 const REG_TIMER_INITIAL: usize = 0x380;
 const REG_TIMER_CURRENT: usize = 0x390;
@@ -101,6 +103,13 @@ fn calibrate() -> u64 {
         return 1_000_000 / 16;
     }
     (elapsed / CALIBRATION_MS).max(1)
+}
+
+/// Whether a timer interrupt is waiting to be delivered (the kernel runs
+/// with interrupts disabled; long operations poll this at preemption points).
+pub fn timer_interrupt_pending() -> bool {
+    let vector = usize::from(TIMER_VECTOR);
+    read(REG_IRR + (vector / 32) * 0x10) & (1 << (vector % 32)) != 0
 }
 
 /// Signals end of interrupt to the local APIC.

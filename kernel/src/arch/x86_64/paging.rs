@@ -22,15 +22,15 @@ pub const PAGE_SIZE: u64 = 4096;
 pub const KERNEL_VMA: u64 = 0xffff_ffff_8000_0000;
 pub const PHYSMAP_BASE: u64 = 0xffff_8000_0000_0000;
 
-const PRESENT: u64 = 1 << 0;
-const WRITABLE: u64 = 1 << 1;
-const USER: u64 = 1 << 2;
-const WRITE_THROUGH: u64 = 1 << 3;
-const CACHE_DISABLE: u64 = 1 << 4;
-const HUGE: u64 = 1 << 7;
+pub const PRESENT: u64 = 1 << 0;
+pub const WRITABLE: u64 = 1 << 1;
+pub const USER: u64 = 1 << 2;
+pub const WRITE_THROUGH: u64 = 1 << 3;
+pub const CACHE_DISABLE: u64 = 1 << 4;
+pub const HUGE: u64 = 1 << 7;
 const GLOBAL: u64 = 1 << 8;
-const NO_EXECUTE: u64 = 1 << 63;
-const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
+pub const NO_EXECUTE: u64 = 1 << 63;
+pub const ADDRESS_MASK: u64 = 0x000f_ffff_ffff_f000;
 
 const GIB: u64 = 1 << 30;
 const PHYSMAP_GIBS: usize = (MAX_PHYS_MEMORY / GIB) as usize;
@@ -196,13 +196,42 @@ fn table_at(paddr: u64) -> *mut [u64; 512] {
 /// Makes a new user address space: a zeroed PML4 (from `page`, a free
 /// zeroed physical page) that shares the kernel's upper half.
 pub fn new_user_address_space(page: u64) -> u64 {
-    let tables = KERNEL_TABLES.lock();
-    // SAFETY: `page` is a free, page-aligned physical page handed to us by
-    // the boot allocator; nothing else refers to it.
-    let pml4 = unsafe { &mut *table_at(page) };
-    pml4[PML4_PHYSMAP] = tables.pml4.0[PML4_PHYSMAP];
-    pml4[PML4_IMAGE] = tables.pml4.0[PML4_IMAGE];
+    share_kernel_half(page);
     page
+}
+
+/// Installs the kernel's upper-half entries in the PML4 at `pml4` (a page
+/// the kernel owns as a PML4 object). Idempotent.
+pub fn share_kernel_half(pml4: u64) {
+    let tables = KERNEL_TABLES.lock();
+    // SAFETY: `pml4` is a PML4 object: a page of 512 entries that only the
+    // kernel writes; the upper-half slots are the kernel's by construction.
+    let entries = unsafe { &mut *table_at(pml4) };
+    entries[PML4_PHYSMAP] = tables.pml4.0[PML4_PHYSMAP];
+    entries[PML4_IMAGE] = tables.pml4.0[PML4_IMAGE];
+}
+
+/// The kernel's own PML4 (physical), for when no user address space is loaded.
+pub fn kernel_pml4() -> u64 {
+    let tables = KERNEL_TABLES.lock();
+    kernel_image_phys(&tables.pml4 as *const PageTable as u64)
+}
+
+/// A page-table page as an array of entries.
+///
+/// # Safety
+/// `paddr` must be a paging structure the kernel owns (a PML4, PDPT, page
+/// directory or page table object, or a boot-built table), and the caller
+/// must not keep two mutable views of it alive at once.
+pub unsafe fn table_entries<'a>(paddr: u64) -> &'a mut [u64; 512] {
+    // SAFETY: upheld by the caller.
+    unsafe { &mut *table_at(paddr) }
+}
+
+/// Drops the TLB entry for `vaddr` in the current address space.
+pub fn invalidate_page(vaddr: u64) {
+    // SAFETY: invlpg only discards a cached translation.
+    unsafe { core::arch::asm!("invlpg [{}]", in(reg) vaddr, options(nostack, preserves_flags)) }
 }
 
 fn index_at(vaddr: u64, level: u32) -> usize {

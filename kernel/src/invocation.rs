@@ -1,0 +1,406 @@
+//! Kernel-object invocations: decoding a message sent to a capability of a
+//! kernel object and doing what its label asks.
+//!
+//! Arguments are message registers (the first four in CPU registers, the
+//! rest in the caller's IPC buffer) and up to three extra capabilities named
+//! by CPtrs in the IPC buffer's `caps_or_badges`, looked up in the caller's
+//! CSpace. Argument orders follow seL4 on x86_64; docs/kernel.md lists them.
+//! A result is message registers back to the caller; an error is an error
+//! code with detail words (which argument, the valid range, the lookup
+//! failure, the bytes available).
+use crate::ipc::{ipc_buffer, set_mr};
+use crate::kobj::{context, objects, KernelHooks, READY};
+use crate::{thread, vspace};
+use heapless::Vec;
+use ward_abi::invocation::InvocationLabel as Label;
+use ward_abi::message::{MessageInfo, IPC_BUFFER_BITS, MAX_EXTRA_CAPS, REGISTER_MESSAGE_LENGTH};
+use ward_abi::rights::CapRights;
+use ward_kernel_objects::tcb::{field, TcbSlot, ThreadState};
+use ward_kernel_objects::{Cap, Completion, InvocationError, Slot, Tcb};
+
+/// Most words an invocation returns (all registers of a thread).
+const MAX_REPLY_WORDS: usize = 20;
+
+/// What an invocation gives back.
+pub enum Outcome {
+    /// Done; these words are the reply's message registers.
+    Reply(Vec<u64, MAX_REPLY_WORDS>),
+    /// Stopped at a preemption point: run the same syscall again later.
+    Restart,
+    /// Done, and the caller must not get a reply written (it was suspended,
+    /// or it is no longer runnable).
+    NoReply,
+}
+
+fn done() -> Result<Outcome, InvocationError> {
+    Ok(Outcome::Reply(Vec::new()))
+}
+
+/// The caller's message as the invocation sees it.
+struct Arguments {
+    caller: Tcb,
+    info: MessageInfo,
+}
+
+impl Arguments {
+    /// Message register `index`, or a "message too short" error naming it.
+    fn mr(&self, index: usize) -> Result<u64, InvocationError> {
+        if index as u64 >= self.info.length() {
+            return Err(InvocationError {
+                error: ward_abi::Error::TruncatedMessage,
+                detail: ward_kernel_objects::ErrorDetail::Argument(index as u8),
+                why: "the message is too short for this invocation",
+            });
+        }
+        let ctx = context(self.caller);
+        Ok(match index {
+            0 => ctx.rdx,
+            1 => ctx.r10,
+            2 => ctx.r8,
+            3 => ctx.r9,
+            _ => ipc_buffer(self.caller).map_or(0, |b| b.msg[index]),
+        })
+    }
+
+    /// Extra capability `index`: its slot and cap in the caller's CSpace.
+    fn cap(&self, index: usize) -> Result<(Slot, Cap), InvocationError> {
+        if index as u64 >= self.info.extra_caps() || index >= MAX_EXTRA_CAPS {
+            return Err(InvocationError::invalid_capability(index as u8, "a capability argument is missing"));
+        }
+        let buffer = ipc_buffer(self.caller)
+            .ok_or(InvocationError::invalid_capability(index as u8, "capability arguments need an IPC buffer"))?;
+        let cptr = buffer.caps_or_badges[index];
+        let root = objects().cap(self.caller.slot(TcbSlot::CSpaceRoot));
+        objects()
+            .lookup_cap(root, cptr)
+            .map_err(|failure| InvocationError::lookup(ward_kernel_objects::LookupSide::Source, failure))
+    }
+}
+
+/// Runs the invocation `info.label()` on the capability `cap` in `slot`.
+pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Outcome, InvocationError> {
+    let args = Arguments { caller, info };
+    let label = Label::from_number(info.label())
+        .ok_or(InvocationError::illegal("unknown invocation label"))?;
+    let objects = objects();
+    match (cap, label) {
+        (Cap::Untyped { .. }, Label::UntypedRetype) => {
+            let (_, root) = args.cap(0)?;
+            objects.untyped_retype(slot, args.mr(0)?, args.mr(1)?, root, args.mr(2)?, args.mr(3)?, args.mr(4)?, args.mr(5)?)?;
+            done()
+        }
+        (Cap::CNode { .. }, label) => cnode(&args, cap, label),
+        (Cap::Tcb { object }, label) => tcb(&args, Tcb(object), label),
+        (Cap::Pdpt { .. } | Cap::PageDirectory { .. } | Cap::PageTable { .. }, label) => match label {
+            Label::PdptMap | Label::PageDirectoryMap | Label::PageTableMap => {
+                let expected = match cap {
+                    Cap::Pdpt { .. } => Label::PdptMap,
+                    Cap::PageDirectory { .. } => Label::PageDirectoryMap,
+                    _ => Label::PageTableMap,
+                };
+                if label != expected {
+                    return Err(InvocationError::illegal("this invocation is for another paging structure"));
+                }
+                let (_, vspace) = args.cap(0)?;
+                vspace::map_table(slot, cap, vspace, args.mr(0)?)?;
+                done()
+            }
+            Label::PdptUnmap | Label::PageDirectoryUnmap | Label::PageTableUnmap => {
+                vspace::unmap_in_slot(slot)?;
+                done()
+            }
+            _ => Err(InvocationError::illegal("not an invocation of a paging structure")),
+        },
+        (Cap::Frame { object, .. }, label) => match label {
+            Label::FrameMap => {
+                let (_, vspace) = args.cap(0)?;
+                let rights = CapRights::from_word(args.mr(1)?);
+                vspace::map_frame(slot, cap, vspace, args.mr(0)?, rights, args.mr(2)?)?;
+                done()
+            }
+            Label::FrameUnmap => {
+                vspace::unmap_in_slot(slot)?;
+                done()
+            }
+            Label::FrameGetAddress => Ok(Outcome::Reply(Vec::from_slice(&[object]).expect("fits"))),
+            _ => Err(InvocationError::illegal("not an invocation of a frame")),
+        },
+        (Cap::Pml4 { .. }, _) => Err(InvocationError::illegal("a PML4 has no invocations; pass it to map calls")),
+        _ => Err(InvocationError::illegal("this capability has no such invocation (or it is not implemented yet)")),
+    }
+}
+
+fn completion(result: Result<Completion, InvocationError>) -> Result<Outcome, InvocationError> {
+    match result? {
+        Completion::Done => done(),
+        Completion::Preempted => Ok(Outcome::Restart),
+    }
+}
+
+fn cnode(args: &Arguments, cnode: Cap, label: Label) -> Result<Outcome, InvocationError> {
+    let objects = objects();
+    match label {
+        Label::CNodeCopy => {
+            let (_, src_root) = args.cap(0)?;
+            let rights = CapRights::from_word(args.mr(4)?);
+            objects.cnode_copy(cnode, args.mr(0)?, args.mr(1)?, src_root, args.mr(2)?, args.mr(3)?, rights)?;
+            done()
+        }
+        Label::CNodeMint => {
+            let (_, src_root) = args.cap(0)?;
+            let rights = CapRights::from_word(args.mr(4)?);
+            objects.cnode_mint(cnode, args.mr(0)?, args.mr(1)?, src_root, args.mr(2)?, args.mr(3)?, rights, args.mr(5)?)?;
+            done()
+        }
+        Label::CNodeMove => {
+            let (_, src_root) = args.cap(0)?;
+            objects.cnode_move(cnode, args.mr(0)?, args.mr(1)?, src_root, args.mr(2)?, args.mr(3)?)?;
+            done()
+        }
+        Label::CNodeMutate => {
+            let (_, src_root) = args.cap(0)?;
+            objects.cnode_mutate(cnode, args.mr(0)?, args.mr(1)?, src_root, args.mr(2)?, args.mr(3)?, args.mr(4)?)?;
+            done()
+        }
+        Label::CNodeDelete => completion(objects.cnode_delete(cnode, args.mr(0)?, args.mr(1)?, &mut KernelHooks)),
+        Label::CNodeRevoke => completion(objects.cnode_revoke(cnode, args.mr(0)?, args.mr(1)?, &mut KernelHooks)),
+        _ => Err(InvocationError::illegal("not a CNode invocation (or not implemented yet)")),
+    }
+}
+
+/// Replaces the capability in a TCB slot with a copy of `source`.
+fn install(target: Tcb, which: TcbSlot, source: Slot, badge: Option<u64>) -> Result<(), InvocationError> {
+    let objects = objects();
+    let slot = target.slot(which);
+    if !objects.cap(slot).is_null() {
+        let _ = objects.delete_cap(slot, &mut KernelHooks);
+    }
+    objects.copy_cap(source, slot, CapRights::ALL, badge)
+}
+
+/// Sets the fault endpoint from a CPtr in the caller's CSpace (0 = none).
+fn set_fault_endpoint(args: &Arguments, target: Tcb, cptr: u64) -> Result<(), InvocationError> {
+    let objects = objects();
+    if cptr == 0 {
+        let slot = target.slot(TcbSlot::FaultEndpoint);
+        if !objects.cap(slot).is_null() {
+            let _ = objects.delete_cap(slot, &mut KernelHooks);
+        }
+        return Ok(());
+    }
+    let root = objects.cap(args.caller.slot(TcbSlot::CSpaceRoot));
+    let (source, cap) = objects
+        .lookup_cap(root, cptr)
+        .map_err(|f| InvocationError::lookup(ward_kernel_objects::LookupSide::Source, f))?;
+    if !matches!(cap, Cap::Endpoint { .. }) {
+        return Err(InvocationError::invalid_argument(0, "the fault endpoint is not an endpoint capability"));
+    }
+    install(target, TcbSlot::FaultEndpoint, source, None)
+}
+
+fn set_ipc_buffer(target: Tcb, vaddr: u64, frame: Option<(Slot, Cap)>) -> Result<(), InvocationError> {
+    let objects = objects();
+    match frame {
+        Some((source, Cap::Frame { .. })) => {
+            if vaddr % (1 << IPC_BUFFER_BITS) != 0 {
+                return Err(InvocationError::alignment("the IPC buffer must be aligned to 1 KiB"));
+            }
+            install(target, TcbSlot::IpcBuffer, source, None)?;
+        }
+        Some(_) => return Err(InvocationError::invalid_capability(2, "the IPC buffer is not a frame capability")),
+        None => {
+            let slot = target.slot(TcbSlot::IpcBuffer);
+            if !objects.cap(slot).is_null() {
+                let _ = objects.delete_cap(slot, &mut KernelHooks);
+            }
+        }
+    }
+    objects.set_tcb_field(target, field::IPC_BUFFER_VADDR, vaddr);
+    Ok(())
+}
+
+/// The order `tcb_read_registers` and `tcb_write_registers` use (seL4's x86_64 order).
+const REGISTER_COUNT: usize = 18;
+
+fn read_registers(target: Tcb) -> [u64; REGISTER_COUNT] {
+    let c = *context(target);
+    [c.rip, c.rsp, c.rflags, c.rax, c.rbx, c.rcx, c.rdx, c.rsi, c.rdi, c.rbp, c.r8, c.r9, c.r10, c.r11, c.r12, c.r13, c.r14, c.r15]
+}
+
+fn write_registers(target: Tcb, values: &[u64]) {
+    let c = context(target);
+    let fields: [&mut u64; REGISTER_COUNT] = [
+        &mut c.rip, &mut c.rsp, &mut c.rflags, &mut c.rax, &mut c.rbx, &mut c.rcx, &mut c.rdx, &mut c.rsi,
+        &mut c.rdi, &mut c.rbp, &mut c.r8, &mut c.r9, &mut c.r10, &mut c.r11, &mut c.r12, &mut c.r13,
+        &mut c.r14, &mut c.r15,
+    ];
+    for (field, value) in fields.into_iter().zip(values) {
+        *field = *value;
+    }
+    thread::sanitise(c);
+}
+
+fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, InvocationError> {
+    let objects = objects();
+    match label {
+        Label::TcbConfigure => {
+            // MR0 fault endpoint CPtr, MR1 CSpace root data (guard), MR2 VSpace
+            // root data (unused on x86_64), MR3 IPC buffer address;
+            // caps: CSpace root, VSpace root, IPC buffer frame (optional).
+            let (fault_ep, cspace_data, buffer) = (args.mr(0)?, args.mr(1)?, args.mr(3)?);
+            let (cspace_slot, cspace) = args.cap(0)?;
+            let (vspace_slot, vspace) = args.cap(1)?;
+            let frame = if args.info.extra_caps() > 2 { Some(args.cap(2)?) } else { None };
+            if !matches!(cspace, Cap::CNode { .. }) {
+                return Err(InvocationError::invalid_capability(0, "the CSpace root is not a CNode capability"));
+            }
+            let Cap::Pml4 { object: pml4, .. } = vspace else {
+                return Err(InvocationError::invalid_capability(1, "the VSpace root is not a PML4 capability"));
+            };
+            paging_prepare(pml4);
+            set_fault_endpoint(args, target, fault_ep)?;
+            install(target, TcbSlot::CSpaceRoot, cspace_slot, (cspace_data != 0).then_some(cspace_data))?;
+            install(target, TcbSlot::VSpaceRoot, vspace_slot, None)?;
+            set_ipc_buffer(target, buffer, frame)?;
+            done()
+        }
+        Label::TcbSetSpace => {
+            let (fault_ep, cspace_data) = (args.mr(0)?, args.mr(1)?);
+            let (cspace_slot, cspace) = args.cap(0)?;
+            let (vspace_slot, vspace) = args.cap(1)?;
+            if !matches!(cspace, Cap::CNode { .. }) {
+                return Err(InvocationError::invalid_capability(0, "the CSpace root is not a CNode capability"));
+            }
+            let Cap::Pml4 { object: pml4, .. } = vspace else {
+                return Err(InvocationError::invalid_capability(1, "the VSpace root is not a PML4 capability"));
+            };
+            paging_prepare(pml4);
+            set_fault_endpoint(args, target, fault_ep)?;
+            install(target, TcbSlot::CSpaceRoot, cspace_slot, (cspace_data != 0).then_some(cspace_data))?;
+            install(target, TcbSlot::VSpaceRoot, vspace_slot, None)?;
+            done()
+        }
+        Label::TcbSetIpcBuffer => {
+            let vaddr = args.mr(0)?;
+            let frame = if args.info.extra_caps() > 0 { Some(args.cap(0)?) } else { None };
+            set_ipc_buffer(target, vaddr, frame)?;
+            done()
+        }
+        Label::TcbSetPriority | Label::TcbSetMcPriority | Label::TcbSetSchedParams => {
+            let (_, authority) = args.cap(0)?;
+            let Cap::Tcb { object: authority } = authority else {
+                return Err(InvocationError::invalid_capability(0, "the authority is not a TCB capability"));
+            };
+            let authority = Tcb(authority);
+            let (mcp, priority) = match label {
+                Label::TcbSetPriority => (None, Some(args.mr(0)?)),
+                Label::TcbSetMcPriority => (Some(args.mr(0)?), None),
+                _ => (Some(args.mr(0)?), Some(args.mr(1)?)),
+            };
+            let mcp = mcp.map(|m| objects.check_priority(authority, m)).transpose()?;
+            let priority = priority.map(|p| objects.check_priority(authority, p)).transpose()?;
+            if let Some(mcp) = mcp {
+                objects.set_tcb_mcp(target, mcp);
+            }
+            if let Some(priority) = priority {
+                READY.lock().set_priority(&objects, target, priority);
+            }
+            done()
+        }
+        Label::TcbReadRegisters => {
+            if target == args.caller {
+                return Err(InvocationError::illegal("a thread cannot read its own registers this way"));
+            }
+            let count = (args.mr(1)? as usize).min(REGISTER_COUNT);
+            if args.mr(0)? & 1 != 0 {
+                thread::suspend(target);
+            }
+            Ok(Outcome::Reply(Vec::from_slice(&read_registers(target)[..count]).expect("fits")))
+        }
+        Label::TcbWriteRegisters => {
+            if target == args.caller {
+                return Err(InvocationError::illegal("a thread cannot write its own registers this way"));
+            }
+            let resume = args.mr(0)? & 1 != 0;
+            let count = (args.mr(2)? as usize).min(REGISTER_COUNT);
+            let mut values = [0u64; REGISTER_COUNT];
+            for (index, value) in values.iter_mut().enumerate().take(count) {
+                *value = args.mr(3 + index)?;
+            }
+            let mut current = read_registers(target);
+            current[..count].copy_from_slice(&values[..count]);
+            write_registers(target, &current);
+            if resume {
+                thread::resume(target);
+            }
+            done()
+        }
+        Label::TcbSuspend => {
+            if objects.tcb_state(target) == ThreadState::BlockedOnReply {
+                crate::ipc::cancel_reply(target);
+            }
+            thread::suspend(target);
+            if target == args.caller {
+                return Ok(Outcome::NoReply);
+            }
+            done()
+        }
+        Label::TcbResume => {
+            if !matches!(objects.cap(target.slot(TcbSlot::VSpaceRoot)), Cap::Pml4 { .. }) {
+                return Err(InvocationError::illegal("the thread has no VSpace; configure it first"));
+            }
+            thread::resume(target);
+            done()
+        }
+        Label::TcbBindNotification => {
+            let (_, notification) = args.cap(0)?;
+            let Cap::Notification { object, rights, .. } = notification else {
+                return Err(InvocationError::invalid_capability(0, "not a notification capability"));
+            };
+            if !rights.contains(CapRights::READ) {
+                return Err(InvocationError::invalid_capability(0, "binding needs the read right"));
+            }
+            objects.bind_notification(target, object)?;
+            done()
+        }
+        Label::TcbUnbindNotification => {
+            objects.unbind_notification(target)?;
+            done()
+        }
+        _ => Err(InvocationError::illegal("not a TCB invocation (or not implemented yet)")),
+    }
+}
+
+fn paging_prepare(pml4: u64) {
+    crate::arch::x86_64::paging::share_kernel_half(pml4);
+}
+
+/// Writes an invocation's result into the caller's registers.
+pub fn write_result(caller: Tcb, result: Result<Outcome, InvocationError>) {
+    match result {
+        Ok(Outcome::Reply(words)) => {
+            let mut buffer = ipc_buffer(caller);
+            let length = if buffer.is_some() { words.len() } else { words.len().min(REGISTER_MESSAGE_LENGTH) };
+            for (index, &word) in words.iter().take(length).enumerate() {
+                set_mr(caller, &mut buffer, index, word);
+            }
+            let ctx = context(caller);
+            ctx.rax = 0;
+            ctx.rsi = MessageInfo::new(0, 0, 0, length as u64).0;
+        }
+        Ok(Outcome::Restart) => {
+            // Re-run the same syscall once the pending interrupt is handled.
+            let ctx = context(caller);
+            ctx.rip = ctx.rip.wrapping_sub(2);
+        }
+        Ok(Outcome::NoReply) => {}
+        Err(error) => {
+            let ctx = context(caller);
+            let [d0, d1, d2, d3] = error.detail_words();
+            ctx.rax = error.error as u64;
+            ctx.rsi = 0;
+            (ctx.rdx, ctx.r10, ctx.r8, ctx.r9) = (d0, d1, d2, d3);
+            log::debug!("invocation error: {:?}: {}", error.error, error.why);
+        }
+    }
+}

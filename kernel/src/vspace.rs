@@ -1,0 +1,200 @@
+//! Virtual address spaces made from capabilities: mapping and unmapping
+//! paging structures and frames (the x86_64 page-table invocations).
+//!
+//! A VSpace is a PML4 object. The user builds it like seL4: map a PDPT, a
+//! page directory and a page table, then frames. Each mapping is recorded in
+//! the capability (which address space, by ASID, and which address), so a
+//! frame can be mapped once per capability and is unmapped when that
+//! capability is deleted. The kernel's upper half is installed in a PML4 the
+//! first time it is used.
+use crate::arch::x86_64::{cpu, paging};
+use crate::arch::x86_64::paging::{ADDRESS_MASK, CACHE_DISABLE, HUGE, NO_EXECUTE, PRESENT, USER, WRITABLE, WRITE_THROUGH};
+use crate::kobj::{self, objects};
+use ward_abi::lookup::LookupFailure;
+use ward_abi::rights::CapRights;
+use ward_kernel_objects::cap::{FrameSize, Mapping};
+use ward_kernel_objects::error::LookupSide;
+use ward_kernel_objects::{Cap, InvocationError, Slot};
+
+/// `frame_map` attribute bit: the mapping may be executed. Off by default,
+/// and refused together with write (W^X).
+pub const ATTRIBUTE_EXECUTABLE: u64 = 1 << 0;
+
+/// Bits of virtual address one entry covers at each level (PT, PD, PDPT, PML4).
+const LEVEL_SHIFT: [u32; 4] = [12, 21, 30, 39];
+
+fn index(vaddr: u64, level: usize) -> usize {
+    ((vaddr >> LEVEL_SHIFT[level]) & 0x1ff) as usize
+}
+
+fn entries(table: u64) -> &'static mut [u64; 512] {
+    // SAFETY: `table` is always a paging-structure object reached from a
+    // PML4 cap through present entries the kernel wrote; one view at a time.
+    unsafe { paging::table_entries(table) }
+}
+
+/// The PML4 and ASID named by a VSpace capability argument.
+fn vspace_of(cap: Cap) -> Result<(u64, u16), InvocationError> {
+    let Cap::Pml4 { object, .. } = cap else {
+        return Err(InvocationError::invalid_capability(0, "the VSpace argument is not a PML4 capability"));
+    };
+    paging::share_kernel_half(object);
+    let asid = kobj::asid_for(object).ok_or(InvocationError::illegal("all address-space identifiers are in use"))?;
+    Ok((object, asid))
+}
+
+/// Walks from `pml4` down to the table at `level` for `vaddr`; a missing
+/// table is a lookup failure telling how many bits were left.
+fn walk_to(pml4: u64, vaddr: u64, level: usize) -> Result<u64, InvocationError> {
+    let mut table = pml4;
+    for current in (level + 1..=3).rev() {
+        let entry = entries(table)[index(vaddr, current)];
+        if entry & PRESENT == 0 || entry & HUGE != 0 {
+            return Err(InvocationError::lookup(
+                LookupSide::Destination,
+                LookupFailure::MissingCapability { bits_left: LEVEL_SHIFT[current] },
+            ));
+        }
+        table = entry & ADDRESS_MASK;
+    }
+    Ok(table)
+}
+
+fn check_user_vaddr(vaddr: u64, alignment_bits: u32) -> Result<(), InvocationError> {
+    if vaddr & ((1u64 << alignment_bits) - 1) != 0 {
+        return Err(InvocationError::alignment("the virtual address is not aligned to the mapping's size"));
+    }
+    if !ward_abi::layout::is_user_range(vaddr, 1u64 << alignment_bits) {
+        return Err(InvocationError::invalid_argument(0, "the virtual address is not in user space"));
+    }
+    Ok(())
+}
+
+fn flush_if_current(pml4: u64, vaddr: u64) {
+    if cpu::read_cr3() == pml4 {
+        paging::invalidate_page(vaddr);
+    }
+}
+
+/// `pdpt_map`, `page_directory_map`, `page_table_map`: maps the paging
+/// structure in `slot` into `vspace` at `vaddr`.
+pub fn map_table(slot: Slot, cap: Cap, vspace: Cap, vaddr: u64) -> Result<(), InvocationError> {
+    let (object, mapping, level) = match cap {
+        Cap::Pdpt { object, mapping } => (object, mapping, 3),
+        Cap::PageDirectory { object, mapping } => (object, mapping, 2),
+        Cap::PageTable { object, mapping } => (object, mapping, 1),
+        _ => return Err(InvocationError::invalid_capability(0, "not a paging-structure capability")),
+    };
+    if mapping.is_some() {
+        return Err(InvocationError::illegal("the paging structure is already mapped"));
+    }
+    let (pml4, asid) = vspace_of(vspace)?;
+    let vaddr = vaddr & !((1u64 << LEVEL_SHIFT[level]) - 1);
+    check_user_vaddr(vaddr, LEVEL_SHIFT[level])?;
+    let parent = walk_to(pml4, vaddr, level)?;
+    let entry = &mut entries(parent)[index(vaddr, level)];
+    if *entry & PRESENT != 0 {
+        return Err(InvocationError::delete_first("something is already mapped there"));
+    }
+    *entry = object | PRESENT | WRITABLE | USER;
+    let mapping = Some(Mapping { asid, vaddr });
+    let updated = match cap {
+        Cap::Pdpt { .. } => Cap::Pdpt { object, mapping },
+        Cap::PageDirectory { .. } => Cap::PageDirectory { object, mapping },
+        _ => Cap::PageTable { object, mapping },
+    };
+    kobj::replace_cap(slot, updated);
+    Ok(())
+}
+
+/// `frame_map`: maps the frame in `slot` into `vspace` at `vaddr` with the
+/// rights the cap allows and the caller asks for.
+pub fn map_frame(slot: Slot, cap: Cap, vspace: Cap, vaddr: u64, rights: CapRights, attributes: u64) -> Result<(), InvocationError> {
+    let Cap::Frame { object, size, rights: cap_rights, is_device, mapping } = cap else {
+        return Err(InvocationError::invalid_capability(0, "not a frame capability"));
+    };
+    if mapping.is_some() {
+        return Err(InvocationError::illegal("the frame is already mapped through this capability; copy the cap to map it again"));
+    }
+    let rights = rights.intersect(cap_rights);
+    if !rights.contains(CapRights::READ) {
+        return Err(InvocationError::invalid_argument(1, "a mapping needs at least the read right"));
+    }
+    let writable = rights.contains(CapRights::WRITE);
+    let executable = attributes & ATTRIBUTE_EXECUTABLE != 0;
+    if writable && executable {
+        return Err(InvocationError::invalid_argument(2, "a mapping may be writable or executable, not both (W^X)"));
+    }
+    let (pml4, asid) = vspace_of(vspace)?;
+    let (level, bits) = match size {
+        FrameSize::Small => (0, 12),
+        FrameSize::Large => (1, 21),
+    };
+    check_user_vaddr(vaddr, bits)?;
+    let table = walk_to(pml4, vaddr, level)?;
+    let entry = &mut entries(table)[index(vaddr, level)];
+    if *entry & PRESENT != 0 {
+        return Err(InvocationError::delete_first("something is already mapped there"));
+    }
+    let mut flags = PRESENT | USER;
+    if writable {
+        flags |= WRITABLE;
+    }
+    if !executable {
+        flags |= NO_EXECUTE;
+    }
+    if is_device {
+        flags |= CACHE_DISABLE | WRITE_THROUGH;
+    }
+    if size == FrameSize::Large {
+        flags |= HUGE;
+    }
+    *entry = object | flags;
+    flush_if_current(pml4, vaddr);
+    kobj::replace_cap(slot, Cap::Frame { object, size, rights: cap_rights, is_device, mapping: Some(Mapping { asid, vaddr }) });
+    Ok(())
+}
+
+/// Removes the page-table entry a mapped capability recorded, if it still
+/// points at the cap's object.
+pub fn unmap_cap(cap: Cap) {
+    let (object, mapping, level) = match cap {
+        Cap::Frame { object, size: FrameSize::Small, mapping, .. } => (object, mapping, 0),
+        Cap::Frame { object, size: FrameSize::Large, mapping, .. } => (object, mapping, 1),
+        Cap::PageTable { object, mapping } => (object, mapping, 1),
+        Cap::PageDirectory { object, mapping } => (object, mapping, 2),
+        Cap::Pdpt { object, mapping } => (object, mapping, 3),
+        _ => return,
+    };
+    let Some(Mapping { asid, vaddr }) = mapping else { return };
+    let Some(pml4) = kobj::pml4_of(asid) else { return };
+    let Ok(table) = walk_to(pml4, vaddr, level) else { return };
+    let entry = &mut entries(table)[index(vaddr, level)];
+    if *entry & PRESENT != 0 && *entry & ADDRESS_MASK == object {
+        *entry = 0;
+        flush_if_current(pml4, vaddr);
+    }
+}
+
+/// `frame_unmap` and the table unmaps: unmaps and clears the cap's record.
+pub fn unmap_in_slot(slot: Slot) -> Result<(), InvocationError> {
+    let cap = objects().cap(slot);
+    unmap_cap(cap);
+    let cleared = match cap {
+        Cap::Frame { object, size, rights, is_device, .. } => Cap::Frame { object, size, rights, is_device, mapping: None },
+        Cap::PageTable { object, .. } => Cap::PageTable { object, mapping: None },
+        Cap::PageDirectory { object, .. } => Cap::PageDirectory { object, mapping: None },
+        Cap::Pdpt { object, .. } => Cap::Pdpt { object, mapping: None },
+        _ => return Err(InvocationError::invalid_capability(0, "not a mappable capability")),
+    };
+    kobj::replace_cap(slot, cleared);
+    Ok(())
+}
+
+/// A PML4 is being destroyed: stop using it if it is loaded.
+pub fn forget_address_space(pml4: u64) {
+    if cpu::read_cr3() == pml4 {
+        // SAFETY: the kernel's own PML4 maps the kernel.
+        unsafe { cpu::write_cr3(paging::kernel_pml4()) };
+    }
+}
