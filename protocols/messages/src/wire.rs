@@ -75,3 +75,38 @@ pub fn flag(value: u32, field: &'static str) -> Result<bool, ProtoError> {
         v => Err(ProtoError::BadField { field, value: v.into() }),
     }
 }
+
+/// Runs every decoder on `bytes` and checks that whatever decodes encodes
+/// back to the same bytes. Shared by the `decode_messages` fuzz target and
+/// the corpus regression test; panics only on a broken round trip.
+pub fn fuzz_decoders(bytes: &[u8]) {
+    use crate::driver::{DriverEvent, StackRequest, MAX_CONTROL_BYTES};
+    use crate::socket::{SocketRequest, SocketResponse};
+    use crate::supervisor::{FaultReport, RestartNotice};
+
+    let mut out = [0u8; 4096];
+    if let Ok((header, event)) = DriverEvent::decode(bytes) {
+        let n = event.encode(header.generation, header.sequence, &mut out[..MAX_CONTROL_BYTES]).unwrap_or(0);
+        assert_eq!(&out[..n], &bytes[..n], "driver event round trip");
+    }
+    if let Ok((header, request)) = StackRequest::decode(bytes) {
+        let n = request.encode(header.generation, header.sequence, &mut out[..MAX_CONTROL_BYTES]).unwrap_or(0);
+        assert_eq!(&out[..n], &bytes[..n], "stack request round trip");
+    }
+    if let Ok((id, request)) = SocketRequest::decode(bytes) {
+        let n = request.encode(id, &mut out).unwrap_or(0);
+        assert_eq!(&out[..n], &bytes[..n], "socket request round trip");
+    }
+    if let Ok(response) = SocketResponse::decode(bytes, None) {
+        let n = response.encode(&mut out).unwrap_or(0);
+        assert_eq!(&out[..n], &bytes[..n], "socket response round trip");
+    }
+    if let Ok(report) = FaultReport::decode(bytes) {
+        let n = report.encode(&mut out).unwrap_or(0);
+        assert_eq!(&out[..n], &bytes[..n], "fault report round trip");
+    }
+    if let Ok(notice) = RestartNotice::decode(bytes) {
+        let n = notice.encode(&mut out).unwrap_or(0);
+        assert_eq!(&out[..n], &bytes[..n], "restart notice round trip");
+    }
+}
