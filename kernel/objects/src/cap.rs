@@ -164,7 +164,7 @@ fn encode_mapping(mapping: Option<Mapping>) -> u64 {
 }
 
 fn decode_mapping(word: u64) -> Option<Mapping> {
-    (word & MAPPED_FLAG != 0).then(|| Mapping {
+    (word & MAPPED_FLAG != 0).then_some(Mapping {
         asid: (word & 0xfff) as u16,
         vaddr: word & !MAPPED_FLAG & !0xfff,
     })

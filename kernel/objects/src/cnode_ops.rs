@@ -54,7 +54,7 @@ mod arg {
 }
 
 /// Decodes a CNode guard word: guard size in the low 6 bits, guard above.
-fn decode_guard(data: u64, radix_bits: u8) -> Option<(u64, u8)> {
+pub(crate) fn decode_guard(data: u64, radix_bits: u8) -> Option<(u64, u8)> {
     let guard_bits = (data & 0x3f) as u32;
     let guard = data >> 6;
     let fits = guard_bits <= MAX_GUARD_BITS
@@ -445,6 +445,30 @@ impl Objects {
     ) -> Result<Completion, InvocationError> {
         let slot = self.lookup_slot_exact(LookupSide::Destination, cnode, index, depth)?;
         Ok(self.delete_cap(slot, hooks))
+    }
+
+    /// `cnode_cancel_badged_sends(index, depth)`: every thread blocked
+    /// sending through a cap with this cap's badge is taken off the
+    /// endpoint and set to restart (it will find its cap gone if it was
+    /// revoked). The cap must be a badged endpoint cap with all rights;
+    /// an unbadged one cancels nothing. `wake` receives each thread.
+    pub fn cnode_cancel_badged_sends(
+        &self,
+        cnode: Cap,
+        index: u64,
+        depth: u64,
+        wake: impl FnMut(crate::Tcb),
+    ) -> Result<(), InvocationError> {
+        let slot = self.lookup_slot_exact(LookupSide::Destination, cnode, index, depth)?;
+        match self.cap(slot) {
+            Cap::Endpoint { object, badge, rights } if rights == CapRights::ALL => {
+                if badge != 0 {
+                    self.endpoint_cancel_badged_sends(object, badge, wake);
+                }
+                Ok(())
+            }
+            _ => Err(InvocationError::illegal("not an endpoint capability with all rights")),
+        }
     }
 
     /// `cnode_revoke(index, depth)`. `Preempted` means: restart the syscall.

@@ -157,6 +157,23 @@ impl Objects {
         }
     }
 
+    /// Takes every sender that used `badge` off `endpoint`'s queue, setting
+    /// it to `Restart` and handing it to `wake` (`cnode_cancel_badged_sends`).
+    pub fn endpoint_cancel_badged_sends(&self, endpoint: PAddr, badge: u64, mut wake: impl FnMut(Tcb)) {
+        if self.endpoint_state(endpoint) != EndpointState::Sending {
+            return;
+        }
+        let mut cur = self.endpoint_head(endpoint);
+        while let Some(tcb) = cur {
+            cur = Tcb::from_link(self.tcb_field(tcb, field::IPC_NEXT));
+            if self.tcb_field(tcb, field::IPC_BADGE) == badge {
+                self.endpoint_dequeue(endpoint, tcb);
+                self.set_tcb_state(tcb, ThreadState::Restart);
+                wake(tcb);
+            }
+        }
+    }
+
     /// Takes a blocked thread off whatever endpoint or notification queue it
     /// waits in (for suspend, destroy, or a bound notification's signal).
     /// Returns whether it was waiting in one.

@@ -3,7 +3,7 @@
 //! This crate is the capability heart of the kernel: capabilities and their
 //! encoding ([`cap`]), slots and the capability derivation tree ([`slot`],
 //! [`mdb`]), CSpace lookup ([`cspace`]), the CNode operations ([`cnode_ops`]),
-//! untyped retype ([`untyped`]), thread control blocks ([`tcb`]), endpoint and
+//! untyped retype ([`untyped`]), thread control blocks ([`tcb`], [`tcb_ops`]), endpoint and
 //! notification queues ([`ipc`]) and the scheduler's ready queues ([`sched`]).
 //!
 //! The kernel has no heap: every object lives in physical memory retyped from
@@ -28,6 +28,7 @@ pub mod phys;
 pub mod sched;
 pub mod slot;
 pub mod tcb;
+pub mod tcb_ops;
 pub mod untyped;
 
 pub use cap::{Cap, CapType, FrameSize, Mapping};

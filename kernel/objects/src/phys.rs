@@ -36,7 +36,7 @@ impl PhysWindow {
     /// else that keeps references into it while this crate runs (the kernel
     /// may touch object memory itself only through the window, between calls).
     pub unsafe fn new(base: *mut u8, size: u64) -> PhysWindow {
-        assert!(base as usize % 8 == 0, "physical window base must be 8-byte aligned");
+        assert!((base as usize).is_multiple_of(8), "physical window base must be 8-byte aligned");
         PhysWindow { base, size, _not_send_or_sync: PhantomData }
     }
 
@@ -56,7 +56,7 @@ impl PhysWindow {
     /// user error.
     fn check(&self, paddr: PAddr, len: u64, align: u64) {
         assert!(
-            self.contains(paddr, len) && paddr % align == 0,
+            self.contains(paddr, len) && paddr.is_multiple_of(align),
             "physical access outside the window or misaligned: {paddr:#x}+{len}"
         );
     }
@@ -79,7 +79,7 @@ impl PhysWindow {
     /// Sets `len` bytes from `paddr` to zero (both 8-byte aligned).
     pub fn zero(&self, paddr: PAddr, len: u64) {
         self.check(paddr, len, 8);
-        assert!(len % 8 == 0);
+        assert!(len.is_multiple_of(8));
         // SAFETY: the range is inside the window (checked) and the window's
         // contract makes it valid, unaliased memory.
         unsafe { core::ptr::write_bytes(self.base.add(paddr as usize), 0, len as usize) }

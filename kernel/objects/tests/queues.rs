@@ -188,3 +188,22 @@ fn tcb_layout_leaves_the_context_to_the_kernel() {
     assert_eq!(t[0].slot(TcbSlot::CSpaceRoot).0, t[0].0 + TCB_CONTEXT_BYTES);
     assert!(o.cap(t[0].slot(TcbSlot::Caller)).is_null());
 }
+
+#[test]
+fn cancel_badged_sends_takes_only_that_badge() {
+    let (b, t, ep, _) = setup(3);
+    let o = b.o();
+    o.cnode_mint(b.root, 22, 5, b.root, 20, 5, ward_abi::rights::CapRights::ALL, 7).unwrap();
+    o.endpoint_block(ep, t[0], true, 7);
+    o.endpoint_block(ep, t[1], true, 8);
+    o.endpoint_block(ep, t[2], true, 7);
+    let mut woken = Vec::new();
+    o.cnode_cancel_badged_sends(b.root, 22, 5, |tcb| woken.push(tcb)).unwrap();
+    assert_eq!(woken, vec![t[0], t[2]]);
+    assert_eq!(o.endpoint_head(ep), Some(t[1]));
+    assert_eq!(o.tcb_state(t[0]), ThreadState::Restart);
+    // Needs an endpoint cap with all rights.
+    o.cnode_copy(b.root, 23, 5, b.root, 22, 5, ward_abi::rights::CapRights::WRITE).unwrap();
+    let e = o.cnode_cancel_badged_sends(b.root, 23, 5, |_| {}).unwrap_err();
+    assert_eq!(e.error, ward_abi::Error::IllegalOperation);
+}

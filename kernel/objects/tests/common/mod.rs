@@ -95,6 +95,6 @@ impl ObjectHooks for Hooks {
     }
     fn preemption_pending(&mut self) -> bool {
         self.checks += 1;
-        self.preempt_every != 0 && self.checks % self.preempt_every == 0
+        self.preempt_every != 0 && self.checks.is_multiple_of(self.preempt_every)
     }
 }
