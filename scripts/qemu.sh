@@ -32,7 +32,8 @@ die() { printf 'qemu.sh: error: %s\n' "$*" >&2; exit 2; }
 
 # The firmware: qboot boots in ~0.05 s (SeaBIOS takes 0.1-0.15 s) and still provides ACPI tables.
 readonly BIOS=/usr/share/qemu/qboot.rom
-# Port and width of the debug-exit device the guest writes its verdict to (see abi/).
+# Port and width of the debug-exit device the guest writes its verdict to (the kernel's
+# DEBUG_EXIT_PORT in kernel-config must match).
 readonly DEBUG_EXIT=isa-debug-exit,iobase=0xf4,iosize=0x04
 # Guest RAM: room for the kernel, modules and untyped memory, small enough for parallel test runs.
 readonly MEMORY=512M

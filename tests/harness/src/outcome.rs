@@ -9,7 +9,8 @@
 
 use std::fmt;
 
-/// Guest status values fixed by the kernel/test contract (see README.md, "Scenarios").
+/// Guest status values fixed by the kernel/test contract (README.md, "How a run ends"); the
+/// kernel's side is the `EXIT_*` constants in kernel/src/main.rs.
 pub mod status {
     /// The run succeeded (the root task's test passed).
     pub const SUCCESS: u8 = 0;
