@@ -126,6 +126,58 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
             _ => Err(InvocationError::illegal("not an invocation of a frame")),
         },
         (Cap::Pml4 { .. }, _) => Err(InvocationError::illegal("a PML4 has no invocations; pass it to map calls")),
+        (Cap::IoPortControl, Label::IoPortControlIssue) => {
+            let (_, root) = args.cap(0)?;
+            let dest = objects.lookup_slot_exact(ward_kernel_objects::LookupSide::Destination, root, args.mr(2)?, args.mr(3)?)?;
+            crate::ioport::issue(args.mr(0)?, args.mr(1)?, dest)?;
+            done()
+        }
+        (Cap::IoPort { .. }, label) => {
+            use crate::ioport::{read, write, Width};
+            let width = match label {
+                Label::IoPortIn8 | Label::IoPortOut8 => Width::Byte,
+                Label::IoPortIn16 | Label::IoPortOut16 => Width::Word,
+                Label::IoPortIn32 | Label::IoPortOut32 => Width::Double,
+                _ => return Err(InvocationError::illegal("not an IO-port invocation")),
+            };
+            match label {
+                Label::IoPortIn8 | Label::IoPortIn16 | Label::IoPortIn32 => {
+                    let value = read(cap, args.mr(0)?, width)?;
+                    Ok(Outcome::Reply(Vec::from_slice(&[value]).expect("fits")))
+                }
+                _ => {
+                    write(cap, args.mr(0)?, args.mr(1)?, width)?;
+                    done()
+                }
+            }
+        }
+        (Cap::IrqControl, Label::IrqControlGet) => {
+            // MR0 dest index, MR1 dest depth, MR2 line (GSI), MR3 1 = level-triggered,
+            // MR4 1 = active low; cap 0: the destination CNode.
+            let (_, root) = args.cap(0)?;
+            let dest = objects.lookup_slot_exact(ward_kernel_objects::LookupSide::Destination, root, args.mr(0)?, args.mr(1)?)?;
+            crate::irq::control_get(args.mr(2)?, args.mr(3)? != 0, args.mr(4)? != 0, dest)?;
+            done()
+        }
+        (Cap::IrqControl, Label::IrqControlGetMsi) => {
+            Err(InvocationError::illegal("MSI handlers need interrupt remapping, which is not implemented yet"))
+        }
+        (Cap::IrqHandler { irq }, label) => match label {
+            Label::IrqHandlerSetNotification => {
+                let (_, notification) = args.cap(0)?;
+                crate::irq::set_notification(irq, notification)?;
+                done()
+            }
+            Label::IrqHandlerAck => {
+                crate::irq::ack(irq)?;
+                done()
+            }
+            Label::IrqHandlerClear => {
+                crate::irq::clear(irq);
+                done()
+            }
+            _ => Err(InvocationError::illegal("not an IRQ-handler invocation")),
+        },
         _ => Err(InvocationError::illegal("this capability has no such invocation (or it is not implemented yet)")),
     }
 }
@@ -164,6 +216,10 @@ fn cnode(args: &Arguments, cnode: Cap, label: Label) -> Result<Outcome, Invocati
         }
         Label::CNodeDelete => completion(objects.cnode_delete(cnode, args.mr(0)?, args.mr(1)?, &mut KernelHooks)),
         Label::CNodeRevoke => completion(objects.cnode_revoke(cnode, args.mr(0)?, args.mr(1)?, &mut KernelHooks)),
+        Label::CNodeCancelBadgedSends => {
+            objects.cnode_cancel_badged_sends(cnode, args.mr(0)?, args.mr(1)?, crate::kobj::restart_syscall)?;
+            done()
+        }
         _ => Err(InvocationError::illegal("not a CNode invocation (or not implemented yet)")),
     }
 }

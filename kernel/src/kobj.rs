@@ -139,6 +139,16 @@ pub fn wake_with_error(tcb: Tcb) {
     make_runnable(tcb);
 }
 
+/// Makes a thread whose IPC was cancelled run its system call again (as
+/// seL4 does for cancelled badged sends): the call sees the new state.
+pub fn restart_syscall(tcb: Tcb) {
+    let ctx = context(tcb);
+    if ctx.vector == crate::arch::x86_64::trap::SYSCALL_VECTOR {
+        ctx.rip = ctx.rip.wrapping_sub(2);
+    }
+    make_runnable(tcb);
+}
+
 /// Address-space identifiers: `ASID_TABLE[asid]` is the physical address of
 /// the PML4 an ASID names (0 = free). Mappings record an ASID rather than a
 /// pointer, so a deleted address space can be recognised: its ASID is freed
@@ -179,7 +189,12 @@ impl ObjectHooks for KernelHooks {
     fn finalise(&mut self, objects: Objects, cap: Cap) {
         match cap {
             Cap::Endpoint { object, .. } => objects.endpoint_cancel_all(object, wake_with_error),
-            Cap::Notification { object, .. } => objects.notification_cancel_all(object, wake_with_error),
+            Cap::Notification { object, .. } => {
+                crate::irq::forget_notification(object);
+                objects.notification_cancel_all(object, wake_with_error)
+            }
+            Cap::IoPort { first, last } => crate::ioport::release(first, last),
+            Cap::IrqHandler { irq } => crate::irq::release(irq),
             Cap::Tcb { object } => {
                 let tcb = Tcb(object);
                 crate::thread::suspend(tcb);

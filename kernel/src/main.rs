@@ -14,6 +14,8 @@ mod boot;
 mod console;
 mod fault;
 mod invocation;
+mod ioport;
+mod irq;
 mod ipc;
 mod kobj;
 mod platform;
@@ -63,6 +65,44 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     kernel_fatal(format_args!("kernel panic: {info}"))
 }
 
+/// Offers the physical address space between the top of low RAM and 4 GiB —
+/// where PCI BARs and the ECAM window live — as device untyped, except the
+/// pages of the kernel's own devices (local APIC, IOAPICs, VT-d units),
+/// which no user ever gets. Drivers' BARs are retyped into frames from it.
+fn add_device_untyped(
+    untyped: &mut ward_kernel_core::phys_memory::UntypedList,
+    boot: &multiboot::BootData,
+    platform: Option<&ward_kernel_core::acpi::Platform>,
+) {
+    const FOUR_GIB: u64 = 1 << 32;
+    let low_ram_top = boot.ram.iter().filter(|r| r.start < FOUR_GIB).map(|r| r.end.min(FOUR_GIB)).max().unwrap_or(0);
+    let mut device = PhysMemory::new();
+    if device.add_ram(low_ram_top, FOUR_GIB).is_err() {
+        return;
+    }
+    let mut kernel_pages = heapless::Vec::<u64, 16>::new();
+    let _ = kernel_pages.push(cpu::rdmsr(cpu::MSR_APIC_BASE) & !0xfff);
+    if let Some(platform) = platform {
+        for ioapic in &platform.ioapics {
+            let _ = kernel_pages.push(ioapic.address & !0xfff);
+        }
+        if let Some(dmar) = &platform.dmar {
+            for unit in &dmar.units {
+                let _ = kernel_pages.push(unit.register_base & !0xfff);
+            }
+        }
+    }
+    for page in kernel_pages {
+        let _ = device.reserve(page, page + 0x1000);
+    }
+    for mut region in device.to_untyped().regions {
+        region.is_device = 1;
+        if untyped.regions.push(region).is_err() {
+            untyped.dropped_bytes += region.size();
+        }
+    }
+}
+
 #[no_mangle]
 extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     console::init();
@@ -87,8 +127,11 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
         log::warn!("boot loader tables too long: {} entries ignored", boot.ignored_entries);
     }
 
-    let _platform = platform::discover();
+    let platform = platform::discover();
     pic::remap_and_mask();
+    if let Some(ioapic) = platform.as_ref().and_then(|p| p.ioapics.first()) {
+        arch::x86_64::ioapic::init(ioapic.address);
+    }
     apic::init(config::TIMER_HZ);
     syscall::init();
 
@@ -118,7 +161,8 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
         Err(error) => boot_error(format_args!("root task module '{root_name}': {error}")),
     };
 
-    let untyped = memory.to_untyped();
+    let mut untyped = memory.to_untyped();
+    add_device_untyped(&mut untyped, &boot, platform.as_ref());
     if untyped.dropped_bytes > 0 {
         log::warn!("{} bytes of RAM left out: more than {} untyped regions", untyped.dropped_bytes, bootinfo::MAX_UNTYPED);
     }
@@ -130,7 +174,8 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     info.version = BOOTINFO_VERSION;
     info.untyped_count = untyped.regions.len() as u32;
     info.untyped[..untyped.regions.len()].copy_from_slice(&untyped.regions);
-    info.untyped_ram_bytes = untyped.total_bytes();
+    let ram_bytes: u64 = untyped.regions.iter().filter(|r| r.is_device == 0).map(|r| r.size()).sum();
+    info.untyped_ram_bytes = ram_bytes;
     info.module_count = boot.modules.len() as u32;
     for (index, module) in boot.modules.iter().enumerate() {
         let desc = &mut info.modules[index];
@@ -145,8 +190,9 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
 
     boot::root_task::install_caps(&root, &untyped, &boot, info);
     log::info!(
-        "memory: {} MiB of RAM as {} untyped regions; root task '{}' entry {:#x}",
-        untyped.total_bytes() >> 20,
+        "memory: {} MiB of RAM and {} MiB of device space as {} untyped regions; root task '{}' entry {:#x}",
+        ram_bytes >> 20,
+        (untyped.total_bytes() - ram_bytes) >> 20,
         untyped.regions.len(),
         root_name,
         root.entry

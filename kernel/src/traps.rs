@@ -30,6 +30,9 @@ fn handle_interrupt(vector: u64) {
             // The APIC wants no EOI for its spurious vector.
             SPURIOUS_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
         }
+        v if crate::irq::line_of(v).is_some() => {
+            crate::irq::handle(crate::irq::line_of(v).expect("checked"));
+        }
         v if (u64::from(PIC_VECTOR_BASE)..u64::from(PIC_VECTOR_BASE) + 16).contains(&v) => {
             // The PICs are fully masked; only their spurious IRQ 7/15 get here.
             SPURIOUS_INTERRUPTS.fetch_add(1, Ordering::Relaxed);

@@ -39,6 +39,7 @@ pub mod cap;
 pub mod debug;
 pub mod error;
 pub mod fault;
+pub mod hardware;
 pub mod ipc_buffer;
 pub mod message;
 pub mod runtime;

@@ -5,6 +5,7 @@ pub mod cpu;
 pub mod gdt;
 pub mod idt;
 pub mod io;
+pub mod ioapic;
 pub mod paging;
 pub mod pic;
 pub mod serial;

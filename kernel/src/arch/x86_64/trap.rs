@@ -16,7 +16,6 @@ use core::sync::atomic::AtomicU64;
 
 /// Vector number recorded for `syscall` entries (not a hardware vector;
 /// `syscall_entry` pushes this literal value).
-#[allow(dead_code)]
 pub const SYSCALL_VECTOR: u64 = 0x100;
 
 /// User registers as saved on kernel entry, lowest address first. The order

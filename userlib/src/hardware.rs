@@ -1,0 +1,106 @@
+//! Hardware capabilities: IO-port ranges and interrupt handlers.
+//!
+//! `IoPortControl` issues a port range as an `IoPort` capability; an
+//! `IoPort` reads and writes 8, 16 or 32 bits at ports inside its range.
+//! `IrqControl` makes an `IrqHandler` for an IOAPIC line; the handler binds
+//! the line to a notification (whose badge arrives with each interrupt) and
+//! acknowledges each interrupt, which unmasks the line again.
+use crate::cap::{CNode, IoPort, IoPortControl, IrqControl, IrqHandler, Notification};
+use crate::error::InvocationError;
+use ward_abi::invocation::InvocationLabel;
+
+impl IoPortControl {
+    /// Issues ports `first..=last` into the slot `(root, index, depth)`.
+    pub fn io_port_control_issue(self, first: u16, last: u16, root: CNode, index: u64, depth: u64) -> Result<(), InvocationError> {
+        self.invoke_raw(
+            InvocationLabel::IoPortControlIssue as u64,
+            &[u64::from(first), u64::from(last), index, depth],
+            &[root.cptr()],
+        )
+        .map(|_| ())
+    }
+}
+
+impl IoPort {
+    fn read(self, label: InvocationLabel, port: u16) -> Result<u64, InvocationError> {
+        self.invoke_raw(label as u64, &[u64::from(port)], &[]).map(|reply| reply.mrs[0])
+    }
+
+    fn write(self, label: InvocationLabel, port: u16, value: u64) -> Result<(), InvocationError> {
+        self.invoke_raw(label as u64, &[u64::from(port), value], &[]).map(|_| ())
+    }
+
+    pub fn io_port_in8(self, port: u16) -> Result<u8, InvocationError> {
+        self.read(InvocationLabel::IoPortIn8, port).map(|v| v as u8)
+    }
+
+    pub fn io_port_in16(self, port: u16) -> Result<u16, InvocationError> {
+        self.read(InvocationLabel::IoPortIn16, port).map(|v| v as u16)
+    }
+
+    pub fn io_port_in32(self, port: u16) -> Result<u32, InvocationError> {
+        self.read(InvocationLabel::IoPortIn32, port).map(|v| v as u32)
+    }
+
+    pub fn io_port_out8(self, port: u16, value: u8) -> Result<(), InvocationError> {
+        self.write(InvocationLabel::IoPortOut8, port, u64::from(value))
+    }
+
+    pub fn io_port_out16(self, port: u16, value: u16) -> Result<(), InvocationError> {
+        self.write(InvocationLabel::IoPortOut16, port, u64::from(value))
+    }
+
+    pub fn io_port_out32(self, port: u16, value: u32) -> Result<(), InvocationError> {
+        self.write(InvocationLabel::IoPortOut32, port, u64::from(value))
+    }
+}
+
+/// How an IOAPIC line signals.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Trigger {
+    Edge,
+    Level,
+}
+
+/// The active level of an IOAPIC line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Polarity {
+    ActiveHigh,
+    ActiveLow,
+}
+
+impl IrqControl {
+    /// Makes a handler for IOAPIC line `line` (a global system interrupt)
+    /// in the slot `(root, index, depth)`. One handler per line.
+    pub fn irq_control_get(
+        self,
+        line: u64,
+        trigger: Trigger,
+        polarity: Polarity,
+        root: CNode,
+        index: u64,
+        depth: u64,
+    ) -> Result<(), InvocationError> {
+        let level = u64::from(trigger == Trigger::Level);
+        let active_low = u64::from(polarity == Polarity::ActiveLow);
+        self.invoke_raw(InvocationLabel::IrqControlGet as u64, &[index, depth, line, level, active_low], &[root.cptr()])
+            .map(|_| ())
+    }
+}
+
+impl IrqHandler {
+    /// Interrupts on this line will signal `notification` with its badge.
+    pub fn irq_handler_set_notification(self, notification: Notification) -> Result<(), InvocationError> {
+        self.invoke_raw(InvocationLabel::IrqHandlerSetNotification as u64, &[], &[notification.cptr()]).map(|_| ())
+    }
+
+    /// The last interrupt was handled: unmask the line.
+    pub fn irq_handler_ack(self) -> Result<(), InvocationError> {
+        self.invoke_raw(InvocationLabel::IrqHandlerAck as u64, &[], &[]).map(|_| ())
+    }
+
+    /// Unbinds the notification and masks the line.
+    pub fn irq_handler_clear(self) -> Result<(), InvocationError> {
+        self.invoke_raw(InvocationLabel::IrqHandlerClear as u64, &[], &[]).map(|_| ())
+    }
+}
