@@ -19,6 +19,26 @@
 //!
 //! Layout, ordering and validation rules are written down in
 //! `docs/protocols.md`.
+//!
+//! ```
+//! use ward_ring::{Notify, PairEnd, PoolGeometry, RegionBuffer, RingPairParams};
+//!
+//! // Both sides take these from the system description, never from the region.
+//! let pool = PoolGeometry::new(2048, 16, 64).unwrap();
+//! let params = RingPairParams::new(8, pool).unwrap();
+//! // In Ward the region is a frame mapped into both processes; here, one buffer.
+//! let region = RegionBuffer::<{ 9 * 32 + 2 * 8 * 4 }>::new();
+//! let mut owner = PairEnd::<_, 1>::initialise_owner(region.mapping(), &params, 1).unwrap();
+//! let mut borrower = PairEnd::<_, 1>::attach_borrower(region.mapping(), &params).unwrap();
+//!
+//! owner.send(pool.buffer(3, 0, 2048).unwrap()).unwrap();
+//! if owner.publish() == Notify::Signal { /* signal the borrower's notification */ }
+//! let lent = borrower.receive().unwrap().unwrap();
+//! let _ = borrower.release();
+//! borrower.send(pool.with_len(lent, 60).unwrap()).unwrap();
+//! let _ = borrower.publish();
+//! assert_eq!(owner.receive().unwrap().unwrap().len(), 60);
+//! ```
 #![no_std]
 #![deny(unsafe_op_in_unsafe_fn)]
 #![warn(missing_docs)]

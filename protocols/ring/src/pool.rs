@@ -18,7 +18,13 @@ pub struct PoolGeometry {
     slot_size: u32,
     slot_count: u32,
     align: u32,
+    /// log2 of `slot_size` when it is a power of two (the common case), so
+    /// that validation shifts instead of dividing; [`NOT_A_POWER_OF_TWO`] otherwise.
+    slot_shift: u32,
 }
+
+/// `slot_shift` of a slot size that is not a power of two.
+const NOT_A_POWER_OF_TWO: u32 = u32::MAX;
 
 impl PoolGeometry {
     /// Checks the shape: non-empty, `align` a power of two that divides
@@ -33,7 +39,8 @@ impl PoolGeometry {
         if (slot_size as u64) * (slot_count as u64) > u32::MAX as u64 {
             return Err(GeometryError::TooLarge);
         }
-        Ok(Self { slot_size, slot_count, align })
+        let slot_shift = if slot_size.is_power_of_two() { slot_size.trailing_zeros() } else { NOT_A_POWER_OF_TWO };
+        Ok(Self { slot_size, slot_count, align, slot_shift })
     }
 
     /// Bytes per slot.
@@ -61,10 +68,11 @@ impl PoolGeometry {
     /// memory is read here, so nothing can change between check and use.
     #[inline]
     pub const fn validate(&self, d: RawDescriptor) -> Result<Buffer, DescriptorFault> {
-        if !d.offset.is_multiple_of(self.align) {
+        // `align` is a power of two (checked in `new`).
+        if d.offset & (self.align - 1) != 0 {
             return Err(DescriptorFault::Misaligned { align: self.align });
         }
-        let slot = d.offset / self.slot_size;
+        let slot = if self.slot_shift != NOT_A_POWER_OF_TWO { d.offset >> self.slot_shift } else { d.offset / self.slot_size };
         if slot >= self.slot_count {
             return Err(DescriptorFault::OutsidePool);
         }

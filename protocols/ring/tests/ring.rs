@@ -393,3 +393,16 @@ fn signal_policy_is_agreed_and_obeyed() {
     let mut tx = Producer::new(ring, 8, consumer_only);
     assert_eq!(tx.prepare_wait(1), Ok(WaitDecision::Poll));
 }
+
+#[test]
+fn slot_sizes_that_are_not_powers_of_two_validate_by_division() {
+    let pool = PoolGeometry::new(96, 4, 32).unwrap();
+    let ok = pool.validate(RawDescriptor { offset: 96 * 2 + 32, len: 64, cookie: 0, flags: 0 }).unwrap();
+    assert_eq!(ok.slot(), 2);
+    assert_eq!(
+        pool.validate(RawDescriptor { offset: 96 * 2 + 32, len: 65, cookie: 0, flags: 0 }),
+        Err(DescriptorFault::CrossesSlotEnd { slot_end: 288 })
+    );
+    assert_eq!(pool.validate(RawDescriptor { offset: 96 * 4, len: 0, cookie: 0, flags: 0 }), Err(DescriptorFault::OutsidePool));
+    assert_eq!(pool.validate(RawDescriptor { offset: 16, len: 0, cookie: 0, flags: 0 }), Err(DescriptorFault::Misaligned { align: 32 }));
+}
