@@ -411,7 +411,7 @@ impl Resolver {
                 );
             }
         }
-        if size == 0 || (page_size.is_power_of_two() && size % page_size != 0) {
+        if size == 0 || (page_size.is_power_of_two() && !size.is_multiple_of(page_size)) {
             self.err(
                 Diagnostic::error(
                     "invalid-value",
@@ -848,7 +848,7 @@ impl Resolver {
                     return None;
                 };
                 let entries = *entries_v.get_ref();
-                if entries < 2 || entries > MAX_RING_ENTRIES || !(entries as u64).is_power_of_two() {
+                if !(2..=MAX_RING_ENTRIES).contains(&entries) || !(entries as u64).is_power_of_two() {
                     let up = (entries.clamp(2, MAX_RING_ENTRIES) as u64).next_power_of_two();
                     let down = up / 2;
                     let mut d = Diagnostic::error(
