@@ -1226,6 +1226,27 @@ fn mapping_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
 }
 
 fn channel_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
+    // A fault is delivered as a call from the faulting thread to its
+    // handler, so the handler obeys the same rule as an endpoint server.
+    for c in &sys.components {
+        if let FaultHandler::Component(h) = c.fault_handler {
+            let handler = &sys.components[h];
+            if handler.priority <= c.priority && h != sys.component_index(&c.name).unwrap_or(usize::MAX) {
+                diags.push(
+                    Diagnostic::error(
+                        "ipc-priority",
+                        c.fault_handler_span.clone(),
+                        format!(
+                            "`{}` (priority {}) handles the faults of `{}` (priority {}) but does not run above it",
+                            handler.name, handler.priority, c.name, c.priority
+                        ),
+                    )
+                    .with_help("a fault is delivered as a call to the handler; a handler at or below the faulting component's priority can be starved while it should be recovering it")
+                    .with_help(format!("give `{}` a priority above {}", handler.name, c.priority)),
+                );
+            }
+        }
+    }
     for ch in &sys.channels {
         match &ch.ends {
             Ends::Endpoint { server, server_span, clients } => {
