@@ -388,6 +388,7 @@ impl Resolver {
         Kernel {
             config: k.config.as_ref().map(|c| c.get_ref().clone()).unwrap_or_else(|| "default".into()),
             cmdline: k.cmdline.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default(),
+            cmdline_span: k.cmdline.as_ref().map(span),
             ram,
             ram_span: span(&k.ram),
             iommu: k.iommu.as_ref().map(|b| *b.get_ref()).unwrap_or(true),
@@ -944,12 +945,47 @@ pub fn parse_bdf(text: &str) -> Option<(u8, u8, u8)> {
 
 /// The rules that span tables (pass 3).
 fn rules(sys: &System, diags: &mut Vec<Diagnostic>) {
+    boot_limits(sys, diags);
     device_rules(sys, diags);
     dma_rules(sys, diags);
     mapping_rules(sys, diags);
     channel_rules(sys, diags);
     memory_budget(sys, diags);
     cycles(sys, diags);
+}
+
+/// What the boot path can carry: the kernel keeps a bounded command line
+/// and a bounded number of boot modules (see ward_abi::bootinfo).
+fn boot_limits(sys: &System, diags: &mut Vec<Diagnostic>) {
+    use ward_abi::bootinfo::{CMDLINE_LEN, MAX_MODULES};
+    if sys.kernel.cmdline.len() >= CMDLINE_LEN {
+        diags.push(
+            Diagnostic::error(
+                "boot-limits",
+                sys.kernel.cmdline_span.clone(),
+                format!("the kernel command line is {} bytes; the kernel keeps at most {}", sys.kernel.cmdline.len(), CMDLINE_LEN - 1),
+            )
+            .with_help("shorten it; component settings belong in this file, not on the command line"),
+        );
+    }
+    let mut programs: Vec<&str> = sys.components.iter().map(|c| c.program.as_str()).collect();
+    programs.sort();
+    programs.dedup();
+    // The root task and system.bin are modules too.
+    let modules = programs.len() + 2;
+    if modules > MAX_MODULES {
+        diags.push(
+            Diagnostic::error(
+                "boot-limits",
+                sys.components.get(MAX_MODULES - 2).map(|c| c.span.clone()),
+                format!("the system needs {modules} boot modules; the kernel takes at most {MAX_MODULES}"),
+            )
+            .with_help(format!(
+                "the root task and system.bin are two of them; at most {} different programs fit",
+                MAX_MODULES - 2
+            )),
+        );
+    }
 }
 
 fn device_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
