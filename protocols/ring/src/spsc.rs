@@ -27,6 +27,14 @@ use crate::memory::{ControlWord, RingMemory};
 use crate::pool::{Buffer, PoolGeometry};
 use crate::signal::{passes, Notify, Pressure, SignalPolicy, WaitDecision, Watermarks};
 
+/// Builds the report of an out-of-range index; kept out of line so that the
+/// hot paths stay small enough to inline.
+#[cold]
+#[inline(never)]
+fn index_out_of_range(index: SharedIndex, found: u32, ours: u32, capacity: u32) -> PeerMisbehaved {
+    PeerMisbehaved::IndexOutOfRange { index, found, ours, capacity }
+}
+
 /// The producing end of a ring.
 #[derive(Debug)]
 pub struct Producer<M> {
@@ -62,17 +70,12 @@ impl<M: RingMemory> Producer<M> {
         &self.memory
     }
 
-    #[inline]
+    #[inline(always)]
     fn refresh_tail(&mut self) -> Result<(), PeerMisbehaved> {
         let found = self.memory.load(ControlWord::Tail, Ordering::Acquire);
         // The consumer can release only what we published, and never un-release.
         if found.wrapping_sub(self.cached_tail) > self.published.wrapping_sub(self.cached_tail) {
-            return Err(PeerMisbehaved::IndexOutOfRange {
-                index: SharedIndex::Tail,
-                found,
-                ours: self.published,
-                capacity: self.capacity,
-            });
+            return Err(index_out_of_range(SharedIndex::Tail, found, self.published, self.capacity));
         }
         self.cached_tail = found;
         Ok(())
@@ -214,19 +217,14 @@ impl<M: RingMemory> Consumer<M> {
         &self.memory
     }
 
-    #[inline]
+    #[inline(always)]
     fn refresh_head(&mut self) -> Result<(), PeerMisbehaved> {
         let found = self.memory.load(ControlWord::Head, Ordering::Acquire);
         // The producer can be at most `capacity` ahead of what we released,
         // and never goes back.
         let limit = self.released.wrapping_add(self.capacity);
         if found.wrapping_sub(self.cached_head) > limit.wrapping_sub(self.cached_head) {
-            return Err(PeerMisbehaved::IndexOutOfRange {
-                index: SharedIndex::Head,
-                found,
-                ours: self.released,
-                capacity: self.capacity,
-            });
+            return Err(index_out_of_range(SharedIndex::Head, found, self.released, self.capacity));
         }
         self.cached_head = found;
         Ok(())
@@ -268,7 +266,7 @@ impl<M: RingMemory> Consumer<M> {
     /// Pops up to `out.len()` entries; returns how many. Reads the head at
     /// most once. A bad descriptor ends the batch: if it is the first entry
     /// it is consumed and reported, otherwise it is left for the next call.
-    #[inline]
+    #[inline(always)]
     pub fn pop_into(&mut self, out: &mut [Buffer]) -> Result<usize, PeerMisbehaved> {
         let mut ready = self.cached_head.wrapping_sub(self.tail);
         if (ready as usize) < out.len() {
