@@ -16,8 +16,8 @@ use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Through
 use ringbuf::traits::{Consumer as _, Producer as _, Split as _};
 
 use ward_ring::{
-    Buffer, Consumer, PoolGeometry, Producer, PushError, RawDescriptor, RegionMapping, RingId, RingPairParams,
-    SharedRing, SignalPolicy, WaitDecision,
+    Buffer, Consumer, PoolGeometry, Producer, PushError, RawDescriptor, RegionMapping, RingId,
+    RingPairParams, SharedRing, SignalPolicy, WaitDecision,
 };
 
 /// Entries per ring, the same for every implementation.
@@ -62,8 +62,12 @@ fn params() -> RingPairParams {
 /// A region that lives for the rest of the process, set up afresh per use.
 fn leaked_region() -> RegionMapping<'static> {
     let words = params().region_words() + ward_ring::REGION_ALIGN / 4;
-    let storage: &'static [AtomicU32] =
-        Box::leak((0..words).map(|_| AtomicU32::new(0)).collect::<Vec<_>>().into_boxed_slice());
+    let storage: &'static [AtomicU32] = Box::leak(
+        (0..words)
+            .map(|_| AtomicU32::new(0))
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    );
     let skip = storage.as_ptr().align_offset(ward_ring::REGION_ALIGN);
     RegionMapping::from_words(&storage[skip..]).unwrap()
 }
@@ -75,11 +79,18 @@ fn ward_ends(
 ) -> (Producer<SharedRing<'static>>, Consumer<SharedRing<'static>>) {
     let p = params();
     let r = region.ring(&p, ring).unwrap();
-    (Producer::new(r, CAPACITY, policy), Consumer::new(r, CAPACITY, p.pool(), policy))
+    (
+        Producer::new(r, CAPACITY, policy),
+        Consumer::new(r, CAPACITY, p.pool(), policy),
+    )
 }
 
 fn item(i: u64) -> Buffer {
-    params().pool().buffer((i % 4096) as u32, 0, 64).unwrap().with_cookie(i as u32)
+    params()
+        .pool()
+        .buffer((i % 4096) as u32, 0, 64)
+        .unwrap()
+        .with_cookie(i as u32)
 }
 
 fn descriptor(i: u64) -> RawDescriptor {
@@ -89,7 +100,12 @@ fn descriptor(i: u64) -> RawDescriptor {
 /// Moves `total` items through this ring with batches of `batch`; the
 /// consumer also pops in batches of `batch`. `policy` says who may sleep,
 /// and so who pays for the signal decision.
-fn ward_throughput(region: RegionMapping<'static>, total: u64, batch: usize, policy: SignalPolicy) -> Duration {
+fn ward_throughput(
+    region: RegionMapping<'static>,
+    total: u64,
+    batch: usize,
+    policy: SignalPolicy,
+) -> Duration {
     region.initialise(&params(), 1).unwrap();
     let (mut tx, mut rx) = ward_ends(region, RingId::Lend, policy);
     let items: Vec<Buffer> = (0..batch as u64).map(item).collect();
@@ -239,24 +255,45 @@ fn throughput(c: &mut Criterion) {
     let region = leaked_region();
     for batch in BATCHES {
         group.bench_with_input(BenchmarkId::new("ward", batch), &batch, |b, &batch| {
-            b.iter_custom(|iters| ward_throughput(region, iters * ITEMS_PER_ITER, batch, SignalPolicy::BOTH))
+            b.iter_custom(|iters| {
+                ward_throughput(region, iters * ITEMS_PER_ITER, batch, SignalPolicy::BOTH)
+            })
         });
     }
     for batch in [1, 32] {
-        group.bench_with_input(BenchmarkId::new("ward_consumer_sleeps", batch), &batch, |b, &batch| {
-            b.iter_custom(|iters| {
-                ward_throughput(region, iters * ITEMS_PER_ITER, batch, SignalPolicy::CONSUMER_ONLY)
-            })
-        });
-        group.bench_with_input(BenchmarkId::new("ward_polled", batch), &batch, |b, &batch| {
-            b.iter_custom(|iters| ward_throughput(region, iters * ITEMS_PER_ITER, batch, SignalPolicy::POLLED))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("ward_consumer_sleeps", batch),
+            &batch,
+            |b, &batch| {
+                b.iter_custom(|iters| {
+                    ward_throughput(
+                        region,
+                        iters * ITEMS_PER_ITER,
+                        batch,
+                        SignalPolicy::CONSUMER_ONLY,
+                    )
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("ward_polled", batch),
+            &batch,
+            |b, &batch| {
+                b.iter_custom(|iters| {
+                    ward_throughput(region, iters * ITEMS_PER_ITER, batch, SignalPolicy::POLLED)
+                })
+            },
+        );
     }
-    group.bench_function("rtrb", |b| b.iter_custom(|iters| queue_throughput::<Rtrb>(iters * ITEMS_PER_ITER)));
+    group.bench_function("rtrb", |b| {
+        b.iter_custom(|iters| queue_throughput::<Rtrb>(iters * ITEMS_PER_ITER))
+    });
     group.bench_function("crossbeam_array_queue", |b| {
         b.iter_custom(|iters| queue_throughput::<Crossbeam>(iters * ITEMS_PER_ITER))
     });
-    group.bench_function("ringbuf", |b| b.iter_custom(|iters| queue_throughput::<Ringbuf>(iters * ITEMS_PER_ITER)));
+    group.bench_function("ringbuf", |b| {
+        b.iter_custom(|iters| queue_throughput::<Ringbuf>(iters * ITEMS_PER_ITER))
+    });
     group.finish();
 }
 
@@ -341,7 +378,10 @@ fn single_thread(c: &mut Criterion) {
     let mut group = c.benchmark_group("single_thread_push_pop");
     group.throughput(Throughput::Elements(SINGLE_THREAD_BURST));
     let region = leaked_region();
-    for (name, policy) in [("ward", SignalPolicy::BOTH), ("ward_polled", SignalPolicy::POLLED)] {
+    for (name, policy) in [
+        ("ward", SignalPolicy::BOTH),
+        ("ward_polled", SignalPolicy::POLLED),
+    ] {
         region.initialise(&params(), 1).unwrap();
         let (mut tx, mut rx) = ward_ends(region, RingId::Lend, policy);
         let item = item(1);
@@ -358,7 +398,10 @@ fn single_thread(c: &mut Criterion) {
             })
         });
     }
-    fn queue<Q: Queue>(group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>, name: &str) {
+    fn queue<Q: Queue>(
+        group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+        name: &str,
+    ) {
         let (mut tx, mut rx) = Q::make(CAPACITY as usize);
         let d = descriptor(1);
         group.bench_function(name, |b| {
@@ -385,12 +428,18 @@ fn latency(c: &mut Criterion) {
     let mut group = c.benchmark_group("round_trip");
     group.throughput(Throughput::Elements(TRIPS_PER_ITER));
     let region = leaked_region();
-    group.bench_function("ward", |b| b.iter_custom(|iters| ward_round_trips(region, iters * TRIPS_PER_ITER)));
-    group.bench_function("rtrb", |b| b.iter_custom(|iters| queue_round_trips::<Rtrb>(iters * TRIPS_PER_ITER)));
+    group.bench_function("ward", |b| {
+        b.iter_custom(|iters| ward_round_trips(region, iters * TRIPS_PER_ITER))
+    });
+    group.bench_function("rtrb", |b| {
+        b.iter_custom(|iters| queue_round_trips::<Rtrb>(iters * TRIPS_PER_ITER))
+    });
     group.bench_function("crossbeam_array_queue", |b| {
         b.iter_custom(|iters| queue_round_trips::<Crossbeam>(iters * TRIPS_PER_ITER))
     });
-    group.bench_function("ringbuf", |b| b.iter_custom(|iters| queue_round_trips::<Ringbuf>(iters * TRIPS_PER_ITER)));
+    group.bench_function("ringbuf", |b| {
+        b.iter_custom(|iters| queue_round_trips::<Ringbuf>(iters * TRIPS_PER_ITER))
+    });
     group.finish();
 }
 
@@ -402,7 +451,10 @@ struct Doorbell {
 
 impl Doorbell {
     fn new() -> Self {
-        Self { rung: AtomicBool::new(false), sleeper: std::sync::Mutex::new(None) }
+        Self {
+            rung: AtomicBool::new(false),
+            sleeper: std::sync::Mutex::new(None),
+        }
     }
 
     fn ring(&self) {
