@@ -472,22 +472,64 @@ impl Doorbell {
     }
 }
 
-/// How the producer spaces its items.
-#[derive(Clone, Copy, Debug)]
-enum Pace {
-    /// One item, then a short pause.
-    Steady,
-    /// 64 items back to back, then a longer pause.
-    Bursty,
+/// One signal-counting scenario: how the producer spaces its items, and how
+/// many items the consumer waits for before it wants a signal.
+struct Pace {
+    name: &'static str,
+    burst: u32,
+    pause: Duration,
+    /// Publish after every item (true) or once per burst (false).
+    publish_each: bool,
+    wake_after: u32,
 }
 
-/// Moves `total` items with a consumer that sleeps whenever the ring is
-/// empty, and counts the producer's signals.
-fn count_signals(pace: Pace, total: u32) -> (u32, u32) {
+const PACES: [Pace; 5] = [
+    Pace {
+        name: "steady, 1 item / 20 us",
+        burst: 1,
+        pause: Duration::from_micros(20),
+        publish_each: true,
+        wake_after: 1,
+    },
+    Pace {
+        name: "steady, 1 item / 2 us",
+        burst: 1,
+        pause: Duration::from_micros(2),
+        publish_each: true,
+        wake_after: 1,
+    },
+    Pace {
+        name: "bursty, 64 items / 500 us, publish per item",
+        burst: 64,
+        pause: Duration::from_micros(500),
+        publish_each: true,
+        wake_after: 1,
+    },
+    Pace {
+        name: "bursty, 64 items / 500 us, publish per burst",
+        burst: 64,
+        pause: Duration::from_micros(500),
+        publish_each: false,
+        wake_after: 1,
+    },
+    Pace {
+        name: "bursty, publish per item, consumer waits for 16",
+        burst: 64,
+        pause: Duration::from_micros(500),
+        publish_each: true,
+        wake_after: 16,
+    },
+];
+
+/// Moves `total` items with a consumer that sleeps
+/// whenever the ring holds fewer than `wake_after` items; counts the
+/// producer's signals and the consumer's sleeps.
+fn count_signals(pace: &Pace, total: u32) -> (u32, u32) {
     let region = leaked_region();
     region.initialise(&params(), 1).unwrap();
     let (mut tx, mut rx) = ward_ends(region, RingId::Lend, SignalPolicy::CONSUMER_ONLY);
     let doorbell = Arc::new(Doorbell::new());
+    let wake_after = pace.wake_after;
     let consumer = {
         let doorbell = doorbell.clone();
         std::thread::spawn(move || {
@@ -498,7 +540,9 @@ fn count_signals(pace: Pace, total: u32) -> (u32, u32) {
                 let n = rx.pop_into(&mut out).unwrap();
                 got += n as u32;
                 let _ = rx.release();
-                if n == 0 && rx.prepare_wait(1).unwrap() == WaitDecision::Sleep {
+                // Near the end, fewer than `wake_after` items may remain.
+                let want = wake_after.min(total - got).max(1);
+                if n == 0 && rx.prepare_wait(want).unwrap() == WaitDecision::Sleep {
                     sleeps += 1;
                     doorbell.wait();
                 }
@@ -506,24 +550,24 @@ fn count_signals(pace: Pace, total: u32) -> (u32, u32) {
             sleeps
         })
     };
-    let (burst, pause) = match pace {
-        Pace::Steady => (1, Duration::from_micros(20)),
-        Pace::Bursty => (64, Duration::from_micros(500)),
-    };
     let mut signals = 0;
     let mut sent = 0;
     while sent < total {
-        for _ in 0..burst {
+        for _ in 0..pace.burst {
             while tx.push(item(sent as u64)).is_err() {
                 std::thread::yield_now();
             }
             sent += 1;
-            if tx.publish().should_signal() {
+            if pace.publish_each && tx.publish().should_signal() {
                 signals += 1;
                 doorbell.ring();
             }
         }
-        let until = Instant::now() + pause;
+        if !pace.publish_each && tx.publish().should_signal() {
+            signals += 1;
+            doorbell.ring();
+        }
+        let until = Instant::now() + pace.pause;
         while Instant::now() < until {
             std::hint::spin_loop();
         }
@@ -534,10 +578,12 @@ fn count_signals(pace: Pace, total: u32) -> (u32, u32) {
 
 fn signals(_c: &mut Criterion) {
     const TOTAL: u32 = 20_000;
-    for pace in [Pace::Steady, Pace::Bursty] {
+    println!("signals per 1000 items (without suppression: one per publish)");
+    for pace in &PACES {
         let (signals, sleeps) = count_signals(pace, TOTAL);
         println!(
-            "signals/{pace:?}: {:.1} signals per 1000 items ({signals} signals, {sleeps} consumer sleeps, {TOTAL} items, publish per item)",
+            "signals/{}: {:.1} per 1000 items ({signals} signals, {sleeps} consumer sleeps, {TOTAL} items)",
+            pace.name,
             signals as f64 * 1000.0 / TOTAL as f64
         );
     }
