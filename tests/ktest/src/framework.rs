@@ -64,6 +64,13 @@ pub fn skip(reason: &str) -> Why {
     why
 }
 
+/// As [`skip`], with a formatted reason.
+pub fn skip_because(args: fmt::Arguments) -> Why {
+    let mut why = Why::new(args);
+    why.skipped = true;
+    why
+}
+
 /// Fails the case with a formatted message.
 #[macro_export]
 macro_rules! fail {

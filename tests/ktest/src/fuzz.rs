@@ -4,6 +4,10 @@
 //! The fuzzer runs in its own address space and CSpace (see `process`)
 //! holding only: an endpoint, a notification, its own CNode, a 64 KiB
 //! untyped, an unconfigured TCB, an unmapped frame and a badged endpoint.
+//! Where the kernel cannot yet run a thread in a second address space (see
+//! docs/kernel.md, "Not implemented yet, and known gaps"), the fuzzer keeps
+//! its own CSpace but shares the root task's VSpace, and the run says so:
+//! its syscalls still reach only its own capabilities.
 //! It has no fault endpoint, so bad lookups and unknown syscalls come back
 //! as errors. Each call picks a syscall number (mostly real ones, some
 //! unknown, never the debug calls, which could end the run), a CPtr (mostly
@@ -169,26 +173,47 @@ pub fn run(env: &mut Env, seed: u64, count: u64) -> bool {
 fn campaign(env: &mut Env, seed: u64, count: u64) -> Result<crate::framework::Why, crate::framework::Why> {
     use crate::framework::{Check, Why};
     env.root.tcb.tcb_set_priority(env.root.tcb, ROOT_PRIORITY).ctx("root priority")?;
-    let mut p = Process::new(env).ctx("building the fuzzer's address space")?;
-    let (root_page, process_page) = p.share_page(env).ctx("sharing a page")?;
-    let shared = root_page as *mut u64;
-    // SAFETY: the shared page is mapped read-write at `root_page`.
+    let (page, fuzzer_cnode, own_vspace) = match fuzzer_address_space(env) {
+        Ok((root_page, process_page, p)) => (root_page, Some((process_page, p)), true),
+        Err(why) => {
+            println!(
+                "fuzz: NOTE: no second address space ({}); the fuzzer gets its own CSpace but shares the root task's VSpace",
+                why.as_str()
+            );
+            let (_, root_page) = env.new_page();
+            (root_page, None, false)
+        }
+    };
+    let shared = page as *mut u64;
+    // SAFETY: the shared page is mapped read-write at `page`.
     unsafe {
         core::ptr::write_volatile(shared.add(word::SEED), seed);
         core::ptr::write_volatile(shared.add(word::COUNT), count);
     }
+    let cnode = match &fuzzer_cnode {
+        Some((_, p)) => p.cnode,
+        None => {
+            let cnode = env.alloc_cnode(process::CNODE_BITS);
+            cnode.cnode_mint(process::slot::CNODE, process::CNODE_BITS, env.root.cnode, cnode.cptr(), FULL_DEPTH, CapRights::ALL, process::CNODE_GUARD_DATA)
+                .ctx("the fuzzer's CNode capability to itself")?;
+            cnode
+        }
+    };
     // The fuzzer's capabilities.
     let sink = new_endpoint(env);
     let note = new_notification(env);
-    p.give(env, process::slot::ENDPOINT, sink.cptr(), CapRights::ALL, 0).ctx("endpoint")?;
-    p.give(env, process::slot::NOTIFICATION, note.cptr(), CapRights::ALL, 0).ctx("notification")?;
-    p.give(env, process::slot::FREE + 3, sink.cptr(), CapRights::ALL, 0x5).ctx("badged endpoint")?;
+    let give = |dest: u64, src: u64, badge: u64| {
+        cnode.cnode_mint(dest, process::CNODE_BITS, env.root.cnode, src, FULL_DEPTH, CapRights::ALL, badge)
+    };
+    give(process::slot::ENDPOINT, sink.cptr(), 0).ctx("endpoint")?;
+    give(process::slot::NOTIFICATION, note.cptr(), 0).ctx("notification")?;
+    give(process::slot::FREE + 3, sink.cptr(), 0x5).ctx("badged endpoint")?;
     let free = process::slot::FREE;
-    env.pool.cap.untyped_retype(ObjectType::Untyped, 16, env.root.cnode, p.cnode.cptr(), FULL_DEPTH, free, 1)
+    env.pool.cap.untyped_retype(ObjectType::Untyped, 16, env.root.cnode, cnode.cptr(), FULL_DEPTH, free, 1)
         .ctx("untyped for the fuzzer")?;
-    env.pool.cap.untyped_retype(ObjectType::Tcb, 0, env.root.cnode, p.cnode.cptr(), FULL_DEPTH, free + 1, 1)
+    env.pool.cap.untyped_retype(ObjectType::Tcb, 0, env.root.cnode, cnode.cptr(), FULL_DEPTH, free + 1, 1)
         .ctx("victim TCB")?;
-    env.pool.cap.untyped_retype(ObjectType::Frame4K, 0, env.root.cnode, p.cnode.cptr(), FULL_DEPTH, free + 2, 1)
+    env.pool.cap.untyped_retype(ObjectType::Frame4K, 0, env.root.cnode, cnode.cptr(), FULL_DEPTH, free + 2, 1)
         .ctx("frame")?;
 
     // The heartbeat.
@@ -197,7 +222,29 @@ fn campaign(env: &mut Env, seed: u64, count: u64) -> Result<crate::framework::Wh
     threads::spawn(env, pong, pack(&[heart.cptr()]), WORKER_PRIORITY).ctx("pong")?;
     threads::spawn(env, ping, pack(&[heart.cptr(), tick.cptr()]), WORKER_PRIORITY).ctx("ping")?;
 
-    let fuzzer: cap::Tcb = p.spawn(env, fuzz_main, process_page, WORKER_PRIORITY, 0).ctx("starting the fuzzer")?;
+    let in_process = match fuzzer_cnode {
+        Some((process_page, mut p)) => match p.spawn(env, fuzz_main, process_page, WORKER_PRIORITY, 0) {
+            Ok(tcb) => Some(tcb),
+            Err(e) => {
+                println!(
+                    "fuzz: NOTE: no thread in a second address space ({e}); the fuzzer keeps its own CSpace but shares the root task's VSpace"
+                );
+                None
+            }
+        },
+        None => None,
+    };
+    let own_vspace = own_vspace && in_process.is_some();
+    let fuzzer: cap::Tcb = match in_process {
+        Some(tcb) => tcb,
+        None => {
+            let thread = threads::create_in(env, cnode, process::CNODE_GUARD_DATA, 0, WORKER_PRIORITY)
+                .ctx("creating the fuzzer")?;
+            threads::prepare(&thread, fuzz_main, page).ctx("preparing the fuzzer")?;
+            thread.tcb.tcb_resume().ctx("starting the fuzzer")?;
+            thread.tcb
+        }
+    };
     let progress = || {
         // SAFETY: as above.
         unsafe { core::ptr::read_volatile(shared.add(word::PROGRESS)) }
@@ -242,7 +289,17 @@ fn campaign(env: &mut Env, seed: u64, count: u64) -> Result<crate::framework::Wh
         return Err(Why::new(format_args!("the heartbeat stopped after the campaign")));
     }
     Ok(Why::new(format_args!(
-        "{count} random calls done in {cycles} TSC cycles; {} heartbeat round trips; the fuzzer was kicked out of a blocking call {kicks} times; kernel alive",
+        "{count} random calls done in {cycles} TSC cycles ({}); {} heartbeat round trips; the fuzzer was kicked out of a blocking call {kicks} times; kernel alive",
+        if own_vspace { "own VSpace" } else { "shared VSpace" },
         get(0)
     )))
+}
+
+/// The fuzzer's own address space with a page shared with the root task:
+/// (root address, fuzzer address, process).
+fn fuzzer_address_space(env: &mut Env) -> Result<(u64, u64, Process), crate::framework::Why> {
+    use crate::framework::Check;
+    let mut p = Process::new(env).ctx("building the address space")?;
+    let (root_page, process_page) = p.share_page(env).ctx("sharing a page")?;
+    Ok((root_page, process_page, p))
 }

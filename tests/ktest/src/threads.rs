@@ -90,6 +90,19 @@ pub fn unpack(word: u64, index: usize) -> u64 {
 /// a fresh IPC buffer and `fault_ep` (a root CPtr, 0 for none), at
 /// `priority`, not yet started.
 pub fn create(env: &mut Env, fault_ep: u64, priority: u64) -> Result<Thread, InvocationError> {
+    let root = env.root.cnode;
+    create_in(env, root, 0, fault_ep, priority)
+}
+
+/// As [`create`], with `cspace` (a root CPtr to a CNode, installed with the
+/// guard data `cspace_data`) as the thread's CSpace instead of the root CNode.
+pub fn create_in(
+    env: &mut Env,
+    cspace: cap::CNode,
+    cspace_data: u64,
+    fault_ep: u64,
+    priority: u64,
+) -> Result<Thread, InvocationError> {
     let stack = (0..STACK_COUNT)
         .find(|&i| STACK_IN_USE[i].compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok())
         .expect("ktest: more helper threads alive than stacks");
@@ -98,7 +111,7 @@ pub fn create(env: &mut Env, fault_ep: u64, priority: u64) -> Result<Thread, Inv
     let thread = Thread { tcb, ipc_buffer, stack };
     let slot = env.threads.live.iter_mut().find(|t| t.is_none()).expect("stack count bounds live threads");
     *slot = Some(thread);
-    tcb.tcb_configure(fault_ep, env.root.cnode, 0, env.root.vspace, 0, ipc_buffer, frame)?;
+    tcb.tcb_configure(fault_ep, cspace, cspace_data, env.root.vspace, 0, ipc_buffer, frame)?;
     tcb.tcb_set_sched_params(env.root.tcb, priority, priority)?;
     Ok(thread)
 }
