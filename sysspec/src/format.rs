@@ -197,10 +197,14 @@ byte_enum! {
         Tcb = 0 => "tcb",
         Cnode = 1 => "cnode",
         Vspace = 2 => "vspace",
-        /// Endpoint: target is a channel (or the console: target NONE).
+        /// Endpoint: target is a channel, with arg = the server component
+        /// (NONE: the supervisor). Target NONE: arg NONE is the supervisor's
+        /// console; arg = the component itself is the endpoint on which it
+        /// receives the faults of the components it handles.
         Endpoint = 3 => "endpoint",
-        /// Notification: target is a channel, a component's own notification
-        /// (arg = component index) or the supervisor's heartbeat.
+        /// Notification: signals (or, for a component's own notification,
+        /// waits on) the notification of component `arg`, NONE being the
+        /// supervisor's heartbeat; target is the channel, or NONE.
         Notification = 4 => "notification",
         /// Frames of a region mapped at `vaddr`; target is a region.
         Frames = 5 => "frames",
@@ -499,4 +503,69 @@ pub struct CapRec {
     pub vaddr: U64,
     /// Bytes mapped (frames, device frames; 0 = whole BAR), or 0.
     pub size: U64,
+}
+
+// ---------------------------------------------------------------------------
+// Typed views of the enumeration fields. `Spec::decode` has checked every
+// byte, so on a decoded spec these never see an unknown value; the fallback
+// only keeps them total.
+
+impl ComponentRec {
+    pub fn kind(&self) -> ComponentKind {
+        ComponentKind::from_u8(self.kind).unwrap_or(ComponentKind::App)
+    }
+    pub fn restart_policy(&self) -> RestartPolicy {
+        RestartPolicy::from_u8(self.restart).unwrap_or(RestartPolicy::Hold)
+    }
+    /// The index of the component that handles its faults; `None`: the supervisor.
+    pub fn fault_handler(&self) -> Option<usize> {
+        match self.fault_handler.get() {
+            NONE => None,
+            i => Some(i as usize),
+        }
+    }
+}
+
+impl RegionRec {
+    pub fn kind(&self) -> RegionKind {
+        RegionKind::from_u8(self.kind).unwrap_or(RegionKind::Plain)
+    }
+}
+
+impl DeviceRec {
+    pub fn match_kind(&self) -> DeviceMatch {
+        DeviceMatch::from_u8(self.match_kind).unwrap_or(DeviceMatch::PciId)
+    }
+    pub fn irq_kind(&self) -> IrqKind {
+        IrqKind::from_u8(self.irq_kind).unwrap_or(IrqKind::None)
+    }
+    pub fn has_flag(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+    /// Whether BAR `index` is granted, and how many bytes of it (0 = all).
+    pub fn bar(&self, index: usize) -> Option<u64> {
+        (index < 6 && self.bar_mask & (1 << index) != 0).then(|| self.bar_bytes[index].get())
+    }
+    /// The index of the component that drives it.
+    pub fn driver(&self) -> Option<usize> {
+        match self.driver.get() {
+            NONE => None,
+            i => Some(i as usize),
+        }
+    }
+}
+
+impl ChannelRec {
+    pub fn kind(&self) -> ChannelKind {
+        ChannelKind::from_u8(self.kind).unwrap_or(ChannelKind::Endpoint)
+    }
+}
+
+impl CapRec {
+    pub fn kind(&self) -> CapKind {
+        CapKind::from_u8(self.kind).unwrap_or(CapKind::Tcb)
+    }
+    pub fn rights(&self) -> Rights {
+        Rights(self.rights)
+    }
 }

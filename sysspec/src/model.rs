@@ -394,9 +394,7 @@ impl SystemSpec {
 }
 
 fn vec_of_zeros(len: usize) -> Vec<u8> {
-    let mut v = Vec::with_capacity(len);
-    v.resize(len, 0);
-    v
+    alloc::vec![0; len]
 }
 
 #[cfg(test)]

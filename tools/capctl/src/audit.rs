@@ -30,6 +30,9 @@ impl Line {
     }
 }
 
+/// The capabilities of one dump: (component, slot) → (line, log line number).
+type Found = BTreeMap<(String, u32), (Line, usize)>;
+
 /// The outcome: the report text and the number of differences.
 pub struct AuditReport {
     pub text: String,
@@ -61,8 +64,8 @@ pub fn audit(spec_bytes: &[u8], log: &str, log_name: &str) -> Result<AuditReport
     // Collect the dumps: lines between `begin` and `end`.
     let mut text = String::new();
     let mut problems = 0usize;
-    let mut dumps: Vec<(usize, BTreeMap<(String, u32), (Line, usize)>, Option<u32>, String)> = Vec::new();
-    let mut current: Option<(usize, BTreeMap<(String, u32), (Line, usize)>, String)> = None;
+    let mut dumps: Vec<(usize, Found, Option<u32>, String)> = Vec::new();
+    let mut current: Option<(usize, Found, String)> = None;
     for (no, raw) in log.lines().enumerate() {
         let no = no + 1;
         let Some(parsed) = dump::parse_line(raw) else { continue };

@@ -411,7 +411,7 @@ impl Resolver {
                 );
             }
         }
-        if size == 0 || (page_size.is_power_of_two() && size % page_size != 0) {
+        if size == 0 || (page_size.is_power_of_two() && !size.is_multiple_of(page_size)) {
             self.err(
                 Diagnostic::error(
                     "invalid-value",
@@ -848,7 +848,7 @@ impl Resolver {
                     return None;
                 };
                 let entries = *entries_v.get_ref();
-                if entries < 2 || entries > MAX_RING_ENTRIES || !(entries as u64).is_power_of_two() {
+                if !(2..=MAX_RING_ENTRIES).contains(&entries) || !(entries as u64).is_power_of_two() {
                     let up = (entries.clamp(2, MAX_RING_ENTRIES) as u64).next_power_of_two();
                     let down = up / 2;
                     let mut d = Diagnostic::error(
@@ -1226,6 +1226,27 @@ fn mapping_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
 }
 
 fn channel_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
+    // A fault is delivered as a call from the faulting thread to its
+    // handler, so the handler obeys the same rule as an endpoint server.
+    for c in &sys.components {
+        if let FaultHandler::Component(h) = c.fault_handler {
+            let handler = &sys.components[h];
+            if handler.priority <= c.priority && h != sys.component_index(&c.name).unwrap_or(usize::MAX) {
+                diags.push(
+                    Diagnostic::error(
+                        "ipc-priority",
+                        c.fault_handler_span.clone(),
+                        format!(
+                            "`{}` (priority {}) handles the faults of `{}` (priority {}) but does not run above it",
+                            handler.name, handler.priority, c.name, c.priority
+                        ),
+                    )
+                    .with_help("a fault is delivered as a call to the handler; a handler at or below the faulting component's priority can be starved while it should be recovering it")
+                    .with_help(format!("give `{}` a priority above {}", handler.name, c.priority)),
+                );
+            }
+        }
+    }
     for ch in &sys.channels {
         match &ch.ends {
             Ends::Endpoint { server, server_span, clients } => {

@@ -19,7 +19,8 @@ pub fn privileges(sys: &System, layout: &Layout, ci: usize) -> BTreeSet<String> 
         let target = cap.target as usize;
         let line = match cap.kind {
             CapKind::Tcb | CapKind::Cnode | CapKind::Vspace => continue,
-            CapKind::Endpoint if cap.target == ward_sysspec::NONE => continue, // console: everyone has it
+            CapKind::Endpoint if cap.target == ward_sysspec::NONE && cap.arg == ward_sysspec::NONE => continue, // console: everyone has it
+            CapKind::Endpoint if cap.target == ward_sysspec::NONE => cap.what.clone(), // the faults it handles
             CapKind::Notification if cap.target == ward_sysspec::NONE => {
                 if cap.slot == ward_sysspec::SLOT_HEARTBEAT {
                     "signal heartbeats to the supervisor".to_string()

@@ -360,7 +360,7 @@ pub fn to_svg(sys: &System) -> String {
         let nth = seen.iter().filter(|p| **p == pair).count() as f64;
         seen.push(pair);
         let (x1, y1, x2, y2) = endpoints(x[e.from], y[e.from], x[e.to], y[e.to]);
-        let bend = 30.0 * nth * if nth as usize % 2 == 0 { 1.0 } else { -1.0 } + if y1 == y2 { 40.0 } else { 0.0 };
+        let bend = 30.0 * nth * if (nth as usize).is_multiple_of(2) { 1.0 } else { -1.0 } + if y1 == y2 { 40.0 } else { 0.0 };
         let (mx, my) = ((x1 + x2) / 2.0 + bend, (y1 + y2) / 2.0 - if y1 == y2 { 30.0 + 10.0 * nth } else { 0.0 });
         let dash = if e.kind.dashed() { " stroke-dasharray=\"5,4\"" } else { "" };
         let _ = writeln!(

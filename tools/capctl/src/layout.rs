@@ -223,6 +223,30 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
             what,
         };
 
+        // A component that handles others' faults receives them on an
+        // endpoint of its own; each faulting thread's fault endpoint is a
+        // copy badged with that component's index + 1.
+        let handled: Vec<&Component> =
+            sys.components.iter().filter(|o| o.fault_handler == FaultHandler::Component(ci)).collect();
+        if let Some(first) = handled.first() {
+            let names: Vec<&str> = handled.iter().map(|o| o.name.as_str()).collect();
+            push(
+                &mut caps,
+                entry(
+                    "FAULTS".to_string(),
+                    CapKind::Endpoint,
+                    Rights::READ,
+                    0,
+                    NONE as usize,
+                    ci as u32,
+                    first.fault_handler_span.as_ref().unwrap_or(&first.span),
+                    format!(
+                        "receive the faults of {} (badge = the faulting component's index + 1)",
+                        crate::diag::list_choices(&names).replace(" or ", " and ")
+                    ),
+                ),
+            );
+        }
         for (dev, sp) in &c.devices {
             let d = &sys.devices[*dev];
             for bar in &d.bars {

@@ -205,7 +205,7 @@ impl System {
 /// The text of a byte size: "4 KiB", "2 MiB", "1536 B".
 pub fn human_size(bytes: u64) -> String {
     for (shift, unit) in [(30, "GiB"), (20, "MiB"), (10, "KiB")] {
-        if bytes >= 1 << shift && bytes % (1 << shift) == 0 {
+        if bytes >= 1 << shift && bytes.is_multiple_of(1 << shift) {
             return format!("{} {}", bytes >> shift, unit);
         }
     }
@@ -214,9 +214,9 @@ pub fn human_size(bytes: u64) -> String {
 
 /// The text of a duration in microseconds: "10ms", "2s", "500us".
 pub fn human_duration(us: u64) -> String {
-    if us >= 1_000_000 && us % 1_000_000 == 0 {
+    if us >= 1_000_000 && us.is_multiple_of(1_000_000) {
         format!("{}s", us / 1_000_000)
-    } else if us >= 1_000 && us % 1_000 == 0 {
+    } else if us >= 1_000 && us.is_multiple_of(1_000) {
         format!("{}ms", us / 1_000)
     } else {
         format!("{us}us")

@@ -72,3 +72,22 @@ fn unknown_component_is_an_error_with_a_suggestion() {
     let err = gencaps::generate_from_file(&path, "e100").unwrap_err();
     assert!(err.contains("no component or program named `e100`; did you mean `e1000`?"), "{err}");
 }
+
+#[test]
+fn build_script_writes_the_table_for_cargo() {
+    // The one test in this binary that touches the environment.
+    let out = Path::new(env!("CARGO_TARGET_TMPDIR")).join("build-script-out");
+    let _ = std::fs::remove_dir_all(&out);
+    std::fs::create_dir_all(&out).unwrap();
+    std::env::set_var("OUT_DIR", &out);
+    std::env::set_var("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"));
+    std::env::set_var("WARD_SYSTEM", Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample.toml"));
+    gencaps::build_script("e1000");
+    assert_eq!(std::fs::read_to_string(out.join("caps.rs")).unwrap(), fixture("sample_caps_e1000.rs"));
+    // A program the system does not contain gets the fixed slots only.
+    gencaps::build_script("not-in-this-system");
+    let text = std::fs::read_to_string(out.join("caps.rs")).unwrap();
+    assert!(text.contains("pub const LAYOUT_HASH: u64 = 0;"), "{text}");
+    assert!(text.contains("pub use ward_sysspec::caps::{CNODE, CONSOLE, NOTIFICATION, TCB, VSPACE};"), "{text}");
+    std::env::remove_var("WARD_SYSTEM");
+}
