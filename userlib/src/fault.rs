@@ -5,8 +5,7 @@
 //! details, the badge says who faulted. Replying resumes the thread (for an
 //! unknown syscall or user exception, reply words 0..3 replace `rip`, `rsp`
 //! and `rflags`); a reply with a non-zero label leaves it suspended. Labels
-//! and word layouts are `ward_abi::fault`'s (copied here as constants until
-//! that module is on the main branch).
+//! and word layouts are `ward_abi::fault`'s.
 
 use crate::error::describe_lookup_failure;
 use crate::ipc_buffer::IpcBuffer;
@@ -15,18 +14,10 @@ use crate::syscall::Received;
 use core::fmt;
 use ward_abi::lookup::LookupFailure;
 
-/// Message labels of fault messages (`ward_abi::fault`).
+/// Message labels of fault messages.
 pub mod label {
-    /// A capability lookup of the invoked capability failed in a syscall.
-    pub const CAP_FAULT: u64 = 1;
-    /// The thread made a syscall with a number the kernel does not know.
-    pub const UNKNOWN_SYSCALL: u64 = 2;
-    /// A CPU exception other than a page fault (#DE, #UD, #GP, ...).
-    pub const USER_EXCEPTION: u64 = 3;
-    /// A page fault.
-    pub const VM_FAULT: u64 = 5;
+    pub use ward_abi::fault::{CAP_FAULT, UNKNOWN_SYSCALL, USER_EXCEPTION, VM_FAULT};
 }
-
 
 /// A decoded fault message.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

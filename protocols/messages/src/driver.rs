@@ -66,10 +66,16 @@ impl RxPosting {
     /// The driver's side: refuses buffers too short for a full frame or with flags set.
     pub fn decode(buffer: Buffer) -> Result<Self, ProtoError> {
         if buffer.flags() != 0 {
-            return Err(ProtoError::BadField { field: "rx posting flags", value: buffer.flags().into() });
+            return Err(ProtoError::BadField {
+                field: "rx posting flags",
+                value: buffer.flags().into(),
+            });
         }
         if buffer.len() < MAX_FRAME_BYTES {
-            return Err(ProtoError::BadField { field: "rx posting length", value: buffer.len().into() });
+            return Err(ProtoError::BadField {
+                field: "rx posting length",
+                value: buffer.len().into(),
+            });
         }
         Ok(Self { buffer })
     }
@@ -105,9 +111,17 @@ pub enum RxCompletion {
 
 impl RxCompletion {
     /// The driver's side: `buffer` now holds `frame_len` bytes.
-    pub fn encode_frame(pool: &PoolGeometry, buffer: Buffer, frame_len: u32, checksum: ChecksumStatus) -> Result<Buffer, ProtoError> {
+    pub fn encode_frame(
+        pool: &PoolGeometry,
+        buffer: Buffer,
+        frame_len: u32,
+        checksum: ChecksumStatus,
+    ) -> Result<Buffer, ProtoError> {
         if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&frame_len) {
-            return Err(ProtoError::BadField { field: "rx frame length", value: frame_len.into() });
+            return Err(ProtoError::BadField {
+                field: "rx frame length",
+                value: frame_len.into(),
+            });
         }
         let flags = match checksum {
             ChecksumStatus::Unchecked => 0,
@@ -116,7 +130,10 @@ impl RxCompletion {
         };
         let sized = pool
             .with_len(buffer, frame_len)
-            .map_err(|_| ProtoError::BadField { field: "rx frame length", value: frame_len.into() })?;
+            .map_err(|_| ProtoError::BadField {
+                field: "rx frame length",
+                value: frame_len.into(),
+            })?;
         Ok(sized.with_flags(flags))
     }
 
@@ -129,7 +146,10 @@ impl RxCompletion {
     pub fn decode(buffer: Buffer) -> Result<Self, ProtoError> {
         let flags = buffer.flags();
         if flags & !RX_KNOWN != 0 {
-            return Err(ProtoError::BadField { field: "rx completion flags", value: flags.into() });
+            return Err(ProtoError::BadField {
+                field: "rx completion flags",
+                value: flags.into(),
+            });
         }
         let buffer = buffer.with_flags(0);
         if flags & RX_ERROR != 0 {
@@ -139,10 +159,18 @@ impl RxCompletion {
             0 => ChecksumStatus::Unchecked,
             RX_CHECKSUM_VERIFIED => ChecksumStatus::Verified,
             RX_CHECKSUM_FAILED => ChecksumStatus::Failed,
-            both => return Err(ProtoError::BadField { field: "rx checksum status", value: both.into() }),
+            both => {
+                return Err(ProtoError::BadField {
+                    field: "rx checksum status",
+                    value: both.into(),
+                })
+            }
         };
         if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&buffer.len()) {
-            return Err(ProtoError::BadField { field: "rx frame length", value: buffer.len().into() });
+            return Err(ProtoError::BadField {
+                field: "rx frame length",
+                value: buffer.len().into(),
+            });
         }
         Ok(RxCompletion::Frame { buffer, checksum })
     }
@@ -176,10 +204,16 @@ impl TxRequest {
     pub fn decode(buffer: Buffer) -> Result<Self, ProtoError> {
         let flags = buffer.flags();
         if flags & !TX_REQUEST_KNOWN != 0 {
-            return Err(ProtoError::BadField { field: "tx request flags", value: flags.into() });
+            return Err(ProtoError::BadField {
+                field: "tx request flags",
+                value: flags.into(),
+            });
         }
         if !(MIN_FRAME_BYTES..=MAX_FRAME_BYTES).contains(&buffer.len()) {
-            return Err(ProtoError::BadField { field: "tx frame length", value: buffer.len().into() });
+            return Err(ProtoError::BadField {
+                field: "tx frame length",
+                value: buffer.len().into(),
+            });
         }
         Ok(Self {
             buffer: buffer.with_flags(0),
@@ -201,21 +235,33 @@ pub struct TxCompletion {
 impl TxCompletion {
     /// The driver's side.
     pub fn encode(&self) -> Buffer {
-        self.buffer.with_flags(if self.sent { TX_SENT } else { TX_DROPPED })
+        self.buffer
+            .with_flags(if self.sent { TX_SENT } else { TX_DROPPED })
     }
 
     /// The stack's side: exactly one of sent or dropped.
     pub fn decode(buffer: Buffer) -> Result<Self, ProtoError> {
         match buffer.flags() {
-            TX_SENT => Ok(Self { buffer: buffer.with_flags(0), sent: true }),
-            TX_DROPPED => Ok(Self { buffer: buffer.with_flags(0), sent: false }),
-            other => Err(ProtoError::BadField { field: "tx completion flags", value: other.into() }),
+            TX_SENT => Ok(Self {
+                buffer: buffer.with_flags(0),
+                sent: true,
+            }),
+            TX_DROPPED => Ok(Self {
+                buffer: buffer.with_flags(0),
+                sent: false,
+            }),
+            other => Err(ProtoError::BadField {
+                field: "tx completion flags",
+                value: other.into(),
+            }),
         }
     }
 }
 
 /// Fixed part of every control message.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct ControlHeader {
     /// Which message (`KIND_*`).
@@ -248,7 +294,9 @@ pub const KIND_SET_PROMISCUOUS: u32 = 0x0203;
 pub const MAX_CONTROL_BYTES: usize = 128;
 
 /// Link state as sent on the wire.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct LinkStateWire {
     /// 1 if the link is up.
@@ -276,7 +324,9 @@ pub struct LinkState {
 const KNOWN_SPEEDS_MBPS: [u32; 8] = [0, 10, 100, 1_000, 2_500, 10_000, 40_000, 100_000];
 
 /// MAC address as sent on the wire.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct MacAddressWire {
     /// The six octets, in transmission order.
@@ -290,7 +340,9 @@ pub struct MacAddressWire {
 pub struct MacAddress(pub [u8; 6]);
 
 /// Counters as sent on the wire.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct Statistics {
     /// Frames received and handed to the stack.
@@ -312,7 +364,9 @@ pub struct Statistics {
 }
 
 /// Body of [`KIND_SET_PROMISCUOUS`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct SetPromiscuousWire {
     /// 1 to receive every frame, 0 for own address and broadcast only.
@@ -349,40 +403,79 @@ pub enum StackRequest {
     SetPromiscuous(SetPromiscuous),
 }
 
-fn encode_message<B: IntoBytes + Immutable>(kind: u32, generation: u32, sequence: u32, body: &B, out: &mut [u8]) -> Result<usize, ProtoError> {
+fn encode_message<B: IntoBytes + Immutable>(
+    kind: u32,
+    generation: u32,
+    sequence: u32,
+    body: &B,
+    out: &mut [u8],
+) -> Result<usize, ProtoError> {
     let body_bytes = body.as_bytes();
-    let header = ControlHeader { kind, generation, sequence, body_len: body_bytes.len() as u32 };
+    let header = ControlHeader {
+        kind,
+        generation,
+        sequence,
+        body_len: body_bytes.len() as u32,
+    };
     let need = core::mem::size_of::<ControlHeader>() + body_bytes.len();
     if out.len() < need {
-        return Err(ProtoError::NoRoom { need, have: out.len() });
+        return Err(ProtoError::NoRoom {
+            need,
+            have: out.len(),
+        });
     }
     let n = write_prefix(&header, out)?;
     Ok(n + write_prefix(body, &mut out[n..])?)
 }
 
-fn body<B: FromBytes + KnownLayout + Immutable>(header: &ControlHeader, rest: &[u8]) -> Result<B, ProtoError> {
+fn body<B: FromBytes + KnownLayout + Immutable>(
+    header: &ControlHeader,
+    rest: &[u8],
+) -> Result<B, ProtoError> {
     let size = core::mem::size_of::<B>();
     if header.body_len as usize != size {
-        return Err(ProtoError::BadField { field: "control body_len", value: header.body_len.into() });
+        return Err(ProtoError::BadField {
+            field: "control body_len",
+            value: header.body_len.into(),
+        });
     }
     Ok(read_prefix::<B>(rest)?.0)
 }
 
 impl DriverEvent {
     /// Encodes into `out`; returns bytes written.
-    pub fn encode(&self, generation: u32, sequence: u32, out: &mut [u8]) -> Result<usize, ProtoError> {
+    pub fn encode(
+        &self,
+        generation: u32,
+        sequence: u32,
+        out: &mut [u8],
+    ) -> Result<usize, ProtoError> {
         match self {
             DriverEvent::Link(l) => encode_message(
                 KIND_LINK_STATE,
                 generation,
                 sequence,
-                &LinkStateWire { up: l.up.into(), speed_mbps: l.speed_mbps, full_duplex: l.full_duplex.into(), reserved: 0 },
+                &LinkStateWire {
+                    up: l.up.into(),
+                    speed_mbps: l.speed_mbps,
+                    full_duplex: l.full_duplex.into(),
+                    reserved: 0,
+                },
                 out,
             ),
-            DriverEvent::Mac(m) => {
-                encode_message(KIND_MAC_ADDRESS, generation, sequence, &MacAddressWire { octets: m.0, reserved: [0; 2] }, out)
+            DriverEvent::Mac(m) => encode_message(
+                KIND_MAC_ADDRESS,
+                generation,
+                sequence,
+                &MacAddressWire {
+                    octets: m.0,
+                    reserved: [0; 2],
+                },
+                out,
+            ),
+            DriverEvent::Statistics(s) => {
+                encode_message(KIND_STATISTICS, generation, sequence, s, out)
             }
-            DriverEvent::Statistics(s) => encode_message(KIND_STATISTICS, generation, sequence, s, out),
         }
     }
 
@@ -394,19 +487,32 @@ impl DriverEvent {
                 let w: LinkStateWire = body(&header, rest)?;
                 reserved_zero(&w.reserved, "link reserved")?;
                 if !KNOWN_SPEEDS_MBPS.contains(&w.speed_mbps) {
-                    return Err(ProtoError::BadField { field: "link speed_mbps", value: w.speed_mbps.into() });
+                    return Err(ProtoError::BadField {
+                        field: "link speed_mbps",
+                        value: w.speed_mbps.into(),
+                    });
                 }
                 let up = flag(w.up, "link up")?;
                 if !up && w.speed_mbps != 0 {
-                    return Err(ProtoError::BadField { field: "link speed_mbps while down", value: w.speed_mbps.into() });
+                    return Err(ProtoError::BadField {
+                        field: "link speed_mbps while down",
+                        value: w.speed_mbps.into(),
+                    });
                 }
-                DriverEvent::Link(LinkState { up, speed_mbps: w.speed_mbps, full_duplex: flag(w.full_duplex, "link full_duplex")? })
+                DriverEvent::Link(LinkState {
+                    up,
+                    speed_mbps: w.speed_mbps,
+                    full_duplex: flag(w.full_duplex, "link full_duplex")?,
+                })
             }
             KIND_MAC_ADDRESS => {
                 let w: MacAddressWire = body(&header, rest)?;
                 reserved_zero(&w.reserved, "mac reserved")?;
                 if w.octets == [0; 6] || w.octets[0] & 1 != 0 {
-                    return Err(ProtoError::BadField { field: "mac (zero or multicast)", value: u64::from(w.octets[0]) });
+                    return Err(ProtoError::BadField {
+                        field: "mac (zero or multicast)",
+                        value: u64::from(w.octets[0]),
+                    });
                 }
                 DriverEvent::Mac(MacAddress(w.octets))
             }
@@ -418,22 +524,38 @@ impl DriverEvent {
 }
 
 /// Body of the query messages: empty.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 struct NoBody {}
 
 impl StackRequest {
     /// Encodes into `out`; returns bytes written.
-    pub fn encode(&self, generation: u32, sequence: u32, out: &mut [u8]) -> Result<usize, ProtoError> {
+    pub fn encode(
+        &self,
+        generation: u32,
+        sequence: u32,
+        out: &mut [u8],
+    ) -> Result<usize, ProtoError> {
         match self {
-            StackRequest::QueryLink => encode_message(KIND_QUERY_LINK, generation, sequence, &NoBody {}, out),
-            StackRequest::QueryMac => encode_message(KIND_QUERY_MAC, generation, sequence, &NoBody {}, out),
-            StackRequest::QueryStatistics => encode_message(KIND_QUERY_STATISTICS, generation, sequence, &NoBody {}, out),
+            StackRequest::QueryLink => {
+                encode_message(KIND_QUERY_LINK, generation, sequence, &NoBody {}, out)
+            }
+            StackRequest::QueryMac => {
+                encode_message(KIND_QUERY_MAC, generation, sequence, &NoBody {}, out)
+            }
+            StackRequest::QueryStatistics => {
+                encode_message(KIND_QUERY_STATISTICS, generation, sequence, &NoBody {}, out)
+            }
             StackRequest::SetPromiscuous(SetPromiscuous(on)) => encode_message(
                 KIND_SET_PROMISCUOUS,
                 generation,
                 sequence,
-                &SetPromiscuousWire { on: (*on).into(), reserved: 0 },
+                &SetPromiscuousWire {
+                    on: (*on).into(),
+                    reserved: 0,
+                },
                 out,
             ),
         }
@@ -445,7 +567,9 @@ impl StackRequest {
         let request = match header.kind {
             KIND_QUERY_LINK => body::<NoBody>(&header, rest).map(|_| StackRequest::QueryLink)?,
             KIND_QUERY_MAC => body::<NoBody>(&header, rest).map(|_| StackRequest::QueryMac)?,
-            KIND_QUERY_STATISTICS => body::<NoBody>(&header, rest).map(|_| StackRequest::QueryStatistics)?,
+            KIND_QUERY_STATISTICS => {
+                body::<NoBody>(&header, rest).map(|_| StackRequest::QueryStatistics)?
+            }
             KIND_SET_PROMISCUOUS => {
                 let w: SetPromiscuousWire = body(&header, rest)?;
                 reserved_zero(&w.reserved, "promiscuous reserved")?;
@@ -457,4 +581,6 @@ impl StackRequest {
     }
 }
 
-const _: () = assert!(core::mem::size_of::<ControlHeader>() + core::mem::size_of::<Statistics>() <= MAX_CONTROL_BYTES);
+const _: () = assert!(
+    core::mem::size_of::<ControlHeader>() + core::mem::size_of::<Statistics>() <= MAX_CONTROL_BYTES
+);

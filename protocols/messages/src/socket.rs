@@ -15,7 +15,9 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 use crate::wire::{read_prefix, write_prefix, ProtoError};
 
 /// Fixed part of every socket message (32 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct SocketHeader {
     /// `OP_*`, with [`RESPONSE`] set in answers.
@@ -250,7 +252,12 @@ pub struct SocketResponse<'a> {
 }
 
 fn header(op: u16, request_id: u32, socket: u32) -> SocketHeader {
-    SocketHeader { op, request_id, socket, ..Default::default() }
+    SocketHeader {
+        op,
+        request_id,
+        socket,
+        ..Default::default()
+    }
 }
 
 fn put_endpoint(h: &mut SocketHeader, e: Endpoint) {
@@ -259,13 +266,23 @@ fn put_endpoint(h: &mut SocketHeader, e: Endpoint) {
 }
 
 fn endpoint(h: &SocketHeader) -> Endpoint {
-    Endpoint { addr: h.addr, port: h.port }
+    Endpoint {
+        addr: h.addr,
+        port: h.port,
+    }
 }
 
-fn encode_with_payload(h: &SocketHeader, payload: &[u8], out: &mut [u8]) -> Result<usize, ProtoError> {
+fn encode_with_payload(
+    h: &SocketHeader,
+    payload: &[u8],
+    out: &mut [u8],
+) -> Result<usize, ProtoError> {
     let need = HEADER_BYTES + payload.len();
     if out.len() < need {
-        return Err(ProtoError::NoRoom { need, have: out.len() });
+        return Err(ProtoError::NoRoom {
+            need,
+            have: out.len(),
+        });
     }
     let mut h = *h;
     h.payload_len = payload.len() as u32;
@@ -276,7 +293,10 @@ fn encode_with_payload(h: &SocketHeader, payload: &[u8], out: &mut [u8]) -> Resu
 
 fn payload<'a>(h: &SocketHeader, rest: &'a [u8]) -> Result<&'a [u8], ProtoError> {
     rest.get(..h.payload_len as usize)
-        .ok_or(ProtoError::PayloadTooLong { declared: h.payload_len, available: rest.len() })
+        .ok_or(ProtoError::PayloadTooLong {
+            declared: h.payload_len,
+            available: rest.len(),
+        })
 }
 
 /// Field checks shared by requests and answers: fields an operation does
@@ -289,23 +309,38 @@ struct Unused {
 }
 
 impl Unused {
-    const ALL: Unused = Unused { addr: true, protocol: true, arg: true, payload: true };
+    const ALL: Unused = Unused {
+        addr: true,
+        protocol: true,
+        arg: true,
+        payload: true,
+    };
 
     fn check(&self, h: &SocketHeader) -> Result<(), ProtoError> {
         if h.flags != 0 || h.reserved != 0 {
-            return Err(ProtoError::ReservedNotZero { field: "socket flags/reserved" });
+            return Err(ProtoError::ReservedNotZero {
+                field: "socket flags/reserved",
+            });
         }
         if self.addr && (h.addr != [0; 4] || h.port != 0) {
-            return Err(ProtoError::ReservedNotZero { field: "socket endpoint" });
+            return Err(ProtoError::ReservedNotZero {
+                field: "socket endpoint",
+            });
         }
         if self.protocol && h.protocol != 0 {
-            return Err(ProtoError::ReservedNotZero { field: "socket protocol" });
+            return Err(ProtoError::ReservedNotZero {
+                field: "socket protocol",
+            });
         }
         if self.arg && h.arg != 0 {
-            return Err(ProtoError::ReservedNotZero { field: "socket arg" });
+            return Err(ProtoError::ReservedNotZero {
+                field: "socket arg",
+            });
         }
         if self.payload && h.payload_len != 0 {
-            return Err(ProtoError::ReservedNotZero { field: "socket payload_len" });
+            return Err(ProtoError::ReservedNotZero {
+                field: "socket payload_len",
+            });
         }
         Ok(())
     }
@@ -313,7 +348,10 @@ impl Unused {
 
 fn nonzero_socket(socket: u32) -> Result<u32, ProtoError> {
     if socket == 0 {
-        Err(ProtoError::BadField { field: "socket", value: 0 })
+        Err(ProtoError::BadField {
+            field: "socket",
+            value: 0,
+        })
     } else {
         Ok(socket)
     }
@@ -345,7 +383,11 @@ impl<'a> SocketRequest<'a> {
                 h
             }
             SocketRequest::Accept { socket } => header(OP_ACCEPT, request_id, socket),
-            SocketRequest::Send { socket, to, payload } => {
+            SocketRequest::Send {
+                socket,
+                to,
+                payload,
+            } => {
                 let mut h = header(OP_SEND, request_id, socket);
                 if let Some(to) = to {
                     put_endpoint(&mut h, to);
@@ -367,64 +409,131 @@ impl<'a> SocketRequest<'a> {
     pub fn decode(bytes: &'a [u8]) -> Result<(u32, SocketRequest<'a>), ProtoError> {
         let (h, rest) = read_prefix::<SocketHeader>(bytes)?;
         if h.status != 0 {
-            return Err(ProtoError::ReservedNotZero { field: "request status" });
+            return Err(ProtoError::ReservedNotZero {
+                field: "request status",
+            });
         }
         let request = match h.op {
             OP_OPEN => {
-                Unused { protocol: false, ..Unused::ALL }.check(&h)?;
+                Unused {
+                    protocol: false,
+                    ..Unused::ALL
+                }
+                .check(&h)?;
                 if h.socket != 0 {
-                    return Err(ProtoError::BadField { field: "open socket", value: h.socket.into() });
+                    return Err(ProtoError::BadField {
+                        field: "open socket",
+                        value: h.socket.into(),
+                    });
                 }
                 let protocol = match h.protocol {
                     1 => Protocol::Udp,
                     2 => Protocol::Tcp,
-                    p => return Err(ProtoError::BadField { field: "protocol", value: p.into() }),
+                    p => {
+                        return Err(ProtoError::BadField {
+                            field: "protocol",
+                            value: p.into(),
+                        })
+                    }
                 };
                 SocketRequest::Open { protocol }
             }
             OP_BIND => {
-                Unused { addr: false, ..Unused::ALL }.check(&h)?;
-                SocketRequest::Bind { socket: nonzero_socket(h.socket)?, local: endpoint(&h) }
+                Unused {
+                    addr: false,
+                    ..Unused::ALL
+                }
+                .check(&h)?;
+                SocketRequest::Bind {
+                    socket: nonzero_socket(h.socket)?,
+                    local: endpoint(&h),
+                }
             }
             OP_CONNECT => {
-                Unused { addr: false, ..Unused::ALL }.check(&h)?;
-                if h.port == 0 {
-                    return Err(ProtoError::BadField { field: "connect port", value: 0 });
+                Unused {
+                    addr: false,
+                    ..Unused::ALL
                 }
-                SocketRequest::Connect { socket: nonzero_socket(h.socket)?, remote: endpoint(&h) }
+                .check(&h)?;
+                if h.port == 0 {
+                    return Err(ProtoError::BadField {
+                        field: "connect port",
+                        value: 0,
+                    });
+                }
+                SocketRequest::Connect {
+                    socket: nonzero_socket(h.socket)?,
+                    remote: endpoint(&h),
+                }
             }
             OP_LISTEN => {
-                Unused { arg: false, ..Unused::ALL }.check(&h)?;
-                if !(1..=MAX_BACKLOG).contains(&h.arg) {
-                    return Err(ProtoError::BadField { field: "backlog", value: h.arg.into() });
+                Unused {
+                    arg: false,
+                    ..Unused::ALL
                 }
-                SocketRequest::Listen { socket: nonzero_socket(h.socket)?, backlog: h.arg }
+                .check(&h)?;
+                if !(1..=MAX_BACKLOG).contains(&h.arg) {
+                    return Err(ProtoError::BadField {
+                        field: "backlog",
+                        value: h.arg.into(),
+                    });
+                }
+                SocketRequest::Listen {
+                    socket: nonzero_socket(h.socket)?,
+                    backlog: h.arg,
+                }
             }
             OP_ACCEPT => {
                 Unused::ALL.check(&h)?;
-                SocketRequest::Accept { socket: nonzero_socket(h.socket)? }
+                SocketRequest::Accept {
+                    socket: nonzero_socket(h.socket)?,
+                }
             }
             OP_SEND => {
-                Unused { addr: false, payload: false, ..Unused::ALL }.check(&h)?;
+                Unused {
+                    addr: false,
+                    payload: false,
+                    ..Unused::ALL
+                }
+                .check(&h)?;
                 let to = if h.addr == [0; 4] && h.port == 0 {
                     None
                 } else if h.port == 0 {
-                    return Err(ProtoError::BadField { field: "send port", value: 0 });
+                    return Err(ProtoError::BadField {
+                        field: "send port",
+                        value: 0,
+                    });
                 } else {
                     Some(endpoint(&h))
                 };
-                SocketRequest::Send { socket: nonzero_socket(h.socket)?, to, payload: payload(&h, rest)? }
+                SocketRequest::Send {
+                    socket: nonzero_socket(h.socket)?,
+                    to,
+                    payload: payload(&h, rest)?,
+                }
             }
             OP_RECEIVE => {
-                Unused { arg: false, ..Unused::ALL }.check(&h)?;
-                if h.arg == 0 {
-                    return Err(ProtoError::BadField { field: "receive max_len", value: 0 });
+                Unused {
+                    arg: false,
+                    ..Unused::ALL
                 }
-                SocketRequest::Receive { socket: nonzero_socket(h.socket)?, max_len: h.arg }
+                .check(&h)?;
+                if h.arg == 0 {
+                    return Err(ProtoError::BadField {
+                        field: "receive max_len",
+                        value: 0,
+                    });
+                }
+                SocketRequest::Receive {
+                    socket: nonzero_socket(h.socket)?,
+                    max_len: h.arg,
+                }
             }
             OP_CLOSE => {
                 Unused::ALL.check(&h)?;
-                SocketRequest::Close { socket: nonzero_socket(h.socket)? }
+                SocketRequest::Close {
+                    socket: nonzero_socket(h.socket)?,
+                }
             }
             other => return Err(ProtoError::UnknownKind(other.into())),
         };
@@ -460,42 +569,83 @@ impl<'a> SocketResponse<'a> {
     pub fn decode(bytes: &'a [u8], max_receive: Option<u32>) -> Result<Self, ProtoError> {
         let (h, rest) = read_prefix::<SocketHeader>(bytes)?;
         if h.op & RESPONSE == 0 {
-            return Err(ProtoError::BadField { field: "response op", value: h.op.into() });
+            return Err(ProtoError::BadField {
+                field: "response op",
+                value: h.op.into(),
+            });
         }
         let op = h.op & !RESPONSE;
-        let respond = |result| Ok(SocketResponse { op, request_id: h.request_id, socket: h.socket, result });
+        let respond = |result| {
+            Ok(SocketResponse {
+                op,
+                request_id: h.request_id,
+                socket: h.socket,
+                result,
+            })
+        };
         if h.status != 0 {
             Unused::ALL.check(&h)?;
-            let error = SocketError::from_code(h.status)
-                .ok_or(ProtoError::BadField { field: "status", value: h.status.into() })?;
+            let error = SocketError::from_code(h.status).ok_or(ProtoError::BadField {
+                field: "status",
+                value: h.status.into(),
+            })?;
             return respond(Err(error));
         }
         match op {
             OP_OPEN => {
-                Unused { arg: false, ..Unused::ALL }.check(&h)?;
-                respond(Ok(SocketReply::Opened { socket: nonzero_socket(h.arg)? }))
+                Unused {
+                    arg: false,
+                    ..Unused::ALL
+                }
+                .check(&h)?;
+                respond(Ok(SocketReply::Opened {
+                    socket: nonzero_socket(h.arg)?,
+                }))
             }
             OP_BIND | OP_CONNECT | OP_LISTEN | OP_CLOSE => {
                 Unused::ALL.check(&h)?;
                 respond(Ok(SocketReply::Done))
             }
             OP_ACCEPT => {
-                Unused { arg: false, addr: false, ..Unused::ALL }.check(&h)?;
-                respond(Ok(SocketReply::Accepted { socket: nonzero_socket(h.arg)?, peer: endpoint(&h) }))
+                Unused {
+                    arg: false,
+                    addr: false,
+                    ..Unused::ALL
+                }
+                .check(&h)?;
+                respond(Ok(SocketReply::Accepted {
+                    socket: nonzero_socket(h.arg)?,
+                    peer: endpoint(&h),
+                }))
             }
             OP_SEND => {
-                Unused { arg: false, ..Unused::ALL }.check(&h)?;
+                Unused {
+                    arg: false,
+                    ..Unused::ALL
+                }
+                .check(&h)?;
                 respond(Ok(SocketReply::Sent { accepted: h.arg }))
             }
             OP_RECEIVE => {
-                Unused { addr: false, payload: false, ..Unused::ALL }.check(&h)?;
+                Unused {
+                    addr: false,
+                    payload: false,
+                    ..Unused::ALL
+                }
+                .check(&h)?;
                 let data = payload(&h, rest)?;
                 if let Some(max) = max_receive {
                     if h.payload_len > max {
-                        return Err(ProtoError::PayloadTooLong { declared: h.payload_len, available: max as usize });
+                        return Err(ProtoError::PayloadTooLong {
+                            declared: h.payload_len,
+                            available: max as usize,
+                        });
                     }
                 }
-                respond(Ok(SocketReply::Received { from: endpoint(&h), data }))
+                respond(Ok(SocketReply::Received {
+                    from: endpoint(&h),
+                    data,
+                }))
             }
             other => Err(ProtoError::UnknownKind(other.into())),
         }

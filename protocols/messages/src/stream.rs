@@ -16,8 +16,8 @@ use embedded_io::{ErrorKind, ErrorType};
 use ward_ring::{Buffer, PairEnd, PeerMisbehaved, PoolMemory, RingMemory, SendError, WaitDecision};
 
 use crate::socket::{
-    Endpoint, Protocol, SocketError, SocketReply, SocketRequest, SocketResponse, HEADER_BYTES, OP_CONNECT,
-    OP_RECEIVE, OP_SEND,
+    Endpoint, Protocol, SocketError, SocketReply, SocketRequest, SocketResponse, HEADER_BYTES,
+    OP_CONNECT, OP_RECEIVE, OP_SEND,
 };
 use crate::wire::ProtoError;
 
@@ -67,7 +67,9 @@ impl embedded_io::Error for StreamError {
             StreamError::Socket(SocketError::Closed) => ErrorKind::BrokenPipe,
             StreamError::Socket(SocketError::InvalidArgument) => ErrorKind::InvalidInput,
             StreamError::Socket(SocketError::NoResources) => ErrorKind::OutOfMemory,
-            StreamError::Protocol(_) | StreamError::UnexpectedAnswer { .. } => ErrorKind::InvalidData,
+            StreamError::Protocol(_) | StreamError::UnexpectedAnswer { .. } => {
+                ErrorKind::InvalidData
+            }
             _ => ErrorKind::Other,
         }
     }
@@ -104,7 +106,10 @@ impl<'a, M: RingMemory, D: Doorbell, const W: usize> OwnerChannel<'a, M, D, W> {
     fn free_buffer(&mut self) -> Result<Buffer, StreamError> {
         loop {
             if let Some(slot) = self.end.held().first() {
-                let buffer = self.pool.geometry().buffer(slot, 0, self.pool.geometry().slot_size());
+                let buffer = self
+                    .pool
+                    .geometry()
+                    .buffer(slot, 0, self.pool.geometry().slot_size());
                 return buffer.map_err(|_| StreamError::OutsidePool);
             }
             self.next_returned()?;
@@ -113,8 +118,15 @@ impl<'a, M: RingMemory, D: Doorbell, const W: usize> OwnerChannel<'a, M, D, W> {
 
     /// Lends `buffer` holding `bytes` and wakes the peer if it asked.
     fn lend(&mut self, buffer: Buffer, bytes: &[u8]) -> Result<(), StreamError> {
-        let written = self.pool.write(&buffer, bytes).map_err(|_| StreamError::OutsidePool)?;
-        let sized = self.pool.geometry().with_len(buffer, written as u32).map_err(|_| StreamError::OutsidePool)?;
+        let written = self
+            .pool
+            .write(&buffer, bytes)
+            .map_err(|_| StreamError::OutsidePool)?;
+        let sized = self
+            .pool
+            .geometry()
+            .with_len(buffer, written as u32)
+            .map_err(|_| StreamError::OutsidePool)?;
         let mut pending = sized;
         loop {
             match self.end.send(pending) {
@@ -164,15 +176,37 @@ pub struct SocketStream<'a, M, D, const W: usize> {
 impl<'a, M: RingMemory, D: Doorbell, const W: usize> SocketStream<'a, M, D, W> {
     /// Opens a TCP socket and connects it to `remote`. `end` must be the
     /// owner end of the application's socket pair, over `pool`.
-    pub fn connect(end: PairEnd<M, W>, pool: PoolMemory<'a>, doorbell: D, remote: Endpoint) -> Result<Self, StreamError> {
+    pub fn connect(
+        end: PairEnd<M, W>,
+        pool: PoolMemory<'a>,
+        doorbell: D,
+        remote: Endpoint,
+    ) -> Result<Self, StreamError> {
         if (pool.geometry().slot_size() as usize) <= HEADER_BYTES {
             return Err(StreamError::SlotTooSmall);
         }
-        let mut stream = Self { channel: OwnerChannel { end, pool, doorbell }, socket: 0, next_request: 1 };
+        let mut stream = Self {
+            channel: OwnerChannel {
+                end,
+                pool,
+                doorbell,
+            },
+            socket: 0,
+            next_request: 1,
+        };
         let mut scratch = [0u8; STREAM_COPY_BYTES];
-        let socket = match stream.call(SocketRequest::Open { protocol: Protocol::Tcp }, &mut scratch)? {
+        let socket = match stream.call(
+            SocketRequest::Open {
+                protocol: Protocol::Tcp,
+            },
+            &mut scratch,
+        )? {
             (SocketReply::Opened { socket }, _) => socket,
-            _ => return Err(StreamError::Protocol(ProtoError::UnknownKind(OP_CONNECT.into()))),
+            _ => {
+                return Err(StreamError::Protocol(ProtoError::UnknownKind(
+                    OP_CONNECT.into(),
+                )))
+            }
         };
         stream.socket = socket;
         stream.call(SocketRequest::Connect { socket, remote }, &mut scratch)?;
@@ -187,14 +221,23 @@ impl<'a, M: RingMemory, D: Doorbell, const W: usize> SocketStream<'a, M, D, W> {
     /// Closes the socket and gives back the pair end.
     pub fn close(mut self) -> Result<PairEnd<M, W>, StreamError> {
         let mut scratch = [0u8; STREAM_COPY_BYTES];
-        self.call(SocketRequest::Close { socket: self.socket }, &mut scratch)?;
+        self.call(
+            SocketRequest::Close {
+                socket: self.socket,
+            },
+            &mut scratch,
+        )?;
         Ok(self.channel.end)
     }
 
     /// Sends one request and waits for its answer. Returns the reply and,
     /// for `Receive`, the number of data bytes, which are then at the front
     /// of `scratch`.
-    fn call(&mut self, request: SocketRequest<'_>, scratch: &mut [u8; STREAM_COPY_BYTES]) -> Result<(SocketReply<'static>, usize), StreamError> {
+    fn call(
+        &mut self,
+        request: SocketRequest<'_>,
+        scratch: &mut [u8; STREAM_COPY_BYTES],
+    ) -> Result<(SocketReply<'static>, usize), StreamError> {
         let request_id = self.next_request;
         self.next_request = self.next_request.wrapping_add(1).max(1);
         let room = self.channel.room();
@@ -211,12 +254,22 @@ impl<'a, M: RingMemory, D: Doorbell, const W: usize> SocketStream<'a, M, D, W> {
         self.channel.lend(buffer, &message[..n])?;
         let answer = self.channel.next_returned()?;
         if answer.cookie() != 0 && answer.cookie() != request_id {
-            return Err(StreamError::UnexpectedAnswer { expected: request_id, got: answer.cookie() });
+            return Err(StreamError::UnexpectedAnswer {
+                expected: request_id,
+                got: answer.cookie(),
+            });
         }
-        let copied = self.channel.pool.read(&answer, &mut scratch[..]).map_err(|_| StreamError::OutsidePool)?;
+        let copied = self
+            .channel
+            .pool
+            .read(&answer, &mut scratch[..])
+            .map_err(|_| StreamError::OutsidePool)?;
         let response = SocketResponse::decode(&scratch[..copied], max_receive)?;
         if response.request_id != request_id {
-            return Err(StreamError::UnexpectedAnswer { expected: request_id, got: response.request_id });
+            return Err(StreamError::UnexpectedAnswer {
+                expected: request_id,
+                got: response.request_id,
+            });
         }
         let reply = response.result.map_err(StreamError::Socket)?;
         // Detach the reply from `scratch`: data is moved to its front.
@@ -246,7 +299,11 @@ impl<M: RingMemory, D: Doorbell, const W: usize> embedded_io::Write for SocketSt
         let chunk = buf.len().min(self.channel.room() - HEADER_BYTES);
         let mut scratch = [0u8; STREAM_COPY_BYTES];
         loop {
-            let request = SocketRequest::Send { socket: self.socket, to: None, payload: &buf[..chunk] };
+            let request = SocketRequest::Send {
+                socket: self.socket,
+                to: None,
+                payload: &buf[..chunk],
+            };
             match self.call(request, &mut scratch) {
                 Ok((SocketReply::Sent { accepted }, _)) if accepted as usize <= chunk => {
                     if accepted > 0 {
@@ -254,7 +311,11 @@ impl<M: RingMemory, D: Doorbell, const W: usize> embedded_io::Write for SocketSt
                     }
                     self.channel.doorbell.wait();
                 }
-                Ok(_) => return Err(StreamError::Protocol(ProtoError::UnknownKind(OP_SEND.into()))),
+                Ok(_) => {
+                    return Err(StreamError::Protocol(ProtoError::UnknownKind(
+                        OP_SEND.into(),
+                    )))
+                }
                 Err(StreamError::Socket(SocketError::WouldBlock)) => self.channel.doorbell.wait(),
                 Err(e) => return Err(e),
             }
@@ -276,12 +337,22 @@ impl<M: RingMemory, D: Doorbell, const W: usize> embedded_io::Read for SocketStr
         let max_len = buf.len().min(self.channel.room() - HEADER_BYTES) as u32;
         let mut scratch = [0u8; STREAM_COPY_BYTES];
         loop {
-            match self.call(SocketRequest::Receive { socket: self.socket, max_len }, &mut scratch) {
+            match self.call(
+                SocketRequest::Receive {
+                    socket: self.socket,
+                    max_len,
+                },
+                &mut scratch,
+            ) {
                 Ok((SocketReply::Received { .. }, len)) => {
                     buf[..len].copy_from_slice(&scratch[..len]);
                     return Ok(len);
                 }
-                Ok(_) => return Err(StreamError::Protocol(ProtoError::UnknownKind(OP_RECEIVE.into()))),
+                Ok(_) => {
+                    return Err(StreamError::Protocol(ProtoError::UnknownKind(
+                        OP_RECEIVE.into(),
+                    )))
+                }
                 Err(StreamError::Socket(SocketError::WouldBlock)) => self.channel.doorbell.wait(),
                 Err(StreamError::Socket(SocketError::Closed)) => return Ok(0),
                 Err(e) => return Err(e),
@@ -304,7 +375,14 @@ pub struct ConsoleWriter<'a, M, D, const W: usize> {
 impl<'a, M: RingMemory, D: Doorbell, const W: usize> ConsoleWriter<'a, M, D, W> {
     /// A writer over the owner end of a console pair.
     pub fn new(end: PairEnd<M, W>, pool: PoolMemory<'a>, doorbell: D) -> Self {
-        Self { channel: OwnerChannel { end, pool, doorbell }, line: heapless::Vec::new() }
+        Self {
+            channel: OwnerChannel {
+                end,
+                pool,
+                doorbell,
+            },
+            line: heapless::Vec::new(),
+        }
     }
 
     fn send_line(&mut self) -> Result<(), StreamError> {
@@ -364,7 +442,12 @@ pub struct ChannelReader<'a, M, D, const W: usize> {
 impl<'a, M: RingMemory, D: Doorbell, const W: usize> ChannelReader<'a, M, D, W> {
     /// A reader over the borrower end of a byte-channel pair.
     pub fn new(end: PairEnd<M, W>, pool: PoolMemory<'a>, doorbell: D) -> Self {
-        Self { end, pool, doorbell, current: None }
+        Self {
+            end,
+            pool,
+            doorbell,
+            current: None,
+        }
     }
 
     fn give_back(&mut self, buffer: Buffer) -> Result<(), StreamError> {
@@ -401,7 +484,10 @@ impl<M: RingMemory, D: Doorbell, const W: usize> embedded_io::Read for ChannelRe
         }
         loop {
             if let Some((buffer, done)) = self.current {
-                let n = self.pool.read_from(&buffer, done, buf).map_err(|_| StreamError::OutsidePool)?;
+                let n = self
+                    .pool
+                    .read_from(&buffer, done, buf)
+                    .map_err(|_| StreamError::OutsidePool)?;
                 let done = done + n as u32;
                 if done >= buffer.len() {
                     self.current = None;

@@ -83,7 +83,10 @@ impl GenerationTracker {
         } else if stamp.is_after(self.known) {
             let previous = self.known;
             self.known = stamp;
-            GenerationCheck::Restarted { previous, current: stamp }
+            GenerationCheck::Restarted {
+                previous,
+                current: stamp,
+            }
         } else {
             GenerationCheck::Stale { found: stamp }
         }
@@ -188,7 +191,9 @@ const MAX_EXCEPTION_VECTOR: u64 = 31;
 const MAX_DMA_REASON: u64 = 0xff;
 
 /// Fault report on the wire (56 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct FaultReportWire {
     /// [`KIND_FAULT_REPORT`].
@@ -214,7 +219,9 @@ pub struct FaultReportWire {
 }
 
 /// Restart notice on the wire (24 bytes).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct RestartNoticeWire {
     /// [`KIND_RESTART_NOTICE`].
@@ -248,7 +255,8 @@ impl FaultReport {
         match self.kind {
             FaultKind::VmFault { write, execute } => {
                 w.fault = FAULT_VM;
-                w.access = (u32::from(write) * ACCESS_WRITE) | (u32::from(execute) * ACCESS_EXECUTE);
+                w.access =
+                    (u32::from(write) * ACCESS_WRITE) | (u32::from(execute) * ACCESS_EXECUTE);
             }
             FaultKind::UnknownSyscall { number } => {
                 w.fault = FAULT_UNKNOWN_SYSCALL;
@@ -259,7 +267,11 @@ impl FaultReport {
                 w.detail = vector.into();
             }
             FaultKind::CapFault => w.fault = FAULT_CAP,
-            FaultKind::DmaFault { requester, reason, write } => {
+            FaultKind::DmaFault {
+                requester,
+                reason,
+                write,
+            } => {
                 w.fault = FAULT_DMA;
                 w.detail = requester.into();
                 w.detail2 = reason.into();
@@ -281,25 +293,39 @@ impl FaultReport {
             return Err(ProtoError::UnknownKind(w.kind));
         }
         reserved_zero(&w.reserved, "fault reserved")?;
-        let unused = |used_access: u32, used_detail: bool, used_detail2: bool| -> Result<(), ProtoError> {
-            if w.access & !used_access != 0 {
-                return Err(ProtoError::BadField { field: "fault access", value: w.access.into() });
-            }
-            if !used_detail && w.detail != 0 {
-                return Err(ProtoError::ReservedNotZero { field: "fault detail" });
-            }
-            if !used_detail2 && w.detail2 != 0 {
-                return Err(ProtoError::ReservedNotZero { field: "fault detail2" });
-            }
-            Ok(())
-        };
+        let unused =
+            |used_access: u32, used_detail: bool, used_detail2: bool| -> Result<(), ProtoError> {
+                if w.access & !used_access != 0 {
+                    return Err(ProtoError::BadField {
+                        field: "fault access",
+                        value: w.access.into(),
+                    });
+                }
+                if !used_detail && w.detail != 0 {
+                    return Err(ProtoError::ReservedNotZero {
+                        field: "fault detail",
+                    });
+                }
+                if !used_detail2 && w.detail2 != 0 {
+                    return Err(ProtoError::ReservedNotZero {
+                        field: "fault detail2",
+                    });
+                }
+                Ok(())
+            };
         let kind = match w.fault {
             FAULT_VM => {
                 unused(ACCESS_WRITE | ACCESS_EXECUTE, false, false)?;
                 if w.access == ACCESS_WRITE | ACCESS_EXECUTE {
-                    return Err(ProtoError::BadField { field: "fault access", value: w.access.into() });
+                    return Err(ProtoError::BadField {
+                        field: "fault access",
+                        value: w.access.into(),
+                    });
                 }
-                FaultKind::VmFault { write: w.access & ACCESS_WRITE != 0, execute: w.access & ACCESS_EXECUTE != 0 }
+                FaultKind::VmFault {
+                    write: w.access & ACCESS_WRITE != 0,
+                    execute: w.access & ACCESS_EXECUTE != 0,
+                }
             }
             FAULT_UNKNOWN_SYSCALL => {
                 unused(0, true, false)?;
@@ -308,9 +334,14 @@ impl FaultReport {
             FAULT_USER_EXCEPTION => {
                 unused(0, true, false)?;
                 if w.detail > MAX_EXCEPTION_VECTOR {
-                    return Err(ProtoError::BadField { field: "exception vector", value: w.detail });
+                    return Err(ProtoError::BadField {
+                        field: "exception vector",
+                        value: w.detail,
+                    });
                 }
-                FaultKind::UserException { vector: w.detail as u8 }
+                FaultKind::UserException {
+                    vector: w.detail as u8,
+                }
             }
             FAULT_CAP => {
                 unused(0, false, false)?;
@@ -318,12 +349,21 @@ impl FaultReport {
             }
             FAULT_DMA => {
                 unused(ACCESS_WRITE, true, true)?;
-                let requester =
-                    u16::try_from(w.detail).map_err(|_| ProtoError::BadField { field: "dma requester", value: w.detail })?;
+                let requester = u16::try_from(w.detail).map_err(|_| ProtoError::BadField {
+                    field: "dma requester",
+                    value: w.detail,
+                })?;
                 if w.detail2 > MAX_DMA_REASON {
-                    return Err(ProtoError::BadField { field: "dma reason", value: w.detail2 });
+                    return Err(ProtoError::BadField {
+                        field: "dma reason",
+                        value: w.detail2,
+                    });
                 }
-                FaultKind::DmaFault { requester, reason: w.detail2 as u8, write: w.access & ACCESS_WRITE != 0 }
+                FaultKind::DmaFault {
+                    requester,
+                    reason: w.detail2 as u8,
+                    write: w.access & ACCESS_WRITE != 0,
+                }
             }
             FAULT_TIMEOUT => {
                 unused(0, false, false)?;
@@ -333,7 +373,12 @@ impl FaultReport {
                 unused(0, true, false)?;
                 FaultKind::InterruptStorm { count: w.detail }
             }
-            other => return Err(ProtoError::BadField { field: "fault code", value: other.into() }),
+            other => {
+                return Err(ProtoError::BadField {
+                    field: "fault code",
+                    value: other.into(),
+                })
+            }
         };
         Ok(Self {
             component: w.component,
@@ -377,12 +422,25 @@ impl RestartNotice {
             1 => RestartReason::Fault,
             2 => RestartReason::Requested,
             3 => RestartReason::Dependency,
-            other => return Err(ProtoError::BadField { field: "restart reason", value: other.into() }),
+            other => {
+                return Err(ProtoError::BadField {
+                    field: "restart reason",
+                    value: other.into(),
+                })
+            }
         };
         let (previous, current) = (Generation(w.previous), Generation(w.current));
         if !current.is_after(previous) {
-            return Err(ProtoError::BadField { field: "restart generation", value: w.current.into() });
+            return Err(ProtoError::BadField {
+                field: "restart generation",
+                value: w.current.into(),
+            });
         }
-        Ok(Self { component: w.component, previous, current, reason })
+        Ok(Self {
+            component: w.component,
+            previous,
+            current,
+            reason,
+        })
     }
 }

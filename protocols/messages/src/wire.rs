@@ -45,21 +45,35 @@ pub enum ProtoError {
 }
 
 /// Reads a `T` from the front of `bytes` (a private copy), returning it and the rest.
-pub fn read_prefix<T: FromBytes + KnownLayout + Immutable>(bytes: &[u8]) -> Result<(T, &[u8]), ProtoError> {
-    T::read_from_prefix(bytes).map_err(|_| ProtoError::Truncated { need: core::mem::size_of::<T>(), have: bytes.len() })
+pub fn read_prefix<T: FromBytes + KnownLayout + Immutable>(
+    bytes: &[u8],
+) -> Result<(T, &[u8]), ProtoError> {
+    T::read_from_prefix(bytes).map_err(|_| ProtoError::Truncated {
+        need: core::mem::size_of::<T>(),
+        have: bytes.len(),
+    })
 }
 
 /// Writes `value` to the front of `out`, returning the bytes written.
-pub fn write_prefix<T: IntoBytes + Immutable>(value: &T, out: &mut [u8]) -> Result<usize, ProtoError> {
+pub fn write_prefix<T: IntoBytes + Immutable>(
+    value: &T,
+    out: &mut [u8],
+) -> Result<usize, ProtoError> {
     let bytes = value.as_bytes();
     let have = out.len();
-    let dst = out.get_mut(..bytes.len()).ok_or(ProtoError::NoRoom { need: bytes.len(), have })?;
+    let dst = out.get_mut(..bytes.len()).ok_or(ProtoError::NoRoom {
+        need: bytes.len(),
+        have,
+    })?;
     dst.copy_from_slice(bytes);
     Ok(bytes.len())
 }
 
 /// Checks a reserved field.
-pub fn reserved_zero<T: IntoBytes + Immutable + ?Sized>(value: &T, field: &'static str) -> Result<(), ProtoError> {
+pub fn reserved_zero<T: IntoBytes + Immutable + ?Sized>(
+    value: &T,
+    field: &'static str,
+) -> Result<(), ProtoError> {
     if value.as_bytes().iter().all(|b| *b == 0) {
         Ok(())
     } else {
@@ -72,7 +86,10 @@ pub fn flag(value: u32, field: &'static str) -> Result<bool, ProtoError> {
     match value {
         0 => Ok(false),
         1 => Ok(true),
-        v => Err(ProtoError::BadField { field, value: v.into() }),
+        v => Err(ProtoError::BadField {
+            field,
+            value: v.into(),
+        }),
     }
 }
 
@@ -86,11 +103,23 @@ pub fn fuzz_decoders(bytes: &[u8]) {
 
     let mut out = [0u8; 4096];
     if let Ok((header, event)) = DriverEvent::decode(bytes) {
-        let n = event.encode(header.generation, header.sequence, &mut out[..MAX_CONTROL_BYTES]).unwrap_or(0);
+        let n = event
+            .encode(
+                header.generation,
+                header.sequence,
+                &mut out[..MAX_CONTROL_BYTES],
+            )
+            .unwrap_or(0);
         assert_eq!(&out[..n], &bytes[..n], "driver event round trip");
     }
     if let Ok((header, request)) = StackRequest::decode(bytes) {
-        let n = request.encode(header.generation, header.sequence, &mut out[..MAX_CONTROL_BYTES]).unwrap_or(0);
+        let n = request
+            .encode(
+                header.generation,
+                header.sequence,
+                &mut out[..MAX_CONTROL_BYTES],
+            )
+            .unwrap_or(0);
         assert_eq!(&out[..n], &bytes[..n], "stack request round trip");
     }
     if let Ok((id, request)) = SocketRequest::decode(bytes) {

@@ -14,9 +14,10 @@ use std::time::{Duration, Instant};
 
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use ringbuf::traits::{Consumer as _, Producer as _, Split as _};
+
 use ward_ring::{
-    Buffer, Consumer, PoolGeometry, Producer, PushError, RawDescriptor, RegionMapping, RingId, RingPairParams,
-    SharedRing, SignalPolicy, WaitDecision,
+    Buffer, Consumer, PoolGeometry, Producer, PushError, RawDescriptor, RegionMapping, RingId,
+    RingPairParams, SharedRing, SignalPolicy, WaitDecision,
 };
 
 /// Entries per ring, the same for every implementation.
@@ -26,6 +27,34 @@ const ITEMS_PER_ITER: u64 = 4096;
 /// Batch sizes from the issue.
 const BATCHES: [usize; 4] = [1, 8, 32, 256];
 
+/// Spins this many times on a full or empty queue before yielding the core.
+/// The machine is shared, so a thread whose peer is descheduled must give
+/// the core back rather than spin out its time slice; every implementation
+/// uses the same back-off, so the comparison stays fair.
+const SPINS_BEFORE_YIELD: u32 = 512;
+
+/// Spin-then-yield waiting, shared by every implementation.
+#[derive(Default)]
+struct Backoff(u32);
+
+impl Backoff {
+    #[inline]
+    fn reset(&mut self) {
+        self.0 = 0;
+    }
+
+    #[inline]
+    fn snooze(&mut self) {
+        self.0 += 1;
+        if self.0 < SPINS_BEFORE_YIELD {
+            std::hint::spin_loop();
+        } else {
+            self.0 = 0;
+            std::thread::yield_now();
+        }
+    }
+}
+
 fn params() -> RingPairParams {
     RingPairParams::new(CAPACITY, PoolGeometry::new(2048, 4096, 64).unwrap()).unwrap()
 }
@@ -33,8 +62,12 @@ fn params() -> RingPairParams {
 /// A region that lives for the rest of the process, set up afresh per use.
 fn leaked_region() -> RegionMapping<'static> {
     let words = params().region_words() + ward_ring::REGION_ALIGN / 4;
-    let storage: &'static [AtomicU32] =
-        Box::leak((0..words).map(|_| AtomicU32::new(0)).collect::<Vec<_>>().into_boxed_slice());
+    let storage: &'static [AtomicU32] = Box::leak(
+        (0..words)
+            .map(|_| AtomicU32::new(0))
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    );
     let skip = storage.as_ptr().align_offset(ward_ring::REGION_ALIGN);
     RegionMapping::from_words(&storage[skip..]).unwrap()
 }
@@ -46,11 +79,18 @@ fn ward_ends(
 ) -> (Producer<SharedRing<'static>>, Consumer<SharedRing<'static>>) {
     let p = params();
     let r = region.ring(&p, ring).unwrap();
-    (Producer::new(r, CAPACITY, policy), Consumer::new(r, CAPACITY, p.pool(), policy))
+    (
+        Producer::new(r, CAPACITY, policy),
+        Consumer::new(r, CAPACITY, p.pool(), policy),
+    )
 }
 
 fn item(i: u64) -> Buffer {
-    params().pool().buffer((i % 4096) as u32, 0, 64).unwrap().with_cookie(i as u32)
+    params()
+        .pool()
+        .buffer((i % 4096) as u32, 0, 64)
+        .unwrap()
+        .with_cookie(i as u32)
 }
 
 fn descriptor(i: u64) -> RawDescriptor {
@@ -60,15 +100,26 @@ fn descriptor(i: u64) -> RawDescriptor {
 /// Moves `total` items through this ring with batches of `batch`; the
 /// consumer also pops in batches of `batch`. `policy` says who may sleep,
 /// and so who pays for the signal decision.
-fn ward_throughput(region: RegionMapping<'static>, total: u64, batch: usize, policy: SignalPolicy) -> Duration {
+fn ward_throughput(
+    region: RegionMapping<'static>,
+    total: u64,
+    batch: usize,
+    policy: SignalPolicy,
+) -> Duration {
     region.initialise(&params(), 1).unwrap();
     let (mut tx, mut rx) = ward_ends(region, RingId::Lend, policy);
     let items: Vec<Buffer> = (0..batch as u64).map(item).collect();
     let consumer = std::thread::spawn(move || {
         let mut out = vec![item(0); batch];
         let mut got = 0u64;
+        let mut backoff = Backoff::default();
         while got < total {
             let n = rx.pop_into(&mut out).unwrap();
+            if n == 0 {
+                backoff.snooze();
+                continue;
+            }
+            backoff.reset();
             for b in &out[..n] {
                 black_box(b.cookie());
             }
@@ -78,6 +129,7 @@ fn ward_throughput(region: RegionMapping<'static>, total: u64, batch: usize, pol
     });
     let start = Instant::now();
     let mut sent = 0u64;
+    let mut backoff = Backoff::default();
     while sent < total {
         let want = batch.min((total - sent) as usize);
         let n = if batch == 1 {
@@ -89,6 +141,11 @@ fn ward_throughput(region: RegionMapping<'static>, total: u64, batch: usize, pol
         } else {
             tx.push_slice(&items[..want]).unwrap()
         };
+        if n == 0 {
+            backoff.snooze();
+            continue;
+        }
+        backoff.reset();
         sent += n as u64;
         let _ = black_box(tx.publish());
     }
@@ -96,70 +153,96 @@ fn ward_throughput(region: RegionMapping<'static>, total: u64, batch: usize, pol
     start.elapsed()
 }
 
-fn rtrb_throughput(total: u64) -> Duration {
-    let (mut tx, mut rx) = rtrb::RingBuffer::<RawDescriptor>::new(CAPACITY as usize);
-    let consumer = std::thread::spawn(move || {
-        let mut got = 0u64;
-        while got < total {
-            if let Ok(d) = rx.pop() {
-                black_box(d.cookie);
-                got += 1;
-            }
-        }
-    });
-    let start = Instant::now();
-    let d = descriptor(0);
-    let mut sent = 0u64;
-    while sent < total {
-        if tx.push(d).is_ok() {
-            sent += 1;
-        }
-    }
-    consumer.join().unwrap();
-    start.elapsed()
+/// The single-item interface of the queues compared against.
+trait Queue {
+    type Tx: Send + 'static;
+    type Rx: Send + 'static;
+    fn make(capacity: usize) -> (Self::Tx, Self::Rx);
+    fn push(tx: &mut Self::Tx, d: RawDescriptor) -> bool;
+    fn pop(rx: &mut Self::Rx) -> Option<RawDescriptor>;
 }
 
-fn crossbeam_throughput(total: u64) -> Duration {
-    let queue = Arc::new(crossbeam_queue::ArrayQueue::<RawDescriptor>::new(CAPACITY as usize));
-    let rx = queue.clone();
-    let consumer = std::thread::spawn(move || {
-        let mut got = 0u64;
-        while got < total {
-            if let Some(d) = rx.pop() {
-                black_box(d.cookie);
-                got += 1;
-            }
-        }
-    });
-    let start = Instant::now();
-    let d = descriptor(0);
-    let mut sent = 0u64;
-    while sent < total {
-        if queue.push(d).is_ok() {
-            sent += 1;
-        }
+struct Rtrb;
+
+impl Queue for Rtrb {
+    type Tx = rtrb::Producer<RawDescriptor>;
+    type Rx = rtrb::Consumer<RawDescriptor>;
+    fn make(capacity: usize) -> (Self::Tx, Self::Rx) {
+        rtrb::RingBuffer::new(capacity)
     }
-    consumer.join().unwrap();
-    start.elapsed()
+    #[inline]
+    fn push(tx: &mut Self::Tx, d: RawDescriptor) -> bool {
+        tx.push(d).is_ok()
+    }
+    #[inline]
+    fn pop(rx: &mut Self::Rx) -> Option<RawDescriptor> {
+        rx.pop().ok()
+    }
 }
 
-fn ringbuf_throughput(total: u64) -> Duration {
-    let (mut tx, mut rx) = ringbuf::HeapRb::<RawDescriptor>::new(CAPACITY as usize).split();
+struct Crossbeam;
+
+impl Queue for Crossbeam {
+    type Tx = Arc<crossbeam_queue::ArrayQueue<RawDescriptor>>;
+    type Rx = Arc<crossbeam_queue::ArrayQueue<RawDescriptor>>;
+    fn make(capacity: usize) -> (Self::Tx, Self::Rx) {
+        let q = Arc::new(crossbeam_queue::ArrayQueue::new(capacity));
+        (q.clone(), q)
+    }
+    #[inline]
+    fn push(tx: &mut Self::Tx, d: RawDescriptor) -> bool {
+        tx.push(d).is_ok()
+    }
+    #[inline]
+    fn pop(rx: &mut Self::Rx) -> Option<RawDescriptor> {
+        rx.pop()
+    }
+}
+
+struct Ringbuf;
+
+impl Queue for Ringbuf {
+    type Tx = ringbuf::HeapProd<RawDescriptor>;
+    type Rx = ringbuf::HeapCons<RawDescriptor>;
+    fn make(capacity: usize) -> (Self::Tx, Self::Rx) {
+        ringbuf::HeapRb::new(capacity).split()
+    }
+    #[inline]
+    fn push(tx: &mut Self::Tx, d: RawDescriptor) -> bool {
+        tx.try_push(d).is_ok()
+    }
+    #[inline]
+    fn pop(rx: &mut Self::Rx) -> Option<RawDescriptor> {
+        rx.try_pop()
+    }
+}
+
+fn queue_throughput<Q: Queue>(total: u64) -> Duration {
+    let (mut tx, mut rx) = Q::make(CAPACITY as usize);
     let consumer = std::thread::spawn(move || {
         let mut got = 0u64;
+        let mut backoff = Backoff::default();
         while got < total {
-            if let Some(d) = rx.try_pop() {
-                black_box(d.cookie);
-                got += 1;
+            match Q::pop(&mut rx) {
+                Some(d) => {
+                    black_box(d.cookie);
+                    got += 1;
+                    backoff.reset();
+                }
+                None => backoff.snooze(),
             }
         }
     });
     let start = Instant::now();
     let d = descriptor(0);
     let mut sent = 0u64;
+    let mut backoff = Backoff::default();
     while sent < total {
-        if tx.try_push(d).is_ok() {
+        if Q::push(&mut tx, d) {
             sent += 1;
+            backoff.reset();
+        } else {
+            backoff.snooze();
         }
     }
     consumer.join().unwrap();
@@ -172,24 +255,45 @@ fn throughput(c: &mut Criterion) {
     let region = leaked_region();
     for batch in BATCHES {
         group.bench_with_input(BenchmarkId::new("ward", batch), &batch, |b, &batch| {
-            b.iter_custom(|iters| ward_throughput(region, iters * ITEMS_PER_ITER, batch, SignalPolicy::BOTH))
+            b.iter_custom(|iters| {
+                ward_throughput(region, iters * ITEMS_PER_ITER, batch, SignalPolicy::BOTH)
+            })
         });
     }
     for batch in [1, 32] {
-        group.bench_with_input(BenchmarkId::new("ward_consumer_sleeps", batch), &batch, |b, &batch| {
-            b.iter_custom(|iters| {
-                ward_throughput(region, iters * ITEMS_PER_ITER, batch, SignalPolicy::CONSUMER_ONLY)
-            })
-        });
-        group.bench_with_input(BenchmarkId::new("ward_polled", batch), &batch, |b, &batch| {
-            b.iter_custom(|iters| ward_throughput(region, iters * ITEMS_PER_ITER, batch, SignalPolicy::POLLED))
-        });
+        group.bench_with_input(
+            BenchmarkId::new("ward_consumer_sleeps", batch),
+            &batch,
+            |b, &batch| {
+                b.iter_custom(|iters| {
+                    ward_throughput(
+                        region,
+                        iters * ITEMS_PER_ITER,
+                        batch,
+                        SignalPolicy::CONSUMER_ONLY,
+                    )
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("ward_polled", batch),
+            &batch,
+            |b, &batch| {
+                b.iter_custom(|iters| {
+                    ward_throughput(region, iters * ITEMS_PER_ITER, batch, SignalPolicy::POLLED)
+                })
+            },
+        );
     }
-    group.bench_function("rtrb", |b| b.iter_custom(|iters| rtrb_throughput(iters * ITEMS_PER_ITER)));
-    group.bench_function("crossbeam_array_queue", |b| {
-        b.iter_custom(|iters| crossbeam_throughput(iters * ITEMS_PER_ITER))
+    group.bench_function("rtrb", |b| {
+        b.iter_custom(|iters| queue_throughput::<Rtrb>(iters * ITEMS_PER_ITER))
     });
-    group.bench_function("ringbuf", |b| b.iter_custom(|iters| ringbuf_throughput(iters * ITEMS_PER_ITER)));
+    group.bench_function("crossbeam_array_queue", |b| {
+        b.iter_custom(|iters| queue_throughput::<Crossbeam>(iters * ITEMS_PER_ITER))
+    });
+    group.bench_function("ringbuf", |b| {
+        b.iter_custom(|iters| queue_throughput::<Ringbuf>(iters * ITEMS_PER_ITER))
+    });
     group.finish();
 }
 
@@ -199,18 +303,22 @@ fn ward_round_trips(region: RegionMapping<'static>, trips: u64) -> Duration {
     let (mut ping_tx, mut ping_rx) = ward_ends(region, RingId::Lend, SignalPolicy::BOTH);
     let (mut pong_tx, mut pong_rx) = ward_ends(region, RingId::Return, SignalPolicy::BOTH);
     let echo = std::thread::spawn(move || {
+        let mut backoff = Backoff::default();
         for _ in 0..trips {
             let b = loop {
                 if let Some(b) = ping_rx.pop().unwrap() {
                     break b;
                 }
+                backoff.snooze();
             };
+            backoff.reset();
             let _ = ping_rx.release();
             pong_tx.push(b).unwrap();
             let _ = pong_tx.publish();
         }
     });
     let start = Instant::now();
+    let mut backoff = Backoff::default();
     for i in 0..trips {
         ping_tx.push(item(i)).unwrap();
         let _ = ping_tx.publish();
@@ -219,95 +327,98 @@ fn ward_round_trips(region: RegionMapping<'static>, trips: u64) -> Duration {
                 black_box(b);
                 break;
             }
+            backoff.snooze();
         }
+        backoff.reset();
         let _ = pong_rx.release();
     }
     echo.join().unwrap();
     start.elapsed()
 }
 
-fn rtrb_round_trips(trips: u64) -> Duration {
-    let (mut ping_tx, mut ping_rx) = rtrb::RingBuffer::<RawDescriptor>::new(CAPACITY as usize);
-    let (mut pong_tx, mut pong_rx) = rtrb::RingBuffer::<RawDescriptor>::new(CAPACITY as usize);
+fn queue_round_trips<Q: Queue>(trips: u64) -> Duration {
+    let (mut ping_tx, mut ping_rx) = Q::make(CAPACITY as usize);
+    let (mut pong_tx, mut pong_rx) = Q::make(CAPACITY as usize);
     let echo = std::thread::spawn(move || {
+        let mut backoff = Backoff::default();
         for _ in 0..trips {
             let d = loop {
-                if let Ok(d) = ping_rx.pop() {
+                if let Some(d) = Q::pop(&mut ping_rx) {
                     break d;
                 }
+                backoff.snooze();
             };
-            pong_tx.push(d).unwrap();
+            backoff.reset();
+            assert!(Q::push(&mut pong_tx, d));
         }
     });
     let start = Instant::now();
+    let mut backoff = Backoff::default();
     for i in 0..trips {
-        ping_tx.push(descriptor(i)).unwrap();
+        assert!(Q::push(&mut ping_tx, descriptor(i)));
         loop {
-            if let Ok(d) = pong_rx.pop() {
+            if let Some(d) = Q::pop(&mut pong_rx) {
                 black_box(d);
                 break;
             }
+            backoff.snooze();
         }
+        backoff.reset();
     }
     echo.join().unwrap();
     start.elapsed()
 }
 
-fn crossbeam_round_trips(trips: u64) -> Duration {
-    let ping = Arc::new(crossbeam_queue::ArrayQueue::<RawDescriptor>::new(CAPACITY as usize));
-    let pong = Arc::new(crossbeam_queue::ArrayQueue::<RawDescriptor>::new(CAPACITY as usize));
-    let echo = {
-        let (ping, pong) = (ping.clone(), pong.clone());
-        std::thread::spawn(move || {
-            for _ in 0..trips {
-                let d = loop {
-                    if let Some(d) = ping.pop() {
-                        break d;
-                    }
-                };
-                pong.push(d).unwrap();
-            }
-        })
-    };
-    let start = Instant::now();
-    for i in 0..trips {
-        ping.push(descriptor(i)).unwrap();
-        loop {
-            if let Some(d) = pong.pop() {
-                black_box(d);
-                break;
-            }
-        }
-    }
-    echo.join().unwrap();
-    start.elapsed()
-}
+/// Items pushed and popped per iteration of the single-thread benchmark.
+const SINGLE_THREAD_BURST: u64 = 64;
 
-fn ringbuf_round_trips(trips: u64) -> Duration {
-    let (mut ping_tx, mut ping_rx) = ringbuf::HeapRb::<RawDescriptor>::new(CAPACITY as usize).split();
-    let (mut pong_tx, mut pong_rx) = ringbuf::HeapRb::<RawDescriptor>::new(CAPACITY as usize).split();
-    let echo = std::thread::spawn(move || {
-        for _ in 0..trips {
-            let d = loop {
-                if let Some(d) = ping_rx.try_pop() {
-                    break d;
+/// Instruction cost alone, without cross-core traffic: one thread pushes a
+/// burst and pops it back.
+fn single_thread(c: &mut Criterion) {
+    let mut group = c.benchmark_group("single_thread_push_pop");
+    group.throughput(Throughput::Elements(SINGLE_THREAD_BURST));
+    let region = leaked_region();
+    for (name, policy) in [
+        ("ward", SignalPolicy::BOTH),
+        ("ward_polled", SignalPolicy::POLLED),
+    ] {
+        region.initialise(&params(), 1).unwrap();
+        let (mut tx, mut rx) = ward_ends(region, RingId::Lend, policy);
+        let item = item(1);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for _ in 0..SINGLE_THREAD_BURST {
+                    tx.push(black_box(item)).unwrap();
+                    let _ = black_box(tx.publish());
                 }
-            };
-            pong_tx.try_push(d).unwrap();
-        }
-    });
-    let start = Instant::now();
-    for i in 0..trips {
-        ping_tx.try_push(descriptor(i)).unwrap();
-        loop {
-            if let Some(d) = pong_rx.try_pop() {
-                black_box(d);
-                break;
-            }
-        }
+                for _ in 0..SINGLE_THREAD_BURST {
+                    black_box(rx.pop().unwrap());
+                    let _ = black_box(rx.release());
+                }
+            })
+        });
     }
-    echo.join().unwrap();
-    start.elapsed()
+    fn queue<Q: Queue>(
+        group: &mut criterion::BenchmarkGroup<'_, criterion::measurement::WallTime>,
+        name: &str,
+    ) {
+        let (mut tx, mut rx) = Q::make(CAPACITY as usize);
+        let d = descriptor(1);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                for _ in 0..SINGLE_THREAD_BURST {
+                    assert!(Q::push(&mut tx, black_box(d)));
+                }
+                for _ in 0..SINGLE_THREAD_BURST {
+                    black_box(Q::pop(&mut rx));
+                }
+            })
+        });
+    }
+    queue::<Rtrb>(&mut group, "rtrb");
+    queue::<Crossbeam>(&mut group, "crossbeam_array_queue");
+    queue::<Ringbuf>(&mut group, "ringbuf");
+    group.finish();
 }
 
 /// Round trips per criterion iteration.
@@ -317,12 +428,18 @@ fn latency(c: &mut Criterion) {
     let mut group = c.benchmark_group("round_trip");
     group.throughput(Throughput::Elements(TRIPS_PER_ITER));
     let region = leaked_region();
-    group.bench_function("ward", |b| b.iter_custom(|iters| ward_round_trips(region, iters * TRIPS_PER_ITER)));
-    group.bench_function("rtrb", |b| b.iter_custom(|iters| rtrb_round_trips(iters * TRIPS_PER_ITER)));
-    group.bench_function("crossbeam_array_queue", |b| {
-        b.iter_custom(|iters| crossbeam_round_trips(iters * TRIPS_PER_ITER))
+    group.bench_function("ward", |b| {
+        b.iter_custom(|iters| ward_round_trips(region, iters * TRIPS_PER_ITER))
     });
-    group.bench_function("ringbuf", |b| b.iter_custom(|iters| ringbuf_round_trips(iters * TRIPS_PER_ITER)));
+    group.bench_function("rtrb", |b| {
+        b.iter_custom(|iters| queue_round_trips::<Rtrb>(iters * TRIPS_PER_ITER))
+    });
+    group.bench_function("crossbeam_array_queue", |b| {
+        b.iter_custom(|iters| queue_round_trips::<Crossbeam>(iters * TRIPS_PER_ITER))
+    });
+    group.bench_function("ringbuf", |b| {
+        b.iter_custom(|iters| queue_round_trips::<Ringbuf>(iters * TRIPS_PER_ITER))
+    });
     group.finish();
 }
 
@@ -334,7 +451,10 @@ struct Doorbell {
 
 impl Doorbell {
     fn new() -> Self {
-        Self { rung: AtomicBool::new(false), sleeper: std::sync::Mutex::new(None) }
+        Self {
+            rung: AtomicBool::new(false),
+            sleeper: std::sync::Mutex::new(None),
+        }
     }
 
     fn ring(&self) {
@@ -352,22 +472,64 @@ impl Doorbell {
     }
 }
 
-/// How the producer spaces its items.
-#[derive(Clone, Copy, Debug)]
-enum Pace {
-    /// One item, then a short pause.
-    Steady,
-    /// 64 items back to back, then a longer pause.
-    Bursty,
+/// One signal-counting scenario: how the producer spaces its items, and how
+/// many items the consumer waits for before it wants a signal.
+struct Pace {
+    name: &'static str,
+    burst: u32,
+    pause: Duration,
+    /// Publish after every item (true) or once per burst (false).
+    publish_each: bool,
+    wake_after: u32,
 }
 
-/// Moves `total` items with a consumer that sleeps whenever the ring is
-/// empty, and counts the producer's signals.
-fn count_signals(pace: Pace, total: u32) -> (u32, u32) {
+const PACES: [Pace; 5] = [
+    Pace {
+        name: "steady, 1 item / 20 us",
+        burst: 1,
+        pause: Duration::from_micros(20),
+        publish_each: true,
+        wake_after: 1,
+    },
+    Pace {
+        name: "steady, 1 item / 2 us",
+        burst: 1,
+        pause: Duration::from_micros(2),
+        publish_each: true,
+        wake_after: 1,
+    },
+    Pace {
+        name: "bursty, 64 items / 500 us, publish per item",
+        burst: 64,
+        pause: Duration::from_micros(500),
+        publish_each: true,
+        wake_after: 1,
+    },
+    Pace {
+        name: "bursty, 64 items / 500 us, publish per burst",
+        burst: 64,
+        pause: Duration::from_micros(500),
+        publish_each: false,
+        wake_after: 1,
+    },
+    Pace {
+        name: "bursty, publish per item, consumer waits for 16",
+        burst: 64,
+        pause: Duration::from_micros(500),
+        publish_each: true,
+        wake_after: 16,
+    },
+];
+
+/// Moves `total` items with a consumer that sleeps
+/// whenever the ring holds fewer than `wake_after` items; counts the
+/// producer's signals and the consumer's sleeps.
+fn count_signals(pace: &Pace, total: u32) -> (u32, u32) {
     let region = leaked_region();
     region.initialise(&params(), 1).unwrap();
     let (mut tx, mut rx) = ward_ends(region, RingId::Lend, SignalPolicy::CONSUMER_ONLY);
     let doorbell = Arc::new(Doorbell::new());
+    let wake_after = pace.wake_after;
     let consumer = {
         let doorbell = doorbell.clone();
         std::thread::spawn(move || {
@@ -378,7 +540,9 @@ fn count_signals(pace: Pace, total: u32) -> (u32, u32) {
                 let n = rx.pop_into(&mut out).unwrap();
                 got += n as u32;
                 let _ = rx.release();
-                if n == 0 && rx.prepare_wait(1).unwrap() == WaitDecision::Sleep {
+                // Near the end, fewer than `wake_after` items may remain.
+                let want = wake_after.min(total - got).max(1);
+                if n == 0 && rx.prepare_wait(want).unwrap() == WaitDecision::Sleep {
                     sleeps += 1;
                     doorbell.wait();
                 }
@@ -386,24 +550,24 @@ fn count_signals(pace: Pace, total: u32) -> (u32, u32) {
             sleeps
         })
     };
-    let (burst, pause) = match pace {
-        Pace::Steady => (1, Duration::from_micros(20)),
-        Pace::Bursty => (64, Duration::from_micros(500)),
-    };
     let mut signals = 0;
     let mut sent = 0;
     while sent < total {
-        for _ in 0..burst {
+        for _ in 0..pace.burst {
             while tx.push(item(sent as u64)).is_err() {
                 std::thread::yield_now();
             }
             sent += 1;
-            if tx.publish().should_signal() {
+            if pace.publish_each && tx.publish().should_signal() {
                 signals += 1;
                 doorbell.ring();
             }
         }
-        let until = Instant::now() + pause;
+        if !pace.publish_each && tx.publish().should_signal() {
+            signals += 1;
+            doorbell.ring();
+        }
+        let until = Instant::now() + pace.pause;
         while Instant::now() < until {
             std::hint::spin_loop();
         }
@@ -414,10 +578,12 @@ fn count_signals(pace: Pace, total: u32) -> (u32, u32) {
 
 fn signals(_c: &mut Criterion) {
     const TOTAL: u32 = 20_000;
-    for pace in [Pace::Steady, Pace::Bursty] {
+    println!("signals per 1000 items (without suppression: one per publish)");
+    for pace in &PACES {
         let (signals, sleeps) = count_signals(pace, TOTAL);
         println!(
-            "signals/{pace:?}: {:.1} signals per 1000 items ({signals} signals, {sleeps} consumer sleeps, {TOTAL} items, publish per item)",
+            "signals/{}: {:.1} per 1000 items ({signals} signals, {sleeps} consumer sleeps, {TOTAL} items)",
+            pace.name,
             signals as f64 * 1000.0 / TOTAL as f64
         );
     }
@@ -431,5 +597,5 @@ fn config() -> Criterion {
         .sample_size(10)
 }
 
-criterion_group! { name = benches; config = config(); targets = signals, throughput, latency }
+criterion_group! { name = benches; config = config(); targets = signals, single_thread, throughput, latency }
 criterion_main!(benches);

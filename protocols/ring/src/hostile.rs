@@ -94,7 +94,11 @@ pub fn run(input: &[u8]) -> Outcome {
     let region_buffer = RegionBuffer::<HARNESS_WORDS>::new();
     let region = region_buffer.mapping();
     let words = region.words();
-    let role = if mode & 1 == 0 { Role::Borrower } else { Role::Owner };
+    let role = if mode & 1 == 0 {
+        Role::Borrower
+    } else {
+        Role::Owner
+    };
     let overlay_header = mode & 2 != 0;
 
     // The peer initialises honestly; then the input may scribble over the
@@ -139,8 +143,14 @@ pub fn run(input: &[u8]) -> Outcome {
             2 => match end.receive() {
                 Ok(Some(buffer)) => {
                     assert!(buffer.slot() < pool.slot_count(), "slot outside the pool");
-                    assert!(buffer.offset() as u64 + buffer.len() as u64 <= (buffer.slot() as u64 + 1) * pool.slot_size() as u64);
-                    assert!(buffer.offset() % pool.align() == 0, "misaligned buffer accepted");
+                    assert!(
+                        buffer.offset() as u64 + buffer.len() as u64
+                            <= (buffer.slot() as u64 + 1) * pool.slot_size() as u64
+                    );
+                    assert!(
+                        buffer.offset() % pool.align() == 0,
+                        "misaligned buffer accepted"
+                    );
                     assert!(end.held().contains(buffer.slot()));
                     outcome.received += 1;
                 }
@@ -184,7 +194,11 @@ fn over<'a>(
     role: Role,
     generation: u32,
 ) -> Result<PairEnd<crate::memory::SharedRing<'a>, HARNESS_SET_WORDS>, PairSetupError> {
-    let outgoing = region.ring(params, role.outgoing()).map_err(PairSetupError::Attach)?;
-    let incoming = region.ring(params, role.incoming()).map_err(PairSetupError::Attach)?;
+    let outgoing = region
+        .ring(params, role.outgoing())
+        .map_err(PairSetupError::Attach)?;
+    let incoming = region
+        .ring(params, role.incoming())
+        .map_err(PairSetupError::Attach)?;
     PairEnd::new(role, outgoing, incoming, params, generation).map_err(PairSetupError::Geometry)
 }

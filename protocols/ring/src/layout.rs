@@ -68,7 +68,9 @@ pub enum RingId {
 ///
 /// A descriptor read from the ring is an *allegation* by the peer; it becomes
 /// a [`Buffer`](crate::Buffer) only after [`PoolGeometry::validate`].
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct RawDescriptor {
     /// Byte offset of the data from the start of the buffer pool.
@@ -85,7 +87,9 @@ pub struct RawDescriptor {
 /// The first 64 bytes of a ring-pair region, written once by the side that
 /// initialises the region and compared field by field by the side that
 /// attaches.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 #[repr(C)]
 pub struct RegionHeader {
     /// [`REGION_MAGIC`]; written last, with release ordering.
@@ -139,8 +143,12 @@ pub enum ControlWord {
 
 impl ControlWord {
     /// All four, in region order.
-    pub const ALL: [ControlWord; 4] =
-        [ControlWord::Head, ControlWord::ProducerWakeAt, ControlWord::Tail, ControlWord::ConsumerWakeAt];
+    pub const ALL: [ControlWord; 4] = [
+        ControlWord::Head,
+        ControlWord::ProducerWakeAt,
+        ControlWord::Tail,
+        ControlWord::ConsumerWakeAt,
+    ];
 
     const fn line(self) -> usize {
         match self {
@@ -185,7 +193,12 @@ impl RingPairParams {
         if capacity < MIN_CAPACITY || capacity > MAX_CAPACITY || !capacity.is_power_of_two() {
             return Err(AttachError::BadCapacity { capacity });
         }
-        Ok(Self { capacity, pool, lend_signals: SignalPolicy::BOTH, return_signals: SignalPolicy::BOTH })
+        Ok(Self {
+            capacity,
+            pool,
+            lend_signals: SignalPolicy::BOTH,
+            return_signals: SignalPolicy::BOTH,
+        })
     }
 
     /// The same parameters with `policy` for `ring`.
@@ -276,17 +289,41 @@ impl RingPairParams {
         let expected = self.header(found.generation);
         let fields = [
             (HeaderField::Version, expected.version, found.version),
-            (HeaderField::HeaderBytes, expected.header_bytes, found.header_bytes),
+            (
+                HeaderField::HeaderBytes,
+                expected.header_bytes,
+                found.header_bytes,
+            ),
             (HeaderField::Capacity, expected.capacity, found.capacity),
-            (HeaderField::DescriptorBytes, expected.descriptor_bytes, found.descriptor_bytes),
+            (
+                HeaderField::DescriptorBytes,
+                expected.descriptor_bytes,
+                found.descriptor_bytes,
+            ),
             (HeaderField::SlotSize, expected.slot_size, found.slot_size),
-            (HeaderField::SlotCount, expected.slot_count, found.slot_count),
-            (HeaderField::SlotAlign, expected.slot_align, found.slot_align),
-            (HeaderField::SignalPolicy, expected.signal_policy, found.signal_policy),
+            (
+                HeaderField::SlotCount,
+                expected.slot_count,
+                found.slot_count,
+            ),
+            (
+                HeaderField::SlotAlign,
+                expected.slot_align,
+                found.slot_align,
+            ),
+            (
+                HeaderField::SignalPolicy,
+                expected.signal_policy,
+                found.signal_policy,
+            ),
         ];
         for (field, ours, theirs) in fields {
             if ours != theirs {
-                return Err(AttachError::Mismatch { field, ours, theirs });
+                return Err(AttachError::Mismatch {
+                    field,
+                    ours,
+                    theirs,
+                });
             }
         }
         if found.reserved != [0; 6] {

@@ -53,8 +53,8 @@ pub mod signal;
 pub mod spsc;
 
 pub use error::{
-    AttachError, AttachOrPeer, DescriptorFault, GeometryError, HeaderField, PeerMisbehaved, PushError, SendError,
-    SharedIndex,
+    AttachError, AttachOrPeer, DescriptorFault, GeometryError, HeaderField, PeerMisbehaved,
+    PushError, SendError, SharedIndex,
 };
 pub use layout::{RawDescriptor, RegionHeader, RingId, RingPairParams, REGION_ALIGN};
 pub use memory::{ControlWord, RegionBuffer, RegionMapping, RingMemory, SharedRing};

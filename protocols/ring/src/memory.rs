@@ -18,8 +18,8 @@ use core::sync::atomic::{fence, AtomicU32, Ordering};
 use crate::error::AttachError;
 pub use crate::layout::ControlWord;
 use crate::layout::{
-    RawDescriptor, RegionHeader, RingId, RingPairParams, DESCRIPTOR_WORDS, HEADER_WORDS, MAGIC_WORD, REGION_ALIGN,
-    WAKE_NEVER_FROM_START, WAKE_ON_FIRST_ENTRY, WORD_BYTES,
+    RawDescriptor, RegionHeader, RingId, RingPairParams, DESCRIPTOR_WORDS, HEADER_WORDS,
+    MAGIC_WORD, REGION_ALIGN, WAKE_NEVER_FROM_START, WAKE_ON_FIRST_ENTRY, WORD_BYTES,
 };
 
 /// The shared-memory operations of one ring. Implementations must perform
@@ -65,7 +65,8 @@ impl<'a> RegionMapping<'a> {
         // is a multiple of 4), the caller guarantees `words * 4 <= len` bytes
         // stay valid for `'a`, and that every access to them is atomic, which is
         // exactly what a shared `[AtomicU32]` permits.
-        let words = unsafe { core::slice::from_raw_parts(base.as_ptr().cast::<AtomicU32>(), words) };
+        let words =
+            unsafe { core::slice::from_raw_parts(base.as_ptr().cast::<AtomicU32>(), words) };
         Ok(Self { words })
     }
 
@@ -86,7 +87,10 @@ impl<'a> RegionMapping<'a> {
     pub fn initialise(&self, params: &RingPairParams, generation: u32) -> Result<(), AttachError> {
         let need = params.region_words();
         if self.words.len() < need {
-            return Err(AttachError::TooSmall { need: need * WORD_BYTES, have: self.words.len() * WORD_BYTES });
+            return Err(AttachError::TooSmall {
+                need: need * WORD_BYTES,
+                have: self.words.len() * WORD_BYTES,
+            });
         }
         let region = &self.words[..need];
         region[MAGIC_WORD].store(0, Ordering::Relaxed);
@@ -113,7 +117,10 @@ impl<'a> RegionMapping<'a> {
     pub fn check(&self, params: &RingPairParams) -> Result<u32, AttachError> {
         let need = params.region_words();
         if self.words.len() < need {
-            return Err(AttachError::TooSmall { need: need * WORD_BYTES, have: self.words.len() * WORD_BYTES });
+            return Err(AttachError::TooSmall {
+                need: need * WORD_BYTES,
+                have: self.words.len() * WORD_BYTES,
+            });
         }
         let mut words = [0u32; HEADER_WORDS];
         words[MAGIC_WORD] = self.words[MAGIC_WORD].load(Ordering::Acquire);
@@ -128,14 +135,22 @@ impl<'a> RegionMapping<'a> {
     /// checked the region with [`check`](Self::check) or written it with
     /// [`initialise`](Self::initialise) for the same `params`; if the region is
     /// too small an error is returned rather than a partial ring.
-    pub fn ring(&self, params: &RingPairParams, ring: RingId) -> Result<SharedRing<'a>, AttachError> {
+    pub fn ring(
+        &self,
+        params: &RingPairParams,
+        ring: RingId,
+    ) -> Result<SharedRing<'a>, AttachError> {
         let need = params.region_words();
         if self.words.len() < need {
-            return Err(AttachError::TooSmall { need: need * WORD_BYTES, have: self.words.len() * WORD_BYTES });
+            return Err(AttachError::TooSmall {
+                need: need * WORD_BYTES,
+                have: self.words.len() * WORD_BYTES,
+            });
         }
         let word = |w| &self.words[RingPairParams::control_word(ring, w)];
         let first = params.descriptors(ring);
-        let descriptor_words = &self.words[first..first + params.capacity() as usize * DESCRIPTOR_WORDS];
+        let descriptor_words =
+            &self.words[first..first + params.capacity() as usize * DESCRIPTOR_WORDS];
         let (descriptors, rest) = descriptor_words.as_chunks::<DESCRIPTOR_WORDS>();
         debug_assert!(rest.is_empty());
         Ok(SharedRing {
@@ -234,7 +249,9 @@ pub struct RegionBuffer<const WORDS: usize> {
 impl<const WORDS: usize> RegionBuffer<WORDS> {
     /// A zeroed buffer.
     pub const fn new() -> Self {
-        Self { words: [const { AtomicU32::new(0) }; WORDS] }
+        Self {
+            words: [const { AtomicU32::new(0) }; WORDS],
+        }
     }
 
     /// The buffer as a region mapping.

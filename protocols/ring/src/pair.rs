@@ -70,13 +70,18 @@ impl<'a, const WORDS: usize> PairEnd<SharedRing<'a>, WORDS> {
         params: &RingPairParams,
         generation: u32,
     ) -> Result<Self, PairSetupError> {
-        region.initialise(params, generation).map_err(PairSetupError::Attach)?;
+        region
+            .initialise(params, generation)
+            .map_err(PairSetupError::Attach)?;
         Self::over_region(Role::Owner, region, params, generation)
     }
 
     /// The borrower's end: checks the header against our private `params`
     /// and starts out holding no slot. Returns the region's generation too.
-    pub fn attach_borrower(region: RegionMapping<'a>, params: &RingPairParams) -> Result<Self, PairSetupError> {
+    pub fn attach_borrower(
+        region: RegionMapping<'a>,
+        params: &RingPairParams,
+    ) -> Result<Self, PairSetupError> {
         let generation = region.check(params).map_err(PairSetupError::Attach)?;
         Self::over_region(Role::Borrower, region, params, generation)
     }
@@ -87,8 +92,12 @@ impl<'a, const WORDS: usize> PairEnd<SharedRing<'a>, WORDS> {
         params: &RingPairParams,
         generation: u32,
     ) -> Result<Self, PairSetupError> {
-        let outgoing = region.ring(params, role.outgoing()).map_err(PairSetupError::Attach)?;
-        let incoming = region.ring(params, role.incoming()).map_err(PairSetupError::Attach)?;
+        let outgoing = region
+            .ring(params, role.outgoing())
+            .map_err(PairSetupError::Attach)?;
+        let incoming = region
+            .ring(params, role.incoming())
+            .map_err(PairSetupError::Attach)?;
         Self::new(role, outgoing, incoming, params, generation).map_err(PairSetupError::Geometry)
     }
 }
@@ -110,7 +119,12 @@ impl<M: RingMemory, const WORDS: usize> PairEnd<M, WORDS> {
         Ok(Self {
             role,
             outgoing: Producer::new(outgoing, params.capacity(), params.signals(role.outgoing())),
-            incoming: Consumer::new(incoming, params.capacity(), pool, params.signals(role.incoming())),
+            incoming: Consumer::new(
+                incoming,
+                params.capacity(),
+                pool,
+                params.signals(role.incoming()),
+            ),
             held,
             params: *params,
             generation,
@@ -168,7 +182,9 @@ impl<M: RingMemory, const WORDS: usize> PairEnd<M, WORDS> {
             return Ok(None);
         };
         if !self.held.insert(buffer.slot()) {
-            return Err(PeerMisbehaved::BufferAlreadyHeld { slot: buffer.slot() });
+            return Err(PeerMisbehaved::BufferAlreadyHeld {
+                slot: buffer.slot(),
+            });
         }
         Ok(Some(buffer))
     }
@@ -180,7 +196,10 @@ impl<M: RingMemory, const WORDS: usize> PairEnd<M, WORDS> {
     }
 
     /// Waits for incoming buffers; see [`Consumer::prepare_wait`].
-    pub fn prepare_wait_incoming(&mut self, min_items: u32) -> Result<WaitDecision, PeerMisbehaved> {
+    pub fn prepare_wait_incoming(
+        &mut self,
+        min_items: u32,
+    ) -> Result<WaitDecision, PeerMisbehaved> {
         self.incoming.prepare_wait(min_items)
     }
 
@@ -205,7 +224,12 @@ impl<M: RingMemory, const WORDS: usize> PairEnd<M, WORDS> {
     /// every buffer is this side's again, and the rings start over on fresh
     /// memory. Only the owner reclaims; the region must be initialised again
     /// with [`RegionMapping::initialise`] before the new peer attaches.
-    pub fn reclaim_after_peer_restart(&mut self, outgoing: M, incoming: M, generation: u32) -> Result<(), GeometryError> {
+    pub fn reclaim_after_peer_restart(
+        &mut self,
+        outgoing: M,
+        incoming: M,
+        generation: u32,
+    ) -> Result<(), GeometryError> {
         let params = self.params;
         *self = Self::new(self.role, outgoing, incoming, &params, generation)?;
         Ok(())

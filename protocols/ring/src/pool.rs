@@ -39,8 +39,17 @@ impl PoolGeometry {
         if (slot_size as u64) * (slot_count as u64) > u32::MAX as u64 {
             return Err(GeometryError::TooLarge);
         }
-        let slot_shift = if slot_size.is_power_of_two() { slot_size.trailing_zeros() } else { NOT_A_POWER_OF_TWO };
-        Ok(Self { slot_size, slot_count, align, slot_shift })
+        let slot_shift = if slot_size.is_power_of_two() {
+            slot_size.trailing_zeros()
+        } else {
+            NOT_A_POWER_OF_TWO
+        };
+        Ok(Self {
+            slot_size,
+            slot_count,
+            align,
+            slot_shift,
+        })
     }
 
     /// Bytes per slot.
@@ -72,7 +81,11 @@ impl PoolGeometry {
         if d.offset & (self.align - 1) != 0 {
             return Err(DescriptorFault::Misaligned { align: self.align });
         }
-        let slot = if self.slot_shift != NOT_A_POWER_OF_TWO { d.offset >> self.slot_shift } else { d.offset / self.slot_size };
+        let slot = if self.slot_shift != NOT_A_POWER_OF_TWO {
+            d.offset >> self.slot_shift
+        } else {
+            d.offset / self.slot_size
+        };
         if slot >= self.slot_count {
             return Err(DescriptorFault::OutsidePool);
         }
@@ -80,18 +93,31 @@ impl PoolGeometry {
         if d.offset as u64 + d.len as u64 > slot_end {
             return Err(DescriptorFault::CrossesSlotEnd { slot_end });
         }
-        Ok(Buffer { descriptor: d, slot })
+        Ok(Buffer {
+            descriptor: d,
+            slot,
+        })
     }
 
     /// A buffer covering `len` bytes of `slot`, starting `headroom` bytes in.
-    pub const fn buffer(&self, slot: u32, headroom: u32, len: u32) -> Result<Buffer, DescriptorFault> {
+    pub const fn buffer(
+        &self,
+        slot: u32,
+        headroom: u32,
+        len: u32,
+    ) -> Result<Buffer, DescriptorFault> {
         if slot >= self.slot_count {
             return Err(DescriptorFault::OutsidePool);
         }
         let Some(offset) = (slot * self.slot_size).checked_add(headroom) else {
             return Err(DescriptorFault::OutsidePool);
         };
-        self.validate(RawDescriptor { offset, len, cookie: 0, flags: 0 })
+        self.validate(RawDescriptor {
+            offset,
+            len,
+            cookie: 0,
+            flags: 0,
+        })
     }
 
     /// The same buffer with a new data length (for example a received frame's
@@ -107,7 +133,10 @@ impl PoolGeometry {
         let mut d = buffer.descriptor;
         d.offset = buffer.slot * self.slot_size;
         d.len = self.slot_size;
-        Buffer { descriptor: d, slot: buffer.slot }
+        Buffer {
+            descriptor: d,
+            slot: buffer.slot,
+        }
     }
 }
 
@@ -200,9 +229,15 @@ impl<const WORDS: usize> SlotSet<WORDS> {
     /// An empty set for a pool of `slot_count` slots.
     pub const fn empty(slot_count: u32) -> Result<Self, GeometryError> {
         if slot_count > Self::TRACKABLE {
-            return Err(GeometryError::TooManySlots { slots: slot_count, trackable: Self::TRACKABLE });
+            return Err(GeometryError::TooManySlots {
+                slots: slot_count,
+                trackable: Self::TRACKABLE,
+            });
         }
-        Ok(Self { bits: [0; WORDS], slot_count })
+        Ok(Self {
+            bits: [0; WORDS],
+            slot_count,
+        })
     }
 
     /// A set holding every slot of a pool of `slot_count` slots.
@@ -308,13 +343,20 @@ impl<'a> PoolMemory<'a> {
 
     /// Copies up to `out.len()` bytes of `buffer`'s data out, skipping its
     /// first `skip` bytes; returns how many.
-    pub fn read_from(&self, buffer: &Buffer, skip: u32, out: &mut [u8]) -> Result<usize, OutsidePoolMemory> {
+    pub fn read_from(
+        &self,
+        buffer: &Buffer,
+        skip: u32,
+        out: &mut [u8],
+    ) -> Result<usize, OutsidePoolMemory> {
         let n = out.len().min(buffer.len().saturating_sub(skip) as usize);
         let offset = buffer.offset().checked_add(skip).ok_or(OutsidePoolMemory)?;
         self.check(offset, n)?;
         let start = offset as usize;
         for (at, byte) in (start..start + n).zip(out[..n].iter_mut()) {
-            let word = self.words[at / WORD_BYTES].load(Ordering::Relaxed).to_le_bytes();
+            let word = self.words[at / WORD_BYTES]
+                .load(Ordering::Relaxed)
+                .to_le_bytes();
             *byte = word[at % WORD_BYTES];
         }
         Ok(n)
@@ -331,7 +373,11 @@ impl<'a> PoolMemory<'a> {
             let word = &self.words[at / WORD_BYTES];
             let lane = at % WORD_BYTES;
             let take = rest.len().min(WORD_BYTES - lane);
-            let mut bytes = if take == WORD_BYTES { [0; WORD_BYTES] } else { word.load(Ordering::Relaxed).to_le_bytes() };
+            let mut bytes = if take == WORD_BYTES {
+                [0; WORD_BYTES]
+            } else {
+                word.load(Ordering::Relaxed).to_le_bytes()
+            };
             bytes[lane..lane + take].copy_from_slice(&rest[..take]);
             word.store(u32::from_le_bytes(bytes), Ordering::Relaxed);
             at += take;

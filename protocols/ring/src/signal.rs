@@ -54,11 +54,20 @@ pub struct SignalPolicy {
 
 impl SignalPolicy {
     /// Either side may sleep.
-    pub const BOTH: Self = Self { consumer_sleeps: true, producer_sleeps: true };
+    pub const BOTH: Self = Self {
+        consumer_sleeps: true,
+        producer_sleeps: true,
+    };
     /// Only the consumer sleeps; a producer facing a full ring retries later.
-    pub const CONSUMER_ONLY: Self = Self { consumer_sleeps: true, producer_sleeps: false };
+    pub const CONSUMER_ONLY: Self = Self {
+        consumer_sleeps: true,
+        producer_sleeps: false,
+    };
     /// Neither sleeps: both poll, as in a NAPI busy-poll loop.
-    pub const POLLED: Self = Self { consumer_sleeps: false, producer_sleeps: false };
+    pub const POLLED: Self = Self {
+        consumer_sleeps: false,
+        producer_sleeps: false,
+    };
 
     /// The policy as two bits (consumer, producer) for the region header.
     pub const fn bits(self) -> u32 {

@@ -27,6 +27,19 @@ use crate::memory::{ControlWord, RingMemory};
 use crate::pool::{Buffer, PoolGeometry};
 use crate::signal::{passes, Notify, Pressure, SignalPolicy, WaitDecision, Watermarks};
 
+/// Builds the report of an out-of-range index; kept out of line so that the
+/// hot paths stay small enough to inline.
+#[cold]
+#[inline(never)]
+fn index_out_of_range(index: SharedIndex, found: u32, ours: u32, capacity: u32) -> PeerMisbehaved {
+    PeerMisbehaved::IndexOutOfRange {
+        index,
+        found,
+        ours,
+        capacity,
+    }
+}
+
 /// The producing end of a ring.
 #[derive(Debug)]
 pub struct Producer<M> {
@@ -49,7 +62,14 @@ impl<M: RingMemory> Producer<M> {
     /// copies, from the system description.
     pub fn new(memory: M, capacity: u32, policy: SignalPolicy) -> Self {
         debug_assert!(capacity.is_power_of_two());
-        Self { memory, capacity, head: 0, published: 0, cached_tail: 0, policy }
+        Self {
+            memory,
+            capacity,
+            head: 0,
+            published: 0,
+            cached_tail: 0,
+            policy,
+        }
     }
 
     /// Private capacity.
@@ -62,17 +82,17 @@ impl<M: RingMemory> Producer<M> {
         &self.memory
     }
 
-    #[inline]
+    #[inline(always)]
     fn refresh_tail(&mut self) -> Result<(), PeerMisbehaved> {
         let found = self.memory.load(ControlWord::Tail, Ordering::Acquire);
         // The consumer can release only what we published, and never un-release.
         if found.wrapping_sub(self.cached_tail) > self.published.wrapping_sub(self.cached_tail) {
-            return Err(PeerMisbehaved::IndexOutOfRange {
-                index: SharedIndex::Tail,
+            return Err(index_out_of_range(
+                SharedIndex::Tail,
                 found,
-                ours: self.published,
-                capacity: self.capacity,
-            });
+                self.published,
+                self.capacity,
+            ));
         }
         self.cached_tail = found;
         Ok(())
@@ -131,7 +151,8 @@ impl<M: RingMemory> Producer<M> {
         if old == self.head {
             return Notify::Quiet;
         }
-        self.memory.store(ControlWord::Head, self.head, Ordering::Release);
+        self.memory
+            .store(ControlWord::Head, self.head, Ordering::Release);
         self.published = self.head;
         if !self.policy.consumer_sleeps {
             return Notify::Quiet;
@@ -139,7 +160,9 @@ impl<M: RingMemory> Producer<M> {
         // Order the head store before the wake-at load; the consumer fences
         // between its wake-at store and its head load (see `prepare_wait`).
         self.memory.fence_seq_cst();
-        let wake_at = self.memory.load(ControlWord::ConsumerWakeAt, Ordering::Relaxed);
+        let wake_at = self
+            .memory
+            .load(ControlWord::ConsumerWakeAt, Ordering::Relaxed);
         if passes(wake_at, old, self.head) {
             Notify::Signal
         } else {
@@ -157,8 +180,12 @@ impl<M: RingMemory> Producer<M> {
         }
         let wanted = min_free.clamp(1, self.capacity);
         // Releasing entry `head - capacity + wanted - 1` leaves `wanted` slots free.
-        let wake_at = self.head.wrapping_sub(self.capacity).wrapping_add(wanted - 1);
-        self.memory.store(ControlWord::ProducerWakeAt, wake_at, Ordering::Relaxed);
+        let wake_at = self
+            .head
+            .wrapping_sub(self.capacity)
+            .wrapping_add(wanted - 1);
+        self.memory
+            .store(ControlWord::ProducerWakeAt, wake_at, Ordering::Relaxed);
         self.memory.fence_seq_cst();
         if self.free()? >= wanted {
             Ok(WaitDecision::Ready)
@@ -196,7 +223,15 @@ impl<M: RingMemory> Consumer<M> {
     /// this side's private copies, from the system description.
     pub fn new(memory: M, capacity: u32, pool: PoolGeometry, policy: SignalPolicy) -> Self {
         debug_assert!(capacity.is_power_of_two());
-        Self { memory, capacity, pool, tail: 0, released: 0, cached_head: 0, policy }
+        Self {
+            memory,
+            capacity,
+            pool,
+            tail: 0,
+            released: 0,
+            cached_head: 0,
+            policy,
+        }
     }
 
     /// Private capacity.
@@ -214,19 +249,19 @@ impl<M: RingMemory> Consumer<M> {
         &self.memory
     }
 
-    #[inline]
+    #[inline(always)]
     fn refresh_head(&mut self) -> Result<(), PeerMisbehaved> {
         let found = self.memory.load(ControlWord::Head, Ordering::Acquire);
         // The producer can be at most `capacity` ahead of what we released,
         // and never goes back.
         let limit = self.released.wrapping_add(self.capacity);
         if found.wrapping_sub(self.cached_head) > limit.wrapping_sub(self.cached_head) {
-            return Err(PeerMisbehaved::IndexOutOfRange {
-                index: SharedIndex::Head,
+            return Err(index_out_of_range(
+                SharedIndex::Head,
                 found,
-                ours: self.released,
-                capacity: self.capacity,
-            });
+                self.released,
+                self.capacity,
+            ));
         }
         self.cached_head = found;
         Ok(())
@@ -248,7 +283,13 @@ impl<M: RingMemory> Consumer<M> {
         let at = self.tail;
         let descriptor = self.memory.read_descriptor(at);
         self.tail = at.wrapping_add(1);
-        self.pool.validate(descriptor).map_err(|fault| PeerMisbehaved::BadDescriptor { at, descriptor, fault })
+        self.pool
+            .validate(descriptor)
+            .map_err(|fault| PeerMisbehaved::BadDescriptor {
+                at,
+                descriptor,
+                fault,
+            })
     }
 
     /// Takes the next entry, validated against the pool. The slot is not
@@ -268,7 +309,7 @@ impl<M: RingMemory> Consumer<M> {
     /// Pops up to `out.len()` entries; returns how many. Reads the head at
     /// most once. A bad descriptor ends the batch: if it is the first entry
     /// it is consumed and reported, otherwise it is left for the next call.
-    #[inline]
+    #[inline(always)]
     pub fn pop_into(&mut self, out: &mut [Buffer]) -> Result<usize, PeerMisbehaved> {
         let mut ready = self.cached_head.wrapping_sub(self.tail);
         if (ready as usize) < out.len() {
@@ -286,7 +327,11 @@ impl<M: RingMemory> Consumer<M> {
                 }
                 Err(fault) if i == 0 => {
                     self.tail = at.wrapping_add(1);
-                    return Err(PeerMisbehaved::BadDescriptor { at, descriptor, fault });
+                    return Err(PeerMisbehaved::BadDescriptor {
+                        at,
+                        descriptor,
+                        fault,
+                    });
                 }
                 Err(_) => return Ok(i),
             }
@@ -302,13 +347,16 @@ impl<M: RingMemory> Consumer<M> {
         if old == self.tail {
             return Notify::Quiet;
         }
-        self.memory.store(ControlWord::Tail, self.tail, Ordering::Release);
+        self.memory
+            .store(ControlWord::Tail, self.tail, Ordering::Release);
         self.released = self.tail;
         if !self.policy.producer_sleeps {
             return Notify::Quiet;
         }
         self.memory.fence_seq_cst();
-        let wake_at = self.memory.load(ControlWord::ProducerWakeAt, Ordering::Relaxed);
+        let wake_at = self
+            .memory
+            .load(ControlWord::ProducerWakeAt, Ordering::Relaxed);
         if passes(wake_at, old, self.tail) {
             Notify::Signal
         } else {
@@ -329,7 +377,8 @@ impl<M: RingMemory> Consumer<M> {
         }
         let wanted = min_items.clamp(1, self.capacity);
         let wake_at = self.tail.wrapping_add(wanted - 1);
-        self.memory.store(ControlWord::ConsumerWakeAt, wake_at, Ordering::Relaxed);
+        self.memory
+            .store(ControlWord::ConsumerWakeAt, wake_at, Ordering::Relaxed);
         // Order the wake-at store before the head load; the producer fences
         // between its head store and its wake-at load (see `publish`).
         self.memory.fence_seq_cst();

@@ -7,12 +7,17 @@ use std::path::PathBuf;
 use ward_ring::hostile;
 
 fn corpus(target: &str) -> Vec<(String, Vec<u8>)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("fuzz/corpus").join(target);
+    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("fuzz/corpus")
+        .join(target);
     let mut inputs: Vec<_> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| {
             let path = entry.unwrap().path();
-            (path.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&path).unwrap())
+            (
+                path.file_name().unwrap().to_string_lossy().into_owned(),
+                std::fs::read(&path).unwrap(),
+            )
         })
         .collect();
     inputs.sort();
@@ -28,7 +33,11 @@ fn attach_consume_corpus_replays_cleanly() {
         match name.as_str() {
             "borrower-honest" => {
                 assert!(outcome.attached);
-                assert_eq!((outcome.received, outcome.sent, outcome.peer_faults), (3, 3, 0), "{name}");
+                assert_eq!(
+                    (outcome.received, outcome.sent, outcome.peer_faults),
+                    (3, 3, 0),
+                    "{name}"
+                );
             }
             "borrower-index-jump" => assert_eq!(outcome.peer_faults, 2, "{name}"),
             "borrower-bad-descriptors" => {
@@ -37,7 +46,11 @@ fn attach_consume_corpus_replays_cleanly() {
             }
             "owner-double-return" => {
                 assert!(outcome.attached);
-                assert_eq!((outcome.sent, outcome.received, outcome.peer_faults), (4, 1, 1), "{name}");
+                assert_eq!(
+                    (outcome.sent, outcome.received, outcome.peer_faults),
+                    (4, 1, 1),
+                    "{name}"
+                );
             }
             "header-garbage" | "header-wrong-capacity" => assert!(!outcome.attached, "{name}"),
             _ => {}

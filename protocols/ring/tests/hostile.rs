@@ -42,18 +42,22 @@ fn consumer_survives_a_scribbling_peer() {
                     r as usize % words.len()
                 } else if r & 0x400 == 0 {
                     ward_ring::RingPairParams::control_word(
-                        if r & 1 == 0 { ward_ring::RingId::Lend } else { ward_ring::RingId::Return },
+                        if r & 1 == 0 {
+                            ward_ring::RingId::Lend
+                        } else {
+                            ward_ring::RingId::Return
+                        },
                         ward_ring::ControlWord::ALL[(r >> 1) as usize % 4],
                     )
                 } else {
                     header_words + (r >> 3) as usize % (words.len() - header_words)
                 };
                 let value = match (r >> 32) % 6 {
-                    0 => (r >> 40) as u32,                 // garbage
-                    1 => ((r >> 40) as u32 % 48) * 512,     // plausible slot offsets, some past the pool
+                    0 => (r >> 40) as u32,                  // garbage
+                    1 => ((r >> 40) as u32 % 48) * 512, // plausible slot offsets, some past the pool
                     2 => u32::MAX - ((r >> 40) as u32 % 4), // wrap-around edges
-                    3 => (r >> 40) as u32 % 64,             // small index jumps
-                    4 => 512 * 39 + 500,                    // crosses the last slot's end
+                    3 => (r >> 40) as u32 % 64,         // small index jumps
+                    4 => 512 * 39 + 500,                // crosses the last slot's end
                     _ => 0,
                 };
                 words[index].store(value, Ordering::Release);
@@ -71,7 +75,9 @@ fn consumer_survives_a_scribbling_peer() {
             match borrower.receive() {
                 Ok(Some(b)) => {
                     assert!(b.slot() < pool.slot_count());
-                    assert!(u64::from(b.offset()) + u64::from(b.len()) <= u64::from(b.slot() + 1) * 512);
+                    assert!(
+                        u64::from(b.offset()) + u64::from(b.len()) <= u64::from(b.slot() + 1) * 512
+                    );
                     assert_eq!(b.offset() % 16, 0);
                     received += 1;
                     // Give it back at once so the held set keeps cycling.
@@ -91,7 +97,9 @@ fn consumer_survives_a_scribbling_peer() {
     }
     stop.store(true, Ordering::Relaxed);
     let writes = attacker.join().unwrap();
-    println!("hostile peer: {writes} writes, {received} buffers accepted, {faults} faults reported");
+    println!(
+        "hostile peer: {writes} writes, {received} buffers accepted, {faults} faults reported"
+    );
     assert!(faults > 0, "the attacker should have been noticed");
 }
 

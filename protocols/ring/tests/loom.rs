@@ -17,8 +17,8 @@ use loom::sync::{Arc, Notify as LoomNotify};
 use std::sync::atomic::Ordering;
 
 use ward_ring::{
-    Consumer, ControlWord, PoolGeometry, Producer, PushError, RawDescriptor, RingMemory, SignalPolicy,
-    WaitDecision,
+    Consumer, ControlWord, PoolGeometry, Producer, PushError, RawDescriptor, RingMemory,
+    SignalPolicy, WaitDecision,
 };
 
 /// What the model memory gets wrong on purpose.
@@ -78,7 +78,11 @@ impl RingMemory for LoomRing {
     }
 
     fn store(&self, word: ControlWord, value: u32, order: Ordering) {
-        let order = if self.defect == Defect::RelaxedPublish { Ordering::Relaxed } else { order };
+        let order = if self.defect == Defect::RelaxedPublish {
+            Ordering::Relaxed
+        } else {
+            order
+        };
         self.word(word).store(value, order)
     }
 
@@ -117,7 +121,11 @@ fn item(i: u32) -> ward_ring::Buffer {
 }
 
 fn check_item(b: ward_ring::Buffer, i: u32) {
-    assert_eq!((b.slot(), b.len(), b.cookie()), (i, i + 1, 100 + i), "stale or torn descriptor for item {i}");
+    assert_eq!(
+        (b.slot(), b.len(), b.cookie()),
+        (i, i + 1, 100 + i),
+        "stale or torn descriptor for item {i}"
+    );
 }
 
 /// Producer and consumer on two threads, both sleeping whenever the protocol
@@ -219,7 +227,8 @@ fn consumer_sleeps_on_doorbell(defect: Defect) {
                     seen = now;
                     break;
                 }
-                if producer_done.load(Ordering::Acquire) && signals.load(Ordering::Acquire) == seen {
+                if producer_done.load(Ordering::Acquire) && signals.load(Ordering::Acquire) == seen
+                {
                     panic!("lost wake-up: asleep with items pending and no signal coming");
                 }
                 loom::thread::yield_now();
@@ -299,4 +308,3 @@ fn no_lost_wakeup_on_doorbell() {
 fn mutant_with_relaxed_publication_reads_stale_descriptors() {
     model(|| publication(Defect::RelaxedPublish));
 }
-

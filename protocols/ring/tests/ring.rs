@@ -7,18 +7,28 @@ use std::sync::atomic::Ordering;
 
 use common::{leaked_region, params};
 use ward_ring::{
-    AttachError, Consumer, ControlWord, DescriptorFault, HeaderField, Notify, PairEnd, PairSetupError,
-    PeerMisbehaved, PoolGeometry, PoolMemory, Pressure, Producer, PushError, RawDescriptor, RegionMapping,
-    RingId, RingMemory, RingPairParams, Role, SendError, SharedIndex, SharedRing, SignalPolicy, WaitDecision,
-    Watermarks,
+    AttachError, Consumer, ControlWord, DescriptorFault, HeaderField, Notify, PairEnd,
+    PairSetupError, PeerMisbehaved, PoolGeometry, PoolMemory, Pressure, Producer, PushError,
+    RawDescriptor, RegionMapping, RingId, RingMemory, RingPairParams, Role, SendError, SharedIndex,
+    SharedRing, SignalPolicy, WaitDecision, Watermarks,
 };
 
-fn ring_ends(capacity: u32) -> (RingPairParams, Producer<SharedRing<'static>>, Consumer<SharedRing<'static>>) {
+fn ring_ends(
+    capacity: u32,
+) -> (
+    RingPairParams,
+    Producer<SharedRing<'static>>,
+    Consumer<SharedRing<'static>>,
+) {
     let p = params(capacity, 2048, 64, 64);
     let region = leaked_region(p.region_words());
     region.initialise(&p, 1).unwrap();
     let ring = region.ring(&p, RingId::Lend).unwrap();
-    (p, Producer::new(ring, capacity, SignalPolicy::BOTH), Consumer::new(ring, capacity, p.pool(), SignalPolicy::BOTH))
+    (
+        p,
+        Producer::new(ring, capacity, SignalPolicy::BOTH),
+        Consumer::new(ring, capacity, p.pool(), SignalPolicy::BOTH),
+    )
 }
 
 #[test]
@@ -31,21 +41,37 @@ fn attach_detects_uninitialised_and_mismatched_regions() {
 
     let other_capacity = params(32, 2048, 64, 64);
     // The region is too small for 32 entries, which is caught before the header.
-    assert!(matches!(region.check(&other_capacity), Err(AttachError::TooSmall { .. })));
+    assert!(matches!(
+        region.check(&other_capacity),
+        Err(AttachError::TooSmall { .. })
+    ));
     let fewer_slots = params(16, 2048, 32, 64);
     assert_eq!(
         region.check(&fewer_slots),
-        Err(AttachError::Mismatch { field: HeaderField::SlotCount, ours: 32, theirs: 64 })
+        Err(AttachError::Mismatch {
+            field: HeaderField::SlotCount,
+            ours: 32,
+            theirs: 64
+        })
     );
     region.words()[0].store(0xdead_beef, Ordering::Relaxed);
-    assert_eq!(region.check(&p), Err(AttachError::BadMagic { found: 0xdead_beef }));
+    assert_eq!(
+        region.check(&p),
+        Err(AttachError::BadMagic { found: 0xdead_beef })
+    );
 }
 
 #[test]
 fn bad_parameters_are_refused() {
     let pool = PoolGeometry::new(2048, 64, 64).unwrap();
-    assert_eq!(RingPairParams::new(12, pool), Err(AttachError::BadCapacity { capacity: 12 }));
-    assert_eq!(RingPairParams::new(1, pool), Err(AttachError::BadCapacity { capacity: 1 }));
+    assert_eq!(
+        RingPairParams::new(12, pool),
+        Err(AttachError::BadCapacity { capacity: 12 })
+    );
+    assert_eq!(
+        RingPairParams::new(1, pool),
+        Err(AttachError::BadCapacity { capacity: 1 })
+    );
     assert!(PoolGeometry::new(2048, 64, 3).is_err());
     assert!(PoolGeometry::new(100, 64, 64).is_err());
     assert!(PoolGeometry::new(0, 64, 64).is_err());
@@ -56,7 +82,10 @@ fn bad_parameters_are_refused() {
 fn misaligned_memory_is_refused() {
     let p = params(4, 256, 4, 4);
     let region = leaked_region(p.region_words() + 1);
-    assert_eq!(RegionMapping::from_words(&region.words()[1..]).err(), Some(AttachError::Misaligned));
+    assert_eq!(
+        RegionMapping::from_words(&region.words()[1..]).err(),
+        Some(AttachError::Misaligned)
+    );
 }
 
 #[test]
@@ -68,7 +97,10 @@ fn fifo_order_across_wraparound() {
     for round in 0..50 {
         let burst = 1 + round % 8;
         for _ in 0..burst {
-            let b = pool.buffer(next_in % 64, 0, next_in % 2048).unwrap().with_cookie(next_in);
+            let b = pool
+                .buffer(next_in % 64, 0, next_in % 2048)
+                .unwrap()
+                .with_cookie(next_in);
             match tx.push(b) {
                 Ok(()) => next_in += 1,
                 Err(PushError::Full(_)) => break,
@@ -117,7 +149,9 @@ fn nothing_is_visible_before_publish() {
 fn batches_publish_once() {
     let (p, mut tx, mut rx) = ring_ends(64);
     let pool = p.pool();
-    let batch: Vec<_> = (0..40).map(|i| pool.buffer(i % 64, 0, i).unwrap().with_cookie(i)).collect();
+    let batch: Vec<_> = (0..40)
+        .map(|i| pool.buffer(i % 64, 0, i).unwrap().with_cookie(i))
+        .collect();
     assert_eq!(tx.push_slice(&batch).unwrap(), 40);
     assert_eq!(tx.push_slice(&batch).unwrap(), 24, "only 24 slots left");
     let _ = tx.publish();
@@ -139,8 +173,16 @@ fn consumer_signal_is_requested_and_suppressed() {
     tx.push(b).unwrap();
     assert_eq!(tx.publish(), Notify::Signal);
     tx.push(b).unwrap();
-    assert_eq!(tx.publish(), Notify::Quiet, "already signalled for this wake-up");
-    assert_eq!(rx.prepare_wait(1).unwrap(), WaitDecision::Ready, "two entries are waiting");
+    assert_eq!(
+        tx.publish(),
+        Notify::Quiet,
+        "already signalled for this wake-up"
+    );
+    assert_eq!(
+        rx.prepare_wait(1).unwrap(),
+        WaitDecision::Ready,
+        "two entries are waiting"
+    );
     while rx.pop().unwrap().is_some() {}
     let _ = rx.release();
     assert_eq!(rx.prepare_wait(1).unwrap(), WaitDecision::Sleep);
@@ -149,7 +191,13 @@ fn consumer_signal_is_requested_and_suppressed() {
     // Coalescing: ask for four entries.
     while rx.pop().unwrap().is_some() {}
     assert_eq!(rx.prepare_wait(4).unwrap(), WaitDecision::Sleep);
-    for expect in [Notify::Quiet, Notify::Quiet, Notify::Quiet, Notify::Signal, Notify::Quiet] {
+    for expect in [
+        Notify::Quiet,
+        Notify::Quiet,
+        Notify::Quiet,
+        Notify::Signal,
+        Notify::Quiet,
+    ] {
         tx.push(b).unwrap();
         assert_eq!(tx.publish(), expect);
     }
@@ -204,11 +252,51 @@ fn bad_descriptors_are_reported_and_skipped() {
     let (p, mut tx, mut rx) = ring_ends(8);
     let ring = *tx.memory();
     let cases = [
-        (RawDescriptor { offset: 3, len: 1, cookie: 0, flags: 0 }, DescriptorFault::Misaligned { align: 64 }),
-        (RawDescriptor { offset: 64 * 2048, len: 0, cookie: 0, flags: 0 }, DescriptorFault::OutsidePool),
-        (RawDescriptor { offset: u32::MAX - 63, len: 100, cookie: 0, flags: 0 }, DescriptorFault::OutsidePool),
-        (RawDescriptor { offset: 2048, len: 2049, cookie: 0, flags: 0 }, DescriptorFault::CrossesSlotEnd { slot_end: 4096 }),
-        (RawDescriptor { offset: 2048 + 64, len: u32::MAX, cookie: 0, flags: 0 }, DescriptorFault::CrossesSlotEnd { slot_end: 4096 }),
+        (
+            RawDescriptor {
+                offset: 3,
+                len: 1,
+                cookie: 0,
+                flags: 0,
+            },
+            DescriptorFault::Misaligned { align: 64 },
+        ),
+        (
+            RawDescriptor {
+                offset: 64 * 2048,
+                len: 0,
+                cookie: 0,
+                flags: 0,
+            },
+            DescriptorFault::OutsidePool,
+        ),
+        (
+            RawDescriptor {
+                offset: u32::MAX - 63,
+                len: 100,
+                cookie: 0,
+                flags: 0,
+            },
+            DescriptorFault::OutsidePool,
+        ),
+        (
+            RawDescriptor {
+                offset: 2048,
+                len: 2049,
+                cookie: 0,
+                flags: 0,
+            },
+            DescriptorFault::CrossesSlotEnd { slot_end: 4096 },
+        ),
+        (
+            RawDescriptor {
+                offset: 2048 + 64,
+                len: u32::MAX,
+                cookie: 0,
+                flags: 0,
+            },
+            DescriptorFault::CrossesSlotEnd { slot_end: 4096 },
+        ),
     ];
     for (i, (d, _)) in cases.iter().enumerate() {
         ring.write_descriptor(i as u32, *d);
@@ -217,7 +305,14 @@ fn bad_descriptors_are_reported_and_skipped() {
     ring.write_descriptor(cases.len() as u32, good.descriptor());
     ring.store(ControlWord::Head, cases.len() as u32 + 1, Ordering::Release);
     for (i, (d, fault)) in cases.iter().enumerate() {
-        assert_eq!(rx.pop(), Err(PeerMisbehaved::BadDescriptor { at: i as u32, descriptor: *d, fault: *fault }));
+        assert_eq!(
+            rx.pop(),
+            Err(PeerMisbehaved::BadDescriptor {
+                at: i as u32,
+                descriptor: *d,
+                fault: *fault
+            })
+        );
     }
     assert_eq!(rx.pop(), Ok(Some(good)));
     assert_eq!(rx.pop(), Ok(None));
@@ -230,12 +325,21 @@ fn batch_stops_before_a_bad_descriptor() {
     let ring = *tx.memory();
     let good = p.pool().buffer(1, 0, 1).unwrap();
     ring.write_descriptor(0, good.descriptor());
-    ring.write_descriptor(1, RawDescriptor { offset: 1, ..Default::default() });
+    ring.write_descriptor(
+        1,
+        RawDescriptor {
+            offset: 1,
+            ..Default::default()
+        },
+    );
     ring.write_descriptor(2, good.descriptor());
     ring.store(ControlWord::Head, 3, Ordering::Release);
     let mut out = [good; 8];
     assert_eq!(rx.pop_into(&mut out), Ok(1));
-    assert!(matches!(rx.pop_into(&mut out), Err(PeerMisbehaved::BadDescriptor { at: 1, .. })));
+    assert!(matches!(
+        rx.pop_into(&mut out),
+        Err(PeerMisbehaved::BadDescriptor { at: 1, .. })
+    ));
     assert_eq!(rx.pop_into(&mut out), Ok(1));
 }
 
@@ -246,20 +350,38 @@ fn index_jumps_are_reported() {
     ring.store(ControlWord::Head, 9, Ordering::Release);
     assert_eq!(
         rx.pop(),
-        Err(PeerMisbehaved::IndexOutOfRange { index: SharedIndex::Head, found: 9, ours: 0, capacity: 8 })
+        Err(PeerMisbehaved::IndexOutOfRange {
+            index: SharedIndex::Head,
+            found: 9,
+            ours: 0,
+            capacity: 8
+        })
     );
     ring.store(ControlWord::Head, 8, Ordering::Release);
     assert_eq!(rx.available(), Ok(8));
     // A head going backwards is refused too.
     ring.store(ControlWord::Head, 7, Ordering::Release);
-    assert!(matches!(rx.available(), Err(PeerMisbehaved::IndexOutOfRange { index: SharedIndex::Head, .. })));
+    assert!(matches!(
+        rx.available(),
+        Err(PeerMisbehaved::IndexOutOfRange {
+            index: SharedIndex::Head,
+            ..
+        })
+    ));
 
     // The tail may not pass what was published.
     let b = p.pool().buffer(0, 0, 0).unwrap();
     tx.push(b).unwrap();
     let _ = tx.publish();
     ring.store(ControlWord::Tail, 2, Ordering::Release);
-    assert!(matches!(tx.free(), Err(PeerMisbehaved::IndexOutOfRange { index: SharedIndex::Tail, found: 2, .. })));
+    assert!(matches!(
+        tx.free(),
+        Err(PeerMisbehaved::IndexOutOfRange {
+            index: SharedIndex::Tail,
+            found: 2,
+            ..
+        })
+    ));
     ring.store(ControlWord::Tail, 1, Ordering::Release);
     assert_eq!(tx.free(), Ok(8));
     ring.store(ControlWord::Tail, 0, Ordering::Release);
@@ -306,7 +428,10 @@ fn pair_refuses_a_buffer_handed_over_twice() {
     lend.write_descriptor(1, b.descriptor());
     lend.store(ControlWord::Head, 2, Ordering::Release);
     assert_eq!(borrower.receive(), Ok(Some(b)));
-    assert_eq!(borrower.receive(), Err(PeerMisbehaved::BufferAlreadyHeld { slot: 2 }));
+    assert_eq!(
+        borrower.receive(),
+        Err(PeerMisbehaved::BufferAlreadyHeld { slot: 2 })
+    );
     // The borrower returns it once; a second return would be refused by the owner.
     borrower.send(b).unwrap();
     let _ = borrower.publish();
@@ -314,7 +439,10 @@ fn pair_refuses_a_buffer_handed_over_twice() {
     ret.write_descriptor(1, b.descriptor());
     ret.store(ControlWord::Head, 2, Ordering::Release);
     assert_eq!(owner.receive(), Ok(Some(b)));
-    assert_eq!(owner.receive(), Err(PeerMisbehaved::BufferAlreadyHeld { slot: 2 }));
+    assert_eq!(
+        owner.receive(),
+        Err(PeerMisbehaved::BufferAlreadyHeld { slot: 2 })
+    );
 }
 
 #[test]
@@ -330,7 +458,11 @@ fn owner_reclaims_everything_after_a_restart() {
     // The borrower dies holding five buffers; the supervisor says generation 2.
     region.initialise(&p, 2).unwrap();
     owner
-        .reclaim_after_peer_restart(region.ring(&p, RingId::Lend).unwrap(), region.ring(&p, RingId::Return).unwrap(), 2)
+        .reclaim_after_peer_restart(
+            region.ring(&p, RingId::Lend).unwrap(),
+            region.ring(&p, RingId::Return).unwrap(),
+            2,
+        )
         .unwrap();
     assert_eq!(owner.held().len(), 16);
     let borrower = PairEnd::<_, 1>::attach_borrower(region, &p).unwrap();
@@ -341,14 +473,19 @@ fn owner_reclaims_everything_after_a_restart() {
 fn too_many_slots_for_the_ownership_set() {
     let p = params(8, 64, 65, 64);
     let region = leaked_region(p.region_words());
-    assert!(matches!(PairEnd::<_, 1>::initialise_owner(region, &p, 1), Err(PairSetupError::Geometry(_))));
+    assert!(matches!(
+        PairEnd::<_, 1>::initialise_owner(region, &p, 1),
+        Err(PairSetupError::Geometry(_))
+    ));
     assert_eq!(Role::Owner.outgoing(), RingId::Lend);
 }
 
 #[test]
 fn pool_memory_round_trip_at_odd_offsets() {
     let pool = PoolGeometry::new(64, 4, 1).unwrap();
-    let words: Vec<_> = (0..64).map(|_| std::sync::atomic::AtomicU32::new(0)).collect();
+    let words: Vec<_> = (0..64)
+        .map(|_| std::sync::atomic::AtomicU32::new(0))
+        .collect();
     let memory = PoolMemory::new(&words, pool).unwrap();
     assert!(PoolMemory::new(&words[..10], pool).is_none());
     let b = pool.buffer(1, 3, 50).unwrap();
@@ -363,7 +500,10 @@ fn pool_memory_round_trip_at_odd_offsets() {
     memory.read(&whole, &mut all).unwrap();
     assert_eq!(&all[..3], &[0, 0, 0]);
     assert_eq!(all[53], 0);
-    let other = PoolGeometry::new(64, 100, 1).unwrap().buffer(99, 0, 64).unwrap();
+    let other = PoolGeometry::new(64, 100, 1)
+        .unwrap()
+        .buffer(99, 0, 64)
+        .unwrap();
     assert!(memory.read(&other, &mut out).is_err());
 }
 
@@ -375,7 +515,11 @@ fn signal_policy_is_agreed_and_obeyed() {
     let both = params(8, 2048, 16, 64);
     assert_eq!(
         region.check(&both),
-        Err(AttachError::Mismatch { field: HeaderField::SignalPolicy, ours: 0b1111, theirs: 0b1100 })
+        Err(AttachError::Mismatch {
+            field: HeaderField::SignalPolicy,
+            ours: 0b1111,
+            theirs: 0b1100
+        })
     );
     assert_eq!(region.check(&p), Ok(1));
     let ring = region.ring(&p, RingId::Lend).unwrap();
@@ -384,7 +528,11 @@ fn signal_policy_is_agreed_and_obeyed() {
     assert_eq!(rx.prepare_wait(1), Ok(WaitDecision::Poll));
     assert_eq!(tx.prepare_wait(1), Ok(WaitDecision::Poll));
     tx.push(p.pool().buffer(0, 0, 0).unwrap()).unwrap();
-    assert_eq!(tx.publish(), Notify::Quiet, "a polling consumer is never signalled");
+    assert_eq!(
+        tx.publish(),
+        Notify::Quiet,
+        "a polling consumer is never signalled"
+    );
     assert!(rx.pop().unwrap().is_some());
     assert_eq!(rx.release(), Notify::Quiet);
 
@@ -397,12 +545,40 @@ fn signal_policy_is_agreed_and_obeyed() {
 #[test]
 fn slot_sizes_that_are_not_powers_of_two_validate_by_division() {
     let pool = PoolGeometry::new(96, 4, 32).unwrap();
-    let ok = pool.validate(RawDescriptor { offset: 96 * 2 + 32, len: 64, cookie: 0, flags: 0 }).unwrap();
+    let ok = pool
+        .validate(RawDescriptor {
+            offset: 96 * 2 + 32,
+            len: 64,
+            cookie: 0,
+            flags: 0,
+        })
+        .unwrap();
     assert_eq!(ok.slot(), 2);
     assert_eq!(
-        pool.validate(RawDescriptor { offset: 96 * 2 + 32, len: 65, cookie: 0, flags: 0 }),
+        pool.validate(RawDescriptor {
+            offset: 96 * 2 + 32,
+            len: 65,
+            cookie: 0,
+            flags: 0
+        }),
         Err(DescriptorFault::CrossesSlotEnd { slot_end: 288 })
     );
-    assert_eq!(pool.validate(RawDescriptor { offset: 96 * 4, len: 0, cookie: 0, flags: 0 }), Err(DescriptorFault::OutsidePool));
-    assert_eq!(pool.validate(RawDescriptor { offset: 16, len: 0, cookie: 0, flags: 0 }), Err(DescriptorFault::Misaligned { align: 32 }));
+    assert_eq!(
+        pool.validate(RawDescriptor {
+            offset: 96 * 4,
+            len: 0,
+            cookie: 0,
+            flags: 0
+        }),
+        Err(DescriptorFault::OutsidePool)
+    );
+    assert_eq!(
+        pool.validate(RawDescriptor {
+            offset: 16,
+            len: 0,
+            cookie: 0,
+            flags: 0
+        }),
+        Err(DescriptorFault::Misaligned { align: 32 })
+    );
 }

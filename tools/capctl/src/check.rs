@@ -206,19 +206,7 @@ impl Resolver {
     fn define(&mut self, name: &Sp<String>, kind: NameKind, index: usize) {
         let text = name.get_ref();
         let sp = span(name);
-        let well_formed = !text.is_empty()
-            && text.len() <= MAX_NAME_LEN
-            && text.starts_with(|c: char| c.is_ascii_lowercase())
-            && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
-        if !well_formed {
-            self.err(
-                Diagnostic::error("invalid-name", Some(sp.clone()), format!("invalid name `{text}`")).with_help(
-                    format!(
-                        "names start with a lowercase letter and use only `a-z`, `0-9` and `-` (at most {MAX_NAME_LEN} characters)"
-                    ),
-                ),
-            );
-        }
+        self.check_name(name);
         if text == SUPERVISOR {
             self.err(
                 Diagnostic::error("invalid-name", Some(sp), "`supervisor` is reserved for the root task")
@@ -238,6 +226,24 @@ impl Resolver {
             return;
         }
         self.names.insert(text.clone(), (kind, index, sp));
+    }
+
+    /// Reports a name that is not `[a-z][a-z0-9-]*` (names appear in
+    /// capability dumps, module names and constants, so no spaces or
+    /// other punctuation).
+    fn check_name(&mut self, name: &Sp<String>) {
+        let text = name.get_ref();
+        let well_formed = !text.is_empty()
+            && text.len() <= MAX_NAME_LEN
+            && text.starts_with(|c: char| c.is_ascii_lowercase())
+            && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !well_formed {
+            self.err(
+                Diagnostic::error("invalid-name", Some(span(name)), format!("invalid name `{text}`")).with_help(format!(
+                    "names start with a lowercase letter and use only `a-z`, `0-9` and `-` (at most {MAX_NAME_LEN} characters)"
+                )),
+            );
+        }
     }
 
     /// Looks up a reference to a `kind`; reports a dangling one.
@@ -309,12 +315,13 @@ impl Resolver {
         }
 
         let kernel = self.kernel(raw);
-        let name = raw
-            .system
-            .as_ref()
-            .and_then(|s| s.get_ref().name.as_ref())
-            .map(|n| n.get_ref().clone())
-            .unwrap_or_else(|| "ward".to_string());
+        let name = match raw.system.as_ref().and_then(|s| s.get_ref().name.as_ref()) {
+            Some(n) => {
+                self.check_name(n);
+                n.get_ref().clone()
+            }
+            None => "ward".to_string(),
+        };
         let mut regions: Vec<Region> = raw.region.iter().map(|(n, r)| self.region(n, r)).collect();
         let devices: Vec<Device> = raw.device.iter().map(|(n, d)| self.device(n, d, &kernel)).collect();
         let components: Vec<Component> = raw.component.iter().map(|(n, c)| self.component(n, c)).collect();
@@ -365,6 +372,9 @@ impl Resolver {
 
     fn kernel(&mut self, raw: &RawSystem) -> Kernel {
         let k = raw.kernel.get_ref();
+        if let Some(config) = &k.config {
+            self.check_name(config);
+        }
         let iova_bits = match &k.iova_bits {
             Some(b) => {
                 let v = *b.get_ref();
@@ -388,6 +398,7 @@ impl Resolver {
         Kernel {
             config: k.config.as_ref().map(|c| c.get_ref().clone()).unwrap_or_else(|| "default".into()),
             cmdline: k.cmdline.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default(),
+            cmdline_span: k.cmdline.as_ref().map(span),
             ram,
             ram_span: span(&k.ram),
             iommu: k.iommu.as_ref().map(|b| *b.get_ref()).unwrap_or(true),
@@ -944,12 +955,53 @@ pub fn parse_bdf(text: &str) -> Option<(u8, u8, u8)> {
 
 /// The rules that span tables (pass 3).
 fn rules(sys: &System, diags: &mut Vec<Diagnostic>) {
+    boot_limits(sys, diags);
     device_rules(sys, diags);
     dma_rules(sys, diags);
     mapping_rules(sys, diags);
     channel_rules(sys, diags);
     memory_budget(sys, diags);
     cycles(sys, diags);
+}
+
+/// What the boot path can carry: the kernel keeps a bounded command line
+/// and a bounded number of boot modules (see ward_abi::bootinfo).
+fn boot_limits(sys: &System, diags: &mut Vec<Diagnostic>) {
+    use ward_abi::bootinfo::{CMDLINE_LEN, MAX_MODULES};
+    if sys.kernel.cmdline.len() >= CMDLINE_LEN {
+        diags.push(
+            Diagnostic::error(
+                "boot-limits",
+                sys.kernel.cmdline_span.clone(),
+                format!("the kernel command line is {} bytes; the kernel keeps at most {}", sys.kernel.cmdline.len(), CMDLINE_LEN - 1),
+            )
+            .with_help("shorten it; component settings belong in this file, not on the command line"),
+        );
+    }
+    if sys.kernel.cmdline.chars().any(char::is_control) {
+        diags.push(
+            Diagnostic::error("invalid-value", sys.kernel.cmdline_span.clone(), "the kernel command line contains a control character")
+                .with_help("it is passed as one line: use spaces between options, no newlines or tabs"),
+        );
+    }
+    let mut programs: Vec<&str> = sys.components.iter().map(|c| c.program.as_str()).collect();
+    programs.sort();
+    programs.dedup();
+    // The root task and system.bin are modules too.
+    let modules = programs.len() + 2;
+    if modules > MAX_MODULES {
+        diags.push(
+            Diagnostic::error(
+                "boot-limits",
+                sys.components.get(MAX_MODULES - 2).map(|c| c.span.clone()),
+                format!("the system needs {modules} boot modules; the kernel takes at most {MAX_MODULES}"),
+            )
+            .with_help(format!(
+                "the root task and system.bin are two of them; at most {} different programs fit",
+                MAX_MODULES - 2
+            )),
+        );
+    }
 }
 
 fn device_rules(sys: &System, diags: &mut Vec<Diagnostic>) {

@@ -220,13 +220,14 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 return Ok(ExitCode::from(EXIT_INVALID));
             }
             let sys = checked.system.as_ref().expect("valid");
+            let count = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
             println!(
-                "{}: ok ({} components, {} regions, {} devices, {} channels; {} of {} RAM)",
+                "{}: ok ({}, {}, {}, {}; {} of {} RAM)",
                 src.path,
-                sys.components.len(),
-                sys.regions.iter().filter(|r| r.ring_of.is_none()).count(),
-                sys.devices.len(),
-                sys.channels.len(),
+                count(sys.components.len(), "component"),
+                count(sys.regions.iter().filter(|r| r.ring_of.is_none()).count(), "region"),
+                count(sys.devices.len(), "device"),
+                count(sys.channels.len(), "channel"),
                 capctl::model::human_size(capctl::check::memory_total(sys).div_ceil(1 << 20) << 20),
                 capctl::model::human_size(sys.kernel.ram)
             );

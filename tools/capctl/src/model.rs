@@ -30,6 +30,7 @@ pub struct System {
 pub struct Kernel {
     pub config: String,
     pub cmdline: String,
+    pub cmdline_span: Option<Span>,
     pub ram: u64,
     pub ram_span: Span,
     pub iommu: bool,

@@ -91,6 +91,7 @@ fn every_error_code_is_covered() {
         "call-cycle",
         "too-many-signals",
         "too-many-caps",
+        "boot-limits",
     ];
     let all: String = cases().iter().map(|(_, p)| std::fs::read_to_string(p.with_extension("out")).unwrap_or_default()).collect();
     for code in CODES {

@@ -11,12 +11,20 @@ use ward_ring::{PoolGeometry, RegionMapping, RingPairParams};
 pub fn leaked_region(words: usize) -> RegionMapping<'static> {
     // Over-allocate by one control line and start at the first aligned word.
     let spare = ward_ring::REGION_ALIGN / 4;
-    let storage: &'static [AtomicU32] =
-        Box::leak((0..words + spare).map(|_| AtomicU32::new(0)).collect::<Vec<_>>().into_boxed_slice());
+    let storage: &'static [AtomicU32] = Box::leak(
+        (0..words + spare)
+            .map(|_| AtomicU32::new(0))
+            .collect::<Vec<_>>()
+            .into_boxed_slice(),
+    );
     let skip = storage.as_ptr().align_offset(ward_ring::REGION_ALIGN);
     RegionMapping::from_words(&storage[skip..skip + words]).expect("aligned")
 }
 
 pub fn params(capacity: u32, slot_size: u32, slots: u32, align: u32) -> RingPairParams {
-    RingPairParams::new(capacity, PoolGeometry::new(slot_size, slots, align).unwrap()).unwrap()
+    RingPairParams::new(
+        capacity,
+        PoolGeometry::new(slot_size, slots, align).unwrap(),
+    )
+    .unwrap()
 }

@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Records the kernel benchmark's figures in the benchmarks document.
+#
+#   tests/ktest/record-bench.sh LOG DOC
+#
+# LOG is the console output of `ktest test=bench` (its `bench:` lines); DOC is docs/benchmarks.md.
+# The section "## Kernel (make bench)" is replaced if DOC has it (up to the next "## " heading),
+# otherwise appended; the rest of DOC is left as it is.
+set -euo pipefail
+
+[ $# -eq 2 ] || { echo "usage: $0 LOG DOC" >&2; exit 2; }
+log="$1"
+doc="$2"
+heading="## Kernel (make bench)"
+
+grep -q '^bench: null syscall' "$log" || { echo "$0: no benchmark figures in $log" >&2; exit 1; }
+
+section="$(mktemp)"
+trap 'rm -f "$section"' EXIT
+{
+    echo "$heading"
+    echo
+    echo "\`make bench-kernel\` (part of \`make bench\`, see \`mk/ktest.mk\`) boots the kernel test program"
+    echo "\`tests/ktest\` with \`test=bench\` as the root task. Each figure is the median of single"
+    echo "measurements read with \`rdtsc\` around one operation, with the 10th and 90th percentiles as its"
+    echo "spread, and the ratio of its median to the null syscall's, measured in the same run."
+    echo
+    echo "**These are guest TSC cycles under QEMU's TCG emulation, not hardware cycles.** They say how"
+    echo "much emulated work one operation costs relative to another on the same host; compare the"
+    echo "ratios, and absolute figures only between runs on the same machine."
+    echo
+    echo "Recorded $(date -u '+%Y-%m-%d %H:%M UTC') on $(uname -m), $(nproc) host CPU(s):"
+    echo
+    echo "| operation | median (cycles) | p10 | p90 | min | max | runs | ratio to null syscall |"
+    echo "|---|---|---|---|---|---|---|---|"
+    sed -n -E 's/^bench: (.*): median ([0-9]+) cycles \(p10 ([0-9]+), p90 ([0-9]+), min ([0-9]+), max ([0-9]+); ([0-9]+) runs\)(; ([0-9.]+)x null)?.*$/| \1 | \2 | \3 | \4 | \5 | \6 | \7 | \9 |/p' "$log" \
+        | sed -E 's/\|  \|$/| 1x (baseline) |/; s/\| ([0-9.]+) \|$/| \1x |/'
+    echo
+    notes="$(sed -n -E 's/^bench: NOTE: (.*)$/- \1/p' "$log")"
+    if [ -n "$notes" ]; then
+        echo "Notes from the run:"
+        echo
+        echo "$notes"
+        echo
+    fi
+    echo "The maximum includes the odd timer interrupt or QEMU translation stall landing inside one"
+    echo "measurement; the percentiles are the figures to compare."
+} > "$section"
+
+if [ -f "$doc" ] && grep -qxF "$heading" "$doc"; then
+    out="$(mktemp)"
+    awk -v heading="$heading" -v file="$section" '
+        $0 == heading { while ((getline line < file) > 0) print line; skipping = 1; next }
+        skipping && /^## / { skipping = 0; print "" }
+        !skipping { print }
+    ' "$doc" > "$out"
+    mv "$out" "$doc"
+else
+    { [ -s "$doc" ] && echo; cat "$section"; } >> "$doc"
+fi
+sed -n -E '/^\| operation/,/^$/p' "$section"
+echo "recorded in $doc"

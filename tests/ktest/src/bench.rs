@@ -1,0 +1,214 @@
+//! `test=bench`: kernel micro-benchmarks in guest TSC cycles.
+//!
+//! - null syscall: `Yield` with no other thread at the caller's priority,
+//!   and a failing capability lookup (`NBRecv` on an empty slot);
+//! - Call + ReplyRecv round trip between two address spaces (the root
+//!   task calls a server in a second VSpace, which answers with ReplyRecv);
+//! - signal → wait wake-up of a higher-priority thread: the root task reads
+//!   the TSC and signals; the waiter, which preempts it, reads the TSC.
+//!
+//! Each figure is the median of [`RUNS`] single measurements with the 10th
+//! and 90th percentiles as spread, and the ratio of medians to the null
+//! syscall measured in the same run. Under QEMU's TCG emulation the guest
+//! TSC does not count hardware cycles of the emulated work: compare the
+//! ratios, and absolute figures only between runs on the same host.
+
+use ward_userlib::message::info;
+use ward_userlib::{println, syscall, CapRights};
+
+use crate::cases::{new_endpoint, new_notification, rdtsc, set, get};
+use crate::env::Env;
+use crate::framework::{Check, Why};
+use crate::process::{self, Process};
+use crate::threads::{self, pack, unpack, ROOT_PRIORITY};
+
+/// Measurements per figure: enough for stable percentiles, few enough for
+/// a run of a few seconds under TCG.
+const RUNS: usize = 2001;
+/// Unmeasured rounds first, so caches and the TLB are warm.
+const WARM_UP: usize = 100;
+
+/// Median and spread of one figure.
+struct Figure {
+    median: u64,
+    p10: u64,
+    p90: u64,
+    min: u64,
+    max: u64,
+}
+
+fn figure(samples: &mut [u64]) -> Figure {
+    samples.sort_unstable();
+    let at = |fraction_percent: usize| samples[(samples.len() - 1) * fraction_percent / 100];
+    Figure { median: at(50), p10: at(10), p90: at(90), min: samples[0], max: samples[samples.len() - 1] }
+}
+
+fn print_figure(name: &str, f: &Figure, null: Option<u64>) {
+    let ratio = match null {
+        Some(n) if n > 0 => {
+            let hundredths = f.median * 100 / n;
+            let mut text = [0u8; 24];
+            let len = format_ratio(&mut text, hundredths);
+            (text, len)
+        }
+        _ => ([0u8; 24], 0),
+    };
+    let ratio_text = core::str::from_utf8(&ratio.0[..ratio.1]).unwrap_or("");
+    println!(
+        "bench: {name}: median {} cycles (p10 {}, p90 {}, min {}, max {}; {RUNS} runs){}{}",
+        f.median,
+        f.p10,
+        f.p90,
+        f.min,
+        f.max,
+        if ratio.1 > 0 { "; " } else { "" },
+        ratio_text
+    );
+}
+
+/// Writes "N.NNx null syscall" for a ratio given in hundredths.
+fn format_ratio(out: &mut [u8; 24], hundredths: u64) -> usize {
+    use core::fmt::Write;
+    struct Cursor<'a>(&'a mut [u8; 24], usize);
+    impl Write for Cursor<'_> {
+        fn write_str(&mut self, s: &str) -> core::fmt::Result {
+            for &b in s.as_bytes() {
+                if self.1 < self.0.len() {
+                    self.0[self.1] = b;
+                    self.1 += 1;
+                }
+            }
+            Ok(())
+        }
+    }
+    let mut cursor = Cursor(out, 0);
+    let _ = write!(cursor, "{}.{:02}x null", hundredths / 100, hundredths % 100);
+    cursor.1
+}
+
+fn measure(mut operation: impl FnMut() -> u64) -> Figure {
+    let mut samples = [0u64; RUNS];
+    for _ in 0..WARM_UP {
+        operation();
+    }
+    for sample in samples.iter_mut() {
+        *sample = operation();
+    }
+    figure(&mut samples)
+}
+
+/// Second-address-space server: answers each call with word 0 + 1.
+fn echo_server(_: u64) {
+    let Ok(mut request) = syscall::recv(process::slot::ENDPOINT) else { return };
+    loop {
+        match syscall::reply_recv(process::slot::ENDPOINT, info(0, 1), [request.mrs[0] + 1, 0, 0, 0]) {
+            Ok(next) => request = next,
+            Err(_) => return,
+        }
+    }
+}
+
+/// The same server for the root task's address space, on endpoint `unpack(0)`.
+fn same_space_echo_server(argument: u64) {
+    let ep = unpack(argument, 0);
+    let Ok(mut request) = syscall::recv(ep) else { return };
+    loop {
+        match syscall::reply_recv(ep, info(0, 1), [request.mrs[0] + 1, 0, 0, 0]) {
+            Ok(next) => request = next,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Starts [`echo_server`] in a second address space on `ep`.
+fn server_in_second_address_space(env: &mut Env, ep: ward_userlib::cap::Endpoint) -> Result<ward_userlib::cap::Tcb, Why> {
+    let mut p = Process::new(env).ctx("building the server's address space")?;
+    p.give(env, process::slot::ENDPOINT, ep.cptr(), CapRights::ALL, 0).ctx("endpoint")?;
+    p.spawn(env, echo_server, 0, ROOT_PRIORITY - 10, 0).ctx("starting the server")
+}
+
+/// Higher-priority waiter: on each wake-up stores TSC minus the start
+/// time the root task left in shared word 0, in word 1.
+fn waker_target(argument: u64) {
+    let n = unpack(argument, 0);
+    loop {
+        if syscall::wait(n).is_err() {
+            return;
+        }
+        let now = rdtsc();
+        set(1, now.wrapping_sub(get(0)));
+    }
+}
+
+pub fn run(env: &mut Env) -> bool {
+    match benchmarks(env) {
+        Ok(()) => {
+            println!("bench: note: guest TSC cycles under QEMU TCG emulation, not hardware cycles; compare the ratios");
+            println!("ktest: PASS bench");
+            true
+        }
+        Err(why) => {
+            println!("ktest: FAIL bench: {}", why.as_str());
+            false
+        }
+    }
+}
+
+fn benchmarks(env: &mut Env) -> Result<(), Why> {
+    env.root.tcb.tcb_set_priority(env.root.tcb, ROOT_PRIORITY).ctx("root priority")?;
+
+    let null = measure(|| {
+        let start = rdtsc();
+        syscall::yield_now();
+        rdtsc() - start
+    });
+    print_figure("null syscall (Yield)", &null, None);
+    let empty = env.slot();
+    let lookup = measure(|| {
+        let start = rdtsc();
+        let _ = syscall::nb_recv(empty);
+        rdtsc() - start
+    });
+    print_figure("failed capability lookup (NBRecv on an empty slot)", &lookup, Some(null.median));
+
+    let ep = new_endpoint(env);
+    let (server, name) = match server_in_second_address_space(env, ep) {
+        Ok(tcb) => (tcb, "Call+ReplyRecv round trip between two address spaces"),
+        Err(why) => {
+            println!(
+                "bench: NOTE: no second address space ({}); measuring the round trip within one address space",
+                why.as_str()
+            );
+            let thread = threads::spawn(env, same_space_echo_server, pack(&[ep.cptr()]), ROOT_PRIORITY - 10)
+                .ctx("server")?;
+            (thread.tcb, "Call+ReplyRecv round trip within one address space")
+        }
+    };
+    let mut failures = 0u64;
+    let round_trip = measure(|| {
+        let start = rdtsc();
+        let reply = ep.call(info(0, 1), [1, 0, 0, 0]);
+        let cycles = rdtsc() - start;
+        if !matches!(reply, Ok(r) if r.mrs[0] == 2) {
+            failures += 1;
+        }
+        cycles
+    });
+    let _ = server.tcb_suspend();
+    if failures > 0 {
+        return Err(Why::new(format_args!("{failures} round trips got a wrong answer")));
+    }
+    print_figure(name, &round_trip, Some(null.median));
+
+    let n = new_notification(env);
+    threads::spawn(env, waker_target, pack(&[n.cptr()]), ROOT_PRIORITY + 10).ctx("waiter")?;
+    let wake = measure(|| {
+        set(1, 0);
+        set(0, rdtsc());
+        let _ = n.signal();
+        get(1)
+    });
+    print_figure("signal -> wait wake-up of a higher-priority thread", &wake, Some(null.median));
+    threads::clean_up(env, None);
+    Ok(())
+}
