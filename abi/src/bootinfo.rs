@@ -11,7 +11,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 /// "WARDBOOT" in little-endian ASCII.
 pub const BOOTINFO_MAGIC: u64 = u64::from_le_bytes(*b"WARDBOOT");
 /// Bumped whenever the layout below changes.
-pub const BOOTINFO_VERSION: u32 = 1;
+pub const BOOTINFO_VERSION: u32 = 2;
 
 /// Most untyped regions one boot can describe. seL4 uses a similar bound
 /// (CONFIG_MAX_NUM_BOOTINFO_UNTYPED_CAPS = 230); a fragmented memory map that
@@ -110,6 +110,24 @@ pub struct BootInfo {
     pub root_cmdline: [u8; CMDLINE_LEN],
     pub untyped: [UntypedDesc; MAX_UNTYPED],
     pub modules: [ModuleDesc; MAX_MODULES],
+    /// What the kernel found in the firmware tables.
+    pub platform: PlatformInfo,
+}
+
+/// Platform facts the root task needs to find and drive devices.
+#[repr(C)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+pub struct PlatformInfo {
+    /// Physical base of the PCI configuration space (ECAM) for segment 0, or 0.
+    pub ecam_base: u64,
+    /// Bus range the ECAM window covers.
+    pub ecam_start_bus: u8,
+    pub ecam_end_bus: u8,
+    /// 1 when VT-d DMA remapping is on (the master IOSpace cap is in its slot).
+    pub iommu: u8,
+    /// Number of IOAPIC lines IRQControl can hand out.
+    pub ioapic_lines: u8,
+    pub _reserved: [u8; 4],
 }
 
 /// Pages the kernel reserves for the boot-info block.

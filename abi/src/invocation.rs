@@ -62,6 +62,12 @@ pub enum InvocationLabel {
     IoPageTableMap = 0x70,
     IoPageTableUnmap = 0x71,
     FrameMapIo = 0x72,
+    /// On the master IOSpace cap: make an IOSpace for one requester in one domain.
+    IoSpaceIssue = 0x73,
+    /// DMA faults of this IOSpace's device signal this notification.
+    IoSpaceSetFaultNotification = 0x74,
+    /// Takes the oldest recorded DMA fault of this IOSpace's device.
+    IoSpaceReadFault = 0x75,
 }
 
 impl InvocationLabel {
@@ -113,6 +119,9 @@ impl InvocationLabel {
         Self::IoPageTableMap,
         Self::IoPageTableUnmap,
         Self::FrameMapIo,
+        Self::IoSpaceIssue,
+        Self::IoSpaceSetFaultNotification,
+        Self::IoSpaceReadFault,
     ];
 
     /// Decodes a label; `None` for labels the kernel does not know.

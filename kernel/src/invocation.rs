@@ -101,7 +101,7 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
                 if label != expected {
                     return Err(InvocationError::illegal("this invocation is for another paging structure"));
                 }
-                let (_, vspace) = args.cap(0)?;
+                let vspace = args.cap(0)?;
                 vspace::map_table(slot, cap, vspace, args.mr(0)?)?;
                 done()
             }
@@ -113,7 +113,7 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
         },
         (Cap::Frame { object, .. }, label) => match label {
             Label::FrameMap => {
-                let (_, vspace) = args.cap(0)?;
+                let vspace = args.cap(0)?;
                 let rights = CapRights::from_word(args.mr(1)?);
                 vspace::map_frame(slot, cap, vspace, args.mr(0)?, rights, args.mr(2)?)?;
                 done()
@@ -123,6 +123,12 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
                 done()
             }
             Label::FrameGetAddress => Ok(Outcome::Reply(Vec::from_slice(&[object]).expect("fits"))),
+            Label::FrameMapIo => {
+                // MR0 IO address, MR1 rights; cap 0: the IOSpace.
+                let (_, space) = args.cap(0)?;
+                crate::iospace::map_frame(slot, cap, space, args.mr(0)?, CapRights::from_word(args.mr(1)?))?;
+                done()
+            }
             _ => Err(InvocationError::illegal("not an invocation of a frame")),
         },
         (Cap::Pml4 { .. }, _) => Err(InvocationError::illegal("a PML4 has no invocations; pass it to map calls")),
@@ -150,6 +156,32 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
                     done()
                 }
             }
+        }
+        (Cap::IoSpace { domain: 0, .. }, Label::IoSpaceIssue) => {
+            // MR0 requester (bus << 8 | dev << 3 | fn), MR1 domain, MR2 dest
+            // index, MR3 dest depth; cap 0: the destination CNode.
+            let (_, root) = args.cap(0)?;
+            let dest = objects.lookup_slot_exact(ward_kernel_objects::LookupSide::Destination, root, args.mr(2)?, args.mr(3)?)?;
+            crate::iospace::issue(args.mr(0)?, args.mr(1)?, dest)?;
+            done()
+        }
+        (Cap::IoSpace { .. }, Label::IoSpaceSetFaultNotification) => {
+            let (_, notification) = args.cap(0)?;
+            crate::iospace::set_fault_notification(cap, notification)?;
+            done()
+        }
+        (Cap::IoSpace { .. }, Label::IoSpaceReadFault) => {
+            let words = crate::iospace::read_fault(cap)?;
+            Ok(Outcome::Reply(Vec::from_slice(&words).expect("fits")))
+        }
+        (Cap::IoPageTable { .. }, Label::IoPageTableMap) => {
+            let (_, space) = args.cap(0)?;
+            crate::iospace::map_table(slot, cap, space, args.mr(0)?)?;
+            done()
+        }
+        (Cap::IoPageTable { .. }, Label::IoPageTableUnmap) => {
+            vspace::unmap_in_slot(slot)?;
+            done()
         }
         (Cap::IrqControl, Label::IrqControlGet) => {
             // MR0 dest index, MR1 dest depth, MR2 line (GSI), MR3 1 = level-triggered,
@@ -234,6 +266,19 @@ fn install(target: Tcb, which: TcbSlot, source: Slot, badge: Option<u64>) -> Res
     objects.copy_cap(source, slot, CapRights::ALL, badge)
 }
 
+/// Checks, before anything changes, that a fault-endpoint CPtr names an endpoint.
+fn check_fault_endpoint(args: &Arguments, cptr: u64) -> Result<(), InvocationError> {
+    if cptr == 0 {
+        return Ok(());
+    }
+    let root = objects().cap(args.caller.slot(TcbSlot::CSpaceRoot));
+    match objects().lookup_cap(root, cptr) {
+        Ok((_, Cap::Endpoint { .. })) => Ok(()),
+        Ok(_) => Err(InvocationError::invalid_argument(0, "the fault endpoint is not an endpoint capability")),
+        Err(failure) => Err(InvocationError::lookup(ward_kernel_objects::LookupSide::Source, failure)),
+    }
+}
+
 /// Sets the fault endpoint from a CPtr in the caller's CSpace (0 = none).
 fn set_fault_endpoint(args: &Arguments, target: Tcb, cptr: u64) -> Result<(), InvocationError> {
     let objects = objects();
@@ -310,10 +355,19 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
             if !matches!(cspace, Cap::CNode { .. }) {
                 return Err(InvocationError::invalid_capability(0, "the CSpace root is not a CNode capability"));
             }
-            let Cap::Pml4 { object: pml4, .. } = vspace else {
+            if !matches!(vspace, Cap::Pml4 { .. }) {
                 return Err(InvocationError::invalid_capability(1, "the VSpace root is not a PML4 capability"));
-            };
-            paging_prepare(pml4);
+            }
+            if let Some((_, frame_cap)) = frame {
+                if !matches!(frame_cap, Cap::Frame { .. }) {
+                    return Err(InvocationError::invalid_capability(2, "the IPC buffer is not a frame capability"));
+                }
+                if buffer % (1 << IPC_BUFFER_BITS) != 0 {
+                    return Err(InvocationError::alignment("the IPC buffer must be aligned to 1 KiB"));
+                }
+            }
+            check_fault_endpoint(args, fault_ep)?;
+            vspace::assign_asid(vspace_slot, vspace).map_err(|e| InvocationError { detail: ward_kernel_objects::ErrorDetail::Capability(1), ..e })?;
             set_fault_endpoint(args, target, fault_ep)?;
             install(target, TcbSlot::CSpaceRoot, cspace_slot, (cspace_data != 0).then_some(cspace_data))?;
             install(target, TcbSlot::VSpaceRoot, vspace_slot, None)?;
@@ -327,10 +381,11 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
             if !matches!(cspace, Cap::CNode { .. }) {
                 return Err(InvocationError::invalid_capability(0, "the CSpace root is not a CNode capability"));
             }
-            let Cap::Pml4 { object: pml4, .. } = vspace else {
+            if !matches!(vspace, Cap::Pml4 { .. }) {
                 return Err(InvocationError::invalid_capability(1, "the VSpace root is not a PML4 capability"));
-            };
-            paging_prepare(pml4);
+            }
+            check_fault_endpoint(args, fault_ep)?;
+            vspace::assign_asid(vspace_slot, vspace).map_err(|e| InvocationError { detail: ward_kernel_objects::ErrorDetail::Capability(1), ..e })?;
             set_fault_endpoint(args, target, fault_ep)?;
             install(target, TcbSlot::CSpaceRoot, cspace_slot, (cspace_data != 0).then_some(cspace_data))?;
             install(target, TcbSlot::VSpaceRoot, vspace_slot, None)?;
@@ -425,10 +480,6 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
         }
         _ => Err(InvocationError::illegal("not a TCB invocation (or not implemented yet)")),
     }
-}
-
-fn paging_prepare(pml4: u64) {
-    crate::arch::x86_64::paging::share_kernel_half(pml4);
 }
 
 /// Writes an invocation's result into the caller's registers.

@@ -153,7 +153,11 @@ pub fn restart_syscall(tcb: Tcb) {
 /// the PML4 an ASID names (0 = free). Mappings record an ASID rather than a
 /// pointer, so a deleted address space can be recognised: its ASID is freed
 /// and stale mapping records no longer match anything.
-const ASID_COUNT: usize = 1 << ward_kernel_objects::cap::ASID_BITS;
+const ASID_COUNT: usize = IO_ASID_BASE as usize;
+/// Mapping records with an ASID from here up name an IO domain
+/// (`IO_ASID_BASE + domain`) rather than a VSpace: frames and IO page
+/// tables mapped for DMA record where they are mapped the same way.
+pub const IO_ASID_BASE: u16 = 0xF00;
 static ASID_TABLE: Mutex<[u64; ASID_COUNT]> = Mutex::new([0; ASID_COUNT]);
 
 /// The ASID of `pml4`, assigning a free one on first use. `None` if all are taken.
@@ -191,9 +195,11 @@ impl ObjectHooks for KernelHooks {
             Cap::Endpoint { object, .. } => objects.endpoint_cancel_all(object, wake_with_error),
             Cap::Notification { object, .. } => {
                 crate::irq::forget_notification(object);
+                crate::iospace::forget_notification(object);
                 objects.notification_cancel_all(object, wake_with_error)
             }
             Cap::IoPort { first, last } => crate::ioport::release(first, last),
+            Cap::IoSpace { requester, domain } => crate::iospace::release(requester, domain),
             Cap::IrqHandler { irq } => crate::irq::release(irq),
             Cap::Tcb { object } => {
                 let tcb = Tcb(object);

@@ -84,6 +84,7 @@ pub fn schedule_and_run() -> ! {
 /// The timer tick: counts, and rotates the current thread when its slice is used.
 pub fn tick() {
     TICKS.fetch_add(1, Ordering::Relaxed);
+    crate::iospace::tick();
     let Some(tcb) = kobj::current() else { return };
     let objects = objects();
     let left = objects.tcb_field(tcb, field::TIME_SLICE);

@@ -30,6 +30,7 @@ fn handle_interrupt(vector: u64) {
             // The APIC wants no EOI for its spurious vector.
             SPURIOUS_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
         }
+        v if v == u64::from(crate::arch::x86_64::vtd::FAULT_VECTOR) => crate::iospace::handle_fault_interrupt(),
         v if crate::irq::line_of(v).is_some() => {
             crate::irq::handle(crate::irq::line_of(v).expect("checked"));
         }

@@ -33,13 +33,19 @@ fn entries(table: u64) -> &'static mut [u64; 512] {
     unsafe { paging::table_entries(table) }
 }
 
-/// The PML4 and ASID named by a VSpace capability argument.
-fn vspace_of(cap: Cap) -> Result<(u64, u16), InvocationError> {
-    let Cap::Pml4 { object, .. } = cap else {
+/// Gives the PML4 cap in `slot` an ASID if it has none (its first use, as
+/// seL4's ASID-pool assignment), installs the kernel's upper half in it, and
+/// returns the PML4 and its ASID. A PML4 cap can be copied once it has one.
+pub fn assign_asid(slot: Slot, cap: Cap) -> Result<(u64, u16), InvocationError> {
+    let Cap::Pml4 { object, asid } = cap else {
         return Err(InvocationError::invalid_capability(0, "the VSpace argument is not a PML4 capability"));
     };
     paging::share_kernel_half(object);
+    if let Some(asid) = asid {
+        return Ok((object, asid));
+    }
     let asid = kobj::asid_for(object).ok_or(InvocationError::illegal("all address-space identifiers are in use"))?;
+    kobj::replace_cap(slot, Cap::Pml4 { object, asid: Some(asid) });
     Ok((object, asid))
 }
 
@@ -70,6 +76,15 @@ fn check_user_vaddr(vaddr: u64, alignment_bits: u32) -> Result<(), InvocationErr
     Ok(())
 }
 
+/// A paging structure covers an aligned range that may start at 0 (below
+/// `USER_MIN`); it only has to lie below the top of user space.
+fn check_table_vaddr(base: u64, bits: u32) -> Result<(), InvocationError> {
+    match base.checked_add(1u64 << bits) {
+        Some(end) if end <= ward_abi::layout::USER_TOP => Ok(()),
+        _ => Err(InvocationError::invalid_argument(0, "the virtual address is not in user space")),
+    }
+}
+
 fn flush_if_current(pml4: u64, vaddr: u64) {
     if cpu::read_cr3() == pml4 {
         paging::invalidate_page(vaddr);
@@ -78,7 +93,7 @@ fn flush_if_current(pml4: u64, vaddr: u64) {
 
 /// `pdpt_map`, `page_directory_map`, `page_table_map`: maps the paging
 /// structure in `slot` into `vspace` at `vaddr`.
-pub fn map_table(slot: Slot, cap: Cap, vspace: Cap, vaddr: u64) -> Result<(), InvocationError> {
+pub fn map_table(slot: Slot, cap: Cap, vspace: (Slot, Cap), vaddr: u64) -> Result<(), InvocationError> {
     let (object, mapping, level) = match cap {
         Cap::Pdpt { object, mapping } => (object, mapping, 3),
         Cap::PageDirectory { object, mapping } => (object, mapping, 2),
@@ -88,9 +103,9 @@ pub fn map_table(slot: Slot, cap: Cap, vspace: Cap, vaddr: u64) -> Result<(), In
     if mapping.is_some() {
         return Err(InvocationError::illegal("the paging structure is already mapped"));
     }
-    let (pml4, asid) = vspace_of(vspace)?;
+    let (pml4, asid) = assign_asid(vspace.0, vspace.1)?;
     let vaddr = vaddr & !((1u64 << LEVEL_SHIFT[level]) - 1);
-    check_user_vaddr(vaddr, LEVEL_SHIFT[level])?;
+    check_table_vaddr(vaddr, LEVEL_SHIFT[level])?;
     let parent = walk_to(pml4, vaddr, level)?;
     let entry = &mut entries(parent)[index(vaddr, level)];
     if *entry & PRESENT != 0 {
@@ -109,7 +124,7 @@ pub fn map_table(slot: Slot, cap: Cap, vspace: Cap, vaddr: u64) -> Result<(), In
 
 /// `frame_map`: maps the frame in `slot` into `vspace` at `vaddr` with the
 /// rights the cap allows and the caller asks for.
-pub fn map_frame(slot: Slot, cap: Cap, vspace: Cap, vaddr: u64, rights: CapRights, attributes: u64) -> Result<(), InvocationError> {
+pub fn map_frame(slot: Slot, cap: Cap, vspace: (Slot, Cap), vaddr: u64, rights: CapRights, attributes: u64) -> Result<(), InvocationError> {
     let Cap::Frame { object, size, rights: cap_rights, is_device, mapping } = cap else {
         return Err(InvocationError::invalid_capability(0, "not a frame capability"));
     };
@@ -125,7 +140,7 @@ pub fn map_frame(slot: Slot, cap: Cap, vspace: Cap, vaddr: u64, rights: CapRight
     if writable && executable {
         return Err(InvocationError::invalid_argument(2, "a mapping may be writable or executable, not both (W^X)"));
     }
-    let (pml4, asid) = vspace_of(vspace)?;
+    let (pml4, asid) = assign_asid(vspace.0, vspace.1)?;
     let (level, bits) = match size {
         FrameSize::Small => (0, 12),
         FrameSize::Large => (1, 21),
@@ -164,9 +179,14 @@ pub fn unmap_cap(cap: Cap) {
         Cap::PageTable { object, mapping } => (object, mapping, 1),
         Cap::PageDirectory { object, mapping } => (object, mapping, 2),
         Cap::Pdpt { object, mapping } => (object, mapping, 3),
+        Cap::IoPageTable { .. } => return crate::iospace::unmap_cap(cap),
         _ => return,
     };
     let Some(Mapping { asid, vaddr }) = mapping else { return };
+    if asid >= kobj::IO_ASID_BASE {
+        crate::iospace::unmap_cap(cap);
+        return;
+    }
     let Some(pml4) = kobj::pml4_of(asid) else { return };
     let Ok(table) = walk_to(pml4, vaddr, level) else { return };
     let entry = &mut entries(table)[index(vaddr, level)];
@@ -185,6 +205,7 @@ pub fn unmap_in_slot(slot: Slot) -> Result<(), InvocationError> {
         Cap::PageTable { object, .. } => Cap::PageTable { object, mapping: None },
         Cap::PageDirectory { object, .. } => Cap::PageDirectory { object, mapping: None },
         Cap::Pdpt { object, .. } => Cap::Pdpt { object, mapping: None },
+        Cap::IoPageTable { object, .. } => Cap::IoPageTable { object, mapping: None },
         _ => return Err(InvocationError::invalid_capability(0, "not a mappable capability")),
     };
     kobj::replace_cap(slot, cleared);

@@ -5,13 +5,11 @@
 //! components of `system.toml` and supervising them arrives with the object
 //! model. The root task's arguments (its module command line) select a
 //! self-test for the scenario harness: `test=boot`, `test=fault-pf`,
-//! `test=fault-gp`, `test=fault-ud`, `test=fault-de`, `test=syscalls`,
-//! `test=hardware`.
+//! `test=fault-gp`, `test=fault-ud`, `test=fault-de`, `test=syscalls`.
 #![no_std]
 #![no_main]
 
 mod faults;
-mod hardware_test;
 mod syscall_test;
 
 use ward_userlib::abi::bootinfo::BootInfo;
@@ -92,10 +90,6 @@ fn main(argument: u64) {
             println!("{READY_LINE}");
             syscall::debug_exit(0);
         }
-        Some("hardware") => {
-            let passed = hardware_test::run(info);
-            syscall::debug_exit(if passed { 0 } else { 1 });
-        }
         Some("syscalls") => {
             let passed = syscall_test::run();
             syscall::debug_exit(if passed { 0 } else { 1 });
@@ -103,7 +97,7 @@ fn main(argument: u64) {
         Some(kind) => match faults::provoke(kind) {
             Some(never) => match never {},
             None => {
-                println!("root task: unknown test '{kind}' (known: boot, syscalls, hardware, {})", faults::KINDS);
+                println!("root task: unknown test '{kind}' (known: boot, syscalls, {})", faults::KINDS);
                 syscall::debug_exit(1);
             }
         },

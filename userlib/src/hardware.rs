@@ -4,8 +4,10 @@
 //! `IoPort` reads and writes 8, 16 or 32 bits at ports inside its range.
 //! `IrqControl` makes an `IrqHandler` for an IOAPIC line; the handler binds
 //! the line to a notification (whose badge arrives with each interrupt) and
-//! acknowledges each interrupt, which unmasks the line again.
-use crate::cap::{CNode, IoPort, IoPortControl, IrqControl, IrqHandler, Notification};
+//! acknowledges each interrupt, which unmasks the line again. An `IoSpace`
+//! is one device's DMA address space: IO page tables and frames mapped
+//! into it are all the device can reach.
+use crate::cap::{CNode, IoPageTable, IoPort, IoPortControl, IoSpace, IrqControl, IrqHandler, Notification};
 use crate::error::InvocationError;
 use ward_abi::invocation::InvocationLabel;
 
@@ -102,5 +104,64 @@ impl IrqHandler {
     /// Unbinds the notification and masks the line.
     pub fn irq_handler_clear(self) -> Result<(), InvocationError> {
         self.invoke_raw(InvocationLabel::IrqHandlerClear as u64, &[], &[]).map(|_| ())
+    }
+}
+
+/// A DMA fault the IOMMU recorded for a device.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct DmaFault {
+    /// The IO address (page) the device tried to reach.
+    pub address: u64,
+    pub is_write: bool,
+    /// The VT-d fault reason code.
+    pub reason: u8,
+}
+
+impl IoSpace {
+    /// On the master IOSpace: makes the IOSpace of `requester`
+    /// (bus << 8 | device << 3 | function) in `domain` (from 1), in the slot
+    /// `(root, index, depth)`. One IOSpace per device.
+    pub fn io_space_issue(self, requester: u16, domain: u16, root: CNode, index: u64, depth: u64) -> Result<(), InvocationError> {
+        self.invoke_raw(
+            InvocationLabel::IoSpaceIssue as u64,
+            &[u64::from(requester), u64::from(domain), index, depth],
+            &[root.cptr()],
+        )
+        .map(|_| ())
+    }
+
+    /// The device's DMA faults will signal `notification` (with its badge).
+    pub fn io_space_set_fault_notification(self, notification: Notification) -> Result<(), InvocationError> {
+        self.invoke_raw(InvocationLabel::IoSpaceSetFaultNotification as u64, &[], &[notification.cptr()]).map(|_| ())
+    }
+
+    /// Takes the oldest DMA fault recorded for the device, if any.
+    pub fn io_space_read_fault(self) -> Result<Option<DmaFault>, InvocationError> {
+        let reply = self.invoke_raw(InvocationLabel::IoSpaceReadFault as u64, &[], &[])?;
+        Ok((reply.mrs[0] == 1).then_some(DmaFault {
+            address: reply.mrs[1],
+            is_write: reply.mrs[2] != 0,
+            reason: reply.mrs[3] as u8,
+        }))
+    }
+}
+
+impl IoPageTable {
+    /// Maps the IO page table into `space` for the IO addresses around
+    /// `ioaddr`. The first table mapped into a domain becomes its root.
+    pub fn io_page_table_map(self, space: IoSpace, ioaddr: u64) -> Result<(), InvocationError> {
+        self.invoke_raw(InvocationLabel::IoPageTableMap as u64, &[ioaddr], &[space.cptr()]).map(|_| ())
+    }
+
+    pub fn io_page_table_unmap(self) -> Result<(), InvocationError> {
+        self.invoke_raw(InvocationLabel::IoPageTableUnmap as u64, &[], &[]).map(|_| ())
+    }
+}
+
+impl<T: crate::cap::cap_type::FrameType> crate::cap::Cap<T> {
+    /// Maps the frame into `space` at IO address `ioaddr` for the device's
+    /// DMA, with `rights` (read: the device may read it; write: write it).
+    pub fn frame_map_io(self, space: IoSpace, ioaddr: u64, rights: crate::CapRights) -> Result<(), InvocationError> {
+        self.invoke_raw(InvocationLabel::FrameMapIo as u64, &[ioaddr, rights.to_word()], &[space.cptr()]).map(|_| ())
     }
 }

@@ -190,6 +190,9 @@ pub fn install_caps(root: &RootTask, untyped: &UntypedList, boot: &BootData, inf
     insert(slots::ROOT_VSPACE, Cap::Pml4 { object: root.address_space, asid: Some(asid) });
     insert(slots::IRQ_CONTROL, Cap::IrqControl);
     insert(slots::IO_PORT_CONTROL, Cap::IoPortControl);
+    if crate::arch::x86_64::vtd::enabled() {
+        insert(slots::IO_SPACE_CONTROL, crate::iospace::MASTER);
+    }
     insert(
         slots::ROOT_IPC_BUFFER,
         Cap::Frame {

@@ -41,6 +41,10 @@ pub const TIMEOUT_KILL_EXIT: i32 = 137;
 pub const QEMU_ERROR_EXIT: i32 = 1;
 /// What QEMU's own error messages start with.
 pub const QEMU_MESSAGE_PREFIX: &str = "qemu-system-x86_64:";
+/// The line the kernel prints just before it writes a status to the debug-exit port. With it,
+/// exit code 1 is the guest's success even when QEMU printed warnings along the way (its VT-d
+/// model, for one, reports every blocked DMA on stderr).
+pub const KERNEL_SUCCESS_LINE: &str = "ward: run ends with status 0x00";
 
 /// The ending of one run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -84,7 +88,7 @@ pub fn decode(code: Option<i32>, signal: Option<i32>, hit_limit: bool, log: &str
         0 => Outcome::QemuQuit,
         TIMEOUT_EXIT => Outcome::TimedOut,
         TIMEOUT_KILL_EXIT if hit_limit => Outcome::TimedOut,
-        QEMU_ERROR_EXIT if qemu_message.is_some() => {
+        QEMU_ERROR_EXIT if qemu_message.is_some() && !log.lines().any(|l| l.trim_end() == KERNEL_SUCCESS_LINE) => {
             Outcome::QemuError(qemu_message.unwrap_or_default().to_string())
         }
         c if c % 2 == 1 && (0..=255).contains(&c) => Outcome::Guest((c >> 1) as u8),
@@ -122,6 +126,12 @@ mod tests {
         // A message without the error exit (QEMU saying it was terminated) changes nothing.
         let log = "qemu-system-x86_64: terminating on signal 15\n";
         assert_eq!(decode(Some(124), None, true, log), Outcome::TimedOut);
+    }
+
+    #[test]
+    fn qemu_warnings_do_not_hide_a_guest_success() {
+        let log = "qemu-system-x86_64: vtd_iova_to_slpte: detected slpte permission error\nward: run ends with status 0x00\n";
+        assert_eq!(decode(Some(1), None, false, log), Outcome::Guest(0));
     }
 
     #[test]

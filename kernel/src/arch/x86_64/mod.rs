@@ -10,3 +10,4 @@ pub mod paging;
 pub mod pic;
 pub mod serial;
 pub mod trap;
+pub mod vtd;

@@ -1,4 +1,4 @@
-//! `test=hardware`: IO-port and interrupt capabilities on real (emulated)
+//! `test=ioport-irq`: IO-port and interrupt capabilities on real (emulated)
 //! hardware — the CMOS real-time clock, reached through ports 0x70–0x71 and
 //! interrupting on IOAPIC line 8.
 //!
@@ -12,7 +12,8 @@ use ward_userlib::bootinfo::{largest_ram_untyped, RootCaps, SlotAllocator};
 use ward_userlib::cap::{IoPort, IrqHandler, Notification};
 use ward_userlib::hardware::{Polarity, Trigger};
 use ward_userlib::abi::bootinfo::BootInfo;
-use ward_userlib::{println, CapRights};
+use crate::Tally;
+use ward_userlib::CapRights;
 
 /// RTC index and data ports; bit 7 of the index disables NMIs while we program it.
 const RTC_INDEX: u16 = 0x70;
@@ -26,22 +27,6 @@ const RTC_BADGE: u64 = 0x80;
 /// RTC at 1024 Hz and 1 ms ticks, a few hundred yields span many periods.
 const MASKED_POLLS: u32 = 400;
 
-struct Tally {
-    passed: u32,
-    failed: u32,
-}
-
-impl Tally {
-    fn check(&mut self, what: &str, ok: bool) {
-        if ok {
-            self.passed += 1;
-            println!("hardware: PASS {what}");
-        } else {
-            self.failed += 1;
-            println!("hardware: FAIL {what}");
-        }
-    }
-}
 
 fn rtc_read(port: IoPort, register: u8) -> u8 {
     let _ = port.io_port_out8(RTC_INDEX, NMI_DISABLE | register);
@@ -53,11 +38,10 @@ fn rtc_write(port: IoPort, register: u8, value: u8) {
     let _ = port.io_port_out8(RTC_DATA, value);
 }
 
-/// Runs the test; returns true when every check passed.
-pub fn run(info: &BootInfo) -> bool {
+/// Runs the test.
+pub fn run(info: &BootInfo, tally: &mut Tally) {
     let caps = RootCaps::new();
     let mut slots = SlotAllocator::from_boot_info(info);
-    let mut tally = Tally { passed: 0, failed: 0 };
     let depth = 64;
 
     // IO ports.
@@ -144,7 +128,4 @@ pub fn run(info: &BootInfo) -> bool {
         "ports free again after delete",
         caps.io_port_control.io_port_control_issue(0x71, 0x72, caps.cnode, overlap.cptr(), depth).is_ok(),
     );
-
-    println!("hardware: {} passed, {} failed", tally.passed, tally.failed);
-    tally.failed == 0
 }

@@ -1,0 +1,129 @@
+//! The test's resources: slots, RAM, device memory and its own address space.
+//!
+//! Device memory comes as large device untyped regions; a 4 KiB frame at a
+//! given physical address is carved out by splitting a region in halves
+//! until the half holding the address is one page (the halves not taken are
+//! kept for later frames). Mapping into the test's own VSpace adds the page
+//! table, page directory or PDPT a new address needs, the seL4 way: try,
+//! and on a lookup failure map the missing level and try again.
+use ward_userlib::abi::bootinfo::BootInfo;
+use ward_userlib::abi::Error;
+use ward_userlib::bootinfo::{untypeds, RootCaps, SlotAllocator, UntypedRegion};
+use ward_userlib::cap::cap_type::CapType;
+use ward_userlib::cap::{Frame4K, PageDirectory, PageTable, Pdpt, Untyped, VmAttributes};
+use ward_userlib::{Cap, CapRights, ObjectType};
+
+/// Where the test maps what it needs: far from the program and its stack.
+const MAPPING_BASE: u64 = 0x10_0000_0000;
+/// Depth of a root-CNode lookup: CPtrs are slot indices.
+pub const DEPTH: u64 = 64;
+
+/// A piece of device memory not yet carved up.
+#[derive(Clone, Copy)]
+struct DevicePiece {
+    cap: Untyped,
+    paddr: u64,
+    size_bits: u32,
+}
+
+pub struct Env<'a> {
+    pub info: &'a BootInfo,
+    pub caps: RootCaps,
+    pub slots: SlotAllocator,
+    ram: Untyped,
+    next_vaddr: u64,
+    pieces: heapless::Vec<DevicePiece, 128>,
+}
+
+impl<'a> Env<'a> {
+    pub fn new(info: &'a BootInfo) -> Env<'a> {
+        let ram = ward_userlib::bootinfo::largest_ram_untyped(info).expect("RAM untyped").cap;
+        let mut pieces = heapless::Vec::new();
+        for UntypedRegion { cap, paddr, size_bits, is_device } in untypeds(info) {
+            if is_device {
+                let _ = pieces.push(DevicePiece { cap, paddr, size_bits });
+            }
+        }
+        Env { info, caps: RootCaps::new(), slots: SlotAllocator::from_boot_info(info), ram, next_vaddr: MAPPING_BASE, pieces }
+    }
+
+    /// A fresh object of type `T` from RAM, in a new slot.
+    pub fn make<T: CapType>(&mut self, object_type: ObjectType) -> Cap<T> {
+        self.make_from(self.ram, object_type)
+    }
+
+    /// A fresh object from a given untyped.
+    pub fn make_from<T: CapType>(&mut self, untyped: Untyped, object_type: ObjectType) -> Cap<T> {
+        let slot = self.slots.alloc().expect("a free slot");
+        untyped
+            .untyped_retype(object_type, 0, self.caps.cnode, 0, 0, slot, 1)
+            .expect("retype from untyped");
+        Cap::from_cptr(slot)
+    }
+
+    /// A RAM untyped whose memory lies below `limit` (for devices that can
+    /// only address low memory, or to pick a victim the device could name).
+    pub fn ram_below(&self, limit: u64) -> Option<Untyped> {
+        untypeds(self.info)
+            .filter(|u| !u.is_device && u.paddr + u.size() <= limit && u.size_bits >= 16)
+            .max_by_key(|u| u.size_bits)
+            .map(|u| u.cap)
+    }
+
+    /// A copy of a capability in a new slot (to map one frame twice).
+    pub fn copy<T: CapType>(&mut self, cap: Cap<T>) -> Cap<T> {
+        let slot = self.slots.alloc().expect("a free slot");
+        self.caps.cnode.cnode_copy(slot, DEPTH, self.caps.cnode, cap.cptr(), DEPTH, CapRights::ALL).expect("copy a capability");
+        Cap::from_cptr(slot)
+    }
+
+    /// The 4 KiB device frame at physical address `paddr`.
+    pub fn device_frame(&mut self, paddr: u64) -> Option<Frame4K> {
+        let index = self.pieces.iter().position(|p| p.paddr <= paddr && paddr < p.paddr + (1 << p.size_bits))?;
+        let mut piece = self.pieces.swap_remove(index);
+        while piece.size_bits > 12 {
+            let halves = self.slots.alloc_range(2)?;
+            let half_bits = piece.size_bits - 1;
+            piece.cap.untyped_retype(ObjectType::Untyped, u64::from(half_bits), self.caps.cnode, 0, 0, halves.start, 2).ok()?;
+            let upper = piece.paddr + (1 << half_bits);
+            let (take, keep) = if paddr >= upper {
+                ((halves.start + 1, upper), (halves.start, piece.paddr))
+            } else {
+                ((halves.start, piece.paddr), (halves.start + 1, upper))
+            };
+            let _ = self.pieces.push(DevicePiece { cap: Cap::from_cptr(keep.0), paddr: keep.1, size_bits: half_bits });
+            piece = DevicePiece { cap: Cap::from_cptr(take.0), paddr: take.1, size_bits: half_bits };
+        }
+        let frame: Frame4K = self.make_from(piece.cap, ObjectType::Frame4K);
+        Some(frame)
+    }
+
+    /// Maps `frame` into the test's VSpace at a new address; returns it.
+    pub fn map(&mut self, frame: Frame4K, rights: CapRights) -> u64 {
+        let vaddr = self.next_vaddr;
+        self.next_vaddr += 0x1000;
+        for _ in 0..4 {
+            match frame.frame_map(self.caps.vspace, vaddr, rights, VmAttributes::DEFAULT) {
+                Ok(()) => return vaddr,
+                Err(e) if e.error == Error::FailedLookup => self.add_paging_level(vaddr),
+                Err(e) => panic!("frame_map at {vaddr:#x}: {e}"),
+            }
+        }
+        panic!("frame_map at {vaddr:#x} kept failing");
+    }
+
+    /// Maps whichever paging structure `vaddr` misses, lowest level first.
+    fn add_paging_level(&mut self, vaddr: u64) {
+        let vspace = self.caps.vspace;
+        let table: PageTable = self.make(ObjectType::PageTable);
+        if table.page_table_map(vspace, vaddr, VmAttributes::DEFAULT).is_ok() {
+            return;
+        }
+        let directory: PageDirectory = self.make(ObjectType::PageDirectory);
+        if directory.page_directory_map(vspace, vaddr, VmAttributes::DEFAULT).is_ok() {
+            return;
+        }
+        let pdpt: Pdpt = self.make(ObjectType::Pdpt);
+        pdpt.pdpt_map(vspace, vaddr, VmAttributes::DEFAULT).expect("map a PDPT");
+    }
+}
