@@ -81,7 +81,7 @@ fn ping(argument: u64) {
         }
         n += 1;
         add(0, 1);
-        if n % HEARTBEATS_PER_TICK == 0 {
+        if n.is_multiple_of(HEARTBEATS_PER_TICK) {
             let _ = syscall::signal(tick);
         }
     }

@@ -122,7 +122,7 @@ fn vm_fault_read_delivered(env: &mut Env) -> Outcome {
     ensure!(received.info.label() == label::VM_FAULT, "label {} ({fault})", received.info.label());
     let Fault::VmFault { address, instruction_fetch, error_code, rip } = fault else { fail!("not a VM fault: {fault}") };
     ensure!(address == 0x10 && !instruction_fetch && error_code & 2 == 0, "{fault}");
-    ensure!(rip >= 0x20_0000 && rip < 0x1_0000_0000, "rip {rip:#x} is not in the program");
+    ensure!((0x20_0000..0x1_0000_0000).contains(&rip), "rip {rip:#x} is not in the program");
     answer(1, &[])
 }
 
