@@ -120,8 +120,13 @@ static FAILED: AtomicU64 = AtomicU64::new(0);
 static SKIPPED: AtomicU64 = AtomicU64::new(0);
 /// Index (in [`cases::ALL`] order, flattened) of the case running now.
 static CURRENT: AtomicUsize = AtomicUsize::new(usize::MAX);
+/// 1 while the watchdog self-check runs instead of the suite.
+static GROUPS: AtomicUsize = AtomicUsize::new(0);
 
 fn case_name(index: usize) -> &'static str {
+    if GROUPS.load(Ordering::Relaxed) == 1 {
+        return "deadlock_is_reported";
+    }
     cases::ALL.iter().flat_map(|group| group.iter()).nth(index).map_or("(between cases)", |c| c.name)
 }
 
@@ -140,8 +145,29 @@ fn watchdog(_: u64) {
     syscall::debug_exit(1);
 }
 
+/// Checks the watchdog itself: one case that waits on a notification
+/// nobody signals. The watchdog must report it and end the run with
+/// status 1; returning from here means it did not.
+pub fn run_deadlock_check(env: &mut Env) -> bool {
+    static DEADLOCK: &[Case] = &[Case { name: "deadlock_is_reported", run: deadlock }];
+    fn deadlock(env: &mut Env) -> Outcome {
+        let never = env.alloc::<ward_userlib::cap_type::Notification>();
+        never.wait().ctx("wait")?;
+        Err(Why::new(format_args!("a notification nobody signals woke the root task")))
+    }
+    run_cases(env, DEADLOCK, "");
+    println!("ktest: FAIL watchdog: the deadlock was not detected");
+    false
+}
+
 /// Runs every case whose name starts with `only`; true when none failed.
 pub fn run_suite(env: &mut Env, only: &str) -> bool {
+    run_cases(env, &[], only)
+}
+
+/// Runs `extra` (when not empty) or else every case of [`cases::ALL`]
+/// whose name starts with `only`; true when none failed.
+fn run_cases(env: &mut Env, extra: &'static [Case], only: &str) -> bool {
     if let Err(e) = env.root.tcb.tcb_set_priority(env.root.tcb, threads::ROOT_PRIORITY) {
         println!("ktest: FAIL setup: lowering the root task's priority: {e}");
         return false;
@@ -153,9 +179,11 @@ pub fn run_suite(env: &mut Env, only: &str) -> bool {
             return false;
         }
     };
-    let total: usize = cases::ALL.iter().map(|g| g.len()).sum();
+    let groups: &[&[Case]] = if extra.is_empty() { cases::ALL } else { core::slice::from_ref(&extra) };
+    let total: usize = groups.iter().map(|g| g.len()).sum();
     println!("ktest: {total} cases");
-    for (index, case) in cases::ALL.iter().flat_map(|group| group.iter()).enumerate() {
+    GROUPS.store(if extra.is_empty() { 0 } else { 1 }, Ordering::Relaxed);
+    for (index, case) in groups.iter().flat_map(|group| group.iter()).enumerate() {
         if !case.name.starts_with(only) {
             continue;
         }

@@ -20,7 +20,9 @@
 //! - `test=fuzz seed=N count=N`: an unprivileged thread in its own CSpace
 //!   and VSpace makes `count` random syscalls and invocations from `seed`
 //!   while a heartbeat pair of threads keeps doing IPC (see `fuzz`);
-//! - `test=bench`: kernel micro-benchmarks in guest TSC cycles (see `bench`).
+//! - `test=bench`: kernel micro-benchmarks in guest TSC cycles (see `bench`);
+//! - `test=deadlock`: checks the suite's watchdog on a case that deadlocks
+//!   on purpose (the run must end with a FAIL line and status 1).
 #![no_std]
 #![no_main]
 // A case's failure carries its message inline (no heap), so `Result<_, Why>`
@@ -61,8 +63,9 @@ fn main(argument_register: u64) {
             fuzz::run(&mut env, seed, count)
         }
         "bench" => bench::run(&mut env),
+        "deadlock" => framework::run_deadlock_check(&mut env),
         other => {
-            println!("ktest: unknown mode 'test={other}' (known: all, fuzz, bench)");
+            println!("ktest: unknown mode 'test={other}' (known: all, fuzz, bench, deadlock)");
             false
         }
     };
