@@ -509,6 +509,29 @@ mod tests {
     }
 
     #[test]
+    fn typed_accessors() {
+        let bytes = sample().encode();
+        let spec = Spec::decode(&bytes).unwrap();
+        let drv = &spec.components[0];
+        assert_eq!(drv.kind(), ComponentKind::Driver);
+        assert_eq!(drv.restart_policy(), RestartPolicy::Restart);
+        assert_eq!(drv.fault_handler(), None);
+        assert_eq!(spec.components[1].fault_handler(), Some(0));
+        let nic = &spec.devices[0];
+        assert_eq!(nic.match_kind(), DeviceMatch::PciId);
+        assert_eq!(nic.irq_kind(), IrqKind::Msi);
+        assert!(nic.has_flag(device_flags::IOMMU) && !nic.has_flag(device_flags::UNSAFE_DMA));
+        assert_eq!(nic.bar(0), Some(0x20000));
+        assert_eq!(nic.bar(1), None);
+        assert_eq!(nic.driver(), Some(0));
+        assert_eq!(spec.regions[1].kind(), RegionKind::Ring);
+        assert_eq!(spec.channels[0].kind(), ChannelKind::Ring);
+        let cap = &spec.caps_of(0)[1];
+        assert_eq!(cap.kind(), CapKind::Notification);
+        assert_eq!(cap.rights(), Rights::WRITE);
+    }
+
+    #[test]
     fn rejects_corruption() {
         let bytes = sample().encode();
         assert_eq!(Spec::decode(&bytes[..10]).err(), Some(crate::DecodeError::TooShort { len: 10 }));
