@@ -35,6 +35,7 @@ mod elf;
 mod env;
 mod framework;
 mod fuzz;
+mod pic;
 mod process;
 mod rng;
 mod threads;
