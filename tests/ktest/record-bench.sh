@@ -43,8 +43,16 @@ trap 'rm -f "$section"' EXIT
         echo "$notes"
         echo
     fi
-    echo "The maximum includes the odd timer interrupt or QEMU translation stall landing inside one"
-    echo "measurement; the percentiles are the figures to compare."
+    echo "Reading the figures:"
+    echo
+    echo "- The round trip between address spaces loads CR3 twice (there and back). Under TCG a CR3"
+    echo "  load empties QEMU's software TLB, so every page touched afterwards is walked again; that is"
+    echo "  most of the difference to the round trip within one address space, and far larger than on"
+    echo "  hardware. The kernel has no IPC fast path yet: both round trips take the general path."
+    echo "- The wake-up is measured from just before the signal to the first instruction of the woken,"
+    echo "  higher-priority thread, which preempts the signaller at once."
+    echo "- The maximum includes the odd timer interrupt or QEMU translation stall landing inside one"
+    echo "  measurement; the percentiles are the figures to compare."
 } > "$section"
 
 if [ -f "$doc" ] && grep -qxF "$heading" "$doc"; then

@@ -3,7 +3,8 @@
 //! - null syscall: `Yield` with no other thread at the caller's priority,
 //!   and a failing capability lookup (`NBRecv` on an empty slot);
 //! - Call + ReplyRecv round trip between two address spaces (the root
-//!   task calls a server in a second VSpace, which answers with ReplyRecv);
+//!   task calls a server in a second VSpace, which answers with ReplyRecv),
+//!   and for contrast the same within one address space;
 //! - signal → wait wake-up of a higher-priority thread: the root task reads
 //!   the TSC and signals; the waiter, which preempts it, reads the TSC.
 //!
@@ -128,6 +129,24 @@ fn server_in_second_address_space(env: &mut Env, ep: ward_userlib::cap::Endpoint
     p.spawn(env, echo_server, 0, ROOT_PRIORITY - 10, 0).ctx("starting the server")
 }
 
+/// Call+ReplyRecv round trips to an echo server on `ep`.
+fn round_trips(ep: ward_userlib::cap::Endpoint) -> Result<Figure, Why> {
+    let mut failures = 0u64;
+    let figure = measure(|| {
+        let start = rdtsc();
+        let reply = ep.call(info(0, 1), [1, 0, 0, 0]);
+        let cycles = rdtsc() - start;
+        if !matches!(reply, Ok(r) if r.mrs[1] == 2) {
+            failures += 1;
+        }
+        cycles
+    });
+    if failures > 0 {
+        return Err(Why::new(format_args!("{failures} round trips got a wrong answer")));
+    }
+    Ok(figure)
+}
+
 /// Higher-priority waiter: on each wake-up stores TSC minus the start
 /// time the root task left in shared word 0, in word 1.
 fn waker_target(argument: u64) {
@@ -172,39 +191,29 @@ fn benchmarks(env: &mut Env) -> Result<(), Why> {
     });
     print_figure("failed capability lookup (NBRecv on an empty slot)", &lookup, Some(null.median));
 
+    // For contrast: the same round trip with the server in this address
+    // space, so no page-table switch happens.
+    let local_ep = new_endpoint(env);
+    let local = threads::spawn(env, same_space_echo_server, pack(&[local_ep.cptr()]), ROOT_PRIORITY - 10)
+        .ctx("server in this address space")?;
+    let local_trip = round_trips(local_ep)?;
+    let _ = local.tcb.tcb_suspend();
+
     let ep = new_endpoint(env);
     let second = match server_in_second_address_space(env, ep) {
         Ok(tcb) => Ok(tcb),
         Err(_) => crate::pic::start_echo_server(env, ep, ROOT_PRIORITY - 10)
             .ctx("starting the copied echo routine in a second address space"),
     };
-    let (server, name) = match second {
-        Ok(tcb) => (tcb, "Call+ReplyRecv round trip between two address spaces"),
-        Err(why) => {
-            println!(
-                "bench: NOTE: no second address space ({}); measuring the round trip within one address space",
-                why.as_str()
-            );
-            let thread = threads::spawn(env, same_space_echo_server, pack(&[ep.cptr()]), ROOT_PRIORITY - 10)
-                .ctx("server")?;
-            (thread.tcb, "Call+ReplyRecv round trip within one address space")
+    match second {
+        Ok(server) => {
+            let trip = round_trips(ep)?;
+            let _ = server.tcb_suspend();
+            print_figure("Call+ReplyRecv round trip between two address spaces", &trip, Some(null.median));
         }
-    };
-    let mut failures = 0u64;
-    let round_trip = measure(|| {
-        let start = rdtsc();
-        let reply = ep.call(info(0, 1), [1, 0, 0, 0]);
-        let cycles = rdtsc() - start;
-        if !matches!(reply, Ok(r) if r.mrs[1] == 2) {
-            failures += 1;
-        }
-        cycles
-    });
-    let _ = server.tcb_suspend();
-    if failures > 0 {
-        return Err(Why::new(format_args!("{failures} round trips got a wrong answer")));
+        Err(why) => println!("bench: NOTE: no second address space ({})", why.as_str()),
     }
-    print_figure(name, &round_trip, Some(null.median));
+    print_figure("Call+ReplyRecv round trip within one address space", &local_trip, Some(null.median));
 
     let n = new_notification(env);
     threads::spawn(env, waker_target, pack(&[n.cptr()]), ROOT_PRIORITY + 10).ctx("waiter")?;
