@@ -126,7 +126,9 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
                 entry.insert("region", region.as_str().into());
                 entry.insert("rights", rights.as_str().into());
                 if let Some(at) = at {
-                    entry.insert("at", Value::from(*at as i64));
+                    // Written in hex, as people write addresses.
+                    let hex: Value = format!("{at:#x}").parse().map_err(|e| format!("bad address {at:#x}: {e}"))?;
+                    entry.insert("at", hex);
                 }
                 if let Some(cap) = cap {
                     entry.insert("cap", cap.as_str().into());

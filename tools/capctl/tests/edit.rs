@@ -112,7 +112,7 @@ fn appending_to_a_multiline_array_keeps_each_comment_with_its_line() {
     .unwrap();
     assert!(
         out.contains(
-            "maps = [\n    { region = \"pool\", rights = \"r\" },   # received frames\n    { region = \"scratch\", rights = \"rw\" },  # work area\n    { region = \"other\", rights = \"r\", at = 1073741824, cap = \"OTHER\" },\n]\n"
+            "maps = [\n    { region = \"pool\", rights = \"r\" },   # received frames\n    { region = \"scratch\", rights = \"rw\" },  # work area\n    { region = \"other\", rights = \"r\", at = 0x40000000, cap = \"OTHER\" },\n]\n"
         ),
         "{out}"
     );
