@@ -12,6 +12,7 @@
 mod arch;
 mod boot;
 mod console;
+mod fastpath;
 mod fault;
 mod invocation;
 mod iospace;
