@@ -192,7 +192,12 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
             done()
         }
         (Cap::IrqControl, Label::IrqControlGetMsi) => {
-            Err(InvocationError::illegal("MSI handlers need interrupt remapping, which is not implemented yet"))
+            // MR0 dest index, MR1 dest depth, MR2 requester (bus << 8 | dev << 3 | fn);
+            // cap 0: the destination CNode. Replies the MSI address and data.
+            let (_, root) = args.cap(0)?;
+            let dest = objects.lookup_slot_exact(ward_kernel_objects::LookupSide::Destination, root, args.mr(0)?, args.mr(1)?)?;
+            let message = crate::irq::control_get_msi(args.mr(2)?, dest)?;
+            Ok(Outcome::Reply(Vec::from_slice(&message).expect("fits")))
         }
         (Cap::IrqHandler { irq }, label) => match label {
             Label::IrqHandlerSetNotification => {

@@ -1,39 +1,109 @@
 //! Interrupts as notifications: IRQControl makes IRQHandler capabilities for
-//! IOAPIC lines; an IRQHandler binds its line to a notification (with the
-//! notification cap's badge), acknowledges, and clears.
+//! IOAPIC lines and, with interrupt remapping, for MSIs; an IRQHandler binds
+//! its interrupt to a notification (with the notification cap's badge),
+//! acknowledges, and clears.
 //!
-//! The kernel's part is the top half only: when a line fires, mask it, tell
-//! the local APIC the interrupt is done, and signal the notification. The
-//! driver's thread does the work (the bottom half) and then acknowledges,
-//! which unmasks the line. Interrupts nobody handles are counted.
+//! The kernel's part is the top half only: when an interrupt arrives, mask
+//! its source, tell the local APIC the interrupt is done, and signal the
+//! notification. The driver's thread does the work (the bottom half) and
+//! then acknowledges, which unmasks the source. Interrupts nobody handles are
+//! counted.
+//!
+//! MSIs are where Ward goes past seL4: a device raises an MSI by writing a
+//! message its driver programmed, so a driver that could choose the message
+//! could make its device raise any vector — another driver's included. Ward
+//! hands out MSI handlers only when VT-d interrupt remapping is on: the
+//! driver gets a message naming a remapping-table entry, and that entry
+//! accepts the interrupt only from the driver's own device (source-id
+//! validation). Masking an MSI marks its entry not-present, with fault
+//! reporting off, so a device that keeps signalling costs nothing.
 use crate::arch::x86_64::ioapic::{self, IRQ_VECTOR_BASE, MAX_LINES};
+use crate::arch::x86_64::vtd;
 use crate::kobj::objects;
 use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use ward_abi::rights::CapRights;
 use ward_kernel_objects::{Cap, InvocationError, Slot};
 
+/// Most MSI handlers at once.
+pub const MAX_MSIS: usize = 32;
+/// Vector of MSI handler `k`: after the IOAPIC lines (0x40–0x57).
+const MSI_VECTOR_BASE: u8 = 0x60;
+/// IRQHandler numbers from here on are MSIs (`MSI_IRQ_BASE + k`).
+pub const MSI_IRQ_BASE: u16 = 0x100;
+/// Remapping-table entries of MSI handlers start after those of the IOAPIC lines.
+const MSI_REMAP_BASE: u16 = 32;
+
 #[derive(Clone, Copy)]
-struct Line {
-    /// An IRQHandler capability exists for this line.
+struct Source {
+    /// An IRQHandler capability exists for this interrupt.
     issued: bool,
     /// The notification to signal (physical address; 0 = none) and the badge.
     notification: u64,
     badge: u64,
+    /// For MSIs: the device allowed to raise it.
+    requester: u16,
 }
 
-const FREE: Line = Line { issued: false, notification: 0, badge: 0 };
-static LINES: Mutex<[Line; MAX_LINES as usize]> = Mutex::new([FREE; MAX_LINES as usize]);
+const FREE: Source = Source { issued: false, notification: 0, badge: 0, requester: 0 };
+const SOURCES: usize = MAX_LINES as usize + MAX_MSIS;
+static TABLE: Mutex<[Source; SOURCES]> = Mutex::new([FREE; SOURCES]);
+/// The IOAPIC's own source id (for its remapping entries), once known.
+static IOAPIC_SOURCE: AtomicU64 = AtomicU64::new(u64::MAX);
 
-/// Per-line delivery counts, for statistics.
-pub static DELIVERED: [AtomicU64; MAX_LINES as usize] = [const { AtomicU64::new(0) }; MAX_LINES as usize];
-/// Interrupts on lines with no notification bound.
+/// Per-source delivery counts, for statistics.
+pub static DELIVERED: [AtomicU64; SOURCES] = [const { AtomicU64::new(0) }; SOURCES];
+/// Interrupts that arrived with no notification bound.
 pub static UNHANDLED: AtomicU64 = AtomicU64::new(0);
 
-/// Whether `vector` belongs to an IOAPIC line; the line if so.
-pub fn line_of(vector: u64) -> Option<u32> {
-    let base = u64::from(IRQ_VECTOR_BASE);
-    (base..base + u64::from(ioapic::lines())).contains(&vector).then(|| (vector - base) as u32)
+/// Table index of an IRQHandler's number.
+fn slot_of(irq: u16) -> usize {
+    if irq >= MSI_IRQ_BASE {
+        MAX_LINES as usize + usize::from(irq - MSI_IRQ_BASE)
+    } else {
+        usize::from(irq)
+    }
+}
+
+/// Masks or unmasks the source of IRQHandler `irq`.
+fn set_masked(irq: u16, masked: bool) {
+    if irq >= MSI_IRQ_BASE {
+        let k = irq - MSI_IRQ_BASE;
+        let requester = TABLE.lock()[slot_of(irq)].requester;
+        vtd::set_remap_entry(MSI_REMAP_BASE + k, MSI_VECTOR_BASE + k as u8, requester, false, !masked);
+    } else {
+        ioapic::set_masked(u32::from(irq), masked);
+    }
+}
+
+/// Turns on interrupt remapping if the IOMMU offers it and the IOAPIC's
+/// source id is known (`ioapic_source`, from the DMAR device scopes).
+pub fn enable_remapping(ioapic_source: Option<u16>) {
+    if !vtd::can_remap() {
+        return;
+    }
+    let Some(source) = ioapic_source else {
+        log::warn!("VT-d: the DMAR names no source id for the IOAPIC; interrupt remapping stays off");
+        return;
+    };
+    IOAPIC_SOURCE.store(u64::from(source), Ordering::Relaxed);
+    vtd::enable_remapping();
+    log::info!(
+        "VT-d: interrupt remapping on: IOAPIC lines and MSIs are accepted only from their own source ids"
+    );
+}
+
+/// Whether `vector` belongs to an interrupt source; its IRQHandler number if so.
+pub fn irq_of(vector: u64) -> Option<u16> {
+    let lines = u64::from(IRQ_VECTOR_BASE)..u64::from(IRQ_VECTOR_BASE) + u64::from(ioapic::lines());
+    let msis = u64::from(MSI_VECTOR_BASE)..u64::from(MSI_VECTOR_BASE) + MAX_MSIS as u64;
+    if lines.contains(&vector) {
+        Some((vector - u64::from(IRQ_VECTOR_BASE)) as u16)
+    } else if msis.contains(&vector) {
+        Some(MSI_IRQ_BASE + (vector - u64::from(MSI_VECTOR_BASE)) as u16)
+    } else {
+        None
+    }
 }
 
 /// `irq_control_get(index, depth, line, level_triggered, active_low)`.
@@ -45,74 +115,113 @@ pub fn control_get(line: u64, level_triggered: bool, active_low: bool, dest: Slo
     if !objects().cap(dest).is_null() {
         return Err(InvocationError::delete_first("the destination slot is occupied"));
     }
-    let mut table = LINES.lock();
+    let mut table = TABLE.lock();
     if table[line as usize].issued {
         return Err(InvocationError::illegal("a handler for this line already exists (one IRQ, one driver)"));
     }
     objects().insert_original(dest, Cap::IrqHandler { irq: line as u16 })?;
-    table[line as usize] = Line { issued: true, notification: 0, badge: 0 };
-    ioapic::route(line as u32, level_triggered, active_low);
+    table[line as usize] = Source { issued: true, ..FREE };
+    drop(table);
+    if vtd::remapping() {
+        let source = IOAPIC_SOURCE.load(Ordering::Relaxed) as u16;
+        vtd::set_remap_entry(line as u16, IRQ_VECTOR_BASE + line as u8, source, level_triggered, true);
+        ioapic::route_remapped(line as u32, line as u16, level_triggered, active_low);
+    } else {
+        ioapic::route(line as u32, level_triggered, active_low);
+    }
     Ok(())
 }
 
-/// `irq_handler_set_notification(notification)`: the line's interrupts
-/// signal this notification with the cap's badge.
-pub fn set_notification(line: u16, notification: Cap) -> Result<(), InvocationError> {
+/// `irq_control_get_msi(index, depth, requester)`: returns the MSI address
+/// and data the driver must program into its device.
+pub fn control_get_msi(requester: u64, dest: Slot) -> Result<[u64; 2], InvocationError> {
+    if !vtd::remapping() {
+        return Err(InvocationError::illegal(
+            "MSI handlers need VT-d interrupt remapping: without it a driver could make its device raise any vector",
+        ));
+    }
+    if requester == 0 || requester > u64::from(u16::MAX) {
+        return Err(InvocationError::range(1, u64::from(u16::MAX), "requester ids are 16 bits (bus:dev.fn)"));
+    }
+    if !objects().cap(dest).is_null() {
+        return Err(InvocationError::delete_first("the destination slot is occupied"));
+    }
+    let mut table = TABLE.lock();
+    let k = (0..MAX_MSIS)
+        .find(|&k| !table[MAX_LINES as usize + k].issued)
+        .ok_or(InvocationError::illegal("all MSI handlers are in use"))? as u16;
+    objects().insert_original(dest, Cap::IrqHandler { irq: MSI_IRQ_BASE + k })?;
+    table[MAX_LINES as usize + usize::from(k)] = Source { issued: true, requester: requester as u16, ..FREE };
+    drop(table);
+    // Masked (not present) until the driver sets a notification and acks.
+    vtd::set_remap_entry(MSI_REMAP_BASE + k, MSI_VECTOR_BASE + k as u8, requester as u16, false, false);
+    let (address, data) = vtd::msi_message(MSI_REMAP_BASE + k);
+    Ok([address, u64::from(data)])
+}
+
+/// `irq_handler_set_notification(notification)`: interrupts signal this
+/// notification with the cap's badge.
+pub fn set_notification(irq: u16, notification: Cap) -> Result<(), InvocationError> {
     let Cap::Notification { object, badge, rights } = notification else {
         return Err(InvocationError::invalid_capability(0, "not a notification capability"));
     };
     if !rights.contains(CapRights::WRITE) {
         return Err(InvocationError::invalid_capability(0, "delivering interrupts needs the write right"));
     }
-    let mut table = LINES.lock();
-    let entry = &mut table[line as usize];
+    let mut table = TABLE.lock();
+    let entry = &mut table[slot_of(irq)];
     entry.notification = object;
     entry.badge = badge;
     Ok(())
 }
 
 /// `irq_handler_ack()`: the driver handled the last interrupt; unmask.
-pub fn ack(line: u16) -> Result<(), InvocationError> {
-    if LINES.lock()[line as usize].notification == 0 {
+pub fn ack(irq: u16) -> Result<(), InvocationError> {
+    if TABLE.lock()[slot_of(irq)].notification == 0 {
         return Err(InvocationError::illegal("set a notification before acknowledging"));
     }
-    ioapic::set_masked(u32::from(line), false);
+    set_masked(irq, false);
     Ok(())
 }
 
-/// `irq_handler_clear()`: unbind the notification and mask the line.
-pub fn clear(line: u16) {
-    ioapic::set_masked(u32::from(line), true);
-    let mut table = LINES.lock();
-    table[line as usize].notification = 0;
-    table[line as usize].badge = 0;
+/// `irq_handler_clear()`: unbind the notification and mask.
+pub fn clear(irq: u16) {
+    set_masked(irq, true);
+    let mut table = TABLE.lock();
+    table[slot_of(irq)].notification = 0;
+    table[slot_of(irq)].badge = 0;
 }
 
-/// The last IRQHandler cap for `line` was deleted.
-pub fn release(line: u16) {
-    clear(line);
-    LINES.lock()[line as usize].issued = false;
+/// The last IRQHandler cap for `irq` was deleted.
+pub fn release(irq: u16) {
+    clear(irq);
+    TABLE.lock()[slot_of(irq)].issued = false;
 }
 
-/// A notification is being destroyed: no line may signal it any more.
+/// A notification is being destroyed: no interrupt may signal it any more.
 pub fn forget_notification(notification: u64) {
-    for (line, entry) in LINES.lock().iter_mut().enumerate() {
+    let mut to_mask: heapless::Vec<u16, SOURCES> = heapless::Vec::new();
+    for (index, entry) in TABLE.lock().iter_mut().enumerate() {
         if entry.notification == notification {
             entry.notification = 0;
-            ioapic::set_masked(line as u32, true);
+            let irq = if index >= MAX_LINES as usize { MSI_IRQ_BASE + (index - MAX_LINES as usize) as u16 } else { index as u16 };
+            let _ = to_mask.push(irq);
         }
+    }
+    for irq in to_mask {
+        set_masked(irq, true);
     }
 }
 
-/// The top half: mask the line, end the interrupt, signal the driver.
-pub fn handle(line: u32) {
-    ioapic::set_masked(line, true);
+/// The top half: mask the source, end the interrupt, signal the driver.
+pub fn handle(irq: u16) {
+    set_masked(irq, true);
     crate::arch::x86_64::apic::end_of_interrupt();
-    let entry = LINES.lock()[line as usize];
+    let entry = TABLE.lock()[slot_of(irq)];
     if entry.notification == 0 {
         UNHANDLED.fetch_add(1, Ordering::Relaxed);
         return;
     }
-    DELIVERED[line as usize].fetch_add(1, Ordering::Relaxed);
+    DELIVERED[slot_of(irq)].fetch_add(1, Ordering::Relaxed);
     crate::ipc::signal(entry.notification, entry.badge);
 }

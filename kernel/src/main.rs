@@ -12,6 +12,7 @@
 mod arch;
 mod boot;
 mod console;
+mod fastpath;
 mod fault;
 mod invocation;
 mod iospace;
@@ -171,6 +172,14 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
             Some(tables) => arch::x86_64::vtd::init(unit.register_base, tables),
             None => log::warn!("VT-d: no memory for its tables; DMA remapping stays off"),
         }
+        // The IOAPIC's source id, from the DMAR's device scopes, lets the
+        // remapping entries of its lines check where interrupts come from.
+        let ioapic_source = platform.as_ref().and_then(|p| {
+            let id = p.ioapics.first()?.id;
+            p.dmar.as_ref()?.units.iter().flat_map(|u| u.scopes.iter()).find(|s| s.kind == 3 && s.enumeration_id == id)
+                .map(|s| (u16::from(s.bus) << 8) | (u16::from(s.device) << 3) | u16::from(s.function))
+        });
+        irq::enable_remapping(ioapic_source);
         if platform.as_ref().and_then(|p| p.dmar.as_ref()).is_some_and(|d| !d.reserved_regions.is_empty()) {
             log::warn!("VT-d: the firmware lists reserved DMA regions (RMRRs); the devices they name get no identity mapping yet and will fault on them");
         }

@@ -159,6 +159,7 @@ extern "C" fn handle_syscall() {
             context(caller).rax = 0;
             sched::yield_current();
         }
+        Some(Syscall::Call) if crate::fastpath::call(caller, arg0, MessageInfo(arg1)) => {}
         Some(kind @ (Syscall::Send | Syscall::NBSend | Syscall::Call)) => {
             handle_send(caller, arg0, MessageInfo(arg1), kind)
         }
@@ -168,6 +169,7 @@ extern "C" fn handle_syscall() {
             context(caller).rax = 0;
             ipc::reply(caller);
         }
+        Some(Syscall::ReplyRecv) if crate::fastpath::reply_recv(caller, arg0, MessageInfo(arg1)) => {}
         Some(Syscall::ReplyRecv) => {
             context(caller).rax = 0;
             ipc::reply(caller);

@@ -90,6 +90,18 @@ impl IrqControl {
     }
 }
 
+impl IrqControl {
+    /// Makes an MSI handler for the device `requester` (bus << 8 | dev << 3
+    /// | fn) in the slot `(root, index, depth)`. Returns the MSI address and
+    /// data to program into the device; they name an interrupt-remapping
+    /// entry that accepts the interrupt from that device only. Refused when
+    /// the machine has no interrupt remapping.
+    pub fn irq_control_get_msi(self, requester: u16, root: CNode, index: u64, depth: u64) -> Result<(u64, u32), InvocationError> {
+        let reply = self.invoke_raw(InvocationLabel::IrqControlGetMsi as u64, &[index, depth, u64::from(requester)], &[root.cptr()])?;
+        Ok((reply.mrs[0], reply.mrs[1] as u32))
+    }
+}
+
 impl IrqHandler {
     /// Interrupts on this line will signal `notification` with its badge.
     pub fn irq_handler_set_notification(self, notification: Notification) -> Result<(), InvocationError> {

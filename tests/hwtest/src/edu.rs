@@ -13,6 +13,9 @@ pub const BAR0_ADDRESS: u32 = 0xc000_0000;
 /// The device-side address of edu's DMA buffer.
 pub const DEVICE_BUFFER: u64 = 0x40000;
 
+/// PCI capability id of MSI.
+const CAPABILITY_MSI: u8 = 0x05;
+
 const ID: usize = 0x00;
 const LIVENESS: usize = 0x04;
 const INTERRUPT_STATUS: usize = 0x24;
@@ -60,6 +63,25 @@ impl Edu {
     fn read64(&self, offset: usize) -> u64 {
         // SAFETY: as for `read32`.
         unsafe { core::ptr::read_volatile((self.registers + offset as u64) as *const u64) }
+    }
+
+    /// Programs edu's MSI capability with `address` and `data`, turns MSI
+    /// on and INTx off. False if the device has no MSI capability.
+    pub fn enable_msi(&self, address: u64, data: u32) -> bool {
+        let Some(cap) = self.function.find_capability(CAPABILITY_MSI) else { return false };
+        let control = self.function.read32(cap) >> 16;
+        let is_64bit = control & (1 << 7) != 0;
+        self.function.write32(cap + 4, address as u32);
+        if is_64bit {
+            self.function.write32(cap + 8, (address >> 32) as u32);
+            self.function.write32(cap + 12, data);
+        } else {
+            self.function.write32(cap + 8, data);
+        }
+        // Message control: enable, one vector.
+        self.function.write32(cap, (self.function.read32(cap) & !(0x70 << 16)) | (1 << 16));
+        self.function.disable_intx();
+        true
     }
 
     pub fn id(&self) -> u32 {

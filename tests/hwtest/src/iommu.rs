@@ -200,6 +200,69 @@ pub fn run_intx(info: &BootInfo, tally: &mut Tally) {
     let _ = handler.irq_handler_ack();
 }
 
+/// A device id no driver in this test owns: 00:1f.0, the ISA bridge.
+const OTHER_REQUESTER: u16 = 0x00f8;
+
+pub fn run_msi(info: &BootInfo, tally: &mut Tally) {
+    let mut env = Env::new(info);
+    let Some(edu) = Edu::open(&mut env) else {
+        tally.check("find the edu device", false);
+        return;
+    };
+    let handler: IrqHandler = ward_userlib::Cap::from_cptr(env.slots.alloc().expect("slot"));
+    let message = env.caps.irq_control.irq_control_get_msi(edu.function.requester, env.caps.cnode, handler.cptr(), DEPTH);
+    if !tally.check("an MSI handler for edu (with interrupt remapping)", message.is_ok()) {
+        return;
+    }
+    let (address, data) = message.unwrap_or((0, 0));
+    println!("hwtest: edu's MSI message: address {address:#x}, data {data:#x}");
+    let notification: Notification = env.make(ObjectType::Notification);
+    let badged: Notification = ward_userlib::Cap::from_cptr(env.slots.alloc().expect("slot"));
+    let _ = env.caps.cnode.cnode_mint(badged.cptr(), DEPTH, env.caps.cnode, notification.cptr(), DEPTH, CapRights::ALL, 0x10);
+    tally.check("bind the notification", handler.irq_handler_set_notification(badged).is_ok());
+    tally.check("program edu's MSI capability", edu.enable_msi(address, data));
+    tally.check("ack unmasks the MSI", handler.irq_handler_ack().is_ok());
+
+    edu.raise_interrupt(1);
+    tally.check("edu's MSI arrives as a badged notification", notification.wait().unwrap_or(0) == 0x10);
+    edu.ack_interrupt(edu.interrupt_status());
+
+    // Not acknowledged: the next MSI is dropped at the remapping entry.
+    edu.raise_interrupt(2);
+    let mut leaked = 0;
+    for _ in 0..300 {
+        syscall::yield_now();
+        leaked |= notification.poll().unwrap_or(0);
+    }
+    tally.check("MSI masked until the driver acks", leaked == 0);
+    edu.ack_interrupt(edu.interrupt_status());
+    tally.check("ack", handler.irq_handler_ack().is_ok());
+    edu.raise_interrupt(4);
+    tally.check("an MSI arrives again after ack", notification.wait().unwrap_or(0) == 0x10);
+    edu.ack_interrupt(edu.interrupt_status());
+
+    // Spoofing: a handler belonging to another device, and edu programmed
+    // with its message. The remapping entry checks the source id and drops it.
+    let other: IrqHandler = ward_userlib::Cap::from_cptr(env.slots.alloc().expect("slot"));
+    let other_message = env.caps.irq_control.irq_control_get_msi(OTHER_REQUESTER, env.caps.cnode, other.cptr(), DEPTH);
+    let victim: Notification = env.make(ObjectType::Notification);
+    let victim_badged: Notification = ward_userlib::Cap::from_cptr(env.slots.alloc().expect("slot"));
+    let _ = env.caps.cnode.cnode_mint(victim_badged.cptr(), DEPTH, env.caps.cnode, victim.cptr(), DEPTH, CapRights::ALL, 0x20);
+    let armed = other_message.is_ok() && other.irq_handler_set_notification(victim_badged).is_ok() && other.irq_handler_ack().is_ok();
+    tally.check("an MSI handler for another device", armed);
+    let _ = handler.irq_handler_ack();
+    let (other_address, other_data) = other_message.unwrap_or((0, 0));
+    edu.enable_msi(other_address, other_data);
+    edu.raise_interrupt(8);
+    let mut stolen = 0;
+    for _ in 0..300 {
+        syscall::yield_now();
+        stolen |= victim.poll().unwrap_or(0) | notification.poll().unwrap_or(0);
+    }
+    tally.check("edu cannot raise another device's interrupt (source id checked)", stolen == 0);
+    edu.ack_interrupt(edu.interrupt_status());
+}
+
 pub fn run_without_iommu(info: &BootInfo, tally: &mut Tally) {
     let mut env = Env::new(info);
     tally.check("no IOMMU is reported in the boot info", info.platform.iommu == 0);
@@ -209,4 +272,7 @@ pub fn run_without_iommu(info: &BootInfo, tally: &mut Tally) {
     if let Err(e) = refused {
         println!("hwtest: io_space_issue without an IOMMU: {e}");
     }
+    let handler: IrqHandler = ward_userlib::Cap::from_cptr(env.slots.alloc().expect("slot"));
+    let msi = env.caps.irq_control.irq_control_get_msi(0x18, env.caps.cnode, handler.cptr(), DEPTH);
+    tally.check("without interrupt remapping no MSI handler is given", msi.is_err());
 }

@@ -6,7 +6,10 @@
 //!   window, blocked (and reported) elsewhere, blocked again after unmap;
 //! - `intx`: the `edu` device's INTx interrupt as a badged notification,
 //!   masked until acknowledged, and an interrupt storm that starves no one;
-//! - `no-iommu`: without a DMAR table there is no IOSpace to grant.
+//! - `msi`: the `edu` device's MSI through an interrupt-remapping entry,
+//!   masked until acknowledged, and unable to raise another device's MSI;
+//! - `no-iommu`: without a DMAR table there is no IOSpace to grant and no
+//!   MSI handler.
 //!
 //! Each prints `hwtest: PASS name` / `hwtest: FAIL name: why` lines and
 //! closes with `N passed, M failed`, then ends the run with status 0 when
@@ -52,9 +55,10 @@ fn main(argument: u64) {
         "ioport-irq" => ioport_irq::run(info, &mut tally),
         "iommu" => iommu::run_dma(info, &mut tally),
         "intx" => iommu::run_intx(info, &mut tally),
+        "msi" => iommu::run_msi(info, &mut tally),
         "no-iommu" => iommu::run_without_iommu(info, &mut tally),
         other => {
-            println!("hwtest: unknown mode '{other}' (known: ioport-irq, iommu, intx, no-iommu)");
+            println!("hwtest: unknown mode '{other}' (known: ioport-irq, iommu, intx, msi, no-iommu)");
             syscall::debug_exit(2);
         }
     }

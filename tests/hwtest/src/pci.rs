@@ -12,6 +12,10 @@ const COMMAND: usize = 0x04;
 const BAR0: usize = 0x10;
 const COMMAND_MEMORY: u32 = 1 << 1;
 const COMMAND_BUS_MASTER: u32 = 1 << 2;
+const COMMAND_INTX_DISABLE: u32 = 1 << 10;
+/// Status register bit (in the upper half of the command dword): a capability list exists.
+const STATUS_CAPABILITIES: u32 = 1 << 4;
+const CAPABILITIES_POINTER: usize = 0x34;
 
 /// One function's configuration space, mapped.
 pub struct Function {
@@ -29,6 +33,31 @@ impl Function {
     pub fn write32(&self, offset: usize, value: u32) {
         // SAFETY: as for `read32`.
         unsafe { core::ptr::write_volatile((self.base + offset as u64) as *mut u32, value) }
+    }
+
+    /// The offset of capability `id` in the capability list, if present.
+    pub fn find_capability(&self, id: u8) -> Option<usize> {
+        if (self.read32(COMMAND) >> 16) & STATUS_CAPABILITIES == 0 {
+            return None;
+        }
+        let mut offset = (self.read32(CAPABILITIES_POINTER) & 0xfc) as usize;
+        // A well-formed list is short; the bound stops a looping one.
+        for _ in 0..48 {
+            if offset < 0x40 {
+                return None;
+            }
+            let header = self.read32(offset);
+            if header as u8 == id {
+                return Some(offset);
+            }
+            offset = ((header >> 8) & 0xfc) as usize;
+        }
+        None
+    }
+
+    /// Stops the function from asserting its INTx line (command bit 10).
+    pub fn disable_intx(&self) {
+        self.write32(COMMAND, self.read32(COMMAND) | COMMAND_INTX_DISABLE);
     }
 
     /// Sizes 32-bit memory BAR `index` and places it at `address`; enables

@@ -79,6 +79,23 @@ pub fn route(line: u32, level_triggered: bool, active_low: bool) {
     write(0x10 + 2 * line, low);
 }
 
+/// Routes `line` through interrupt-remapping entry `handle` (remappable
+/// format: the IOMMU supplies vector and destination, after checking the
+/// IOAPIC's source id), masked. The vector field must still match the
+/// entry's, for end-of-interrupt handling of level-triggered lines.
+pub fn route_remapped(line: u32, handle: u16, level_triggered: bool, active_low: bool) {
+    let mut low = MASKED | (u32::from(IRQ_VECTOR_BASE) + line) | (u32::from(handle >> 15) << 11);
+    if level_triggered {
+        low |= LEVEL_TRIGGERED;
+    }
+    if active_low {
+        low |= ACTIVE_LOW;
+    }
+    let high = (1 << 16) | (u32::from(handle & 0x7fff) << 17);
+    write(0x11 + 2 * line, high);
+    write(0x10 + 2 * line, low);
+}
+
 /// Masks or unmasks `line`.
 pub fn set_masked(line: u32, masked: bool) {
     let low = read(0x10 + 2 * line);

@@ -31,9 +31,17 @@ const REG_FECTL: usize = 0x38;
 const REG_FEDATA: usize = 0x3C;
 const REG_FEADDR: usize = 0x40;
 const REG_FEUADDR: usize = 0x44;
+const REG_IQH: usize = 0x80;
+const REG_IQT: usize = 0x88;
+const REG_IQA: usize = 0x90;
+const REG_IRTA: usize = 0xB8;
 
 const GCMD_TE: u32 = 1 << 31;
 const GCMD_SRTP: u32 = 1 << 30;
+const GCMD_QIE: u32 = 1 << 26;
+const GCMD_IRE: u32 = 1 << 25;
+const GCMD_SIRTP: u32 = 1 << 24;
+const GSTS_IRTPS: u32 = 1 << 24;
 /// GSTS bits that stay set by software and must be preserved when writing GCMD.
 const GSTS_PERSISTENT: u32 = (1 << 31) | (1 << 26) | (1 << 25) | (1 << 23);
 const GSTS_RTPS: u32 = 1 << 30;
@@ -67,6 +75,13 @@ static LEVELS: AtomicU32 = AtomicU32::new(0);
 static DOMAINS: AtomicU32 = AtomicU32::new(0);
 static COHERENT: AtomicBool = AtomicBool::new(true);
 static ENABLED: AtomicBool = AtomicBool::new(false);
+/// Queued invalidation: once on, the invalidation registers must not be used.
+static QUEUED: AtomicBool = AtomicBool::new(false);
+static QUEUE: AtomicU64 = AtomicU64::new(0);
+static QUEUE_TAIL: AtomicU64 = AtomicU64::new(0);
+static QUEUE_STATUS: AtomicU64 = AtomicU64::new(0);
+static REMAP_TABLE: AtomicU64 = AtomicU64::new(0);
+static REMAPPING: AtomicBool = AtomicBool::new(false);
 
 fn register(offset: usize) -> usize {
     phys_to_virt(BASE.load(Ordering::Relaxed)) as usize + offset
@@ -127,8 +142,15 @@ pub fn flush_table_write(paddr: u64) {
     core::sync::atomic::fence(Ordering::SeqCst);
 }
 
-/// Boot memory the unit needs: a root table and one context table per bus.
-pub const TABLE_BYTES: u64 = (1 + 256) * PAGE_SIZE;
+/// Boot memory the unit needs: a root table, one context table per bus, the
+/// invalidation queue (one page: 256 descriptors), its status word's page,
+/// and the interrupt-remapping table (one page: 256 entries).
+pub const TABLE_BYTES: u64 = (1 + 256 + 1 + 1 + 1) * PAGE_SIZE;
+/// Entries of the interrupt-remapping table (2^(S+1) with S = 7).
+pub const REMAP_ENTRIES: u16 = 256;
+const REMAP_SIZE_FIELD: u64 = 7;
+/// Descriptors in the invalidation queue (one 4 KiB page of 16-byte descriptors).
+const QUEUE_ENTRIES: u64 = 256;
 
 /// Turns on DMA remapping for the unit at `base`, using `tables`
 /// (`TABLE_BYTES` of page-aligned, kernel-owned memory) for the root and
@@ -185,6 +207,27 @@ pub fn init(base: u64, tables: u64) {
     write32(REG_GCMD, (read32(REG_GSTS) & GSTS_PERSISTENT) | GCMD_TE);
     wait_until("enable translation", || read32(REG_GSTS) & GCMD_TE != 0);
     ENABLED.store(true, Ordering::Relaxed);
+
+    // Queued invalidation, then interrupt remapping, when the unit has them.
+    let queue = contexts + 256 * PAGE_SIZE;
+    let status = queue + PAGE_SIZE;
+    let remap = status + PAGE_SIZE;
+    if ecap & (1 << 1) != 0 {
+        QUEUE.store(queue, Ordering::Relaxed);
+        QUEUE_STATUS.store(status, Ordering::Relaxed);
+        write64(REG_IQT, 0);
+        write64(REG_IQA, queue); // 128-bit descriptors, one page (QS = 0)
+        write32(REG_GCMD, (read32(REG_GSTS) & GSTS_PERSISTENT) | GCMD_QIE);
+        wait_until("enable queued invalidation", || read32(REG_GSTS) & GCMD_QIE != 0);
+        QUEUED.store(true, Ordering::Relaxed);
+        if ecap & (1 << 3) != 0 {
+            REMAP_TABLE.store(remap, Ordering::Relaxed);
+            write64(REG_IRTA, remap | REMAP_SIZE_FIELD); // xAPIC mode (EIME = 0)
+            write32(REG_GCMD, (read32(REG_GSTS) & GSTS_PERSISTENT) | GCMD_SIRTP);
+            wait_until("set interrupt-remapping table", || read32(REG_GSTS) & GSTS_IRTPS != 0);
+            invalidate_interrupt_entries(None);
+        }
+    }
     log::info!(
         "VT-d: DMA remapping on at {base:#x}: {levels}-level tables, {} domains, {} fault record(s){}; all DMA blocked until an IOSpace maps memory",
         domains(),
@@ -193,14 +236,60 @@ pub fn init(base: u64, tables: u64) {
     );
 }
 
+/// Queues one invalidation descriptor and waits for the unit to finish it
+/// (an invalidation-wait descriptor that writes a status word).
+fn queue_and_wait(descriptor: [u64; 2]) {
+    let queue = QUEUE.load(Ordering::Relaxed);
+    let status = QUEUE_STATUS.load(Ordering::Relaxed);
+    let status_pointer = phys_to_virt(status) as *mut u32;
+    // SAFETY: the status page is kernel-owned boot memory given to `init`.
+    unsafe { core::ptr::write_volatile(status_pointer, 0) };
+    let wait = [0x5 | (1 << 5) | (1 << 32), status];
+    for entry in [descriptor, wait] {
+        let tail = QUEUE_TAIL.load(Ordering::Relaxed);
+        let slot = phys_to_virt(queue + tail * 16) as *mut u64;
+        // SAFETY: `tail` < QUEUE_ENTRIES, inside the queue page; the unit only
+        // reads descriptors below the tail register, which is written after.
+        unsafe {
+            core::ptr::write_volatile(slot, entry[0]);
+            core::ptr::write_volatile(slot.add(1), entry[1]);
+        }
+        QUEUE_TAIL.store((tail + 1) % QUEUE_ENTRIES, Ordering::Relaxed);
+    }
+    flush_table_write(queue);
+    write64(REG_IQT, QUEUE_TAIL.load(Ordering::Relaxed) << 4);
+    // SAFETY: as above; the unit writes 1 when both descriptors are done.
+    wait_until("queued invalidation", || unsafe { core::ptr::read_volatile(status_pointer) } == 1);
+    let _ = read64(REG_IQH);
+}
+
 /// Drops every cached context entry.
 pub fn invalidate_context_cache() {
+    if QUEUED.load(Ordering::Relaxed) {
+        return queue_and_wait([0x1 | (1 << 4), 0]); // global
+    }
     write64(REG_CCMD, CCMD_ICC | CCMD_GLOBAL);
     wait_until("context-cache invalidation", || read64(REG_CCMD) & CCMD_ICC == 0);
 }
 
+/// Drops cached interrupt-remapping entries: one, or all.
+pub fn invalidate_interrupt_entries(index: Option<u16>) {
+    let descriptor = match index {
+        Some(index) => 0x4 | (1 << 4) | (u64::from(index) << 32),
+        None => 0x4,
+    };
+    queue_and_wait([descriptor, 0]);
+}
+
 /// Drops cached translations: of one domain, or all.
 pub fn invalidate_iotlb(domain: Option<u16>) {
+    if QUEUED.load(Ordering::Relaxed) {
+        let descriptor = match domain {
+            Some(domain) => 0x2 | (2 << 4) | (1 << 6) | (1 << 7) | (u64::from(domain) << 16),
+            None => 0x2 | (1 << 4) | (1 << 6) | (1 << 7),
+        };
+        return queue_and_wait([descriptor, 0]);
+    }
     let offset = IOTLB_OFFSET.load(Ordering::Relaxed) as usize + 8;
     let command = match domain {
         Some(domain) => IOTLB_IVT | IOTLB_DOMAIN | IOTLB_DRAIN | (u64::from(domain) << 32),
@@ -293,4 +382,57 @@ pub fn drain_faults(mut report: impl FnMut(DmaFault)) -> u32 {
 /// Masks or unmasks the fault-event interrupt (rate limiting).
 pub fn set_fault_interrupt_masked(masked: bool) {
     write32(REG_FECTL, if masked { FECTL_IM } else { 0 });
+}
+
+/// Whether interrupts are remapped (and so must use remappable formats).
+pub fn remapping() -> bool {
+    REMAPPING.load(Ordering::Relaxed)
+}
+
+/// Whether the unit has an interrupt-remapping table ready to be turned on.
+pub fn can_remap() -> bool {
+    REMAP_TABLE.load(Ordering::Relaxed) != 0
+}
+
+/// One interrupt-remapping entry: deliver `vector` to CPU 0, accepting the
+/// request only from `source` (bus:dev.fn), edge or level as the source signals.
+pub fn set_remap_entry(index: u16, vector: u8, source: u16, level_triggered: bool, present: bool) {
+    let table = REMAP_TABLE.load(Ordering::Relaxed);
+    if table == 0 || index >= REMAP_ENTRIES {
+        return;
+    }
+    let entry = phys_to_virt(table + u64::from(index) * 16) as *mut u64;
+    // Fault processing is disabled for a masked (not present) entry, so a
+    // device that keeps interrupting while masked costs no fault reports.
+    let low = if present { 1 } else { 1 << 1 }
+        | (u64::from(level_triggered) << 4)
+        | (u64::from(vector) << 16); // destination APIC id 0, fixed delivery, physical mode
+    // Verify the requester: SVT = 01 (source id and qualifier), SQ = 0 (all 16 bits).
+    let high = u64::from(source) | (1 << 18);
+    // SAFETY: `index` < REMAP_ENTRIES: inside the kernel-owned remapping table.
+    unsafe {
+        core::ptr::write_volatile(entry.add(1), high);
+        core::ptr::write_volatile(entry, low);
+    }
+    flush_table_write(table + u64::from(index) * 16);
+    invalidate_interrupt_entries(Some(index));
+}
+
+/// Turns interrupt remapping on. From then on only remappable-format
+/// interrupts (IOAPIC entries and MSIs that name a table entry) are
+/// delivered; compatibility-format ones are blocked.
+pub fn enable_remapping() {
+    if !can_remap() {
+        return;
+    }
+    write32(REG_GCMD, (read32(REG_GSTS) & GSTS_PERSISTENT) | GCMD_IRE);
+    wait_until("enable interrupt remapping", || read32(REG_GSTS) & GCMD_IRE != 0);
+    REMAPPING.store(true, Ordering::Relaxed);
+}
+
+/// The MSI address and data a device must write to raise remapping entry `index`.
+pub fn msi_message(index: u16) -> (u64, u32) {
+    // Remappable format (bit 4), handle[14:0] in bits 19:5, handle[15] in bit 2, no subhandle.
+    let address = 0xFEE0_0000 | (u64::from(index & 0x7fff) << 5) | (1 << 4) | (u64::from(index >> 15) << 2);
+    (address, 0)
 }
