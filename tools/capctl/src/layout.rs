@@ -190,15 +190,31 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
             format!("wait on its own notification ({} signal bits)", layouts[ci].bits.len()),
         ));
         if c.heartbeat_us > 0 {
+            // Heartbeats from all components arrive on one supervisor
+            // notification, where badges are OR-ed: each gets its own bit.
+            let bit = sys.components[..ci].iter().filter(|o| o.heartbeat_us > 0).count() as u32;
+            if bit >= MAX_SIGNAL_BITS {
+                diags.push(
+                    Diagnostic::error(
+                        "too-many-signals",
+                        Some(c.span.clone()),
+                        format!("`{}` is heartbeat number {}; the supervisor's heartbeat notification has {MAX_SIGNAL_BITS} bits", c.name, bit + 1),
+                    )
+                    .with_help("give fewer components a heartbeat"),
+                );
+            }
             caps.push(fixed(
                 "HEARTBEAT",
                 SLOT_HEARTBEAT,
                 CapKind::Notification,
                 2,
-                ci as u64 + 1,
+                bit_mask(bit),
                 NONE,
                 NONE,
-                format!("signal the supervisor that it is alive (at least every {})", human_duration(c.heartbeat_us)),
+                format!(
+                    "signal the supervisor that it is alive (at least every {}; bit {bit} of the heartbeat notification)",
+                    human_duration(c.heartbeat_us)
+                ),
             ));
         }
 
