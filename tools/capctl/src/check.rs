@@ -1328,6 +1328,16 @@ fn channel_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
             Ends::Ring { pool: Some(pool), pool_span, entries, buffer_size, .. } => {
                 let need = *entries as u64 * *buffer_size as u64;
                 let region = &sys.regions[*pool];
+                if region.size > u32::MAX as u64 + 1 {
+                    diags.push(
+                        Diagnostic::error(
+                            "invalid-value",
+                            pool_span.clone(),
+                            format!("pool `{}` is {}, larger than 4 GiB", region.name, human_size(region.size)),
+                        )
+                        .with_help("ring descriptors carry 32-bit offsets into their pool; use a pool of at most 4 GiB"),
+                    );
+                }
                 if region.size < need {
                     diags.push(
                         Diagnostic::error(
