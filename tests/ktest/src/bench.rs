@@ -26,6 +26,10 @@ use crate::threads::{self, pack, unpack, ROOT_PRIORITY};
 /// Measurements per figure: enough for stable percentiles, few enough for
 /// a run of a few seconds under TCG.
 const RUNS: usize = 2001;
+/// The echo servers' priority: the client's own, so both halves of a round
+/// trip can take the kernel's IPC fast path (it switches directly only to a
+/// partner at a priority at least the caller's).
+const SERVER_PRIORITY: u64 = ROOT_PRIORITY;
 /// Unmeasured rounds first, so caches and the TLB are warm.
 const WARM_UP: usize = 100;
 
@@ -126,7 +130,7 @@ fn same_space_echo_server(argument: u64) {
 fn server_in_second_address_space(env: &mut Env, ep: ward_userlib::cap::Endpoint) -> Result<ward_userlib::cap::Tcb, Why> {
     let mut p = Process::new(env).ctx("building the server's address space")?;
     p.give(env, process::slot::ENDPOINT, ep.cptr(), CapRights::ALL, 0).ctx("endpoint")?;
-    p.spawn(env, echo_server, 0, ROOT_PRIORITY - 10, 0).ctx("starting the server")
+    p.spawn(env, echo_server, 0, SERVER_PRIORITY, 0).ctx("starting the server")
 }
 
 /// Call+ReplyRecv round trips to an echo server on `ep`.
@@ -194,7 +198,7 @@ fn benchmarks(env: &mut Env) -> Result<(), Why> {
     // For contrast: the same round trip with the server in this address
     // space, so no page-table switch happens.
     let local_ep = new_endpoint(env);
-    let local = threads::spawn(env, same_space_echo_server, pack(&[local_ep.cptr()]), ROOT_PRIORITY - 10)
+    let local = threads::spawn(env, same_space_echo_server, pack(&[local_ep.cptr()]), SERVER_PRIORITY)
         .ctx("server in this address space")?;
     let local_trip = round_trips(local_ep)?;
     let _ = local.tcb.tcb_suspend();
@@ -202,7 +206,7 @@ fn benchmarks(env: &mut Env) -> Result<(), Why> {
     let ep = new_endpoint(env);
     let second = match server_in_second_address_space(env, ep) {
         Ok(tcb) => Ok(tcb),
-        Err(_) => crate::pic::start_echo_server(env, ep, ROOT_PRIORITY - 10)
+        Err(_) => crate::pic::start_echo_server(env, ep, SERVER_PRIORITY)
             .ctx("starting the copied echo routine in a second address space"),
     };
     match second {
