@@ -30,6 +30,9 @@ pub static CASES: &[Case] = &[
     Case { name: "call_on_empty_slot_fails", run: call_on_empty_slot_fails },
     Case { name: "recv_on_frame_cap_fails", run: recv_on_frame_cap_fails },
     Case { name: "reply_without_caller", run: reply_without_caller },
+    Case { name: "fast_path_round_trips_keep_the_message", run: fast_path_round_trips_keep_the_message },
+    Case { name: "fast_path_falls_back_for_long_messages", run: fast_path_falls_back_for_long_messages },
+    Case { name: "fast_path_between_address_spaces", run: fast_path_between_address_spaces },
     Case { name: "ipc_between_address_spaces", run: ipc_between_address_spaces },
     Case { name: "rust_server_in_second_address_space", run: rust_server_in_second_address_space },
     Case { name: "long_message_between_address_spaces", run: long_message_between_address_spaces },
@@ -87,6 +90,28 @@ fn adding_server(argument: u64) {
             return;
         }
         match syscall::reply_recv(ep, info(0x42, 2), answer) {
+            Ok(next) => request = next,
+            Err(_) => return,
+        }
+    }
+}
+
+/// Helper: a server on endpoint `unpack(0)` that answers each of
+/// `unpack(1)` calls with label + 1 and the four words: the caller's badge,
+/// its label, its length and the (wrapping) sum of its words.
+fn describing_server(argument: u64) {
+    let (ep, count) = (unpack(argument, 0), unpack(argument, 1));
+    let Ok(mut request) = syscall::recv(ep) else { return };
+    for served in 1..=count {
+        let length = request.info.length().min(4) as usize;
+        let sum = request.mrs[..length].iter().fold(0u64, |s, w| s.wrapping_add(*w));
+        let answer = [request.badge, request.info.label(), request.info.length(), sum];
+        let reply_info = info(request.info.label() + 1, 4);
+        if served == count {
+            let _ = syscall::reply(reply_info, answer);
+            return;
+        }
+        match syscall::reply_recv(ep, reply_info, answer) {
             Ok(next) => request = next,
             Err(_) => return,
         }
@@ -325,6 +350,55 @@ pub fn start_server(env: &mut Env) -> Result<(Process, cap::Tcb, cap::Endpoint),
 
 fn stop(tcb: cap::Tcb) {
     let _ = tcb.tcb_suspend();
+}
+
+/// Register-only Call and ReplyRecv between threads of equal priority,
+/// the case the kernel's fast path takes: labels, lengths, all four
+/// registers and badges must come through unchanged, many times over.
+fn fast_path_round_trips_keep_the_message(env: &mut Env) -> Outcome {
+    let ep = new_endpoint(env);
+    let badged = env.mint(ep.cptr(), CapRights::ALL, 0x3c).ctx("mint")?;
+    let rounds = 200;
+    threads::spawn(env, describing_server, pack(&[ep.cptr(), rounds]), threads::ROOT_PRIORITY).ctx("spawn")?;
+    for n in 0..rounds {
+        let words = [n, n << 8, n << 16, u64::MAX - n];
+        let length = n % 5;
+        let sum = words[..length as usize].iter().fold(0u64, |s, w| s.wrapping_add(*w));
+        let reply = Cap::<cap::cap_type::Endpoint>::from_cptr(badged).call(info(n + 10, length as usize), words).ctx("call")?;
+        ensure!(reply.info.label() == n + 11 && reply.info.length() == 4, "round {n}: reply info {:?}", reply.info);
+        ensure!(reply.mrs == [0x3c, n + 10, length, sum], "round {n}: the server saw {:?}", reply.mrs);
+    }
+    Ok(())
+}
+
+/// A message longer than the registers between equal-priority threads
+/// cannot take the fast path; the general path must still deliver it.
+fn fast_path_falls_back_for_long_messages(env: &mut Env) -> Outcome {
+    let ep = new_endpoint(env);
+    let done = new_notification(env);
+    threads::spawn(env, receiver, pack(&[ep.cptr(), done.cptr()]), threads::ROOT_PRIORITY).ctx("spawn")?;
+    syscall::yield_now();
+    let words: [u64; 9] = core::array::from_fn(|i| 100 + i as u64);
+    ep.send_message(4, &words, &[]).ctx("send 9 words")?;
+    done.wait().ctx("wait")?;
+    ensure!(get(3) == 9 && get(4) == (104..109).sum::<u64>(), "length {} sum {}", get(3), get(4));
+    Ok(())
+}
+
+/// The fast path between two address spaces: the copied echo routine at
+/// the root task's priority.
+fn fast_path_between_address_spaces(env: &mut Env) -> Outcome {
+    let ep = new_endpoint(env);
+    let server = crate::pic::start_echo_server(env, ep, threads::ROOT_PRIORITY)
+        .ctx("starting the echo routine")
+        .map_err(|w| gap(env, w))?;
+    let badged = env.mint(ep.cptr(), CapRights::ALL, 0x5e).ctx("mint")?;
+    for word in 0..100 {
+        let reply = Cap::<cap::cap_type::Endpoint>::from_cptr(badged).call(info(0, 1), [word, 0, 0, 0]).ctx("call")?;
+        ensure!(reply.mrs[0] == 0x5e && reply.mrs[1] == 2 * word, "round {word}: reply {:?}", &reply.mrs[..2]);
+    }
+    stop(server);
+    Ok(())
 }
 
 /// Register-only Call/ReplyRecv with a server in a second address space
