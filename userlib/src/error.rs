@@ -69,7 +69,9 @@ impl InvocationError {
         (self.error == Error::NotEnoughMemory).then_some(self.details[0])
     }
 
-    /// For `FailedLookup`: which side failed and why.
+    /// For `FailedLookup`: which side failed and why. For a syscall's own
+    /// lookup (no label) the "side" is the phase: source = send,
+    /// destination = receive.
     pub fn lookup_failure(&self) -> Option<(LookupSide, Option<LookupFailure>)> {
         if self.error != Error::FailedLookup {
             return None;
@@ -171,7 +173,13 @@ impl fmt::Display for InvocationError {
             Error::NotEnoughMemory => write!(f, ": {} bytes available", d[0]),
             Error::FailedLookup => {
                 let (side, failure) = self.lookup_failure().expect("error is FailedLookup");
-                write!(f, " ({side}): ")?;
+                // Invocations say which of their lookups failed; a syscall's own
+                // lookup (no label) says whether it was the send or receive phase.
+                match (self.label, side) {
+                    (Some(_), side) => write!(f, " ({side}): ")?,
+                    (None, LookupSide::Source) => write!(f, " (send phase): ")?,
+                    (None, LookupSide::Destination) => write!(f, " (receive phase): ")?,
+                }
                 match failure {
                     Some(failure) => describe_lookup_failure(f, failure),
                     None => write!(f, "unknown failure kind {}", d[1]),
@@ -230,8 +238,10 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("(destination)") && text.contains("4-bit guard is 0x3"), "{text}");
         let words = LookupFailure::MissingCapability { bits_left: 0 }.to_words();
-        let e = err(Error::FailedLookup, [0, words[0], words[1], words[2]], None);
+        let e = err(Error::FailedLookup, [0, words[0], words[1], words[2]], Some(InvocationLabel::CNodeMove));
         assert!(e.to_string().contains("(source): reached an empty"), "{e}");
+        let syscall = err(Error::FailedLookup, [1, words[0], words[1], words[2]], None);
+        assert!(syscall.to_string().contains("(receive phase): reached an empty"), "{syscall}");
         assert_eq!(
             e.lookup_failure(),
             Some((LookupSide::Source, Some(LookupFailure::MissingCapability { bits_left: 0 })))
