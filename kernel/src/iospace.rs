@@ -21,6 +21,7 @@ use crate::arch::x86_64::paging::phys_to_virt;
 use crate::arch::x86_64::vtd::{self, DmaFault};
 use crate::kobj::{self, objects, IO_ASID_BASE};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use ward_kernel_core::io_page_table::{self, TableMemory, WalkError, READ, WRITE};
 use spin::Mutex;
 use ward_abi::lookup::LookupFailure;
 use ward_abi::rights::CapRights;
@@ -38,11 +39,41 @@ const FAULT_RING: usize = 64;
 /// masked until the next tick: bounds the kernel time a faulting device costs.
 const FAULTS_PER_TICK: u32 = 16;
 
-/// Second-level entry bits.
-const READ: u64 = 1 << 0;
-const WRITE: u64 = 1 << 1;
-const SUPERPAGE: u64 = 1 << 7;
-const ADDRESS: u64 = 0x000f_ffff_ffff_f000;
+/// The domain of the firmware-reserved regions' identity mappings: the
+/// highest domain the kernel tracks, never issued to a driver.
+pub const RESERVED_DOMAIN: u16 = MAX_DOMAINS as u16 - 1;
+/// Most devices with firmware-reserved regions.
+const MAX_RESERVED_DEVICES: usize = 8;
+
+/// The IO page tables as the walks in `ward_kernel_core::io_page_table` see
+/// them: pages reached through the physical map, each write made visible to
+/// the IOMMU.
+struct PhysicalTables;
+
+impl TableMemory for PhysicalTables {
+    fn read(&self, table: u64, index: usize) -> u64 {
+        // SAFETY: `table` is an IO page-table page (an object retyped from
+        // untyped, or boot memory for the reserved domain), index < 512.
+        unsafe { core::ptr::read_volatile((phys_to_virt(table) as *const u64).add(index)) }
+    }
+
+    fn write(&mut self, table: u64, index: usize, value: u64) {
+        // SAFETY: as in `read`; only the kernel writes these tables.
+        unsafe { core::ptr::write_volatile((phys_to_virt(table) as *mut u64).add(index), value) };
+        vtd::flush_table_write(table + index as u64 * 8);
+    }
+}
+
+fn walk_error(error: WalkError) -> InvocationError {
+    match error {
+        WalkError::MissingTable { level } => InvocationError::lookup(
+            LookupSide::Destination,
+            LookupFailure::MissingCapability { bits_left: io_page_table::level_shift(level + 1) },
+        ),
+        WalkError::SuperpageInTheWay => InvocationError::delete_first("a large frame is mapped there"),
+        WalkError::Occupied => InvocationError::delete_first("something is already mapped at this IO address"),
+    }
+}
 
 #[derive(Clone, Copy)]
 struct IoSpaceEntry {
@@ -54,13 +85,19 @@ struct IoSpaceEntry {
 
 struct State {
     spaces: heapless::Vec<IoSpaceEntry, MAX_IOSPACES>,
+    /// Devices the firmware reserved memory for: kept in the reserved domain.
+    reserved: heapless::Vec<u16, MAX_RESERVED_DEVICES>,
     /// Root IO page table of each domain (0 = none yet).
     roots: [u64; MAX_DOMAINS],
     faults: heapless::Deque<DmaFault, FAULT_RING>,
 }
 
-static STATE: Mutex<State> =
-    Mutex::new(State { spaces: heapless::Vec::new(), roots: [0; MAX_DOMAINS], faults: heapless::Deque::new() });
+static STATE: Mutex<State> = Mutex::new(State {
+    spaces: heapless::Vec::new(),
+    reserved: heapless::Vec::new(),
+    roots: [0; MAX_DOMAINS],
+    faults: heapless::Deque::new(),
+});
 
 /// Faults dropped because the ring was full or the rate limit was hit.
 pub static DROPPED_FAULTS: AtomicU64 = AtomicU64::new(0);
@@ -70,29 +107,6 @@ static FAULTS_THIS_TICK: AtomicU32 = AtomicU32::new(0);
 /// mode, so it can never name a real domain).
 pub const MASTER: Cap = Cap::IoSpace { requester: 0, domain: 0 };
 
-fn entries(table: u64) -> *mut u64 {
-    phys_to_virt(table) as *mut u64
-}
-
-fn read_entry(table: u64, index: usize) -> u64 {
-    // SAFETY: `table` is an IO page-table object (4 KiB, kernel-owned), index < 512.
-    unsafe { core::ptr::read_volatile(entries(table).add(index)) }
-}
-
-fn write_entry(table: u64, index: usize, value: u64) {
-    // SAFETY: as in `read_entry`.
-    unsafe { core::ptr::write_volatile(entries(table).add(index), value) };
-    vtd::flush_table_write(table + index as u64 * 8);
-}
-
-/// Bits of IO address one entry covers at `level` (1 = 4 KiB entries).
-fn level_shift(level: u32) -> u32 {
-    12 + 9 * (level - 1)
-}
-
-fn index(ioaddr: u64, level: u32) -> usize {
-    ((ioaddr >> level_shift(level)) & 0x1ff) as usize
-}
 
 fn io_space(cap: Cap) -> Result<(u16, u16), InvocationError> {
     match cap {
@@ -102,7 +116,7 @@ fn io_space(cap: Cap) -> Result<(u16, u16), InvocationError> {
 }
 
 fn check_ioaddr(ioaddr: u64, bits: u32) -> Result<(), InvocationError> {
-    let limit = 1u64 << level_shift(vtd::levels() + 1);
+    let limit = io_page_table::address_limit(vtd::levels());
     if ioaddr & ((1 << bits) - 1) != 0 {
         return Err(InvocationError::alignment("the IO address is not aligned to the mapping's size"));
     }
@@ -119,13 +133,18 @@ pub fn issue(requester: u64, domain: u64, dest: Slot) -> Result<(), InvocationEr
         // 00:00.0 is the host bridge, which does no DMA; its id marks the master cap.
         return Err(InvocationError::range(1, u64::from(u16::MAX), "requester ids are 16 bits (bus:dev.fn), not 00:00.0"));
     }
-    if domain == 0 || domain >= domains {
-        return Err(InvocationError::range(1, domains - 1, "domain ids run from 1 (0 is reserved)"));
+    if domain == 0 || domain >= domains.min(u64::from(RESERVED_DOMAIN)) {
+        return Err(InvocationError::range(1, domains.min(u64::from(RESERVED_DOMAIN)) - 1, "domain ids run from 1 (0 and the last are reserved)"));
     }
     if !objects().cap(dest).is_null() {
         return Err(InvocationError::delete_first("the destination slot is occupied"));
     }
     let mut state = STATE.lock();
+    if state.reserved.contains(&(requester as u16)) {
+        return Err(InvocationError::illegal(
+            "the firmware reserved memory for this device (RMRR); it stays in the kernel's identity domain",
+        ));
+    }
     if state.spaces.iter().any(|s| s.requester == requester as u16) {
         return Err(InvocationError::illegal("this device already has an IOSpace (one device, one driver)"));
     }
@@ -166,23 +185,11 @@ pub fn map_table(slot: Slot, cap: Cap, space: Cap, ioaddr: u64) -> Result<(), In
         return Ok(());
     }
     attach(&state, requester, domain);
-    // Walk down to the first missing level and put the table there.
-    let mut table = root;
-    for level in (2..=vtd::levels()).rev() {
-        let entry = read_entry(table, index(ioaddr, level));
-        if entry & (READ | WRITE) == 0 {
-            write_entry(table, index(ioaddr, level), object | READ | WRITE);
-            vtd::invalidate_iotlb(Some(domain));
-            let base = ioaddr & !((1u64 << level_shift(level)) - 1);
-            kobj::replace_cap(slot, Cap::IoPageTable { object, mapping: Some(Mapping { asid, vaddr: base }) });
-            return Ok(());
-        }
-        if entry & SUPERPAGE != 0 {
-            return Err(InvocationError::delete_first("a large frame is mapped there"));
-        }
-        table = entry & ADDRESS;
-    }
-    Err(InvocationError::delete_first("every level is already present for this IO address"))
+    let level = io_page_table::install_table(&mut PhysicalTables, root, vtd::levels(), ioaddr, object).map_err(walk_error)?;
+    vtd::invalidate_iotlb(Some(domain));
+    let base = ioaddr & !((1u64 << io_page_table::level_shift(level + 1)) - 1);
+    kobj::replace_cap(slot, Cap::IoPageTable { object, mapping: Some(Mapping { asid, vaddr: base }) });
+    Ok(())
 }
 
 /// `frame_map_io(iospace, ioaddr, rights)`.
@@ -219,23 +226,7 @@ pub fn map_frame(slot: Slot, cap: Cap, space: Cap, ioaddr: u64, rights: CapRight
         return Err(InvocationError::lookup(LookupSide::Destination, LookupFailure::MissingCapability { bits_left: 39 }));
     }
     attach(&state, requester, domain);
-    let mut table = root;
-    for level in ((leaf_level + 1)..=vtd::levels()).rev() {
-        let entry = read_entry(table, index(ioaddr, level));
-        if entry & (READ | WRITE) == 0 || entry & SUPERPAGE != 0 {
-            return Err(InvocationError::lookup(
-                LookupSide::Destination,
-                LookupFailure::MissingCapability { bits_left: level_shift(level) },
-            ));
-        }
-        table = entry & ADDRESS;
-    }
-    let at = index(ioaddr, leaf_level);
-    if read_entry(table, at) & (READ | WRITE) != 0 {
-        return Err(InvocationError::delete_first("something is already mapped at this IO address"));
-    }
-    let superpage = if leaf_level == 2 { SUPERPAGE } else { 0 };
-    write_entry(table, at, object | bits | superpage);
+    io_page_table::map_page(&mut PhysicalTables, root, vtd::levels(), ioaddr, leaf_level, object, bits).map_err(walk_error)?;
     vtd::invalidate_iotlb(Some(domain));
     kobj::replace_cap(slot, Cap::Frame {
         object,
@@ -271,24 +262,9 @@ pub fn unmap_cap(cap: Cap) {
         }
         return;
     }
-    // Find the entry that points at `object` on the way to `vaddr`.
-    let ioaddr = vaddr & !0xfff;
-    let mut table = root;
-    for level in (1..=vtd::levels()).rev() {
-        let at = index(ioaddr, level);
-        let entry = read_entry(table, at);
-        if entry & (READ | WRITE) == 0 {
-            return;
-        }
-        if entry & ADDRESS == object {
-            write_entry(table, at, 0);
-            vtd::invalidate_iotlb(Some(domain));
-            return;
-        }
-        if entry & SUPERPAGE != 0 {
-            return;
-        }
-        table = entry & ADDRESS;
+    // Clear the entry that points at `object` on the way to `vaddr`.
+    if io_page_table::unmap(&mut PhysicalTables, root, vtd::levels(), vaddr & !0xfff, object) {
+        vtd::invalidate_iotlb(Some(domain));
     }
 }
 
@@ -401,4 +377,38 @@ pub fn tick() {
     if FAULTS_THIS_TICK.swap(0, Ordering::Relaxed) >= FAULTS_PER_TICK && vtd::enabled() {
         vtd::set_fault_interrupt_masked(false);
     }
+}
+
+/// Gives the devices named by the firmware's reserved-memory regions
+/// (RMRRs) an identity mapping of those regions, in the reserved domain, as
+/// VT-d requires: such devices (USB controllers doing legacy emulation, for
+/// instance) keep using that memory. Tables come from `allocate` (zeroed
+/// boot pages). Such devices are never given to a driver.
+pub fn map_reserved_regions(
+    regions: &[(u64, u64)],
+    devices: &[u16],
+    allocate: &mut dyn FnMut() -> Option<u64>,
+) {
+    if !vtd::enabled() || regions.is_empty() || devices.is_empty() {
+        return;
+    }
+    let Some(root) = allocate() else {
+        log::warn!("VT-d: no memory for the reserved regions' tables; their devices will fault");
+        return;
+    };
+    let mut pages = 0;
+    for &(start, end) in regions {
+        match io_page_table::identity_map(&mut PhysicalTables, root, vtd::levels(), start, end, &mut |_| allocate()) {
+            Ok(mapped) => pages += mapped,
+            Err(error) => log::warn!("VT-d: reserved region {start:#x}..={end:#x} not mapped: {error:?}"),
+        }
+    }
+    let mut state = STATE.lock();
+    state.roots[RESERVED_DOMAIN as usize] = root;
+    for &device in devices {
+        if state.reserved.push(device).is_ok() {
+            vtd::set_context(device, RESERVED_DOMAIN, root);
+        }
+    }
+    log::info!("VT-d: {} reserved region(s), {pages} pages identity-mapped for {} device(s)", regions.len(), devices.len());
 }

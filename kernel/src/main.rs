@@ -180,8 +180,24 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
                 .map(|s| (u16::from(s.bus) << 8) | (u16::from(s.device) << 3) | u16::from(s.function))
         });
         irq::enable_remapping(ioapic_source);
-        if platform.as_ref().and_then(|p| p.dmar.as_ref()).is_some_and(|d| !d.reserved_regions.is_empty()) {
-            log::warn!("VT-d: the firmware lists reserved DMA regions (RMRRs); the devices they name get no identity mapping yet and will fault on them");
+        // Firmware-reserved regions (RMRRs) stay mapped for the devices that use them.
+        if let Some(dmar) = platform.as_ref().and_then(|p| p.dmar.as_ref()) {
+            let mut regions = heapless::Vec::<(u64, u64), 8>::new();
+            let mut devices = heapless::Vec::<u16, 8>::new();
+            for region in &dmar.reserved_regions {
+                let _ = regions.push((region.base, region.limit));
+                for scope in region.scopes.iter().filter(|s| s.kind == 1) {
+                    let id = (u16::from(scope.bus) << 8) | (u16::from(scope.device) << 3) | u16::from(scope.function);
+                    if !devices.contains(&id) {
+                        let _ = devices.push(id);
+                    }
+                }
+            }
+            iospace::map_reserved_regions(&regions, &devices, &mut || {
+                let page = memory.allocate(paging::PAGE_SIZE, paging::PAGE_SIZE)?;
+                paging::zero_page(page);
+                Some(page)
+            });
         }
     }
     let mut untyped = memory.to_untyped();

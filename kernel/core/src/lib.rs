@@ -12,4 +12,5 @@
 pub mod acpi;
 pub mod cmdline;
 pub mod elf_image;
+pub mod io_page_table;
 pub mod phys_memory;

@@ -90,6 +90,10 @@ pub fn run_dma(info: &BootInfo, tally: &mut Tally) {
     println!("hwtest: window frame at physical {window_paddr:#x}, IO address {WINDOW_IOADDR:#x}");
     tally.check("map the window for DMA", window.frame_map_io(space, WINDOW_IOADDR, CapRights::READ_WRITE).is_ok());
     tally.check(
+        "a frame cap mapped in a VSpace cannot also map for DMA (one mapping per cap)",
+        ours.frame_map_io(space, WINDOW_IOADDR + 0x1000, CapRights::READ_WRITE).is_err(),
+    );
+    tally.check(
         "a device frame cannot be a DMA target",
         env.device_frame(u64::from(crate::edu::BAR0_ADDRESS) + 0x1000)
             .is_some_and(|f| f.frame_map_io(space, 0x3000, CapRights::READ_WRITE).is_err()),
