@@ -392,7 +392,9 @@ fn single_thread(c: &mut Criterion) {
                     let _ = black_box(tx.publish());
                 }
                 for _ in 0..SINGLE_THREAD_BURST {
-                    black_box(rx.pop().unwrap());
+                    if let Some(b) = rx.pop().unwrap() {
+                        black_box(b.cookie());
+                    }
                     let _ = black_box(rx.release());
                 }
             })
@@ -410,7 +412,9 @@ fn single_thread(c: &mut Criterion) {
                     assert!(Q::push(&mut tx, black_box(d)));
                 }
                 for _ in 0..SINGLE_THREAD_BURST {
-                    black_box(Q::pop(&mut rx));
+                    if let Some(d) = Q::pop(&mut rx) {
+                        black_box(d.cookie);
+                    }
                 }
             })
         });

@@ -22,7 +22,8 @@
 
 use core::sync::atomic::Ordering;
 
-use crate::error::{PeerMisbehaved, PushError, SharedIndex};
+use crate::error::{DescriptorFault, PeerMisbehaved, PushError, SharedIndex};
+use crate::layout::RawDescriptor;
 use crate::memory::{ControlWord, RingMemory};
 use crate::pool::{Buffer, PoolGeometry};
 use crate::signal::{passes, Notify, Pressure, SignalPolicy, WaitDecision, Watermarks};
@@ -37,6 +38,17 @@ fn index_out_of_range(index: SharedIndex, found: u32, ours: u32, capacity: u32) 
         found,
         ours,
         capacity,
+    }
+}
+
+/// Builds the report of a bad descriptor, out of line like [`index_out_of_range`].
+#[cold]
+#[inline(never)]
+fn bad_descriptor(at: u32, descriptor: RawDescriptor, fault: DescriptorFault) -> PeerMisbehaved {
+    PeerMisbehaved::BadDescriptor {
+        at,
+        descriptor,
+        fault,
     }
 }
 
@@ -283,13 +295,10 @@ impl<M: RingMemory> Consumer<M> {
         let at = self.tail;
         let descriptor = self.memory.read_descriptor(at);
         self.tail = at.wrapping_add(1);
-        self.pool
-            .validate(descriptor)
-            .map_err(|fault| PeerMisbehaved::BadDescriptor {
-                at,
-                descriptor,
-                fault,
-            })
+        match self.pool.validate(descriptor) {
+            Ok(buffer) => Ok(buffer),
+            Err(fault) => Err(bad_descriptor(at, descriptor, fault)),
+        }
     }
 
     /// Takes the next entry, validated against the pool. The slot is not
