@@ -56,9 +56,8 @@ pub struct Env {
     root_tables: Option<Tables>,
     /// Helper threads alive now.
     pub threads: crate::threads::ThreadSet,
-    /// Report cases blocked by a kernel gap that docs/kernel.md lists as
-    /// known (today: no thread can run in a self-built VSpace) as skipped
-    /// instead of failed (`known_gaps=skip`).
+    /// Report cases that fail for a known kernel gap or bug
+    /// (`cases::ipc::KNOWN_GAPS`) as skipped instead of failed (`known_gaps=skip`).
     pub skip_known_gaps: bool,
     /// Next free page of the scratch area.
     next_scratch: u64,

@@ -23,14 +23,14 @@ use crate::threads;
 
 /// Why a case failed (or was skipped): a short message.
 pub struct Why {
-    text: [u8; 200],
+    text: [u8; 320],
     len: usize,
     pub skipped: bool,
 }
 
 impl Why {
     pub fn new(args: fmt::Arguments) -> Why {
-        let mut why = Why { text: [0; 200], len: 0, skipped: false };
+        let mut why = Why { text: [0; 320], len: 0, skipped: false };
         let _ = why.write_fmt(args);
         why
     }

@@ -14,9 +14,9 @@
 //!
 //! Modes (root-task arguments):
 //! - `test=all` (default): the conformance suite; `only=PREFIX` runs the
-//!   cases whose name starts with PREFIX; `known_gaps=skip` reports the
-//!   cases that need a thread in a second address space as skipped when
-//!   the kernel cannot provide one (a gap docs/kernel.md lists);
+//!   cases whose name starts with PREFIX; `known_gaps=skip` reports cases
+//!   that fail for a known kernel gap or bug as skipped, naming the cause
+//!   (the list is `cases::ipc::KNOWN_GAPS`);
 //! - `test=fuzz seed=N count=N`: an unprivileged thread in its own CSpace
 //!   and VSpace makes `count` random syscalls and invocations from `seed`
 //!   while a heartbeat pair of threads keeps doing IPC (see `fuzz`);

@@ -5,13 +5,13 @@ use ward_abi::lookup::LookupFailure;
 use ward_userlib::cap::{self, Cap, FULL_DEPTH};
 use ward_userlib::error::LookupSide;
 use ward_userlib::message::info;
-use ward_userlib::{CapRights, Error, ObjectType};
+use ward_userlib::{syscall, CapRights, Error, ObjectType};
 
 use super::ipc::{blocked_receiver, receiver};
-use super::{get, new_endpoint, new_notification};
+use super::{get, new_endpoint, new_notification, set};
 use crate::env::Env;
 use crate::framework::{Case, Check, Outcome};
-use crate::threads::{self, pack};
+use crate::threads::{self, pack, unpack};
 use crate::{ensure, fail};
 
 pub static CASES: &[Case] = &[
@@ -30,6 +30,8 @@ pub static CASES: &[Case] = &[
     Case { name: "delete_last_cap_wakes_waiter", run: delete_last_cap_wakes_waiter },
     Case { name: "revoke_removes_derived_caps", run: revoke_removes_derived_caps },
     Case { name: "revoke_busy_endpoint_wakes_thread", run: revoke_busy_endpoint_wakes_thread },
+    Case { name: "cancel_badged_sends_restarts_senders", run: cancel_badged_sends_restarts_senders },
+    Case { name: "cancel_badged_sends_needs_all_rights", run: cancel_badged_sends_needs_all_rights },
     Case { name: "lookup_depth_mismatch", run: lookup_depth_mismatch },
     Case { name: "lookup_guard_mismatch", run: lookup_guard_mismatch },
     Case { name: "lookup_depth_out_of_range", run: lookup_depth_out_of_range },
@@ -189,6 +191,47 @@ fn revoke_busy_endpoint_wakes_thread(env: &mut Env) -> Outcome {
     env.abs(untyped.cptr()).revoke().ctx("revoke the untyped")?;
     done.wait().ctx("wait")?;
     ensure!(get(0) != 0, "the receive on the destroyed endpoint returned success");
+    Ok(())
+}
+
+/// Helper: marks word 3, sends on `unpack(0)` (expected to block), records
+/// in word 0 the error code it ended with (0 for success) and signals `unpack(1)`.
+fn blocked_sender(argument: u64) {
+    set(3, 1);
+    let result = syscall::send(unpack(argument, 0), info(1, 1), [5, 0, 0, 0]);
+    set(0, result.err().map_or(0, |e| e.error as u64));
+    let _ = syscall::signal(unpack(argument, 1));
+}
+
+fn cancel_badged_sends_restarts_senders(env: &mut Env) -> Outcome {
+    let ep = new_endpoint(env);
+    let done = new_notification(env);
+    let badged = env.mint(ep.cptr(), CapRights::ALL, 7).ctx("mint")?;
+    let senders_copy = env.copy(badged, CapRights::ALL).ctx("copy")?;
+    threads::spawn(env, blocked_sender, pack(&[senders_copy, done.cptr()]), ABOVE_ROOT).ctx("spawn")?;
+    ensure!(get(3) == 1, "the sender did not block");
+    // The sender's cap goes away; cancelling its badge makes it run its
+    // send again, which now fails its lookup.
+    env.abs(senders_copy).delete().ctx("delete the sender's cap")?;
+    env.root.cnode.cnode_cancel_badged_sends(badged, FULL_DEPTH).ctx("cancel badged sends")?;
+    done.wait().ctx("wait")?;
+    if get(0) != Error::FailedLookup as u64 {
+        let why = crate::framework::Why::new(format_args!(
+            "the restarted send ended with code {}, expected FailedLookup ({})",
+            get(0),
+            Error::FailedLookup as u64
+        ));
+        return Err(super::ipc::gap(env, why));
+    }
+    env.root.cnode.cnode_cancel_badged_sends(ep.cptr(), FULL_DEPTH).ctx("cancelling with an unbadged cap")?;
+    Ok(())
+}
+
+fn cancel_badged_sends_needs_all_rights(env: &mut Env) -> Outcome {
+    let ep = new_endpoint(env);
+    let badged = env.mint(ep.cptr(), CapRights::READ_WRITE, 7).ctx("mint without grant")?;
+    env.root.cnode.cnode_cancel_badged_sends(badged, FULL_DEPTH)
+        .want_err(Error::IllegalOperation, "cancel through a cap without all rights")?;
     Ok(())
 }
 
