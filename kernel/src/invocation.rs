@@ -86,7 +86,11 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
     match (cap, label) {
         (Cap::Untyped { .. }, Label::UntypedRetype) => {
             let (_, root) = args.cap(0)?;
-            objects.untyped_retype(slot, args.mr(0)?, args.mr(1)?, root, args.mr(2)?, args.mr(3)?, args.mr(4)?, args.mr(5)?)?;
+            let plan = objects.untyped_retype_plan(slot, args.mr(0)?, args.mr(1)?, root, args.mr(2)?, args.mr(3)?, args.mr(4)?, args.mr(5)?)?;
+            if !zero_preemptibly(caller, &plan) {
+                return Ok(Outcome::Restart);
+            }
+            objects.retype_commit(plan, true);
             done()
         }
         (Cap::CNode { .. }, label) => cnode(&args, cap, label),
@@ -217,6 +221,45 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
         },
         _ => Err(InvocationError::illegal("this capability has no such invocation (or it is not implemented yet)")),
     }
+}
+
+/// Zeroing done per step of a retype before checking for a pending
+/// interrupt: 64 KiB keeps interrupt latency to tens of microseconds even
+/// under emulation, while a preemption check costs one register read.
+const ZERO_STEP: u64 = 64 * 1024;
+
+/// Retypes of large objects restarted at a preemption point.
+pub static RETYPE_PREEMPTIONS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+
+/// Zeroes the memory of a planned retype in steps, stopping at a
+/// preemption point when an interrupt is pending. Progress is kept in the
+/// caller's TCB and picked up when the same retype is restarted (the same
+/// untyped and the same memory); memory above an untyped's watermark belongs
+/// to no object, so a half-zeroed range is harmless. Returns true when done.
+fn zero_preemptibly(caller: Tcb, plan: &ward_kernel_objects::untyped::RetypePlan) -> bool {
+    let (start, length, needs_zeroing) = plan.memory();
+    let record = crate::kobj::extra(caller);
+    if !needs_zeroing {
+        return true;
+    }
+    let key = [plan.untyped().0, start, length];
+    let mut done = if record.retype_key == key { record.retype_done } else { 0 };
+    let window = objects().window();
+    while done < length {
+        let step = ZERO_STEP.min(length - done);
+        window.zero(start + done, step);
+        done += step;
+        if done < length && crate::arch::x86_64::apic::timer_interrupt_pending() {
+            record.retype_key = key;
+            record.retype_done = done;
+            let count = RETYPE_PREEMPTIONS.fetch_add(1, core::sync::atomic::Ordering::Relaxed) + 1;
+            log::trace!("retype: preempted after zeroing {done} of {length} bytes ({count} so far)");
+            return false;
+        }
+    }
+    record.retype_key = [0; 3];
+    record.retype_done = 0;
+    true
 }
 
 fn completion(result: Result<Completion, InvocationError>) -> Result<Outcome, InvocationError> {

@@ -85,6 +85,10 @@ pub struct ThreadExtra {
     /// The fault being reported (kind 0 = none) and its message words.
     pub fault_kind: u64,
     pub fault_words: [u64; 6],
+    /// A retype stopped at a preemption point: which one (untyped slot,
+    /// memory start, length) and how many bytes are already zeroed.
+    pub retype_key: [u64; 3],
+    pub retype_done: u64,
 }
 
 const _: () = assert!(

@@ -59,6 +59,11 @@ impl Tally {
     }
 }
 
+/// The boot info, for the retype check.
+fn info_for_retype() -> &'static ward_userlib::abi::bootinfo::BootInfo {
+    ward_userlib::bootinfo::boot_info(ward_userlib::abi::layout::ROOT_BOOTINFO_VADDR)
+}
+
 /// Runs the test; returns true when every check passed.
 pub fn run() -> bool {
     let mut tally = Tally { passed: 0, failed: 0 };
@@ -82,6 +87,24 @@ pub fn run() -> bool {
     // (Reply with no one to reply to is a no-op, as in seL4, so it is not listed.)
     for ipc in [Syscall::Call, Syscall::Send, Syscall::NBSend, Syscall::Recv, Syscall::NBRecv, Syscall::ReplyRecv] {
         tally.check_refused("IPC without capabilities", raw_syscall(ipc as u64, u64::MAX, u64::MAX));
+    }
+
+    // A large retype (64 MiB of 2 MiB frames) completes even though the
+    // kernel stops it at preemption points to take timer interrupts.
+    let untyped = ward_userlib::bootinfo::largest_ram_untyped(info_for_retype());
+    if let Some(untyped) = untyped.filter(|u| u.size_bits >= 27) {
+        let mut slots = ward_userlib::bootinfo::SlotAllocator::from_boot_info(info_for_retype());
+        let first = slots.alloc_range(32).map(|r| r.start).unwrap_or(0);
+        let made = untyped.cap.untyped_retype(
+            ward_userlib::ObjectType::Frame2M,
+            0,
+            ward_userlib::bootinfo::RootCaps::new().cnode,
+            0,
+            0,
+            first,
+            32,
+        );
+        tally.check("large retype (32 x 2 MiB frames)", if made.is_ok() { 0 } else { 1 }, Ok(()));
     }
 
     let mut random = XorShift(SEED);

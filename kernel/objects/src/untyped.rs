@@ -14,6 +14,7 @@ use crate::cap::{Cap, FrameSize, PADDR_BITS};
 use crate::cspace::CPTR_BITS;
 use crate::error::{InvocationError, LookupSide};
 use crate::slot::{MdbNode, Slot};
+use crate::phys::PAddr;
 use crate::Objects;
 use ward_abi::lookup::LookupFailure;
 use ward_abi::object::{ObjectType, MAX_RETYPE_FAN_OUT, MAX_UNTYPED_BITS, MIN_CNODE_RADIX_BITS, MIN_UNTYPED_BITS};
@@ -24,6 +25,35 @@ use ward_abi::rights::CapRights;
 /// type, size_bits, node_index, node_depth, node_offset, num_objects.
 mod arg {
     pub const TYPE: u8 = 0;
+}
+
+/// A checked retype, ready to commit: where the objects go and what they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RetypePlan {
+    untyped: Slot,
+    object_type: ObjectType,
+    size_bits: u32,
+    obj_bits: u32,
+    start: u64,
+    count: u64,
+    cnode: PAddr,
+    offset: u64,
+    base: PAddr,
+    ut_bits: u8,
+    is_device: bool,
+}
+
+impl RetypePlan {
+    /// The memory the new objects occupy, `(start, length)`, and whether it
+    /// must be zeroed (device memory never is).
+    pub fn memory(&self) -> (u64, u64, bool) {
+        (self.start, self.count << self.obj_bits, !self.is_device)
+    }
+
+    /// The untyped being retyped.
+    pub fn untyped(&self) -> Slot {
+        self.untyped
+    }
 }
 
 /// The capability to a fresh object of `object_type` at `paddr`.
@@ -117,11 +147,10 @@ impl Objects {
         Ok((object_type, obj_bits))
     }
 
-    /// Retypes the untyped in `untyped` into `count` objects, with caps in
-    /// slots `offset..offset+count` of the CNode capability `dest_cnode`.
-    /// `size_bits` is the size of an Untyped or the radix of a CNode.
-    /// On error nothing changes.
-    pub fn retype(
+    /// Checks a retype and works out where its objects go, changing nothing:
+    /// the first half of [`Objects::retype`], for a caller that zeroes the
+    /// memory itself in preemptible steps before [`Objects::retype_commit`].
+    pub fn retype_plan(
         &self,
         untyped: Slot,
         object_type: u64,
@@ -129,7 +158,7 @@ impl Objects {
         dest_cnode: Cap,
         offset: u64,
         count: u64,
-    ) -> Result<(), InvocationError> {
+    ) -> Result<RetypePlan, InvocationError> {
         let Cap::Untyped { object: base, size_bits: ut_bits, free_index, is_device } = self.cap(untyped) else {
             return Err(InvocationError::invalid_capability(0, "not an untyped capability"));
         };
@@ -163,19 +192,56 @@ impl Objects {
             return Err(InvocationError::not_enough_memory(available));
         }
         debug_assert!(start + (count << obj_bits) < 1 << PADDR_BITS);
-        // Commit: zero, then insert caps (each right after the untyped).
+        Ok(RetypePlan {
+            untyped,
+            object_type,
+            size_bits: size_bits as u32,
+            obj_bits,
+            start,
+            count,
+            cnode,
+            offset,
+            base,
+            ut_bits,
+            is_device,
+        })
+    }
+
+    /// Carries out a checked plan: zeroes the objects (unless `zeroed` says
+    /// the caller already did, in preemptible steps), puts their caps in the
+    /// destination slots as children of the untyped, and moves the watermark.
+    pub fn retype_commit(&self, plan: RetypePlan, zeroed: bool) {
+        let RetypePlan { untyped, object_type, size_bits, obj_bits, start, count, cnode, offset, base, ut_bits, is_device } =
+            plan;
         for i in 0..count {
             let paddr = start + (i << obj_bits);
-            if !is_device {
+            if !is_device && !zeroed {
                 self.mem.zero(paddr, 1u64 << obj_bits);
             }
-            let cap = new_object_cap(object_type, paddr, size_bits as u32, is_device);
+            let cap = new_object_cap(object_type, paddr, size_bits, is_device);
             let dest = self.cnode_slot(cnode, offset + i);
             self.set_cap(dest, cap);
             self.mdb_insert_after(untyped, dest, true, true);
         }
         let new_free = start + (count << obj_bits) - base;
         self.set_cap(untyped, Cap::Untyped { object: base, size_bits: ut_bits, free_index: new_free, is_device });
+    }
+
+    /// Retypes the untyped in `untyped` into `count` objects, with caps in
+    /// slots `offset..offset+count` of the CNode capability `dest_cnode`.
+    /// `size_bits` is the size of an Untyped or the radix of a CNode.
+    /// On error nothing changes.
+    pub fn retype(
+        &self,
+        untyped: Slot,
+        object_type: u64,
+        size_bits: u64,
+        dest_cnode: Cap,
+        offset: u64,
+        count: u64,
+    ) -> Result<(), InvocationError> {
+        let plan = self.retype_plan(untyped, object_type, size_bits, dest_cnode, offset, count)?;
+        self.retype_commit(plan, false);
         Ok(())
     }
 
@@ -212,5 +278,38 @@ impl Objects {
             ));
         }
         self.retype(untyped, object_type, size_bits, dest_cnode, node_offset, num_objects)
+    }
+
+    /// [`Objects::untyped_retype`] without the commit: checks everything and
+    /// returns the plan, for the kernel's preemptible zeroing.
+    #[allow(clippy::too_many_arguments)]
+    pub fn untyped_retype_plan(
+        &self,
+        untyped: Slot,
+        object_type: u64,
+        size_bits: u64,
+        root: Cap,
+        node_index: u64,
+        node_depth: u64,
+        node_offset: u64,
+        num_objects: u64,
+    ) -> Result<RetypePlan, InvocationError> {
+        self.check_retype_type(untyped, object_type, size_bits)?;
+        let dest_cnode = if node_depth == 0 {
+            root
+        } else {
+            if node_depth > CPTR_BITS as u64 {
+                return Err(InvocationError::range(0, CPTR_BITS as u64, "lookup depth must be 0..=64"));
+            }
+            let slot = self.lookup_slot_exact(LookupSide::Destination, root, node_index, node_depth)?;
+            self.cap(slot)
+        };
+        if !matches!(dest_cnode, Cap::CNode { .. }) {
+            return Err(InvocationError::lookup(
+                LookupSide::Destination,
+                LookupFailure::MissingCapability { bits_left: node_depth as u32 },
+            ));
+        }
+        self.retype_plan(untyped, object_type, size_bits, dest_cnode, node_offset, num_objects)
     }
 }
