@@ -30,6 +30,8 @@ pub static CASES: &[Case] = &[
     Case { name: "delete_last_cap_wakes_waiter", run: delete_last_cap_wakes_waiter },
     Case { name: "revoke_removes_derived_caps", run: revoke_removes_derived_caps },
     Case { name: "revoke_busy_endpoint_wakes_thread", run: revoke_busy_endpoint_wakes_thread },
+    Case { name: "delete_full_cnode_destroys_contents", run: delete_full_cnode_destroys_contents },
+    Case { name: "revoke_thousand_objects_reclaims_all", run: revoke_thousand_objects_reclaims_all },
     Case { name: "cancel_badged_sends_restarts_senders", run: cancel_badged_sends_restarts_senders },
     Case { name: "cancel_badged_sends_needs_all_rights", run: cancel_badged_sends_needs_all_rights },
     Case { name: "lookup_depth_mismatch", run: lookup_depth_mismatch },
@@ -232,6 +234,51 @@ fn cancel_badged_sends_needs_all_rights(env: &mut Env) -> Outcome {
     let badged = env.mint(ep.cptr(), CapRights::READ_WRITE, 7).ctx("mint without grant")?;
     env.root.cnode.cnode_cancel_badged_sends(badged, FULL_DEPTH)
         .want_err(Error::IllegalOperation, "cancel through a cap without all rights")?;
+    Ok(())
+}
+
+/// Fills a 1024-slot CNode with endpoints from `untyped`, 256 per retype.
+fn fill_cnode(env: &mut Env, untyped: cap::Untyped, cnode: cap::CNode) -> Outcome {
+    for batch in 0..4 {
+        untyped
+            .untyped_retype(ObjectType::Endpoint, 0, env.root.cnode, cnode.cptr(), FULL_DEPTH, batch * 256, 256)
+            .ctx("256 endpoints into the CNode")?;
+    }
+    Ok(())
+}
+
+fn delete_full_cnode_destroys_contents(env: &mut Env) -> Outcome {
+    let untyped = env.alloc_untyped(16);
+    let cnode = env.alloc_cnode(10);
+    fill_cnode(env, untyped, cnode)?;
+    // A helper waits on the last endpoint, reached through a copy in the root CNode.
+    let ep = env.slot();
+    env.root.cnode.cnode_copy(ep, FULL_DEPTH, cnode, 1023, 10, CapRights::ALL).ctx("copy one endpoint out")?;
+    let done = new_notification(env);
+    threads::spawn(env, blocked_receiver, pack(&[ep, done.cptr()]), ABOVE_ROOT).ctx("spawn")?;
+    // The copy keeps that endpoint alive; delete it first, then the CNode,
+    // whose destruction deletes the last capability to every endpoint.
+    env.abs(ep).delete().ctx("delete the copy")?;
+    ensure!(get(0) == 0, "the helper woke before its endpoint was destroyed");
+    env.abs(cnode.cptr()).delete().ctx("delete the full CNode")?;
+    done.wait().ctx("wait")?;
+    ensure!(get(0) != 0, "the helper's endpoint was not destroyed with its CNode");
+    // Everything made from the untyped is gone, so it starts again from 0.
+    let whole = env.slot();
+    untyped.untyped_retype(ObjectType::Untyped, 16, env.root.cnode, 0, 0, whole, 1)
+        .ctx("the untyped's whole size after the CNode's contents died")?;
+    Ok(())
+}
+
+fn revoke_thousand_objects_reclaims_all(env: &mut Env) -> Outcome {
+    let untyped = env.alloc_untyped(16);
+    let cnode_slot = env.retype_from(untyped, ObjectType::CNode, 10).ctx("CNode from the untyped")?;
+    let cnode: cap::CNode = Cap::from_cptr(cnode_slot);
+    fill_cnode(env, untyped, cnode)?;
+    env.abs(untyped.cptr()).revoke().ctx("revoke")?;
+    cnode.cnode_delete(0, 10).want_err(Error::FailedLookup, "the revoked CNode")?;
+    let whole = env.slot();
+    untyped.untyped_retype(ObjectType::Untyped, 16, env.root.cnode, 0, 0, whole, 1).ctx("the full size after revoke")?;
     Ok(())
 }
 

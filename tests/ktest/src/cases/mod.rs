@@ -11,6 +11,7 @@ use crate::env::Env;
 use crate::framework::Case;
 
 mod cnode;
+mod errors;
 mod fault;
 mod ipc;
 mod notification;
@@ -29,6 +30,7 @@ pub static ALL: &[&[Case]] = &[
     notification::CASES,
     fault::CASES,
     sched::CASES,
+    errors::CASES,
 ];
 
 /// Words helper threads write and the root task reads (reset before each case).
