@@ -249,7 +249,7 @@ pub fn send(sender: Tcb, cap: Cap, info: MessageInfo, blocking: bool, flags: u64
             objects.endpoint_block(object, sender, true, badge);
             kobj::make_not_runnable(sender);
         }
-        _ => {} // NBSend with no receiver: the message is dropped.
+        _ => context(sender).rax = 0, // NBSend with no receiver: the message is dropped.
     }
     Ok(())
 }

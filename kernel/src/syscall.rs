@@ -93,8 +93,9 @@ fn handle_send(caller: Tcb, cptr: u64, info: MessageInfo, kind: Syscall) {
     let Some((slot, cap)) = look_up(caller, cptr, false) else { return };
     match cap {
         Cap::Endpoint { .. } => {
+            // rax keeps the syscall number until the send completes: a
+            // blocked sender whose send is cancelled runs the same syscall again.
             let flags = if kind == Syscall::Call { ipc::SEND_IS_CALL } else { 0 };
-            context(caller).rax = 0;
             if let Err(error) = ipc::send(caller, cap, info, kind != Syscall::NBSend, flags) {
                 set_error(caller, error, [0; 4]);
             }
@@ -171,7 +172,7 @@ extern "C" fn handle_syscall() {
         }
         Some(Syscall::ReplyRecv) if crate::fastpath::reply_recv(caller, arg0, MessageInfo(arg1)) => {}
         Some(Syscall::ReplyRecv) => {
-            context(caller).rax = 0;
+            // rax is set when a message arrives (a restarted ReplyRecv must still say ReplyRecv).
             ipc::reply(caller);
             handle_receive(caller, arg0, true);
         }
