@@ -1,16 +1,29 @@
 //! The Ward root task: the first user program, holding every capability.
 //!
-//! Today it reports what the kernel gave it — the untyped memory regions and
-//! the boot modules — and announces that the system is ready. Building the
-//! components of `system.toml` and supervising them arrives with the object
-//! model. The root task's arguments (its module command line) select a
-//! self-test for the scenario harness: `test=boot`, `test=fault-pf`,
-//! `test=fault-gp`, `test=fault-ud`, `test=fault-de`, `test=syscalls`.
+//! It reports what the kernel gave it (untyped memory, boot modules), then
+//! decodes the compiled system description (`system.bin`, a boot module),
+//! builds every component exactly as it says ([`system`]), prints the boot
+//! report ([`report`]) and becomes the supervisor ([`supervisor`]).
+//!
+//! Arguments (its module command line):
+//! - `audit`: print every component's CSpace in the `capctl audit` format
+//!   once the system is built;
+//! - `exit-after=MS`: end the run (status 0) after MS milliseconds of
+//!   supervision, with a summary (for test scenarios);
+//! - `test=NAME`: a self-test instead of the system, for the scenario
+//!   harness: `test=boot`, `test=fault-pf`, `test=fault-gp`,
+//!   `test=fault-ud`, `test=fault-de` ([`faults`]), `test=syscalls`
+//!   ([`syscall_test`]).
 #![no_std]
 #![no_main]
 
 mod faults;
+mod pci;
+mod report;
+mod resources;
+mod supervisor;
 mod syscall_test;
+mod system;
 
 use ward_userlib::abi::bootinfo::BootInfo;
 use ward_userlib::abi::layout::ROOT_BOOTINFO_VADDR;
@@ -20,6 +33,10 @@ ward_userlib::entry!(main);
 
 /// The line the run scripts and scenarios wait for.
 const READY_LINE: &str = "ward: system ready";
+/// The boot module holding the compiled system description.
+const SPEC_MODULE: &str = "system.bin";
+/// The supervisor's priority: above every component (capctl allows 1..=254).
+const SUPERVISOR_PRIORITY: u64 = 255;
 
 /// The boot-info block the kernel mapped for us.
 fn boot_info(argument: u64) -> &'static BootInfo {
@@ -82,10 +99,7 @@ fn main(argument: u64) {
 
     let test = info.root_cmdline().split_ascii_whitespace().find_map(|word| word.strip_prefix("test="));
     match test {
-        None => {
-            println!("{READY_LINE}");
-            println!("root task: nothing more to do until the object model lands; idling");
-        }
+        None => run_system(info),
         Some("boot") => {
             println!("{READY_LINE}");
             syscall::debug_exit(0);
@@ -102,4 +116,73 @@ fn main(argument: u64) {
             }
         },
     }
+}
+
+/// The value of `key=value` among the root task's arguments.
+fn argument<'a>(info: &'a BootInfo, key: &str) -> Option<&'a str> {
+    info.root_cmdline().split_ascii_whitespace().find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
+}
+
+/// Builds the system from `system.bin` and supervises it.
+fn run_system(info: &'static BootInfo) {
+    let audit = info.root_cmdline().split_ascii_whitespace().any(|word| word == "audit");
+    let exit_after_ms: u64 = argument(info, "exit-after").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let Some(module) = system::find_module(info, SPEC_MODULE) else {
+        println!("ward: boot error: no boot module '{SPEC_MODULE}' (build the image with capctl build)");
+        return;
+    };
+    // SAFETY: the kernel maps every boot module read-only at the address the
+    // boot info gives, `len` bytes long, and never unmaps or changes it.
+    let bytes = unsafe { core::slice::from_raw_parts(module.0 as *const u8, module.1 as usize) };
+    let spec = match ward_sysspec::Spec::decode(bytes) {
+        Ok(spec) => spec,
+        Err(e) => {
+            println!("ward: boot error: {SPEC_MODULE}: {e}");
+            return;
+        }
+    };
+    println!(
+        "ward: system '{}': {} components, {} regions, {} devices, {} channels, {} capabilities",
+        spec.name(),
+        spec.components.len(),
+        spec.regions.len(),
+        spec.devices.len(),
+        spec.channels.len(),
+        spec.caps.len()
+    );
+    // The supervisor runs above every component (their priorities are 1..=254).
+    let root_tcb = ward_userlib::bootinfo::RootCaps::new().tcb;
+    if let Err(e) = root_tcb.tcb_set_sched_params(root_tcb, SUPERVISOR_PRIORITY, SUPERVISOR_PRIORITY) {
+        println!("ward: warning: cannot raise the supervisor to priority {SUPERVISOR_PRIORITY}: {e}");
+    }
+    let mut system = match system::System::new(info, spec) {
+        Ok(system) => system,
+        Err(e) => {
+            println!("ward: boot error: {e}");
+            return;
+        }
+    };
+    println!(
+        "ward: PCI: {} functions on bus 0; IOMMU {}",
+        system.bus.functions.len(),
+        if system.iommu { "on" } else { "off" }
+    );
+    system.bind_devices();
+    let clock = supervisor::Clock::start(&mut system);
+    if clock.is_none() {
+        println!("ward: warning: no clock (RTC ports or IOAPIC line 8 refused); no heartbeats, backoffs or restarts on time");
+    }
+    for index in 0..system.instances.len() {
+        if let Err(e) = system.build(index) {
+            println!("ward: boot error: component {}: {e}", system.name(index));
+        }
+    }
+    report::print_table(&system);
+    if audit {
+        report::print_dump(&mut system);
+    }
+    println!("{READY_LINE}");
+    let limits = supervisor::Limits { exit_after_ticks: exit_after_ms.div_ceil(supervisor::TICK_US / 1000).max(if exit_after_ms > 0 { 1 } else { 0 }) };
+    supervisor::run(&mut system, clock.as_ref(), limits);
+    syscall::debug_exit(0);
 }

@@ -1,6 +1,7 @@
-//! Console output through the kernel's debug print call, with `print!` and
-//! `println!` macros. Output is buffered per call so a line reaches the
-//! console in one piece.
+//! Console output with `print!` and `println!` macros: through the kernel's
+//! debug print call, or, in a component, as console messages to the
+//! supervisor (see [`crate::component`]). Output is buffered per call so a
+//! line reaches the console in one piece.
 use core::fmt::{self, Write};
 
 /// Bytes gathered before a kernel call; a longer message is sent in pieces.
@@ -14,7 +15,11 @@ struct ConsoleWriter {
 impl ConsoleWriter {
     fn flush(&mut self) {
         if self.used > 0 {
-            let _ = crate::syscall::debug_print(&self.buffer[..self.used]);
+            if crate::component::is_component() {
+                crate::component::send_console(crate::component::console_label::LOG, &self.buffer[..self.used]);
+            } else {
+                let _ = crate::syscall::debug_print(&self.buffer[..self.used]);
+            }
             self.used = 0;
         }
     }

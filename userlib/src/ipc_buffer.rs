@@ -11,7 +11,9 @@
 //! - on a [`ThreadStack`] (a size-aligned block whose lowest words record the
 //!   thread's IPC buffer address): that address;
 //! - otherwise: the address space's default, set with
-//!   [`set_default_ipc_buffer`] (initially the root task's).
+//!   [`set_default_ipc_buffer`] (initially the root task's);
+//! - in a component ([`crate::component`]): always the default, which the
+//!   component runtime sets to the buffer the root task mapped.
 //!
 //! So every thread that a program starts on a [`ThreadStack`] has its own
 //! buffer without further ado, and a single-threaded program in a fresh
@@ -119,6 +121,11 @@ fn buffer_for_stack(rsp: u64, header: impl FnOnce(u64) -> [u64; 2]) -> u64 {
 
 /// The address of the calling thread's IPC buffer (see the module docs).
 pub fn current_ipc_buffer_vaddr() -> u64 {
+    // A component has one thread and a stack of its own size (perhaps
+    // smaller than a ThreadStack block, so the block base may be unmapped).
+    if crate::component::is_component() {
+        return DEFAULT_IPC_BUFFER.load(Ordering::Relaxed);
+    }
     buffer_for_stack(stack_pointer(), |block| {
         // SAFETY: `block` is the base of the size-aligned block holding the
         // current stack pointer, so it is mapped (the stack lives in it) and

@@ -36,6 +36,7 @@
 
 pub mod bootinfo;
 pub mod cap;
+pub mod component;
 pub mod debug;
 pub mod error;
 pub mod fault;

@@ -1,0 +1,402 @@
+//! The supervisor: after the boot, the root task waits on its endpoint for
+//! component faults (Call, badged with the component's index + 1) and
+//! console text (Send, same badges), and on its bound notification for the
+//! clock tick and IOMMU fault reports. Each fault becomes one line naming
+//! the component, what it did, where, and what happens next; then the
+//! component's restart policy is applied.
+//!
+//! Time comes from the CMOS real-time clock's periodic interrupt (IOAPIC
+//! line 8), at [`TICK_HZ`]; there is no kernel timer service.
+//!
+//! The supervisor never blocks on a component: it only receives, replies
+//! (which never blocks), signals notifications, and writes the status page.
+
+use core::fmt::Write;
+
+use ward_sysspec::RestartPolicy;
+use ward_userlib::cap::{IoPort, IoSpace, UserContext};
+use ward_userlib::component::{console_label, unpack_text, CONSOLE_CHUNK_BYTES};
+use ward_userlib::fault::Fault;
+use ward_userlib::hardware::{Polarity, Trigger};
+use ward_userlib::ipc_buffer::IpcBuffer;
+use ward_userlib::message::{self, received_word};
+use ward_userlib::{println, syscall, Cap, CapRights};
+
+use crate::resources::DEPTH;
+use crate::system::{State, System, TICK_BIT};
+
+/// RTC index and data ports; bit 7 of the index keeps NMIs off while we program it.
+const RTC_INDEX: u16 = 0x70;
+const RTC_DATA: u16 = 0x71;
+const NMI_DISABLE: u8 = 0x80;
+/// The RTC's line on the IOAPIC (ISA IRQ 8, identity-mapped on q35).
+const RTC_LINE: u64 = 8;
+/// RTC rate 10: 32768 Hz >> (10 - 1) = 64 interrupts a second, fine enough
+/// for backoffs and heartbeats of tens of milliseconds, cheap under TCG.
+const RTC_RATE: u8 = 10;
+pub const TICK_HZ: u64 = 64;
+/// Microseconds per tick.
+pub const TICK_US: u64 = 1_000_000 / TICK_HZ;
+/// A capability fault is denied by resuming the thread after its syscall
+/// with this error code (FailedLookup) in rax, as if it had no fault handler.
+const DENIED_ERROR: u64 = ward_userlib::abi::Error::FailedLookup as u64;
+/// Bytes of the `syscall` instruction, skipped when a cap fault is denied.
+const SYSCALL_INSTRUCTION_BYTES: u64 = 2;
+
+/// One report line, gathered before it is printed so that it reaches the
+/// console in one piece.
+struct Line {
+    bytes: [u8; 320],
+    used: usize,
+}
+
+impl Line {
+    const fn new() -> Line {
+        Line { bytes: [0; 320], used: 0 }
+    }
+    fn as_str(&self) -> &str {
+        core::str::from_utf8(&self.bytes[..self.used]).unwrap_or("(report cut)")
+    }
+}
+
+impl core::fmt::Write for Line {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        for &byte in s.as_bytes() {
+            if self.used < self.bytes.len() {
+                // A report is one line: newlines inside it become spaces.
+                self.bytes[self.used] = if byte == b'\n' { b' ' } else { byte };
+                self.used += 1;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The clock: RTC ports and its IRQ handler.
+pub struct Clock {
+    ports: IoPort,
+    handler: u64,
+}
+
+impl Clock {
+    fn read(&self, register: u8) -> u8 {
+        let _ = self.ports.io_port_out8(RTC_INDEX, NMI_DISABLE | register);
+        self.ports.io_port_in8(RTC_DATA).unwrap_or(0)
+    }
+
+    fn write(&self, register: u8, value: u8) {
+        let _ = self.ports.io_port_out8(RTC_INDEX, NMI_DISABLE | register);
+        let _ = self.ports.io_port_out8(RTC_DATA, value);
+    }
+
+    /// Starts the periodic interrupt, signalling the supervisor's notification.
+    pub fn start(system: &mut System) -> Option<Clock> {
+        let root = system.res.caps.cnode;
+        let ports_slot = system.res.slot();
+        system.res.caps.io_port_control.io_port_control_issue(RTC_INDEX, RTC_DATA, root, ports_slot, DEPTH).ok()?;
+        let handler = system.res.slot();
+        let badged = system.res.slot();
+        system.res.caps.irq_control.irq_control_get(RTC_LINE, Trigger::Edge, Polarity::ActiveHigh, root, handler, DEPTH).ok()?;
+        root.cnode_mint(badged, DEPTH, root, system.supervisor_ntfn, DEPTH, CapRights::WRITE, TICK_BIT).ok()?;
+        System::irq_handler(handler).irq_handler_set_notification(System::notification(badged)).ok()?;
+        let clock = Clock { ports: Cap::from_cptr(ports_slot), handler };
+        let register_a = clock.read(0x0A);
+        clock.write(0x0A, (register_a & 0xF0) | RTC_RATE);
+        let register_b = clock.read(0x0B);
+        clock.write(0x0B, register_b | 0x40);
+        let _ = clock.read(0x0C);
+        System::irq_handler(handler).irq_handler_ack().ok()?;
+        Some(clock)
+    }
+
+    /// One tick was delivered: let the RTC raise the next one and unmask.
+    fn acknowledge(&self) {
+        let _ = self.read(0x0C);
+        let _ = System::irq_handler(self.handler).irq_handler_ack();
+    }
+}
+
+/// What ends the supervision loop (for test runs).
+pub struct Limits {
+    /// Stop after this many ticks (0: never).
+    pub exit_after_ticks: u64,
+}
+
+/// What a fault report says will happen.
+enum Outcome {
+    Restarting { count: u32, max: u32, backoff_ms: u64 },
+    Held { why: &'static str },
+}
+
+/// Decides the component's fate after a fault and prepares it.
+fn apply_policy(system: &mut System, index: usize) -> Outcome {
+    let component = system.spec.components[index];
+    let now = system.tick;
+    let instance = &mut system.instances[index];
+    if component.restart_policy() == RestartPolicy::Hold {
+        // Suspending also drops the reply capability of a pending fault.
+        let _ = instance.tcb.tcb_suspend();
+        instance.state = State::Held;
+        system.update_status(index);
+        return Outcome::Held { why: "policy hold" };
+    }
+    // A component that ran longer than its minimum run time starts with a
+    // clean slate: only quick successive failures count against the limit.
+    let ran_us = now.saturating_sub(instance.started_tick) * TICK_US;
+    if ran_us >= component.min_run_us.get() && instance.restarts > 0 {
+        instance.restarts = 0;
+    }
+    let max = component.max_restarts.get();
+    if instance.restarts >= max {
+        instance.state = State::Held;
+        system.tear_down(index);
+        system.update_status(index);
+        return Outcome::Held { why: "out of restarts" };
+    }
+    let backoff_us = component.backoff_us.get().saturating_mul(1 << instance.restarts.min(16));
+    instance.restarts += 1;
+    let count = instance.restarts;
+    instance.state = State::Restarting;
+    instance.restart_due_tick = now + backoff_us.div_ceil(TICK_US);
+    system.tear_down(index);
+    system.update_status(index);
+    Outcome::Restarting { count, max, backoff_ms: backoff_us / 1000 }
+}
+
+/// Finishes `line` with what happens next and prints it.
+fn print_outcome(mut line: Line, outcome: &Outcome, max: u32) {
+    let _ = match outcome {
+        Outcome::Restarting { count, max, backoff_ms } => write!(line, "restarting ({count}/{max}) in {backoff_ms} ms"),
+        Outcome::Held { why } if *why == "out of restarts" => write!(line, "holding it ({why}: {max} used)"),
+        Outcome::Held { why } => write!(line, "holding it ({why})"),
+    };
+    println!("{}", line.as_str());
+}
+
+/// Describes a page fault: what kind of access, at what address.
+fn describe_access(error_code: u64, fetch: bool) -> &'static str {
+    if fetch {
+        "executed"
+    } else if error_code & 2 != 0 {
+        "wrote"
+    } else {
+        "read"
+    }
+}
+
+/// Handles one fault message from component `index`.
+fn handle_fault(system: &mut System, index: usize, fault: Fault) {
+    let name = system.name(index);
+    let max = system.spec.components[index].max_restarts.get();
+    let instance = &system.instances[index];
+    if let Fault::CapFault { rip, cptr, in_receive_phase, failure } = fault {
+        // Denied, not fatal: the thread gets an error as if it had no fault
+        // handler, and goes on.
+        println!(
+            "{name}: used capability slot {cptr} which it was not given (rip {rip:#x}); denied, it continues"
+        );
+        let tcb = instance.tcb;
+        if let Ok(mut context) = tcb.tcb_read_registers(false, UserContext::WORDS as u64) {
+            context.rip = rip + SYSCALL_INSTRUCTION_BYTES;
+            context.rax = DENIED_ERROR;
+            // The error details an unhandled lookup failure would carry.
+            let [kind, a, b] = failure.map(|f| f.to_words()).unwrap_or([0; 3]);
+            (context.rdx, context.r10, context.r8, context.r9) = (u64::from(in_receive_phase), kind, a, b);
+            let _ = tcb.tcb_write_registers(false, UserContext::WORDS as u64, &context);
+        }
+        let _ = syscall::reply(message::info(0, 0), [0; 4]);
+        return;
+    }
+    let panic_text = core::str::from_utf8(&instance.panic_text[..instance.panic_len]).unwrap_or("");
+    let mut line = Line::new();
+    let _ = match fault {
+        Fault::VmFault { rip, address, instruction_fetch, error_code } => {
+            let protection = if error_code & 1 != 0 { " (not allowed there)" } else { " (nothing mapped there)" };
+            write!(line, "{name}: page fault: {} {address:#x}{protection} at rip {rip:#x}; ", describe_access(error_code, instruction_fetch))
+        }
+        Fault::UserException { rip, .. } if instance.panic_len > 0 => write!(line, "{name}: panicked: {panic_text} (rip {rip:#x}); "),
+        Fault::UserException { rip, number, code, .. } => {
+            let what = match number {
+                0 => "divide error",
+                6 => "invalid instruction",
+                13 => "general protection fault (a privileged instruction or IO port)",
+                _ => "CPU exception",
+            };
+            write!(line, "{name}: {what} (vector {number}, code {code:#x}) at rip {rip:#x}; ")
+        }
+        Fault::UnknownSyscall { rip, number, .. } => write!(line, "{name}: unknown system call {number:#x} at rip {rip:#x}; "),
+        other => write!(line, "{name}: {other}; "),
+    };
+    // No reply: the thread stays blocked on its fault until the policy
+    // suspends it (tear-down or hold), which also drops the reply capability.
+    let outcome = apply_policy(system, index);
+    print_outcome(line, &outcome, max);
+}
+
+/// Reads and reports every DMA fault of the devices whose bits are set.
+fn handle_dma_faults(system: &mut System, bits: u64) {
+    for device in 0..system.devices.len() {
+        if bits & (1 << device) == 0 {
+            continue;
+        }
+        let Some(space_slot) = system.devices[device].iospace else { continue };
+        let space: IoSpace = Cap::from_cptr(space_slot);
+        let device_name = system.spec.str(system.spec.devices[device].name);
+        let driver = system.spec.devices[device].driver();
+        let mut reported = false;
+        while let Ok(Some(fault)) = space.io_space_read_fault() {
+            let who = driver.map(|d| system.name(d)).unwrap_or(device_name);
+            let mut line = Line::new();
+            let _ = write!(
+                line,
+                "{who}: DMA {} {:#x} by device {device_name} blocked by IOMMU (not in its window, VT-d reason {:#x}); ",
+                if fault.is_write { "write to" } else { "read from" },
+                fault.address,
+                fault.reason
+            );
+            if reported {
+                println!("{}already handled", line.as_str());
+                continue;
+            }
+            reported = true;
+            match driver {
+                Some(d) if system.instances[d].state == State::Running => {
+                    let max = system.spec.components[d].max_restarts.get();
+                    let outcome = apply_policy(system, d);
+                    print_outcome(line, &outcome, max);
+                }
+                _ => println!("{}its driver is not running", line.as_str()),
+            }
+        }
+    }
+}
+
+/// One console message from component `index`.
+fn handle_console(system: &mut System, index: usize, label: u64, length: usize, mrs: &[u64; 4]) {
+    let buffer = IpcBuffer::current();
+    let mut text = [0u8; CONSOLE_CHUNK_BYTES];
+    let used = unpack_text(|i| received_word(&buffer, mrs, i), length, &mut text);
+    let text = &text[..used];
+    if label == console_label::PANIC {
+        let instance = &mut system.instances[index];
+        let keep = used.min(instance.panic_text.len());
+        instance.panic_text[..keep].copy_from_slice(&text[..keep]);
+        instance.panic_len = keep;
+        return;
+    }
+    let text = core::str::from_utf8(text).unwrap_or("(not UTF-8)");
+    let name = system.name(index);
+    for line in text.split_terminator('\n') {
+        println!("[{name}] {line}");
+    }
+}
+
+/// One clock tick: heartbeats, due restarts.
+fn handle_tick(system: &mut System) {
+    system.tick += 1;
+    let now = system.tick;
+    for index in 0..system.instances.len() {
+        let component = system.spec.components[index];
+        match system.instances[index].state {
+            State::Running => {
+                let Some(heartbeat) = system.instances[index].heartbeat else { continue };
+                if System::notification(heartbeat).poll().unwrap_or(0) != 0 {
+                    system.instances[index].last_beat_tick = now;
+                    continue;
+                }
+                let period_ticks = component.heartbeat_us.get().div_ceil(TICK_US);
+                let silent = now - system.instances[index].last_beat_tick;
+                if silent > period_ticks {
+                    let name = system.name(index);
+                    let mut line = Line::new();
+                    let _ = write!(
+                        line,
+                        "{name}: no heartbeat for {} ms (period {} ms): hung; ",
+                        silent * TICK_US / 1000,
+                        component.heartbeat_us.get() / 1000
+                    );
+                    let max = component.max_restarts.get();
+                    let outcome = apply_policy(system, index);
+                    print_outcome(line, &outcome, max);
+                }
+            }
+            State::Restarting if now >= system.instances[index].restart_due_tick => restart(system, index),
+            _ => {}
+        }
+    }
+}
+
+/// Rebuilds component `index` and tells its peers.
+fn restart(system: &mut System, index: usize) {
+    let name = system.name(index);
+    match system.build(index) {
+        Ok(()) => {
+            let generation = system.instances[index].generation;
+            println!("{name}: restarted, generation {generation}");
+            // Peers that share a ring or notification channel with it get the
+            // channel's bit on their notification; they read the new
+            // generation from the status page and resynchronise.
+            for cap in system.spec.caps_of(index) {
+                if cap.kind() == ward_sysspec::CapKind::Notification
+                    && cap.target.get() != ward_sysspec::NONE
+                    && cap.arg.get() != ward_sysspec::NONE
+                {
+                    let peer = cap.arg.get() as usize;
+                    if peer != index && system.instances[peer].state == State::Running {
+                        println!("{name}: telling {} (generation change, bit {:#x})", system.name(peer), cap.badge.get());
+                        system.signal_component(peer, cap.badge.get());
+                    }
+                }
+            }
+        }
+        Err(e) => {
+            println!("{name}: restart failed: {e}; holding it");
+            system.instances[index].state = State::Held;
+            system.update_status(index);
+        }
+    }
+}
+
+/// Runs the supervisor until the limits say stop (never, normally).
+pub fn run(system: &mut System, clock: Option<&Clock>, limits: Limits) {
+    let endpoint = system.supervisor_ep;
+    loop {
+        let received = match syscall::recv(endpoint) {
+            Ok(received) => received,
+            Err(e) => {
+                println!("ward: supervisor: receive failed: {e}");
+                continue;
+            }
+        };
+        let label = received.info.label();
+        let length = received.info.length() as usize;
+        if label == 0 && length == 0 {
+            // The bound notification: tick and DMA-fault bits.
+            let bits = received.badge;
+            if bits & !TICK_BIT != 0 {
+                handle_dma_faults(system, bits & !TICK_BIT);
+            }
+            if bits & TICK_BIT != 0 {
+                if let Some(clock) = clock {
+                    clock.acknowledge();
+                }
+                handle_tick(system);
+                if limits.exit_after_ticks != 0 && system.tick >= limits.exit_after_ticks {
+                    crate::report::print_summary(system);
+                    return;
+                }
+            }
+            continue;
+        }
+        let Some(index) = (received.badge as usize).checked_sub(1).filter(|&i| i < system.instances.len()) else {
+            println!("ward: supervisor: message with unknown badge {:#x}, label {label:#x}; ignored", received.badge);
+            continue;
+        };
+        if label == console_label::LOG || label == console_label::PANIC {
+            handle_console(system, index, label, length, &received.mrs);
+            continue;
+        }
+        let fault = Fault::decode(&received, &IpcBuffer::current());
+        handle_fault(system, index, fault);
+    }
+}

@@ -1,0 +1,920 @@
+//! Realising the compiled spec: shared objects first (regions, channel
+//! endpoints, each component's notification, devices with their frames,
+//! ports, interrupts and IOMMU domains), then every component from its own
+//! untyped (CNode, VSpace with its ELF segments, stack, IPC buffer, TCB),
+//! with exactly the capabilities of its spec records in exactly their slots.
+//!
+//! Who owns what, so that a component can be torn down alone:
+//!
+//! - a component's *private* objects (CNode, TCB, PML4 and paging tables,
+//!   program and stack frames, IPC buffer) are retyped from an untyped set
+//!   aside for it; revoking that untyped destroys them all and nothing else;
+//! - *shared* objects (region frames, channel endpoints, the component
+//!   notifications that peers and interrupts signal, device frames, port
+//!   ranges, IRQ handlers, IOSpaces) belong to the root task and outlive any
+//!   one component, so a peer's capabilities stay valid across a restart;
+//! - every root slot a component uses (its objects and the copies of shared
+//!   frames that map them into its VSpace) lies in a slot range reserved for
+//!   it at first build and reused by each rebuild.
+
+use heapless::Vec;
+use ward_kernel_core::elf_image::UserImage;
+use ward_sysspec::{
+    CapKind, CapRec, ChannelKind, DeviceMatch, IrqKind, Spec, COMPONENT_IPC_BUFFER, COMPONENT_STACK_TOP, MAX_SLOTS, NONE,
+};
+use ward_userlib::abi::bootinfo::{BootInfo, SlotRegion};
+use ward_userlib::bootinfo::SlotAllocator;
+use ward_userlib::cap::{CNode, Frame4K, IoPageTable, IoSpace, IrqHandler, Notification, Pml4, Tcb, Untyped, UserContext, VmAttributes};
+use ward_userlib::component::{status, STATUS_PAGE_VADDR};
+use ward_userlib::hardware::{Polarity, Trigger};
+use ward_userlib::{println, Cap, CapRights, InvocationError, ObjectType};
+
+use crate::pci::{self, Bus};
+use crate::resources::{map_with_tables, object_bytes, Resources, DEPTH};
+
+const _: () = assert!(ward_userlib::component::IPC_BUFFER_VADDR == COMPONENT_IPC_BUFFER);
+const _: () = assert!(ward_sysspec::SLOT_CONSOLE as u64 == ward_userlib::component::slot::CONSOLE);
+const _: () = assert!(ward_sysspec::SLOT_NOTIFICATION as u64 == ward_userlib::component::slot::NOTIFICATION);
+const _: () = assert!(ward_sysspec::SLOT_HEARTBEAT as u64 == ward_userlib::component::slot::HEARTBEAT);
+
+pub const MAX_COMPONENTS: usize = 16;
+const MAX_REGIONS: usize = 48;
+const MAX_CHANNELS: usize = 48;
+const MAX_DEVICES: usize = 8;
+/// log2 of a component CNode's slot count (`ward_sysspec::MAX_SLOTS`).
+pub const COMPONENT_CNODE_BITS: u64 = 8;
+const _: () = assert!(1 << COMPONENT_CNODE_BITS == MAX_SLOTS);
+/// Guard data that makes a component's CPtr equal its slot index at depth
+/// 64: guard size 56 in the low six bits, guard value 0.
+const COMPONENT_GUARD_DATA: u64 = 64 - COMPONENT_CNODE_BITS;
+/// Root slots kept free after a component's first build, for a rebuild that
+/// needs a few more (it needs the same number: same program, same spec).
+const SLOT_SLACK: u64 = 16;
+/// Smallest untyped a component gets: 256 KiB.
+const MIN_COMPONENT_UNTYPED_BITS: u32 = 18;
+/// Paging structures budgeted per component (a few PDPTs and directories,
+/// page tables for the image, stack, IPC buffer, status page and mappings).
+const TABLE_BUDGET_PAGES: u64 = 24;
+/// `rflags` of a new thread: interrupts on (bit 9) and the reserved bit 1.
+const INITIAL_RFLAGS: u64 = 0x202;
+/// The IO-space domain numbers given to devices start here (0 is reserved
+/// by VT-d for "no domain").
+const FIRST_DOMAIN: u16 = 1;
+/// Bit of the supervisor's notification for a device's DMA faults: bit
+/// `device index`; the tick uses the top bit.
+pub const TICK_BIT: u64 = 1 << 63;
+
+/// What a component is doing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum State {
+    /// Built and its thread started.
+    Running,
+    /// Torn down, to be rebuilt when its backoff expires.
+    Restarting,
+    /// Stopped for good (hold policy, or out of restarts).
+    Held,
+    /// Built (caps and mappings) but there is no program module to run.
+    NoProgram,
+    /// Could not be built.
+    Failed,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Running => "running",
+            State::Restarting => "restarting",
+            State::Held => "held",
+            State::NoProgram => "no program",
+            State::Failed => "failed",
+        }
+    }
+    fn status_code(self) -> u32 {
+        match self {
+            State::Running => status::STATE_RUNNING,
+            State::Restarting => status::STATE_RESTARTING,
+            State::Held => status::STATE_HELD,
+            State::NoProgram | State::Failed => status::STATE_NOT_STARTED,
+        }
+    }
+}
+
+/// Why a build step failed.
+#[derive(Clone, Copy, Debug)]
+pub struct BuildError {
+    pub what: &'static str,
+    pub error: Option<InvocationError>,
+}
+
+impl core::fmt::Display for BuildError {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match &self.error {
+            Some(e) => write!(f, "{}: {}", self.what, e),
+            None => f.write_str(self.what),
+        }
+    }
+}
+
+fn step<T>(what: &'static str, result: Result<T, InvocationError>) -> Result<T, BuildError> {
+    result.map_err(|e| BuildError { what, error: Some(e) })
+}
+
+fn fail(what: &'static str) -> BuildError {
+    BuildError { what, error: None }
+}
+
+/// Frames of a region (or a granted BAR range): consecutive root slots.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct FrameRun {
+    pub first: u64,
+    pub count: u64,
+}
+
+impl FrameRun {
+    fn frame(&self, index: u64) -> Frame4K {
+        Cap::from_cptr(self.first + index)
+    }
+}
+
+/// A device of the spec and what was found and made for it.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct DeviceState {
+    pub function: Option<usize>,
+    pub bars: [FrameRun; 6],
+    pub bar_bytes: [u64; 6],
+    pub ports: Option<u64>,
+    pub irq: Option<u64>,
+    pub irq_line: Option<u64>,
+    pub iospace: Option<u64>,
+    /// Set when its DMA is neither confined nor allowed: bus mastering off.
+    pub dma_refused: bool,
+}
+
+/// One component: what the spec says and what exists of it now.
+pub struct Instance {
+    pub index: usize,
+    pub module: Option<(u64, u64)>,
+    pub untyped: Option<Untyped>,
+    pub untyped_bits: u32,
+    slots: SlotRegion,
+    pub cnode: CNode,
+    pub tcb: Tcb,
+    pub pml4: Pml4,
+    /// The component's own notification (shared: it outlives the instance).
+    pub notification: u64,
+    /// Its heartbeat notification, signalled by the component, polled by us.
+    pub heartbeat: Option<u64>,
+    pub generation: u32,
+    pub restarts: u32,
+    pub state: State,
+    pub started_tick: u64,
+    pub last_beat_tick: u64,
+    pub restart_due_tick: u64,
+    /// Spec caps installed (bit per slot).
+    pub installed: [u64; 4],
+    pub memory_bytes: u64,
+    pub build_cycles: u64,
+    pub panic_text: [u8; 120],
+    pub panic_len: usize,
+}
+
+impl Instance {
+    pub fn installed_count(&self) -> u32 {
+        self.installed.iter().map(|w| w.count_ones()).sum()
+    }
+    pub fn is_installed(&self, slot: u32) -> bool {
+        (slot as usize) < 256 && self.installed[slot as usize / 64] & (1 << (slot % 64)) != 0
+    }
+    fn mark(&mut self, slot: u32) {
+        if (slot as usize) < 256 {
+            self.installed[slot as usize / 64] |= 1 << (slot % 64);
+        }
+    }
+}
+
+/// The whole system.
+pub struct System<'a> {
+    pub spec: Spec<'a>,
+    pub res: Resources,
+    pub bus: Bus,
+    pub iommu: bool,
+    pub regions: Vec<FrameRun, MAX_REGIONS>,
+    pub channel_endpoints: Vec<Option<u64>, MAX_CHANNELS>,
+    pub devices: Vec<DeviceState, MAX_DEVICES>,
+    pub instances: Vec<Instance, MAX_COMPONENTS>,
+    /// The supervisor's endpoint: faults (Call) and console text (Send).
+    pub supervisor_ep: u64,
+    /// The supervisor's notification, bound to the root thread.
+    pub supervisor_ntfn: u64,
+    /// FAULTS endpoints of components that handle others' faults.
+    pub fault_endpoints: Vec<Option<u64>, MAX_COMPONENTS>,
+    status_frame: Frame4K,
+    status_vaddr: u64,
+    pub tick: u64,
+}
+
+/// Rights of a capability as the kernel knows them.
+pub fn cap_rights(rights: ward_sysspec::Rights, kind: CapKind) -> CapRights {
+    let mut out = CapRights::NONE;
+    if rights.contains(ward_sysspec::Rights::READ) {
+        out = out.union(CapRights::READ);
+    }
+    if rights.contains(ward_sysspec::Rights::WRITE) {
+        out = out.union(CapRights::WRITE);
+        // A client that may send on an endpoint may also Call it and get the
+        // reply (the kernel needs GrantReply for that); the dump format has
+        // no letter for it.
+        if kind == CapKind::Endpoint {
+            out = out.union(CapRights::GRANT_REPLY);
+        }
+    }
+    if rights.contains(ward_sysspec::Rights::GRANT) {
+        out = out.union(CapRights::GRANT);
+    }
+    out
+}
+
+fn module_bytes(module: (u64, u64)) -> &'static [u8] {
+    // SAFETY: the kernel maps every boot module read-only at the address the
+    // boot info gives, `len` bytes long, and never unmaps or changes it.
+    unsafe { core::slice::from_raw_parts(module.0 as *const u8, module.1 as usize) }
+}
+
+/// The boot module called `name`, as (vaddr, len).
+pub fn find_module(info: &BootInfo, name: &str) -> Option<(u64, u64)> {
+    info.modules().iter().find(|m| m.name() == name).map(|m| (m.vaddr, m.len))
+}
+
+fn rdtsc() -> u64 {
+    // SAFETY: rdtsc only reads the time-stamp counter; user mode may use it
+    // (the kernel leaves CR4.TSD clear).
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
+impl<'a> System<'a> {
+    /// Makes the shared objects: supervisor endpoint and notification,
+    /// status page, regions, channel endpoints, component notifications.
+    pub fn new(info: &'a BootInfo, spec: Spec<'a>) -> Result<System<'a>, BuildError> {
+        let mut res = Resources::new(info);
+        let supervisor_ep = step("supervisor endpoint", res.retype(ObjectType::Endpoint, 0, 1))?;
+        let supervisor_ntfn = step("supervisor notification", res.retype(ObjectType::Notification, 0, 1))?;
+        step("bind the supervisor notification", res.caps.tcb.tcb_bind_notification(Cap::from_cptr(supervisor_ntfn)))?;
+        let status_frame: Frame4K = step("status page", res.make(ObjectType::Frame4K))?;
+        let status_vaddr = step("map the status page", res.map_root(status_frame, CapRights::READ_WRITE))?;
+        let bus = Bus::enumerate(&mut res, info.platform.ecam_base);
+        let mut system = System {
+            spec,
+            res,
+            bus,
+            iommu: info.platform.iommu != 0,
+            regions: Vec::new(),
+            channel_endpoints: Vec::new(),
+            devices: Vec::new(),
+            instances: Vec::new(),
+            supervisor_ep,
+            supervisor_ntfn,
+            fault_endpoints: Vec::new(),
+            status_frame,
+            status_vaddr,
+            tick: 0,
+        };
+        system.make_regions()?;
+        system.make_channels()?;
+        system.make_instances(info)?;
+        Ok(system)
+    }
+
+    fn make_regions(&mut self) -> Result<(), BuildError> {
+        for region in self.spec.regions {
+            let count = region.size.get().div_ceil(4096);
+            let first = step("region frames", self.res.retype(ObjectType::Frame4K, 0, count))?;
+            if region.fill != 0 {
+                for page in 0..count {
+                    let fill = region.fill;
+                    step("fill a region", self.res.with_scratch(Cap::from_cptr(first + page), |bytes| bytes.fill(fill)))?;
+                }
+            }
+            let _ = self.regions.push(FrameRun { first, count });
+        }
+        Ok(())
+    }
+
+    fn make_channels(&mut self) -> Result<(), BuildError> {
+        for channel in self.spec.channels {
+            let endpoint = if channel.kind() == ChannelKind::Endpoint {
+                Some(step("channel endpoint", self.res.retype(ObjectType::Endpoint, 0, 1))?)
+            } else {
+                None
+            };
+            let _ = self.channel_endpoints.push(endpoint);
+        }
+        Ok(())
+    }
+
+    fn make_instances(&mut self, info: &BootInfo) -> Result<(), BuildError> {
+        for (index, component) in self.spec.components.iter().enumerate() {
+            let notification = step("component notification", self.res.retype(ObjectType::Notification, 0, 1))?;
+            let heartbeat = if component.heartbeat_us.get() > 0 {
+                Some(step("heartbeat notification", self.res.retype(ObjectType::Notification, 0, 1))?)
+            } else {
+                None
+            };
+            let handles_faults = self.spec.components.iter().any(|c| c.fault_handler() == Some(index));
+            let faults = if handles_faults {
+                Some(step("FAULTS endpoint", self.res.retype(ObjectType::Endpoint, 0, 1))?)
+            } else {
+                None
+            };
+            let _ = self.fault_endpoints.push(faults);
+            let module = find_module(info, self.spec.str(component.module));
+            let _ = self.instances.push(Instance {
+                index,
+                module,
+                untyped: None,
+                untyped_bits: 0,
+                slots: SlotRegion { start: 0, end: 0 },
+                cnode: Cap::from_cptr(0),
+                tcb: Cap::from_cptr(0),
+                pml4: Cap::from_cptr(0),
+                notification,
+                heartbeat,
+                generation: 0,
+                restarts: 0,
+                state: State::Failed,
+                started_tick: 0,
+                last_beat_tick: 0,
+                restart_due_tick: 0,
+                installed: [0; 4],
+                memory_bytes: 0,
+                build_cycles: 0,
+                panic_text: [0; 120],
+                panic_len: 0,
+            });
+        }
+        Ok(())
+    }
+
+    /// The name of component `index`.
+    pub fn name(&self, index: usize) -> &'a str {
+        self.spec.str(self.spec.components[index].name)
+    }
+
+    // ---- Devices ---------------------------------------------------------------
+
+    /// Finds every device of the spec on the machine and makes what its
+    /// driver will be granted. Prints one line per device.
+    pub fn bind_devices(&mut self) {
+        for index in 0..self.spec.devices.len() {
+            let state = self.bind_device(index);
+            let _ = self.devices.push(state);
+        }
+    }
+
+    fn driver_cap(&self, device: usize, kind: CapKind) -> Option<&'a CapRec> {
+        let driver = self.spec.devices[device].driver()?;
+        self.spec.caps_of(driver).iter().find(|c| c.kind() == kind && c.target.get() as usize == device)
+    }
+
+    fn bind_device(&mut self, index: usize) -> DeviceState {
+        let record = self.spec.devices[index];
+        let name = self.spec.str(record.name);
+        let mut state = DeviceState::default();
+        let optional = record.has_flag(ward_sysspec::device_flags::OPTIONAL);
+        let driver_name = record.driver().map(|d| self.name(d)).unwrap_or("nobody");
+        match record.match_kind() {
+            DeviceMatch::Legacy => {
+                if record.ioport_count.get() > 0 && record.driver().is_some() {
+                    let base = record.ioport_base.get();
+                    let last = base + record.ioport_count.get() - 1;
+                    let slot = self.res.slot();
+                    match self.res.caps.io_port_control.io_port_control_issue(base, last, self.res.caps.cnode, slot, DEPTH) {
+                        Ok(()) => state.ports = Some(slot),
+                        Err(e) => println!("ward: device {name}: ports {base:#x}-{last:#x} refused: {e}"),
+                    }
+                }
+                if record.irq_kind() == IrqKind::Ioapic {
+                    state.irq_line = Some(u64::from(record.irq_line));
+                }
+                println!("ward: device {name}: legacy, driven by {driver_name}");
+            }
+            DeviceMatch::PciId | DeviceMatch::PciAddress => {
+                let found = self.bus.functions.iter().position(|f| {
+                    !f.claimed
+                        && match record.match_kind() {
+                            DeviceMatch::PciId => f.vendor == record.vendor.get() && f.device == record.device.get(),
+                            _ => f.bus == record.bus && f.dev == record.dev && f.func == record.func,
+                        }
+                });
+                let Some(function_index) = found else {
+                    if optional {
+                        println!("ward: warning: optional device {name} ({:04x}:{:04x}) is not on this machine; {driver_name} runs without it", record.vendor.get(), record.device.get());
+                    } else {
+                        println!("ward: boot error: device {name} ({:04x}:{:04x}) is not on this machine; {driver_name} cannot be given it", record.vendor.get(), record.device.get());
+                    }
+                    return state;
+                };
+                self.bus.functions[function_index].claimed = true;
+                state.function = Some(function_index);
+                let function = self.bus.functions[function_index];
+                println!(
+                    "ward: device {name}: {:02x}:{:02x}.{} {:04x}:{:04x} class {:06x}{}, driven by {driver_name}",
+                    function.bus, function.dev, function.func, function.vendor, function.device, function.class,
+                    if function.has_msi { ", MSI" } else { "" }
+                );
+                if record.driver().is_some() {
+                    self.make_bar_frames(index, function_index, &mut state);
+                    state.irq_line = match record.irq_kind() {
+                        IrqKind::Intx => function.intx_line(),
+                        IrqKind::Msi => {
+                            // The kernel has no MSI handlers yet (IrqControlGetMsi):
+                            // the device's INTx line stands in.
+                            println!("ward: device {name}: MSI is not available from the kernel yet; using its INTx line");
+                            function.intx_line()
+                        }
+                        IrqKind::Ioapic => Some(u64::from(record.irq_line)),
+                        IrqKind::None => None,
+                    };
+                    self.make_dma(index, function_index, &mut state);
+                }
+            }
+        }
+        if let (Some(line), Some(cap)) = (state.irq_line, self.driver_cap(index, CapKind::IrqHandler)) {
+            let driver = record.driver().unwrap_or(0);
+            let (trigger, polarity) = if record.irq_kind() == IrqKind::Ioapic {
+                (Trigger::Edge, Polarity::ActiveHigh)
+            } else {
+                (Trigger::Level, Polarity::ActiveLow)
+            };
+            let slot = self.res.slot();
+            let badged = self.res.slot();
+            let notification = self.instances[driver].notification;
+            let made = self
+                .res
+                .caps
+                .irq_control
+                .irq_control_get(line, trigger, polarity, self.res.caps.cnode, slot, DEPTH)
+                .and_then(|()| {
+                    self.res.caps.cnode.cnode_mint(badged, DEPTH, self.res.caps.cnode, notification, DEPTH, CapRights::WRITE, cap.badge.get())
+                })
+                .and_then(|()| Cap::<ward_userlib::cap::cap_type::IrqHandler>::from_cptr(slot).irq_handler_set_notification(Cap::from_cptr(badged)));
+            match made {
+                Ok(()) => state.irq = Some(slot),
+                Err(e) => println!("ward: device {name}: IOAPIC line {line} refused: {e}"),
+            }
+        }
+        state
+    }
+
+    /// Device frames for each BAR the driver is granted (placing the BAR first).
+    fn make_bar_frames(&mut self, device: usize, function_index: usize, state: &mut DeviceState) {
+        let record = self.spec.devices[device];
+        let name = self.spec.str(record.name);
+        for bar in 0..6 {
+            let Some(granted) = record.bar(bar) else { continue };
+            let Some(address) = self.bus.assign_bar(&self.res, function_index, bar) else {
+                println!("ward: device {name}: BAR{bar} is not a memory BAR that can be placed in device memory");
+                continue;
+            };
+            let size = self.bus.functions[function_index].bars[bar].size;
+            let bytes = if granted == 0 { size } else { granted.min(size) };
+            let pages = bytes.div_ceil(4096);
+            // Carving takes slots for the untyped halves it splits off, so
+            // the run of frame slots is reserved first and each frame moved in.
+            let Some(run) = self.res.slots.alloc_range(pages) else { continue };
+            let mut made = 0;
+            for page in 0..pages {
+                let Some(frame) = self.res.device_frame(address + page * 4096) else { break };
+                let root = self.res.caps.cnode;
+                if root.cnode_move(run.start + page, DEPTH, root, frame.cptr(), DEPTH).is_err() {
+                    break;
+                }
+                made += 1;
+            }
+            state.bars[bar] = FrameRun { first: run.start, count: made };
+            state.bar_bytes[bar] = bytes;
+            println!("ward: device {name}: BAR{bar} at {address:#x}, {size:#x} bytes, {bytes:#x} granted");
+        }
+    }
+
+    /// The device's IOMMU domain with its DMA windows, or the refusal.
+    fn make_dma(&mut self, device: usize, function_index: usize, state: &mut DeviceState) {
+        let record = self.spec.devices[device];
+        let name = self.spec.str(record.name);
+        let windows: Vec<ward_sysspec::DmaRec, 16> =
+            self.spec.dma.iter().filter(|w| w.device.get() as usize == device).copied().collect();
+        if windows.is_empty() {
+            return;
+        }
+        let function = self.bus.functions[function_index];
+        if !self.iommu {
+            if record.has_flag(ward_sysspec::device_flags::UNSAFE_DMA) {
+                println!("ward: warning: device {name}: no IOMMU; its DMA is NOT confined (the spec marks it unsafe_dma)");
+                function.enable(pci::COMMAND_BUS_MASTER);
+            } else {
+                println!("ward: device {name}: no IOMMU on this machine; DMA refused (bus mastering stays off)");
+                state.dma_refused = true;
+            }
+            return;
+        }
+        let space_slot = self.res.slot();
+        let domain = FIRST_DOMAIN + device as u16;
+        if let Err(e) = self.res.caps.io_space.io_space_issue(function.requester(), domain, self.res.caps.cnode, space_slot, DEPTH) {
+            println!("ward: device {name}: no IOSpace: {e}; DMA refused");
+            state.dma_refused = true;
+            return;
+        }
+        let space: IoSpace = Cap::from_cptr(space_slot);
+        let badged = self.res.slot();
+        let fault_bit = 1u64 << device;
+        let registered = self
+            .res
+            .caps
+            .cnode
+            .cnode_mint(badged, DEPTH, self.res.caps.cnode, self.supervisor_ntfn, DEPTH, CapRights::WRITE, fault_bit)
+            .and_then(|()| space.io_space_set_fault_notification(Cap::from_cptr(badged)));
+        if let Err(e) = registered {
+            println!("ward: device {name}: DMA faults will not be reported: {e}");
+        }
+        for window in windows {
+            let frames = self.regions[window.region.get() as usize];
+            let rights = cap_rights(ward_sysspec::Rights(window.rights), CapKind::Frames);
+            let pages = window.size.get().div_ceil(4096).min(frames.count);
+            for page in 0..pages {
+                let copy = self.res.slot();
+                let iova = window.iova.get() + page * 4096;
+                let mapped = self
+                    .res
+                    .caps
+                    .cnode
+                    .cnode_copy(copy, DEPTH, self.res.caps.cnode, frames.first + page, DEPTH, CapRights::ALL)
+                    .and_then(|()| self.map_io(space, Cap::from_cptr(copy), iova, rights));
+                if let Err(e) = mapped {
+                    println!("ward: device {name}: DMA window page at {iova:#x} not mapped: {e}");
+                    break;
+                }
+            }
+            println!(
+                "ward: device {name}: DMA window {:#x}..{:#x} ({}) -> region {}",
+                window.iova.get(),
+                window.iova.get() + window.size.get(),
+                ward_sysspec::Rights(window.rights),
+                self.spec.str(self.spec.regions[window.region.get() as usize].name)
+            );
+        }
+        state.iospace = Some(space_slot);
+        function.enable(pci::COMMAND_BUS_MASTER);
+    }
+
+    fn map_io(&mut self, space: IoSpace, frame: Frame4K, iova: u64, rights: CapRights) -> Result<(), InvocationError> {
+        for _ in 0..4 {
+            match frame.frame_map_io(space, iova, rights) {
+                Ok(()) => return Ok(()),
+                Err(e) if e.error == ward_userlib::abi::Error::FailedLookup => {
+                    let table: IoPageTable = self.res.make(ObjectType::IoPageTable)?;
+                    table.io_page_table_map(space, iova)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+        frame.frame_map_io(space, iova, rights)
+    }
+
+    // ---- Components --------------------------------------------------------------
+
+    /// Builds (or rebuilds) component `index` and starts it.
+    pub fn build(&mut self, index: usize) -> Result<(), BuildError> {
+        let started = rdtsc();
+        if self.instances[index].untyped.is_none() {
+            let bits = self.untyped_bits_for(index);
+            let untyped = step("the component's untyped", self.res.carve_untyped(bits))?;
+            let count = self.slots_for(index);
+            let range = self.res.slots.alloc_range(count).ok_or(fail("out of root slots for the component"))?;
+            let instance = &mut self.instances[index];
+            instance.untyped = Some(untyped);
+            instance.untyped_bits = bits;
+            instance.slots = SlotRegion { start: range.start, end: range.end };
+        }
+        let mut slots = SlotAllocator::new(self.instances[index].slots);
+        let result = self.build_in(index, &mut slots);
+        self.instances[index].build_cycles = rdtsc().wrapping_sub(started);
+        if let Err(e) = result {
+            self.instances[index].state = State::Failed;
+            self.update_status(index);
+            return Err(e);
+        }
+        Ok(())
+    }
+
+    /// Root slots component `index` needs: one per object and per mapping
+    /// copy, plus room for paging structures.
+    fn slots_for(&self, index: usize) -> u64 {
+        let component = &self.spec.components[index];
+        let image_pages = self.instances[index].module.map(|(_, len)| len.div_ceil(4096) + 8).unwrap_or(0);
+        let stack_pages = component.stack_bytes.get().div_ceil(4096);
+        let mapped_pages: u64 = self
+            .spec
+            .caps_of(index)
+            .iter()
+            .filter(|c| matches!(c.kind(), CapKind::Frames | CapKind::DeviceFrames))
+            .map(|c| {
+                let size = if c.size.get() == 0 {
+                    self.devices.get(c.target.get() as usize).map(|d| d.bars[(c.arg.get() as usize).min(5)].count * 4096).unwrap_or(0)
+                } else {
+                    c.size.get()
+                };
+                size.div_ceil(4096)
+            })
+            .sum();
+        // CNode, PML4, TCB, IPC buffer, status page, fault endpoint.
+        let fixed = 6;
+        image_pages + stack_pages + mapped_pages + TABLE_BUDGET_PAGES + fixed + SLOT_SLACK
+    }
+
+    fn untyped_bits_for(&self, index: usize) -> u32 {
+        let component = &self.spec.components[index];
+        let image_pages = self.instances[index].module.map(|(_, len)| len.div_ceil(4096) + 8).unwrap_or(0);
+        let stack_pages = component.stack_bytes.get().div_ceil(4096);
+        let bytes = object_bytes(ObjectType::CNode, COMPONENT_CNODE_BITS)
+            + 4096 * (image_pages + stack_pages + TABLE_BUDGET_PAGES + 4);
+        // Twice the sum: objects are aligned to their size, which wastes some.
+        let bits = 64 - (2 * bytes - 1).leading_zeros();
+        bits.max(MIN_COMPONENT_UNTYPED_BITS)
+    }
+
+    fn build_in(&mut self, index: usize, slots: &mut SlotAllocator) -> Result<(), BuildError> {
+        let untyped = self.instances[index].untyped.ok_or(fail("no untyped"))?;
+        let cnode_root = self.res.caps.cnode;
+        let mut memory = 0u64;
+        let make = |slots: &mut SlotAllocator, memory: &mut u64, object_type: ObjectType, size_bits: u64| -> Result<u64, BuildError> {
+            let slot = slots.alloc().ok_or(fail("out of root slots"))?;
+            step("retype from the component's untyped", untyped.untyped_retype(object_type, size_bits, cnode_root, 0, 0, slot, 1))?;
+            *memory += object_bytes(object_type, size_bits);
+            Ok(slot)
+        };
+        let cnode: CNode = Cap::from_cptr(make(slots, &mut memory, ObjectType::CNode, COMPONENT_CNODE_BITS)?);
+        let pml4: Pml4 = Cap::from_cptr(make(slots, &mut memory, ObjectType::Pml4, 0)?);
+        let tcb: Tcb = Cap::from_cptr(make(slots, &mut memory, ObjectType::Tcb, 0)?);
+        {
+            let instance = &mut self.instances[index];
+            instance.cnode = cnode;
+            instance.pml4 = pml4;
+            instance.tcb = tcb;
+            instance.installed = [0; 4];
+        }
+        // Page tables come from the component's untyped too.
+        let map = |slots: &mut SlotAllocator, frame: Frame4K, vaddr: u64, rights: CapRights, attributes: VmAttributes, memory: &mut u64| {
+            map_with_tables(frame, pml4, vaddr, rights, attributes, |object_type| {
+                let slot = slots.alloc()?;
+                untyped.untyped_retype(object_type, 0, cnode_root, 0, 0, slot, 1).ok()?;
+                *memory += 4096;
+                Some(slot)
+            })
+        };
+
+        // The program.
+        let mut entry = None;
+        if let Some(module) = self.instances[index].module {
+            let file = module_bytes(module);
+            let image = UserImage::parse(file).map_err(|_| fail("the program is not a valid static x86_64 ELF"))?;
+            for segment in image.segments.iter() {
+                let (rights, attributes) = if segment.access.write {
+                    (CapRights::READ_WRITE, VmAttributes::DEFAULT)
+                } else if segment.access.execute {
+                    (CapRights::READ, VmAttributes::EXECUTABLE)
+                } else {
+                    (CapRights::READ, VmAttributes::DEFAULT)
+                };
+                let mut page = segment.page_start();
+                while page < segment.page_end() {
+                    let frame: Frame4K = Cap::from_cptr(make(slots, &mut memory, ObjectType::Frame4K, 0)?);
+                    let from = segment.vaddr.max(page);
+                    let to = (segment.vaddr + segment.file_len).min(page + 4096);
+                    if from < to {
+                        let offset = (segment.file_offset + (from - segment.vaddr)) as usize;
+                        let bytes = &file[offset..offset + (to - from) as usize];
+                        step("copy the program", self.res.write_frame(frame, (from - page) as usize, bytes))?;
+                    }
+                    step("map the program", map(slots, frame, page, rights, attributes, &mut memory))?;
+                    page += 4096;
+                }
+            }
+            entry = Some(image.entry);
+        }
+
+        // Stack (the page below it stays unmapped: the guard), IPC buffer, status page.
+        let stack_pages = self.spec.components[index].stack_bytes.get().div_ceil(4096);
+        for page in 0..stack_pages {
+            let frame: Frame4K = Cap::from_cptr(make(slots, &mut memory, ObjectType::Frame4K, 0)?);
+            let vaddr = COMPONENT_STACK_TOP - (page + 1) * 4096;
+            step("map the stack", map(slots, frame, vaddr, CapRights::READ_WRITE, VmAttributes::DEFAULT, &mut memory))?;
+        }
+        let ipc_frame: Frame4K = Cap::from_cptr(make(slots, &mut memory, ObjectType::Frame4K, 0)?);
+        step("map the IPC buffer", map(slots, ipc_frame, COMPONENT_IPC_BUFFER, CapRights::READ_WRITE, VmAttributes::DEFAULT, &mut memory))?;
+        let status_copy = slots.alloc().ok_or(fail("out of root slots"))?;
+        step("copy the status page", cnode_root.cnode_copy(status_copy, DEPTH, cnode_root, self.status_frame.cptr(), DEPTH, CapRights::READ))?;
+        step("map the status page", map(slots, Cap::from_cptr(status_copy), STATUS_PAGE_VADDR, CapRights::READ, VmAttributes::DEFAULT, &mut memory))?;
+
+        // The capabilities, slot by slot, with their mappings.
+        for cap in self.spec.caps_of(index) {
+            self.install(index, cap, slots, &mut |slots, frame, vaddr, rights, memory| {
+                map(slots, frame, vaddr, rights, VmAttributes::DEFAULT, memory)
+            }, &mut memory)?;
+            self.instances[index].mark(cap.slot.get());
+        }
+
+        // The thread.
+        let component = self.spec.components[index];
+        let fault_ep = slots.alloc().ok_or(fail("out of root slots"))?;
+        let (fault_source, badge) = match component.fault_handler() {
+            Some(handler) => (self.fault_endpoints[handler].unwrap_or(self.supervisor_ep), index as u64 + 1),
+            None => (self.supervisor_ep, index as u64 + 1),
+        };
+        step(
+            "badge the fault endpoint",
+            cnode_root.cnode_mint(fault_ep, DEPTH, cnode_root, fault_source, DEPTH, CapRights::WRITE.union(CapRights::GRANT_REPLY), badge),
+        )?;
+        step(
+            "configure the thread",
+            tcb.tcb_configure(fault_ep, cnode, COMPONENT_GUARD_DATA, pml4, 0, COMPONENT_IPC_BUFFER, ipc_frame),
+        )?;
+        let priority = u64::from(component.priority);
+        step("set the priority", tcb.tcb_set_sched_params(self.res.caps.tcb, priority, priority))?;
+        step("bind the notification", tcb.tcb_bind_notification(Cap::from_cptr(self.instances[index].notification)))?;
+        let instance = &mut self.instances[index];
+        instance.memory_bytes = memory;
+        instance.generation += 1;
+        instance.started_tick = self.tick;
+        instance.last_beat_tick = self.tick;
+        instance.panic_len = 0;
+        match entry {
+            Some(rip) => {
+                let context = UserContext {
+                    rip,
+                    rsp: COMPONENT_STACK_TOP,
+                    rflags: INITIAL_RFLAGS,
+                    rdi: u64::from(instance.generation),
+                    ..UserContext::default()
+                };
+                step("set the registers", tcb.tcb_write_registers(false, UserContext::WORDS as u64, &context))?;
+                instance.state = State::Running;
+                self.update_status(index);
+                step("start the thread", tcb.tcb_resume())?;
+            }
+            None => {
+                instance.state = State::NoProgram;
+                self.update_status(index);
+            }
+        }
+        Ok(())
+    }
+
+    /// Puts one spec capability into the component's CNode, and maps what it maps.
+    fn install(
+        &mut self,
+        index: usize,
+        cap: &CapRec,
+        slots: &mut SlotAllocator,
+        map: &mut dyn FnMut(&mut SlotAllocator, Frame4K, u64, CapRights, &mut u64) -> Result<(), InvocationError>,
+        memory: &mut u64,
+    ) -> Result<(), BuildError> {
+        let root = self.res.caps.cnode;
+        let instance = &self.instances[index];
+        let cnode = instance.cnode;
+        let kind = cap.kind();
+        let rights = cap_rights(cap.rights(), kind);
+        let badge = cap.badge.get();
+        let slot = u64::from(cap.slot.get());
+        let target = cap.target.get();
+        let arg = cap.arg.get();
+        let give = |source: u64, badge: u64, guard: Option<u64>| -> Result<(), BuildError> {
+            let result = match (badge, guard) {
+                (_, Some(data)) => cnode.cnode_mint(slot, COMPONENT_CNODE_BITS, root, source, DEPTH, rights, data),
+                (0, None) => cnode.cnode_copy(slot, COMPONENT_CNODE_BITS, root, source, DEPTH, rights),
+                (badge, None) => cnode.cnode_mint(slot, COMPONENT_CNODE_BITS, root, source, DEPTH, rights, badge),
+            };
+            step("install a capability", result)
+        };
+        match kind {
+            CapKind::Tcb => give(instance.tcb.cptr(), 0, None),
+            CapKind::Cnode => give(instance.cnode.cptr(), 0, Some(COMPONENT_GUARD_DATA)),
+            CapKind::Vspace => give(instance.pml4.cptr(), 0, None),
+            CapKind::Endpoint => {
+                let source = if target != NONE {
+                    self.channel_endpoints[target as usize].ok_or(fail("channel has no endpoint"))?
+                } else if arg == NONE {
+                    self.supervisor_ep
+                } else {
+                    self.fault_endpoints[arg as usize].ok_or(fail("no FAULTS endpoint"))?
+                };
+                give(source, badge, None)
+            }
+            CapKind::Notification => {
+                let source = if arg == NONE {
+                    instance.heartbeat.ok_or(fail("no heartbeat notification"))?
+                } else {
+                    self.instances[arg as usize].notification
+                };
+                give(source, badge, None)
+            }
+            CapKind::Frames | CapKind::DeviceFrames => {
+                let frames = if kind == CapKind::Frames {
+                    self.regions[target as usize]
+                } else {
+                    self.devices.get(target as usize).map(|d| d.bars[(arg as usize).min(5)]).unwrap_or_default()
+                };
+                if frames.count == 0 {
+                    return Err(fail("the device or region has no frames to grant"));
+                }
+                give(frames.first, 0, None)?;
+                let bytes = if cap.size.get() == 0 { frames.count * 4096 } else { cap.size.get() };
+                let map_rights = if rights.can_write() { CapRights::READ_WRITE } else { CapRights::READ };
+                for page in 0..bytes.div_ceil(4096).min(frames.count) {
+                    let copy = slots.alloc().ok_or(fail("out of root slots"))?;
+                    step("copy a frame to map", root.cnode_copy(copy, DEPTH, root, frames.frame(page).cptr(), DEPTH, map_rights))?;
+                    step("map a region", map(slots, Cap::from_cptr(copy), cap.vaddr.get() + page * 4096, map_rights, memory))?;
+                }
+                Ok(())
+            }
+            CapKind::IoPorts => {
+                let ports = self.devices.get(target as usize).and_then(|d| d.ports).ok_or(fail("no IO ports for the device"))?;
+                give(ports, 0, None)
+            }
+            CapKind::IrqHandler => {
+                let irq = self.devices.get(target as usize).and_then(|d| d.irq).ok_or(fail("no interrupt for the device"))?;
+                give(irq, 0, None)
+            }
+            CapKind::IoSpace => {
+                let space = self.devices.get(target as usize).and_then(|d| d.iospace).ok_or(fail("no IOSpace for the device"))?;
+                give(space, 0, None)
+            }
+        }
+    }
+
+    /// Stops component `index` and destroys everything it owned: its root
+    /// slots are emptied and its untyped revoked (which resets it).
+    pub fn tear_down(&mut self, index: usize) {
+        let instance = &self.instances[index];
+        let root = self.res.caps.cnode;
+        let _ = instance.tcb.tcb_suspend();
+        let _ = instance.tcb.tcb_unbind_notification();
+        for slot in instance.slots.start..instance.slots.end {
+            let _ = root.cnode_delete(slot, DEPTH);
+        }
+        if let Some(untyped) = instance.untyped {
+            let _ = root.cnode_revoke(untyped.cptr(), DEPTH);
+        }
+        self.instances[index].installed = [0; 4];
+    }
+
+    /// Writes component `index`'s generation and state into the status page.
+    pub fn update_status(&mut self, index: usize) {
+        let count = self.instances.len().min(status::MAX_ENTRIES);
+        if index >= count {
+            return;
+        }
+        let name = self.name(index).as_bytes();
+        let length = name.len().min(status::NAME_BYTES);
+        let base = self.status_vaddr;
+        let at = base + (status::FIRST_ENTRY + index * status::ENTRY_BYTES) as u64;
+        let generation = u64::from(self.instances[index].generation);
+        let state = u64::from(self.instances[index].state.status_code());
+        // SAFETY: the status page is mapped read-write at `status_vaddr` in the
+        // root task for as long as it runs; every offset written lies inside
+        // it (MAX_ENTRIES bounds `index`). Components map it read-only.
+        unsafe {
+            core::ptr::write_volatile(base as *mut u64, status::MAGIC);
+            core::ptr::write_volatile((base + 8) as *mut u64, count as u64);
+            core::ptr::write_volatile(at as *mut u64, generation | (state << 32));
+            core::ptr::write_volatile((at + 8) as *mut u64, length as u64);
+            for (word, chunk) in name[..length].chunks(8).enumerate() {
+                let mut bytes = [0u8; 8];
+                bytes[..chunk.len()].copy_from_slice(chunk);
+                core::ptr::write_volatile((at + 16 + word as u64 * 8) as *mut u64, u64::from_le_bytes(bytes));
+            }
+        }
+    }
+
+    /// Signals `peer`'s notification with `bits` (through a badged copy made
+    /// for the purpose). Never blocks.
+    pub fn signal_component(&mut self, peer: usize, bits: u64) {
+        let root = self.res.caps.cnode;
+        let Some(scratch) = self.res.slots.alloc() else { return };
+        if root.cnode_mint(scratch, DEPTH, root, self.instances[peer].notification, DEPTH, CapRights::WRITE, bits).is_ok() {
+            let _ = Cap::<ward_userlib::cap::cap_type::Notification>::from_cptr(scratch).signal();
+            let _ = root.cnode_delete(scratch, DEPTH);
+        }
+        // Give the slot back for the next signal.
+        self.res.slots = SlotAllocator::new(SlotRegion { start: scratch, end: scratch + self.res.slots.remaining() + 1 });
+    }
+
+    /// An IRQ handler cap by root slot (for the tick).
+    pub fn irq_handler(slot: u64) -> IrqHandler {
+        Cap::from_cptr(slot)
+    }
+
+    /// A notification cap by root slot.
+    pub fn notification(slot: u64) -> Notification {
+        Cap::from_cptr(slot)
+    }
+}
+
