@@ -70,7 +70,7 @@ SCENARIO_FLAGS = $(if $(JOBS),--jobs $(JOBS))
 SCENARIO = MAKE='$(MAKE)' $(SCENARIO_RUNNER) $(SCENARIO_FLAGS)
 
 .PHONY: all prereqs kernel user host build image image-only run gdb \
-	test host-test run-check scenario scenarios ktest bench fuzz clean help
+	test host-test run-check audit scenario scenarios ktest bench fuzz clean help
 
 all: image
 
@@ -133,6 +133,21 @@ run-check: image
 		tail -n 40 build/run.log; echo "run-check: FAIL: see build/run.log" >&2; exit 1; \
 	fi
 
+# `make audit`: boot SYSTEM with the root task's capability dump turned on, on a machine with the
+# devices the default system names (VT-d and an e1000), and compare the dump with the file:
+# `capctl audit` must find 0 differences (it exits non-zero otherwise). The run ends by itself
+# half a second after the system is up; the time limit only guards against a hang.
+AUDIT_SECONDS := 60
+AUDIT_LOG := build/audit.log
+AUDIT_RUN_OPTS := --root-args 'audit exit-after=500' --machine 'q35,kernel-irqchip=split' \
+	--qemu-arg -device --qemu-arg intel-iommu,intremap=on,caching-mode=on --qemu-arg -device --qemu-arg e1000
+audit: image
+	@if ! scripts/run.sh '$(IMAGE_DIR)' $(AUDIT_SECONDS) -- $(AUDIT_RUN_OPTS) </dev/null >/dev/null 2>&1; then \
+		tail -n 40 build/run.log; echo "audit: FAIL: the system did not come up; see build/run.log" >&2; exit 1; \
+	fi
+	@cp build/run.log $(AUDIT_LOG)
+	$(CAPCTL) audit '$(SYSTEM)' $(AUDIT_LOG)
+
 # Say so before building anything when NAME is missing.
 ifneq ($(filter scenario,$(MAKECMDGOALS)),)
 ifeq ($(strip $(NAME)),)
@@ -165,6 +180,7 @@ help:
 	@echo "  run          build everything and boot SYSTEM in QEMU (Ctrl-A X quits)"
 	@echo "  test         cargo test, TEST_TARGETS, run-check, then every scenario"
 	@echo "  run-check    make run without a terminal must reach 'ward: system ready'"
+	@echo "  audit        boot SYSTEM with the capability dump on; capctl audit must find 0 differences"
 	@echo "  scenario     boot one scenario: make scenario NAME=boot"
 	@echo "  scenarios    boot every scenario in tests/scenarios"
 	@echo "  ktest        the in-QEMU kernel conformance scenarios (ktest*)"
