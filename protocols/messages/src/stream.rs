@@ -249,8 +249,8 @@ impl<'a, M: RingMemory, D: Doorbell, const W: usize> SocketStream<'a, M, D, W> {
         let buffer = self.channel.free_buffer()?;
         let mut message = [0u8; STREAM_COPY_BYTES];
         let n = request.encode(request_id, &mut message[..room])?;
-        // Lend the whole slot so the answer has room; the header says how
-        // long the request is.
+        // The descriptor covers the request; the stack may write its answer
+        // anywhere in the same slot (the slot is known to both sides).
         self.channel.lend(buffer, &message[..n])?;
         let answer = self.channel.next_returned()?;
         if answer.cookie() != 0 && answer.cookie() != request_id {
