@@ -582,3 +582,65 @@ fn slot_sizes_that_are_not_powers_of_two_validate_by_division() {
         Err(DescriptorFault::Misaligned { align: 32 })
     );
 }
+
+#[test]
+fn raw_mapping_is_checked_for_alignment_and_size() {
+    use std::ptr::NonNull;
+    use ward_ring::RegionBuffer;
+    let p = params(8, 2048, 16, 64);
+    let buffer: &'static RegionBuffer<{ 9 * 32 + 2 * 8 * 4 }> =
+        Box::leak(Box::new(RegionBuffer::new()));
+    let base = NonNull::from(buffer).cast::<u8>();
+    // SAFETY: `buffer` is leaked, so it stays valid for 'static, and it is
+    // made of `AtomicU32`s that are only ever accessed atomically.
+    let region = unsafe { RegionMapping::from_raw(base, p.region_bytes()) }.unwrap();
+    region.initialise(&p, 5).unwrap();
+    assert_eq!(
+        buffer.mapping().check(&p),
+        Ok(5),
+        "both views see the same memory"
+    );
+    // SAFETY: as above; four bytes in is still inside the buffer.
+    let misaligned = unsafe { RegionMapping::from_raw(base.add(4), p.region_bytes() - 4) };
+    assert_eq!(misaligned.err(), Some(AttachError::Misaligned));
+    // SAFETY: as above, with a length shorter than the buffer.
+    let short = unsafe { RegionMapping::from_raw(base, 1000) }.unwrap();
+    assert!(matches!(
+        short.check(&p),
+        Err(AttachError::TooSmall {
+            need: 1408,
+            have: 1000
+        })
+    ));
+    assert_eq!(
+        p.region_bytes(),
+        1152 + 32 * 8,
+        "the layout documented in docs/protocols.md"
+    );
+    assert!(matches!(
+        short.ring(&p, RingId::Lend),
+        Err(AttachError::TooSmall { .. })
+    ));
+}
+
+#[test]
+fn control_words_sit_where_the_documentation_says() {
+    use ward_ring::ControlWord::*;
+    let byte = |ring, word| RingPairParams::control_word(ring, word) * 4;
+    let documented = [
+        (RingId::Lend, Head, 128),
+        (RingId::Lend, ProducerWakeAt, 256),
+        (RingId::Lend, Tail, 384),
+        (RingId::Lend, ConsumerWakeAt, 512),
+        (RingId::Return, Head, 640),
+        (RingId::Return, ProducerWakeAt, 768),
+        (RingId::Return, Tail, 896),
+        (RingId::Return, ConsumerWakeAt, 1024),
+    ];
+    for (ring, word, offset) in documented {
+        assert_eq!(byte(ring, word), offset, "{ring:?} {word:?}");
+    }
+    let p = params(16, 2048, 16, 64);
+    assert_eq!(p.header_words() * 4, 1152);
+    assert_eq!(p.header(1).header_bytes, 1152);
+}
