@@ -179,7 +179,7 @@ fn run_system(info: &'static BootInfo) {
     }
     report::print_table(&system);
     if audit {
-        report::print_dump(&mut system);
+        report::print_dump(&system);
     }
     println!("{READY_LINE}");
     let limits = supervisor::Limits { exit_after_ticks: exit_after_ms.div_ceil(supervisor::TICK_US / 1000).max(if exit_after_ms > 0 { 1 } else { 0 }) };

@@ -93,8 +93,8 @@ fn occupied(system: &System, index: usize, slot: u32, scratch: u64) -> bool {
 
 /// Prints every component's CSpace in the `capctl audit` format. Returns
 /// the number of slots whose occupancy disagrees with the record.
-pub fn print_dump(system: &mut System) -> u32 {
-    let scratch = system.res.slot();
+pub fn print_dump(system: &System) -> u32 {
+    let scratch = system.scratch_slot;
     let spec = system.spec;
     println!("{}begin {}", dump::MARKER, spec.name());
     let mut lines = 0u32;
@@ -123,7 +123,6 @@ pub fn print_dump(system: &mut System) -> u32 {
         }
     }
     println!("{}end {}", dump::MARKER, lines);
-    let _ = system.res.caps.cnode.cnode_delete(scratch, DEPTH);
     println!("ward: audit: {lines} capabilities in {} components; {disagreements} slots disagree with the record", system.instances.len());
     disagreements
 }

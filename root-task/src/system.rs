@@ -210,6 +210,8 @@ pub struct System<'a> {
     pub fault_endpoints: Vec<Option<u64>, MAX_COMPONENTS>,
     status_frame: Frame4K,
     status_vaddr: u64,
+    /// An empty root slot for short-lived copies (badged signals, audit probes).
+    pub scratch_slot: u64,
     pub tick: u64,
 }
 
@@ -261,6 +263,7 @@ impl<'a> System<'a> {
         step("bind the supervisor notification", res.caps.tcb.tcb_bind_notification(Cap::from_cptr(supervisor_ntfn)))?;
         let status_frame: Frame4K = step("status page", res.make(ObjectType::Frame4K))?;
         let status_vaddr = step("map the status page", res.map_root(status_frame, CapRights::READ_WRITE))?;
+        let scratch_slot = res.slot();
         let bus = Bus::enumerate(&mut res, info.platform.ecam_base);
         let mut system = System {
             spec,
@@ -276,6 +279,7 @@ impl<'a> System<'a> {
             fault_endpoints: Vec::new(),
             status_frame,
             status_vaddr,
+            scratch_slot,
             tick: 0,
         };
         system.make_regions()?;
@@ -675,6 +679,17 @@ impl<'a> System<'a> {
         let mut entry = None;
         if let Some(module) = self.instances[index].module {
             let file = module_bytes(module);
+            let expected = self.spec.components[index].layout_hash.get();
+            match ward_userlib::component::find_layout_stamp(file) {
+                Some(found) if found != expected => {
+                    return Err(fail("the program was built against another capability layout (its LAYOUT_HASH differs from system.bin's); rebuild it for this system"))
+                }
+                Some(_) => {}
+                None if self.instances[index].generation == 0 => {
+                    println!("ward: warning: {} carries no layout stamp; its slots cannot be checked against the spec", self.name(index));
+                }
+                None => {}
+            }
             let image = UserImage::parse(file).map_err(|_| fail("the program is not a valid static x86_64 ELF"))?;
             for segment in image.segments.iter() {
                 let (rights, attributes) = if segment.access.write {
@@ -895,16 +910,14 @@ impl<'a> System<'a> {
     }
 
     /// Signals `peer`'s notification with `bits` (through a badged copy made
-    /// for the purpose). Never blocks.
+    /// in the scratch slot for the purpose). Never blocks.
     pub fn signal_component(&mut self, peer: usize, bits: u64) {
         let root = self.res.caps.cnode;
-        let Some(scratch) = self.res.slots.alloc() else { return };
+        let scratch = self.scratch_slot;
         if root.cnode_mint(scratch, DEPTH, root, self.instances[peer].notification, DEPTH, CapRights::WRITE, bits).is_ok() {
             let _ = Cap::<ward_userlib::cap::cap_type::Notification>::from_cptr(scratch).signal();
             let _ = root.cnode_delete(scratch, DEPTH);
         }
-        // Give the slot back for the next signal.
-        self.res.slots = SlotAllocator::new(SlotRegion { start: scratch, end: scratch + self.res.slots.remaining() + 1 });
     }
 
     /// An IRQ handler cap by root slot (for the tick).

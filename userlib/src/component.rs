@@ -205,10 +205,38 @@ impl StatusPage {
     }
 }
 
+/// The marker before a component's layout stamp in its program file.
+pub const LAYOUT_STAMP_MARKER: [u8; 8] = *b"WARDLAYT";
+
+/// The layout stamp: the marker, then the caps table's `LAYOUT_HASH`
+/// (little-endian). The root task finds it in the program file and refuses
+/// a program built against another system description.
+pub const fn layout_stamp(hash: u64) -> [u8; 16] {
+    let h = hash.to_le_bytes();
+    let m = LAYOUT_STAMP_MARKER;
+    [m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]
+}
+
+/// Finds the layout stamp in a program file: the hash after the first
+/// marker, if any.
+pub fn find_layout_stamp(file: &[u8]) -> Option<u64> {
+    let at = file.windows(8).position(|w| w == LAYOUT_STAMP_MARKER)?;
+    let bytes = file.get(at + 8..at + 16)?;
+    Some(u64::from_le_bytes(bytes.try_into().ok()?))
+}
+
 /// Declares a component's entry function, `fn(generation: u64)`. When it
-/// returns, the component waits on its notification forever.
+/// returns, the component waits on its notification forever. With a second
+/// argument, `caps::LAYOUT_HASH`, the program carries a stamp of the
+/// capability layout it was built against, which the root task checks.
 #[macro_export]
 macro_rules! component {
+    ($main:path, $layout_hash:expr) => {
+        #[used]
+        #[link_section = ".rodata.ward_layout"]
+        static WARD_LAYOUT_STAMP: [u8; 16] = $crate::component::layout_stamp($layout_hash);
+        $crate::component!($main);
+    };
     ($main:path) => {
         #[no_mangle]
         extern "C" fn ward_program_entry(generation: u64) -> ! {
@@ -225,6 +253,15 @@ macro_rules! component {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn layout_stamp_is_found() {
+        let mut file = [0u8; 64];
+        file[20..36].copy_from_slice(&layout_stamp(0x1122_3344_5566_7788));
+        assert_eq!(find_layout_stamp(&file), Some(0x1122_3344_5566_7788));
+        assert_eq!(find_layout_stamp(&file[..30]), None);
+        assert_eq!(find_layout_stamp(&[0u8; 64]), None);
+    }
 
     #[test]
     fn console_text_round_trips() {

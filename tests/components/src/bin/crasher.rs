@@ -13,7 +13,7 @@ mod caps {
 use ward_test_components::SimpleRing;
 use ward_userlib::println;
 
-ward_userlib::component!(main);
+ward_userlib::component!(main, caps::LAYOUT_HASH);
 
 /// Entries of the `feed` ring (the spec's `entries`).
 const ENTRIES: u32 = 8;

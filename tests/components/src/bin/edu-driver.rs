@@ -13,7 +13,7 @@ mod caps {
 
 use ward_userlib::{println, syscall};
 
-ward_userlib::component!(main);
+ward_userlib::component!(main, caps::LAYOUT_HASH);
 
 /// edu's registers (offsets in BAR0).
 const LIVENESS: u64 = 0x04;

@@ -13,7 +13,7 @@ use ward_test_components::SimpleRing;
 use ward_userlib::cap::Endpoint;
 use ward_userlib::{message, println, Cap};
 
-ward_userlib::component!(main);
+ward_userlib::component!(main, caps::LAYOUT_HASH);
 
 /// Entries of the `data` ring (the spec's `entries`).
 const ENTRIES: u32 = 16;

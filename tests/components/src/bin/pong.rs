@@ -12,7 +12,7 @@ mod caps {
 use ward_test_components::SimpleRing;
 use ward_userlib::{message, println, syscall};
 
-ward_userlib::component!(main);
+ward_userlib::component!(main, caps::LAYOUT_HASH);
 
 const ENTRIES: u32 = 16;
 /// Descriptors expected before signalling `drained`.

@@ -22,7 +22,7 @@ mod caps {
 use ward_userlib::cap::{CNode, Endpoint};
 use ward_userlib::{message, println, Cap, CapRights};
 
-ward_userlib::component!(main);
+ward_userlib::component!(main, caps::LAYOUT_HASH);
 
 /// The empty reserved slot used as the destination of probing copies.
 const PROBE_DESTINATION: u64 = ward_sysspec::SLOT_RESERVED as u64;

@@ -4,9 +4,14 @@
 #![no_std]
 #![no_main]
 
+#[allow(dead_code)]
+mod caps {
+    include!(concat!(env!("OUT_DIR"), "/sleeper.rs"));
+}
+
 use ward_userlib::{component, println, syscall};
 
-ward_userlib::component!(main);
+ward_userlib::component!(main, caps::LAYOUT_HASH);
 
 /// Heartbeats before hanging: enough to span several supervisor ticks.
 const BEATS: u32 = 20_000;

@@ -14,7 +14,7 @@ use ward_test_components::SimpleRing;
 use ward_userlib::component::StatusPage;
 use ward_userlib::println;
 
-ward_userlib::component!(main);
+ward_userlib::component!(main, caps::LAYOUT_HASH);
 
 const ENTRIES: u32 = 8;
 /// The feed ring carries no pool bytes: descriptors hold a generation.

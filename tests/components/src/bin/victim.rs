@@ -13,7 +13,7 @@ mod caps {
 use ward_userlib::component::StatusPage;
 use ward_userlib::{println, syscall};
 
-ward_userlib::component!(main);
+ward_userlib::component!(main, caps::LAYOUT_HASH);
 
 /// The byte the root task filled the secret with (the spec's `fill`).
 const PATTERN: u8 = 0x5a;
