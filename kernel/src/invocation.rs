@@ -351,7 +351,7 @@ fn set_ipc_buffer(target: Tcb, vaddr: u64, frame: Option<(Slot, Cap)>) -> Result
     let objects = objects();
     match frame {
         Some((source, Cap::Frame { .. })) => {
-            if vaddr % (1 << IPC_BUFFER_BITS) != 0 {
+            if !vaddr.is_multiple_of(1 << IPC_BUFFER_BITS) {
                 return Err(InvocationError::alignment("the IPC buffer must be aligned to 1 KiB"));
             }
             install(target, TcbSlot::IpcBuffer, source, None)?;

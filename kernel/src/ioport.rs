@@ -66,7 +66,7 @@ fn check(cap: Cap, port: u64, width: Width) -> Result<u16, InvocationError> {
     let Cap::IoPort { first, last } = cap else {
         return Err(InvocationError::invalid_capability(0, "not an IO-port capability"));
     };
-    let end = port.checked_add(width as u64 - 1).unwrap_or(u64::MAX);
+    let end = port.saturating_add(width as u64 - 1);
     if port < u64::from(first) || end > u64::from(last) {
         return Err(InvocationError::range(u64::from(first), u64::from(last), "the port is outside the capability's range"));
     }

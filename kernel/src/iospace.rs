@@ -181,7 +181,7 @@ pub fn map_table(slot: Slot, cap: Cap, space: Cap, ioaddr: u64) -> Result<(), In
         // The first table of the domain is its root.
         state.roots[domain as usize] = object;
         vtd::set_context(requester, domain, object);
-        kobj::replace_cap(slot, Cap::IoPageTable { object, mapping: Some(Mapping { asid, vaddr: u64::MAX & !0xfff }) });
+        kobj::replace_cap(slot, Cap::IoPageTable { object, mapping: Some(Mapping { asid, vaddr: !0xfff }) });
         return Ok(());
     }
     attach(&state, requester, domain);

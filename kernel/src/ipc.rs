@@ -32,7 +32,7 @@ pub fn ipc_buffer(tcb: Tcb) -> Option<&'static mut IpcBuffer> {
     let Cap::Frame { object, size, .. } = objects.cap(tcb.slot(TcbSlot::IpcBuffer)) else { return None };
     let vaddr = objects.tcb_field(tcb, field::IPC_BUFFER_VADDR);
     let offset = vaddr & ((1u64 << size.bits()) - 1);
-    if offset % (1 << IPC_BUFFER_BITS) != 0 {
+    if !offset.is_multiple_of(1 << IPC_BUFFER_BITS) {
         return None;
     }
     let pointer = objects.window().kernel_pointer(object + offset, 1 << IPC_BUFFER_BITS) as *mut IpcBuffer;

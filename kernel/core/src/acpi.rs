@@ -363,12 +363,9 @@ fn parse_madt(body: &[u8], platform: &mut Platform) -> Result<(), AcpiError> {
     for_each_entry(&body[8..], SIGNATURE, 1, |kind, entry| {
         let bad = AcpiError::BadEntry { signature: SIGNATURE, offset: 0 };
         match kind {
-            0 if entry.len() >= 8 => {
-                // Processor local APIC: enabled (bit 0) or online-capable (bit 1).
-                if u32_at(entry, 4) & 0b11 != 0 {
-                    push(&mut platform.cpus, entry[3], &mut dropped);
-                }
-            }
+            // Processor local APIC: enabled (bit 0) or online-capable (bit 1).
+            0 if entry.len() >= 8 && u32_at(entry, 4) & 0b11 != 0 => push(&mut platform.cpus, entry[3], &mut dropped),
+            0 if entry.len() >= 8 => {} // a disabled CPU
             1 if entry.len() >= 12 => push(
                 &mut platform.ioapics,
                 IoApic { id: entry[2], address: u64::from(u32_at(entry, 4)), gsi_base: u32_at(entry, 8) },

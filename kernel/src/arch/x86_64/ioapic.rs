@@ -54,7 +54,7 @@ pub fn init(base: u64) {
     let lines = (((read(REG_VERSION) >> 16) & 0xff) + 1).min(MAX_LINES);
     LINES.store(lines, Ordering::Relaxed);
     for line in 0..lines {
-        write(0x10 + 2 * line, MASKED | u32::from(IRQ_VECTOR_BASE) + line);
+        write(0x10 + 2 * line, MASKED | (u32::from(IRQ_VECTOR_BASE) + line));
         write(0x11 + 2 * line, 0);
     }
     log::debug!("IOAPIC at {base:#x}: {lines} lines, all masked");
