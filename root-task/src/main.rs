@@ -17,6 +17,7 @@
 #![no_std]
 #![no_main]
 
+mod devices;
 mod faults;
 mod pci;
 mod report;

@@ -78,7 +78,7 @@ impl Resources {
         }
         // Largest first: big children (component untyped) fit, small
         // objects fill the rest.
-        ram.sort_unstable_by(|a, b| b.size_bits.cmp(&a.size_bits));
+        ram.sort_unstable_by_key(|region| core::cmp::Reverse(region.size_bits));
         Resources {
             caps: RootCaps::new(),
             slots: SlotAllocator::from_boot_info(info),

@@ -20,16 +20,15 @@
 use heapless::Vec;
 use ward_kernel_core::elf_image::UserImage;
 use ward_sysspec::{
-    CapKind, CapRec, ChannelKind, DeviceMatch, IrqKind, Spec, COMPONENT_IPC_BUFFER, COMPONENT_STACK_TOP, MAX_SLOTS, NONE,
+    CapKind, CapRec, ChannelKind, Spec, COMPONENT_IPC_BUFFER, COMPONENT_STACK_TOP, MAX_SLOTS, NONE,
 };
 use ward_userlib::abi::bootinfo::{BootInfo, SlotRegion};
 use ward_userlib::bootinfo::SlotAllocator;
-use ward_userlib::cap::{CNode, Frame4K, IoPageTable, IoSpace, IrqHandler, Notification, Pml4, Tcb, Untyped, UserContext, VmAttributes};
+use ward_userlib::cap::{CNode, Frame4K, IrqHandler, Notification, Pml4, Tcb, Untyped, UserContext, VmAttributes};
 use ward_userlib::component::{status, STATUS_PAGE_VADDR};
-use ward_userlib::hardware::{Polarity, Trigger};
 use ward_userlib::{println, Cap, CapRights, InvocationError, ObjectType};
 
-use crate::pci::{self, Bus};
+use crate::pci::Bus;
 use crate::resources::{map_with_tables, object_bytes, Resources, DEPTH};
 
 const _: () = assert!(ward_userlib::component::IPC_BUFFER_VADDR == COMPONENT_IPC_BUFFER);
@@ -59,7 +58,7 @@ const TABLE_BUDGET_PAGES: u64 = 24;
 const INITIAL_RFLAGS: u64 = 0x202;
 /// The IO-space domain numbers given to devices start here (0 is reserved
 /// by VT-d for "no domain").
-const FIRST_DOMAIN: u16 = 1;
+pub const FIRST_DOMAIN: u16 = 1;
 /// Bit of the supervisor's notification for a device's DMA faults: bit
 /// `device index`; the tick uses the top bit.
 pub const TICK_BIT: u64 = 1 << 63;
@@ -122,6 +121,11 @@ fn step<T>(what: &'static str, result: Result<T, InvocationError>) -> Result<T, 
 fn fail(what: &'static str) -> BuildError {
     BuildError { what, error: None }
 }
+
+/// Maps a frame into the component being built: (its slot allocator, the
+/// frame, the address, the rights, the memory counter).
+type MapIntoComponent<'m> =
+    dyn FnMut(&mut SlotAllocator, Frame4K, u64, CapRights, &mut u64) -> Result<(), InvocationError> + 'm;
 
 /// Frames of a region (or a granted BAR range): consecutive root slots.
 #[derive(Clone, Copy, Debug, Default)]
@@ -363,226 +367,6 @@ impl<'a> System<'a> {
         self.spec.str(self.spec.components[index].name)
     }
 
-    // ---- Devices ---------------------------------------------------------------
-
-    /// Finds every device of the spec on the machine and makes what its
-    /// driver will be granted. Prints one line per device.
-    pub fn bind_devices(&mut self) {
-        for index in 0..self.spec.devices.len() {
-            let state = self.bind_device(index);
-            let _ = self.devices.push(state);
-        }
-    }
-
-    fn driver_cap(&self, device: usize, kind: CapKind) -> Option<&'a CapRec> {
-        let driver = self.spec.devices[device].driver()?;
-        self.spec.caps_of(driver).iter().find(|c| c.kind() == kind && c.target.get() as usize == device)
-    }
-
-    fn bind_device(&mut self, index: usize) -> DeviceState {
-        let record = self.spec.devices[index];
-        let name = self.spec.str(record.name);
-        let mut state = DeviceState::default();
-        let optional = record.has_flag(ward_sysspec::device_flags::OPTIONAL);
-        let driver_name = record.driver().map(|d| self.name(d)).unwrap_or("nobody");
-        match record.match_kind() {
-            DeviceMatch::Legacy => {
-                if record.ioport_count.get() > 0 && record.driver().is_some() {
-                    let base = record.ioport_base.get();
-                    let last = base + record.ioport_count.get() - 1;
-                    let slot = self.res.slot();
-                    match self.res.caps.io_port_control.io_port_control_issue(base, last, self.res.caps.cnode, slot, DEPTH) {
-                        Ok(()) => state.ports = Some(slot),
-                        Err(e) => println!("ward: device {name}: ports {base:#x}-{last:#x} refused: {e}"),
-                    }
-                }
-                if record.irq_kind() == IrqKind::Ioapic {
-                    state.irq_line = Some(u64::from(record.irq_line));
-                }
-                println!("ward: device {name}: legacy, driven by {driver_name}");
-            }
-            DeviceMatch::PciId | DeviceMatch::PciAddress => {
-                let found = self.bus.functions.iter().position(|f| {
-                    !f.claimed
-                        && match record.match_kind() {
-                            DeviceMatch::PciId => f.vendor == record.vendor.get() && f.device == record.device.get(),
-                            _ => f.bus == record.bus && f.dev == record.dev && f.func == record.func,
-                        }
-                });
-                let Some(function_index) = found else {
-                    if optional {
-                        println!("ward: warning: optional device {name} ({:04x}:{:04x}) is not on this machine; {driver_name} runs without it", record.vendor.get(), record.device.get());
-                    } else {
-                        println!("ward: boot error: device {name} ({:04x}:{:04x}) is not on this machine; {driver_name} cannot be given it", record.vendor.get(), record.device.get());
-                    }
-                    return state;
-                };
-                self.bus.functions[function_index].claimed = true;
-                state.function = Some(function_index);
-                let function = self.bus.functions[function_index];
-                println!(
-                    "ward: device {name}: {:02x}:{:02x}.{} {:04x}:{:04x} class {:06x}{}, driven by {driver_name}",
-                    function.bus, function.dev, function.func, function.vendor, function.device, function.class,
-                    if function.has_msi { ", MSI" } else { "" }
-                );
-                if record.driver().is_some() {
-                    self.make_bar_frames(index, function_index, &mut state);
-                    state.irq_line = match record.irq_kind() {
-                        IrqKind::Intx => function.intx_line(),
-                        IrqKind::Msi => {
-                            // The kernel has no MSI handlers yet (IrqControlGetMsi):
-                            // the device's INTx line stands in.
-                            println!("ward: device {name}: MSI is not available from the kernel yet; using its INTx line");
-                            function.intx_line()
-                        }
-                        IrqKind::Ioapic => Some(u64::from(record.irq_line)),
-                        IrqKind::None => None,
-                    };
-                    self.make_dma(index, function_index, &mut state);
-                }
-            }
-        }
-        if let (Some(line), Some(cap)) = (state.irq_line, self.driver_cap(index, CapKind::IrqHandler)) {
-            let driver = record.driver().unwrap_or(0);
-            let (trigger, polarity) = if record.irq_kind() == IrqKind::Ioapic {
-                (Trigger::Edge, Polarity::ActiveHigh)
-            } else {
-                (Trigger::Level, Polarity::ActiveLow)
-            };
-            let slot = self.res.slot();
-            let badged = self.res.slot();
-            let notification = self.instances[driver].notification;
-            let made = self
-                .res
-                .caps
-                .irq_control
-                .irq_control_get(line, trigger, polarity, self.res.caps.cnode, slot, DEPTH)
-                .and_then(|()| {
-                    self.res.caps.cnode.cnode_mint(badged, DEPTH, self.res.caps.cnode, notification, DEPTH, CapRights::WRITE, cap.badge.get())
-                })
-                .and_then(|()| Cap::<ward_userlib::cap::cap_type::IrqHandler>::from_cptr(slot).irq_handler_set_notification(Cap::from_cptr(badged)));
-            match made {
-                Ok(()) => state.irq = Some(slot),
-                Err(e) => println!("ward: device {name}: IOAPIC line {line} refused: {e}"),
-            }
-        }
-        state
-    }
-
-    /// Device frames for each BAR the driver is granted (placing the BAR first).
-    fn make_bar_frames(&mut self, device: usize, function_index: usize, state: &mut DeviceState) {
-        let record = self.spec.devices[device];
-        let name = self.spec.str(record.name);
-        for bar in 0..6 {
-            let Some(granted) = record.bar(bar) else { continue };
-            let Some(address) = self.bus.assign_bar(&self.res, function_index, bar) else {
-                println!("ward: device {name}: BAR{bar} is not a memory BAR that can be placed in device memory");
-                continue;
-            };
-            let size = self.bus.functions[function_index].bars[bar].size;
-            let bytes = if granted == 0 { size } else { granted.min(size) };
-            let pages = bytes.div_ceil(4096);
-            // Carving takes slots for the untyped halves it splits off, so
-            // the run of frame slots is reserved first and each frame moved in.
-            let Some(run) = self.res.slots.alloc_range(pages) else { continue };
-            let mut made = 0;
-            for page in 0..pages {
-                let Some(frame) = self.res.device_frame(address + page * 4096) else { break };
-                let root = self.res.caps.cnode;
-                if root.cnode_move(run.start + page, DEPTH, root, frame.cptr(), DEPTH).is_err() {
-                    break;
-                }
-                made += 1;
-            }
-            state.bars[bar] = FrameRun { first: run.start, count: made };
-            state.bar_bytes[bar] = bytes;
-            println!("ward: device {name}: BAR{bar} at {address:#x}, {size:#x} bytes, {bytes:#x} granted");
-        }
-    }
-
-    /// The device's IOMMU domain with its DMA windows, or the refusal.
-    fn make_dma(&mut self, device: usize, function_index: usize, state: &mut DeviceState) {
-        let record = self.spec.devices[device];
-        let name = self.spec.str(record.name);
-        let windows: Vec<ward_sysspec::DmaRec, 16> =
-            self.spec.dma.iter().filter(|w| w.device.get() as usize == device).copied().collect();
-        if windows.is_empty() {
-            return;
-        }
-        let function = self.bus.functions[function_index];
-        if !self.iommu {
-            if record.has_flag(ward_sysspec::device_flags::UNSAFE_DMA) {
-                println!("ward: warning: device {name}: no IOMMU; its DMA is NOT confined (the spec marks it unsafe_dma)");
-                function.enable(pci::COMMAND_BUS_MASTER);
-            } else {
-                println!("ward: device {name}: no IOMMU on this machine; DMA refused (bus mastering stays off)");
-                state.dma_refused = true;
-            }
-            return;
-        }
-        let space_slot = self.res.slot();
-        let domain = FIRST_DOMAIN + device as u16;
-        if let Err(e) = self.res.caps.io_space.io_space_issue(function.requester(), domain, self.res.caps.cnode, space_slot, DEPTH) {
-            println!("ward: device {name}: no IOSpace: {e}; DMA refused");
-            state.dma_refused = true;
-            return;
-        }
-        let space: IoSpace = Cap::from_cptr(space_slot);
-        let badged = self.res.slot();
-        let fault_bit = 1u64 << device;
-        let registered = self
-            .res
-            .caps
-            .cnode
-            .cnode_mint(badged, DEPTH, self.res.caps.cnode, self.supervisor_ntfn, DEPTH, CapRights::WRITE, fault_bit)
-            .and_then(|()| space.io_space_set_fault_notification(Cap::from_cptr(badged)));
-        if let Err(e) = registered {
-            println!("ward: device {name}: DMA faults will not be reported: {e}");
-        }
-        for window in windows {
-            let frames = self.regions[window.region.get() as usize];
-            let rights = cap_rights(ward_sysspec::Rights(window.rights), CapKind::Frames);
-            let pages = window.size.get().div_ceil(4096).min(frames.count);
-            for page in 0..pages {
-                let copy = self.res.slot();
-                let iova = window.iova.get() + page * 4096;
-                let mapped = self
-                    .res
-                    .caps
-                    .cnode
-                    .cnode_copy(copy, DEPTH, self.res.caps.cnode, frames.first + page, DEPTH, CapRights::ALL)
-                    .and_then(|()| self.map_io(space, Cap::from_cptr(copy), iova, rights));
-                if let Err(e) = mapped {
-                    println!("ward: device {name}: DMA window page at {iova:#x} not mapped: {e}");
-                    break;
-                }
-            }
-            println!(
-                "ward: device {name}: DMA window {:#x}..{:#x} ({}) -> region {}",
-                window.iova.get(),
-                window.iova.get() + window.size.get(),
-                ward_sysspec::Rights(window.rights),
-                self.spec.str(self.spec.regions[window.region.get() as usize].name)
-            );
-        }
-        state.iospace = Some(space_slot);
-        function.enable(pci::COMMAND_BUS_MASTER);
-    }
-
-    fn map_io(&mut self, space: IoSpace, frame: Frame4K, iova: u64, rights: CapRights) -> Result<(), InvocationError> {
-        for _ in 0..4 {
-            match frame.frame_map_io(space, iova, rights) {
-                Ok(()) => return Ok(()),
-                Err(e) if e.error == ward_userlib::abi::Error::FailedLookup => {
-                    let table: IoPageTable = self.res.make(ObjectType::IoPageTable)?;
-                    table.io_page_table_map(space, iova)?;
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        frame.frame_map_io(space, iova, rights)
-    }
-
     // ---- Components --------------------------------------------------------------
 
     /// Builds (or rebuilds) component `index` and starts it.
@@ -789,7 +573,7 @@ impl<'a> System<'a> {
         index: usize,
         cap: &CapRec,
         slots: &mut SlotAllocator,
-        map: &mut dyn FnMut(&mut SlotAllocator, Frame4K, u64, CapRights, &mut u64) -> Result<(), InvocationError>,
+        map: &mut MapIntoComponent<'_>,
         memory: &mut u64,
     ) -> Result<(), BuildError> {
         let root = self.res.caps.cnode;
