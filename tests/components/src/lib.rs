@@ -1,6 +1,7 @@
 //! Helpers shared by the test components: a minimal single-producer,
 //! single-consumer ring of (offset, length) descriptors in a ring channel's
-//! shared memory, and access to the generated capability tables.
+//! shared memory (for channels that carry a value, not pool buffers), the
+//! ward-ring region of a ring channel, and signalling.
 //!
 //! The ring keeps the layout capctl sized the memory for (a header area of
 //! 640 bytes, then 16-byte descriptors): the producer's count at byte 0, the
@@ -100,4 +101,13 @@ pub unsafe fn bytes(vaddr: u64, length: usize) -> &'static [u8] {
 /// Signals a notification capability in the component's CSpace.
 pub fn signal(slot: u32) {
     let _ = ward_userlib::syscall::signal(u64::from(slot));
+}
+
+/// The ward-ring region of a ring channel mapped at `mapping`.
+pub fn ring_region(mapping: ward_sysspec::caps::Mapping) -> ward_ring::RegionMapping<'static> {
+    let base = core::ptr::NonNull::new(mapping.vaddr as *mut u8).expect("ring memory is mapped at a non-zero address");
+    // SAFETY: the root task maps the ring memory read-write at `vaddr`
+    // (`size` bytes) for the component's whole life, and both ends access
+    // it only through ward-ring's atomic words.
+    unsafe { ward_ring::RegionMapping::from_raw(base, mapping.size as usize) }.expect("ring memory is page-aligned")
 }
