@@ -13,7 +13,7 @@
 
 use core::fmt::Write;
 
-use ward_sysspec::RestartPolicy;
+use ward_sysspec::policy::{self, Decision, HoldReason};
 use ward_userlib::cap::{IoPort, IoSpace, UserContext};
 use ward_userlib::component::{console_label, unpack_text, CONSOLE_CHUNK_BYTES};
 use ward_userlib::fault::Fault;
@@ -128,39 +128,39 @@ enum Outcome {
     Held { why: &'static str },
 }
 
-/// Decides the component's fate after a fault and prepares it.
+/// Decides the component's fate after a fault (`ward_sysspec::policy`) and
+/// prepares it: held components are suspended, restarting ones torn down.
 fn apply_policy(system: &mut System, index: usize) -> Outcome {
     let component = system.spec.components[index];
     let now = system.tick;
-    let instance = &mut system.instances[index];
-    if component.restart_policy() == RestartPolicy::Hold {
-        // Suspending also drops the reply capability of a pending fault.
-        let _ = instance.tcb.tcb_suspend();
-        instance.state = State::Held;
-        system.update_status(index);
-        return Outcome::Held { why: "policy hold" };
-    }
-    // A component that ran longer than its minimum run time starts with a
-    // clean slate: only quick successive failures count against the limit.
-    let ran_us = now.saturating_sub(instance.started_tick) * TICK_US;
-    if ran_us >= component.min_run_us.get() && instance.restarts > 0 {
-        instance.restarts = 0;
-    }
-    let max = component.max_restarts.get();
-    if instance.restarts >= max {
-        instance.state = State::Held;
-        system.tear_down(index);
-        system.update_status(index);
-        return Outcome::Held { why: "out of restarts" };
-    }
-    let backoff_us = component.backoff_us.get().saturating_mul(1 << instance.restarts.min(16));
-    instance.restarts += 1;
-    let count = instance.restarts;
-    instance.state = State::Restarting;
-    instance.restart_due_tick = now + backoff_us.div_ceil(TICK_US);
-    system.tear_down(index);
+    let ran_us = now.saturating_sub(system.instances[index].started_tick) * TICK_US;
+    let decision = policy::decide(&component, system.instances[index].restarts, ran_us);
+    let outcome = match decision {
+        Decision::Hold(reason) => {
+            system.instances[index].state = State::Held;
+            match reason {
+                HoldReason::Policy => {
+                    // Suspending also drops the reply capability of a pending fault.
+                    let _ = system.instances[index].tcb.tcb_suspend();
+                    Outcome::Held { why: "policy hold" }
+                }
+                HoldReason::OutOfRestarts => {
+                    system.tear_down(index);
+                    Outcome::Held { why: "out of restarts" }
+                }
+            }
+        }
+        Decision::Restart { attempt, max, backoff_us } => {
+            let instance = &mut system.instances[index];
+            instance.restarts = attempt;
+            instance.state = State::Restarting;
+            instance.restart_due_tick = now + backoff_us.div_ceil(TICK_US);
+            system.tear_down(index);
+            Outcome::Restarting { count: attempt, max, backoff_ms: backoff_us / 1000 }
+        }
+    };
     system.update_status(index);
-    Outcome::Restarting { count, max, backoff_ms: backoff_us / 1000 }
+    outcome
 }
 
 /// Finishes `line` with what happens next and prints it.

@@ -25,6 +25,7 @@
 //! - [`dump`]: the capability-dump line format that the root task prints and
 //!   `capctl audit` reads;
 //! - [`caps`]: the typed slot handles that generated capability tables use;
+//! - [`policy`]: what a component's restart policy decides after a fault;
 //! - [`model`] (feature `alloc`): an owned model of a spec and the encoder.
 #![no_std]
 #![forbid(unsafe_code)]
@@ -38,6 +39,7 @@ pub mod dump;
 pub mod format;
 #[cfg(feature = "alloc")]
 pub mod model;
+pub mod policy;
 
 pub use decode::{checksum, DecodeError, Spec};
 pub use format::*;
