@@ -179,6 +179,7 @@ fn run_system(info: &'static BootInfo) {
         }
     }
     report::print_table(&system);
+    report::print_shared(&system);
     if audit {
         report::print_dump(&system);
     }

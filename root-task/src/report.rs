@@ -58,6 +58,14 @@ pub fn print_table(system: &System) {
     }
 }
 
+/// The memory of shared objects, after the table.
+pub fn print_shared(system: &System) {
+    println!(
+        "ward: shared objects (regions, rings, channels, notifications, paging of the root task): {} KiB",
+        kib(system.res.shared_bytes)
+    );
+}
+
 /// A small fixed buffer for formatting without allocation.
 struct Buf<'b> {
     bytes: &'b mut [u8],
