@@ -8,7 +8,7 @@
 
 use heapless::Vec;
 use ward_sysspec::{CapKind, CapRec, DeviceMatch, IrqKind};
-use ward_userlib::cap::{Frame4K, IoPageTable, IoSpace};
+use ward_userlib::cap::{Frame4K, IoPageTable, IoSpace, IrqHandler};
 use ward_userlib::hardware::{Polarity, Trigger};
 use ward_userlib::{println, Cap, CapRights, InvocationError, ObjectType};
 
@@ -82,10 +82,8 @@ impl<'a> System<'a> {
                     state.irq_line = match record.irq_kind() {
                         IrqKind::Intx => function.intx_line(),
                         IrqKind::Msi => {
-                            // The kernel has no MSI handlers yet (IrqControlGetMsi):
-                            // the device's INTx line stands in.
-                            println!("ward: device {name}: MSI is not available from the kernel yet; using its INTx line");
-                            function.intx_line()
+                            state.msi = true;
+                            None
                         }
                         IrqKind::Ioapic => Some(u64::from(record.irq_line)),
                         IrqKind::None => None,
@@ -94,31 +92,73 @@ impl<'a> System<'a> {
                 }
             }
         }
-        if let (Some(line), Some(cap)) = (state.irq_line, self.driver_cap(index, CapKind::IrqHandler)) {
-            let driver = record.driver().unwrap_or(0);
-            let (trigger, polarity) = if record.irq_kind() == IrqKind::Ioapic {
-                (Trigger::Edge, Polarity::ActiveHigh)
-            } else {
-                (Trigger::Level, Polarity::ActiveLow)
-            };
-            let slot = self.res.slot();
-            let badged = self.res.slot();
+        if let (Some(cap), Some(driver)) = (self.driver_cap(index, CapKind::IrqHandler), record.driver()) {
             let notification = self.instances[driver].notification;
-            let made = self
-                .res
-                .caps
-                .irq_control
-                .irq_control_get(line, trigger, polarity, self.res.caps.cnode, slot, DEPTH)
-                .and_then(|()| {
-                    self.res.caps.cnode.cnode_mint(badged, DEPTH, self.res.caps.cnode, notification, DEPTH, CapRights::WRITE, cap.badge.get())
-                })
-                .and_then(|()| Cap::<ward_userlib::cap::cap_type::IrqHandler>::from_cptr(slot).irq_handler_set_notification(Cap::from_cptr(badged)));
-            match made {
-                Ok(()) => state.irq = Some(slot),
-                Err(e) => println!("ward: device {name}: IOAPIC line {line} refused: {e}"),
+            let badged = self.res.slot();
+            let root = self.res.caps.cnode;
+            match root.cnode_mint(badged, DEPTH, root, notification, DEPTH, CapRights::WRITE, cap.badge.get()) {
+                Ok(()) => self.make_irq(index, &mut state, badged),
+                Err(e) => println!("ward: device {name}: no badged notification for its interrupt: {e}"),
             }
         }
         state
+    }
+
+    /// The device's IRQ handler, bound to `badged` (the driver's notification
+    /// with the driver's bit): an MSI through interrupt remapping when the
+    /// spec asks for one and the machine can, otherwise its IOAPIC line.
+    fn make_irq(&mut self, index: usize, state: &mut DeviceState, badged: u64) {
+        let record = self.spec.devices[index];
+        let name = self.spec.str(record.name);
+        let root = self.res.caps.cnode;
+        let slot = self.res.slot();
+        let handler: IrqHandler = Cap::from_cptr(slot);
+        if state.msi {
+            let function = state.function.map(|f| self.bus.functions[f]);
+            let made = match function {
+                Some(function) if function.msi_offset.is_some() => self
+                    .res
+                    .caps
+                    .irq_control
+                    .irq_control_get_msi(function.requester(), root, slot, DEPTH)
+                    .and_then(|(address, data)| {
+                        handler.irq_handler_set_notification(Cap::from_cptr(badged))?;
+                        function.enable_msi(address, data);
+                        Ok((address, data))
+                    }),
+                _ => Err(InvocationError::local(ward_userlib::abi::Error::InvalidArgument, [0; 4])),
+            };
+            match made {
+                Ok((address, data)) => {
+                    println!("ward: device {name}: MSI (address {address:#x}, data {data:#x}) through interrupt remapping");
+                    state.irq = Some(slot);
+                    return;
+                }
+                Err(e) => {
+                    println!("ward: device {name}: no MSI ({e}); using its INTx line");
+                    state.irq_line = function.and_then(|f| f.intx_line());
+                }
+            }
+        }
+        let Some(line) = state.irq_line else {
+            println!("ward: device {name}: no interrupt line found");
+            return;
+        };
+        let (trigger, polarity) = if record.irq_kind() == IrqKind::Ioapic {
+            (Trigger::Edge, Polarity::ActiveHigh)
+        } else {
+            (Trigger::Level, Polarity::ActiveLow)
+        };
+        let made = self
+            .res
+            .caps
+            .irq_control
+            .irq_control_get(line, trigger, polarity, root, slot, DEPTH)
+            .and_then(|()| handler.irq_handler_set_notification(Cap::from_cptr(badged)));
+        match made {
+            Ok(()) => state.irq = Some(slot),
+            Err(e) => println!("ward: device {name}: IOAPIC line {line} refused: {e}"),
+        }
     }
 
     /// Device frames for each BAR the driver is granted (placing the BAR first).

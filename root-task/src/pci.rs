@@ -39,6 +39,12 @@ const CAPABILITY_MSI: u8 = 0x05;
 pub const COMMAND_IO: u32 = 1 << 0;
 pub const COMMAND_MEMORY: u32 = 1 << 1;
 pub const COMMAND_BUS_MASTER: u32 = 1 << 2;
+/// Command register: the function may not assert INTx.
+const COMMAND_INTX_DISABLE: u32 = 1 << 10;
+/// MSI message control bits (in the capability's upper half-word).
+const MSI_ENABLE: u32 = 1 << 0;
+const MSI_MULTIPLE_ENABLE: u32 = 0x7 << 4;
+const MSI_64_BIT: u32 = 1 << 7;
 
 /// One BAR as found (and possibly assigned).
 #[derive(Clone, Copy, Debug, Default)]
@@ -62,6 +68,8 @@ pub struct Function {
     /// 1..=4 for INTA..INTD, 0 for none.
     pub interrupt_pin: u8,
     pub has_msi: bool,
+    /// Offset of its MSI capability in configuration space.
+    pub msi_offset: Option<usize>,
     /// Where its configuration page is mapped in the root task.
     config: u64,
     /// Claimed by a device of the spec.
@@ -150,21 +158,42 @@ impl Function {
         self.bars[index].address = address;
     }
 
-    fn find_msi(&self) -> bool {
+    /// The offset of the MSI capability, walking the capability list (at
+    /// most 48 entries: a malformed list that loops cannot hang us).
+    fn find_msi(&self) -> Option<usize> {
         if self.read32(COMMAND) & STATUS_HAS_CAPABILITIES == 0 {
-            return false;
+            return None;
         }
         let mut pointer = self.read8(CAPABILITIES_POINTER) & !3;
         for _ in 0..48 {
             if pointer < 0x40 {
-                return false;
+                return None;
             }
             if self.read8(pointer as usize) == CAPABILITY_MSI {
-                return true;
+                return Some(pointer as usize);
             }
             pointer = self.read8(pointer as usize + 1) & !3;
         }
-        false
+        None
+    }
+
+    /// Programs the MSI capability with `address` and `data` (one vector),
+    /// turns MSI on and INTx off.
+    pub fn enable_msi(&self, address: u64, data: u32) {
+        let Some(cap) = self.msi_offset else { return };
+        let control = self.read32(cap) >> 16;
+        let is_64 = control & MSI_64_BIT != 0;
+        self.write32(cap + 4, address as u32);
+        if is_64 {
+            self.write32(cap + 8, (address >> 32) as u32);
+            self.write32(cap + 12, data);
+        } else {
+            self.write32(cap + 8, data);
+        }
+        // Message control: one vector (multiple-message enable 0), MSI on.
+        let head = self.read32(cap) & !(MSI_MULTIPLE_ENABLE << 16);
+        self.write32(cap, head | (MSI_ENABLE << 16));
+        self.enable(COMMAND_INTX_DISABLE);
     }
 }
 
@@ -197,6 +226,7 @@ impl Bus {
                         bars: [Bar::default(); 6],
                         interrupt_pin: 0,
                         has_msi: false,
+                        msi_offset: None,
                         config,
                         claimed: false,
                     };
@@ -215,7 +245,8 @@ impl Bus {
                         function.size_bars();
                     }
                     function.interrupt_pin = function.read8(INTERRUPT_PIN);
-                    function.has_msi = function.find_msi();
+                    function.msi_offset = function.find_msi();
+                    function.has_msi = function.msi_offset.is_some();
                     let _ = bus.functions.push(function);
                     if func == 0 && header_type & 0x80 == 0 {
                         break; // single-function device

@@ -37,10 +37,18 @@ pub fn print_table(system: &System) {
         for (device_index, record) in system.spec.devices.iter().enumerate() {
             if record.driver() == Some(index) {
                 device = system.spec.str(record.name);
-                if let Some(line) = system.devices.get(device_index).and_then(|d| d.irq.and(d.irq_line)) {
-                    let mut writer = Buf { bytes: &mut irq_text, used: 0 };
-                    let _ = core::fmt::write(&mut writer, format_args!("ioapic {line}"));
-                    irq_len = writer.used;
+                let state = system.devices.get(device_index);
+                let mut writer = Buf { bytes: &mut irq_text, used: 0 };
+                match state.filter(|d| d.irq.is_some()).map(|d| (d.msi, d.irq_line)) {
+                    Some((_, Some(line))) => {
+                        let _ = core::fmt::write(&mut writer, format_args!("ioapic {line}"));
+                        irq_len = writer.used;
+                    }
+                    Some((true, None)) => {
+                        let _ = core::fmt::write(&mut writer, format_args!("msi"));
+                        irq_len = writer.used;
+                    }
+                    _ => {}
                 }
             }
         }

@@ -149,6 +149,8 @@ pub struct DeviceState {
     pub ports: Option<u64>,
     pub irq: Option<u64>,
     pub irq_line: Option<u64>,
+    /// The spec asks for MSI.
+    pub msi: bool,
     pub iospace: Option<u64>,
     /// Set when its DMA is neither confined nor allowed: bus mastering off.
     pub dma_refused: bool,

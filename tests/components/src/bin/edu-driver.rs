@@ -2,7 +2,8 @@
 //! the BAR page and the DMA window the spec grants. Generation 1 checks the
 //! device, makes a DMA round trip inside its window, then programs a DMA
 //! outside it, which the IOMMU blocks and the supervisor attributes to this
-//! driver; later generations only check the window again.
+//! driver; later generations only check the window again. Each generation
+//! also raises edu's interrupt and takes it on its notification bit.
 #![no_std]
 #![no_main]
 
@@ -11,12 +12,16 @@ mod caps {
     include!(concat!(env!("OUT_DIR"), "/edu_driver.rs"));
 }
 
-use ward_userlib::{println, syscall};
+use ward_userlib::cap::IrqHandler;
+use ward_userlib::{component, println, syscall, Cap};
 
 ward_userlib::component!(main, caps::LAYOUT_HASH);
 
 /// edu's registers (offsets in BAR0).
 const LIVENESS: u64 = 0x04;
+const INTERRUPT_STATUS: u64 = 0x24;
+const RAISE_INTERRUPT: u64 = 0x60;
+const ACK_INTERRUPT: u64 = 0x64;
 const DMA_SOURCE: u64 = 0x80;
 const DMA_DESTINATION: u64 = 0x88;
 const DMA_COUNT: u64 = 0x90;
@@ -63,6 +68,35 @@ fn dma(source: u64, destination: u64, command: u64) -> bool {
     false
 }
 
+fn write32(offset: u64, value: u32) {
+    // SAFETY: as for `write64`; edu's interrupt registers are 32 bits wide.
+    unsafe { core::ptr::write_volatile(register(offset) as *mut u32, value) }
+}
+
+fn read32(offset: u64) -> u32 {
+    // SAFETY: as for `write64`.
+    unsafe { core::ptr::read_volatile(register(offset) as *const u32) }
+}
+
+/// Raises edu's interrupt and waits (bounded) for it on the notification bit
+/// the spec gave it; clears it in the device, then acknowledges the handler.
+fn interrupt_round_trip() -> bool {
+    let handler: IrqHandler = Cap::from_cptr(u64::from(caps::EDU_IRQ.index()));
+    let _ = handler.irq_handler_ack();
+    write32(RAISE_INTERRUPT, 1);
+    let mut arrived = false;
+    for _ in 0..DMA_WAIT_YIELDS {
+        if component::poll() & caps::EDU_IRQ_BIT != 0 {
+            arrived = true;
+            break;
+        }
+        syscall::yield_now();
+    }
+    write32(ACK_INTERRUPT, read32(INTERRUPT_STATUS));
+    let _ = handler.irq_handler_ack();
+    arrived
+}
+
 fn buffer(offset: u64) -> *mut u8 {
     (caps::EDU_BUFFER.vaddr + offset) as *mut u8
 }
@@ -86,6 +120,8 @@ fn main(generation: u64) {
         out && back && (0..LENGTH).all(|i| core::ptr::read_volatile(buffer(i)) == core::ptr::read_volatile(buffer(0x1000 + i)))
     };
     println!("edu-driver: DMA round trip inside its window: {}", if round_trip { "ok" } else { "FAILED" });
+    let interrupt = interrupt_round_trip();
+    println!("edu-driver: edu's interrupt arrived on notification bit {:#x}: {}", caps::EDU_IRQ_BIT, if interrupt { "ok" } else { "FAILED" });
     if generation == 1 {
         println!("edu-driver: now programming a DMA to {OUTSIDE_IOVA:#x}, outside its window");
         let _ = dma(DEVICE_BUFFER, OUTSIDE_IOVA, DMA_TO_RAM);
