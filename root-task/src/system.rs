@@ -388,6 +388,8 @@ impl<'a> System<'a> {
         let result = self.build_in(index, &mut slots);
         self.instances[index].build_cycles = rdtsc().wrapping_sub(started);
         if let Err(e) = result {
+            // Nothing half-built stays behind: its memory and slots are free again.
+            self.tear_down(index);
             self.instances[index].state = State::Failed;
             self.update_status(index);
             return Err(e);
@@ -624,7 +626,13 @@ impl<'a> System<'a> {
                     self.devices.get(target as usize).map(|d| d.bars[(arg as usize).min(5)]).unwrap_or_default()
                 };
                 if frames.count == 0 {
-                    return Err(fail("the device or region has no frames to grant"));
+                    let device_missing = kind == CapKind::DeviceFrames
+                        && self.devices.get(target as usize).is_none_or(|d| d.function.is_none());
+                    return Err(fail(if device_missing {
+                        "its device is not on this machine"
+                    } else {
+                        "the region or BAR has no frames to grant"
+                    }));
                 }
                 give(frames.first, 0, None)?;
                 let bytes = if cap.size.get() == 0 { frames.count * 4096 } else { cap.size.get() };
