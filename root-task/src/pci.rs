@@ -39,6 +39,11 @@ const CAPABILITY_MSI: u8 = 0x05;
 pub const COMMAND_IO: u32 = 1 << 0;
 pub const COMMAND_MEMORY: u32 = 1 << 1;
 pub const COMMAND_BUS_MASTER: u32 = 1 << 2;
+/// First PCI slot of the ICH9's integrated functions (routed differently).
+const FIRST_CHIPSET_SLOT: u8 = 25;
+/// IOAPIC inputs of PIRQ A and PIRQ E on q35.
+const PIRQ_A_GSI: u64 = 16;
+const PIRQ_E_GSI: u64 = 20;
 /// Command register: the function may not assert INTx.
 const COMMAND_INTX_DISABLE: u32 = 1 << 10;
 /// MSI message control bits (in the capability's upper half-word).
@@ -103,10 +108,20 @@ impl Function {
         self.write32(COMMAND, (self.read32(COMMAND) & 0xffff) | bits);
     }
 
-    /// The IOAPIC line its INTx pin reaches on q35: PIRQ A..D (GSI 16..19)
-    /// rotated by slot, the ICH9 default routing.
+    /// The IOAPIC line its INTx pin reaches on QEMU's q35 (ICH9) with its
+    /// default routing: slots 0..=24 reach PIRQ E..H (GSI 20..23) rotated by
+    /// slot number, the chipset's own slots 25..=31 PIRQ A..D (GSI 16..19).
+    /// (edu in slot 3 interrupts on line 23, as the hwtest scenarios find.)
     pub fn intx_line(&self) -> Option<u64> {
-        (self.interrupt_pin != 0).then(|| 16 + ((u64::from(self.dev) + u64::from(self.interrupt_pin) - 1) & 3))
+        if self.interrupt_pin == 0 {
+            return None;
+        }
+        let pin = u64::from(self.interrupt_pin) - 1;
+        Some(if self.dev < FIRST_CHIPSET_SLOT {
+            PIRQ_E_GSI + ((u64::from(self.dev) + pin) & 3)
+        } else {
+            PIRQ_A_GSI + (pin & 3)
+        })
     }
 
     /// Sizes every BAR (decoding off meanwhile) and records its address.
