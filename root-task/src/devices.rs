@@ -24,6 +24,15 @@ impl<'a> System<'a> {
             let state = self.bind_device(index);
             let _ = self.devices.push(state);
         }
+        // Whatever the firmware left on, a device nobody drives may not DMA.
+        for function in self.bus.functions.iter().filter(|f| !f.claimed) {
+            if function.disable(pci::COMMAND_BUS_MASTER) {
+                println!(
+                    "ward: PCI {:02x}:{:02x}.{} ({:04x}:{:04x}): nobody drives it; bus mastering turned off",
+                    function.bus, function.dev, function.func, function.vendor, function.device
+                );
+            }
+        }
     }
 
     fn driver_cap(&self, device: usize, kind: CapKind) -> Option<&'a CapRec> {

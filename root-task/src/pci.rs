@@ -103,6 +103,13 @@ impl Function {
         (self.read32(offset & !3) >> ((offset & 3) * 8)) as u8
     }
 
+    /// Clears bits of the command register; returns whether any was set.
+    pub fn disable(&self, bits: u32) -> bool {
+        let command = self.read32(COMMAND) & 0xffff;
+        self.write32(COMMAND, command & !bits);
+        command & bits != 0
+    }
+
     /// Sets bits of the command register.
     pub fn enable(&self, bits: u32) {
         self.write32(COMMAND, (self.read32(COMMAND) & 0xffff) | bits);
