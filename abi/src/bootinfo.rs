@@ -127,7 +127,9 @@ pub struct PlatformInfo {
     pub iommu: u8,
     /// Number of IOAPIC lines IRQControl can hand out.
     pub ioapic_lines: u8,
-    pub _reserved: [u8; 4],
+    /// 1 when VT-d interrupt remapping is on (MSI handlers can be had).
+    pub interrupt_remapping: u8,
+    pub _reserved: [u8; 3],
 }
 
 /// Pages the kernel reserves for the boot-info block.

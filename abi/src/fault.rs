@@ -4,10 +4,21 @@
 //! a message on that endpoint *as if the thread had called it*: the label
 //! says what kind of fault, the badge says who (the fault endpoint cap's
 //! badge), and the message registers carry the details below. The handler
-//! answers with `Reply`: label 0 resumes the thread (for user exceptions
-//! and unknown syscalls, message registers 0–2, if sent, replace `rip`,
-//! `rsp` and `rflags`); any other label leaves it suspended. A thread
-//! without a fault endpoint is suspended and reported on the console.
+//! answers with `Reply`: label [`REPLY_RESUME`] resumes the thread (for user
+//! exceptions and unknown syscalls, message registers 0–2, if sent, replace
+//! `rip`, `rsp` and `rflags`); [`REPLY_FAIL_SYSCALL`] lets a thread stopped
+//! by a capability fault or an unknown syscall go on, with that syscall
+//! returning its error (`FailedLookup`, `UnknownSyscall`); any other label
+//! leaves it suspended. A thread without a fault endpoint is suspended and
+//! reported on the console.
+
+/// Reply label: resume the thread (retrying the faulting instruction, or
+/// the syscall for a capability fault).
+pub const REPLY_RESUME: u64 = 0;
+/// Reply label: for a capability fault or an unknown syscall, continue after
+/// the syscall, which fails with its error code. For other faults the thread
+/// stays suspended, as with any other label.
+pub const REPLY_FAIL_SYSCALL: u64 = 2;
 
 /// A capability the thread invoked could not be found. The syscall is
 /// retried when the handler resumes the thread.

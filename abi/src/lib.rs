@@ -8,6 +8,7 @@
 #![forbid(unsafe_code)]
 
 pub mod bootinfo;
+pub mod cap_kind;
 pub mod error;
 pub mod fault;
 pub mod invocation;

@@ -41,6 +41,13 @@ pub enum Syscall {
     DebugExit = 0x101,
     /// Debug: write one byte to the kernel console. `rdi` = the byte.
     DebugPutChar = 0x102,
+    /// Debug: describe the capability at CPtr `rdi` in the caller's CSpace.
+    /// Returns `rdi` = its kind ([`crate::cap_kind`]), `rsi` = its rights
+    /// word, `rdx` = its badge (endpoints and notifications, else 0), `r10`
+    /// = 1 if it is mapped (frames, paging structures). For audits that
+    /// compare a component's CSpace with its description, as seL4's
+    /// `DebugCapIdentify`.
+    DebugCapIdentify = 0x103,
 }
 
 impl Syscall {
@@ -59,6 +66,7 @@ impl Syscall {
             0x100 => DebugPrint,
             0x101 => DebugExit,
             0x102 => DebugPutChar,
+            0x103 => DebugCapIdentify,
             _ => return None,
         })
     }
@@ -86,6 +94,7 @@ mod tests {
             Syscall::DebugPrint,
             Syscall::DebugExit,
             Syscall::DebugPutChar,
+            Syscall::DebugCapIdentify,
         ] {
             assert_eq!(Syscall::from_number(s as u64), Some(s));
         }

@@ -74,6 +74,7 @@ pub fn reply_recv(server: Tcb, cptr: u64, info: MessageInfo) -> bool {
     let Cap::Reply { tcb, .. } = objects.cap(reply_slot) else { return false };
     let caller = Tcb(tcb);
     if objects.tcb_state(caller) != ThreadState::BlockedOnReply
+        || extra(caller).reply_partner != server.0
         || extra(caller).fault_kind != 0
         || objects.tcb_priority(caller) < objects.tcb_priority(server)
     {
@@ -87,8 +88,8 @@ pub fn reply_recv(server: Tcb, cptr: u64, info: MessageInfo) -> bool {
     if objects.tcb_field(server, field::BOUND_NOTIFICATION) != 0 {
         return false; // pending signals must be checked: the general path does it
     }
+    extra(caller).reply_partner = 0; // answered: deleting the reply cap must not wake it with an error
     let _ = objects.delete_cap(reply_slot, &mut KernelHooks);
-    extra(caller).reply_partner = 0;
     copy_registers(server, caller, info, 0);
     objects.endpoint_block(object, server, false, 0);
     kobj::make_not_runnable(server);

@@ -8,7 +8,7 @@ use crate::arch::x86_64::trap::exception_name;
 use crate::ipc::{self, SEND_IS_FAULT};
 use crate::kobj::{context, extra, objects, ThreadExtra};
 use crate::thread;
-use ward_abi::fault::{CAP_FAULT, UNKNOWN_SYSCALL, USER_EXCEPTION, VM_FAULT};
+use ward_abi::fault::{CAP_FAULT, REPLY_FAIL_SYSCALL, REPLY_RESUME, UNKNOWN_SYSCALL, USER_EXCEPTION, VM_FAULT};
 use ward_abi::message::MessageInfo;
 use ward_kernel_objects::tcb::{TcbSlot, ThreadState};
 use ward_kernel_objects::{Cap, Tcb};
@@ -96,8 +96,22 @@ fn report_and_suspend(tcb: Tcb, kind: u64, words: &[u64]) {
 pub fn handle_reply(caller: Tcb, replier: Tcb, info: MessageInfo) {
     let kind = extra(caller).fault_kind;
     extra(caller).fault_kind = 0;
-    if info.label() != 0 {
-        log::info!("fault handler left thread '{}' suspended", thread_name(caller));
+    if info.label() == REPLY_FAIL_SYSCALL && matches!(kind, CAP_FAULT | UNKNOWN_SYSCALL) {
+        // Go on after the syscall, which fails.
+        let ctx = context(caller);
+        let (error, detail) = if kind == CAP_FAULT {
+            (ward_abi::Error::FailedLookup, [extra(caller).fault_words[2], extra(caller).fault_words[3], extra(caller).fault_words[4], extra(caller).fault_words[5]])
+        } else {
+            (ward_abi::Error::UnknownSyscall, [extra(caller).fault_words[3], 0, 0, 0])
+        };
+        ctx.rax = error as u64;
+        (ctx.rdx, ctx.r10, ctx.r8, ctx.r9) = (detail[0], detail[1], detail[2], detail[3]);
+        objects().set_tcb_state(caller, ThreadState::Inactive);
+        thread::resume(caller);
+        return;
+    }
+    if info.label() != REPLY_RESUME {
+        log::debug!("fault handler left thread '{}' suspended", thread_name(caller));
         objects().set_tcb_state(caller, ThreadState::Inactive);
         return;
     }

@@ -325,11 +325,16 @@ pub fn reply(replier: Tcb) {
     let slot = replier.slot(TcbSlot::Caller);
     let Cap::Reply { tcb, can_grant } = objects.cap(slot) else { return };
     let caller = Tcb(tcb);
+    // Mark the reply as answered before the cap goes, so deleting it does
+    // not wake the caller with an error.
+    let waiting = objects.tcb_state(caller) == ThreadState::BlockedOnReply && extra(caller).reply_partner == replier.0;
+    if waiting {
+        extra(caller).reply_partner = 0;
+    }
     let _ = objects.delete_cap(slot, &mut KernelHooks);
-    if objects.tcb_state(caller) != ThreadState::BlockedOnReply {
+    if !waiting {
         return;
     }
-    extra(caller).reply_partner = 0;
     let info = MessageInfo(context(replier).rsi);
     if extra(caller).fault_kind != 0 {
         crate::fault::handle_reply(caller, replier, info);

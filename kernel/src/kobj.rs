@@ -215,6 +215,27 @@ impl ObjectHooks for KernelHooks {
                     set_current(None);
                 }
             }
+            Cap::Reply { tcb, .. } => {
+                // The thread that could have answered is gone (destroyed,
+                // restarted, or it dropped the reply): the caller, if it is
+                // still waiting for this reply, gets an error instead of
+                // waiting forever.
+                let caller = Tcb(tcb);
+                if objects.tcb_state(caller) == ThreadState::BlockedOnReply && extra(caller).reply_partner != 0 {
+                    extra(caller).reply_partner = 0;
+                    if extra(caller).fault_kind != 0 {
+                        // A faulting thread runs its faulting instruction again
+                        // and so reports the fault afresh: its registers are its
+                        // own, not a syscall's results.
+                        extra(caller).fault_kind = 0;
+                    } else {
+                        let ctx = context(caller);
+                        ctx.rax = ward_abi::Error::IllegalOperation as u64;
+                        (ctx.rdx, ctx.r10, ctx.r8, ctx.r9) = (0, 0, 0, 0);
+                    }
+                    make_runnable(caller);
+                }
+            }
             Cap::Pml4 { object, .. } => {
                 release_asids(object);
                 crate::vspace::forget_address_space(object);

@@ -231,6 +231,7 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     }
     info.platform.iommu = u8::from(arch::x86_64::vtd::enabled());
     info.platform.ioapic_lines = arch::x86_64::ioapic::lines() as u8;
+    info.platform.interrupt_remapping = u8::from(arch::x86_64::vtd::remapping());
     let root_args = boot.modules.first().map(|m| split_module_cmdline(&m.cmdline).1).unwrap_or("");
     info.root_cmdline_len = bootinfo::fill_text(&mut info.root_cmdline, root_args) as u32;
 

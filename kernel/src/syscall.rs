@@ -156,6 +156,32 @@ extern "C" fn handle_syscall() {
             log::info!("debug exit: thread '{}' ends the run with status {arg0:#x}", fault::thread_name(caller));
             crate::debug_exit(arg0 as u8);
         }
+        Some(Syscall::DebugCapIdentify) => {
+            let root = objects().cap(caller.slot(TcbSlot::CSpaceRoot));
+            let ctx = context(caller);
+            match objects().lookup_cap(root, arg0) {
+                Ok((_, cap)) => {
+                    let mapped = matches!(
+                        cap,
+                        Cap::Frame { mapping: Some(_), .. }
+                            | Cap::PageTable { mapping: Some(_), .. }
+                            | Cap::PageDirectory { mapping: Some(_), .. }
+                            | Cap::Pdpt { mapping: Some(_), .. }
+                            | Cap::IoPageTable { mapping: Some(_), .. }
+                    );
+                    ctx.rax = 0;
+                    ctx.rdi = cap.cap_type() as u64;
+                    ctx.rsi = cap.rights().to_word();
+                    ctx.rdx = cap.badge();
+                    ctx.r10 = u64::from(mapped);
+                }
+                // An empty slot is a missing capability: say "null" rather than fault.
+                Err(_) => {
+                    ctx.rax = 0;
+                    (ctx.rdi, ctx.rsi, ctx.rdx, ctx.r10) = (0, 0, 0, 0);
+                }
+            }
+        }
         Some(Syscall::Yield) => {
             context(caller).rax = 0;
             sched::yield_current();
