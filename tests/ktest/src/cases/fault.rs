@@ -26,6 +26,7 @@ pub static CASES: &[Case] = &[
     Case { name: "user_exception_divide_error", run: user_exception_divide_error },
     Case { name: "unknown_syscall_fault_resumed", run: unknown_syscall_fault_resumed },
     Case { name: "cap_fault_delivered", run: cap_fault_delivered },
+    Case { name: "cap_fault_reply_fails_the_syscall", run: cap_fault_reply_fails_the_syscall },
     Case { name: "fault_badge_identifies_thread", run: fault_badge_identifies_thread },
     Case { name: "fault_handler_writes_registers", run: fault_handler_writes_registers },
     Case { name: "fault_reply_with_label_leaves_suspended", run: fault_reply_with_label_leaves_suspended },
@@ -190,6 +191,31 @@ fn cap_fault_delivered(env: &mut Env) -> Outcome {
     let Fault::CapFault { cptr, in_receive_phase, failure, .. } = fault else { fail!("not a cap fault: {fault}") };
     ensure!(cptr == empty && !in_receive_phase && failure.is_some(), "{fault}");
     answer(1, &[])
+}
+
+/// Helper: calls the empty slot `argument`, records the error code in
+/// word 0, then marks word 2.
+fn empty_caller_recording(cptr: u64) {
+    let code = match syscall::call(cptr, info(0, 0), [0; 4]) {
+        Ok(_) => 0,
+        Err(error) => error.error as u64,
+    };
+    set(0, code);
+    set(2, 1);
+}
+
+/// A handler answering a capability fault with `REPLY_FAIL_SYSCALL` lets
+/// the thread go on, its syscall failing with `FailedLookup`.
+fn cap_fault_reply_fails_the_syscall(env: &mut Env) -> Outcome {
+    set(0, 0);
+    set(2, 0);
+    let empty = env.slot();
+    let (_, received, fault) = fault_of(env, empty_caller_recording, empty, 0xc)?;
+    ensure!(received.info.label() == label::CAP_FAULT, "label {} ({fault})", received.info.label());
+    answer(ward_userlib::abi::fault::REPLY_FAIL_SYSCALL, &[])?;
+    ensure!(get(2) == 1, "the thread did not go on after its failed syscall");
+    ensure!(get(0) == ward_userlib::Error::FailedLookup as u64, "the syscall returned {:#x}, not FailedLookup", get(0));
+    Ok(())
 }
 
 fn fault_badge_identifies_thread(env: &mut Env) -> Outcome {

@@ -30,6 +30,8 @@ pub static CASES: &[Case] = &[
     Case { name: "call_on_empty_slot_fails", run: call_on_empty_slot_fails },
     Case { name: "recv_on_frame_cap_fails", run: recv_on_frame_cap_fails },
     Case { name: "reply_without_caller", run: reply_without_caller },
+    Case { name: "dropped_reply_cap_wakes_caller_with_error", run: dropped_reply_cap_wakes_caller_with_error },
+    Case { name: "debug_cap_identify_describes_slots", run: debug_cap_identify_describes_slots },
     Case { name: "fast_path_round_trips_keep_the_message", run: fast_path_round_trips_keep_the_message },
     Case { name: "fast_path_falls_back_for_long_messages", run: fast_path_falls_back_for_long_messages },
     Case { name: "fast_path_between_address_spaces", run: fast_path_between_address_spaces },
@@ -472,5 +474,59 @@ fn shared_memory_between_address_spaces(env: &mut Env) -> Outcome {
     // SAFETY: as above.
     let written = unsafe { core::ptr::read_volatile((root_vaddr + 8) as *const u64) };
     ensure!(reply.mrs[0] == 1234 && written == 1235, "the server read {} and wrote {written}", reply.mrs[0]);
+    Ok(())
+}
+
+/// Helper: calls endpoint `unpack(argument, 0)` with its own id
+/// `unpack(argument, 1)` and records the call's error code (0 = answered)
+/// in word `5 + id`.
+fn recording_caller(argument: u64) {
+    let (ep, id) = (unpack(argument, 0), unpack(argument, 1));
+    let code = match Cap::<cap::cap_type::Endpoint>::from_cptr(ep).call(info(0, 1), [id, 0, 0, 0]) {
+        Ok(_) => 0,
+        Err(error) => error.error as u64,
+    };
+    set(5 + id as usize, code);
+}
+
+/// A server that receives a second call before answering the first drops
+/// its reply capability to the first caller; the kernel wakes that caller
+/// with an error instead of leaving it blocked for ever.
+fn dropped_reply_cap_wakes_caller_with_error(env: &mut Env) -> Outcome {
+    let ep = new_endpoint(env);
+    set(5, 0xdead);
+    set(6, 0xdead);
+    threads::spawn(env, recording_caller, pack(&[ep.cptr(), 0]), ABOVE_ROOT).ctx("spawn the first caller")?;
+    let first = ep.recv().ctx("receive the first call")?;
+    ensure!(first.mrs[0] == 0, "first call from {}", first.mrs[0]);
+    threads::spawn(env, recording_caller, pack(&[ep.cptr(), 1]), ABOVE_ROOT).ctx("spawn the second caller")?;
+    let second = ep.recv().ctx("receive the second call")?;
+    ensure!(second.mrs[0] == 1, "second call from {}", second.mrs[0]);
+    ensure!(
+        get(5) == Error::IllegalOperation as u64,
+        "the first caller, whose reply cap was dropped, got {:#x} instead of IllegalOperation",
+        get(5)
+    );
+    syscall::reply(info(0, 0), [0; 4]).ctx("answer the second call")?;
+    ensure!(get(6) == 0, "the second caller got {:#x} instead of its answer", get(6));
+    Ok(())
+}
+
+/// `DebugCapIdentify` names the kind, rights and badge of a slot's capability.
+fn debug_cap_identify_describes_slots(env: &mut Env) -> Outcome {
+    use ward_userlib::abi::cap_kind;
+    let identify = |cptr: u64| {
+        let raw = syscall::raw_syscall6(ward_userlib::abi::Syscall::DebugCapIdentify as u64, cptr, 0, [0; 4]);
+        (raw[0], raw[1], raw[2], raw[3])
+    };
+    let ep = new_endpoint(env);
+    let badged = env.mint(ep.cptr(), CapRights::READ_WRITE, 0x77).ctx("mint")?;
+    let (error, kind, rights, badge) = identify(badged);
+    ensure!(error == 0 && kind == cap_kind::ENDPOINT, "endpoint: error {error}, kind {kind}");
+    ensure!(rights == CapRights::READ_WRITE.to_word() && badge == 0x77, "endpoint rights {rights:#x}, badge {badge:#x}");
+    let (_, kind, _, _) = identify(env.root.cnode.cptr());
+    ensure!(kind == cap_kind::CNODE, "the root CNode is kind {kind}");
+    let (error, kind, _, _) = identify(env.slot());
+    ensure!(error == 0 && kind == cap_kind::NULL, "an empty slot: error {error}, kind {kind}");
     Ok(())
 }
