@@ -30,8 +30,11 @@ IMAGE_DIR = build/images/$(SYSTEM_NAME)
 # Extra run-time arguments for `make run` / `make gdb` (scenarios carry their own).
 ROOT_ARGS ?=
 KERNEL_ARGS ?=
-MACHINE ?=
-QEMU_ARGS ?=
+# `make run` and `make gdb` boot the machine the default system describes: VT-d on (DMA and
+# interrupt remapping) and the e1000 the network driver is written for, on QEMU's user-mode
+# network instead of q35's default NIC. Setting MACHINE or QEMU_ARGS replaces these defaults.
+MACHINE ?= q35,kernel-irqchip=split
+QEMU_ARGS ?= -device intel-iommu,intremap=on,caching-mode=on -nic none -netdev user,id=net0 -device e1000,netdev=net0
 RUN_SECONDS ?=
 
 # --- What to build ----------------------------------------------------------------------------
