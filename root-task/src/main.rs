@@ -7,6 +7,7 @@
 //!
 //! Arguments (its module command line):
 //! - `audit`: print every component's CSpace in the `capctl audit` format
+//!   (as `[system] audit = true` in system.toml does)
 //!   once the system is built;
 //! - `exit-after=MS`: end the run (status 0) after MS milliseconds of
 //!   supervision, with a summary (for test scenarios);
@@ -126,7 +127,7 @@ fn argument<'a>(info: &'a BootInfo, key: &str) -> Option<&'a str> {
 
 /// Builds the system from `system.bin` and supervises it.
 fn run_system(info: &'static BootInfo) {
-    let audit = info.root_cmdline().split_ascii_whitespace().any(|word| word == "audit");
+    let audit_argument = info.root_cmdline().split_ascii_whitespace().any(|word| word == "audit");
     let exit_after_ms: u64 = argument(info, "exit-after").and_then(|v| v.parse().ok()).unwrap_or(0);
     let Some(module) = system::find_module(info, SPEC_MODULE) else {
         println!("ward: boot error: no boot module '{SPEC_MODULE}' (build the image with capctl build)");
@@ -142,6 +143,9 @@ fn run_system(info: &'static BootInfo) {
             return;
         }
     };
+    // The dump is asked for by the system itself (`[system] audit = true`)
+    // or by the root task's argument `audit`.
+    let audit = audit_argument || spec.audit_at_boot();
     println!(
         "ward: system '{}': {} components, {} regions, {} devices, {} channels, {} capabilities",
         spec.name(),

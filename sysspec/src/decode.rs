@@ -193,6 +193,9 @@ impl<'a> Spec<'a> {
         check_str(s, self.header.name, "header", 0)?;
         check_str(s, self.header.kernel_config, "header", 0)?;
         check_str(s, self.header.cmdline, "header", 0)?;
+        if self.header.flags.get() & !crate::format::FLAG_AUDIT != 0 {
+            return Err(DecodeError::BadValue { table: "header", index: 0, what: "unknown system flag bits" });
+        }
 
         let n_comp = self.components.len();
         for (i, c) in self.components.iter().enumerate() {
@@ -294,6 +297,11 @@ impl<'a> Spec<'a> {
     }
 
     /// The kernel command line.
+    /// Whether the system asks for the capability dump at boot (`[system] audit`).
+    pub fn audit_at_boot(&self) -> bool {
+        self.header.flags.get() & crate::format::FLAG_AUDIT != 0
+    }
+
     pub fn cmdline(&self) -> &'a str {
         self.str(self.header.cmdline)
     }

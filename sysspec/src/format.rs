@@ -13,7 +13,10 @@ pub const MAGIC: [u8; 8] = *b"WARDSPEC";
 /// Format version. Bumped on any change of layout or meaning; the decoder
 /// accepts exactly this version, because a root task that half-understands
 /// a spec would hand out the wrong capabilities.
-pub const VERSION: u32 = 1;
+pub const VERSION: u32 = 2;
+
+/// [`Header::flags`] bit: print every component's capability space at boot.
+pub const FLAG_AUDIT: u32 = 1 << 0;
 /// "No index" in a `u32` reference field (no fault handler: the supervisor;
 /// no pool; no driver).
 pub const NONE: u32 = u32::MAX;
@@ -353,6 +356,8 @@ pub struct Header {
     pub kernel_config: StrRef,
     /// The kernel command line.
     pub cmdline: StrRef,
+    /// System-wide switches (`FLAG_*`); unknown bits are refused.
+    pub flags: U32,
     pub components: Section,
     pub regions: Section,
     pub devices: Section,

@@ -17,6 +17,8 @@ use crate::format::*;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct SystemSpec {
     pub name: String,
+    /// The root task prints every component's capability space at boot.
+    pub audit: bool,
     pub kernel_config: String,
     pub cmdline: String,
     pub ram_bytes: u64,
@@ -277,6 +279,7 @@ impl SystemSpec {
             name,
             kernel_config,
             cmdline,
+            flags: U32::new(if self.audit { crate::format::FLAG_AUDIT } else { 0 }),
             components: components_s,
             regions: regions_s,
             devices: devices_s,
@@ -296,6 +299,7 @@ impl SystemSpec {
         let s = |r: StrRef| spec.str(r).to_string();
         SystemSpec {
             name: s(spec.header.name),
+            audit: spec.audit_at_boot(),
             kernel_config: s(spec.header.kernel_config),
             cmdline: s(spec.header.cmdline),
             ram_bytes: spec.header.ram_bytes.get(),
@@ -408,6 +412,7 @@ mod tests {
             name: "sample".into(),
             kernel_config: "default".into(),
             cmdline: "loglevel=info".into(),
+            audit: false,
             ram_bytes: 256 << 20,
             components: vec![
                 Component {

@@ -367,7 +367,8 @@ impl Resolver {
                     .collect()
             })
             .unwrap_or_default();
-        System { name, kernel, components, regions, devices, channels, allowed_lints }
+        let audit = raw.system.as_ref().and_then(|s| s.get_ref().audit.as_ref()).is_some_and(|a| *a.get_ref());
+        System { name, audit, kernel, components, regions, devices, channels, allowed_lints }
     }
 
     fn kernel(&mut self, raw: &RawSystem) -> Kernel {

@@ -13,6 +13,7 @@ use ward_sysspec::{device_flags, DeviceMatch as SpecMatch, RegionKind};
 pub fn compile(sys: &System, layout: &Layout) -> spec::SystemSpec {
     spec::SystemSpec {
         name: sys.name.clone(),
+        audit: sys.audit,
         kernel_config: sys.kernel.config.clone(),
         cmdline: sys.kernel.cmdline.clone(),
         ram_bytes: sys.kernel.ram,

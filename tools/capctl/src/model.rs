@@ -17,6 +17,8 @@ pub const SUPERVISOR: &str = "supervisor";
 #[derive(Debug, Clone)]
 pub struct System {
     pub name: String,
+    /// `[system] audit`: the root task prints the capability dump at boot.
+    pub audit: bool,
     pub kernel: Kernel,
     pub components: Vec<Component>,
     pub regions: Vec<Region>,

@@ -38,6 +38,8 @@ pub struct RawSystem {
 pub struct SystemSection {
     pub name: Option<Sp<String>>,
     pub description: Option<Sp<String>>,
+    /// Print every component's capability space at boot, for `capctl audit`.
+    pub audit: Option<Sp<bool>>,
 }
 
 /// `[kernel]`: the kernel configuration and the machine.
