@@ -296,6 +296,40 @@ fn cnode(args: &Arguments, cnode: Cap, label: Label) -> Result<Outcome, Invocati
         }
         Label::CNodeDelete => completion(objects.cnode_delete(cnode, args.mr(0)?, args.mr(1)?, &mut KernelHooks)),
         Label::CNodeRevoke => completion(objects.cnode_revoke(cnode, args.mr(0)?, args.mr(1)?, &mut KernelHooks)),
+        Label::CNodeRotate => {
+            // MR0 dest index, MR1 dest depth, MR2 pivot index, MR3 pivot depth,
+            // MR4 pivot data, MR5 src index, MR6 src depth, MR7 src data;
+            // caps: pivot root, src root. The pivot's cap moves to dest and the
+            // src's cap to the pivot, each with its data applied as by Mutate.
+            let (_, pivot_root) = args.cap(0)?;
+            let (_, src_root) = args.cap(1)?;
+            let side = ward_kernel_objects::LookupSide::Destination;
+            let dest = objects.lookup_slot_exact(side, cnode, args.mr(0)?, args.mr(1)?)?;
+            let pivot = objects.lookup_slot_exact(side, pivot_root, args.mr(2)?, args.mr(3)?)?;
+            let src = objects.lookup_slot_exact(ward_kernel_objects::LookupSide::Source, src_root, args.mr(5)?, args.mr(6)?)?;
+            let (pivot_data, src_data) = (args.mr(4)?, args.mr(7)?);
+            if pivot == dest || pivot == src {
+                return Err(InvocationError::illegal("the pivot must differ from the source and the destination"));
+            }
+            if dest == src {
+                return Err(InvocationError::illegal(
+                    "rotating a capability back into its own slot (a swap) is not supported; rotate through an empty slot",
+                ));
+            }
+            if objects.cap(pivot).is_null() || objects.cap(src).is_null() {
+                return Err(InvocationError::illegal("the pivot and the source must both hold capabilities"));
+            }
+            if !objects.cap(dest).is_null() {
+                return Err(InvocationError::delete_first("the destination slot is occupied"));
+            }
+            objects.move_cap(pivot, dest, (pivot_data != 0).then_some(pivot_data))?;
+            if let Err(error) = objects.move_cap(src, pivot, (src_data != 0).then_some(src_data)) {
+                // Undo the first move, so a refused rotate changes nothing.
+                let _ = objects.move_cap(dest, pivot, None);
+                return Err(error);
+            }
+            done()
+        }
         Label::CNodeCancelBadgedSends => {
             objects.cnode_cancel_badged_sends(cnode, args.mr(0)?, args.mr(1)?, crate::kobj::restart_syscall)?;
             done()
@@ -490,6 +524,41 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
             current[..count].copy_from_slice(&values[..count]);
             write_registers(target, &current);
             if resume {
+                thread::resume(target);
+            }
+            done()
+        }
+        Label::TcbCopyRegisters => {
+            // MR0 flags: bit 0 suspend the source first, bit 1 resume the target
+            // after, bit 2 copy the frame registers (rip, rsp, rflags, rax, rbx,
+            // rcx, rdx, rsi, rdi, rbp), bit 3 copy the integer registers
+            // (r8-r15); MR1 architecture flags (none on x86_64); cap 0: the source TCB.
+            let flags = args.mr(0)?;
+            let (_, source) = args.cap(0)?;
+            let Cap::Tcb { object: source } = source else {
+                return Err(InvocationError::invalid_capability(0, "the source is not a TCB capability"));
+            };
+            let source = Tcb(source);
+            if source == target {
+                return Err(InvocationError::illegal("the source and the target are the same thread"));
+            }
+            if target == args.caller {
+                return Err(InvocationError::illegal("a thread cannot overwrite its own registers this way"));
+            }
+            if flags & 1 != 0 {
+                thread::suspend(source);
+            }
+            let from = read_registers(source);
+            let mut to = read_registers(target);
+            const FRAME_REGISTERS: usize = 10;
+            if flags & (1 << 2) != 0 {
+                to[..FRAME_REGISTERS].copy_from_slice(&from[..FRAME_REGISTERS]);
+            }
+            if flags & (1 << 3) != 0 {
+                to[FRAME_REGISTERS..].copy_from_slice(&from[FRAME_REGISTERS..]);
+            }
+            write_registers(target, &to);
+            if flags & (1 << 1) != 0 {
                 thread::resume(target);
             }
             done()

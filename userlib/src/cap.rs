@@ -334,6 +334,31 @@ impl CNode {
         self.invoke_unit(InvocationLabel::CNodeCancelBadgedSends, &[index, depth], &[])
     }
 
+    /// Moves the capability at the pivot to the empty destination
+    /// `(self, dest_index, dest_depth)` and the capability at the source to
+    /// the pivot, each with its data applied as by Mutate (0 = unchanged).
+    /// The destination must differ from the source (no swaps in place).
+    #[allow(clippy::too_many_arguments)]
+    pub fn cnode_rotate(
+        self,
+        dest_index: u64,
+        dest_depth: u64,
+        pivot_root: CNode,
+        pivot_index: u64,
+        pivot_depth: u64,
+        pivot_data: u64,
+        src_root: CNode,
+        src_index: u64,
+        src_depth: u64,
+        src_data: u64,
+    ) -> Result<(), InvocationError> {
+        self.invoke_unit(
+            InvocationLabel::CNodeRotate,
+            &[dest_index, dest_depth, pivot_index, pivot_depth, pivot_data, src_index, src_depth, src_data],
+            &[pivot_root.cptr, src_root.cptr],
+        )
+    }
+
     /// A slot of this CNode named by full-depth CPtr (for CNodes whose guard
     /// makes a CPtr equal the slot index, like the root task's).
     pub const fn slot(self, index: u64) -> AbsoluteCPtr {
@@ -532,6 +557,22 @@ impl Tcb {
         words[3..].copy_from_slice(&context.to_words());
         let used = 3 + (count as usize).min(UserContext::WORDS);
         self.invoke_unit(InvocationLabel::TcbWriteRegisters, &words[..used], &[])
+    }
+
+    /// Copies registers from `source` into this thread: the frame registers
+    /// (rip, rsp, rflags, rax, rbx, rcx, rdx, rsi, rdi, rbp) if `frame`, the
+    /// integer registers (r8–r15) if `integer`; suspends the source first if
+    /// `suspend_source`, resumes this thread after if `resume_target`.
+    pub fn tcb_copy_registers(
+        self,
+        source: Tcb,
+        suspend_source: bool,
+        resume_target: bool,
+        frame: bool,
+        integer: bool,
+    ) -> Result<(), InvocationError> {
+        let flags = suspend_source as u64 | (resume_target as u64) << 1 | (frame as u64) << 2 | (integer as u64) << 3;
+        self.invoke_unit(InvocationLabel::TcbCopyRegisters, &[flags, 0], &[source.cptr])
     }
 
     /// Stops the thread (it can be resumed).

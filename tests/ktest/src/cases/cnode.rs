@@ -24,6 +24,8 @@ pub static CASES: &[Case] = &[
     Case { name: "mint_badged_cap_again", run: mint_badged_cap_again },
     Case { name: "move_cap", run: move_cap },
     Case { name: "move_into_occupied_slot", run: move_into_occupied_slot },
+    Case { name: "rotate_moves_two_caps", run: rotate_moves_two_caps },
+    Case { name: "rotate_refuses_bad_slots", run: rotate_refuses_bad_slots },
     Case { name: "mutate_sets_cnode_guard", run: mutate_sets_cnode_guard },
     Case { name: "mutate_data_on_endpoint", run: mutate_data_on_endpoint },
     Case { name: "delete_empties_slot", run: delete_empties_slot },
@@ -116,6 +118,39 @@ fn move_cap(env: &mut Env) -> Outcome {
     env.abs(dest).move_from(env.abs(ep.cptr())).ctx("move")?;
     ep.nb_send(info(0, 0), [0; 4]).want_err(Error::FailedLookup, "the old slot")?;
     Cap::<cap::cap_type::Endpoint>::from_cptr(dest).nb_send(info(0, 0), [0; 4]).ctx("the new slot")?;
+    Ok(())
+}
+
+/// Rotate: the pivot's cap moves to the empty destination, the source's
+/// cap to the pivot.
+fn rotate_moves_two_caps(env: &mut Env) -> Outcome {
+    let root = env.root.cnode;
+    let pivot = new_endpoint(env);
+    let src = new_notification(env);
+    let dest = env.slot();
+    root.cnode_rotate(dest, FULL_DEPTH, root, pivot.cptr(), FULL_DEPTH, 0, root, src.cptr(), FULL_DEPTH, 0).ctx("rotate")?;
+    Cap::<cap::cap_type::Endpoint>::from_cptr(dest).nb_send(info(0, 0), [0; 4]).ctx("the endpoint is now in dest")?;
+    Cap::<cap::cap_type::Notification>::from_cptr(pivot.cptr()).signal().ctx("the notification is now in the pivot")?;
+    Cap::<cap::cap_type::Notification>::from_cptr(src.cptr()).signal().want_err(Error::FailedLookup, "the source slot is empty")?;
+    Ok(())
+}
+
+fn rotate_refuses_bad_slots(env: &mut Env) -> Outcome {
+    let root = env.root.cnode;
+    let pivot = new_endpoint(env);
+    let src = new_notification(env);
+    let occupied = new_endpoint(env);
+    root.cnode_rotate(occupied.cptr(), FULL_DEPTH, root, pivot.cptr(), FULL_DEPTH, 0, root, src.cptr(), FULL_DEPTH, 0)
+        .want_err(Error::DeleteFirst, "rotate onto a capability")?;
+    root.cnode_rotate(src.cptr(), FULL_DEPTH, root, pivot.cptr(), FULL_DEPTH, 0, root, src.cptr(), FULL_DEPTH, 0)
+        .want_err(Error::IllegalOperation, "a swap in place")?;
+    let empty = env.slot();
+    let dest = env.slot();
+    root.cnode_rotate(dest, FULL_DEPTH, root, empty, FULL_DEPTH, 0, root, src.cptr(), FULL_DEPTH, 0)
+        .want_err(Error::IllegalOperation, "an empty pivot")?;
+    // Nothing moved: both caps still work where they were.
+    pivot.nb_send(info(0, 0), [0; 4]).ctx("the pivot is untouched")?;
+    src.signal().ctx("the source is untouched")?;
     Ok(())
 }
 

@@ -25,6 +25,7 @@ pub static CASES: &[Case] = &[
     Case { name: "tcb_set_priority_256", run: tcb_set_priority_256 },
     Case { name: "tcb_write_then_read_registers", run: tcb_write_then_read_registers },
     Case { name: "tcb_read_registers_count", run: tcb_read_registers_count },
+    Case { name: "tcb_copy_registers", run: tcb_copy_registers },
     Case { name: "tcb_write_registers_and_resume", run: tcb_write_registers_and_resume },
     Case { name: "tcb_own_registers_refused", run: tcb_own_registers_refused },
     Case { name: "tcb_write_registers_truncated", run: tcb_write_registers_truncated },
@@ -155,6 +156,26 @@ fn tcb_write_then_read_registers(env: &mut Env) -> Outcome {
         "read back {:?}",
         read
     );
+    Ok(())
+}
+
+/// copy_registers: the frame and integer groups copy separately, and the
+/// same thread cannot be both source and target.
+fn tcb_copy_registers(env: &mut Env) -> Outcome {
+    let source = threads::create(env, 0, 100).ctx("create the source")?;
+    let target = threads::create(env, 0, 100).ctx("create the target")?;
+    let from = UserContext { rip: 0x20_3000, rsp: 0x7000_2000, rax: 7, rbp: 9, r8: 0x88, r15: 0x1515, rflags: 0x202, ..Default::default() };
+    source.tcb.tcb_write_registers(false, UserContext::WORDS as u64, &from).ctx("write the source")?;
+    let before = UserContext { rip: 0x20_4000, rsp: 0x7000_3000, rax: 1, rbp: 2, r8: 3, r15: 4, rflags: 0x202, ..Default::default() };
+    target.tcb.tcb_write_registers(false, UserContext::WORDS as u64, &before).ctx("write the target")?;
+    target.tcb.tcb_copy_registers(source.tcb, false, false, true, false).ctx("copy the frame registers")?;
+    let read = target.tcb.tcb_read_registers(false, UserContext::WORDS as u64).ctx("read the target")?;
+    ensure!(read.rip == from.rip && read.rsp == from.rsp && read.rax == 7 && read.rbp == 9, "frame not copied: {:?}", read);
+    ensure!(read.r8 == 3 && read.r15 == 4, "integer registers copied too: {:?}", read);
+    target.tcb.tcb_copy_registers(source.tcb, false, false, false, true).ctx("copy the integer registers")?;
+    let read = target.tcb.tcb_read_registers(false, UserContext::WORDS as u64).ctx("read the target again")?;
+    ensure!(read.r8 == 0x88 && read.r15 == 0x1515, "integer registers not copied: {:?}", read);
+    target.tcb.tcb_copy_registers(target.tcb, false, false, true, true).want_err(Error::IllegalOperation, "copy from itself")?;
     Ok(())
 }
 
