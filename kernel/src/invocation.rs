@@ -65,10 +65,10 @@ impl Arguments {
     /// Extra capability `index`: its slot and cap in the caller's CSpace.
     fn cap(&self, index: usize) -> Result<(Slot, Cap), InvocationError> {
         if index as u64 >= self.info.extra_caps() || index >= MAX_EXTRA_CAPS {
-            return Err(InvocationError::invalid_capability(index as u8, "a capability argument is missing"));
+            return Err(InvocationError::invalid_capability(index as u8 + 1, "a capability argument is missing"));
         }
         let buffer = ipc_buffer(self.caller)
-            .ok_or(InvocationError::invalid_capability(index as u8, "capability arguments need an IPC buffer"))?;
+            .ok_or(InvocationError::invalid_capability(index as u8 + 1, "capability arguments need an IPC buffer"))?;
         let cptr = buffer.caps_or_badges[index];
         let root = objects().cap(self.caller.slot(TcbSlot::CSpaceRoot));
         objects()
@@ -381,7 +381,8 @@ fn set_fault_endpoint(args: &Arguments, target: Tcb, cptr: u64) -> Result<(), In
     install(target, TcbSlot::FaultEndpoint, source, None)
 }
 
-fn set_ipc_buffer(target: Tcb, vaddr: u64, frame: Option<(Slot, Cap)>) -> Result<(), InvocationError> {
+/// `cap_number` is the frame's capability-argument number, for error details.
+fn set_ipc_buffer(target: Tcb, vaddr: u64, frame: Option<(Slot, Cap)>, cap_number: u8) -> Result<(), InvocationError> {
     let objects = objects();
     match frame {
         Some((source, Cap::Frame { .. })) => {
@@ -390,7 +391,7 @@ fn set_ipc_buffer(target: Tcb, vaddr: u64, frame: Option<(Slot, Cap)>) -> Result
             }
             install(target, TcbSlot::IpcBuffer, source, None)?;
         }
-        Some(_) => return Err(InvocationError::invalid_capability(2, "the IPC buffer is not a frame capability")),
+        Some(_) => return Err(InvocationError::invalid_capability(cap_number, "the IPC buffer is not a frame capability")),
         None => {
             let slot = target.slot(TcbSlot::IpcBuffer);
             if !objects.cap(slot).is_null() {
@@ -435,25 +436,25 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
             let (vspace_slot, vspace) = args.cap(1)?;
             let frame = if args.info.extra_caps() > 2 { Some(args.cap(2)?) } else { None };
             if !matches!(cspace, Cap::CNode { .. }) {
-                return Err(InvocationError::invalid_capability(0, "the CSpace root is not a CNode capability"));
+                return Err(InvocationError::invalid_capability(1, "the CSpace root is not a CNode capability"));
             }
             if !matches!(vspace, Cap::Pml4 { .. }) {
-                return Err(InvocationError::invalid_capability(1, "the VSpace root is not a PML4 capability"));
+                return Err(InvocationError::invalid_capability(2, "the VSpace root is not a PML4 capability"));
             }
             if let Some((_, frame_cap)) = frame {
                 if !matches!(frame_cap, Cap::Frame { .. }) {
-                    return Err(InvocationError::invalid_capability(2, "the IPC buffer is not a frame capability"));
+                    return Err(InvocationError::invalid_capability(3, "the IPC buffer is not a frame capability"));
                 }
                 if buffer % (1 << IPC_BUFFER_BITS) != 0 {
                     return Err(InvocationError::alignment("the IPC buffer must be aligned to 1 KiB"));
                 }
             }
             check_fault_endpoint(args, fault_ep)?;
-            vspace::assign_asid(vspace_slot, vspace).map_err(|e| InvocationError { detail: ward_kernel_objects::ErrorDetail::Capability(1), ..e })?;
+            vspace::assign_asid(vspace_slot, vspace).map_err(|e| InvocationError { detail: ward_kernel_objects::ErrorDetail::Capability(2), ..e })?;
             set_fault_endpoint(args, target, fault_ep)?;
             install(target, TcbSlot::CSpaceRoot, cspace_slot, (cspace_data != 0).then_some(cspace_data))?;
             install(target, TcbSlot::VSpaceRoot, vspace_slot, None)?;
-            set_ipc_buffer(target, buffer, frame)?;
+            set_ipc_buffer(target, buffer, frame, 3)?;
             done()
         }
         Label::TcbSetSpace => {
@@ -461,13 +462,13 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
             let (cspace_slot, cspace) = args.cap(0)?;
             let (vspace_slot, vspace) = args.cap(1)?;
             if !matches!(cspace, Cap::CNode { .. }) {
-                return Err(InvocationError::invalid_capability(0, "the CSpace root is not a CNode capability"));
+                return Err(InvocationError::invalid_capability(1, "the CSpace root is not a CNode capability"));
             }
             if !matches!(vspace, Cap::Pml4 { .. }) {
-                return Err(InvocationError::invalid_capability(1, "the VSpace root is not a PML4 capability"));
+                return Err(InvocationError::invalid_capability(2, "the VSpace root is not a PML4 capability"));
             }
             check_fault_endpoint(args, fault_ep)?;
-            vspace::assign_asid(vspace_slot, vspace).map_err(|e| InvocationError { detail: ward_kernel_objects::ErrorDetail::Capability(1), ..e })?;
+            vspace::assign_asid(vspace_slot, vspace).map_err(|e| InvocationError { detail: ward_kernel_objects::ErrorDetail::Capability(2), ..e })?;
             set_fault_endpoint(args, target, fault_ep)?;
             install(target, TcbSlot::CSpaceRoot, cspace_slot, (cspace_data != 0).then_some(cspace_data))?;
             install(target, TcbSlot::VSpaceRoot, vspace_slot, None)?;
@@ -476,13 +477,13 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
         Label::TcbSetIpcBuffer => {
             let vaddr = args.mr(0)?;
             let frame = if args.info.extra_caps() > 0 { Some(args.cap(0)?) } else { None };
-            set_ipc_buffer(target, vaddr, frame)?;
+            set_ipc_buffer(target, vaddr, frame, 1)?;
             done()
         }
         Label::TcbSetPriority | Label::TcbSetMcPriority | Label::TcbSetSchedParams => {
             let (_, authority) = args.cap(0)?;
             let Cap::Tcb { object: authority } = authority else {
-                return Err(InvocationError::invalid_capability(0, "the authority is not a TCB capability"));
+                return Err(InvocationError::invalid_capability(1, "the authority is not a TCB capability"));
             };
             let authority = Tcb(authority);
             let (mcp, priority) = match label {
@@ -536,7 +537,7 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
             let flags = args.mr(0)?;
             let (_, source) = args.cap(0)?;
             let Cap::Tcb { object: source } = source else {
-                return Err(InvocationError::invalid_capability(0, "the source is not a TCB capability"));
+                return Err(InvocationError::invalid_capability(1, "the source is not a TCB capability"));
             };
             let source = Tcb(source);
             if source == target {
@@ -583,10 +584,10 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
         Label::TcbBindNotification => {
             let (_, notification) = args.cap(0)?;
             let Cap::Notification { object, rights, .. } = notification else {
-                return Err(InvocationError::invalid_capability(0, "not a notification capability"));
+                return Err(InvocationError::invalid_capability(1, "not a notification capability"));
             };
             if !rights.contains(CapRights::READ) {
-                return Err(InvocationError::invalid_capability(0, "binding needs the read right"));
+                return Err(InvocationError::invalid_capability(1, "binding needs the read right"));
             }
             objects.bind_notification(target, object)?;
             done()

@@ -108,10 +108,12 @@ static FAULTS_THIS_TICK: AtomicU32 = AtomicU32::new(0);
 pub const MASTER: Cap = Cap::IoSpace { requester: 0, domain: 0 };
 
 
-fn io_space(cap: Cap) -> Result<(u16, u16), InvocationError> {
+/// The requester and domain of an IOSpace cap; `number` is its
+/// capability-argument number (0 = the invoked cap), for error details.
+fn io_space(cap: Cap, number: u8) -> Result<(u16, u16), InvocationError> {
     match cap {
         Cap::IoSpace { requester, domain } if domain != 0 => Ok((requester, domain)),
-        _ => Err(InvocationError::invalid_capability(0, "not an IOSpace capability (or the master one)")),
+        _ => Err(InvocationError::invalid_capability(number, "not an IOSpace capability (or the master one)")),
     }
 }
 
@@ -172,7 +174,7 @@ pub fn map_table(slot: Slot, cap: Cap, space: Cap, ioaddr: u64) -> Result<(), In
     if mapping.is_some() {
         return Err(InvocationError::illegal("the IO page table is already mapped"));
     }
-    let (requester, domain) = io_space(space)?;
+    let (requester, domain) = io_space(space, 1)?;
     check_ioaddr(ioaddr, 0)?;
     let mut state = STATE.lock();
     let asid = IO_ASID_BASE + domain;
@@ -203,7 +205,7 @@ pub fn map_frame(slot: Slot, cap: Cap, space: Cap, ioaddr: u64, rights: CapRight
     if is_device {
         return Err(InvocationError::illegal("device memory cannot be a DMA target (peer-to-peer DMA is not allowed)"));
     }
-    let (requester, domain) = io_space(space)?;
+    let (requester, domain) = io_space(space, 1)?;
     let rights = rights.intersect(cap_rights);
     let mut bits = 0;
     if rights.contains(CapRights::READ) {
@@ -282,12 +284,12 @@ pub fn release(requester: u16, domain: u16) {
 
 /// `io_space_set_fault_notification(notification)`.
 pub fn set_fault_notification(space: Cap, notification: Cap) -> Result<(), InvocationError> {
-    let (requester, _) = io_space(space)?;
+    let (requester, _) = io_space(space, 0)?;
     let Cap::Notification { object, badge, rights } = notification else {
-        return Err(InvocationError::invalid_capability(0, "not a notification capability"));
+        return Err(InvocationError::invalid_capability(1, "not a notification capability"));
     };
     if !rights.contains(CapRights::WRITE) {
-        return Err(InvocationError::invalid_capability(0, "fault delivery needs the write right"));
+        return Err(InvocationError::invalid_capability(1, "fault delivery needs the write right"));
     }
     let mut state = STATE.lock();
     if let Some(entry) = state.spaces.iter_mut().find(|s| s.requester == requester) {
@@ -299,7 +301,7 @@ pub fn set_fault_notification(space: Cap, notification: Cap) -> Result<(), Invoc
 
 /// `io_space_read_fault()`: `[1, io address, 1 if write, reason]` or `[0]`.
 pub fn read_fault(space: Cap) -> Result<[u64; 4], InvocationError> {
-    let (requester, _) = io_space(space)?;
+    let (requester, _) = io_space(space, 0)?;
     let mut state = STATE.lock();
     let count = state.faults.len();
     for _ in 0..count {

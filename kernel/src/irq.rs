@@ -163,10 +163,10 @@ pub fn control_get_msi(requester: u64, dest: Slot) -> Result<[u64; 2], Invocatio
 /// notification with the cap's badge.
 pub fn set_notification(irq: u16, notification: Cap) -> Result<(), InvocationError> {
     let Cap::Notification { object, badge, rights } = notification else {
-        return Err(InvocationError::invalid_capability(0, "not a notification capability"));
+        return Err(InvocationError::invalid_capability(1, "not a notification capability"));
     };
     if !rights.contains(CapRights::WRITE) {
-        return Err(InvocationError::invalid_capability(0, "delivering interrupts needs the write right"));
+        return Err(InvocationError::invalid_capability(1, "delivering interrupts needs the write right"));
     }
     let mut table = TABLE.lock();
     let entry = &mut table[slot_of(irq)];

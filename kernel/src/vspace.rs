@@ -38,7 +38,7 @@ fn entries(table: u64) -> &'static mut [u64; 512] {
 /// returns the PML4 and its ASID. A PML4 cap can be copied once it has one.
 pub fn assign_asid(slot: Slot, cap: Cap) -> Result<(u64, u16), InvocationError> {
     let Cap::Pml4 { object, asid } = cap else {
-        return Err(InvocationError::invalid_capability(0, "the VSpace argument is not a PML4 capability"));
+        return Err(InvocationError::invalid_capability(1, "the VSpace argument is not a PML4 capability"));
     };
     paging::share_kernel_half(object);
     if let Some(asid) = asid {

@@ -158,10 +158,12 @@ impl fmt::Display for InvocationError {
                 }
                 Ok(())
             }
-            // Which capability the index counts from (the invoked one or the
-            // first extra one) is not settled between kernel and object
-            // model yet, so the number is shown as it came.
-            Error::InvalidCapability => write!(f, ": capability argument {} has the wrong type or rights", d[0]),
+            // 0 is the invoked capability; 1.. are the capability arguments
+            // 0.. (as in seL4).
+            Error::InvalidCapability => match d[0] {
+                0 => write!(f, ": the invoked capability has the wrong type or rights"),
+                n => write!(f, ": capability argument {} has the wrong type or rights", n - 1),
+            },
             Error::TruncatedMessage => {
                 write!(f, ": argument {} is missing", d[0])?;
                 if let Some(label) = self.label {
@@ -214,8 +216,10 @@ mod tests {
 
     #[test]
     fn says_which_capability_and_which_argument_is_missing() {
-        let e = err(Error::InvalidCapability, [1, 0, 0, 0], Some(InvocationLabel::TcbConfigure));
+        let e = err(Error::InvalidCapability, [2, 0, 0, 0], Some(InvocationLabel::TcbConfigure));
         assert!(e.to_string().contains("capability argument 1 has the wrong type"), "{e}");
+        let e = err(Error::InvalidCapability, [0, 0, 0, 0], Some(InvocationLabel::TcbConfigure));
+        assert!(e.to_string().contains("the invoked capability has the wrong type"), "{e}");
         let e = err(Error::TruncatedMessage, [5, 0, 0, 0], Some(InvocationLabel::CNodeMint));
         assert!(e.to_string().ends_with("argument 5 is missing (badge)"), "{e}");
     }
