@@ -32,7 +32,9 @@ pub const MAX_UNTYPED_BITS: u8 = 47;
 
 /// A half-open range of capability slots in the root task's CNode.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct SlotRegion {
     pub start: u64,
     pub end: u64,
@@ -40,7 +42,9 @@ pub struct SlotRegion {
 
 /// One untyped memory region given to the root task.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct UntypedDesc {
     /// Physical base address; a multiple of `1 << size_bits`.
     pub paddr: u64,
@@ -116,7 +120,9 @@ pub struct BootInfo {
 
 /// Platform facts the root task needs to find and drive devices.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout)]
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout,
+)]
 pub struct PlatformInfo {
     /// Physical base of the PCI configuration space (ECAM) for segment 0, or 0.
     pub ecam_base: u64,

@@ -54,9 +54,16 @@ mod tests {
 
     #[test]
     fn fixed_points_are_user_addresses() {
-        for a in [ROOT_BOOTINFO_VADDR, ROOT_IPC_BUFFER_VADDR, ROOT_MODULES_VADDR] {
+        for a in [
+            ROOT_BOOTINFO_VADDR,
+            ROOT_IPC_BUFFER_VADDR,
+            ROOT_MODULES_VADDR,
+        ] {
             assert!(is_user_range(a, PAGE_SIZE));
         }
-        assert!(is_user_range(ROOT_STACK_TOP - ROOT_STACK_SIZE, ROOT_STACK_SIZE));
+        assert!(is_user_range(
+            ROOT_STACK_TOP - ROOT_STACK_SIZE,
+            ROOT_STACK_SIZE
+        ));
     }
 }

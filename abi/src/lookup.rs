@@ -19,7 +19,11 @@ pub enum LookupFailure {
     /// a slot with bits still left where the operation needs an exact depth).
     DepthMismatch { bits_left: u32, bits_found: u32 },
     /// The CPtr's bits did not match a CNode's guard.
-    GuardMismatch { bits_left: u32, guard_found: u64, guard_bits: u32 },
+    GuardMismatch {
+        bits_left: u32,
+        guard_found: u64,
+        guard_bits: u32,
+    },
 }
 
 impl LookupFailure {
@@ -29,12 +33,21 @@ impl LookupFailure {
         match self {
             LookupFailure::InvalidRoot => [1, 0, 0],
             LookupFailure::MissingCapability { bits_left } => [2, bits_left as u64, 0],
-            LookupFailure::DepthMismatch { bits_left, bits_found } => {
-                [3, bits_left as u64, bits_found as u64]
-            }
-            LookupFailure::GuardMismatch { bits_left, guard_found, guard_bits } => {
+            LookupFailure::DepthMismatch {
+                bits_left,
+                bits_found,
+            } => [3, bits_left as u64, bits_found as u64],
+            LookupFailure::GuardMismatch {
+                bits_left,
+                guard_found,
+                guard_bits,
+            } => {
                 // The guard size fits in 7 bits; pack it with bits_left.
-                [4, (bits_left as u64) | ((guard_bits as u64) << 8), guard_found]
+                [
+                    4,
+                    (bits_left as u64) | ((guard_bits as u64) << 8),
+                    guard_found,
+                ]
             }
         }
     }
@@ -43,7 +56,9 @@ impl LookupFailure {
     pub fn from_words(words: [u64; 3]) -> Option<LookupFailure> {
         Some(match words[0] {
             1 => LookupFailure::InvalidRoot,
-            2 => LookupFailure::MissingCapability { bits_left: words[1] as u32 },
+            2 => LookupFailure::MissingCapability {
+                bits_left: words[1] as u32,
+            },
             3 => LookupFailure::DepthMismatch {
                 bits_left: words[1] as u32,
                 bits_found: words[2] as u32,
@@ -67,8 +82,15 @@ mod tests {
         for f in [
             LookupFailure::InvalidRoot,
             LookupFailure::MissingCapability { bits_left: 7 },
-            LookupFailure::DepthMismatch { bits_left: 3, bits_found: 8 },
-            LookupFailure::GuardMismatch { bits_left: 64, guard_found: 0xabc, guard_bits: 12 },
+            LookupFailure::DepthMismatch {
+                bits_left: 3,
+                bits_found: 8,
+            },
+            LookupFailure::GuardMismatch {
+                bits_left: 64,
+                guard_found: 0xabc,
+                guard_bits: 12,
+            },
         ] {
             assert_eq!(LookupFailure::from_words(f.to_words()), Some(f));
         }

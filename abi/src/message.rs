@@ -40,7 +40,10 @@ impl MessageInfo {
     /// (the kernel also caps `length` at [`MAX_MESSAGE_LENGTH`]).
     pub const fn new(label: u64, caps_unwrapped: u64, extra_caps: u64, length: u64) -> MessageInfo {
         MessageInfo(
-            (label << 12) | ((caps_unwrapped & 0x7) << 9) | ((extra_caps & 0x3) << 7) | (length & 0x7f),
+            (label << 12)
+                | ((caps_unwrapped & 0x7) << 9)
+                | ((extra_caps & 0x3) << 7)
+                | (length & 0x7f),
         )
     }
 
@@ -96,6 +99,9 @@ mod tests {
         assert_eq!(info.extra_caps(), 2);
         assert_eq!(info.length(), 99);
         let cut = MessageInfo::new(1, 9, 7, 200);
-        assert_eq!((cut.caps_unwrapped(), cut.extra_caps(), cut.length()), (1, 3, 200 & 0x7f));
+        assert_eq!(
+            (cut.caps_unwrapped(), cut.extra_caps(), cut.length()),
+            (1, 3, 200 & 0x7f)
+        );
     }
 }

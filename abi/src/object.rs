@@ -120,7 +120,10 @@ impl ObjectType {
     /// (MMIO) must never hold kernel data, so only frames and smaller
     /// untyped can be made from it.
     pub fn allowed_from_device_memory(self) -> bool {
-        matches!(self, ObjectType::Untyped | ObjectType::Frame4K | ObjectType::Frame2M)
+        matches!(
+            self,
+            ObjectType::Untyped | ObjectType::Frame4K | ObjectType::Frame2M
+        )
     }
 }
 

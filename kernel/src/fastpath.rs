@@ -37,15 +37,28 @@ pub fn call(caller: Tcb, cptr: u64, info: MessageInfo) -> bool {
     }
     let objects = objects();
     let root = objects.cap(caller.slot(TcbSlot::CSpaceRoot));
-    let Ok((_, Cap::Endpoint { object, badge, rights })) = objects.lookup_cap(root, cptr) else { return false };
+    let Ok((
+        _,
+        Cap::Endpoint {
+            object,
+            badge,
+            rights,
+        },
+    )) = objects.lookup_cap(root, cptr)
+    else {
+        return false;
+    };
     let can_grant = rights.contains(CapRights::GRANT);
-    if !rights.contains(CapRights::WRITE) || !(can_grant || rights.contains(CapRights::GRANT_REPLY)) {
+    if !rights.contains(CapRights::WRITE) || !(can_grant || rights.contains(CapRights::GRANT_REPLY))
+    {
         return false;
     }
     if objects.endpoint_state(object) != EndpointState::Receiving {
         return false;
     }
-    let Some(receiver) = objects.endpoint_head(object) else { return false };
+    let Some(receiver) = objects.endpoint_head(object) else {
+        return false;
+    };
     if objects.tcb_priority(receiver) < objects.tcb_priority(caller) {
         return false;
     }
@@ -55,7 +68,13 @@ pub fn call(caller: Tcb, cptr: u64, info: MessageInfo) -> bool {
     }
     objects.endpoint_dequeue(object, receiver);
     copy_registers(caller, receiver, info, badge);
-    let _ = objects.insert_original(reply_slot, Cap::Reply { tcb: caller.0, can_grant });
+    let _ = objects.insert_original(
+        reply_slot,
+        Cap::Reply {
+            tcb: caller.0,
+            can_grant,
+        },
+    );
     objects.set_tcb_state(caller, ThreadState::BlockedOnReply);
     extra(caller).reply_partner = receiver.0;
     kobj::make_not_runnable(caller);
@@ -71,7 +90,9 @@ pub fn reply_recv(server: Tcb, cptr: u64, info: MessageInfo) -> bool {
     }
     let objects = objects();
     let reply_slot = server.slot(TcbSlot::Caller);
-    let Cap::Reply { tcb, .. } = objects.cap(reply_slot) else { return false };
+    let Cap::Reply { tcb, .. } = objects.cap(reply_slot) else {
+        return false;
+    };
     let caller = Tcb(tcb);
     if objects.tcb_state(caller) != ThreadState::BlockedOnReply
         || extra(caller).reply_partner != server.0
@@ -81,8 +102,11 @@ pub fn reply_recv(server: Tcb, cptr: u64, info: MessageInfo) -> bool {
         return false;
     }
     let root = objects.cap(server.slot(TcbSlot::CSpaceRoot));
-    let Ok((_, Cap::Endpoint { object, rights, .. })) = objects.lookup_cap(root, cptr) else { return false };
-    if !rights.contains(CapRights::READ) || objects.endpoint_state(object) == EndpointState::Sending {
+    let Ok((_, Cap::Endpoint { object, rights, .. })) = objects.lookup_cap(root, cptr) else {
+        return false;
+    };
+    if !rights.contains(CapRights::READ) || objects.endpoint_state(object) == EndpointState::Sending
+    {
         return false;
     }
     if objects.tcb_field(server, field::BOUND_NOTIFICATION) != 0 {

@@ -8,7 +8,9 @@ use crate::arch::x86_64::trap::exception_name;
 use crate::ipc::{self, SEND_IS_FAULT};
 use crate::kobj::{context, extra, objects, ThreadExtra};
 use crate::thread;
-use ward_abi::fault::{CAP_FAULT, REPLY_FAIL_SYSCALL, REPLY_RESUME, UNKNOWN_SYSCALL, USER_EXCEPTION, VM_FAULT};
+use ward_abi::fault::{
+    CAP_FAULT, REPLY_FAIL_SYSCALL, REPLY_RESUME, UNKNOWN_SYSCALL, USER_EXCEPTION, VM_FAULT,
+};
 use ward_abi::message::MessageInfo;
 use ward_kernel_objects::tcb::{TcbSlot, ThreadState};
 use ward_kernel_objects::{Cap, Tcb};
@@ -100,9 +102,20 @@ pub fn handle_reply(caller: Tcb, replier: Tcb, info: MessageInfo) {
         // Go on after the syscall, which fails.
         let ctx = context(caller);
         let (error, detail) = if kind == CAP_FAULT {
-            (ward_abi::Error::FailedLookup, [extra(caller).fault_words[2], extra(caller).fault_words[3], extra(caller).fault_words[4], extra(caller).fault_words[5]])
+            (
+                ward_abi::Error::FailedLookup,
+                [
+                    extra(caller).fault_words[2],
+                    extra(caller).fault_words[3],
+                    extra(caller).fault_words[4],
+                    extra(caller).fault_words[5],
+                ],
+            )
         } else {
-            (ward_abi::Error::UnknownSyscall, [extra(caller).fault_words[3], 0, 0, 0])
+            (
+                ward_abi::Error::UnknownSyscall,
+                [extra(caller).fault_words[3], 0, 0, 0],
+            )
         };
         ctx.rax = error as u64;
         (ctx.rdx, ctx.r10, ctx.r8, ctx.r9) = (detail[0], detail[1], detail[2], detail[3]);
@@ -111,7 +124,10 @@ pub fn handle_reply(caller: Tcb, replier: Tcb, info: MessageInfo) {
         return;
     }
     if info.label() != REPLY_RESUME {
-        log::debug!("fault handler left thread '{}' suspended", thread_name(caller));
+        log::debug!(
+            "fault handler left thread '{}' suspended",
+            thread_name(caller)
+        );
         objects().set_tcb_state(caller, ThreadState::Inactive);
         return;
     }
@@ -132,7 +148,7 @@ pub fn handle_reply(caller: Tcb, replier: Tcb, info: MessageInfo) {
             }
         }
         CAP_FAULT => ctx.rip = ctx.rip.wrapping_sub(2), // retry the syscall
-        _ => {}                                          // VM fault: retry the instruction
+        _ => {}                                         // VM fault: retry the instruction
     }
     thread::sanitise(ctx);
     objects().set_tcb_state(caller, ThreadState::Inactive);

@@ -65,20 +65,30 @@ impl Arguments {
     /// Extra capability `index`: its slot and cap in the caller's CSpace.
     fn cap(&self, index: usize) -> Result<(Slot, Cap), InvocationError> {
         if index as u64 >= self.info.extra_caps() || index >= MAX_EXTRA_CAPS {
-            return Err(InvocationError::invalid_capability(index as u8 + 1, "a capability argument is missing"));
+            return Err(InvocationError::invalid_capability(
+                index as u8 + 1,
+                "a capability argument is missing",
+            ));
         }
-        let buffer = ipc_buffer(self.caller)
-            .ok_or(InvocationError::invalid_capability(index as u8 + 1, "capability arguments need an IPC buffer"))?;
+        let buffer = ipc_buffer(self.caller).ok_or(InvocationError::invalid_capability(
+            index as u8 + 1,
+            "capability arguments need an IPC buffer",
+        ))?;
         let cptr = buffer.caps_or_badges[index];
         let root = objects().cap(self.caller.slot(TcbSlot::CSpaceRoot));
-        objects()
-            .lookup_cap(root, cptr)
-            .map_err(|failure| InvocationError::lookup(ward_kernel_objects::LookupSide::Source, failure))
+        objects().lookup_cap(root, cptr).map_err(|failure| {
+            InvocationError::lookup(ward_kernel_objects::LookupSide::Source, failure)
+        })
     }
 }
 
 /// Runs the invocation `info.label()` on the capability `cap` in `slot`.
-pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Outcome, InvocationError> {
+pub fn invoke(
+    caller: Tcb,
+    slot: Slot,
+    cap: Cap,
+    info: MessageInfo,
+) -> Result<Outcome, InvocationError> {
     let args = Arguments { caller, info };
     let label = Label::from_number(info.label())
         .ok_or(InvocationError::illegal("unknown invocation label"))?;
@@ -86,7 +96,16 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
     match (cap, label) {
         (Cap::Untyped { .. }, Label::UntypedRetype) => {
             let (_, root) = args.cap(0)?;
-            let plan = objects.untyped_retype_plan(slot, args.mr(0)?, args.mr(1)?, root, args.mr(2)?, args.mr(3)?, args.mr(4)?, args.mr(5)?)?;
+            let plan = objects.untyped_retype_plan(
+                slot,
+                args.mr(0)?,
+                args.mr(1)?,
+                root,
+                args.mr(2)?,
+                args.mr(3)?,
+                args.mr(4)?,
+                args.mr(5)?,
+            )?;
             if !zero_preemptibly(caller, &plan) {
                 return Ok(Outcome::Restart);
             }
@@ -95,26 +114,32 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
         }
         (Cap::CNode { .. }, label) => cnode(&args, cap, label),
         (Cap::Tcb { object }, label) => tcb(&args, Tcb(object), label),
-        (Cap::Pdpt { .. } | Cap::PageDirectory { .. } | Cap::PageTable { .. }, label) => match label {
-            Label::PdptMap | Label::PageDirectoryMap | Label::PageTableMap => {
-                let expected = match cap {
-                    Cap::Pdpt { .. } => Label::PdptMap,
-                    Cap::PageDirectory { .. } => Label::PageDirectoryMap,
-                    _ => Label::PageTableMap,
-                };
-                if label != expected {
-                    return Err(InvocationError::illegal("this invocation is for another paging structure"));
+        (Cap::Pdpt { .. } | Cap::PageDirectory { .. } | Cap::PageTable { .. }, label) => {
+            match label {
+                Label::PdptMap | Label::PageDirectoryMap | Label::PageTableMap => {
+                    let expected = match cap {
+                        Cap::Pdpt { .. } => Label::PdptMap,
+                        Cap::PageDirectory { .. } => Label::PageDirectoryMap,
+                        _ => Label::PageTableMap,
+                    };
+                    if label != expected {
+                        return Err(InvocationError::illegal(
+                            "this invocation is for another paging structure",
+                        ));
+                    }
+                    let vspace = args.cap(0)?;
+                    vspace::map_table(slot, cap, vspace, args.mr(0)?)?;
+                    done()
                 }
-                let vspace = args.cap(0)?;
-                vspace::map_table(slot, cap, vspace, args.mr(0)?)?;
-                done()
+                Label::PdptUnmap | Label::PageDirectoryUnmap | Label::PageTableUnmap => {
+                    vspace::unmap_in_slot(slot)?;
+                    done()
+                }
+                _ => Err(InvocationError::illegal(
+                    "not an invocation of a paging structure",
+                )),
             }
-            Label::PdptUnmap | Label::PageDirectoryUnmap | Label::PageTableUnmap => {
-                vspace::unmap_in_slot(slot)?;
-                done()
-            }
-            _ => Err(InvocationError::illegal("not an invocation of a paging structure")),
-        },
+        }
         (Cap::Frame { object, .. }, label) => match label {
             Label::FrameMap => {
                 let vspace = args.cap(0)?;
@@ -130,15 +155,28 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
             Label::FrameMapIo => {
                 // MR0 IO address, MR1 rights; cap 0: the IOSpace.
                 let (_, space) = args.cap(0)?;
-                crate::iospace::map_frame(slot, cap, space, args.mr(0)?, CapRights::from_word(args.mr(1)?))?;
+                crate::iospace::map_frame(
+                    slot,
+                    cap,
+                    space,
+                    args.mr(0)?,
+                    CapRights::from_word(args.mr(1)?),
+                )?;
                 done()
             }
             _ => Err(InvocationError::illegal("not an invocation of a frame")),
         },
-        (Cap::Pml4 { .. }, _) => Err(InvocationError::illegal("a PML4 has no invocations; pass it to map calls")),
+        (Cap::Pml4 { .. }, _) => Err(InvocationError::illegal(
+            "a PML4 has no invocations; pass it to map calls",
+        )),
         (Cap::IoPortControl, Label::IoPortControlIssue) => {
             let (_, root) = args.cap(0)?;
-            let dest = objects.lookup_slot_exact(ward_kernel_objects::LookupSide::Destination, root, args.mr(2)?, args.mr(3)?)?;
+            let dest = objects.lookup_slot_exact(
+                ward_kernel_objects::LookupSide::Destination,
+                root,
+                args.mr(2)?,
+                args.mr(3)?,
+            )?;
             crate::ioport::issue(args.mr(0)?, args.mr(1)?, dest)?;
             done()
         }
@@ -165,7 +203,12 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
             // MR0 requester (bus << 8 | dev << 3 | fn), MR1 domain, MR2 dest
             // index, MR3 dest depth; cap 0: the destination CNode.
             let (_, root) = args.cap(0)?;
-            let dest = objects.lookup_slot_exact(ward_kernel_objects::LookupSide::Destination, root, args.mr(2)?, args.mr(3)?)?;
+            let dest = objects.lookup_slot_exact(
+                ward_kernel_objects::LookupSide::Destination,
+                root,
+                args.mr(2)?,
+                args.mr(3)?,
+            )?;
             crate::iospace::issue(args.mr(0)?, args.mr(1)?, dest)?;
             done()
         }
@@ -191,7 +234,12 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
             // MR0 dest index, MR1 dest depth, MR2 line (GSI), MR3 1 = level-triggered,
             // MR4 1 = active low; cap 0: the destination CNode.
             let (_, root) = args.cap(0)?;
-            let dest = objects.lookup_slot_exact(ward_kernel_objects::LookupSide::Destination, root, args.mr(0)?, args.mr(1)?)?;
+            let dest = objects.lookup_slot_exact(
+                ward_kernel_objects::LookupSide::Destination,
+                root,
+                args.mr(0)?,
+                args.mr(1)?,
+            )?;
             crate::irq::control_get(args.mr(2)?, args.mr(3)? != 0, args.mr(4)? != 0, dest)?;
             done()
         }
@@ -199,7 +247,12 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
             // MR0 dest index, MR1 dest depth, MR2 requester (bus << 8 | dev << 3 | fn);
             // cap 0: the destination CNode. Replies the MSI address and data.
             let (_, root) = args.cap(0)?;
-            let dest = objects.lookup_slot_exact(ward_kernel_objects::LookupSide::Destination, root, args.mr(0)?, args.mr(1)?)?;
+            let dest = objects.lookup_slot_exact(
+                ward_kernel_objects::LookupSide::Destination,
+                root,
+                args.mr(0)?,
+                args.mr(1)?,
+            )?;
             let message = crate::irq::control_get_msi(args.mr(2)?, dest)?;
             Ok(Outcome::Reply(Vec::from_slice(&message).expect("fits")))
         }
@@ -219,7 +272,9 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
             }
             _ => Err(InvocationError::illegal("not an IRQ-handler invocation")),
         },
-        _ => Err(InvocationError::illegal("this capability has no such invocation (or it is not implemented yet)")),
+        _ => Err(InvocationError::illegal(
+            "this capability has no such invocation (or it is not implemented yet)",
+        )),
     }
 }
 
@@ -229,7 +284,8 @@ pub fn invoke(caller: Tcb, slot: Slot, cap: Cap, info: MessageInfo) -> Result<Ou
 const ZERO_STEP: u64 = 64 * 1024;
 
 /// Retypes of large objects restarted at a preemption point.
-pub static RETYPE_PREEMPTIONS: core::sync::atomic::AtomicU64 = core::sync::atomic::AtomicU64::new(0);
+pub static RETYPE_PREEMPTIONS: core::sync::atomic::AtomicU64 =
+    core::sync::atomic::AtomicU64::new(0);
 
 /// Zeroes the memory of a planned retype in steps, stopping at a
 /// preemption point when an interrupt is pending. Progress is kept in the
@@ -243,7 +299,11 @@ fn zero_preemptibly(caller: Tcb, plan: &ward_kernel_objects::untyped::RetypePlan
         return true;
     }
     let key = [plan.untyped().0, start, length];
-    let mut done = if record.retype_key == key { record.retype_done } else { 0 };
+    let mut done = if record.retype_key == key {
+        record.retype_done
+    } else {
+        0
+    };
     let window = objects().window();
     while done < length {
         let step = ZERO_STEP.min(length - done);
@@ -253,7 +313,9 @@ fn zero_preemptibly(caller: Tcb, plan: &ward_kernel_objects::untyped::RetypePlan
             record.retype_key = key;
             record.retype_done = done;
             let count = RETYPE_PREEMPTIONS.fetch_add(1, core::sync::atomic::Ordering::Relaxed) + 1;
-            log::trace!("retype: preempted after zeroing {done} of {length} bytes ({count} so far)");
+            log::trace!(
+                "retype: preempted after zeroing {done} of {length} bytes ({count} so far)"
+            );
             return false;
         }
     }
@@ -275,27 +337,63 @@ fn cnode(args: &Arguments, cnode: Cap, label: Label) -> Result<Outcome, Invocati
         Label::CNodeCopy => {
             let (_, src_root) = args.cap(0)?;
             let rights = CapRights::from_word(args.mr(4)?);
-            objects.cnode_copy(cnode, args.mr(0)?, args.mr(1)?, src_root, args.mr(2)?, args.mr(3)?, rights)?;
+            objects.cnode_copy(
+                cnode,
+                args.mr(0)?,
+                args.mr(1)?,
+                src_root,
+                args.mr(2)?,
+                args.mr(3)?,
+                rights,
+            )?;
             done()
         }
         Label::CNodeMint => {
             let (_, src_root) = args.cap(0)?;
             let rights = CapRights::from_word(args.mr(4)?);
-            objects.cnode_mint(cnode, args.mr(0)?, args.mr(1)?, src_root, args.mr(2)?, args.mr(3)?, rights, args.mr(5)?)?;
+            objects.cnode_mint(
+                cnode,
+                args.mr(0)?,
+                args.mr(1)?,
+                src_root,
+                args.mr(2)?,
+                args.mr(3)?,
+                rights,
+                args.mr(5)?,
+            )?;
             done()
         }
         Label::CNodeMove => {
             let (_, src_root) = args.cap(0)?;
-            objects.cnode_move(cnode, args.mr(0)?, args.mr(1)?, src_root, args.mr(2)?, args.mr(3)?)?;
+            objects.cnode_move(
+                cnode,
+                args.mr(0)?,
+                args.mr(1)?,
+                src_root,
+                args.mr(2)?,
+                args.mr(3)?,
+            )?;
             done()
         }
         Label::CNodeMutate => {
             let (_, src_root) = args.cap(0)?;
-            objects.cnode_mutate(cnode, args.mr(0)?, args.mr(1)?, src_root, args.mr(2)?, args.mr(3)?, args.mr(4)?)?;
+            objects.cnode_mutate(
+                cnode,
+                args.mr(0)?,
+                args.mr(1)?,
+                src_root,
+                args.mr(2)?,
+                args.mr(3)?,
+                args.mr(4)?,
+            )?;
             done()
         }
-        Label::CNodeDelete => completion(objects.cnode_delete(cnode, args.mr(0)?, args.mr(1)?, &mut KernelHooks)),
-        Label::CNodeRevoke => completion(objects.cnode_revoke(cnode, args.mr(0)?, args.mr(1)?, &mut KernelHooks)),
+        Label::CNodeDelete => {
+            completion(objects.cnode_delete(cnode, args.mr(0)?, args.mr(1)?, &mut KernelHooks))
+        }
+        Label::CNodeRevoke => {
+            completion(objects.cnode_revoke(cnode, args.mr(0)?, args.mr(1)?, &mut KernelHooks))
+        }
         Label::CNodeRotate => {
             // MR0 dest index, MR1 dest depth, MR2 pivot index, MR3 pivot depth,
             // MR4 pivot data, MR5 src index, MR6 src depth, MR7 src data;
@@ -306,10 +404,17 @@ fn cnode(args: &Arguments, cnode: Cap, label: Label) -> Result<Outcome, Invocati
             let side = ward_kernel_objects::LookupSide::Destination;
             let dest = objects.lookup_slot_exact(side, cnode, args.mr(0)?, args.mr(1)?)?;
             let pivot = objects.lookup_slot_exact(side, pivot_root, args.mr(2)?, args.mr(3)?)?;
-            let src = objects.lookup_slot_exact(ward_kernel_objects::LookupSide::Source, src_root, args.mr(5)?, args.mr(6)?)?;
+            let src = objects.lookup_slot_exact(
+                ward_kernel_objects::LookupSide::Source,
+                src_root,
+                args.mr(5)?,
+                args.mr(6)?,
+            )?;
             let (pivot_data, src_data) = (args.mr(4)?, args.mr(7)?);
             if pivot == dest || pivot == src {
-                return Err(InvocationError::illegal("the pivot must differ from the source and the destination"));
+                return Err(InvocationError::illegal(
+                    "the pivot must differ from the source and the destination",
+                ));
             }
             if dest == src {
                 return Err(InvocationError::illegal(
@@ -317,10 +422,14 @@ fn cnode(args: &Arguments, cnode: Cap, label: Label) -> Result<Outcome, Invocati
                 ));
             }
             if objects.cap(pivot).is_null() || objects.cap(src).is_null() {
-                return Err(InvocationError::illegal("the pivot and the source must both hold capabilities"));
+                return Err(InvocationError::illegal(
+                    "the pivot and the source must both hold capabilities",
+                ));
             }
             if !objects.cap(dest).is_null() {
-                return Err(InvocationError::delete_first("the destination slot is occupied"));
+                return Err(InvocationError::delete_first(
+                    "the destination slot is occupied",
+                ));
             }
             objects.move_cap(pivot, dest, (pivot_data != 0).then_some(pivot_data))?;
             if let Err(error) = objects.move_cap(src, pivot, (src_data != 0).then_some(src_data)) {
@@ -331,15 +440,27 @@ fn cnode(args: &Arguments, cnode: Cap, label: Label) -> Result<Outcome, Invocati
             done()
         }
         Label::CNodeCancelBadgedSends => {
-            objects.cnode_cancel_badged_sends(cnode, args.mr(0)?, args.mr(1)?, crate::kobj::restart_syscall)?;
+            objects.cnode_cancel_badged_sends(
+                cnode,
+                args.mr(0)?,
+                args.mr(1)?,
+                crate::kobj::restart_syscall,
+            )?;
             done()
         }
-        _ => Err(InvocationError::illegal("not a CNode invocation (or not implemented yet)")),
+        _ => Err(InvocationError::illegal(
+            "not a CNode invocation (or not implemented yet)",
+        )),
     }
 }
 
 /// Replaces the capability in a TCB slot with a copy of `source`.
-fn install(target: Tcb, which: TcbSlot, source: Slot, badge: Option<u64>) -> Result<(), InvocationError> {
+fn install(
+    target: Tcb,
+    which: TcbSlot,
+    source: Slot,
+    badge: Option<u64>,
+) -> Result<(), InvocationError> {
     let objects = objects();
     let slot = target.slot(which);
     if !objects.cap(slot).is_null() {
@@ -356,8 +477,14 @@ fn check_fault_endpoint(args: &Arguments, cptr: u64) -> Result<(), InvocationErr
     let root = objects().cap(args.caller.slot(TcbSlot::CSpaceRoot));
     match objects().lookup_cap(root, cptr) {
         Ok((_, Cap::Endpoint { .. })) => Ok(()),
-        Ok(_) => Err(InvocationError::invalid_argument(0, "the fault endpoint is not an endpoint capability")),
-        Err(failure) => Err(InvocationError::lookup(ward_kernel_objects::LookupSide::Source, failure)),
+        Ok(_) => Err(InvocationError::invalid_argument(
+            0,
+            "the fault endpoint is not an endpoint capability",
+        )),
+        Err(failure) => Err(InvocationError::lookup(
+            ward_kernel_objects::LookupSide::Source,
+            failure,
+        )),
     }
 }
 
@@ -376,22 +503,37 @@ fn set_fault_endpoint(args: &Arguments, target: Tcb, cptr: u64) -> Result<(), In
         .lookup_cap(root, cptr)
         .map_err(|f| InvocationError::lookup(ward_kernel_objects::LookupSide::Source, f))?;
     if !matches!(cap, Cap::Endpoint { .. }) {
-        return Err(InvocationError::invalid_argument(0, "the fault endpoint is not an endpoint capability"));
+        return Err(InvocationError::invalid_argument(
+            0,
+            "the fault endpoint is not an endpoint capability",
+        ));
     }
     install(target, TcbSlot::FaultEndpoint, source, None)
 }
 
 /// `cap_number` is the frame's capability-argument number, for error details.
-fn set_ipc_buffer(target: Tcb, vaddr: u64, frame: Option<(Slot, Cap)>, cap_number: u8) -> Result<(), InvocationError> {
+fn set_ipc_buffer(
+    target: Tcb,
+    vaddr: u64,
+    frame: Option<(Slot, Cap)>,
+    cap_number: u8,
+) -> Result<(), InvocationError> {
     let objects = objects();
     match frame {
         Some((source, Cap::Frame { .. })) => {
             if !vaddr.is_multiple_of(1 << IPC_BUFFER_BITS) {
-                return Err(InvocationError::alignment("the IPC buffer must be aligned to 1 KiB"));
+                return Err(InvocationError::alignment(
+                    "the IPC buffer must be aligned to 1 KiB",
+                ));
             }
             install(target, TcbSlot::IpcBuffer, source, None)?;
         }
-        Some(_) => return Err(InvocationError::invalid_capability(cap_number, "the IPC buffer is not a frame capability")),
+        Some(_) => {
+            return Err(InvocationError::invalid_capability(
+                cap_number,
+                "the IPC buffer is not a frame capability",
+            ))
+        }
         None => {
             let slot = target.slot(TcbSlot::IpcBuffer);
             if !objects.cap(slot).is_null() {
@@ -408,15 +550,33 @@ const REGISTER_COUNT: usize = 18;
 
 fn read_registers(target: Tcb) -> [u64; REGISTER_COUNT] {
     let c = *context(target);
-    [c.rip, c.rsp, c.rflags, c.rax, c.rbx, c.rcx, c.rdx, c.rsi, c.rdi, c.rbp, c.r8, c.r9, c.r10, c.r11, c.r12, c.r13, c.r14, c.r15]
+    [
+        c.rip, c.rsp, c.rflags, c.rax, c.rbx, c.rcx, c.rdx, c.rsi, c.rdi, c.rbp, c.r8, c.r9, c.r10,
+        c.r11, c.r12, c.r13, c.r14, c.r15,
+    ]
 }
 
 fn write_registers(target: Tcb, values: &[u64]) {
     let c = context(target);
     let fields: [&mut u64; REGISTER_COUNT] = [
-        &mut c.rip, &mut c.rsp, &mut c.rflags, &mut c.rax, &mut c.rbx, &mut c.rcx, &mut c.rdx, &mut c.rsi,
-        &mut c.rdi, &mut c.rbp, &mut c.r8, &mut c.r9, &mut c.r10, &mut c.r11, &mut c.r12, &mut c.r13,
-        &mut c.r14, &mut c.r15,
+        &mut c.rip,
+        &mut c.rsp,
+        &mut c.rflags,
+        &mut c.rax,
+        &mut c.rbx,
+        &mut c.rcx,
+        &mut c.rdx,
+        &mut c.rsi,
+        &mut c.rdi,
+        &mut c.rbp,
+        &mut c.r8,
+        &mut c.r9,
+        &mut c.r10,
+        &mut c.r11,
+        &mut c.r12,
+        &mut c.r13,
+        &mut c.r14,
+        &mut c.r15,
     ];
     for (field, value) in fields.into_iter().zip(values) {
         *field = *value;
@@ -434,25 +594,48 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
             let (fault_ep, cspace_data, buffer) = (args.mr(0)?, args.mr(1)?, args.mr(3)?);
             let (cspace_slot, cspace) = args.cap(0)?;
             let (vspace_slot, vspace) = args.cap(1)?;
-            let frame = if args.info.extra_caps() > 2 { Some(args.cap(2)?) } else { None };
+            let frame = if args.info.extra_caps() > 2 {
+                Some(args.cap(2)?)
+            } else {
+                None
+            };
             if !matches!(cspace, Cap::CNode { .. }) {
-                return Err(InvocationError::invalid_capability(1, "the CSpace root is not a CNode capability"));
+                return Err(InvocationError::invalid_capability(
+                    1,
+                    "the CSpace root is not a CNode capability",
+                ));
             }
             if !matches!(vspace, Cap::Pml4 { .. }) {
-                return Err(InvocationError::invalid_capability(2, "the VSpace root is not a PML4 capability"));
+                return Err(InvocationError::invalid_capability(
+                    2,
+                    "the VSpace root is not a PML4 capability",
+                ));
             }
             if let Some((_, frame_cap)) = frame {
                 if !matches!(frame_cap, Cap::Frame { .. }) {
-                    return Err(InvocationError::invalid_capability(3, "the IPC buffer is not a frame capability"));
+                    return Err(InvocationError::invalid_capability(
+                        3,
+                        "the IPC buffer is not a frame capability",
+                    ));
                 }
                 if buffer % (1 << IPC_BUFFER_BITS) != 0 {
-                    return Err(InvocationError::alignment("the IPC buffer must be aligned to 1 KiB"));
+                    return Err(InvocationError::alignment(
+                        "the IPC buffer must be aligned to 1 KiB",
+                    ));
                 }
             }
             check_fault_endpoint(args, fault_ep)?;
-            vspace::assign_asid(vspace_slot, vspace).map_err(|e| InvocationError { detail: ward_kernel_objects::ErrorDetail::Capability(2), ..e })?;
+            vspace::assign_asid(vspace_slot, vspace).map_err(|e| InvocationError {
+                detail: ward_kernel_objects::ErrorDetail::Capability(2),
+                ..e
+            })?;
             set_fault_endpoint(args, target, fault_ep)?;
-            install(target, TcbSlot::CSpaceRoot, cspace_slot, (cspace_data != 0).then_some(cspace_data))?;
+            install(
+                target,
+                TcbSlot::CSpaceRoot,
+                cspace_slot,
+                (cspace_data != 0).then_some(cspace_data),
+            )?;
             install(target, TcbSlot::VSpaceRoot, vspace_slot, None)?;
             set_ipc_buffer(target, buffer, frame, 3)?;
             done()
@@ -462,28 +645,49 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
             let (cspace_slot, cspace) = args.cap(0)?;
             let (vspace_slot, vspace) = args.cap(1)?;
             if !matches!(cspace, Cap::CNode { .. }) {
-                return Err(InvocationError::invalid_capability(1, "the CSpace root is not a CNode capability"));
+                return Err(InvocationError::invalid_capability(
+                    1,
+                    "the CSpace root is not a CNode capability",
+                ));
             }
             if !matches!(vspace, Cap::Pml4 { .. }) {
-                return Err(InvocationError::invalid_capability(2, "the VSpace root is not a PML4 capability"));
+                return Err(InvocationError::invalid_capability(
+                    2,
+                    "the VSpace root is not a PML4 capability",
+                ));
             }
             check_fault_endpoint(args, fault_ep)?;
-            vspace::assign_asid(vspace_slot, vspace).map_err(|e| InvocationError { detail: ward_kernel_objects::ErrorDetail::Capability(2), ..e })?;
+            vspace::assign_asid(vspace_slot, vspace).map_err(|e| InvocationError {
+                detail: ward_kernel_objects::ErrorDetail::Capability(2),
+                ..e
+            })?;
             set_fault_endpoint(args, target, fault_ep)?;
-            install(target, TcbSlot::CSpaceRoot, cspace_slot, (cspace_data != 0).then_some(cspace_data))?;
+            install(
+                target,
+                TcbSlot::CSpaceRoot,
+                cspace_slot,
+                (cspace_data != 0).then_some(cspace_data),
+            )?;
             install(target, TcbSlot::VSpaceRoot, vspace_slot, None)?;
             done()
         }
         Label::TcbSetIpcBuffer => {
             let vaddr = args.mr(0)?;
-            let frame = if args.info.extra_caps() > 0 { Some(args.cap(0)?) } else { None };
+            let frame = if args.info.extra_caps() > 0 {
+                Some(args.cap(0)?)
+            } else {
+                None
+            };
             set_ipc_buffer(target, vaddr, frame, 1)?;
             done()
         }
         Label::TcbSetPriority | Label::TcbSetMcPriority | Label::TcbSetSchedParams => {
             let (_, authority) = args.cap(0)?;
             let Cap::Tcb { object: authority } = authority else {
-                return Err(InvocationError::invalid_capability(1, "the authority is not a TCB capability"));
+                return Err(InvocationError::invalid_capability(
+                    1,
+                    "the authority is not a TCB capability",
+                ));
             };
             let authority = Tcb(authority);
             let (mcp, priority) = match label {
@@ -491,8 +695,12 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
                 Label::TcbSetMcPriority => (Some(args.mr(0)?), None),
                 _ => (Some(args.mr(0)?), Some(args.mr(1)?)),
             };
-            let mcp = mcp.map(|m| objects.check_priority(authority, m)).transpose()?;
-            let priority = priority.map(|p| objects.check_priority(authority, p)).transpose()?;
+            let mcp = mcp
+                .map(|m| objects.check_priority(authority, m))
+                .transpose()?;
+            let priority = priority
+                .map(|p| objects.check_priority(authority, p))
+                .transpose()?;
             if let Some(mcp) = mcp {
                 objects.set_tcb_mcp(target, mcp);
             }
@@ -503,17 +711,23 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
         }
         Label::TcbReadRegisters => {
             if target == args.caller {
-                return Err(InvocationError::illegal("a thread cannot read its own registers this way"));
+                return Err(InvocationError::illegal(
+                    "a thread cannot read its own registers this way",
+                ));
             }
             let count = (args.mr(1)? as usize).min(REGISTER_COUNT);
             if args.mr(0)? & 1 != 0 {
                 thread::suspend(target);
             }
-            Ok(Outcome::Reply(Vec::from_slice(&read_registers(target)[..count]).expect("fits")))
+            Ok(Outcome::Reply(
+                Vec::from_slice(&read_registers(target)[..count]).expect("fits"),
+            ))
         }
         Label::TcbWriteRegisters => {
             if target == args.caller {
-                return Err(InvocationError::illegal("a thread cannot write its own registers this way"));
+                return Err(InvocationError::illegal(
+                    "a thread cannot write its own registers this way",
+                ));
             }
             let resume = args.mr(0)? & 1 != 0;
             let count = (args.mr(2)? as usize).min(REGISTER_COUNT);
@@ -537,14 +751,21 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
             let flags = args.mr(0)?;
             let (_, source) = args.cap(0)?;
             let Cap::Tcb { object: source } = source else {
-                return Err(InvocationError::invalid_capability(1, "the source is not a TCB capability"));
+                return Err(InvocationError::invalid_capability(
+                    1,
+                    "the source is not a TCB capability",
+                ));
             };
             let source = Tcb(source);
             if source == target {
-                return Err(InvocationError::illegal("the source and the target are the same thread"));
+                return Err(InvocationError::illegal(
+                    "the source and the target are the same thread",
+                ));
             }
             if target == args.caller {
-                return Err(InvocationError::illegal("a thread cannot overwrite its own registers this way"));
+                return Err(InvocationError::illegal(
+                    "a thread cannot overwrite its own registers this way",
+                ));
             }
             if flags & 1 != 0 {
                 thread::suspend(source);
@@ -575,8 +796,13 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
             done()
         }
         Label::TcbResume => {
-            if !matches!(objects.cap(target.slot(TcbSlot::VSpaceRoot)), Cap::Pml4 { .. }) {
-                return Err(InvocationError::illegal("the thread has no VSpace; configure it first"));
+            if !matches!(
+                objects.cap(target.slot(TcbSlot::VSpaceRoot)),
+                Cap::Pml4 { .. }
+            ) {
+                return Err(InvocationError::illegal(
+                    "the thread has no VSpace; configure it first",
+                ));
             }
             thread::resume(target);
             done()
@@ -584,10 +810,16 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
         Label::TcbBindNotification => {
             let (_, notification) = args.cap(0)?;
             let Cap::Notification { object, rights, .. } = notification else {
-                return Err(InvocationError::invalid_capability(1, "not a notification capability"));
+                return Err(InvocationError::invalid_capability(
+                    1,
+                    "not a notification capability",
+                ));
             };
             if !rights.contains(CapRights::READ) {
-                return Err(InvocationError::invalid_capability(1, "binding needs the read right"));
+                return Err(InvocationError::invalid_capability(
+                    1,
+                    "binding needs the read right",
+                ));
             }
             objects.bind_notification(target, object)?;
             done()
@@ -596,7 +828,9 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
             objects.unbind_notification(target)?;
             done()
         }
-        _ => Err(InvocationError::illegal("not a TCB invocation (or not implemented yet)")),
+        _ => Err(InvocationError::illegal(
+            "not a TCB invocation (or not implemented yet)",
+        )),
     }
 }
 
@@ -605,7 +839,11 @@ pub fn write_result(caller: Tcb, result: Result<Outcome, InvocationError>) {
     match result {
         Ok(Outcome::Reply(words)) => {
             let mut buffer = ipc_buffer(caller);
-            let length = if buffer.is_some() { words.len() } else { words.len().min(REGISTER_MESSAGE_LENGTH) };
+            let length = if buffer.is_some() {
+                words.len()
+            } else {
+                words.len().min(REGISTER_MESSAGE_LENGTH)
+            };
             for (index, &word) in words.iter().take(length).enumerate() {
                 set_mr(caller, &mut buffer, index, word);
             }

@@ -13,7 +13,14 @@ use ward_kernel_objects::{Cap, InvocationError, Slot};
 /// Ports the kernel drives and never hands out: the legacy PICs (0x20–0x21,
 /// 0xa0–0xa1), the PIT and its gate (0x40–0x43, 0x61), QEMU's debug-exit
 /// port (0xf4) and COM1, the kernel console (0x3f8–0x3ff).
-const KERNEL_PORTS: [(u16, u16); 6] = [(0x20, 0x21), (0xa0, 0xa1), (0x40, 0x43), (0x61, 0x61), (0xf4, 0xf7), (0x3f8, 0x3ff)];
+const KERNEL_PORTS: [(u16, u16); 6] = [
+    (0x20, 0x21),
+    (0xa0, 0xa1),
+    (0x40, 0x43),
+    (0x61, 0x61),
+    (0xf4, 0xf7),
+    (0x3f8, 0x3ff),
+];
 
 /// One bit per port: issued to some IOPort capability.
 static ISSUED: Mutex<[u64; 1024]> = Mutex::new([0; 1024]);
@@ -26,18 +33,28 @@ fn ports(first: u16, last: u16) -> impl Iterator<Item = usize> {
 /// destination CNode as extra cap 0.
 pub fn issue(first: u64, last: u64, dest: Slot) -> Result<(), InvocationError> {
     if first > last || last > u64::from(u16::MAX) {
-        return Err(InvocationError::range(0, u64::from(u16::MAX), "the port range must be first <= last <= 0xffff"));
+        return Err(InvocationError::range(
+            0,
+            u64::from(u16::MAX),
+            "the port range must be first <= last <= 0xffff",
+        ));
     }
     let (first, last) = (first as u16, last as u16);
     if KERNEL_PORTS.iter().any(|&(a, b)| first <= b && a <= last) {
-        return Err(InvocationError::illegal("the range includes ports the kernel drives (PIC, PIT, debug exit, COM1)"));
+        return Err(InvocationError::illegal(
+            "the range includes ports the kernel drives (PIC, PIT, debug exit, COM1)",
+        ));
     }
     if !objects().cap(dest).is_null() {
-        return Err(InvocationError::delete_first("the destination slot is occupied"));
+        return Err(InvocationError::delete_first(
+            "the destination slot is occupied",
+        ));
     }
     let mut issued = ISSUED.lock();
     if ports(first, last).any(|p| issued[p / 64] & (1 << (p % 64)) != 0) {
-        return Err(InvocationError::illegal("the range overlaps ports already issued"));
+        return Err(InvocationError::illegal(
+            "the range overlaps ports already issued",
+        ));
     }
     objects().insert_original(dest, Cap::IoPort { first, last })?;
     for p in ports(first, last) {
@@ -64,11 +81,18 @@ pub enum Width {
 
 fn check(cap: Cap, port: u64, width: Width) -> Result<u16, InvocationError> {
     let Cap::IoPort { first, last } = cap else {
-        return Err(InvocationError::invalid_capability(0, "not an IO-port capability"));
+        return Err(InvocationError::invalid_capability(
+            0,
+            "not an IO-port capability",
+        ));
     };
     let end = port.saturating_add(width as u64 - 1);
     if port < u64::from(first) || end > u64::from(last) {
-        return Err(InvocationError::range(u64::from(first), u64::from(last), "the port is outside the capability's range"));
+        return Err(InvocationError::range(
+            u64::from(first),
+            u64::from(last),
+            "the port is outside the capability's range",
+        ));
     }
     Ok(port as u16)
 }

@@ -21,10 +21,10 @@ use crate::arch::x86_64::paging::phys_to_virt;
 use crate::arch::x86_64::vtd::{self, DmaFault};
 use crate::kobj::{self, objects, IO_ASID_BASE};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
-use ward_kernel_core::io_page_table::{self, TableMemory, WalkError, READ, WRITE};
 use spin::Mutex;
 use ward_abi::lookup::LookupFailure;
 use ward_abi::rights::CapRights;
+use ward_kernel_core::io_page_table::{self, TableMemory, WalkError, READ, WRITE};
 use ward_kernel_objects::cap::{FrameSize, Mapping};
 use ward_kernel_objects::error::LookupSide;
 use ward_kernel_objects::{Cap, InvocationError, Slot};
@@ -68,10 +68,16 @@ fn walk_error(error: WalkError) -> InvocationError {
     match error {
         WalkError::MissingTable { level } => InvocationError::lookup(
             LookupSide::Destination,
-            LookupFailure::MissingCapability { bits_left: io_page_table::level_shift(level + 1) },
+            LookupFailure::MissingCapability {
+                bits_left: io_page_table::level_shift(level + 1),
+            },
         ),
-        WalkError::SuperpageInTheWay => InvocationError::delete_first("a large frame is mapped there"),
-        WalkError::Occupied => InvocationError::delete_first("something is already mapped at this IO address"),
+        WalkError::SuperpageInTheWay => {
+            InvocationError::delete_first("a large frame is mapped there")
+        }
+        WalkError::Occupied => {
+            InvocationError::delete_first("something is already mapped at this IO address")
+        }
     }
 }
 
@@ -105,25 +111,36 @@ static FAULTS_THIS_TICK: AtomicU32 = AtomicU32::new(0);
 
 /// The master IOSpace capability (domain 0, which VT-d reserves in caching
 /// mode, so it can never name a real domain).
-pub const MASTER: Cap = Cap::IoSpace { requester: 0, domain: 0 };
-
+pub const MASTER: Cap = Cap::IoSpace {
+    requester: 0,
+    domain: 0,
+};
 
 /// The requester and domain of an IOSpace cap; `number` is its
 /// capability-argument number (0 = the invoked cap), for error details.
 fn io_space(cap: Cap, number: u8) -> Result<(u16, u16), InvocationError> {
     match cap {
         Cap::IoSpace { requester, domain } if domain != 0 => Ok((requester, domain)),
-        _ => Err(InvocationError::invalid_capability(number, "not an IOSpace capability (or the master one)")),
+        _ => Err(InvocationError::invalid_capability(
+            number,
+            "not an IOSpace capability (or the master one)",
+        )),
     }
 }
 
 fn check_ioaddr(ioaddr: u64, bits: u32) -> Result<(), InvocationError> {
     let limit = io_page_table::address_limit(vtd::levels());
     if ioaddr & ((1 << bits) - 1) != 0 {
-        return Err(InvocationError::alignment("the IO address is not aligned to the mapping's size"));
+        return Err(InvocationError::alignment(
+            "the IO address is not aligned to the mapping's size",
+        ));
     }
     if ioaddr >= limit {
-        return Err(InvocationError::range(0, limit - 1, "the IO address is beyond the IOMMU's address width"));
+        return Err(InvocationError::range(
+            0,
+            limit - 1,
+            "the IO address is beyond the IOMMU's address width",
+        ));
     }
     Ok(())
 }
@@ -133,13 +150,23 @@ pub fn issue(requester: u64, domain: u64, dest: Slot) -> Result<(), InvocationEr
     let domains = u64::from(vtd::domains()).min(MAX_DOMAINS as u64);
     if requester == 0 || requester > u64::from(u16::MAX) {
         // 00:00.0 is the host bridge, which does no DMA; its id marks the master cap.
-        return Err(InvocationError::range(1, u64::from(u16::MAX), "requester ids are 16 bits (bus:dev.fn), not 00:00.0"));
+        return Err(InvocationError::range(
+            1,
+            u64::from(u16::MAX),
+            "requester ids are 16 bits (bus:dev.fn), not 00:00.0",
+        ));
     }
     if domain == 0 || domain >= domains.min(u64::from(RESERVED_DOMAIN)) {
-        return Err(InvocationError::range(1, domains.min(u64::from(RESERVED_DOMAIN)) - 1, "domain ids run from 1 (0 and the last are reserved)"));
+        return Err(InvocationError::range(
+            1,
+            domains.min(u64::from(RESERVED_DOMAIN)) - 1,
+            "domain ids run from 1 (0 and the last are reserved)",
+        ));
     }
     if !objects().cap(dest).is_null() {
-        return Err(InvocationError::delete_first("the destination slot is occupied"));
+        return Err(InvocationError::delete_first(
+            "the destination slot is occupied",
+        ));
     }
     let mut state = STATE.lock();
     if state.reserved.contains(&(requester as u16)) {
@@ -148,13 +175,26 @@ pub fn issue(requester: u64, domain: u64, dest: Slot) -> Result<(), InvocationEr
         ));
     }
     if state.spaces.iter().any(|s| s.requester == requester as u16) {
-        return Err(InvocationError::illegal("this device already has an IOSpace (one device, one driver)"));
+        return Err(InvocationError::illegal(
+            "this device already has an IOSpace (one device, one driver)",
+        ));
     }
     if state.spaces.is_full() {
         return Err(InvocationError::illegal("too many IOSpaces"));
     }
-    objects().insert_original(dest, Cap::IoSpace { requester: requester as u16, domain: domain as u16 })?;
-    let _ = state.spaces.push(IoSpaceEntry { requester: requester as u16, domain: domain as u16, notification: 0, badge: 0 });
+    objects().insert_original(
+        dest,
+        Cap::IoSpace {
+            requester: requester as u16,
+            domain: domain as u16,
+        },
+    )?;
+    let _ = state.spaces.push(IoSpaceEntry {
+        requester: requester as u16,
+        domain: domain as u16,
+        notification: 0,
+        badge: 0,
+    });
     Ok(())
 }
 
@@ -169,10 +209,15 @@ fn attach(state: &State, requester: u16, domain: u16) {
 /// `io_page_table_map(iospace, ioaddr)`.
 pub fn map_table(slot: Slot, cap: Cap, space: Cap, ioaddr: u64) -> Result<(), InvocationError> {
     let Cap::IoPageTable { object, mapping } = cap else {
-        return Err(InvocationError::invalid_capability(0, "not an IO page-table capability"));
+        return Err(InvocationError::invalid_capability(
+            0,
+            "not an IO page-table capability",
+        ));
     };
     if mapping.is_some() {
-        return Err(InvocationError::illegal("the IO page table is already mapped"));
+        return Err(InvocationError::illegal(
+            "the IO page table is already mapped",
+        ));
     }
     let (requester, domain) = io_space(space, 1)?;
     check_ioaddr(ioaddr, 0)?;
@@ -183,27 +228,64 @@ pub fn map_table(slot: Slot, cap: Cap, space: Cap, ioaddr: u64) -> Result<(), In
         // The first table of the domain is its root.
         state.roots[domain as usize] = object;
         vtd::set_context(requester, domain, object);
-        kobj::replace_cap(slot, Cap::IoPageTable { object, mapping: Some(Mapping { asid, vaddr: !0xfff }) });
+        kobj::replace_cap(
+            slot,
+            Cap::IoPageTable {
+                object,
+                mapping: Some(Mapping {
+                    asid,
+                    vaddr: !0xfff,
+                }),
+            },
+        );
         return Ok(());
     }
     attach(&state, requester, domain);
-    let level = io_page_table::install_table(&mut PhysicalTables, root, vtd::levels(), ioaddr, object).map_err(walk_error)?;
+    let level =
+        io_page_table::install_table(&mut PhysicalTables, root, vtd::levels(), ioaddr, object)
+            .map_err(walk_error)?;
     vtd::invalidate_iotlb(Some(domain));
     let base = ioaddr & !((1u64 << io_page_table::level_shift(level + 1)) - 1);
-    kobj::replace_cap(slot, Cap::IoPageTable { object, mapping: Some(Mapping { asid, vaddr: base }) });
+    kobj::replace_cap(
+        slot,
+        Cap::IoPageTable {
+            object,
+            mapping: Some(Mapping { asid, vaddr: base }),
+        },
+    );
     Ok(())
 }
 
 /// `frame_map_io(iospace, ioaddr, rights)`.
-pub fn map_frame(slot: Slot, cap: Cap, space: Cap, ioaddr: u64, rights: CapRights) -> Result<(), InvocationError> {
-    let Cap::Frame { object, size, rights: cap_rights, is_device, mapping } = cap else {
-        return Err(InvocationError::invalid_capability(0, "not a frame capability"));
+pub fn map_frame(
+    slot: Slot,
+    cap: Cap,
+    space: Cap,
+    ioaddr: u64,
+    rights: CapRights,
+) -> Result<(), InvocationError> {
+    let Cap::Frame {
+        object,
+        size,
+        rights: cap_rights,
+        is_device,
+        mapping,
+    } = cap
+    else {
+        return Err(InvocationError::invalid_capability(
+            0,
+            "not a frame capability",
+        ));
     };
     if mapping.is_some() {
-        return Err(InvocationError::illegal("the frame is already mapped through this capability; copy the cap to map it again"));
+        return Err(InvocationError::illegal(
+            "the frame is already mapped through this capability; copy the cap to map it again",
+        ));
     }
     if is_device {
-        return Err(InvocationError::illegal("device memory cannot be a DMA target (peer-to-peer DMA is not allowed)"));
+        return Err(InvocationError::illegal(
+            "device memory cannot be a DMA target (peer-to-peer DMA is not allowed)",
+        ));
     }
     let (requester, domain) = io_space(space, 1)?;
     let rights = rights.intersect(cap_rights);
@@ -215,7 +297,10 @@ pub fn map_frame(slot: Slot, cap: Cap, space: Cap, ioaddr: u64, rights: CapRight
         bits |= WRITE;
     }
     if bits == 0 {
-        return Err(InvocationError::invalid_argument(1, "a DMA mapping needs read or write rights"));
+        return Err(InvocationError::invalid_argument(
+            1,
+            "a DMA mapping needs read or write rights",
+        ));
     }
     let (leaf_level, frame_bits) = match size {
         FrameSize::Small => (1, 12),
@@ -225,28 +310,51 @@ pub fn map_frame(slot: Slot, cap: Cap, space: Cap, ioaddr: u64, rights: CapRight
     let state = STATE.lock();
     let root = state.roots[domain as usize];
     if root == 0 {
-        return Err(InvocationError::lookup(LookupSide::Destination, LookupFailure::MissingCapability { bits_left: 39 }));
+        return Err(InvocationError::lookup(
+            LookupSide::Destination,
+            LookupFailure::MissingCapability { bits_left: 39 },
+        ));
     }
     attach(&state, requester, domain);
-    io_page_table::map_page(&mut PhysicalTables, root, vtd::levels(), ioaddr, leaf_level, object, bits).map_err(walk_error)?;
-    vtd::invalidate_iotlb(Some(domain));
-    kobj::replace_cap(slot, Cap::Frame {
+    io_page_table::map_page(
+        &mut PhysicalTables,
+        root,
+        vtd::levels(),
+        ioaddr,
+        leaf_level,
         object,
-        size,
-        rights: cap_rights,
-        is_device,
-        mapping: Some(Mapping { asid: IO_ASID_BASE + domain, vaddr: ioaddr }),
-    });
+        bits,
+    )
+    .map_err(walk_error)?;
+    vtd::invalidate_iotlb(Some(domain));
+    kobj::replace_cap(
+        slot,
+        Cap::Frame {
+            object,
+            size,
+            rights: cap_rights,
+            is_device,
+            mapping: Some(Mapping {
+                asid: IO_ASID_BASE + domain,
+                vaddr: ioaddr,
+            }),
+        },
+    );
     Ok(())
 }
 
 /// Removes the IO mapping a cap records (frame or IO page table).
 pub fn unmap_cap(cap: Cap) {
     let (object, mapping) = match cap {
-        Cap::Frame { object, mapping, .. } | Cap::IoPageTable { object, mapping } => (object, mapping),
+        Cap::Frame {
+            object, mapping, ..
+        }
+        | Cap::IoPageTable { object, mapping } => (object, mapping),
         _ => return,
     };
-    let Some(Mapping { asid, vaddr }) = mapping else { return };
+    let Some(Mapping { asid, vaddr }) = mapping else {
+        return;
+    };
     if asid < IO_ASID_BASE {
         return;
     }
@@ -265,7 +373,13 @@ pub fn unmap_cap(cap: Cap) {
         return;
     }
     // Clear the entry that points at `object` on the way to `vaddr`.
-    if io_page_table::unmap(&mut PhysicalTables, root, vtd::levels(), vaddr & !0xfff, object) {
+    if io_page_table::unmap(
+        &mut PhysicalTables,
+        root,
+        vtd::levels(),
+        vaddr & !0xfff,
+        object,
+    ) {
         vtd::invalidate_iotlb(Some(domain));
     }
 }
@@ -285,11 +399,22 @@ pub fn release(requester: u16, domain: u16) {
 /// `io_space_set_fault_notification(notification)`.
 pub fn set_fault_notification(space: Cap, notification: Cap) -> Result<(), InvocationError> {
     let (requester, _) = io_space(space, 0)?;
-    let Cap::Notification { object, badge, rights } = notification else {
-        return Err(InvocationError::invalid_capability(1, "not a notification capability"));
+    let Cap::Notification {
+        object,
+        badge,
+        rights,
+    } = notification
+    else {
+        return Err(InvocationError::invalid_capability(
+            1,
+            "not a notification capability",
+        ));
     };
     if !rights.contains(CapRights::WRITE) {
-        return Err(InvocationError::invalid_capability(1, "fault delivery needs the write right"));
+        return Err(InvocationError::invalid_capability(
+            1,
+            "fault delivery needs the write right",
+        ));
     }
     let mut state = STATE.lock();
     if let Some(entry) = state.spaces.iter_mut().find(|s| s.requester == requester) {
@@ -307,7 +432,12 @@ pub fn read_fault(space: Cap) -> Result<[u64; 4], InvocationError> {
     for _ in 0..count {
         let fault = state.faults.pop_front().expect("counted");
         if fault.requester == requester {
-            return Ok([1, fault.address, u64::from(fault.is_write), u64::from(fault.reason)]);
+            return Ok([
+                1,
+                fault.address,
+                u64::from(fault.is_write),
+                u64::from(fault.reason),
+            ]);
         }
         let _ = state.faults.push_back(fault);
     }
@@ -342,14 +472,22 @@ pub fn handle_fault_interrupt() {
     vtd::drain_faults(|fault| {
         let handled = FAULTS_THIS_TICK.fetch_add(1, Ordering::Relaxed);
         let mut state = STATE.lock();
-        let target = state.spaces.iter().find(|s| s.requester == fault.requester).copied();
+        let target = state
+            .spaces
+            .iter()
+            .find(|s| s.requester == fault.requester)
+            .copied();
         if handled < FAULTS_PER_TICK {
             log::debug!(
                 "DMA fault: device {:02x}:{:02x}.{} {} {:#x} blocked ({})",
                 fault.requester >> 8,
                 (fault.requester >> 3) & 0x1f,
                 fault.requester & 7,
-                if fault.is_write { "write to" } else { "read from" },
+                if fault.is_write {
+                    "write to"
+                } else {
+                    "read from"
+                },
                 fault.address,
                 reason_text(fault.reason)
             );
@@ -400,9 +538,18 @@ pub fn map_reserved_regions(
     };
     let mut pages = 0;
     for &(start, end) in regions {
-        match io_page_table::identity_map(&mut PhysicalTables, root, vtd::levels(), start, end, &mut |_| allocate()) {
+        match io_page_table::identity_map(
+            &mut PhysicalTables,
+            root,
+            vtd::levels(),
+            start,
+            end,
+            &mut |_| allocate(),
+        ) {
             Ok(mapped) => pages += mapped,
-            Err(error) => log::warn!("VT-d: reserved region {start:#x}..={end:#x} not mapped: {error:?}"),
+            Err(error) => {
+                log::warn!("VT-d: reserved region {start:#x}..={end:#x} not mapped: {error:?}")
+            }
         }
     }
     let mut state = STATE.lock();
@@ -412,5 +559,9 @@ pub fn map_reserved_regions(
             vtd::set_context(device, RESERVED_DOMAIN, root);
         }
     }
-    log::info!("VT-d: {} reserved region(s), {pages} pages identity-mapped for {} device(s)", regions.len(), devices.len());
+    log::info!(
+        "VT-d: {} reserved region(s), {pages} pages identity-mapped for {} device(s)",
+        regions.len(),
+        devices.len()
+    );
 }

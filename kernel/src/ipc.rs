@@ -10,7 +10,10 @@
 //! the Grant right; a badged endpoint cap to the endpoint the message goes
 //! through is *unwrapped* into its badge instead, as in seL4.
 use crate::kobj::{self, context, extra, objects, KernelHooks};
-use ward_abi::message::{IpcBuffer, MessageInfo, IPC_BUFFER_BITS, MAX_EXTRA_CAPS, MAX_MESSAGE_LENGTH, REGISTER_MESSAGE_LENGTH};
+use ward_abi::message::{
+    IpcBuffer, MessageInfo, IPC_BUFFER_BITS, MAX_EXTRA_CAPS, MAX_MESSAGE_LENGTH,
+    REGISTER_MESSAGE_LENGTH,
+};
 use ward_abi::rights::CapRights;
 use ward_abi::Error;
 use ward_kernel_objects::error::LookupSide;
@@ -29,13 +32,17 @@ pub const SEND_IS_FAULT: u64 = 1 << 3;
 /// frame in its TCB's IPC-buffer slot, at the offset of its registered address.
 pub fn ipc_buffer(tcb: Tcb) -> Option<&'static mut IpcBuffer> {
     let objects = objects();
-    let Cap::Frame { object, size, .. } = objects.cap(tcb.slot(TcbSlot::IpcBuffer)) else { return None };
+    let Cap::Frame { object, size, .. } = objects.cap(tcb.slot(TcbSlot::IpcBuffer)) else {
+        return None;
+    };
     let vaddr = objects.tcb_field(tcb, field::IPC_BUFFER_VADDR);
     let offset = vaddr & ((1u64 << size.bits()) - 1);
     if !offset.is_multiple_of(1 << IPC_BUFFER_BITS) {
         return None;
     }
-    let pointer = objects.window().kernel_pointer(object + offset, 1 << IPC_BUFFER_BITS) as *mut IpcBuffer;
+    let pointer = objects
+        .window()
+        .kernel_pointer(object + offset, 1 << IPC_BUFFER_BITS) as *mut IpcBuffer;
     // SAFETY: the frame belongs to the thread's configuration (its cap is in
     // the TCB), the buffer lies inside it (offset is below the frame size and
     // aligned to the buffer's size), and IpcBuffer is plain data. Kernel code
@@ -76,7 +83,11 @@ pub fn set_mr(tcb: Tcb, buffer: &mut Option<&'static mut IpcBuffer>, index: usiz
 /// Delivers a message: `words` (already gathered) with `label`, to `receiver`.
 pub fn deliver_words(receiver: Tcb, badge: u64, label: u64, words: &[u64]) {
     let mut buffer = ipc_buffer(receiver);
-    let length = if buffer.is_some() { words.len() } else { words.len().min(REGISTER_MESSAGE_LENGTH) };
+    let length = if buffer.is_some() {
+        words.len()
+    } else {
+        words.len().min(REGISTER_MESSAGE_LENGTH)
+    };
     for (index, &word) in words.iter().take(length).enumerate() {
         set_mr(receiver, &mut buffer, index, word);
     }
@@ -94,7 +105,14 @@ pub fn deliver_words(receiver: Tcb, badge: u64, label: u64, words: &[u64]) {
 /// `receiver`, transferring or unwrapping capabilities, and sets the
 /// receiver's return registers. `endpoint` is the endpoint the message went
 /// through (for unwrapping), if any.
-pub fn transfer(sender: Tcb, receiver: Tcb, info: MessageInfo, badge: u64, can_grant: bool, endpoint: Option<u64>) {
+pub fn transfer(
+    sender: Tcb,
+    receiver: Tcb,
+    info: MessageInfo,
+    badge: u64,
+    can_grant: bool,
+    endpoint: Option<u64>,
+) {
     let sender_buffer = ipc_buffer(sender);
     let mut receiver_buffer = ipc_buffer(receiver);
     let mut length = (info.length() as usize).min(MAX_MESSAGE_LENGTH);
@@ -107,7 +125,9 @@ pub fn transfer(sender: Tcb, receiver: Tcb, info: MessageInfo, badge: u64, can_g
     }
 
     let (extra_caps, unwrapped) = match (&sender_buffer, &mut receiver_buffer) {
-        (Some(from), Some(to)) if info.extra_caps() > 0 => transfer_caps(sender, receiver, from, to, info, can_grant, endpoint),
+        (Some(from), Some(to)) if info.extra_caps() > 0 => {
+            transfer_caps(sender, receiver, from, to, info, can_grant, endpoint)
+        }
         _ => (0, 0),
     };
     let delivered = MessageInfo::new(info.label(), unwrapped, extra_caps, length as u64);
@@ -138,7 +158,9 @@ fn transfer_caps(
     let mut unwrapped = 0;
     let mut slot_used = false;
     for index in 0..(info.extra_caps() as usize).min(MAX_EXTRA_CAPS) {
-        let Ok((slot, cap)) = objects.lookup_cap(sender_root, from.caps_or_badges[index]) else { break };
+        let Ok((slot, cap)) = objects.lookup_cap(sender_root, from.caps_or_badges[index]) else {
+            break;
+        };
         if let (Cap::Endpoint { object, badge, .. }, Some(through)) = (cap, endpoint) {
             if object == through && badge != 0 {
                 to.caps_or_badges[index] = badge;
@@ -151,9 +173,15 @@ fn transfer_caps(
             break;
         }
         // The receive slot: a CNode in the receiver's CSpace, then an index in it.
-        let Ok((_, cnode)) = objects.lookup_cap(receiver_root, to.receive_cnode) else { break };
-        let Ok(dest) = objects.lookup_slot_exact(LookupSide::Destination, cnode, to.receive_index, to.receive_depth)
-        else {
+        let Ok((_, cnode)) = objects.lookup_cap(receiver_root, to.receive_cnode) else {
+            break;
+        };
+        let Ok(dest) = objects.lookup_slot_exact(
+            LookupSide::Destination,
+            cnode,
+            to.receive_index,
+            to.receive_depth,
+        ) else {
             break;
         };
         if objects.copy_cap(slot, dest, CapRights::ALL, None).is_err() {
@@ -175,7 +203,13 @@ fn block_for_reply(caller: Tcb, receiver: Tcb, can_grant: bool) {
         // (it stays blocked, as in seL4 when a reply cap is dropped).
         let _ = objects.delete_cap(caller_slot, &mut KernelHooks);
     }
-    let _ = objects.insert_original(caller_slot, Cap::Reply { tcb: caller.0, can_grant });
+    let _ = objects.insert_original(
+        caller_slot,
+        Cap::Reply {
+            tcb: caller.0,
+            can_grant,
+        },
+    );
     objects.set_tcb_state(caller, ThreadState::BlockedOnReply);
     extra(caller).reply_partner = receiver.0;
     kobj::make_not_runnable(caller);
@@ -189,8 +223,16 @@ pub fn cancel_reply(caller: Tcb) {
     extra(caller).reply_partner = 0;
     if let Some(partner) = Tcb::from_link(partner) {
         let slot = partner.slot(TcbSlot::Caller);
-        if objects.cap(slot) == (Cap::Reply { tcb: caller.0, can_grant: true })
-            || objects.cap(slot) == (Cap::Reply { tcb: caller.0, can_grant: false })
+        if objects.cap(slot)
+            == (Cap::Reply {
+                tcb: caller.0,
+                can_grant: true,
+            })
+            || objects.cap(slot)
+                == (Cap::Reply {
+                    tcb: caller.0,
+                    can_grant: false,
+                })
         {
             let _ = objects.delete_cap(slot, &mut KernelHooks);
         }
@@ -198,13 +240,27 @@ pub fn cancel_reply(caller: Tcb) {
 }
 
 /// Completes a send from `sender` to the waiting `receiver`.
-fn rendezvous(sender: Tcb, receiver: Tcb, info: MessageInfo, badge: u64, flags: u64, endpoint: u64) {
+fn rendezvous(
+    sender: Tcb,
+    receiver: Tcb,
+    info: MessageInfo,
+    badge: u64,
+    flags: u64,
+    endpoint: u64,
+) {
     if flags & SEND_IS_FAULT != 0 {
         let fault = *extra(sender);
         let words = crate::fault::message_words(&fault);
         deliver_words(receiver, badge, fault.fault_kind, words);
     } else {
-        transfer(sender, receiver, info, badge, flags & SEND_CAN_GRANT != 0, Some(endpoint));
+        transfer(
+            sender,
+            receiver,
+            info,
+            badge,
+            flags & SEND_CAN_GRANT != 0,
+            Some(endpoint),
+        );
     }
     kobj::make_runnable(receiver);
     if flags & (SEND_IS_CALL | SEND_IS_FAULT) != 0 {
@@ -223,8 +279,21 @@ fn rendezvous(sender: Tcb, receiver: Tcb, info: MessageInfo, badge: u64, flags: 
 }
 
 /// Send (or Call, or a fault) on an endpoint capability.
-pub fn send(sender: Tcb, cap: Cap, info: MessageInfo, blocking: bool, flags: u64) -> Result<(), Error> {
-    let Cap::Endpoint { object, badge, rights } = cap else { return Err(Error::InvalidCapability) };
+pub fn send(
+    sender: Tcb,
+    cap: Cap,
+    info: MessageInfo,
+    blocking: bool,
+    flags: u64,
+) -> Result<(), Error> {
+    let Cap::Endpoint {
+        object,
+        badge,
+        rights,
+    } = cap
+    else {
+        return Err(Error::InvalidCapability);
+    };
     if !rights.contains(CapRights::WRITE) {
         return Err(Error::InvalidCapability);
     }
@@ -238,7 +307,9 @@ pub fn send(sender: Tcb, cap: Cap, info: MessageInfo, blocking: bool, flags: u64
     let objects = objects();
     match objects.endpoint_state(object) {
         EndpointState::Receiving => {
-            let receiver = objects.endpoint_head(object).expect("a receiving endpoint has a receiver");
+            let receiver = objects
+                .endpoint_head(object)
+                .expect("a receiving endpoint has a receiver");
             objects.endpoint_dequeue(object, receiver);
             rendezvous(sender, receiver, info, badge, flags, object);
         }
@@ -272,11 +343,20 @@ pub fn receive(receiver: Tcb, cap: Cap, blocking: bool) -> Result<(), Error> {
             }
             match objects.endpoint_state(object) {
                 EndpointState::Sending => {
-                    let sender = objects.endpoint_head(object).expect("a sending endpoint has a sender");
+                    let sender = objects
+                        .endpoint_head(object)
+                        .expect("a sending endpoint has a sender");
                     objects.endpoint_dequeue(object, sender);
                     let badge = objects.tcb_field(sender, field::IPC_BADGE);
                     let pending = *extra(sender);
-                    rendezvous(sender, receiver, MessageInfo(pending.pending_info), badge, pending.pending_flags, object);
+                    rendezvous(
+                        sender,
+                        receiver,
+                        MessageInfo(pending.pending_info),
+                        badge,
+                        pending.pending_flags,
+                        object,
+                    );
                 }
                 _ if blocking => {
                     objects.endpoint_block(object, receiver, false, 0);
@@ -290,7 +370,10 @@ pub fn receive(receiver: Tcb, cap: Cap, blocking: bool) -> Result<(), Error> {
             if !rights.contains(CapRights::READ) {
                 return Err(Error::InvalidCapability);
             }
-            if objects.notification_bound_tcb(object).is_some_and(|t| t != receiver) {
+            if objects
+                .notification_bound_tcb(object)
+                .is_some_and(|t| t != receiver)
+            {
                 return Err(Error::IllegalOperation);
             }
             if blocking {
@@ -323,11 +406,14 @@ pub fn signal(object: u64, badge: u64) {
 pub fn reply(replier: Tcb) {
     let objects = objects();
     let slot = replier.slot(TcbSlot::Caller);
-    let Cap::Reply { tcb, can_grant } = objects.cap(slot) else { return };
+    let Cap::Reply { tcb, can_grant } = objects.cap(slot) else {
+        return;
+    };
     let caller = Tcb(tcb);
     // Mark the reply as answered before the cap goes, so deleting it does
     // not wake the caller with an error.
-    let waiting = objects.tcb_state(caller) == ThreadState::BlockedOnReply && extra(caller).reply_partner == replier.0;
+    let waiting = objects.tcb_state(caller) == ThreadState::BlockedOnReply
+        && extra(caller).reply_partner == replier.0;
     if waiting {
         extra(caller).reply_partner = 0;
     }

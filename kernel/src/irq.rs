@@ -45,7 +45,12 @@ struct Source {
     requester: u16,
 }
 
-const FREE: Source = Source { issued: false, notification: 0, badge: 0, requester: 0 };
+const FREE: Source = Source {
+    issued: false,
+    notification: 0,
+    badge: 0,
+    requester: 0,
+};
 const SOURCES: usize = MAX_LINES as usize + MAX_MSIS;
 static TABLE: Mutex<[Source; SOURCES]> = Mutex::new([FREE; SOURCES]);
 /// The IOAPIC's own source id (for its remapping entries), once known.
@@ -70,7 +75,13 @@ fn set_masked(irq: u16, masked: bool) {
     if irq >= MSI_IRQ_BASE {
         let k = irq - MSI_IRQ_BASE;
         let requester = TABLE.lock()[slot_of(irq)].requester;
-        vtd::set_remap_entry(MSI_REMAP_BASE + k, MSI_VECTOR_BASE + k as u8, requester, false, !masked);
+        vtd::set_remap_entry(
+            MSI_REMAP_BASE + k,
+            MSI_VECTOR_BASE + k as u8,
+            requester,
+            false,
+            !masked,
+        );
     } else {
         ioapic::set_masked(u32::from(irq), masked);
     }
@@ -83,7 +94,9 @@ pub fn enable_remapping(ioapic_source: Option<u16>) {
         return;
     }
     let Some(source) = ioapic_source else {
-        log::warn!("VT-d: the DMAR names no source id for the IOAPIC; interrupt remapping stays off");
+        log::warn!(
+            "VT-d: the DMAR names no source id for the IOAPIC; interrupt remapping stays off"
+        );
         return;
     };
     IOAPIC_SOURCE.store(u64::from(source), Ordering::Relaxed);
@@ -107,24 +120,46 @@ pub fn irq_of(vector: u64) -> Option<u16> {
 }
 
 /// `irq_control_get(index, depth, line, level_triggered, active_low)`.
-pub fn control_get(line: u64, level_triggered: bool, active_low: bool, dest: Slot) -> Result<(), InvocationError> {
+pub fn control_get(
+    line: u64,
+    level_triggered: bool,
+    active_low: bool,
+    dest: Slot,
+) -> Result<(), InvocationError> {
     let lines = u64::from(ioapic::lines());
     if line >= lines {
-        return Err(InvocationError::range(0, lines.saturating_sub(1), "no such interrupt line"));
+        return Err(InvocationError::range(
+            0,
+            lines.saturating_sub(1),
+            "no such interrupt line",
+        ));
     }
     if !objects().cap(dest).is_null() {
-        return Err(InvocationError::delete_first("the destination slot is occupied"));
+        return Err(InvocationError::delete_first(
+            "the destination slot is occupied",
+        ));
     }
     let mut table = TABLE.lock();
     if table[line as usize].issued {
-        return Err(InvocationError::illegal("a handler for this line already exists (one IRQ, one driver)"));
+        return Err(InvocationError::illegal(
+            "a handler for this line already exists (one IRQ, one driver)",
+        ));
     }
     objects().insert_original(dest, Cap::IrqHandler { irq: line as u16 })?;
-    table[line as usize] = Source { issued: true, ..FREE };
+    table[line as usize] = Source {
+        issued: true,
+        ..FREE
+    };
     drop(table);
     if vtd::remapping() {
         let source = IOAPIC_SOURCE.load(Ordering::Relaxed) as u16;
-        vtd::set_remap_entry(line as u16, IRQ_VECTOR_BASE + line as u8, source, level_triggered, true);
+        vtd::set_remap_entry(
+            line as u16,
+            IRQ_VECTOR_BASE + line as u8,
+            source,
+            level_triggered,
+            true,
+        );
         ioapic::route_remapped(line as u32, line as u16, level_triggered, active_low);
     } else {
         ioapic::route(line as u32, level_triggered, active_low);
@@ -141,20 +176,41 @@ pub fn control_get_msi(requester: u64, dest: Slot) -> Result<[u64; 2], Invocatio
         ));
     }
     if requester == 0 || requester > u64::from(u16::MAX) {
-        return Err(InvocationError::range(1, u64::from(u16::MAX), "requester ids are 16 bits (bus:dev.fn)"));
+        return Err(InvocationError::range(
+            1,
+            u64::from(u16::MAX),
+            "requester ids are 16 bits (bus:dev.fn)",
+        ));
     }
     if !objects().cap(dest).is_null() {
-        return Err(InvocationError::delete_first("the destination slot is occupied"));
+        return Err(InvocationError::delete_first(
+            "the destination slot is occupied",
+        ));
     }
     let mut table = TABLE.lock();
     let k = (0..MAX_MSIS)
         .find(|&k| !table[MAX_LINES as usize + k].issued)
         .ok_or(InvocationError::illegal("all MSI handlers are in use"))? as u16;
-    objects().insert_original(dest, Cap::IrqHandler { irq: MSI_IRQ_BASE + k })?;
-    table[MAX_LINES as usize + usize::from(k)] = Source { issued: true, requester: requester as u16, ..FREE };
+    objects().insert_original(
+        dest,
+        Cap::IrqHandler {
+            irq: MSI_IRQ_BASE + k,
+        },
+    )?;
+    table[MAX_LINES as usize + usize::from(k)] = Source {
+        issued: true,
+        requester: requester as u16,
+        ..FREE
+    };
     drop(table);
     // Masked (not present) until the driver sets a notification and acks.
-    vtd::set_remap_entry(MSI_REMAP_BASE + k, MSI_VECTOR_BASE + k as u8, requester as u16, false, false);
+    vtd::set_remap_entry(
+        MSI_REMAP_BASE + k,
+        MSI_VECTOR_BASE + k as u8,
+        requester as u16,
+        false,
+        false,
+    );
     let (address, data) = vtd::msi_message(MSI_REMAP_BASE + k);
     Ok([address, u64::from(data)])
 }
@@ -162,11 +218,22 @@ pub fn control_get_msi(requester: u64, dest: Slot) -> Result<[u64; 2], Invocatio
 /// `irq_handler_set_notification(notification)`: interrupts signal this
 /// notification with the cap's badge.
 pub fn set_notification(irq: u16, notification: Cap) -> Result<(), InvocationError> {
-    let Cap::Notification { object, badge, rights } = notification else {
-        return Err(InvocationError::invalid_capability(1, "not a notification capability"));
+    let Cap::Notification {
+        object,
+        badge,
+        rights,
+    } = notification
+    else {
+        return Err(InvocationError::invalid_capability(
+            1,
+            "not a notification capability",
+        ));
     };
     if !rights.contains(CapRights::WRITE) {
-        return Err(InvocationError::invalid_capability(1, "delivering interrupts needs the write right"));
+        return Err(InvocationError::invalid_capability(
+            1,
+            "delivering interrupts needs the write right",
+        ));
     }
     let mut table = TABLE.lock();
     let entry = &mut table[slot_of(irq)];
@@ -178,7 +245,9 @@ pub fn set_notification(irq: u16, notification: Cap) -> Result<(), InvocationErr
 /// `irq_handler_ack()`: the driver handled the last interrupt; unmask.
 pub fn ack(irq: u16) -> Result<(), InvocationError> {
     if TABLE.lock()[slot_of(irq)].notification == 0 {
-        return Err(InvocationError::illegal("set a notification before acknowledging"));
+        return Err(InvocationError::illegal(
+            "set a notification before acknowledging",
+        ));
     }
     set_masked(irq, false);
     Ok(())
@@ -204,7 +273,11 @@ pub fn forget_notification(notification: u64) {
     for (index, entry) in TABLE.lock().iter_mut().enumerate() {
         if entry.notification == notification {
             entry.notification = 0;
-            let irq = if index >= MAX_LINES as usize { MSI_IRQ_BASE + (index - MAX_LINES as usize) as u16 } else { index as u16 };
+            let irq = if index >= MAX_LINES as usize {
+                MSI_IRQ_BASE + (index - MAX_LINES as usize) as u16
+            } else {
+                index as u16
+            };
             let _ = to_mask.push(irq);
         }
     }

@@ -40,7 +40,9 @@ pub fn init() {
     OBJECTS.call_once(|| {
         // SAFETY: the physical map covers [0, MAX_PHYS_MEMORY) for the
         // kernel's lifetime (paging::init_kernel_address_space).
-        ObjectsCell(Objects::new(unsafe { PhysWindow::new(PHYSMAP_BASE as *mut u8, MAX_PHYS_MEMORY) }))
+        ObjectsCell(Objects::new(unsafe {
+            PhysWindow::new(PHYSMAP_BASE as *mut u8, MAX_PHYS_MEMORY)
+        }))
     });
 }
 
@@ -221,7 +223,9 @@ impl ObjectHooks for KernelHooks {
                 // still waiting for this reply, gets an error instead of
                 // waiting forever.
                 let caller = Tcb(tcb);
-                if objects.tcb_state(caller) == ThreadState::BlockedOnReply && extra(caller).reply_partner != 0 {
+                if objects.tcb_state(caller) == ThreadState::BlockedOnReply
+                    && extra(caller).reply_partner != 0
+                {
                     extra(caller).reply_partner = 0;
                     if extra(caller).fault_kind != 0 {
                         // A faulting thread runs its faulting instruction again

@@ -15,10 +15,10 @@ mod console;
 mod fastpath;
 mod fault;
 mod invocation;
-mod iospace;
 mod ioport;
-mod irq;
+mod iospace;
 mod ipc;
+mod irq;
 mod kobj;
 mod platform;
 mod sched;
@@ -80,7 +80,13 @@ fn add_device_untyped(
     platform: Option<&ward_kernel_core::acpi::Platform>,
 ) {
     const FOUR_GIB: u64 = 1 << 32;
-    let low_ram_top = boot.ram.iter().filter(|r| r.start < FOUR_GIB).map(|r| r.end.min(FOUR_GIB)).max().unwrap_or(0);
+    let low_ram_top = boot
+        .ram
+        .iter()
+        .filter(|r| r.start < FOUR_GIB)
+        .map(|r| r.end.min(FOUR_GIB))
+        .max()
+        .unwrap_or(0);
     let mut device = PhysMemory::new();
     if device.add_ram(low_ram_top, FOUR_GIB).is_err() {
         return;
@@ -129,7 +135,10 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
         log::warn!("kernel command line: ignoring '{word}' (known: loglevel=error|warn|info|debug|trace, idle=exit|wait)");
     }
     if boot.ignored_entries > 0 {
-        log::warn!("boot loader tables too long: {} entries ignored", boot.ignored_entries);
+        log::warn!(
+            "boot loader tables too long: {} entries ignored",
+            boot.ignored_entries
+        );
     }
 
     let platform = platform::discover();
@@ -145,10 +154,16 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     for range in &boot.ram {
         let end = range.end.min(config::MAX_PHYS_MEMORY);
         if range.end > config::MAX_PHYS_MEMORY {
-            log::warn!("RAM above {:#x} is not used (kernel-config MAX_PHYS_MEMORY)", config::MAX_PHYS_MEMORY);
+            log::warn!(
+                "RAM above {:#x} is not used (kernel-config MAX_PHYS_MEMORY)",
+                config::MAX_PHYS_MEMORY
+            );
         }
         if memory.add_ram(range.start, end).is_err() {
-            log::warn!("memory map too fragmented; RAM at {:#x} ignored", range.start);
+            log::warn!(
+                "memory map too fragmented; RAM at {:#x} ignored",
+                range.start
+            );
         }
     }
     let (kernel_start, kernel_end) = paging::kernel_image_range();
@@ -156,18 +171,28 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     let modules = boot.modules.iter().map(|m| (m.start, m.end));
     for (start, end) in reservations.into_iter().chain(modules) {
         if memory.reserve(start, end).is_err() {
-            boot_error(format_args!("memory map too fragmented to reserve {start:#x}..{end:#x}"));
+            boot_error(format_args!(
+                "memory map too fragmented to reserve {start:#x}..{end:#x}"
+            ));
         }
     }
 
-    let root_name = boot.modules.first().map(|m| split_module_cmdline(&m.cmdline).0).unwrap_or("");
+    let root_name = boot
+        .modules
+        .first()
+        .map(|m| split_module_cmdline(&m.cmdline).0)
+        .unwrap_or("");
     let root = match boot::root_task::build(&boot, &mut memory) {
         Ok(root) => root,
         Err(error) => boot_error(format_args!("root task module '{root_name}': {error}")),
     };
 
     // VT-d: tables from boot memory, then translation on (all DMA blocked).
-    if let Some(unit) = platform.as_ref().and_then(|p| p.dmar.as_ref()).and_then(|d| d.units.first()) {
+    if let Some(unit) = platform
+        .as_ref()
+        .and_then(|p| p.dmar.as_ref())
+        .and_then(|d| d.units.first())
+    {
         match memory.allocate(arch::x86_64::vtd::TABLE_BYTES, paging::PAGE_SIZE) {
             Some(tables) => arch::x86_64::vtd::init(unit.register_base, tables),
             None => log::warn!("VT-d: no memory for its tables; DMA remapping stays off"),
@@ -176,8 +201,15 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
         // remapping entries of its lines check where interrupts come from.
         let ioapic_source = platform.as_ref().and_then(|p| {
             let id = p.ioapics.first()?.id;
-            p.dmar.as_ref()?.units.iter().flat_map(|u| u.scopes.iter()).find(|s| s.kind == 3 && s.enumeration_id == id)
-                .map(|s| (u16::from(s.bus) << 8) | (u16::from(s.device) << 3) | u16::from(s.function))
+            p.dmar
+                .as_ref()?
+                .units
+                .iter()
+                .flat_map(|u| u.scopes.iter())
+                .find(|s| s.kind == 3 && s.enumeration_id == id)
+                .map(|s| {
+                    (u16::from(s.bus) << 8) | (u16::from(s.device) << 3) | u16::from(s.function)
+                })
         });
         irq::enable_remapping(ioapic_source);
         // Firmware-reserved regions (RMRRs) stay mapped for the devices that use them.
@@ -187,7 +219,9 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
             for region in &dmar.reserved_regions {
                 let _ = regions.push((region.base, region.limit));
                 for scope in region.scopes.iter().filter(|s| s.kind == 1) {
-                    let id = (u16::from(scope.bus) << 8) | (u16::from(scope.device) << 3) | u16::from(scope.function);
+                    let id = (u16::from(scope.bus) << 8)
+                        | (u16::from(scope.device) << 3)
+                        | u16::from(scope.function);
                     if !devices.contains(&id) {
                         let _ = devices.push(id);
                     }
@@ -203,7 +237,11 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     let mut untyped = memory.to_untyped();
     add_device_untyped(&mut untyped, &boot, platform.as_ref());
     if untyped.dropped_bytes > 0 {
-        log::warn!("{} bytes of RAM left out: more than {} untyped regions", untyped.dropped_bytes, bootinfo::MAX_UNTYPED);
+        log::warn!(
+            "{} bytes of RAM left out: more than {} untyped regions",
+            untyped.dropped_bytes,
+            bootinfo::MAX_UNTYPED
+        );
     }
     // SAFETY: the boot-info pages were allocated (zeroed) for this purpose and
     // are mapped read-only in the root task, which has not run yet; BootInfo
@@ -213,7 +251,12 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     info.version = BOOTINFO_VERSION;
     info.untyped_count = untyped.regions.len() as u32;
     info.untyped[..untyped.regions.len()].copy_from_slice(&untyped.regions);
-    let ram_bytes: u64 = untyped.regions.iter().filter(|r| r.is_device == 0).map(|r| r.size()).sum();
+    let ram_bytes: u64 = untyped
+        .regions
+        .iter()
+        .filter(|r| r.is_device == 0)
+        .map(|r| r.size())
+        .sum();
     info.untyped_ram_bytes = ram_bytes;
     info.module_count = boot.modules.len() as u32;
     for (index, module) in boot.modules.iter().enumerate() {
@@ -224,7 +267,10 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
         desc.name_len = bootinfo::fill_text(&mut desc.name, &module.cmdline) as u64;
     }
     info.kernel_cmdline_len = bootinfo::fill_text(&mut info.kernel_cmdline, &boot.cmdline) as u32;
-    if let Some(window) = platform.as_ref().and_then(|p| p.ecam.iter().find(|w| w.segment == 0)) {
+    if let Some(window) = platform
+        .as_ref()
+        .and_then(|p| p.ecam.iter().find(|w| w.segment == 0))
+    {
         info.platform.ecam_base = window.base;
         info.platform.ecam_start_bus = window.start_bus;
         info.platform.ecam_end_bus = window.end_bus;
@@ -232,7 +278,11 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     info.platform.iommu = u8::from(arch::x86_64::vtd::enabled());
     info.platform.ioapic_lines = arch::x86_64::ioapic::lines() as u8;
     info.platform.interrupt_remapping = u8::from(arch::x86_64::vtd::remapping());
-    let root_args = boot.modules.first().map(|m| split_module_cmdline(&m.cmdline).1).unwrap_or("");
+    let root_args = boot
+        .modules
+        .first()
+        .map(|m| split_module_cmdline(&m.cmdline).1)
+        .unwrap_or("");
     info.root_cmdline_len = bootinfo::fill_text(&mut info.root_cmdline, root_args) as u32;
 
     boot::root_task::install_caps(&root, &untyped, &boot, info);

@@ -15,13 +15,17 @@ struct PhysicalMap;
 
 impl PhysicalMemory for PhysicalMap {
     fn read(&self, paddr: u64, buffer: &mut [u8]) -> bool {
-        let Some(end) = paddr.checked_add(buffer.len() as u64) else { return false };
+        let Some(end) = paddr.checked_add(buffer.len() as u64) else {
+            return false;
+        };
         if end > MAX_PHYS_MEMORY {
             return false;
         }
         // SAFETY: the range is inside the physical map (checked above), which
         // maps all of it; firmware tables are only read, byte by byte copies.
-        unsafe { core::ptr::copy_nonoverlapping(phys_to_virt(paddr), buffer.as_mut_ptr(), buffer.len()) };
+        unsafe {
+            core::ptr::copy_nonoverlapping(phys_to_virt(paddr), buffer.as_mut_ptr(), buffer.len())
+        };
         true
     }
 }
@@ -53,7 +57,12 @@ pub fn discover() -> Option<Platform> {
         }
     );
     for ioapic in &platform.ioapics {
-        log::info!("platform: IOAPIC {} at {:#x}, GSI {}+", ioapic.id, ioapic.address, ioapic.gsi_base);
+        log::info!(
+            "platform: IOAPIC {} at {:#x}, GSI {}+",
+            ioapic.id,
+            ioapic.address,
+            ioapic.gsi_base
+        );
     }
     for window in &platform.ecam {
         log::info!(
@@ -84,7 +93,10 @@ pub fn discover() -> Option<Platform> {
         ),
     }
     if platform.dropped_entries > 0 {
-        log::warn!("platform: {} table entries left out (tables full)", platform.dropped_entries);
+        log::warn!(
+            "platform: {} table entries left out (tables full)",
+            platform.dropped_entries
+        );
     }
     Some(platform)
 }

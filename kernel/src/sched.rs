@@ -5,7 +5,9 @@
 //! goes to the back of its priority's queue. The running thread stays at the
 //! front of its queue while it runs, so choosing is always "the head of the
 //! highest non-empty queue" (`ward_kernel_objects::sched`).
-use crate::arch::x86_64::trap::{return_to_user, UserContext, CURRENT_CONTEXT, CURRENT_CONTEXT_TOP};
+use crate::arch::x86_64::trap::{
+    return_to_user, UserContext, CURRENT_CONTEXT, CURRENT_CONTEXT_TOP,
+};
 use crate::arch::x86_64::{cpu, gdt};
 use crate::kobj::{self, objects, READY};
 use core::sync::atomic::{AtomicU64, Ordering};

@@ -28,8 +28,14 @@ use ward_kernel_objects::{Cap, Tcb};
 /// flags are cleared on entry (interrupts, direction, trap, alignment check).
 pub fn init() {
     use crate::arch::x86_64::gdt::{KERNEL_CODE, USER_BASE};
-    cpu::wrmsr(cpu::MSR_LSTAR, crate::arch::x86_64::trap::syscall_entry_address());
-    cpu::wrmsr(cpu::MSR_STAR, (u64::from(USER_BASE) << 48) | (u64::from(KERNEL_CODE) << 32));
+    cpu::wrmsr(
+        cpu::MSR_LSTAR,
+        crate::arch::x86_64::trap::syscall_entry_address(),
+    );
+    cpu::wrmsr(
+        cpu::MSR_STAR,
+        (u64::from(USER_BASE) << 48) | (u64::from(KERNEL_CODE) << 32),
+    );
     cpu::wrmsr(cpu::MSR_SFMASK, (1 << 9) | (1 << 10) | (1 << 8) | (1 << 18));
     cpu::wrmsr(cpu::MSR_EFER, cpu::rdmsr(cpu::MSR_EFER) | cpu::EFER_SCE);
 }
@@ -40,8 +46,11 @@ pub fn init() {
 fn copy_from_user(address_space: u64, address: u64, out: &mut [u8]) -> Result<(), Error> {
     let mut done = 0usize;
     while done < out.len() {
-        let vaddr = address.checked_add(done as u64).ok_or(Error::InvalidArgument)?;
-        let paddr = paging::translate_user(address_space, vaddr, false).ok_or(Error::InvalidArgument)?;
+        let vaddr = address
+            .checked_add(done as u64)
+            .ok_or(Error::InvalidArgument)?;
+        let paddr =
+            paging::translate_user(address_space, vaddr, false).ok_or(Error::InvalidArgument)?;
         let in_page = (PAGE_SIZE - (vaddr % PAGE_SIZE)) as usize;
         let chunk = in_page.min(out.len() - done);
         // SAFETY: `paddr..paddr+chunk` lies in one user page mapped in the
@@ -70,7 +79,10 @@ fn set_error(tcb: Tcb, error: Error, details: [u64; 4]) {
 /// A capability lookup by a syscall failed: a capability fault.
 fn capability_fault(tcb: Tcb, cptr: u64, receiving: bool, failure: LookupFailure) {
     let [kind, a, b] = failure.to_words();
-    if matches!(objects().cap(tcb.slot(TcbSlot::FaultEndpoint)), Cap::Endpoint { .. }) {
+    if matches!(
+        objects().cap(tcb.slot(TcbSlot::FaultEndpoint)),
+        Cap::Endpoint { .. }
+    ) {
         let rip = context(tcb).rip;
         fault::raise(tcb, CAP_FAULT, &[rip, cptr, receiving as u64, kind, a, b]);
     } else {
@@ -90,17 +102,27 @@ fn look_up(tcb: Tcb, cptr: u64, receiving: bool) -> Option<(ward_kernel_objects:
 }
 
 fn handle_send(caller: Tcb, cptr: u64, info: MessageInfo, kind: Syscall) {
-    let Some((slot, cap)) = look_up(caller, cptr, false) else { return };
+    let Some((slot, cap)) = look_up(caller, cptr, false) else {
+        return;
+    };
     match cap {
         Cap::Endpoint { .. } => {
             // rax keeps the syscall number until the send completes: a
             // blocked sender whose send is cancelled runs the same syscall again.
-            let flags = if kind == Syscall::Call { ipc::SEND_IS_CALL } else { 0 };
+            let flags = if kind == Syscall::Call {
+                ipc::SEND_IS_CALL
+            } else {
+                0
+            };
             if let Err(error) = ipc::send(caller, cap, info, kind != Syscall::NBSend, flags) {
                 set_error(caller, error, [0; 4]);
             }
         }
-        Cap::Notification { object, badge, rights } => {
+        Cap::Notification {
+            object,
+            badge,
+            rights,
+        } => {
             if rights.contains(CapRights::WRITE) {
                 context(caller).rax = 0;
                 ipc::signal(object, badge);
@@ -112,7 +134,9 @@ fn handle_send(caller: Tcb, cptr: u64, info: MessageInfo, kind: Syscall) {
             let result = invocation::invoke(caller, slot, cap, info);
             match (kind, result) {
                 (Syscall::Call, result) => invocation::write_result(caller, result),
-                (_, Ok(invocation::Outcome::Restart)) => invocation::write_result(caller, Ok(invocation::Outcome::Restart)),
+                (_, Ok(invocation::Outcome::Restart)) => {
+                    invocation::write_result(caller, Ok(invocation::Outcome::Restart))
+                }
                 _ => {} // Send and NBSend give no reply.
             }
         }
@@ -120,7 +144,9 @@ fn handle_send(caller: Tcb, cptr: u64, info: MessageInfo, kind: Syscall) {
 }
 
 fn handle_receive(caller: Tcb, cptr: u64, blocking: bool) {
-    let Some((_, cap)) = look_up(caller, cptr, true) else { return };
+    let Some((_, cap)) = look_up(caller, cptr, true) else {
+        return;
+    };
     if let Err(error) = ipc::receive(caller, cap, blocking) {
         set_error(caller, error, [0; 4]);
     }
@@ -129,7 +155,9 @@ fn handle_receive(caller: Tcb, cptr: u64, blocking: bool) {
 /// Entry from `syscall_entry`.
 #[no_mangle]
 extern "C" fn handle_syscall() {
-    let Some(caller) = crate::kobj::current() else { return };
+    let Some(caller) = crate::kobj::current() else {
+        return;
+    };
     let saved = *context(caller);
     let (number, arg0, arg1) = (saved.rax, saved.rdi, saved.rsi);
     match Syscall::from_number(number) {
@@ -153,7 +181,10 @@ extern "C" fn handle_syscall() {
             };
         }
         Some(Syscall::DebugExit) => {
-            log::info!("debug exit: thread '{}' ends the run with status {arg0:#x}", fault::thread_name(caller));
+            log::info!(
+                "debug exit: thread '{}' ends the run with status {arg0:#x}",
+                fault::thread_name(caller)
+            );
             crate::debug_exit(arg0 as u8);
         }
         Some(Syscall::DebugCapIdentify) => {
@@ -163,11 +194,22 @@ extern "C" fn handle_syscall() {
                 Ok((_, cap)) => {
                     let mapped = matches!(
                         cap,
-                        Cap::Frame { mapping: Some(_), .. }
-                            | Cap::PageTable { mapping: Some(_), .. }
-                            | Cap::PageDirectory { mapping: Some(_), .. }
-                            | Cap::Pdpt { mapping: Some(_), .. }
-                            | Cap::IoPageTable { mapping: Some(_), .. }
+                        Cap::Frame {
+                            mapping: Some(_),
+                            ..
+                        } | Cap::PageTable {
+                            mapping: Some(_),
+                            ..
+                        } | Cap::PageDirectory {
+                            mapping: Some(_),
+                            ..
+                        } | Cap::Pdpt {
+                            mapping: Some(_),
+                            ..
+                        } | Cap::IoPageTable {
+                            mapping: Some(_),
+                            ..
+                        }
                     );
                     ctx.rax = 0;
                     ctx.rdi = cap.cap_type() as u64;
@@ -196,15 +238,23 @@ extern "C" fn handle_syscall() {
             context(caller).rax = 0;
             ipc::reply(caller);
         }
-        Some(Syscall::ReplyRecv) if crate::fastpath::reply_recv(caller, arg0, MessageInfo(arg1)) => {}
+        Some(Syscall::ReplyRecv)
+            if crate::fastpath::reply_recv(caller, arg0, MessageInfo(arg1)) => {}
         Some(Syscall::ReplyRecv) => {
             // rax is set when a message arrives (a restarted ReplyRecv must still say ReplyRecv).
             ipc::reply(caller);
             handle_receive(caller, arg0, true);
         }
         None => {
-            if matches!(objects().cap(caller.slot(TcbSlot::FaultEndpoint)), Cap::Endpoint { .. }) {
-                fault::raise(caller, UNKNOWN_SYSCALL, &[saved.rip, saved.rsp, saved.rflags, number, arg0, arg1]);
+            if matches!(
+                objects().cap(caller.slot(TcbSlot::FaultEndpoint)),
+                Cap::Endpoint { .. }
+            ) {
+                fault::raise(
+                    caller,
+                    UNKNOWN_SYSCALL,
+                    &[saved.rip, saved.rsp, saved.rflags, number, arg0, arg1],
+                );
             } else {
                 set_error(caller, Error::UnknownSyscall, [number, 0, 0, 0]);
             }

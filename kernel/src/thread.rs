@@ -36,7 +36,12 @@ pub fn sanitise(ctx: &mut UserContext) {
 /// and `argument` in `rdi`.
 pub fn set_entry(tcb: Tcb, entry: u64, stack_top: u64, argument: u64) {
     let ctx = context(tcb);
-    *ctx = UserContext { rip: entry, rsp: stack_top, rdi: argument, ..UserContext::default() };
+    *ctx = UserContext {
+        rip: entry,
+        rsp: stack_top,
+        rdi: argument,
+        ..UserContext::default()
+    };
     sanitise(ctx);
 }
 

@@ -30,8 +30,12 @@ fn handle_interrupt(vector: u64) {
             // The APIC wants no EOI for its spurious vector.
             SPURIOUS_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
         }
-        v if v == u64::from(crate::arch::x86_64::vtd::FAULT_VECTOR) => crate::iospace::handle_fault_interrupt(),
-        v if crate::irq::irq_of(v).is_some() => crate::irq::handle(crate::irq::irq_of(v).expect("checked")),
+        v if v == u64::from(crate::arch::x86_64::vtd::FAULT_VECTOR) => {
+            crate::iospace::handle_fault_interrupt()
+        }
+        v if crate::irq::irq_of(v).is_some() => {
+            crate::irq::handle(crate::irq::irq_of(v).expect("checked"))
+        }
         v if (u64::from(PIC_VECTOR_BASE)..u64::from(PIC_VECTOR_BASE) + 16).contains(&v) => {
             // The PICs are fully masked; only their spurious IRQ 7/15 get here.
             SPURIOUS_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
@@ -68,7 +72,11 @@ extern "C" fn handle_user_trap(saved: *const UserContext) {
         let fetch = (ctx.error_code & 0x10 != 0) as u64;
         fault::raise(tcb, VM_FAULT, &[ctx.rip, address, fetch, ctx.error_code]);
     } else {
-        fault::raise(tcb, USER_EXCEPTION, &[ctx.rip, ctx.rsp, ctx.rflags, ctx.vector, ctx.error_code]);
+        fault::raise(
+            tcb,
+            USER_EXCEPTION,
+            &[ctx.rip, ctx.rsp, ctx.rflags, ctx.vector, ctx.error_code],
+        );
     }
     sched::schedule();
 }

@@ -7,8 +7,10 @@
 //! frame can be mapped once per capability and is unmapped when that
 //! capability is deleted. The kernel's upper half is installed in a PML4 the
 //! first time it is used.
+use crate::arch::x86_64::paging::{
+    ADDRESS_MASK, CACHE_DISABLE, HUGE, NO_EXECUTE, PRESENT, USER, WRITABLE, WRITE_THROUGH,
+};
 use crate::arch::x86_64::{cpu, paging};
-use crate::arch::x86_64::paging::{ADDRESS_MASK, CACHE_DISABLE, HUGE, NO_EXECUTE, PRESENT, USER, WRITABLE, WRITE_THROUGH};
 use crate::kobj::{self, objects};
 use ward_abi::lookup::LookupFailure;
 use ward_abi::rights::CapRights;
@@ -38,14 +40,25 @@ fn entries(table: u64) -> &'static mut [u64; 512] {
 /// returns the PML4 and its ASID. A PML4 cap can be copied once it has one.
 pub fn assign_asid(slot: Slot, cap: Cap) -> Result<(u64, u16), InvocationError> {
     let Cap::Pml4 { object, asid } = cap else {
-        return Err(InvocationError::invalid_capability(1, "the VSpace argument is not a PML4 capability"));
+        return Err(InvocationError::invalid_capability(
+            1,
+            "the VSpace argument is not a PML4 capability",
+        ));
     };
     paging::share_kernel_half(object);
     if let Some(asid) = asid {
         return Ok((object, asid));
     }
-    let asid = kobj::asid_for(object).ok_or(InvocationError::illegal("all address-space identifiers are in use"))?;
-    kobj::replace_cap(slot, Cap::Pml4 { object, asid: Some(asid) });
+    let asid = kobj::asid_for(object).ok_or(InvocationError::illegal(
+        "all address-space identifiers are in use",
+    ))?;
+    kobj::replace_cap(
+        slot,
+        Cap::Pml4 {
+            object,
+            asid: Some(asid),
+        },
+    );
     Ok((object, asid))
 }
 
@@ -58,7 +71,9 @@ fn walk_to(pml4: u64, vaddr: u64, level: usize) -> Result<u64, InvocationError> 
         if entry & PRESENT == 0 || entry & HUGE != 0 {
             return Err(InvocationError::lookup(
                 LookupSide::Destination,
-                LookupFailure::MissingCapability { bits_left: LEVEL_SHIFT[current] },
+                LookupFailure::MissingCapability {
+                    bits_left: LEVEL_SHIFT[current],
+                },
             ));
         }
         table = entry & ADDRESS_MASK;
@@ -68,10 +83,15 @@ fn walk_to(pml4: u64, vaddr: u64, level: usize) -> Result<u64, InvocationError> 
 
 fn check_user_vaddr(vaddr: u64, alignment_bits: u32) -> Result<(), InvocationError> {
     if vaddr & ((1u64 << alignment_bits) - 1) != 0 {
-        return Err(InvocationError::alignment("the virtual address is not aligned to the mapping's size"));
+        return Err(InvocationError::alignment(
+            "the virtual address is not aligned to the mapping's size",
+        ));
     }
     if !ward_abi::layout::is_user_range(vaddr, 1u64 << alignment_bits) {
-        return Err(InvocationError::invalid_argument(0, "the virtual address is not in user space"));
+        return Err(InvocationError::invalid_argument(
+            0,
+            "the virtual address is not in user space",
+        ));
     }
     Ok(())
 }
@@ -81,7 +101,10 @@ fn check_user_vaddr(vaddr: u64, alignment_bits: u32) -> Result<(), InvocationErr
 fn check_table_vaddr(base: u64, bits: u32) -> Result<(), InvocationError> {
     match base.checked_add(1u64 << bits) {
         Some(end) if end <= ward_abi::layout::USER_TOP => Ok(()),
-        _ => Err(InvocationError::invalid_argument(0, "the virtual address is not in user space")),
+        _ => Err(InvocationError::invalid_argument(
+            0,
+            "the virtual address is not in user space",
+        )),
     }
 }
 
@@ -93,15 +116,27 @@ fn flush_if_current(pml4: u64, vaddr: u64) {
 
 /// `pdpt_map`, `page_directory_map`, `page_table_map`: maps the paging
 /// structure in `slot` into `vspace` at `vaddr`.
-pub fn map_table(slot: Slot, cap: Cap, vspace: (Slot, Cap), vaddr: u64) -> Result<(), InvocationError> {
+pub fn map_table(
+    slot: Slot,
+    cap: Cap,
+    vspace: (Slot, Cap),
+    vaddr: u64,
+) -> Result<(), InvocationError> {
     let (object, mapping, level) = match cap {
         Cap::Pdpt { object, mapping } => (object, mapping, 3),
         Cap::PageDirectory { object, mapping } => (object, mapping, 2),
         Cap::PageTable { object, mapping } => (object, mapping, 1),
-        _ => return Err(InvocationError::invalid_capability(0, "not a paging-structure capability")),
+        _ => {
+            return Err(InvocationError::invalid_capability(
+                0,
+                "not a paging-structure capability",
+            ))
+        }
     };
     if mapping.is_some() {
-        return Err(InvocationError::illegal("the paging structure is already mapped"));
+        return Err(InvocationError::illegal(
+            "the paging structure is already mapped",
+        ));
     }
     let (pml4, asid) = assign_asid(vspace.0, vspace.1)?;
     let vaddr = vaddr & !((1u64 << LEVEL_SHIFT[level]) - 1);
@@ -109,7 +144,9 @@ pub fn map_table(slot: Slot, cap: Cap, vspace: (Slot, Cap), vaddr: u64) -> Resul
     let parent = walk_to(pml4, vaddr, level)?;
     let entry = &mut entries(parent)[index(vaddr, level)];
     if *entry & PRESENT != 0 {
-        return Err(InvocationError::delete_first("something is already mapped there"));
+        return Err(InvocationError::delete_first(
+            "something is already mapped there",
+        ));
     }
     *entry = object | PRESENT | WRITABLE | USER;
     let mapping = Some(Mapping { asid, vaddr });
@@ -124,21 +161,46 @@ pub fn map_table(slot: Slot, cap: Cap, vspace: (Slot, Cap), vaddr: u64) -> Resul
 
 /// `frame_map`: maps the frame in `slot` into `vspace` at `vaddr` with the
 /// rights the cap allows and the caller asks for.
-pub fn map_frame(slot: Slot, cap: Cap, vspace: (Slot, Cap), vaddr: u64, rights: CapRights, attributes: u64) -> Result<(), InvocationError> {
-    let Cap::Frame { object, size, rights: cap_rights, is_device, mapping } = cap else {
-        return Err(InvocationError::invalid_capability(0, "not a frame capability"));
+pub fn map_frame(
+    slot: Slot,
+    cap: Cap,
+    vspace: (Slot, Cap),
+    vaddr: u64,
+    rights: CapRights,
+    attributes: u64,
+) -> Result<(), InvocationError> {
+    let Cap::Frame {
+        object,
+        size,
+        rights: cap_rights,
+        is_device,
+        mapping,
+    } = cap
+    else {
+        return Err(InvocationError::invalid_capability(
+            0,
+            "not a frame capability",
+        ));
     };
     if mapping.is_some() {
-        return Err(InvocationError::illegal("the frame is already mapped through this capability; copy the cap to map it again"));
+        return Err(InvocationError::illegal(
+            "the frame is already mapped through this capability; copy the cap to map it again",
+        ));
     }
     let rights = rights.intersect(cap_rights);
     if !rights.contains(CapRights::READ) {
-        return Err(InvocationError::invalid_argument(1, "a mapping needs at least the read right"));
+        return Err(InvocationError::invalid_argument(
+            1,
+            "a mapping needs at least the read right",
+        ));
     }
     let writable = rights.contains(CapRights::WRITE);
     let executable = attributes & ATTRIBUTE_EXECUTABLE != 0;
     if writable && executable {
-        return Err(InvocationError::invalid_argument(2, "a mapping may be writable or executable, not both (W^X)"));
+        return Err(InvocationError::invalid_argument(
+            2,
+            "a mapping may be writable or executable, not both (W^X)",
+        ));
     }
     let (pml4, asid) = assign_asid(vspace.0, vspace.1)?;
     let (level, bits) = match size {
@@ -149,7 +211,9 @@ pub fn map_frame(slot: Slot, cap: Cap, vspace: (Slot, Cap), vaddr: u64, rights: 
     let table = walk_to(pml4, vaddr, level)?;
     let entry = &mut entries(table)[index(vaddr, level)];
     if *entry & PRESENT != 0 {
-        return Err(InvocationError::delete_first("something is already mapped there"));
+        return Err(InvocationError::delete_first(
+            "something is already mapped there",
+        ));
     }
     let mut flags = PRESENT | USER;
     if writable {
@@ -166,7 +230,16 @@ pub fn map_frame(slot: Slot, cap: Cap, vspace: (Slot, Cap), vaddr: u64, rights: 
     }
     *entry = object | flags;
     flush_if_current(pml4, vaddr);
-    kobj::replace_cap(slot, Cap::Frame { object, size, rights: cap_rights, is_device, mapping: Some(Mapping { asid, vaddr }) });
+    kobj::replace_cap(
+        slot,
+        Cap::Frame {
+            object,
+            size,
+            rights: cap_rights,
+            is_device,
+            mapping: Some(Mapping { asid, vaddr }),
+        },
+    );
     Ok(())
 }
 
@@ -174,21 +247,37 @@ pub fn map_frame(slot: Slot, cap: Cap, vspace: (Slot, Cap), vaddr: u64, rights: 
 /// points at the cap's object.
 pub fn unmap_cap(cap: Cap) {
     let (object, mapping, level) = match cap {
-        Cap::Frame { object, size: FrameSize::Small, mapping, .. } => (object, mapping, 0),
-        Cap::Frame { object, size: FrameSize::Large, mapping, .. } => (object, mapping, 1),
+        Cap::Frame {
+            object,
+            size: FrameSize::Small,
+            mapping,
+            ..
+        } => (object, mapping, 0),
+        Cap::Frame {
+            object,
+            size: FrameSize::Large,
+            mapping,
+            ..
+        } => (object, mapping, 1),
         Cap::PageTable { object, mapping } => (object, mapping, 1),
         Cap::PageDirectory { object, mapping } => (object, mapping, 2),
         Cap::Pdpt { object, mapping } => (object, mapping, 3),
         Cap::IoPageTable { .. } => return crate::iospace::unmap_cap(cap),
         _ => return,
     };
-    let Some(Mapping { asid, vaddr }) = mapping else { return };
+    let Some(Mapping { asid, vaddr }) = mapping else {
+        return;
+    };
     if asid >= kobj::IO_ASID_BASE {
         crate::iospace::unmap_cap(cap);
         return;
     }
-    let Some(pml4) = kobj::pml4_of(asid) else { return };
-    let Ok(table) = walk_to(pml4, vaddr, level) else { return };
+    let Some(pml4) = kobj::pml4_of(asid) else {
+        return;
+    };
+    let Ok(table) = walk_to(pml4, vaddr, level) else {
+        return;
+    };
     let entry = &mut entries(table)[index(vaddr, level)];
     if *entry & PRESENT != 0 && *entry & ADDRESS_MASK == object {
         *entry = 0;
@@ -201,12 +290,41 @@ pub fn unmap_in_slot(slot: Slot) -> Result<(), InvocationError> {
     let cap = objects().cap(slot);
     unmap_cap(cap);
     let cleared = match cap {
-        Cap::Frame { object, size, rights, is_device, .. } => Cap::Frame { object, size, rights, is_device, mapping: None },
-        Cap::PageTable { object, .. } => Cap::PageTable { object, mapping: None },
-        Cap::PageDirectory { object, .. } => Cap::PageDirectory { object, mapping: None },
-        Cap::Pdpt { object, .. } => Cap::Pdpt { object, mapping: None },
-        Cap::IoPageTable { object, .. } => Cap::IoPageTable { object, mapping: None },
-        _ => return Err(InvocationError::invalid_capability(0, "not a mappable capability")),
+        Cap::Frame {
+            object,
+            size,
+            rights,
+            is_device,
+            ..
+        } => Cap::Frame {
+            object,
+            size,
+            rights,
+            is_device,
+            mapping: None,
+        },
+        Cap::PageTable { object, .. } => Cap::PageTable {
+            object,
+            mapping: None,
+        },
+        Cap::PageDirectory { object, .. } => Cap::PageDirectory {
+            object,
+            mapping: None,
+        },
+        Cap::Pdpt { object, .. } => Cap::Pdpt {
+            object,
+            mapping: None,
+        },
+        Cap::IoPageTable { object, .. } => Cap::IoPageTable {
+            object,
+            mapping: None,
+        },
+        _ => {
+            return Err(InvocationError::invalid_capability(
+                0,
+                "not a mappable capability",
+            ))
+        }
     };
     kobj::replace_cap(slot, cleared);
     Ok(())

@@ -37,7 +37,10 @@ impl<'a> System<'a> {
 
     fn driver_cap(&self, device: usize, kind: CapKind) -> Option<&'a CapRec> {
         let driver = self.spec.devices[device].driver()?;
-        self.spec.caps_of(driver).iter().find(|c| c.kind() == kind && c.target.get() as usize == device)
+        self.spec
+            .caps_of(driver)
+            .iter()
+            .find(|c| c.kind() == kind && c.target.get() as usize == device)
     }
 
     fn bind_device(&mut self, index: usize) -> DeviceState {
@@ -52,9 +55,17 @@ impl<'a> System<'a> {
                     let base = record.ioport_base.get();
                     let last = base + record.ioport_count.get() - 1;
                     let slot = self.res.slot();
-                    match self.res.caps.io_port_control.io_port_control_issue(base, last, self.res.caps.cnode, slot, DEPTH) {
+                    match self.res.caps.io_port_control.io_port_control_issue(
+                        base,
+                        last,
+                        self.res.caps.cnode,
+                        slot,
+                        DEPTH,
+                    ) {
                         Ok(()) => state.ports = Some(slot),
-                        Err(e) => println!("ward: device {name}: ports {base:#x}-{last:#x} refused: {e}"),
+                        Err(e) => {
+                            println!("ward: device {name}: ports {base:#x}-{last:#x} refused: {e}")
+                        }
                     }
                 }
                 if record.irq_kind() == IrqKind::Ioapic {
@@ -66,8 +77,12 @@ impl<'a> System<'a> {
                 let found = self.bus.functions.iter().position(|f| {
                     !f.claimed
                         && match record.match_kind() {
-                            DeviceMatch::PciId => f.vendor == record.vendor.get() && f.device == record.device.get(),
-                            _ => f.bus == record.bus && f.dev == record.dev && f.func == record.func,
+                            DeviceMatch::PciId => {
+                                f.vendor == record.vendor.get() && f.device == record.device.get()
+                            }
+                            _ => {
+                                f.bus == record.bus && f.dev == record.dev && f.func == record.func
+                            }
                         }
                 });
                 let Some(function_index) = found else {
@@ -101,13 +116,25 @@ impl<'a> System<'a> {
                 }
             }
         }
-        if let (Some(cap), Some(driver)) = (self.driver_cap(index, CapKind::IrqHandler), record.driver()) {
+        if let (Some(cap), Some(driver)) =
+            (self.driver_cap(index, CapKind::IrqHandler), record.driver())
+        {
             let notification = self.instances[driver].notification;
             let badged = self.res.slot();
             let root = self.res.caps.cnode;
-            match root.cnode_mint(badged, DEPTH, root, notification, DEPTH, CapRights::WRITE, cap.badge.get()) {
+            match root.cnode_mint(
+                badged,
+                DEPTH,
+                root,
+                notification,
+                DEPTH,
+                CapRights::WRITE,
+                cap.badge.get(),
+            ) {
                 Ok(()) => self.make_irq(index, &mut state, badged),
-                Err(e) => println!("ward: device {name}: no badged notification for its interrupt: {e}"),
+                Err(e) => {
+                    println!("ward: device {name}: no badged notification for its interrupt: {e}")
+                }
             }
         }
         state
@@ -135,7 +162,10 @@ impl<'a> System<'a> {
                         function.enable_msi(address, data);
                         Ok((address, data))
                     }),
-                _ => Err(InvocationError::local(ward_userlib::abi::Error::InvalidArgument, [0; 4])),
+                _ => Err(InvocationError::local(
+                    ward_userlib::abi::Error::InvalidArgument,
+                    [0; 4],
+                )),
             };
             match made {
                 Ok((address, data)) => {
@@ -175,27 +205,43 @@ impl<'a> System<'a> {
         let record = self.spec.devices[device];
         let name = self.spec.str(record.name);
         for bar in 0..6 {
-            let Some(granted) = record.bar(bar) else { continue };
+            let Some(granted) = record.bar(bar) else {
+                continue;
+            };
             let Some(address) = self.bus.assign_bar(&self.res, function_index, bar) else {
                 println!("ward: device {name}: BAR{bar} is not a memory BAR that can be placed in device memory");
                 continue;
             };
             let size = self.bus.functions[function_index].bars[bar].size;
-            let bytes = if granted == 0 { size } else { granted.min(size) };
+            let bytes = if granted == 0 {
+                size
+            } else {
+                granted.min(size)
+            };
             let pages = bytes.div_ceil(4096);
             // Carving takes slots for the untyped halves it splits off, so
             // the run of frame slots is reserved first and each frame moved in.
-            let Some(run) = self.res.slots.alloc_range(pages) else { continue };
+            let Some(run) = self.res.slots.alloc_range(pages) else {
+                continue;
+            };
             let mut made = 0;
             for page in 0..pages {
-                let Some(frame) = self.res.device_frame(address + page * 4096) else { break };
+                let Some(frame) = self.res.device_frame(address + page * 4096) else {
+                    break;
+                };
                 let root = self.res.caps.cnode;
-                if root.cnode_move(run.start + page, DEPTH, root, frame.cptr(), DEPTH).is_err() {
+                if root
+                    .cnode_move(run.start + page, DEPTH, root, frame.cptr(), DEPTH)
+                    .is_err()
+                {
                     break;
                 }
                 made += 1;
             }
-            state.bars[bar] = FrameRun { first: run.start, count: made };
+            state.bars[bar] = FrameRun {
+                first: run.start,
+                count: made,
+            };
             state.bar_bytes[bar] = bytes;
             println!("ward: device {name}: BAR{bar} at {address:#x}, {size:#x} bytes, {bytes:#x} granted");
         }
@@ -205,8 +251,13 @@ impl<'a> System<'a> {
     fn make_dma(&mut self, device: usize, function_index: usize, state: &mut DeviceState) {
         let record = self.spec.devices[device];
         let name = self.spec.str(record.name);
-        let windows: Vec<ward_sysspec::DmaRec, 16> =
-            self.spec.dma.iter().filter(|w| w.device.get() as usize == device).copied().collect();
+        let windows: Vec<ward_sysspec::DmaRec, 16> = self
+            .spec
+            .dma
+            .iter()
+            .filter(|w| w.device.get() as usize == device)
+            .copied()
+            .collect();
         if windows.is_empty() {
             return;
         }
@@ -223,7 +274,13 @@ impl<'a> System<'a> {
         }
         let space_slot = self.res.slot();
         let domain = FIRST_DOMAIN + device as u16;
-        if let Err(e) = self.res.caps.io_space.io_space_issue(function.requester(), domain, self.res.caps.cnode, space_slot, DEPTH) {
+        if let Err(e) = self.res.caps.io_space.io_space_issue(
+            function.requester(),
+            domain,
+            self.res.caps.cnode,
+            space_slot,
+            DEPTH,
+        ) {
             println!("ward: device {name}: no IOSpace: {e}; DMA refused");
             state.dma_refused = true;
             return;
@@ -235,7 +292,15 @@ impl<'a> System<'a> {
             .res
             .caps
             .cnode
-            .cnode_mint(badged, DEPTH, self.res.caps.cnode, self.supervisor_ntfn, DEPTH, CapRights::WRITE, fault_bit)
+            .cnode_mint(
+                badged,
+                DEPTH,
+                self.res.caps.cnode,
+                self.supervisor_ntfn,
+                DEPTH,
+                CapRights::WRITE,
+                fault_bit,
+            )
             .and_then(|()| space.io_space_set_fault_notification(Cap::from_cptr(badged)));
         if let Err(e) = registered {
             println!("ward: device {name}: DMA faults will not be reported: {e}");
@@ -251,7 +316,14 @@ impl<'a> System<'a> {
                     .res
                     .caps
                     .cnode
-                    .cnode_copy(copy, DEPTH, self.res.caps.cnode, frames.first + page, DEPTH, CapRights::ALL)
+                    .cnode_copy(
+                        copy,
+                        DEPTH,
+                        self.res.caps.cnode,
+                        frames.first + page,
+                        DEPTH,
+                        CapRights::ALL,
+                    )
                     .and_then(|()| self.map_io(space, Cap::from_cptr(copy), iova, rights));
                 if let Err(e) = mapped {
                     println!("ward: device {name}: DMA window page at {iova:#x} not mapped: {e}");
@@ -263,14 +335,21 @@ impl<'a> System<'a> {
                 window.iova.get(),
                 window.iova.get() + window.size.get(),
                 ward_sysspec::Rights(window.rights),
-                self.spec.str(self.spec.regions[window.region.get() as usize].name)
+                self.spec
+                    .str(self.spec.regions[window.region.get() as usize].name)
             );
         }
         state.iospace = Some(space_slot);
         function.enable(pci::COMMAND_BUS_MASTER);
     }
 
-    fn map_io(&mut self, space: IoSpace, frame: Frame4K, iova: u64, rights: CapRights) -> Result<(), InvocationError> {
+    fn map_io(
+        &mut self,
+        space: IoSpace,
+        frame: Frame4K,
+        iova: u64,
+        rights: CapRights,
+    ) -> Result<(), InvocationError> {
         for _ in 0..4 {
             match frame.frame_map_io(space, iova, rights) {
                 Ok(()) => return Ok(()),
@@ -283,5 +362,4 @@ impl<'a> System<'a> {
         }
         frame.frame_map_io(space, iova, rights)
     }
-
 }

@@ -42,7 +42,10 @@ const SUPERVISOR_PRIORITY: u64 = 255;
 
 /// The boot-info block the kernel mapped for us.
 fn boot_info(argument: u64) -> &'static BootInfo {
-    assert_eq!(argument, ROOT_BOOTINFO_VADDR, "the kernel passes the boot-info address");
+    assert_eq!(
+        argument, ROOT_BOOTINFO_VADDR,
+        "the kernel passes the boot-info address"
+    );
     // SAFETY: the kernel maps the boot-info pages read-only at this fixed
     // address before the root task starts and never changes or unmaps them;
     // the block is plain data, aligned, and every bit pattern is valid.
@@ -61,7 +64,10 @@ fn human_size(bytes: u64) -> (u64, &'static str) {
 }
 
 fn print_boot_info(info: &BootInfo) {
-    println!("root task: kernel command line: '{}'", info.kernel_cmdline());
+    println!(
+        "root task: kernel command line: '{}'",
+        info.kernel_cmdline()
+    );
     println!("root task: arguments: '{}'", info.root_cmdline());
     println!(
         "root task: {} untyped regions, {} MiB of RAM:",
@@ -78,7 +84,11 @@ fn print_boot_info(info: &BootInfo) {
             region.size_bits,
             size,
             unit,
-            if region.is_device != 0 { " (device)" } else { "" }
+            if region.is_device != 0 {
+                " (device)"
+            } else {
+                ""
+            }
         );
     }
     println!("root task: {} boot modules:", info.modules().len());
@@ -95,11 +105,17 @@ fn print_boot_info(info: &BootInfo) {
 }
 
 fn main(argument: u64) {
-    println!("Ward root task {} — builds the system from system.toml and supervises it", env!("CARGO_PKG_VERSION"));
+    println!(
+        "Ward root task {} — builds the system from system.toml and supervises it",
+        env!("CARGO_PKG_VERSION")
+    );
     let info = boot_info(argument);
     print_boot_info(info);
 
-    let test = info.root_cmdline().split_ascii_whitespace().find_map(|word| word.strip_prefix("test="));
+    let test = info
+        .root_cmdline()
+        .split_ascii_whitespace()
+        .find_map(|word| word.strip_prefix("test="));
     match test {
         None => run_system(info),
         Some("boot") => {
@@ -113,7 +129,10 @@ fn main(argument: u64) {
         Some(kind) => match faults::provoke(kind) {
             Some(never) => match never {},
             None => {
-                println!("root task: unknown test '{kind}' (known: boot, syscalls, {})", faults::KINDS);
+                println!(
+                    "root task: unknown test '{kind}' (known: boot, syscalls, {})",
+                    faults::KINDS
+                );
                 syscall::debug_exit(1);
             }
         },
@@ -122,15 +141,24 @@ fn main(argument: u64) {
 
 /// The value of `key=value` among the root task's arguments.
 fn argument<'a>(info: &'a BootInfo, key: &str) -> Option<&'a str> {
-    info.root_cmdline().split_ascii_whitespace().find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
+    info.root_cmdline()
+        .split_ascii_whitespace()
+        .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
 }
 
 /// Builds the system from `system.bin` and supervises it.
 fn run_system(info: &'static BootInfo) {
-    let audit_argument = info.root_cmdline().split_ascii_whitespace().any(|word| word == "audit");
-    let exit_after_ms: u64 = argument(info, "exit-after").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let audit_argument = info
+        .root_cmdline()
+        .split_ascii_whitespace()
+        .any(|word| word == "audit");
+    let exit_after_ms: u64 = argument(info, "exit-after")
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
     let Some(module) = system::find_module(info, SPEC_MODULE) else {
-        println!("ward: boot error: no boot module '{SPEC_MODULE}' (build the image with capctl build)");
+        println!(
+            "ward: boot error: no boot module '{SPEC_MODULE}' (build the image with capctl build)"
+        );
         return;
     };
     // SAFETY: the kernel maps every boot module read-only at the address the
@@ -157,8 +185,12 @@ fn run_system(info: &'static BootInfo) {
     );
     // The supervisor runs above every component (their priorities are 1..=254).
     let root_tcb = ward_userlib::bootinfo::RootCaps::new().tcb;
-    if let Err(e) = root_tcb.tcb_set_sched_params(root_tcb, SUPERVISOR_PRIORITY, SUPERVISOR_PRIORITY) {
-        println!("ward: warning: cannot raise the supervisor to priority {SUPERVISOR_PRIORITY}: {e}");
+    if let Err(e) =
+        root_tcb.tcb_set_sched_params(root_tcb, SUPERVISOR_PRIORITY, SUPERVISOR_PRIORITY)
+    {
+        println!(
+            "ward: warning: cannot raise the supervisor to priority {SUPERVISOR_PRIORITY}: {e}"
+        );
     }
     let mut system = match system::System::new(info, spec) {
         Ok(system) => system,
@@ -188,7 +220,11 @@ fn run_system(info: &'static BootInfo) {
         report::print_dump(&system);
     }
     println!("{READY_LINE}");
-    let limits = supervisor::Limits { exit_after_ticks: exit_after_ms.div_ceil(supervisor::TICK_US / 1000).max(if exit_after_ms > 0 { 1 } else { 0 }) };
+    let limits = supervisor::Limits {
+        exit_after_ticks: exit_after_ms
+            .div_ceil(supervisor::TICK_US / 1000)
+            .max(if exit_after_ms > 0 { 1 } else { 0 }),
+    };
     supervisor::run(&mut system, clock.as_ref(), limits);
     syscall::debug_exit(0);
 }

@@ -134,7 +134,10 @@ impl Function {
     /// Sizes every BAR (decoding off meanwhile) and records its address.
     fn size_bars(&mut self) {
         let command = self.read32(COMMAND) & 0xffff;
-        self.write32(COMMAND, command & !(COMMAND_IO | COMMAND_MEMORY | COMMAND_BUS_MASTER));
+        self.write32(
+            COMMAND,
+            command & !(COMMAND_IO | COMMAND_MEMORY | COMMAND_BUS_MASTER),
+        );
         let mut index = 0;
         while index < 6 {
             let offset = BAR0 + 4 * index;
@@ -144,10 +147,18 @@ impl Function {
             self.write32(offset, original);
             let is_io = original & 1 != 0;
             let is_64 = !is_io && (original >> 1) & 3 == 2;
-            let mut bar = Bar { is_io, is_64, ..Bar::default() };
+            let mut bar = Bar {
+                is_io,
+                is_64,
+                ..Bar::default()
+            };
             if is_io {
                 let mask = probe & !0x3;
-                bar.size = if mask == 0 { 0 } else { u64::from((!mask).wrapping_add(1) & 0xffff) };
+                bar.size = if mask == 0 {
+                    0
+                } else {
+                    u64::from((!mask).wrapping_add(1) & 0xffff)
+                };
                 bar.address = u64::from(original & !0x3);
             } else if is_64 && index < 5 {
                 let high_offset = offset + 4;
@@ -156,11 +167,19 @@ impl Function {
                 let probe_high = self.read32(high_offset);
                 self.write32(high_offset, original_high);
                 let mask = (u64::from(probe_high) << 32) | u64::from(probe & !0xf);
-                bar.size = if mask == 0 { 0 } else { (!mask).wrapping_add(1) };
+                bar.size = if mask == 0 {
+                    0
+                } else {
+                    (!mask).wrapping_add(1)
+                };
                 bar.address = (u64::from(original_high) << 32) | u64::from(original & !0xf);
             } else {
                 let mask = probe & !0xf;
-                bar.size = if mask == 0 { 0 } else { u64::from((!mask).wrapping_add(1)) };
+                bar.size = if mask == 0 {
+                    0
+                } else {
+                    u64::from((!mask).wrapping_add(1))
+                };
                 bar.address = u64::from(original & !0xf);
             }
             self.bars[index] = bar;
@@ -228,16 +247,26 @@ pub struct Bus {
 impl Bus {
     /// Enumerates bus 0 (functions 1..7 only of multi-function devices).
     pub fn enumerate(resources: &mut Resources, ecam_base: u64) -> Bus {
-        let mut bus = Bus { functions: Vec::new(), next_bar_address: BAR_ASSIGN_BASE };
+        let mut bus = Bus {
+            functions: Vec::new(),
+            next_bar_address: BAR_ASSIGN_BASE,
+        };
         if ecam_base == 0 {
             return bus;
         }
         for bus_number in 0..MAX_BUSES {
             for dev in 0..32u8 {
                 for func in 0..8u8 {
-                    let paddr = ecam_base + (u64::from(bus_number) << 20) + (u64::from(dev) << 15) + (u64::from(func) << 12);
-                    let Some(frame) = resources.device_frame(paddr) else { continue };
-                    let Ok(config) = resources.map_root(frame, CapRights::READ_WRITE) else { continue };
+                    let paddr = ecam_base
+                        + (u64::from(bus_number) << 20)
+                        + (u64::from(dev) << 15)
+                        + (u64::from(func) << 12);
+                    let Some(frame) = resources.device_frame(paddr) else {
+                        continue;
+                    };
+                    let Ok(config) = resources.map_root(frame, CapRights::READ_WRITE) else {
+                        continue;
+                    };
                     let mut function = Function {
                         bus: bus_number,
                         dev,

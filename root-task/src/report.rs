@@ -38,8 +38,14 @@ pub fn print_table(system: &System) {
             if record.driver() == Some(index) {
                 device = system.spec.str(record.name);
                 let state = system.devices.get(device_index);
-                let mut writer = Buf { bytes: &mut irq_text, used: 0 };
-                match state.filter(|d| d.irq.is_some()).map(|d| (d.msi, d.irq_line)) {
+                let mut writer = Buf {
+                    bytes: &mut irq_text,
+                    used: 0,
+                };
+                match state
+                    .filter(|d| d.irq.is_some())
+                    .map(|d| (d.msi, d.irq_line))
+                {
                     Some((_, Some(line))) => {
                         let _ = core::fmt::write(&mut writer, format_args!("ioapic {line}"));
                         irq_len = writer.used;
@@ -99,7 +105,14 @@ fn occupied(system: &System, index: usize, slot: u32, scratch: u64) -> bool {
         return false;
     }
     let copied = root
-        .cnode_copy(scratch, DEPTH, cnode, u64::from(slot), COMPONENT_CNODE_BITS, ward_userlib::CapRights::ALL)
+        .cnode_copy(
+            scratch,
+            DEPTH,
+            cnode,
+            u64::from(slot),
+            COMPONENT_CNODE_BITS,
+            ward_userlib::CapRights::ALL,
+        )
         .is_ok();
     if copied {
         let _ = root.cnode_delete(scratch, DEPTH);
@@ -127,11 +140,19 @@ pub fn print_dump(system: &System) -> u32 {
                 }
                 (true, _, _) => {
                     // Something the root task did not put there.
-                    println!("{}{} {} unrecorded ? 0x0 ?", dump::MARKER, system.name(index), slot);
+                    println!(
+                        "{}{} {} unrecorded ? 0x0 ?",
+                        dump::MARKER,
+                        system.name(index),
+                        slot
+                    );
                     disagreements += 1;
                 }
                 (false, true, _) => {
-                    println!("ward: audit: {} slot {slot} should hold a capability but is empty", system.name(index));
+                    println!(
+                        "ward: audit: {} slot {slot} should hold a capability but is empty",
+                        system.name(index)
+                    );
                     disagreements += 1;
                 }
                 (false, false, _) => {}

@@ -70,10 +70,20 @@ impl Resources {
         let mut device_ranges = Vec::new();
         for region in untypeds(info) {
             if region.is_device {
-                let _ = pieces.push(DevicePiece { cap: region.cap, paddr: region.paddr, size_bits: region.size_bits });
-                let _ = device_ranges.push(DeviceRange { paddr: region.paddr, size: region.size() });
+                let _ = pieces.push(DevicePiece {
+                    cap: region.cap,
+                    paddr: region.paddr,
+                    size_bits: region.size_bits,
+                });
+                let _ = device_ranges.push(DeviceRange {
+                    paddr: region.paddr,
+                    size: region.size(),
+                });
             } else {
-                let _ = ram.push(RamRegion { cap: region.cap, size_bits: region.size_bits });
+                let _ = ram.push(RamRegion {
+                    cap: region.cap,
+                    size_bits: region.size_bits,
+                });
             }
         }
         // Largest first: big children (component untyped) fit, small
@@ -97,11 +107,27 @@ impl Resources {
 
     /// `count` objects of `object_type` from RAM into consecutive new root
     /// slots; returns the first slot. Tries each RAM region, largest first.
-    pub fn retype(&mut self, object_type: ObjectType, size_bits: u64, count: u64) -> Result<u64, InvocationError> {
-        let slots = self.slots.alloc_range(count).ok_or(InvocationError::local(Error::NotEnoughMemory, [0; 4]))?;
+    pub fn retype(
+        &mut self,
+        object_type: ObjectType,
+        size_bits: u64,
+        count: u64,
+    ) -> Result<u64, InvocationError> {
+        let slots = self
+            .slots
+            .alloc_range(count)
+            .ok_or(InvocationError::local(Error::NotEnoughMemory, [0; 4]))?;
         let mut last = InvocationError::local(Error::NotEnoughMemory, [0; 4]);
         for region in self.ram.iter() {
-            match region.cap.untyped_retype(object_type, size_bits, self.caps.cnode, 0, 0, slots.start, count) {
+            match region.cap.untyped_retype(
+                object_type,
+                size_bits,
+                self.caps.cnode,
+                0,
+                0,
+                slots.start,
+                count,
+            ) {
                 Ok(()) => {
                     self.shared_bytes += count * object_bytes(object_type, size_bits);
                     return Ok(slots.start);
@@ -113,7 +139,10 @@ impl Resources {
     }
 
     /// One object of type `T` from RAM in a new root slot.
-    pub fn make<T: ward_userlib::cap::cap_type::CapType>(&mut self, object_type: ObjectType) -> Result<Cap<T>, InvocationError> {
+    pub fn make<T: ward_userlib::cap::cap_type::CapType>(
+        &mut self,
+        object_type: ObjectType,
+    ) -> Result<Cap<T>, InvocationError> {
         self.retype(object_type, 0, 1).map(Cap::from_cptr)
     }
 
@@ -126,21 +155,34 @@ impl Resources {
 
     /// Whether `[paddr, paddr + size)` lies inside one device untyped region.
     pub fn in_device_memory(&self, paddr: u64, size: u64) -> bool {
-        self.device_ranges.iter().any(|r| r.paddr <= paddr && paddr + size <= r.paddr + r.size)
+        self.device_ranges
+            .iter()
+            .any(|r| r.paddr <= paddr && paddr + size <= r.paddr + r.size)
     }
 
     /// The 4 KiB device frame at physical address `paddr`, carved out of the
     /// device untyped by splitting pieces in halves until the half holding
     /// the address is one page (the other halves are kept for later).
     pub fn device_frame(&mut self, paddr: u64) -> Option<Frame4K> {
-        let index = self.pieces.iter().position(|p| p.paddr <= paddr && paddr < p.paddr + (1 << p.size_bits))?;
+        let index = self
+            .pieces
+            .iter()
+            .position(|p| p.paddr <= paddr && paddr < p.paddr + (1 << p.size_bits))?;
         let mut piece = self.pieces.swap_remove(index);
         while piece.size_bits > 12 {
             let halves = self.slots.alloc_range(2)?;
             let half_bits = piece.size_bits - 1;
             piece
                 .cap
-                .untyped_retype(ObjectType::Untyped, u64::from(half_bits), self.caps.cnode, 0, 0, halves.start, 2)
+                .untyped_retype(
+                    ObjectType::Untyped,
+                    u64::from(half_bits),
+                    self.caps.cnode,
+                    0,
+                    0,
+                    halves.start,
+                    2,
+                )
                 .ok()?;
             let upper = piece.paddr + (1 << half_bits);
             let (take, keep) = if paddr >= upper {
@@ -148,11 +190,22 @@ impl Resources {
             } else {
                 ((halves.start, piece.paddr), (halves.start + 1, upper))
             };
-            let _ = self.pieces.push(DevicePiece { cap: Cap::from_cptr(keep.0), paddr: keep.1, size_bits: half_bits });
-            piece = DevicePiece { cap: Cap::from_cptr(take.0), paddr: take.1, size_bits: half_bits };
+            let _ = self.pieces.push(DevicePiece {
+                cap: Cap::from_cptr(keep.0),
+                paddr: keep.1,
+                size_bits: half_bits,
+            });
+            piece = DevicePiece {
+                cap: Cap::from_cptr(take.0),
+                paddr: take.1,
+                size_bits: half_bits,
+            };
         }
         let slot = self.slots.alloc()?;
-        piece.cap.untyped_retype(ObjectType::Frame4K, 0, self.caps.cnode, 0, 0, slot, 1).ok()?;
+        piece
+            .cap
+            .untyped_retype(ObjectType::Frame4K, 0, self.caps.cnode, 0, 0, slot, 1)
+            .ok()?;
         Some(Cap::from_cptr(slot))
     }
 
@@ -165,20 +218,41 @@ impl Resources {
     }
 
     /// Maps `frame` into the root task's VSpace at `vaddr`, with tables from RAM.
-    pub fn map_root_at(&mut self, frame: Frame4K, vaddr: u64, rights: CapRights) -> Result<(), InvocationError> {
+    pub fn map_root_at(
+        &mut self,
+        frame: Frame4K,
+        vaddr: u64,
+        rights: CapRights,
+    ) -> Result<(), InvocationError> {
         let vspace = self.caps.vspace;
-        map_with_tables(frame, vspace, vaddr, rights, VmAttributes::DEFAULT, |object_type| {
-            self.retype(object_type, 0, 1).ok()
-        })
+        map_with_tables(
+            frame,
+            vspace,
+            vaddr,
+            rights,
+            VmAttributes::DEFAULT,
+            |object_type| self.retype(object_type, 0, 1).ok(),
+        )
     }
 
     /// Copies `bytes` into `frame` at `offset` (through the scratch page).
-    pub fn write_frame(&mut self, frame: Frame4K, offset: usize, bytes: &[u8]) -> Result<(), InvocationError> {
-        self.with_scratch(frame, |page| page[offset..offset + bytes.len()].copy_from_slice(bytes))
+    pub fn write_frame(
+        &mut self,
+        frame: Frame4K,
+        offset: usize,
+        bytes: &[u8],
+    ) -> Result<(), InvocationError> {
+        self.with_scratch(frame, |page| {
+            page[offset..offset + bytes.len()].copy_from_slice(bytes)
+        })
     }
 
     /// Runs `work` on the contents of `frame`, mapped at the scratch page.
-    pub fn with_scratch(&mut self, frame: Frame4K, work: impl FnOnce(&mut [u8])) -> Result<(), InvocationError> {
+    pub fn with_scratch(
+        &mut self,
+        frame: Frame4K,
+        work: impl FnOnce(&mut [u8]),
+    ) -> Result<(), InvocationError> {
         self.map_root_at(frame, SCRATCH_VADDR, CapRights::READ_WRITE)?;
         // SAFETY: the scratch page was just mapped read-write to `frame`, which
         // no other code of the root task looks at while it is mapped here.
@@ -212,7 +286,9 @@ pub fn map_with_tables(
     for _ in 0..4 {
         match frame.frame_map(vspace, vaddr, rights, attributes) {
             Ok(()) => return Ok(()),
-            Err(e) if e.error == Error::FailedLookup => add_paging_level(vspace, vaddr, &mut make_table)?,
+            Err(e) if e.error == Error::FailedLookup => {
+                add_paging_level(vspace, vaddr, &mut make_table)?
+            }
             Err(e) => return Err(e),
         }
     }
@@ -227,11 +303,18 @@ fn add_paging_level(
 ) -> Result<(), InvocationError> {
     let out_of_memory = InvocationError::local(Error::NotEnoughMemory, [0; 4]);
     let table: PageTable = Cap::from_cptr(make_table(ObjectType::PageTable).ok_or(out_of_memory)?);
-    if table.page_table_map(vspace, vaddr, VmAttributes::DEFAULT).is_ok() {
+    if table
+        .page_table_map(vspace, vaddr, VmAttributes::DEFAULT)
+        .is_ok()
+    {
         return Ok(());
     }
-    let directory: PageDirectory = Cap::from_cptr(make_table(ObjectType::PageDirectory).ok_or(out_of_memory)?);
-    if directory.page_directory_map(vspace, vaddr, VmAttributes::DEFAULT).is_ok() {
+    let directory: PageDirectory =
+        Cap::from_cptr(make_table(ObjectType::PageDirectory).ok_or(out_of_memory)?);
+    if directory
+        .page_directory_map(vspace, vaddr, VmAttributes::DEFAULT)
+        .is_ok()
+    {
         return Ok(());
     }
     let pdpt: Pdpt = Cap::from_cptr(make_table(ObjectType::Pdpt).ok_or(out_of_memory)?);

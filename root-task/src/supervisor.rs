@@ -52,7 +52,10 @@ struct Line {
 
 impl Line {
     const fn new() -> Line {
-        Line { bytes: [0; 320], used: 0 }
+        Line {
+            bytes: [0; 320],
+            used: 0,
+        }
     }
     fn as_str(&self) -> &str {
         core::str::from_utf8(&self.bytes[..self.used]).unwrap_or("(report cut)")
@@ -93,13 +96,44 @@ impl Clock {
     pub fn start(system: &mut System) -> Option<Clock> {
         let root = system.res.caps.cnode;
         let ports_slot = system.res.slot();
-        system.res.caps.io_port_control.io_port_control_issue(RTC_INDEX, RTC_DATA, root, ports_slot, DEPTH).ok()?;
+        system
+            .res
+            .caps
+            .io_port_control
+            .io_port_control_issue(RTC_INDEX, RTC_DATA, root, ports_slot, DEPTH)
+            .ok()?;
         let handler = system.res.slot();
         let badged = system.res.slot();
-        system.res.caps.irq_control.irq_control_get(RTC_LINE, Trigger::Edge, Polarity::ActiveHigh, root, handler, DEPTH).ok()?;
-        root.cnode_mint(badged, DEPTH, root, system.supervisor_ntfn, DEPTH, CapRights::WRITE, TICK_BIT).ok()?;
-        System::irq_handler(handler).irq_handler_set_notification(System::notification(badged)).ok()?;
-        let clock = Clock { ports: Cap::from_cptr(ports_slot), handler };
+        system
+            .res
+            .caps
+            .irq_control
+            .irq_control_get(
+                RTC_LINE,
+                Trigger::Edge,
+                Polarity::ActiveHigh,
+                root,
+                handler,
+                DEPTH,
+            )
+            .ok()?;
+        root.cnode_mint(
+            badged,
+            DEPTH,
+            root,
+            system.supervisor_ntfn,
+            DEPTH,
+            CapRights::WRITE,
+            TICK_BIT,
+        )
+        .ok()?;
+        System::irq_handler(handler)
+            .irq_handler_set_notification(System::notification(badged))
+            .ok()?;
+        let clock = Clock {
+            ports: Cap::from_cptr(ports_slot),
+            handler,
+        };
         let register_a = clock.read(0x0A);
         clock.write(0x0A, (register_a & 0xF0) | RTC_RATE);
         let register_b = clock.read(0x0B);
@@ -124,8 +158,14 @@ pub struct Limits {
 
 /// What a fault report says will happen.
 enum Outcome {
-    Restarting { count: u32, max: u32, backoff_ms: u64 },
-    Held { why: &'static str },
+    Restarting {
+        count: u32,
+        max: u32,
+        backoff_ms: u64,
+    },
+    Held {
+        why: &'static str,
+    },
 }
 
 /// Decides the component's fate after a fault (`ward_sysspec::policy`) and
@@ -146,17 +186,27 @@ fn apply_policy(system: &mut System, index: usize) -> Outcome {
                 }
                 HoldReason::OutOfRestarts => {
                     system.tear_down(index);
-                    Outcome::Held { why: "out of restarts" }
+                    Outcome::Held {
+                        why: "out of restarts",
+                    }
                 }
             }
         }
-        Decision::Restart { attempt, max, backoff_us } => {
+        Decision::Restart {
+            attempt,
+            max,
+            backoff_us,
+        } => {
             let instance = &mut system.instances[index];
             instance.restarts = attempt;
             instance.state = State::Restarting;
             instance.restart_due_tick = now + backoff_us.div_ceil(TICK_US);
             system.tear_down(index);
-            Outcome::Restarting { count: attempt, max, backoff_ms: backoff_us / 1000 }
+            Outcome::Restarting {
+                count: attempt,
+                max,
+                backoff_ms: backoff_us / 1000,
+            }
         }
     };
     system.update_status(index);
@@ -166,8 +216,14 @@ fn apply_policy(system: &mut System, index: usize) -> Outcome {
 /// Finishes `line` with what happens next and prints it.
 fn print_outcome(mut line: Line, outcome: &Outcome, max: u32) {
     let _ = match outcome {
-        Outcome::Restarting { count, max, backoff_ms } => write!(line, "restarting ({count}/{max}) in {backoff_ms} ms"),
-        Outcome::Held { why } if *why == "out of restarts" => write!(line, "holding it ({why}: {max} used)"),
+        Outcome::Restarting {
+            count,
+            max,
+            backoff_ms,
+        } => write!(line, "restarting ({count}/{max}) in {backoff_ms} ms"),
+        Outcome::Held { why } if *why == "out of restarts" => {
+            write!(line, "holding it ({why}: {max} used)")
+        }
         Outcome::Held { why } => write!(line, "holding it ({why})"),
     };
     println!("{}", line.as_str());
@@ -189,7 +245,13 @@ fn handle_fault(system: &mut System, index: usize, fault: Fault) {
     let name = system.name(index);
     let max = system.spec.components[index].max_restarts.get();
     let instance = &system.instances[index];
-    if let Fault::CapFault { rip, cptr, in_receive_phase, failure } = fault {
+    if let Fault::CapFault {
+        rip,
+        cptr,
+        in_receive_phase,
+        failure,
+    } = fault
+    {
         // Denied, not fatal: the thread gets an error as if it had no fault
         // handler, and goes on.
         println!(
@@ -201,7 +263,8 @@ fn handle_fault(system: &mut System, index: usize, fault: Fault) {
             context.rax = DENIED_ERROR;
             // The error details an unhandled lookup failure would carry.
             let [kind, a, b] = failure.map(|f| f.to_words()).unwrap_or([0; 3]);
-            (context.rdx, context.r10, context.r8, context.r9) = (u64::from(in_receive_phase), kind, a, b);
+            (context.rdx, context.r10, context.r8, context.r9) =
+                (u64::from(in_receive_phase), kind, a, b);
             let _ = tcb.tcb_write_registers(false, UserContext::WORDS as u64, &context);
         }
         let _ = syscall::reply(message::info(0, 0), [0; 4]);
@@ -210,21 +273,44 @@ fn handle_fault(system: &mut System, index: usize, fault: Fault) {
     let panic_text = core::str::from_utf8(&instance.panic_text[..instance.panic_len]).unwrap_or("");
     let mut line = Line::new();
     let _ = match fault {
-        Fault::VmFault { rip, address, instruction_fetch, error_code } => {
-            let protection = if error_code & 1 != 0 { " (not allowed there)" } else { " (nothing mapped there)" };
-            write!(line, "{name}: page fault: {} {address:#x}{protection} at rip {rip:#x}; ", describe_access(error_code, instruction_fetch))
+        Fault::VmFault {
+            rip,
+            address,
+            instruction_fetch,
+            error_code,
+        } => {
+            let protection = if error_code & 1 != 0 {
+                " (not allowed there)"
+            } else {
+                " (nothing mapped there)"
+            };
+            write!(
+                line,
+                "{name}: page fault: {} {address:#x}{protection} at rip {rip:#x}; ",
+                describe_access(error_code, instruction_fetch)
+            )
         }
-        Fault::UserException { rip, .. } if instance.panic_len > 0 => write!(line, "{name}: panicked: {panic_text} (rip {rip:#x}); "),
-        Fault::UserException { rip, number, code, .. } => {
+        Fault::UserException { rip, .. } if instance.panic_len > 0 => {
+            write!(line, "{name}: panicked: {panic_text} (rip {rip:#x}); ")
+        }
+        Fault::UserException {
+            rip, number, code, ..
+        } => {
             let what = match number {
                 0 => "divide error",
                 6 => "invalid instruction",
                 13 => "general protection fault (a privileged instruction or IO port)",
                 _ => "CPU exception",
             };
-            write!(line, "{name}: {what} (vector {number}, code {code:#x}) at rip {rip:#x}; ")
+            write!(
+                line,
+                "{name}: {what} (vector {number}, code {code:#x}) at rip {rip:#x}; "
+            )
         }
-        Fault::UnknownSyscall { rip, number, .. } => write!(line, "{name}: unknown system call {number:#x} at rip {rip:#x}; "),
+        Fault::UnknownSyscall { rip, number, .. } => write!(
+            line,
+            "{name}: unknown system call {number:#x} at rip {rip:#x}; "
+        ),
         other => write!(line, "{name}: {other}; "),
     };
     // No reply: the thread stays blocked on its fault until the policy
@@ -239,7 +325,9 @@ fn handle_dma_faults(system: &mut System, bits: u64) {
         if bits & (1 << device) == 0 {
             continue;
         }
-        let Some(space_slot) = system.devices[device].iospace else { continue };
+        let Some(space_slot) = system.devices[device].iospace else {
+            continue;
+        };
         let space: IoSpace = Cap::from_cptr(space_slot);
         let device_name = system.spec.str(system.spec.devices[device].name);
         let driver = system.spec.devices[device].driver();
@@ -299,7 +387,9 @@ fn handle_tick(system: &mut System) {
         let component = system.spec.components[index];
         match system.instances[index].state {
             State::Running => {
-                let Some(heartbeat) = system.instances[index].heartbeat else { continue };
+                let Some(heartbeat) = system.instances[index].heartbeat else {
+                    continue;
+                };
                 if System::notification(heartbeat).poll().unwrap_or(0) != 0 {
                     system.instances[index].last_beat_tick = now;
                     continue;
@@ -320,7 +410,9 @@ fn handle_tick(system: &mut System) {
                     print_outcome(line, &outcome, max);
                 }
             }
-            State::Restarting if now >= system.instances[index].restart_due_tick => restart(system, index),
+            State::Restarting if now >= system.instances[index].restart_due_tick => {
+                restart(system, index)
+            }
             _ => {}
         }
     }
@@ -343,7 +435,11 @@ fn restart(system: &mut System, index: usize) {
                 {
                     let peer = cap.arg.get() as usize;
                     if peer != index && system.instances[peer].state == State::Running {
-                        println!("{name}: telling {} (generation change, bit {:#x})", system.name(peer), cap.badge.get());
+                        println!(
+                            "{name}: telling {} (generation change, bit {:#x})",
+                            system.name(peer),
+                            cap.badge.get()
+                        );
                         system.signal_component(peer, cap.badge.get());
                     }
                 }
@@ -388,8 +484,14 @@ pub fn run(system: &mut System, clock: Option<&Clock>, limits: Limits) {
             }
             continue;
         }
-        let Some(index) = (received.badge as usize).checked_sub(1).filter(|&i| i < system.instances.len()) else {
-            println!("ward: supervisor: message with unknown badge {:#x}, label {label:#x}; ignored", received.badge);
+        let Some(index) = (received.badge as usize)
+            .checked_sub(1)
+            .filter(|&i| i < system.instances.len())
+        else {
+            println!(
+                "ward: supervisor: message with unknown badge {:#x}, label {label:#x}; ignored",
+                received.badge
+            );
             continue;
         };
         if label == console_label::LOG || label == console_label::PANIC {

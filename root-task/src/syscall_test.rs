@@ -66,27 +66,77 @@ fn info_for_retype() -> &'static ward_userlib::abi::bootinfo::BootInfo {
 
 /// Runs the test; returns true when every check passed.
 pub fn run() -> bool {
-    let mut tally = Tally { passed: 0, failed: 0 };
+    let mut tally = Tally {
+        passed: 0,
+        failed: 0,
+    };
     let print = Syscall::DebugPrint as u64;
 
     for number in [0, 9, 0xff, 0x1ff, 0x8000_0000_0000_0000, u64::MAX] {
-        tally.check("unknown syscall number", raw_syscall(number, 1, 2), Err(Error::UnknownSyscall));
+        tally.check(
+            "unknown syscall number",
+            raw_syscall(number, 1, 2),
+            Err(Error::UnknownSyscall),
+        );
     }
     let message = b"syscalls: a valid debug print\n";
-    tally.check("valid print", raw_syscall(print, message.as_ptr() as u64, message.len() as u64), Ok(()));
+    tally.check(
+        "valid print",
+        raw_syscall(print, message.as_ptr() as u64, message.len() as u64),
+        Ok(()),
+    );
     tally.check("zero-length print", raw_syscall(print, 0, 0), Ok(()));
-    tally.check("print from null", raw_syscall(print, 0, 16), Err(Error::InvalidArgument));
-    tally.check("print from kernel memory", raw_syscall(print, 0xffff_ffff_8010_0000, 16), Err(Error::InvalidArgument));
-    tally.check("print from the physical map", raw_syscall(print, 0xffff_8000_0000_0000, 16), Err(Error::InvalidArgument));
-    tally.check("print from unmapped memory", raw_syscall(print, 0xdead_0000, 16), Err(Error::InvalidArgument));
-    tally.check("print with overflowing range", raw_syscall(print, u64::MAX - 4, 16), Err(Error::InvalidArgument));
-    tally.check("print from non-canonical address", raw_syscall(print, 0x0000_8000_0000_0000, 8), Err(Error::InvalidArgument));
+    tally.check(
+        "print from null",
+        raw_syscall(print, 0, 16),
+        Err(Error::InvalidArgument),
+    );
+    tally.check(
+        "print from kernel memory",
+        raw_syscall(print, 0xffff_ffff_8010_0000, 16),
+        Err(Error::InvalidArgument),
+    );
+    tally.check(
+        "print from the physical map",
+        raw_syscall(print, 0xffff_8000_0000_0000, 16),
+        Err(Error::InvalidArgument),
+    );
+    tally.check(
+        "print from unmapped memory",
+        raw_syscall(print, 0xdead_0000, 16),
+        Err(Error::InvalidArgument),
+    );
+    tally.check(
+        "print with overflowing range",
+        raw_syscall(print, u64::MAX - 4, 16),
+        Err(Error::InvalidArgument),
+    );
+    tally.check(
+        "print from non-canonical address",
+        raw_syscall(print, 0x0000_8000_0000_0000, 8),
+        Err(Error::InvalidArgument),
+    );
     // A buffer that starts mapped and runs into the unmapped guard page below the stack.
-    let stack_guard_end = ward_userlib::abi::layout::ROOT_STACK_TOP - ward_userlib::abi::layout::ROOT_STACK_SIZE;
-    tally.check("print running off a mapping", raw_syscall(print, stack_guard_end - 8, 16), Err(Error::InvalidArgument));
+    let stack_guard_end =
+        ward_userlib::abi::layout::ROOT_STACK_TOP - ward_userlib::abi::layout::ROOT_STACK_SIZE;
+    tally.check(
+        "print running off a mapping",
+        raw_syscall(print, stack_guard_end - 8, 16),
+        Err(Error::InvalidArgument),
+    );
     // (Reply with no one to reply to is a no-op, as in seL4, so it is not listed.)
-    for ipc in [Syscall::Call, Syscall::Send, Syscall::NBSend, Syscall::Recv, Syscall::NBRecv, Syscall::ReplyRecv] {
-        tally.check_refused("IPC without capabilities", raw_syscall(ipc as u64, u64::MAX, u64::MAX));
+    for ipc in [
+        Syscall::Call,
+        Syscall::Send,
+        Syscall::NBSend,
+        Syscall::Recv,
+        Syscall::NBRecv,
+        Syscall::ReplyRecv,
+    ] {
+        tally.check_refused(
+            "IPC without capabilities",
+            raw_syscall(ipc as u64, u64::MAX, u64::MAX),
+        );
     }
 
     // A large retype (64 MiB of 2 MiB frames) completes even though the
@@ -104,7 +154,11 @@ pub fn run() -> bool {
             first,
             32,
         );
-        tally.check("large retype (32 x 2 MiB frames)", if made.is_ok() { 0 } else { 1 }, Ok(()));
+        tally.check(
+            "large retype (32 x 2 MiB frames)",
+            if made.is_ok() { 0 } else { 1 },
+            Ok(()),
+        );
     }
 
     let mut random = XorShift(SEED);
@@ -125,7 +179,11 @@ pub fn run() -> bool {
         answered += 1;
     }
     println!("syscalls: kernel answered {answered} random calls (seed {SEED:#x})");
-    tally.check("kernel still works after random calls", raw_syscall(print, message.as_ptr() as u64, message.len() as u64), Ok(()));
+    tally.check(
+        "kernel still works after random calls",
+        raw_syscall(print, message.as_ptr() as u64, message.len() as u64),
+        Ok(()),
+    );
 
     println!("syscalls: {} passed, {} failed", tally.passed, tally.failed);
     tally.failed == 0

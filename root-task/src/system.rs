@@ -24,7 +24,9 @@ use ward_sysspec::{
 };
 use ward_userlib::abi::bootinfo::{BootInfo, SlotRegion};
 use ward_userlib::bootinfo::SlotAllocator;
-use ward_userlib::cap::{CNode, Frame4K, IrqHandler, Notification, Pml4, Tcb, Untyped, UserContext, VmAttributes};
+use ward_userlib::cap::{
+    CNode, Frame4K, IrqHandler, Notification, Pml4, Tcb, Untyped, UserContext, VmAttributes,
+};
 use ward_userlib::component::{status, STATUS_PAGE_VADDR};
 use ward_userlib::{println, Cap, CapRights, InvocationError, ObjectType};
 
@@ -33,8 +35,10 @@ use crate::resources::{map_with_tables, object_bytes, Resources, DEPTH};
 
 const _: () = assert!(ward_userlib::component::IPC_BUFFER_VADDR == COMPONENT_IPC_BUFFER);
 const _: () = assert!(ward_sysspec::SLOT_CONSOLE as u64 == ward_userlib::component::slot::CONSOLE);
-const _: () = assert!(ward_sysspec::SLOT_NOTIFICATION as u64 == ward_userlib::component::slot::NOTIFICATION);
-const _: () = assert!(ward_sysspec::SLOT_HEARTBEAT as u64 == ward_userlib::component::slot::HEARTBEAT);
+const _: () =
+    assert!(ward_sysspec::SLOT_NOTIFICATION as u64 == ward_userlib::component::slot::NOTIFICATION);
+const _: () =
+    assert!(ward_sysspec::SLOT_HEARTBEAT as u64 == ward_userlib::component::slot::HEARTBEAT);
 
 pub const MAX_COMPONENTS: usize = 16;
 const MAX_REGIONS: usize = 48;
@@ -115,7 +119,10 @@ impl core::fmt::Display for BuildError {
 }
 
 fn step<T>(what: &'static str, result: Result<T, InvocationError>) -> Result<T, BuildError> {
-    result.map_err(|e| BuildError { what, error: Some(e) })
+    result.map_err(|e| BuildError {
+        what,
+        error: Some(e),
+    })
 }
 
 fn fail(what: &'static str) -> BuildError {
@@ -124,8 +131,8 @@ fn fail(what: &'static str) -> BuildError {
 
 /// Maps a frame into the component being built: (its slot allocator, the
 /// frame, the address, the rights, the memory counter).
-type MapIntoComponent<'m> =
-    dyn FnMut(&mut SlotAllocator, Frame4K, u64, CapRights, &mut u64) -> Result<(), InvocationError> + 'm;
+type MapIntoComponent<'m> = dyn FnMut(&mut SlotAllocator, Frame4K, u64, CapRights, &mut u64) -> Result<(), InvocationError>
+    + 'm;
 
 /// Frames of a region (or a granted BAR range): consecutive root slots.
 #[derive(Clone, Copy, Debug, Default)]
@@ -250,7 +257,10 @@ fn module_bytes(module: (u64, u64)) -> &'static [u8] {
 
 /// The boot module called `name`, as (vaddr, len).
 pub fn find_module(info: &BootInfo, name: &str) -> Option<(u64, u64)> {
-    info.modules().iter().find(|m| m.name() == name).map(|m| (m.vaddr, m.len))
+    info.modules()
+        .iter()
+        .find(|m| m.name() == name)
+        .map(|m| (m.vaddr, m.len))
 }
 
 fn rdtsc() -> u64 {
@@ -264,11 +274,25 @@ impl<'a> System<'a> {
     /// status page, regions, channel endpoints, component notifications.
     pub fn new(info: &'a BootInfo, spec: Spec<'a>) -> Result<System<'a>, BuildError> {
         let mut res = Resources::new(info);
-        let supervisor_ep = step("supervisor endpoint", res.retype(ObjectType::Endpoint, 0, 1))?;
-        let supervisor_ntfn = step("supervisor notification", res.retype(ObjectType::Notification, 0, 1))?;
-        step("bind the supervisor notification", res.caps.tcb.tcb_bind_notification(Cap::from_cptr(supervisor_ntfn)))?;
+        let supervisor_ep = step(
+            "supervisor endpoint",
+            res.retype(ObjectType::Endpoint, 0, 1),
+        )?;
+        let supervisor_ntfn = step(
+            "supervisor notification",
+            res.retype(ObjectType::Notification, 0, 1),
+        )?;
+        step(
+            "bind the supervisor notification",
+            res.caps
+                .tcb
+                .tcb_bind_notification(Cap::from_cptr(supervisor_ntfn)),
+        )?;
         let status_frame: Frame4K = step("status page", res.make(ObjectType::Frame4K))?;
-        let status_vaddr = step("map the status page", res.map_root(status_frame, CapRights::READ_WRITE))?;
+        let status_vaddr = step(
+            "map the status page",
+            res.map_root(status_frame, CapRights::READ_WRITE),
+        )?;
         let scratch_slot = res.slot();
         let bus = Bus::enumerate(&mut res, info.platform.ecam_base);
         let mut system = System {
@@ -297,11 +321,18 @@ impl<'a> System<'a> {
     fn make_regions(&mut self) -> Result<(), BuildError> {
         for region in self.spec.regions {
             let count = region.size.get().div_ceil(4096);
-            let first = step("region frames", self.res.retype(ObjectType::Frame4K, 0, count))?;
+            let first = step(
+                "region frames",
+                self.res.retype(ObjectType::Frame4K, 0, count),
+            )?;
             if region.fill != 0 {
                 for page in 0..count {
                     let fill = region.fill;
-                    step("fill a region", self.res.with_scratch(Cap::from_cptr(first + page), |bytes| bytes.fill(fill)))?;
+                    step(
+                        "fill a region",
+                        self.res
+                            .with_scratch(Cap::from_cptr(first + page), |bytes| bytes.fill(fill)),
+                    )?;
                 }
             }
             let _ = self.regions.push(FrameRun { first, count });
@@ -312,7 +343,10 @@ impl<'a> System<'a> {
     fn make_channels(&mut self) -> Result<(), BuildError> {
         for channel in self.spec.channels {
             let endpoint = if channel.kind() == ChannelKind::Endpoint {
-                Some(step("channel endpoint", self.res.retype(ObjectType::Endpoint, 0, 1))?)
+                Some(step(
+                    "channel endpoint",
+                    self.res.retype(ObjectType::Endpoint, 0, 1),
+                )?)
             } else {
                 None
             };
@@ -323,15 +357,28 @@ impl<'a> System<'a> {
 
     fn make_instances(&mut self, info: &BootInfo) -> Result<(), BuildError> {
         for (index, component) in self.spec.components.iter().enumerate() {
-            let notification = step("component notification", self.res.retype(ObjectType::Notification, 0, 1))?;
+            let notification = step(
+                "component notification",
+                self.res.retype(ObjectType::Notification, 0, 1),
+            )?;
             let heartbeat = if component.heartbeat_us.get() > 0 {
-                Some(step("heartbeat notification", self.res.retype(ObjectType::Notification, 0, 1))?)
+                Some(step(
+                    "heartbeat notification",
+                    self.res.retype(ObjectType::Notification, 0, 1),
+                )?)
             } else {
                 None
             };
-            let handles_faults = self.spec.components.iter().any(|c| c.fault_handler() == Some(index));
+            let handles_faults = self
+                .spec
+                .components
+                .iter()
+                .any(|c| c.fault_handler() == Some(index));
             let faults = if handles_faults {
-                Some(step("FAULTS endpoint", self.res.retype(ObjectType::Endpoint, 0, 1))?)
+                Some(step(
+                    "FAULTS endpoint",
+                    self.res.retype(ObjectType::Endpoint, 0, 1),
+                )?)
             } else {
                 None
             };
@@ -378,11 +425,18 @@ impl<'a> System<'a> {
             let bits = self.untyped_bits_for(index);
             let untyped = step("the component's untyped", self.res.carve_untyped(bits))?;
             let count = self.slots_for(index);
-            let range = self.res.slots.alloc_range(count).ok_or(fail("out of root slots for the component"))?;
+            let range = self
+                .res
+                .slots
+                .alloc_range(count)
+                .ok_or(fail("out of root slots for the component"))?;
             let instance = &mut self.instances[index];
             instance.untyped = Some(untyped);
             instance.untyped_bits = bits;
-            instance.slots = SlotRegion { start: range.start, end: range.end };
+            instance.slots = SlotRegion {
+                start: range.start,
+                end: range.end,
+            };
         }
         let mut slots = SlotAllocator::new(self.instances[index].slots);
         let result = self.build_in(index, &mut slots);
@@ -401,7 +455,10 @@ impl<'a> System<'a> {
     /// copy, plus room for paging structures.
     fn slots_for(&self, index: usize) -> u64 {
         let component = &self.spec.components[index];
-        let image_pages = self.instances[index].module.map(|(_, len)| len.div_ceil(4096) + 8).unwrap_or(0);
+        let image_pages = self.instances[index]
+            .module
+            .map(|(_, len)| len.div_ceil(4096) + 8)
+            .unwrap_or(0);
         let stack_pages = component.stack_bytes.get().div_ceil(4096);
         let mapped_pages: u64 = self
             .spec
@@ -410,7 +467,10 @@ impl<'a> System<'a> {
             .filter(|c| matches!(c.kind(), CapKind::Frames | CapKind::DeviceFrames))
             .map(|c| {
                 let size = if c.size.get() == 0 {
-                    self.devices.get(c.target.get() as usize).map(|d| d.bars[(c.arg.get() as usize).min(5)].count * 4096).unwrap_or(0)
+                    self.devices
+                        .get(c.target.get() as usize)
+                        .map(|d| d.bars[(c.arg.get() as usize).min(5)].count * 4096)
+                        .unwrap_or(0)
                 } else {
                     c.size.get()
                 };
@@ -424,7 +484,10 @@ impl<'a> System<'a> {
 
     fn untyped_bits_for(&self, index: usize) -> u32 {
         let component = &self.spec.components[index];
-        let image_pages = self.instances[index].module.map(|(_, len)| len.div_ceil(4096) + 8).unwrap_or(0);
+        let image_pages = self.instances[index]
+            .module
+            .map(|(_, len)| len.div_ceil(4096) + 8)
+            .unwrap_or(0);
         let stack_pages = component.stack_bytes.get().div_ceil(4096);
         let bytes = object_bytes(ObjectType::CNode, COMPONENT_CNODE_BITS)
             + 4096 * (image_pages + stack_pages + TABLE_BUDGET_PAGES + 4);
@@ -437,13 +500,25 @@ impl<'a> System<'a> {
         let untyped = self.instances[index].untyped.ok_or(fail("no untyped"))?;
         let cnode_root = self.res.caps.cnode;
         let mut memory = 0u64;
-        let make = |slots: &mut SlotAllocator, memory: &mut u64, object_type: ObjectType, size_bits: u64| -> Result<u64, BuildError> {
+        let make = |slots: &mut SlotAllocator,
+                    memory: &mut u64,
+                    object_type: ObjectType,
+                    size_bits: u64|
+         -> Result<u64, BuildError> {
             let slot = slots.alloc().ok_or(fail("out of root slots"))?;
-            step("retype from the component's untyped", untyped.untyped_retype(object_type, size_bits, cnode_root, 0, 0, slot, 1))?;
+            step(
+                "retype from the component's untyped",
+                untyped.untyped_retype(object_type, size_bits, cnode_root, 0, 0, slot, 1),
+            )?;
             *memory += object_bytes(object_type, size_bits);
             Ok(slot)
         };
-        let cnode: CNode = Cap::from_cptr(make(slots, &mut memory, ObjectType::CNode, COMPONENT_CNODE_BITS)?);
+        let cnode: CNode = Cap::from_cptr(make(
+            slots,
+            &mut memory,
+            ObjectType::CNode,
+            COMPONENT_CNODE_BITS,
+        )?);
         let pml4: Pml4 = Cap::from_cptr(make(slots, &mut memory, ObjectType::Pml4, 0)?);
         let tcb: Tcb = Cap::from_cptr(make(slots, &mut memory, ObjectType::Tcb, 0)?);
         {
@@ -454,10 +529,17 @@ impl<'a> System<'a> {
             instance.installed = [0; 4];
         }
         // Page tables come from the component's untyped too.
-        let map = |slots: &mut SlotAllocator, frame: Frame4K, vaddr: u64, rights: CapRights, attributes: VmAttributes, memory: &mut u64| {
+        let map = |slots: &mut SlotAllocator,
+                   frame: Frame4K,
+                   vaddr: u64,
+                   rights: CapRights,
+                   attributes: VmAttributes,
+                   memory: &mut u64| {
             map_with_tables(frame, pml4, vaddr, rights, attributes, |object_type| {
                 let slot = slots.alloc()?;
-                untyped.untyped_retype(object_type, 0, cnode_root, 0, 0, slot, 1).ok()?;
+                untyped
+                    .untyped_retype(object_type, 0, cnode_root, 0, 0, slot, 1)
+                    .ok()?;
                 *memory += 4096;
                 Some(slot)
             })
@@ -478,7 +560,8 @@ impl<'a> System<'a> {
                 }
                 None => {}
             }
-            let image = UserImage::parse(file).map_err(|_| fail("the program is not a valid static x86_64 ELF"))?;
+            let image = UserImage::parse(file)
+                .map_err(|_| fail("the program is not a valid static x86_64 ELF"))?;
             for segment in image.segments.iter() {
                 let (rights, attributes) = if segment.access.write {
                     (CapRights::READ_WRITE, VmAttributes::DEFAULT)
@@ -489,15 +572,22 @@ impl<'a> System<'a> {
                 };
                 let mut page = segment.page_start();
                 while page < segment.page_end() {
-                    let frame: Frame4K = Cap::from_cptr(make(slots, &mut memory, ObjectType::Frame4K, 0)?);
+                    let frame: Frame4K =
+                        Cap::from_cptr(make(slots, &mut memory, ObjectType::Frame4K, 0)?);
                     let from = segment.vaddr.max(page);
                     let to = (segment.vaddr + segment.file_len).min(page + 4096);
                     if from < to {
                         let offset = (segment.file_offset + (from - segment.vaddr)) as usize;
                         let bytes = &file[offset..offset + (to - from) as usize];
-                        step("copy the program", self.res.write_frame(frame, (from - page) as usize, bytes))?;
+                        step(
+                            "copy the program",
+                            self.res.write_frame(frame, (from - page) as usize, bytes),
+                        )?;
                     }
-                    step("map the program", map(slots, frame, page, rights, attributes, &mut memory))?;
+                    step(
+                        "map the program",
+                        map(slots, frame, page, rights, attributes, &mut memory),
+                    )?;
                     page += 4096;
                 }
             }
@@ -509,19 +599,65 @@ impl<'a> System<'a> {
         for page in 0..stack_pages {
             let frame: Frame4K = Cap::from_cptr(make(slots, &mut memory, ObjectType::Frame4K, 0)?);
             let vaddr = COMPONENT_STACK_TOP - (page + 1) * 4096;
-            step("map the stack", map(slots, frame, vaddr, CapRights::READ_WRITE, VmAttributes::DEFAULT, &mut memory))?;
+            step(
+                "map the stack",
+                map(
+                    slots,
+                    frame,
+                    vaddr,
+                    CapRights::READ_WRITE,
+                    VmAttributes::DEFAULT,
+                    &mut memory,
+                ),
+            )?;
         }
         let ipc_frame: Frame4K = Cap::from_cptr(make(slots, &mut memory, ObjectType::Frame4K, 0)?);
-        step("map the IPC buffer", map(slots, ipc_frame, COMPONENT_IPC_BUFFER, CapRights::READ_WRITE, VmAttributes::DEFAULT, &mut memory))?;
+        step(
+            "map the IPC buffer",
+            map(
+                slots,
+                ipc_frame,
+                COMPONENT_IPC_BUFFER,
+                CapRights::READ_WRITE,
+                VmAttributes::DEFAULT,
+                &mut memory,
+            ),
+        )?;
         let status_copy = slots.alloc().ok_or(fail("out of root slots"))?;
-        step("copy the status page", cnode_root.cnode_copy(status_copy, DEPTH, cnode_root, self.status_frame.cptr(), DEPTH, CapRights::READ))?;
-        step("map the status page", map(slots, Cap::from_cptr(status_copy), STATUS_PAGE_VADDR, CapRights::READ, VmAttributes::DEFAULT, &mut memory))?;
+        step(
+            "copy the status page",
+            cnode_root.cnode_copy(
+                status_copy,
+                DEPTH,
+                cnode_root,
+                self.status_frame.cptr(),
+                DEPTH,
+                CapRights::READ,
+            ),
+        )?;
+        step(
+            "map the status page",
+            map(
+                slots,
+                Cap::from_cptr(status_copy),
+                STATUS_PAGE_VADDR,
+                CapRights::READ,
+                VmAttributes::DEFAULT,
+                &mut memory,
+            ),
+        )?;
 
         // The capabilities, slot by slot, with their mappings.
         for cap in self.spec.caps_of(index) {
-            self.install(index, cap, slots, &mut |slots, frame, vaddr, rights, memory| {
-                map(slots, frame, vaddr, rights, VmAttributes::DEFAULT, memory)
-            }, &mut memory)?;
+            self.install(
+                index,
+                cap,
+                slots,
+                &mut |slots, frame, vaddr, rights, memory| {
+                    map(slots, frame, vaddr, rights, VmAttributes::DEFAULT, memory)
+                },
+                &mut memory,
+            )?;
             self.instances[index].mark(cap.slot.get());
         }
 
@@ -529,20 +665,45 @@ impl<'a> System<'a> {
         let component = self.spec.components[index];
         let fault_ep = slots.alloc().ok_or(fail("out of root slots"))?;
         let (fault_source, badge) = match component.fault_handler() {
-            Some(handler) => (self.fault_endpoints[handler].unwrap_or(self.supervisor_ep), index as u64 + 1),
+            Some(handler) => (
+                self.fault_endpoints[handler].unwrap_or(self.supervisor_ep),
+                index as u64 + 1,
+            ),
             None => (self.supervisor_ep, index as u64 + 1),
         };
         step(
             "badge the fault endpoint",
-            cnode_root.cnode_mint(fault_ep, DEPTH, cnode_root, fault_source, DEPTH, CapRights::WRITE.union(CapRights::GRANT_REPLY), badge),
+            cnode_root.cnode_mint(
+                fault_ep,
+                DEPTH,
+                cnode_root,
+                fault_source,
+                DEPTH,
+                CapRights::WRITE.union(CapRights::GRANT_REPLY),
+                badge,
+            ),
         )?;
         step(
             "configure the thread",
-            tcb.tcb_configure(fault_ep, cnode, COMPONENT_GUARD_DATA, pml4, 0, COMPONENT_IPC_BUFFER, ipc_frame),
+            tcb.tcb_configure(
+                fault_ep,
+                cnode,
+                COMPONENT_GUARD_DATA,
+                pml4,
+                0,
+                COMPONENT_IPC_BUFFER,
+                ipc_frame,
+            ),
         )?;
         let priority = u64::from(component.priority);
-        step("set the priority", tcb.tcb_set_sched_params(self.res.caps.tcb, priority, priority))?;
-        step("bind the notification", tcb.tcb_bind_notification(Cap::from_cptr(self.instances[index].notification)))?;
+        step(
+            "set the priority",
+            tcb.tcb_set_sched_params(self.res.caps.tcb, priority, priority),
+        )?;
+        step(
+            "bind the notification",
+            tcb.tcb_bind_notification(Cap::from_cptr(self.instances[index].notification)),
+        )?;
         let instance = &mut self.instances[index];
         instance.memory_bytes = memory;
         instance.generation += 1;
@@ -558,7 +719,10 @@ impl<'a> System<'a> {
                     rdi: u64::from(instance.generation),
                     ..UserContext::default()
                 };
-                step("set the registers", tcb.tcb_write_registers(false, UserContext::WORDS as u64, &context))?;
+                step(
+                    "set the registers",
+                    tcb.tcb_write_registers(false, UserContext::WORDS as u64, &context),
+                )?;
                 instance.state = State::Running;
                 self.update_status(index);
                 step("start the thread", tcb.tcb_resume())?;
@@ -591,9 +755,27 @@ impl<'a> System<'a> {
         let arg = cap.arg.get();
         let give = |source: u64, badge: u64, guard: Option<u64>| -> Result<(), BuildError> {
             let result = match (badge, guard) {
-                (_, Some(data)) => cnode.cnode_mint(slot, COMPONENT_CNODE_BITS, root, source, DEPTH, rights, data),
-                (0, None) => cnode.cnode_copy(slot, COMPONENT_CNODE_BITS, root, source, DEPTH, rights),
-                (badge, None) => cnode.cnode_mint(slot, COMPONENT_CNODE_BITS, root, source, DEPTH, rights, badge),
+                (_, Some(data)) => cnode.cnode_mint(
+                    slot,
+                    COMPONENT_CNODE_BITS,
+                    root,
+                    source,
+                    DEPTH,
+                    rights,
+                    data,
+                ),
+                (0, None) => {
+                    cnode.cnode_copy(slot, COMPONENT_CNODE_BITS, root, source, DEPTH, rights)
+                }
+                (badge, None) => cnode.cnode_mint(
+                    slot,
+                    COMPONENT_CNODE_BITS,
+                    root,
+                    source,
+                    DEPTH,
+                    rights,
+                    badge,
+                ),
             };
             step("install a capability", result)
         };
@@ -603,7 +785,8 @@ impl<'a> System<'a> {
             CapKind::Vspace => give(instance.pml4.cptr(), 0, None),
             CapKind::Endpoint => {
                 let source = if target != NONE {
-                    self.channel_endpoints[target as usize].ok_or(fail("channel has no endpoint"))?
+                    self.channel_endpoints[target as usize]
+                        .ok_or(fail("channel has no endpoint"))?
                 } else if arg == NONE {
                     self.supervisor_ep
                 } else {
@@ -613,7 +796,9 @@ impl<'a> System<'a> {
             }
             CapKind::Notification => {
                 let source = if arg == NONE {
-                    instance.heartbeat.ok_or(fail("no heartbeat notification"))?
+                    instance
+                        .heartbeat
+                        .ok_or(fail("no heartbeat notification"))?
                 } else {
                     self.instances[arg as usize].notification
                 };
@@ -623,11 +808,17 @@ impl<'a> System<'a> {
                 let frames = if kind == CapKind::Frames {
                     self.regions[target as usize]
                 } else {
-                    self.devices.get(target as usize).map(|d| d.bars[(arg as usize).min(5)]).unwrap_or_default()
+                    self.devices
+                        .get(target as usize)
+                        .map(|d| d.bars[(arg as usize).min(5)])
+                        .unwrap_or_default()
                 };
                 if frames.count == 0 {
                     let device_missing = kind == CapKind::DeviceFrames
-                        && self.devices.get(target as usize).is_none_or(|d| d.function.is_none());
+                        && self
+                            .devices
+                            .get(target as usize)
+                            .is_none_or(|d| d.function.is_none());
                     return Err(fail(if device_missing {
                         "its device is not on this machine"
                     } else {
@@ -635,25 +826,64 @@ impl<'a> System<'a> {
                     }));
                 }
                 give(frames.first, 0, None)?;
-                let bytes = if cap.size.get() == 0 { frames.count * 4096 } else { cap.size.get() };
-                let map_rights = if rights.can_write() { CapRights::READ_WRITE } else { CapRights::READ };
+                let bytes = if cap.size.get() == 0 {
+                    frames.count * 4096
+                } else {
+                    cap.size.get()
+                };
+                let map_rights = if rights.can_write() {
+                    CapRights::READ_WRITE
+                } else {
+                    CapRights::READ
+                };
                 for page in 0..bytes.div_ceil(4096).min(frames.count) {
                     let copy = slots.alloc().ok_or(fail("out of root slots"))?;
-                    step("copy a frame to map", root.cnode_copy(copy, DEPTH, root, frames.frame(page).cptr(), DEPTH, map_rights))?;
-                    step("map a region", map(slots, Cap::from_cptr(copy), cap.vaddr.get() + page * 4096, map_rights, memory))?;
+                    step(
+                        "copy a frame to map",
+                        root.cnode_copy(
+                            copy,
+                            DEPTH,
+                            root,
+                            frames.frame(page).cptr(),
+                            DEPTH,
+                            map_rights,
+                        ),
+                    )?;
+                    step(
+                        "map a region",
+                        map(
+                            slots,
+                            Cap::from_cptr(copy),
+                            cap.vaddr.get() + page * 4096,
+                            map_rights,
+                            memory,
+                        ),
+                    )?;
                 }
                 Ok(())
             }
             CapKind::IoPorts => {
-                let ports = self.devices.get(target as usize).and_then(|d| d.ports).ok_or(fail("no IO ports for the device"))?;
+                let ports = self
+                    .devices
+                    .get(target as usize)
+                    .and_then(|d| d.ports)
+                    .ok_or(fail("no IO ports for the device"))?;
                 give(ports, 0, None)
             }
             CapKind::IrqHandler => {
-                let irq = self.devices.get(target as usize).and_then(|d| d.irq).ok_or(fail("no interrupt for the device"))?;
+                let irq = self
+                    .devices
+                    .get(target as usize)
+                    .and_then(|d| d.irq)
+                    .ok_or(fail("no interrupt for the device"))?;
                 give(irq, 0, None)
             }
             CapKind::IoSpace => {
-                let space = self.devices.get(target as usize).and_then(|d| d.iospace).ok_or(fail("no IOSpace for the device"))?;
+                let space = self
+                    .devices
+                    .get(target as usize)
+                    .and_then(|d| d.iospace)
+                    .ok_or(fail("no IOSpace for the device"))?;
                 give(space, 0, None)
             }
         }
@@ -698,7 +928,10 @@ impl<'a> System<'a> {
             for (word, chunk) in name[..length].chunks(8).enumerate() {
                 let mut bytes = [0u8; 8];
                 bytes[..chunk.len()].copy_from_slice(chunk);
-                core::ptr::write_volatile((at + 16 + word as u64 * 8) as *mut u64, u64::from_le_bytes(bytes));
+                core::ptr::write_volatile(
+                    (at + 16 + word as u64 * 8) as *mut u64,
+                    u64::from_le_bytes(bytes),
+                );
             }
         }
     }
@@ -708,7 +941,18 @@ impl<'a> System<'a> {
     pub fn signal_component(&mut self, peer: usize, bits: u64) {
         let root = self.res.caps.cnode;
         let scratch = self.scratch_slot;
-        if root.cnode_mint(scratch, DEPTH, root, self.instances[peer].notification, DEPTH, CapRights::WRITE, bits).is_ok() {
+        if root
+            .cnode_mint(
+                scratch,
+                DEPTH,
+                root,
+                self.instances[peer].notification,
+                DEPTH,
+                CapRights::WRITE,
+                bits,
+            )
+            .is_ok()
+        {
             let _ = Cap::<ward_userlib::cap::cap_type::Notification>::from_cptr(scratch).signal();
             let _ = root.cnode_delete(scratch, DEPTH);
         }
@@ -724,4 +968,3 @@ impl<'a> System<'a> {
         Cap::from_cptr(slot)
     }
 }
-

@@ -23,7 +23,10 @@ pub struct Slot<K> {
 
 impl<K> Slot<K> {
     pub const fn new(index: u32) -> Slot<K> {
-        Slot { index, kind: PhantomData }
+        Slot {
+            index,
+            kind: PhantomData,
+        }
     }
     /// The slot number (the CPtr in the component's one-level CSpace).
     pub const fn index(&self) -> u32 {

@@ -35,11 +35,25 @@ pub enum DecodeError {
     /// A string lies outside the string table or is not UTF-8.
     BadString { table: &'static str, index: usize },
     /// An enumeration byte has no meaning.
-    BadEnum { table: &'static str, index: usize, field: &'static str, value: u8 },
+    BadEnum {
+        table: &'static str,
+        index: usize,
+        field: &'static str,
+        value: u8,
+    },
     /// An index points outside its table.
-    BadIndex { table: &'static str, index: usize, field: &'static str, value: u32 },
+    BadIndex {
+        table: &'static str,
+        index: usize,
+        field: &'static str,
+        value: u32,
+    },
     /// A value breaks a rule of the format (explained in `what`).
-    BadValue { table: &'static str, index: usize, what: &'static str },
+    BadValue {
+        table: &'static str,
+        index: usize,
+        what: &'static str,
+    },
 }
 
 impl fmt::Display for DecodeError {
@@ -102,7 +116,12 @@ fn table<'a, T: FromBytes + Immutable + KnownLayout>(
     <[T]>::ref_from_bytes_with_elems(slice, count).map_err(|_| err)
 }
 
-fn check_str(strings: &[u8], s: StrRef, table: &'static str, index: usize) -> Result<(), DecodeError> {
+fn check_str(
+    strings: &[u8],
+    s: StrRef,
+    table: &'static str,
+    index: usize,
+) -> Result<(), DecodeError> {
     let err = DecodeError::BadString { table, index };
     let start = s.offset.get() as usize;
     let end = start.checked_add(s.len.get() as usize).ok_or(err)?;
@@ -121,7 +140,12 @@ fn check_index(
     if (allow_none && value == NONE) || (value as usize) < len {
         Ok(())
     } else {
-        Err(DecodeError::BadIndex { table, index, field, value })
+        Err(DecodeError::BadIndex {
+            table,
+            index,
+            field,
+            value,
+        })
     }
 }
 
@@ -135,7 +159,12 @@ fn check_enum(
     if ok {
         Ok(())
     } else {
-        Err(DecodeError::BadEnum { table, index, field, value })
+        Err(DecodeError::BadEnum {
+            table,
+            index,
+            field,
+            value,
+        })
     }
 }
 
@@ -147,23 +176,34 @@ impl<'a> Spec<'a> {
         if bytes.len() >= MAGIC.len() && bytes[..MAGIC.len()] != MAGIC {
             return Err(DecodeError::BadMagic);
         }
-        let (header, _) =
-            Header::ref_from_prefix(bytes).map_err(|_| DecodeError::TooShort { len: bytes.len() })?;
+        let (header, _) = Header::ref_from_prefix(bytes)
+            .map_err(|_| DecodeError::TooShort { len: bytes.len() })?;
         if header.magic != MAGIC {
             return Err(DecodeError::BadMagic);
         }
         if header.version.get() != VERSION {
-            return Err(DecodeError::UnsupportedVersion { found: header.version.get(), expected: VERSION });
+            return Err(DecodeError::UnsupportedVersion {
+                found: header.version.get(),
+                expected: VERSION,
+            });
         }
         if header.header_len.get() as usize != core::mem::size_of::<Header>() {
-            return Err(DecodeError::BadHeaderLength { found: header.header_len.get() });
+            return Err(DecodeError::BadHeaderLength {
+                found: header.header_len.get(),
+            });
         }
         if header.total_len.get() as usize != bytes.len() {
-            return Err(DecodeError::LengthMismatch { header: header.total_len.get(), actual: bytes.len() });
+            return Err(DecodeError::LengthMismatch {
+                header: header.total_len.get(),
+                actual: bytes.len(),
+            });
         }
         let computed = checksum(bytes);
         if computed != header.checksum.get() {
-            return Err(DecodeError::ChecksumMismatch { stored: header.checksum.get(), computed });
+            return Err(DecodeError::ChecksumMismatch {
+                stored: header.checksum.get(),
+                computed,
+            });
         }
 
         let strings = {
@@ -194,7 +234,11 @@ impl<'a> Spec<'a> {
         check_str(s, self.header.kernel_config, "header", 0)?;
         check_str(s, self.header.cmdline, "header", 0)?;
         if self.header.flags.get() & !crate::format::FLAG_AUDIT != 0 {
-            return Err(DecodeError::BadValue { table: "header", index: 0, what: "unknown system flag bits" });
+            return Err(DecodeError::BadValue {
+                table: "header",
+                index: 0,
+                what: "unknown system flag bits",
+            });
         }
 
         let n_comp = self.components.len();
@@ -202,16 +246,36 @@ impl<'a> Spec<'a> {
             let t = "components";
             check_str(s, c.name, t, i)?;
             check_str(s, c.module, t, i)?;
-            check_enum(ComponentKind::from_u8(c.kind).is_some(), c.kind, t, i, "kind")?;
-            check_enum(RestartPolicy::from_u8(c.restart).is_some(), c.restart, t, i, "restart")?;
+            check_enum(
+                ComponentKind::from_u8(c.kind).is_some(),
+                c.kind,
+                t,
+                i,
+                "kind",
+            )?;
+            check_enum(
+                RestartPolicy::from_u8(c.restart).is_some(),
+                c.restart,
+                t,
+                i,
+                "restart",
+            )?;
             check_index(c.fault_handler.get(), n_comp, true, t, i, "fault_handler")?;
             let first = c.first_cap.get() as usize;
             let end = first.checked_add(c.cap_count.get() as usize);
             if end.is_none_or(|end| end > self.caps.len()) {
-                return Err(DecodeError::BadValue { table: t, index: i, what: "its capability range is out of bounds" });
+                return Err(DecodeError::BadValue {
+                    table: t,
+                    index: i,
+                    what: "its capability range is out of bounds",
+                });
             }
             if c.priority == 0 || c.priority == 255 {
-                return Err(DecodeError::BadValue { table: t, index: i, what: "priority must be 1..=254" });
+                return Err(DecodeError::BadValue {
+                    table: t,
+                    index: i,
+                    what: "priority must be 1..=254",
+                });
             }
         }
         for (i, r) in self.regions.iter().enumerate() {
@@ -230,11 +294,27 @@ impl<'a> Spec<'a> {
         for (i, d) in self.devices.iter().enumerate() {
             let t = "devices";
             check_str(s, d.name, t, i)?;
-            check_enum(DeviceMatch::from_u8(d.match_kind).is_some(), d.match_kind, t, i, "match_kind")?;
-            check_enum(IrqKind::from_u8(d.irq_kind).is_some(), d.irq_kind, t, i, "irq_kind")?;
+            check_enum(
+                DeviceMatch::from_u8(d.match_kind).is_some(),
+                d.match_kind,
+                t,
+                i,
+                "match_kind",
+            )?;
+            check_enum(
+                IrqKind::from_u8(d.irq_kind).is_some(),
+                d.irq_kind,
+                t,
+                i,
+                "irq_kind",
+            )?;
             check_index(d.driver.get(), n_comp, true, t, i, "driver")?;
             if d.bar_mask & 0xc0 != 0 {
-                return Err(DecodeError::BadValue { table: t, index: i, what: "BAR mask names a BAR above 5" });
+                return Err(DecodeError::BadValue {
+                    table: t,
+                    index: i,
+                    what: "BAR mask names a BAR above 5",
+                });
             }
         }
         for (i, w) in self.dma.iter().enumerate() {
@@ -243,7 +323,11 @@ impl<'a> Spec<'a> {
             check_index(w.region.get(), self.regions.len(), false, t, i, "region")?;
             let region = &self.regions[w.region.get() as usize];
             if w.size.get() == 0 || w.size.get() > region.size.get() {
-                return Err(DecodeError::BadValue { table: t, index: i, what: "window size exceeds its region" });
+                return Err(DecodeError::BadValue {
+                    table: t,
+                    index: i,
+                    what: "window size exceeds its region",
+                });
             }
         }
         for (i, c) in self.channels.iter().enumerate() {
@@ -251,7 +335,14 @@ impl<'a> Spec<'a> {
             check_str(s, c.name, t, i)?;
             check_enum(ChannelKind::from_u8(c.kind).is_some(), c.kind, t, i, "kind")?;
             check_index(c.pool.get(), self.regions.len(), true, t, i, "pool")?;
-            check_index(c.ring_region.get(), self.regions.len(), true, t, i, "ring_region")?;
+            check_index(
+                c.ring_region.get(),
+                self.regions.len(),
+                true,
+                t,
+                i,
+                "ring_region",
+            )?;
             check_index(c.receiver.get(), n_comp, true, t, i, "receiver")?;
         }
         for (i, cap) in self.caps.iter().enumerate() {
@@ -260,7 +351,11 @@ impl<'a> Spec<'a> {
             let kind = CapKind::from_u8(cap.kind);
             check_enum(kind.is_some(), cap.kind, t, i, "kind")?;
             if cap.rights & !Rights::ALL != 0 {
-                return Err(DecodeError::BadValue { table: t, index: i, what: "unknown rights bits" });
+                return Err(DecodeError::BadValue {
+                    table: t,
+                    index: i,
+                    what: "unknown rights bits",
+                });
             }
             let target = cap.target.get();
             match kind {
@@ -271,14 +366,23 @@ impl<'a> Spec<'a> {
                     check_index(target, self.channels.len(), true, t, i, "target")?;
                     check_index(cap.arg.get(), n_comp, true, t, i, "arg")?;
                 }
-                Some(CapKind::Frames) => check_index(target, self.regions.len(), false, t, i, "target")?,
-                Some(CapKind::DeviceFrames | CapKind::IoPorts | CapKind::IrqHandler | CapKind::IoSpace) => {
-                    check_index(target, self.devices.len(), false, t, i, "target")?
+                Some(CapKind::Frames) => {
+                    check_index(target, self.regions.len(), false, t, i, "target")?
                 }
+                Some(
+                    CapKind::DeviceFrames
+                    | CapKind::IoPorts
+                    | CapKind::IrqHandler
+                    | CapKind::IoSpace,
+                ) => check_index(target, self.devices.len(), false, t, i, "target")?,
                 None => {}
             }
             if cap.slot.get() >= MAX_SLOTS {
-                return Err(DecodeError::BadValue { table: t, index: i, what: "slot beyond the CNode" });
+                return Err(DecodeError::BadValue {
+                    table: t,
+                    index: i,
+                    what: "slot beyond the CNode",
+                });
             }
         }
         Ok(())
@@ -288,7 +392,10 @@ impl<'a> Spec<'a> {
     pub fn str(&self, s: StrRef) -> &'a str {
         let start = s.offset.get() as usize;
         let end = start + s.len.get() as usize;
-        self.strings.get(start..end).and_then(|b| core::str::from_utf8(b).ok()).unwrap_or("")
+        self.strings
+            .get(start..end)
+            .and_then(|b| core::str::from_utf8(b).ok())
+            .unwrap_or("")
     }
 
     /// The system's name.
@@ -315,7 +422,9 @@ impl<'a> Spec<'a> {
 
     /// The index of the component called `name`.
     pub fn component_index(&self, name: &str) -> Option<usize> {
-        self.components.iter().position(|c| self.str(c.name) == name)
+        self.components
+            .iter()
+            .position(|c| self.str(c.name) == name)
     }
 
     /// The name of the object a capability points at ("net-rx", "nic"), or
@@ -325,7 +434,9 @@ impl<'a> Spec<'a> {
         let target = cap.target.get();
         let idx = target as usize;
         match CapKind::from_u8(cap.kind) {
-            Some(CapKind::Tcb | CapKind::Cnode | CapKind::Vspace) => self.str(self.components[idx].name),
+            Some(CapKind::Tcb | CapKind::Cnode | CapKind::Vspace) => {
+                self.str(self.components[idx].name)
+            }
             Some(CapKind::Endpoint | CapKind::Notification) if target == NONE => {
                 let arg = cap.arg.get();
                 if arg == NONE {
@@ -336,9 +447,9 @@ impl<'a> Spec<'a> {
             }
             Some(CapKind::Endpoint | CapKind::Notification) => self.str(self.channels[idx].name),
             Some(CapKind::Frames) => self.str(self.regions[idx].name),
-            Some(CapKind::DeviceFrames | CapKind::IoPorts | CapKind::IrqHandler | CapKind::IoSpace) => {
-                self.str(self.devices[idx].name)
-            }
+            Some(
+                CapKind::DeviceFrames | CapKind::IoPorts | CapKind::IrqHandler | CapKind::IoSpace,
+            ) => self.str(self.devices[idx].name),
             None => "?",
         }
     }
@@ -350,7 +461,11 @@ pub fn checksum(bytes: &[u8]) -> u32 {
     const FIELD: usize = 20; // offset of Header::checksum: magic 8 + version 4 + header_len 4 + total_len 4
     let mut hash: u32 = 0x811c_9dc5;
     for (i, &b) in bytes.iter().enumerate() {
-        let b = if (FIELD..FIELD + 4).contains(&i) { 0 } else { b };
+        let b = if (FIELD..FIELD + 4).contains(&i) {
+            0
+        } else {
+            b
+        };
         hash ^= b as u32;
         hash = hash.wrapping_mul(0x0100_0193);
     }

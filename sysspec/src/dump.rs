@@ -55,7 +55,9 @@ pub enum DumpLine<'a> {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum DumpParseError {
     /// Not the number of fields the format has.
-    FieldCount { found: usize },
+    FieldCount {
+        found: usize,
+    },
     BadSlot,
     BadKind,
     BadRights,
@@ -67,7 +69,10 @@ impl fmt::Display for DumpParseError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             DumpParseError::FieldCount { found } => {
-                write!(f, "expected 6 fields (component slot kind rights badge target), found {found}")
+                write!(
+                    f,
+                    "expected 6 fields (component slot kind rights badge target), found {found}"
+                )
             }
             DumpParseError::BadSlot => f.write_str("slot is not a decimal number"),
             DumpParseError::BadKind => f.write_str("unknown capability kind"),
@@ -100,7 +105,9 @@ fn parse_fields(rest: &str) -> Result<DumpLine<'_>, DumpParseError> {
     let mut n = 0;
     for field in rest.split(' ').filter(|f| !f.is_empty()) {
         if n == fields.len() {
-            return Err(DumpParseError::FieldCount { found: rest.split(' ').filter(|f| !f.is_empty()).count() });
+            return Err(DumpParseError::FieldCount {
+                found: rest.split(' ').filter(|f| !f.is_empty()).count(),
+            });
         }
         fields[n] = field;
         n += 1;
@@ -122,7 +129,14 @@ fn parse_fields(rest: &str) -> Result<DumpLine<'_>, DumpParseError> {
         .strip_prefix("0x")
         .and_then(|hex| u64::from_str_radix(hex, 16).ok())
         .ok_or(DumpParseError::BadBadge)?;
-    Ok(DumpLine::Cap(DumpCap { component: fields[0], slot, kind, rights, badge, target: fields[5] }))
+    Ok(DumpLine::Cap(DumpCap {
+        component: fields[0],
+        slot,
+        kind,
+        rights,
+        badge,
+        target: fields[5],
+    }))
 }
 
 /// The dump line a spec expects for one capability of one component.
@@ -175,18 +189,39 @@ mod tests {
 
     #[test]
     fn begin_end_and_non_dump_lines() {
-        assert_eq!(parse_line("capdump: begin ward").unwrap(), Ok(DumpLine::Begin { system: "ward" }));
-        assert_eq!(parse_line("capdump: end 12").unwrap(), Ok(DumpLine::End { count: 12 }));
+        assert_eq!(
+            parse_line("capdump: begin ward").unwrap(),
+            Ok(DumpLine::Begin { system: "ward" })
+        );
+        assert_eq!(
+            parse_line("capdump: end 12").unwrap(),
+            Ok(DumpLine::End { count: 12 })
+        );
         assert!(parse_line("e1000: link up").is_none());
     }
 
     #[test]
     fn rejects_malformed_lines() {
-        assert_eq!(parse_line("capdump: a 1 tcb r").unwrap(), Err(DumpParseError::FieldCount { found: 4 }));
-        assert_eq!(parse_line("capdump: a x tcb r 0x0 a").unwrap(), Err(DumpParseError::BadSlot));
-        assert_eq!(parse_line("capdump: a 1 bogus r 0x0 a").unwrap(), Err(DumpParseError::BadKind));
-        assert_eq!(parse_line("capdump: a 1 tcb rr 0x0 a").unwrap(), Err(DumpParseError::BadRights));
-        assert_eq!(parse_line("capdump: a 1 tcb r 12 a").unwrap(), Err(DumpParseError::BadBadge));
+        assert_eq!(
+            parse_line("capdump: a 1 tcb r").unwrap(),
+            Err(DumpParseError::FieldCount { found: 4 })
+        );
+        assert_eq!(
+            parse_line("capdump: a x tcb r 0x0 a").unwrap(),
+            Err(DumpParseError::BadSlot)
+        );
+        assert_eq!(
+            parse_line("capdump: a 1 bogus r 0x0 a").unwrap(),
+            Err(DumpParseError::BadKind)
+        );
+        assert_eq!(
+            parse_line("capdump: a 1 tcb rr 0x0 a").unwrap(),
+            Err(DumpParseError::BadRights)
+        );
+        assert_eq!(
+            parse_line("capdump: a 1 tcb r 12 a").unwrap(),
+            Err(DumpParseError::BadBadge)
+        );
         assert!(matches!(
             parse_line("capdump: a 1 tcb r 0x0 a b").unwrap(),
             Err(DumpParseError::FieldCount { .. })
@@ -207,7 +242,10 @@ mod tests {
         impl Write for Buf {
             fn write_str(&mut self, s: &str) -> fmt::Result {
                 let end = self.1 + s.len();
-                self.0.get_mut(self.1..end).ok_or(fmt::Error)?.copy_from_slice(s.as_bytes());
+                self.0
+                    .get_mut(self.1..end)
+                    .ok_or(fmt::Error)?
+                    .copy_from_slice(s.as_bytes());
                 self.1 = end;
                 Ok(())
             }

@@ -245,7 +245,10 @@ impl Rights {
 
     /// The letters of the rights, in the order r, w, x, g ("-" for none).
     pub fn letters(self) -> RightsText {
-        let mut text = RightsText { bytes: [0; 4], len: 0 };
+        let mut text = RightsText {
+            bytes: [0; 4],
+            len: 0,
+        };
         for (bit, letter) in [(1, b'r'), (2, b'w'), (4, b'x'), (8, b'g')] {
             if self.0 & bit != 0 {
                 text.bytes[text.len] = letter;
@@ -319,7 +322,19 @@ pub mod device_flags {
 
 /// A string in the string table: byte offset and length, UTF-8.
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    FromBytes,
+    IntoBytes,
+    Immutable,
+    KnownLayout,
+    Unaligned,
+)]
 pub struct StrRef {
     pub offset: U32,
     pub len: U32,
@@ -328,7 +343,19 @@ pub struct StrRef {
 /// Where a table lives: byte offset from the start of the spec and the
 /// number of records (for the string table: the number of bytes).
 #[repr(C)]
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, FromBytes, IntoBytes, Immutable, KnownLayout, Unaligned)]
+#[derive(
+    Clone,
+    Copy,
+    Debug,
+    Default,
+    PartialEq,
+    Eq,
+    FromBytes,
+    IntoBytes,
+    Immutable,
+    KnownLayout,
+    Unaligned,
+)]
 pub struct Section {
     pub offset: U32,
     pub count: U32,

@@ -132,7 +132,10 @@ impl Strings {
                 at
             }
         };
-        StrRef { offset: U32::new(offset as u32), len: U32::new(s.len() as u32) }
+        StrRef {
+            offset: U32::new(offset as u32),
+            len: U32::new(s.len() as u32),
+        }
     }
 }
 
@@ -259,7 +262,10 @@ impl SystemSpec {
         let section = |out: &mut Vec<u8>, bytes: &[u8], count: usize| {
             let offset = out.len() as u32;
             out.extend_from_slice(bytes);
-            Section { offset: U32::new(offset), count: U32::new(count as u32) }
+            Section {
+                offset: U32::new(offset),
+                count: U32::new(count as u32),
+            }
         };
         let components_s = section(&mut out, components.as_bytes(), components.len());
         let regions_s = section(&mut out, regions.as_bytes(), regions.len());
@@ -279,7 +285,11 @@ impl SystemSpec {
             name,
             kernel_config,
             cmdline,
-            flags: U32::new(if self.audit { crate::format::FLAG_AUDIT } else { 0 }),
+            flags: U32::new(if self.audit {
+                crate::format::FLAG_AUDIT
+            } else {
+                0
+            }),
             components: components_s,
             regions: regions_s,
             devices: devices_s,
@@ -470,8 +480,20 @@ mod tests {
                 },
             ],
             regions: vec![
-                Region { name: "pool".into(), size: 1 << 20, page_size: 4096, kind: RegionKind::Plain, fill: 0 },
-                Region { name: "rx.ring".into(), size: 12288, page_size: 4096, kind: RegionKind::Ring, fill: 0 },
+                Region {
+                    name: "pool".into(),
+                    size: 1 << 20,
+                    page_size: 4096,
+                    kind: RegionKind::Plain,
+                    fill: 0,
+                },
+                Region {
+                    name: "rx.ring".into(),
+                    size: 12288,
+                    page_size: 4096,
+                    kind: RegionKind::Ring,
+                    fill: 0,
+                },
             ],
             devices: vec![Device {
                 name: "nic".into(),
@@ -490,7 +512,13 @@ mod tests {
                 ioport_count: 0,
                 driver: Some(0),
             }],
-            dma: vec![DmaWindow { device: 0, region: 0, iova: 0x1000_0000, size: 1 << 20, rights: Rights(3) }],
+            dma: vec![DmaWindow {
+                device: 0,
+                region: 0,
+                iova: 0x1000_0000,
+                size: 1 << 20,
+                rights: Rights(3),
+            }],
             channels: vec![Channel {
                 name: "rx".into(),
                 kind: ChannelKind::Ring,
@@ -539,19 +567,34 @@ mod tests {
     #[test]
     fn rejects_corruption() {
         let bytes = sample().encode();
-        assert_eq!(Spec::decode(&bytes[..10]).err(), Some(crate::DecodeError::TooShort { len: 10 }));
+        assert_eq!(
+            Spec::decode(&bytes[..10]).err(),
+            Some(crate::DecodeError::TooShort { len: 10 })
+        );
         let mut bad = bytes.clone();
         bad[0] = b'X';
         assert_eq!(Spec::decode(&bad).err(), Some(crate::DecodeError::BadMagic));
         let mut bad = bytes.clone();
         bad[8] = 9;
-        assert!(matches!(Spec::decode(&bad), Err(crate::DecodeError::UnsupportedVersion { found: 9, .. })));
+        assert!(matches!(
+            Spec::decode(&bad),
+            Err(crate::DecodeError::UnsupportedVersion { found: 9, .. })
+        ));
         let truncated = &bytes[..bytes.len() - 1];
-        assert!(matches!(Spec::decode(truncated), Err(crate::DecodeError::LengthMismatch { .. })));
+        assert!(matches!(
+            Spec::decode(truncated),
+            Err(crate::DecodeError::LengthMismatch { .. })
+        ));
         for i in [40, 100, bytes.len() - 3] {
             let mut bad = bytes.clone();
             bad[i] ^= 0x40;
-            assert!(matches!(Spec::decode(&bad), Err(crate::DecodeError::ChecksumMismatch { .. })), "byte {i}");
+            assert!(
+                matches!(
+                    Spec::decode(&bad),
+                    Err(crate::DecodeError::ChecksumMismatch { .. })
+                ),
+                "byte {i}"
+            );
         }
     }
 
@@ -563,7 +606,12 @@ mod tests {
         let err = Spec::decode(&bytes).err().unwrap();
         assert_eq!(
             err,
-            crate::DecodeError::BadIndex { table: "channels", index: 0, field: "receiver", value: 7 }
+            crate::DecodeError::BadIndex {
+                table: "channels",
+                index: 0,
+                field: "receiver",
+                value: 7
+            }
         );
         assert!(alloc::format!("{err}").contains("channels[0].receiver"));
     }

@@ -25,7 +25,10 @@ fn main() {
         println!("cargo:rerun-if-changed={}", path.display());
         let table = capctl::gencaps::generate_from_file(&path, component)
             .unwrap_or_else(|e| panic!("caps table of {component} from {system}: {e}"));
-        std::fs::write(Path::new(&out).join(format!("{}.rs", component.replace('-', "_"))), table)
-            .expect("write the caps table");
+        std::fs::write(
+            Path::new(&out).join(format!("{}.rs", component.replace('-', "_"))),
+            table,
+        )
+        .expect("write the caps table");
     }
 }

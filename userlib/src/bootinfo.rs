@@ -10,7 +10,10 @@ use crate::cap::{self, Cap};
 /// Panics if `argument` (the root task's `rdi`) is not the boot-info
 /// address or the block's magic or version is wrong.
 pub fn boot_info(argument: u64) -> &'static BootInfo {
-    assert_eq!(argument, ROOT_BOOTINFO_VADDR, "the kernel passes the boot-info address");
+    assert_eq!(
+        argument, ROOT_BOOTINFO_VADDR,
+        "the kernel passes the boot-info address"
+    );
     // SAFETY: the kernel maps the boot-info pages read-only at this fixed
     // address before the root task starts and never changes or unmaps them;
     // the block is plain data, aligned, and every bit pattern is valid.
@@ -74,19 +77,27 @@ pub fn untypeds(info: &BootInfo) -> impl Iterator<Item = UntypedRegion> + '_ {
     untyped_regions(info.untyped(), info.untyped_slots)
 }
 
-fn untyped_regions(list: &[UntypedDesc], slots: SlotRegion) -> impl Iterator<Item = UntypedRegion> + '_ {
+fn untyped_regions(
+    list: &[UntypedDesc],
+    slots: SlotRegion,
+) -> impl Iterator<Item = UntypedRegion> + '_ {
     let count = slots.end.saturating_sub(slots.start);
-    list.iter().take(count as usize).enumerate().map(move |(i, d)| UntypedRegion {
-        cap: Cap::from_cptr(slots.start + i as u64),
-        paddr: d.paddr,
-        size_bits: d.size_bits.into(),
-        is_device: d.is_device != 0,
-    })
+    list.iter()
+        .take(count as usize)
+        .enumerate()
+        .map(move |(i, d)| UntypedRegion {
+            cap: Cap::from_cptr(slots.start + i as u64),
+            paddr: d.paddr,
+            size_bits: d.size_bits.into(),
+            is_device: d.is_device != 0,
+        })
 }
 
 /// The largest RAM (non-device) untyped, if any.
 pub fn largest_ram_untyped(info: &BootInfo) -> Option<UntypedRegion> {
-    untypeds(info).filter(|u| !u.is_device).max_by_key(|u| u.size_bits)
+    untypeds(info)
+        .filter(|u| !u.is_device)
+        .max_by_key(|u| u.size_bits)
 }
 
 /// Hands out the empty slots of a [`SlotRegion`] one by one (or in runs),
@@ -101,7 +112,14 @@ pub struct SlotAllocator {
 impl SlotAllocator {
     /// An allocator over `region` (`start..end`; an inverted region is empty).
     pub const fn new(region: SlotRegion) -> SlotAllocator {
-        SlotAllocator { next: region.start, end: if region.end > region.start { region.end } else { region.start } }
+        SlotAllocator {
+            next: region.start,
+            end: if region.end > region.start {
+                region.end
+            } else {
+                region.start
+            },
+        }
     }
 
     /// The root task's empty slots as the boot info lists them.
@@ -141,7 +159,10 @@ mod tests {
 
     #[test]
     fn allocator_hands_out_each_slot_once() {
-        let mut a = SlotAllocator::new(SlotRegion { start: 100, end: 105 });
+        let mut a = SlotAllocator::new(SlotRegion {
+            start: 100,
+            end: 105,
+        });
         assert_eq!(a.remaining(), 5);
         assert_eq!(a.alloc(), Some(100));
         assert_eq!(a.alloc_range(3), Some(101..104));
@@ -162,9 +183,19 @@ mod tests {
 
     #[test]
     fn untyped_regions_pair_slots_with_descriptors() {
-        let d = |paddr, size_bits, is_device| UntypedDesc { paddr, size_bits, is_device, _reserved: [0; 6] };
-        let list = [d(0x10_0000, 20, 0), d(0x20_0000, 21, 0), d(0xfe00_0000, 12, 1)];
-        let all: std::vec::Vec<_> = untyped_regions(&list, SlotRegion { start: 16, end: 19 }).collect();
+        let d = |paddr, size_bits, is_device| UntypedDesc {
+            paddr,
+            size_bits,
+            is_device,
+            _reserved: [0; 6],
+        };
+        let list = [
+            d(0x10_0000, 20, 0),
+            d(0x20_0000, 21, 0),
+            d(0xfe00_0000, 12, 1),
+        ];
+        let all: std::vec::Vec<_> =
+            untyped_regions(&list, SlotRegion { start: 16, end: 19 }).collect();
         assert_eq!(all.len(), 3);
         assert_eq!(all[1].cap.cptr(), 17);
         assert_eq!(all[1].size(), 2 << 20);

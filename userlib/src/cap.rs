@@ -160,7 +160,10 @@ impl<T: CapType> Cap<T> {
     /// The capability at `cptr`. Naming a slot is harmless: a wrong type or
     /// an empty slot only makes invocations fail.
     pub const fn from_cptr(cptr: CPtr) -> Cap<T> {
-        Cap { cptr, _type: PhantomData }
+        Cap {
+            cptr,
+            _type: PhantomData,
+        }
     }
 
     /// The CPtr.
@@ -178,7 +181,12 @@ impl<T: CapType> Cap<T> {
     /// Invokes the capability with a raw label, word arguments and extra
     /// capabilities; returns the reply. The typed methods are built on this;
     /// it is public for tests and fuzzing that send what no typed method would.
-    pub fn invoke_raw(self, label: u64, words: &[u64], caps: &[CPtr]) -> Result<Received, InvocationError> {
+    pub fn invoke_raw(
+        self,
+        label: u64,
+        words: &[u64],
+        caps: &[CPtr],
+    ) -> Result<Received, InvocationError> {
         let buffer = IpcBuffer::current();
         let (info, mrs) = message::prepare(&buffer, label, words, caps)?;
         syscall::call(self.cptr, info, mrs).map_err(|mut e| {
@@ -187,11 +195,21 @@ impl<T: CapType> Cap<T> {
         })
     }
 
-    fn invoke(self, label: InvocationLabel, words: &[u64], caps: &[CPtr]) -> Result<Received, InvocationError> {
+    fn invoke(
+        self,
+        label: InvocationLabel,
+        words: &[u64],
+        caps: &[CPtr],
+    ) -> Result<Received, InvocationError> {
         self.invoke_raw(label as u64, words, caps)
     }
 
-    fn invoke_unit(self, label: InvocationLabel, words: &[u64], caps: &[CPtr]) -> Result<(), InvocationError> {
+    fn invoke_unit(
+        self,
+        label: InvocationLabel,
+        words: &[u64],
+        caps: &[CPtr],
+    ) -> Result<(), InvocationError> {
         self.invoke(label, words, caps).map(|_| ())
     }
 }
@@ -215,7 +233,15 @@ impl Untyped {
         node_offset: u64,
         num_objects: u64,
     ) -> Result<(), InvocationError> {
-        self.untyped_retype_raw(object_type as u64, size_bits, root, node_index, node_depth, node_offset, num_objects)
+        self.untyped_retype_raw(
+            object_type as u64,
+            size_bits,
+            root,
+            node_index,
+            node_depth,
+            node_offset,
+            num_objects,
+        )
     }
 
     /// [`Self::untyped_retype`] with the object type as a raw number, for
@@ -233,7 +259,14 @@ impl Untyped {
     ) -> Result<(), InvocationError> {
         self.invoke_unit(
             InvocationLabel::UntypedRetype,
-            &[object_type, size_bits, node_index, node_depth, node_offset, num_objects],
+            &[
+                object_type,
+                size_bits,
+                node_index,
+                node_depth,
+                node_offset,
+                num_objects,
+            ],
             &[root.cptr],
         )
     }
@@ -256,7 +289,13 @@ impl CNode {
     ) -> Result<(), InvocationError> {
         self.invoke_unit(
             InvocationLabel::CNodeCopy,
-            &[dest_index, dest_depth, src_index, src_depth, rights.to_word()],
+            &[
+                dest_index,
+                dest_depth,
+                src_index,
+                src_depth,
+                rights.to_word(),
+            ],
             &[src_root.cptr],
         )
     }
@@ -277,7 +316,14 @@ impl CNode {
     ) -> Result<(), InvocationError> {
         self.invoke_unit(
             InvocationLabel::CNodeMint,
-            &[dest_index, dest_depth, src_index, src_depth, rights.to_word(), badge],
+            &[
+                dest_index,
+                dest_depth,
+                src_index,
+                src_depth,
+                rights.to_word(),
+                badge,
+            ],
             &[src_root.cptr],
         )
     }
@@ -331,7 +377,11 @@ impl CNode {
     /// Wakes every thread blocked sending through a badged copy of the
     /// endpoint capability at `(self, index, depth)`, with an error.
     pub fn cnode_cancel_badged_sends(self, index: u64, depth: u64) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::CNodeCancelBadgedSends, &[index, depth], &[])
+        self.invoke_unit(
+            InvocationLabel::CNodeCancelBadgedSends,
+            &[index, depth],
+            &[],
+        )
     }
 
     /// Moves the capability at the pivot to the empty destination
@@ -354,7 +404,16 @@ impl CNode {
     ) -> Result<(), InvocationError> {
         self.invoke_unit(
             InvocationLabel::CNodeRotate,
-            &[dest_index, dest_depth, pivot_index, pivot_depth, pivot_data, src_index, src_depth, src_data],
+            &[
+                dest_index,
+                dest_depth,
+                pivot_index,
+                pivot_depth,
+                pivot_data,
+                src_index,
+                src_depth,
+                src_data,
+            ],
             &[pivot_root.cptr, src_root.cptr],
         )
     }
@@ -362,7 +421,11 @@ impl CNode {
     /// A slot of this CNode named by full-depth CPtr (for CNodes whose guard
     /// makes a CPtr equal the slot index, like the root task's).
     pub const fn slot(self, index: u64) -> AbsoluteCPtr {
-        AbsoluteCPtr { root: self, index, depth: FULL_DEPTH }
+        AbsoluteCPtr {
+            root: self,
+            index,
+            depth: FULL_DEPTH,
+        }
     }
 }
 
@@ -378,19 +441,30 @@ pub struct AbsoluteCPtr {
 impl AbsoluteCPtr {
     /// `cnode_copy` from `src` into this slot.
     pub fn copy(self, src: AbsoluteCPtr, rights: CapRights) -> Result<(), InvocationError> {
-        self.root.cnode_copy(self.index, self.depth, src.root, src.index, src.depth, rights)
+        self.root.cnode_copy(
+            self.index, self.depth, src.root, src.index, src.depth, rights,
+        )
     }
     /// `cnode_mint` from `src` into this slot.
-    pub fn mint(self, src: AbsoluteCPtr, rights: CapRights, badge: u64) -> Result<(), InvocationError> {
-        self.root.cnode_mint(self.index, self.depth, src.root, src.index, src.depth, rights, badge)
+    pub fn mint(
+        self,
+        src: AbsoluteCPtr,
+        rights: CapRights,
+        badge: u64,
+    ) -> Result<(), InvocationError> {
+        self.root.cnode_mint(
+            self.index, self.depth, src.root, src.index, src.depth, rights, badge,
+        )
     }
     /// `cnode_move` from `src` into this slot.
     pub fn move_from(self, src: AbsoluteCPtr) -> Result<(), InvocationError> {
-        self.root.cnode_move(self.index, self.depth, src.root, src.index, src.depth)
+        self.root
+            .cnode_move(self.index, self.depth, src.root, src.index, src.depth)
     }
     /// `cnode_mutate` from `src` into this slot.
     pub fn mutate_from(self, src: AbsoluteCPtr, data: u64) -> Result<(), InvocationError> {
-        self.root.cnode_mutate(self.index, self.depth, src.root, src.index, src.depth, data)
+        self.root
+            .cnode_mutate(self.index, self.depth, src.root, src.index, src.depth, data)
     }
     /// `cnode_delete` of this slot.
     pub fn delete(self) -> Result<(), InvocationError> {
@@ -437,8 +511,24 @@ impl UserContext {
     /// The registers as words, in transfer order.
     pub fn to_words(&self) -> [u64; Self::WORDS] {
         [
-            self.rip, self.rsp, self.rflags, self.rax, self.rbx, self.rcx, self.rdx, self.rsi, self.rdi,
-            self.rbp, self.r8, self.r9, self.r10, self.r11, self.r12, self.r13, self.r14, self.r15,
+            self.rip,
+            self.rsp,
+            self.rflags,
+            self.rax,
+            self.rbx,
+            self.rcx,
+            self.rdx,
+            self.rsi,
+            self.rdi,
+            self.rbp,
+            self.r8,
+            self.r9,
+            self.r10,
+            self.r11,
+            self.r12,
+            self.r13,
+            self.r14,
+            self.r15,
         ]
     }
 
@@ -493,7 +583,11 @@ impl Tcb {
     /// Sets the thread's priority, with the authority of the thread
     /// `authority` (whose MCP bounds it).
     pub fn tcb_set_priority(self, authority: Tcb, priority: u64) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::TcbSetPriority, &[priority], &[authority.cptr])
+        self.invoke_unit(
+            InvocationLabel::TcbSetPriority,
+            &[priority],
+            &[authority.cptr],
+        )
     }
 
     /// Sets the thread's maximum controlled priority, bounded by
@@ -503,13 +597,30 @@ impl Tcb {
     }
 
     /// Sets both MCP and priority at once.
-    pub fn tcb_set_sched_params(self, authority: Tcb, mcp: u64, priority: u64) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::TcbSetSchedParams, &[mcp, priority], &[authority.cptr])
+    pub fn tcb_set_sched_params(
+        self,
+        authority: Tcb,
+        mcp: u64,
+        priority: u64,
+    ) -> Result<(), InvocationError> {
+        self.invoke_unit(
+            InvocationLabel::TcbSetSchedParams,
+            &[mcp, priority],
+            &[authority.cptr],
+        )
     }
 
     /// Sets the thread's IPC buffer: its user address and the frame holding it.
-    pub fn tcb_set_ipc_buffer(self, ipc_buffer: u64, frame: Frame4K) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::TcbSetIpcBuffer, &[ipc_buffer], &[frame.cptr])
+    pub fn tcb_set_ipc_buffer(
+        self,
+        ipc_buffer: u64,
+        frame: Frame4K,
+    ) -> Result<(), InvocationError> {
+        self.invoke_unit(
+            InvocationLabel::TcbSetIpcBuffer,
+            &[ipc_buffer],
+            &[frame.cptr],
+        )
     }
 
     /// Sets fault endpoint, CSpace and VSpace without touching the IPC buffer.
@@ -530,8 +641,16 @@ impl Tcb {
 
     /// Reads the first `count` registers (at most [`UserContext::WORDS`]),
     /// suspending the thread first if `suspend_source`.
-    pub fn tcb_read_registers(self, suspend_source: bool, count: u64) -> Result<UserContext, InvocationError> {
-        let reply = self.invoke(InvocationLabel::TcbReadRegisters, &[suspend_source as u64, count], &[])?;
+    pub fn tcb_read_registers(
+        self,
+        suspend_source: bool,
+        count: u64,
+    ) -> Result<UserContext, InvocationError> {
+        let reply = self.invoke(
+            InvocationLabel::TcbReadRegisters,
+            &[suspend_source as u64, count],
+            &[],
+        )?;
         let buffer = IpcBuffer::current();
         let length = (reply.info.length() as usize).min(UserContext::WORDS);
         let mut words = [0u64; UserContext::WORDS];
@@ -571,8 +690,15 @@ impl Tcb {
         frame: bool,
         integer: bool,
     ) -> Result<(), InvocationError> {
-        let flags = suspend_source as u64 | (resume_target as u64) << 1 | (frame as u64) << 2 | (integer as u64) << 3;
-        self.invoke_unit(InvocationLabel::TcbCopyRegisters, &[flags, 0], &[source.cptr])
+        let flags = suspend_source as u64
+            | (resume_target as u64) << 1
+            | (frame as u64) << 2
+            | (integer as u64) << 3;
+        self.invoke_unit(
+            InvocationLabel::TcbCopyRegisters,
+            &[flags, 0],
+            &[source.cptr],
+        )
     }
 
     /// Stops the thread (it can be resumed).
@@ -588,7 +714,11 @@ impl Tcb {
     /// Binds a notification to the thread: signals then wake it while it
     /// waits on an endpoint.
     pub fn tcb_bind_notification(self, notification: Notification) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::TcbBindNotification, &[], &[notification.cptr])
+        self.invoke_unit(
+            InvocationLabel::TcbBindNotification,
+            &[],
+            &[notification.cptr],
+        )
     }
 
     /// Unbinds the thread's notification.
@@ -626,7 +756,11 @@ impl<T: cap_type::FrameType> Cap<T> {
         rights: CapRights,
         attributes: VmAttributes,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::FrameMap, &[vaddr, rights.to_word(), attributes.0], &[vspace.cptr])
+        self.invoke_unit(
+            InvocationLabel::FrameMap,
+            &[vaddr, rights.to_word(), attributes.0],
+            &[vspace.cptr],
+        )
     }
 
     /// Removes the frame's mapping (no error if it had none).
@@ -636,7 +770,8 @@ impl<T: cap_type::FrameType> Cap<T> {
 
     /// The frame's physical address.
     pub fn frame_get_address(self) -> Result<u64, InvocationError> {
-        self.invoke(InvocationLabel::FrameGetAddress, &[], &[]).map(|r| r.mrs[0])
+        self.invoke(InvocationLabel::FrameGetAddress, &[], &[])
+            .map(|r| r.mrs[0])
     }
 
     /// log2 of the frame's size.
@@ -647,8 +782,17 @@ impl<T: cap_type::FrameType> Cap<T> {
 
 impl PageTable {
     /// Maps the page table into `vspace` to cover the 2 MiB around `vaddr`.
-    pub fn page_table_map(self, vspace: Pml4, vaddr: u64, attributes: VmAttributes) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::PageTableMap, &[vaddr, attributes.0], &[vspace.cptr])
+    pub fn page_table_map(
+        self,
+        vspace: Pml4,
+        vaddr: u64,
+        attributes: VmAttributes,
+    ) -> Result<(), InvocationError> {
+        self.invoke_unit(
+            InvocationLabel::PageTableMap,
+            &[vaddr, attributes.0],
+            &[vspace.cptr],
+        )
     }
     pub fn page_table_unmap(self) -> Result<(), InvocationError> {
         self.invoke_unit(InvocationLabel::PageTableUnmap, &[], &[])
@@ -663,7 +807,11 @@ impl PageDirectory {
         vaddr: u64,
         attributes: VmAttributes,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::PageDirectoryMap, &[vaddr, attributes.0], &[vspace.cptr])
+        self.invoke_unit(
+            InvocationLabel::PageDirectoryMap,
+            &[vaddr, attributes.0],
+            &[vspace.cptr],
+        )
     }
     pub fn page_directory_unmap(self) -> Result<(), InvocationError> {
         self.invoke_unit(InvocationLabel::PageDirectoryUnmap, &[], &[])
@@ -672,8 +820,17 @@ impl PageDirectory {
 
 impl Pdpt {
     /// Maps the PDPT into `vspace` to cover the 512 GiB around `vaddr`.
-    pub fn pdpt_map(self, vspace: Pml4, vaddr: u64, attributes: VmAttributes) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::PdptMap, &[vaddr, attributes.0], &[vspace.cptr])
+    pub fn pdpt_map(
+        self,
+        vspace: Pml4,
+        vaddr: u64,
+        attributes: VmAttributes,
+    ) -> Result<(), InvocationError> {
+        self.invoke_unit(
+            InvocationLabel::PdptMap,
+            &[vaddr, attributes.0],
+            &[vspace.cptr],
+        )
     }
     pub fn pdpt_unmap(self) -> Result<(), InvocationError> {
         self.invoke_unit(InvocationLabel::PdptUnmap, &[], &[])
@@ -684,31 +841,53 @@ impl Pdpt {
 
 impl Endpoint {
     /// `Call` with a register-only message.
-    pub fn call(self, info: MessageInfo, mrs: [u64; REGISTER_MESSAGE_LENGTH]) -> Result<Received, InvocationError> {
+    pub fn call(
+        self,
+        info: MessageInfo,
+        mrs: [u64; REGISTER_MESSAGE_LENGTH],
+    ) -> Result<Received, InvocationError> {
         syscall::call(self.cptr, info, mrs)
     }
 
     /// `Call` with up to 120 words and 3 capabilities (through the IPC buffer).
-    pub fn call_message(self, label: u64, words: &[u64], caps: &[CPtr]) -> Result<Received, InvocationError> {
+    pub fn call_message(
+        self,
+        label: u64,
+        words: &[u64],
+        caps: &[CPtr],
+    ) -> Result<Received, InvocationError> {
         let buffer = IpcBuffer::current();
         let (info, mrs) = message::prepare(&buffer, label, words, caps)?;
         syscall::call(self.cptr, info, mrs)
     }
 
     /// `Send` with a register-only message.
-    pub fn send(self, info: MessageInfo, mrs: [u64; REGISTER_MESSAGE_LENGTH]) -> Result<(), InvocationError> {
+    pub fn send(
+        self,
+        info: MessageInfo,
+        mrs: [u64; REGISTER_MESSAGE_LENGTH],
+    ) -> Result<(), InvocationError> {
         syscall::send(self.cptr, info, mrs)
     }
 
     /// `Send` with up to 120 words and 3 capabilities.
-    pub fn send_message(self, label: u64, words: &[u64], caps: &[CPtr]) -> Result<(), InvocationError> {
+    pub fn send_message(
+        self,
+        label: u64,
+        words: &[u64],
+        caps: &[CPtr],
+    ) -> Result<(), InvocationError> {
         let buffer = IpcBuffer::current();
         let (info, mrs) = message::prepare(&buffer, label, words, caps)?;
         syscall::send(self.cptr, info, mrs)
     }
 
     /// `NBSend` with a register-only message.
-    pub fn nb_send(self, info: MessageInfo, mrs: [u64; REGISTER_MESSAGE_LENGTH]) -> Result<(), InvocationError> {
+    pub fn nb_send(
+        self,
+        info: MessageInfo,
+        mrs: [u64; REGISTER_MESSAGE_LENGTH],
+    ) -> Result<(), InvocationError> {
         syscall::nb_send(self.cptr, info, mrs)
     }
 
@@ -763,7 +942,10 @@ mod tests {
         assert_eq!(format!("{ep:?}"), "Cap<Endpoint>(0x42)");
         let tcb: Tcb = ep.cast();
         assert_eq!(tcb.cptr(), 0x42);
-        assert_eq!(<cap_type::Tcb as CapType>::OBJECT_TYPE, Some(ObjectType::Tcb));
+        assert_eq!(
+            <cap_type::Tcb as CapType>::OBJECT_TYPE,
+            Some(ObjectType::Tcb)
+        );
         assert_eq!(Frame2M::from_cptr(1).size_bits(), 21);
     }
 
@@ -781,6 +963,13 @@ mod tests {
     #[test]
     fn absolute_cptr_names_a_root_slot() {
         let root = CNode::from_cptr(2);
-        assert_eq!(root.slot(17), AbsoluteCPtr { root, index: 17, depth: 64 });
+        assert_eq!(
+            root.slot(17),
+            AbsoluteCPtr {
+                root,
+                index: 17,
+                depth: 64
+            }
+        );
     }
 }

@@ -96,11 +96,17 @@ pub fn pack_text(text: &[u8], words: &mut [u64; 1 + CONSOLE_CHUNK_BYTES / 8]) ->
 }
 
 /// Unpacks console message words into `out`; returns the text's length.
-pub fn unpack_text(words: impl Fn(usize) -> u64, length_words: usize, out: &mut [u8; CONSOLE_CHUNK_BYTES]) -> usize {
+pub fn unpack_text(
+    words: impl Fn(usize) -> u64,
+    length_words: usize,
+    out: &mut [u8; CONSOLE_CHUNK_BYTES],
+) -> usize {
     if length_words == 0 {
         return 0;
     }
-    let length = (words(0) as usize).min(CONSOLE_CHUNK_BYTES).min((length_words - 1) * 8);
+    let length = (words(0) as usize)
+        .min(CONSOLE_CHUNK_BYTES)
+        .min((length_words - 1) * 8);
     for index in 0..length.div_ceil(8) {
         let bytes = words(1 + index).to_le_bytes();
         let end = (index * 8 + 8).min(length);
@@ -167,7 +173,9 @@ pub struct StatusPage {
 impl StatusPage {
     /// The page at its fixed address (components only).
     pub fn mapped() -> StatusPage {
-        StatusPage { base: STATUS_PAGE_VADDR }
+        StatusPage {
+            base: STATUS_PAGE_VADDR,
+        }
     }
 
     fn read_u64(&self, offset: usize) -> u64 {
@@ -214,7 +222,10 @@ pub const LAYOUT_STAMP_MARKER: [u8; 8] = *b"WARDLAYT";
 pub const fn layout_stamp(hash: u64) -> [u8; 16] {
     let h = hash.to_le_bytes();
     let m = LAYOUT_STAMP_MARKER;
-    [m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], h[0], h[1], h[2], h[3], h[4], h[5], h[6], h[7]]
+    [
+        m[0], m[1], m[2], m[3], m[4], m[5], m[6], m[7], h[0], h[1], h[2], h[3], h[4], h[5], h[6],
+        h[7],
+    ]
 }
 
 /// Finds the layout stamp in a program file: the hash after the first

@@ -16,7 +16,10 @@ impl ConsoleWriter {
     fn flush(&mut self) {
         if self.used > 0 {
             if crate::component::is_component() {
-                crate::component::send_console(crate::component::console_label::LOG, &self.buffer[..self.used]);
+                crate::component::send_console(
+                    crate::component::console_label::LOG,
+                    &self.buffer[..self.used],
+                );
             } else {
                 let _ = crate::syscall::debug_print(&self.buffer[..self.used]);
             }
@@ -40,7 +43,10 @@ impl Write for ConsoleWriter {
 
 /// Writes formatted text to the console. Used by the macros.
 pub fn print(args: fmt::Arguments) {
-    let mut writer = ConsoleWriter { buffer: [0; BUFFER_SIZE], used: 0 };
+    let mut writer = ConsoleWriter {
+        buffer: [0; BUFFER_SIZE],
+        used: 0,
+    };
     let _ = writer.write_fmt(args);
     writer.flush();
 }

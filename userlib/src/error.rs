@@ -37,9 +37,17 @@ impl InvocationError {
     /// Decodes a non-zero error code and its detail words. A code the
     /// library does not know becomes `IllegalOperation` with the code in the
     /// last detail word, so nothing is lost.
-    pub fn from_code(code: u64, details: [u64; 4], label: Option<InvocationLabel>) -> InvocationError {
+    pub fn from_code(
+        code: u64,
+        details: [u64; 4],
+        label: Option<InvocationLabel>,
+    ) -> InvocationError {
         match Error::from_code(code) {
-            Some(error) => InvocationError { error, details, label },
+            Some(error) => InvocationError {
+                error,
+                details,
+                label,
+            },
             None => InvocationError {
                 error: Error::IllegalOperation,
                 details: [details[0], details[1], details[2], code],
@@ -51,7 +59,11 @@ impl InvocationError {
     /// An error made by the library itself (not the kernel), for example a
     /// message longer than the IPC buffer can hold.
     pub const fn local(error: Error, details: [u64; 4]) -> InvocationError {
-        InvocationError { error, details, label: None }
+        InvocationError {
+            error,
+            details,
+            label: None,
+        }
     }
 
     /// For `InvalidArgument`: the index of the bad word argument.
@@ -76,8 +88,15 @@ impl InvocationError {
         if self.error != Error::FailedLookup {
             return None;
         }
-        let side = if self.details[0] == 1 { LookupSide::Destination } else { LookupSide::Source };
-        Some((side, LookupFailure::from_words([self.details[1], self.details[2], self.details[3]])))
+        let side = if self.details[0] == 1 {
+            LookupSide::Destination
+        } else {
+            LookupSide::Source
+        };
+        Some((
+            side,
+            LookupFailure::from_words([self.details[1], self.details[2], self.details[3]]),
+        ))
     }
 }
 
@@ -93,13 +112,38 @@ pub enum LookupSide {
 pub fn argument_names(label: InvocationLabel) -> &'static [&'static str] {
     use InvocationLabel::*;
     match label {
-        UntypedRetype => &["type", "size_bits", "node_index", "node_depth", "node_offset", "num_objects"],
+        UntypedRetype => &[
+            "type",
+            "size_bits",
+            "node_index",
+            "node_depth",
+            "node_offset",
+            "num_objects",
+        ],
         CNodeRevoke | CNodeDelete => &["index", "depth"],
-        CNodeCopy => &["dest_index", "dest_depth", "src_index", "src_depth", "rights"],
-        CNodeMint => &["dest_index", "dest_depth", "src_index", "src_depth", "rights", "badge"],
+        CNodeCopy => &[
+            "dest_index",
+            "dest_depth",
+            "src_index",
+            "src_depth",
+            "rights",
+        ],
+        CNodeMint => &[
+            "dest_index",
+            "dest_depth",
+            "src_index",
+            "src_depth",
+            "rights",
+            "badge",
+        ],
         CNodeMove => &["dest_index", "dest_depth", "src_index", "src_depth"],
         CNodeMutate => &["dest_index", "dest_depth", "src_index", "src_depth", "data"],
-        TcbConfigure => &["fault_ep", "cspace_root_data", "vspace_root_data", "ipc_buffer"],
+        TcbConfigure => &[
+            "fault_ep",
+            "cspace_root_data",
+            "vspace_root_data",
+            "ipc_buffer",
+        ],
         TcbSetPriority => &["priority"],
         TcbSetMcPriority => &["mcp"],
         TcbSetSchedParams => &["mcp", "priority"],
@@ -113,7 +157,10 @@ pub fn argument_names(label: InvocationLabel) -> &'static [&'static str] {
 }
 
 fn name_of(names: &[&'static str], index: u64) -> &'static str {
-    usize::try_from(index).ok().and_then(|i| names.get(i).copied()).unwrap_or("?")
+    usize::try_from(index)
+        .ok()
+        .and_then(|i| names.get(i).copied())
+        .unwrap_or("?")
 }
 
 impl fmt::Display for LookupSide {
@@ -162,7 +209,11 @@ impl fmt::Display for InvocationError {
             // 0.. (as in seL4).
             Error::InvalidCapability => match d[0] {
                 0 => write!(f, ": the invoked capability has the wrong type or rights"),
-                n => write!(f, ": capability argument {} has the wrong type or rights", n - 1),
+                n => write!(
+                    f,
+                    ": capability argument {} has the wrong type or rights",
+                    n - 1
+                ),
             },
             Error::TruncatedMessage => {
                 write!(f, ": argument {} is missing", d[0])?;
@@ -202,26 +253,64 @@ mod tests {
     use std::string::ToString;
 
     fn err(error: Error, details: [u64; 4], label: Option<InvocationLabel>) -> InvocationError {
-        InvocationError { error, details, label }
+        InvocationError {
+            error,
+            details,
+            label,
+        }
     }
 
     #[test]
     fn names_the_argument() {
-        let e = err(Error::InvalidArgument, [1, 0, 0, 0], Some(InvocationLabel::UntypedRetype));
-        assert_eq!(e.to_string(), "UntypedRetype: invalid argument: argument 1 (size_bits)");
+        let e = err(
+            Error::InvalidArgument,
+            [1, 0, 0, 0],
+            Some(InvocationLabel::UntypedRetype),
+        );
+        assert_eq!(
+            e.to_string(),
+            "UntypedRetype: invalid argument: argument 1 (size_bits)"
+        );
         assert_eq!(e.argument_index(), Some(1));
-        let e = err(Error::InvalidArgument, [9, 0, 0, 0], Some(InvocationLabel::CNodeDelete));
+        let e = err(
+            Error::InvalidArgument,
+            [9, 0, 0, 0],
+            Some(InvocationLabel::CNodeDelete),
+        );
         assert!(e.to_string().ends_with("argument 9 (?)"), "{e}");
     }
 
     #[test]
     fn says_which_capability_and_which_argument_is_missing() {
-        let e = err(Error::InvalidCapability, [2, 0, 0, 0], Some(InvocationLabel::TcbConfigure));
-        assert!(e.to_string().contains("capability argument 1 has the wrong type"), "{e}");
-        let e = err(Error::InvalidCapability, [0, 0, 0, 0], Some(InvocationLabel::TcbConfigure));
-        assert!(e.to_string().contains("the invoked capability has the wrong type"), "{e}");
-        let e = err(Error::TruncatedMessage, [5, 0, 0, 0], Some(InvocationLabel::CNodeMint));
-        assert!(e.to_string().ends_with("argument 5 is missing (badge)"), "{e}");
+        let e = err(
+            Error::InvalidCapability,
+            [2, 0, 0, 0],
+            Some(InvocationLabel::TcbConfigure),
+        );
+        assert!(
+            e.to_string()
+                .contains("capability argument 1 has the wrong type"),
+            "{e}"
+        );
+        let e = err(
+            Error::InvalidCapability,
+            [0, 0, 0, 0],
+            Some(InvocationLabel::TcbConfigure),
+        );
+        assert!(
+            e.to_string()
+                .contains("the invoked capability has the wrong type"),
+            "{e}"
+        );
+        let e = err(
+            Error::TruncatedMessage,
+            [5, 0, 0, 0],
+            Some(InvocationLabel::CNodeMint),
+        );
+        assert!(
+            e.to_string().ends_with("argument 5 is missing (badge)"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -237,18 +326,42 @@ mod tests {
 
     #[test]
     fn explains_lookup_failures() {
-        let words = LookupFailure::GuardMismatch { bits_left: 64, guard_found: 0x3, guard_bits: 4 }.to_words();
-        let e = err(Error::FailedLookup, [1, words[0], words[1], words[2]], Some(InvocationLabel::CNodeCopy));
+        let words = LookupFailure::GuardMismatch {
+            bits_left: 64,
+            guard_found: 0x3,
+            guard_bits: 4,
+        }
+        .to_words();
+        let e = err(
+            Error::FailedLookup,
+            [1, words[0], words[1], words[2]],
+            Some(InvocationLabel::CNodeCopy),
+        );
         let text = e.to_string();
-        assert!(text.contains("(destination)") && text.contains("4-bit guard is 0x3"), "{text}");
+        assert!(
+            text.contains("(destination)") && text.contains("4-bit guard is 0x3"),
+            "{text}"
+        );
         let words = LookupFailure::MissingCapability { bits_left: 0 }.to_words();
-        let e = err(Error::FailedLookup, [0, words[0], words[1], words[2]], Some(InvocationLabel::CNodeMove));
+        let e = err(
+            Error::FailedLookup,
+            [0, words[0], words[1], words[2]],
+            Some(InvocationLabel::CNodeMove),
+        );
         assert!(e.to_string().contains("(source): reached an empty"), "{e}");
         let syscall = err(Error::FailedLookup, [1, words[0], words[1], words[2]], None);
-        assert!(syscall.to_string().contains("(receive phase): reached an empty"), "{syscall}");
+        assert!(
+            syscall
+                .to_string()
+                .contains("(receive phase): reached an empty"),
+            "{syscall}"
+        );
         assert_eq!(
             e.lookup_failure(),
-            Some((LookupSide::Source, Some(LookupFailure::MissingCapability { bits_left: 0 })))
+            Some((
+                LookupSide::Source,
+                Some(LookupFailure::MissingCapability { bits_left: 0 })
+            ))
         );
         let e = err(Error::FailedLookup, [0, 77, 0, 0], None);
         assert!(e.to_string().contains("unknown failure kind 77"), "{e}");
@@ -263,5 +376,4 @@ mod tests {
         let e = InvocationError::from_code(4, [0, 10, 0, 0], None);
         assert_eq!(e.error, Error::RangeError);
     }
-
 }

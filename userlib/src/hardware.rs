@@ -7,13 +7,22 @@
 //! acknowledges each interrupt, which unmasks the line again. An `IoSpace`
 //! is one device's DMA address space: IO page tables and frames mapped
 //! into it are all the device can reach.
-use crate::cap::{CNode, IoPageTable, IoPort, IoPortControl, IoSpace, IrqControl, IrqHandler, Notification};
+use crate::cap::{
+    CNode, IoPageTable, IoPort, IoPortControl, IoSpace, IrqControl, IrqHandler, Notification,
+};
 use crate::error::InvocationError;
 use ward_abi::invocation::InvocationLabel;
 
 impl IoPortControl {
     /// Issues ports `first..=last` into the slot `(root, index, depth)`.
-    pub fn io_port_control_issue(self, first: u16, last: u16, root: CNode, index: u64, depth: u64) -> Result<(), InvocationError> {
+    pub fn io_port_control_issue(
+        self,
+        first: u16,
+        last: u16,
+        root: CNode,
+        index: u64,
+        depth: u64,
+    ) -> Result<(), InvocationError> {
         self.invoke_raw(
             InvocationLabel::IoPortControlIssue as u64,
             &[u64::from(first), u64::from(last), index, depth],
@@ -25,11 +34,13 @@ impl IoPortControl {
 
 impl IoPort {
     fn read(self, label: InvocationLabel, port: u16) -> Result<u64, InvocationError> {
-        self.invoke_raw(label as u64, &[u64::from(port)], &[]).map(|reply| reply.mrs[0])
+        self.invoke_raw(label as u64, &[u64::from(port)], &[])
+            .map(|reply| reply.mrs[0])
     }
 
     fn write(self, label: InvocationLabel, port: u16, value: u64) -> Result<(), InvocationError> {
-        self.invoke_raw(label as u64, &[u64::from(port), value], &[]).map(|_| ())
+        self.invoke_raw(label as u64, &[u64::from(port), value], &[])
+            .map(|_| ())
     }
 
     pub fn io_port_in8(self, port: u16) -> Result<u8, InvocationError> {
@@ -37,11 +48,13 @@ impl IoPort {
     }
 
     pub fn io_port_in16(self, port: u16) -> Result<u16, InvocationError> {
-        self.read(InvocationLabel::IoPortIn16, port).map(|v| v as u16)
+        self.read(InvocationLabel::IoPortIn16, port)
+            .map(|v| v as u16)
     }
 
     pub fn io_port_in32(self, port: u16) -> Result<u32, InvocationError> {
-        self.read(InvocationLabel::IoPortIn32, port).map(|v| v as u32)
+        self.read(InvocationLabel::IoPortIn32, port)
+            .map(|v| v as u32)
     }
 
     pub fn io_port_out8(self, port: u16, value: u8) -> Result<(), InvocationError> {
@@ -85,8 +98,12 @@ impl IrqControl {
     ) -> Result<(), InvocationError> {
         let level = u64::from(trigger == Trigger::Level);
         let active_low = u64::from(polarity == Polarity::ActiveLow);
-        self.invoke_raw(InvocationLabel::IrqControlGet as u64, &[index, depth, line, level, active_low], &[root.cptr()])
-            .map(|_| ())
+        self.invoke_raw(
+            InvocationLabel::IrqControlGet as u64,
+            &[index, depth, line, level, active_low],
+            &[root.cptr()],
+        )
+        .map(|_| ())
     }
 }
 
@@ -96,26 +113,46 @@ impl IrqControl {
     /// data to program into the device; they name an interrupt-remapping
     /// entry that accepts the interrupt from that device only. Refused when
     /// the machine has no interrupt remapping.
-    pub fn irq_control_get_msi(self, requester: u16, root: CNode, index: u64, depth: u64) -> Result<(u64, u32), InvocationError> {
-        let reply = self.invoke_raw(InvocationLabel::IrqControlGetMsi as u64, &[index, depth, u64::from(requester)], &[root.cptr()])?;
+    pub fn irq_control_get_msi(
+        self,
+        requester: u16,
+        root: CNode,
+        index: u64,
+        depth: u64,
+    ) -> Result<(u64, u32), InvocationError> {
+        let reply = self.invoke_raw(
+            InvocationLabel::IrqControlGetMsi as u64,
+            &[index, depth, u64::from(requester)],
+            &[root.cptr()],
+        )?;
         Ok((reply.mrs[0], reply.mrs[1] as u32))
     }
 }
 
 impl IrqHandler {
     /// Interrupts on this line will signal `notification` with its badge.
-    pub fn irq_handler_set_notification(self, notification: Notification) -> Result<(), InvocationError> {
-        self.invoke_raw(InvocationLabel::IrqHandlerSetNotification as u64, &[], &[notification.cptr()]).map(|_| ())
+    pub fn irq_handler_set_notification(
+        self,
+        notification: Notification,
+    ) -> Result<(), InvocationError> {
+        self.invoke_raw(
+            InvocationLabel::IrqHandlerSetNotification as u64,
+            &[],
+            &[notification.cptr()],
+        )
+        .map(|_| ())
     }
 
     /// The last interrupt was handled: unmask the line.
     pub fn irq_handler_ack(self) -> Result<(), InvocationError> {
-        self.invoke_raw(InvocationLabel::IrqHandlerAck as u64, &[], &[]).map(|_| ())
+        self.invoke_raw(InvocationLabel::IrqHandlerAck as u64, &[], &[])
+            .map(|_| ())
     }
 
     /// Unbinds the notification and masks the line.
     pub fn irq_handler_clear(self) -> Result<(), InvocationError> {
-        self.invoke_raw(InvocationLabel::IrqHandlerClear as u64, &[], &[]).map(|_| ())
+        self.invoke_raw(InvocationLabel::IrqHandlerClear as u64, &[], &[])
+            .map(|_| ())
     }
 }
 
@@ -133,7 +170,14 @@ impl IoSpace {
     /// On the master IOSpace: makes the IOSpace of `requester`
     /// (bus << 8 | device << 3 | function) in `domain` (from 1), in the slot
     /// `(root, index, depth)`. One IOSpace per device.
-    pub fn io_space_issue(self, requester: u16, domain: u16, root: CNode, index: u64, depth: u64) -> Result<(), InvocationError> {
+    pub fn io_space_issue(
+        self,
+        requester: u16,
+        domain: u16,
+        root: CNode,
+        index: u64,
+        depth: u64,
+    ) -> Result<(), InvocationError> {
         self.invoke_raw(
             InvocationLabel::IoSpaceIssue as u64,
             &[u64::from(requester), u64::from(domain), index, depth],
@@ -143,8 +187,16 @@ impl IoSpace {
     }
 
     /// The device's DMA faults will signal `notification` (with its badge).
-    pub fn io_space_set_fault_notification(self, notification: Notification) -> Result<(), InvocationError> {
-        self.invoke_raw(InvocationLabel::IoSpaceSetFaultNotification as u64, &[], &[notification.cptr()]).map(|_| ())
+    pub fn io_space_set_fault_notification(
+        self,
+        notification: Notification,
+    ) -> Result<(), InvocationError> {
+        self.invoke_raw(
+            InvocationLabel::IoSpaceSetFaultNotification as u64,
+            &[],
+            &[notification.cptr()],
+        )
+        .map(|_| ())
     }
 
     /// Takes the oldest DMA fault recorded for the device, if any.
@@ -162,18 +214,34 @@ impl IoPageTable {
     /// Maps the IO page table into `space` for the IO addresses around
     /// `ioaddr`. The first table mapped into a domain becomes its root.
     pub fn io_page_table_map(self, space: IoSpace, ioaddr: u64) -> Result<(), InvocationError> {
-        self.invoke_raw(InvocationLabel::IoPageTableMap as u64, &[ioaddr], &[space.cptr()]).map(|_| ())
+        self.invoke_raw(
+            InvocationLabel::IoPageTableMap as u64,
+            &[ioaddr],
+            &[space.cptr()],
+        )
+        .map(|_| ())
     }
 
     pub fn io_page_table_unmap(self) -> Result<(), InvocationError> {
-        self.invoke_raw(InvocationLabel::IoPageTableUnmap as u64, &[], &[]).map(|_| ())
+        self.invoke_raw(InvocationLabel::IoPageTableUnmap as u64, &[], &[])
+            .map(|_| ())
     }
 }
 
 impl<T: crate::cap::cap_type::FrameType> crate::cap::Cap<T> {
     /// Maps the frame into `space` at IO address `ioaddr` for the device's
     /// DMA, with `rights` (read: the device may read it; write: write it).
-    pub fn frame_map_io(self, space: IoSpace, ioaddr: u64, rights: crate::CapRights) -> Result<(), InvocationError> {
-        self.invoke_raw(InvocationLabel::FrameMapIo as u64, &[ioaddr, rights.to_word()], &[space.cptr()]).map(|_| ())
+    pub fn frame_map_io(
+        self,
+        space: IoSpace,
+        ioaddr: u64,
+        rights: crate::CapRights,
+    ) -> Result<(), InvocationError> {
+        self.invoke_raw(
+            InvocationLabel::FrameMapIo as u64,
+            &[ioaddr, rights.to_word()],
+            &[space.cptr()],
+        )
+        .map(|_| ())
     }
 }

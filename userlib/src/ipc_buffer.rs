@@ -63,7 +63,10 @@ unsafe impl Sync for ThreadStack {}
 impl ThreadStack {
     /// A zeroed stack (no header yet), for statics.
     pub const fn new() -> ThreadStack {
-        ThreadStack { header: UnsafeCell::new([0; 2]), bytes: UnsafeCell::new([0; THREAD_STACK_BYTES - 16]) }
+        ThreadStack {
+            header: UnsafeCell::new([0; 2]),
+            bytes: UnsafeCell::new([0; THREAD_STACK_BYTES - 16]),
+        }
     }
 
     /// Records `ipc_buffer` as the IPC buffer of the thread that will run on
@@ -97,7 +100,9 @@ fn stack_pointer() -> u64 {
     {
         let rsp: u64;
         // SAFETY: reads a register into a variable; no memory or flags change.
-        unsafe { core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack, preserves_flags)) };
+        unsafe {
+            core::arch::asm!("mov {}, rsp", out(reg) rsp, options(nomem, nostack, preserves_flags))
+        };
         rsp
     }
     #[cfg(not(target_arch = "x86_64"))]
@@ -146,7 +151,9 @@ pub struct IpcBuffer {
 impl IpcBuffer {
     /// The calling thread's buffer.
     pub fn current() -> IpcBuffer {
-        IpcBuffer { base: current_ipc_buffer_vaddr() as *mut IpcBufferLayout }
+        IpcBuffer {
+            base: current_ipc_buffer_vaddr() as *mut IpcBufferLayout,
+        }
     }
 
     /// The buffer at `vaddr`.
@@ -155,7 +162,9 @@ impl IpcBuffer {
     /// `vaddr` must be the address of a mapped, writable, 1 KiB-aligned IPC
     /// buffer that no other thread uses while this handle is used.
     pub unsafe fn at(vaddr: u64) -> IpcBuffer {
-        IpcBuffer { base: vaddr as *mut IpcBufferLayout }
+        IpcBuffer {
+            base: vaddr as *mut IpcBufferLayout,
+        }
     }
 
     /// The buffer's user address.
@@ -183,13 +192,19 @@ impl IpcBuffer {
     /// Message register `index` (0..120). Registers 0..4 travel in CPU
     /// registers; the kernel neither reads nor writes them here.
     pub fn msg(&self, index: usize) -> u64 {
-        assert!(index < MAX_MESSAGE_LENGTH, "message register {index} does not exist");
+        assert!(
+            index < MAX_MESSAGE_LENGTH,
+            "message register {index} does not exist"
+        );
         self.read(1 + index)
     }
 
     /// Sets message register `index` (0..120).
     pub fn set_msg(&self, index: usize, value: u64) {
-        assert!(index < MAX_MESSAGE_LENGTH, "message register {index} does not exist");
+        assert!(
+            index < MAX_MESSAGE_LENGTH,
+            "message register {index} does not exist"
+        );
         self.write(1 + index, value)
     }
 
@@ -210,12 +225,18 @@ impl IpcBuffer {
     /// Sending: the CPtr of extra capability `index` (0..3). Receiving: the
     /// badge of the unwrapped capability `index`.
     pub fn cap_or_badge(&self, index: usize) -> u64 {
-        assert!(index < MAX_EXTRA_CAPS, "extra capability {index} does not exist");
+        assert!(
+            index < MAX_EXTRA_CAPS,
+            "extra capability {index} does not exist"
+        );
         self.read(2 + MAX_MESSAGE_LENGTH + index)
     }
 
     pub fn set_cap(&self, index: usize, cptr: u64) {
-        assert!(index < MAX_EXTRA_CAPS, "extra capability {index} does not exist");
+        assert!(
+            index < MAX_EXTRA_CAPS,
+            "extra capability {index} does not exist"
+        );
         self.write(2 + MAX_MESSAGE_LENGTH + index, cptr)
     }
 
@@ -253,14 +274,24 @@ mod tests {
         buffer.set_cap(2, 7);
         buffer.set_receive_path(2, 100, 64);
         buffer.set_user_data(5);
-        assert_eq!((buffer.msg(4), buffer.msg(119), buffer.cap_or_badge(2)), (44, 1190, 7));
+        assert_eq!(
+            (buffer.msg(4), buffer.msg(119), buffer.cap_or_badge(2)),
+            (44, 1190, 7)
+        );
         assert_eq!(buffer.receive_path(), (2, 100, 64));
         assert_eq!(buffer.user_data(), 5);
         drop(buffer);
         assert_eq!(layout.msg[4], 44);
         assert_eq!(layout.msg[119], 1190);
         assert_eq!(layout.caps_or_badges[2], 7);
-        assert_eq!((layout.receive_cnode, layout.receive_index, layout.receive_depth), (2, 100, 64));
+        assert_eq!(
+            (
+                layout.receive_cnode,
+                layout.receive_index,
+                layout.receive_depth
+            ),
+            (2, 100, 64)
+        );
         assert_eq!(layout.user_data, 5);
     }
 
@@ -275,14 +306,20 @@ mod tests {
 
     #[test]
     fn finds_the_buffer_from_the_stack() {
-        assert_eq!(buffer_for_stack(ROOT_STACK_TOP - 64, |_| unreachable!()), ROOT_IPC_BUFFER_VADDR);
+        assert_eq!(
+            buffer_for_stack(ROOT_STACK_TOP - 64, |_| unreachable!()),
+            ROOT_IPC_BUFFER_VADDR
+        );
         let block = 0x4000_0000u64;
         let found = buffer_for_stack(block + 1000, |b| {
             assert_eq!(b, block);
             [STACK_MAGIC, 0x5000_0000]
         });
         assert_eq!(found, 0x5000_0000);
-        assert_eq!(buffer_for_stack(block + 1000, |_| [0, 0]), DEFAULT_IPC_BUFFER.load(Ordering::Relaxed));
+        assert_eq!(
+            buffer_for_stack(block + 1000, |_| [0, 0]),
+            DEFAULT_IPC_BUFFER.load(Ordering::Relaxed)
+        );
     }
 
     #[test]

@@ -46,6 +46,6 @@ pub mod message;
 pub mod runtime;
 pub mod syscall;
 
-pub use ward_abi as abi;
 pub use cap::{cap_type, Cap, CapRights, ObjectType};
 pub use error::{Error, InvocationError};
+pub use ward_abi as abi;

@@ -2,8 +2,8 @@
 //! up to 120 registers that is split between CPU registers and the IPC
 //! buffer as the ABI requires.
 
-use ward_abi::message::{MAX_EXTRA_CAPS, MAX_MESSAGE_LENGTH, REGISTER_MESSAGE_LENGTH};
 pub use ward_abi::message::MessageInfo;
+use ward_abi::message::{MAX_EXTRA_CAPS, MAX_MESSAGE_LENGTH, REGISTER_MESSAGE_LENGTH};
 use ward_abi::Error;
 
 use crate::error::InvocationError;
@@ -24,7 +24,12 @@ pub struct MessageInfoBuilder {
 
 impl MessageInfoBuilder {
     pub const fn new() -> MessageInfoBuilder {
-        MessageInfoBuilder { label: 0, caps_unwrapped: 0, extra_caps: 0, length: 0 }
+        MessageInfoBuilder {
+            label: 0,
+            caps_unwrapped: 0,
+            extra_caps: 0,
+            length: 0,
+        }
     }
     pub const fn label(mut self, label: u64) -> Self {
         self.label = label;
@@ -59,14 +64,23 @@ impl MessageInfoBuilder {
         if self.caps_unwrapped > 0b111 {
             return Err(range(0b111));
         }
-        Ok(MessageInfo::new(self.label, self.caps_unwrapped, self.extra_caps, self.length))
+        Ok(MessageInfo::new(
+            self.label,
+            self.caps_unwrapped,
+            self.extra_caps,
+            self.length,
+        ))
     }
 }
 
 /// A message info with `label` and `length` registers and no capabilities.
 /// Panics if a field does not fit (use [`MessageInfoBuilder`] for a `Result`).
 pub fn info(label: u64, length: usize) -> MessageInfo {
-    MessageInfoBuilder::new().label(label).length(length as u64).build().expect("message info fields in range")
+    MessageInfoBuilder::new()
+        .label(label)
+        .length(length as u64)
+        .build()
+        .expect("message info fields in range")
 }
 
 /// The first four message registers of `words` (zero-padded), which travel
@@ -104,7 +118,11 @@ pub fn prepare(
 
 /// Message register `index` of a received message: 0..4 from the returned
 /// registers, the rest from the IPC buffer.
-pub fn received_word(buffer: &IpcBuffer, mrs: &[u64; REGISTER_MESSAGE_LENGTH], index: usize) -> u64 {
+pub fn received_word(
+    buffer: &IpcBuffer,
+    mrs: &[u64; REGISTER_MESSAGE_LENGTH],
+    index: usize,
+) -> u64 {
     if index < REGISTER_MESSAGE_LENGTH {
         mrs[index]
     } else {
@@ -120,12 +138,35 @@ mod tests {
 
     #[test]
     fn builder_checks_each_field() {
-        let i = MessageInfoBuilder::new().label(0x77).length(120).extra_caps(3).caps_unwrapped(5).build().unwrap();
-        assert_eq!((i.label(), i.length(), i.extra_caps(), i.caps_unwrapped()), (0x77, 120, 3, 5));
+        let i = MessageInfoBuilder::new()
+            .label(0x77)
+            .length(120)
+            .extra_caps(3)
+            .caps_unwrapped(5)
+            .build()
+            .unwrap();
+        assert_eq!(
+            (i.label(), i.length(), i.extra_caps(), i.caps_unwrapped()),
+            (0x77, 120, 3, 5)
+        );
         let e = MessageInfoBuilder::new().length(121).build().unwrap_err();
         assert_eq!(e.valid_range(), Some((0, 120)));
-        assert_eq!(MessageInfoBuilder::new().extra_caps(4).build().unwrap_err().valid_range(), Some((0, 3)));
-        assert_eq!(MessageInfoBuilder::new().label(1 << 52).build().unwrap_err().valid_range(), Some((0, MAX_LABEL)));
+        assert_eq!(
+            MessageInfoBuilder::new()
+                .extra_caps(4)
+                .build()
+                .unwrap_err()
+                .valid_range(),
+            Some((0, 3))
+        );
+        assert_eq!(
+            MessageInfoBuilder::new()
+                .label(1 << 52)
+                .build()
+                .unwrap_err()
+                .valid_range(),
+            Some((0, MAX_LABEL))
+        );
         assert!(MessageInfoBuilder::new().label(MAX_LABEL).build().is_ok());
         assert_eq!(info(3, 2), MessageInfo::new(3, 0, 0, 2));
     }

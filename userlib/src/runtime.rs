@@ -42,16 +42,25 @@ fn panic(info: &core::panic::PanicInfo) -> ! {
     if crate::component::is_component() {
         // Tell the supervisor why, then fault: the fault is what makes it
         // apply the restart policy.
-        let mut text = PanicText { bytes: [0; crate::component::CONSOLE_CHUNK_BYTES], used: 0 };
+        let mut text = PanicText {
+            bytes: [0; crate::component::CONSOLE_CHUNK_BYTES],
+            used: 0,
+        };
         match info.location() {
             Some(at) => {
-                let _ = core::fmt::Write::write_fmt(&mut text, format_args!("{} at {}:{}", info.message(), at.file(), at.line()));
+                let _ = core::fmt::Write::write_fmt(
+                    &mut text,
+                    format_args!("{} at {}:{}", info.message(), at.file(), at.line()),
+                );
             }
             None => {
                 let _ = core::fmt::Write::write_fmt(&mut text, format_args!("{}", info.message()));
             }
         }
-        crate::component::send_console(crate::component::console_label::PANIC, &text.bytes[..text.used]);
+        crate::component::send_console(
+            crate::component::console_label::PANIC,
+            &text.bytes[..text.used],
+        );
         // SAFETY: `ud2` raises #UD on purpose; the supervisor receives the
         // fault and never resumes this thread at this instruction.
         unsafe { core::arch::asm!("ud2", options(noreturn)) }

@@ -46,7 +46,11 @@ fn to_result(code: u64) -> Result<(), Error> {
 
 /// Writes `bytes` to the kernel console (debug builds of the kernel only).
 pub fn debug_print(bytes: &[u8]) -> Result<(), Error> {
-    to_result(syscall2(Syscall::DebugPrint, bytes.as_ptr() as u64, bytes.len() as u64))
+    to_result(syscall2(
+        Syscall::DebugPrint,
+        bytes.as_ptr() as u64,
+        bytes.len() as u64,
+    ))
 }
 
 /// Writes one byte to the kernel console.
@@ -140,7 +144,11 @@ pub fn decode_received(raw: RawReturn) -> Result<Received, InvocationError> {
     if rax != 0 {
         return Err(InvocationError::from_code(rax, [rdx, r10, r8, r9], None));
     }
-    Ok(Received { badge: rdi, info: MessageInfo(rsi), mrs: [rdx, r10, r8, r9] })
+    Ok(Received {
+        badge: rdi,
+        info: MessageInfo(rsi),
+        mrs: [rdx, r10, r8, r9],
+    })
 }
 
 fn decode_unit(raw: RawReturn) -> Result<(), InvocationError> {
@@ -188,7 +196,11 @@ pub fn reply(info: MessageInfo, mrs: [u64; 4]) -> Result<(), InvocationError> {
 
 /// `ReplyRecv`: replies to the last caller, then waits on the endpoint `cptr`.
 #[inline]
-pub fn reply_recv(cptr: u64, info: MessageInfo, mrs: [u64; 4]) -> Result<Received, InvocationError> {
+pub fn reply_recv(
+    cptr: u64,
+    info: MessageInfo,
+    mrs: [u64; 4],
+) -> Result<Received, InvocationError> {
     decode_received(raw_syscall6(Syscall::ReplyRecv as u64, cptr, info.0, mrs))
 }
 

@@ -97,15 +97,29 @@ impl core::fmt::Display for AcpiError {
         match self {
             AcpiError::RsdpNotFound => write!(f, "no ACPI RSDP found (firmware without ACPI?)"),
             AcpiError::Unreadable { signature, address } => {
-                write!(f, "ACPI table {} at {address:#x} is outside readable memory", name(signature))
+                write!(
+                    f,
+                    "ACPI table {} at {address:#x} is outside readable memory",
+                    name(signature)
+                )
             }
             AcpiError::BadLength { signature, length } => {
-                write!(f, "ACPI table {} has an impossible length {length}", name(signature))
+                write!(
+                    f,
+                    "ACPI table {} has an impossible length {length}",
+                    name(signature)
+                )
             }
-            AcpiError::BadChecksum { signature } => write!(f, "ACPI table {} has a bad checksum", name(signature)),
+            AcpiError::BadChecksum { signature } => {
+                write!(f, "ACPI table {} has a bad checksum", name(signature))
+            }
             AcpiError::NoMadt => write!(f, "no ACPI MADT: cannot find the interrupt controllers"),
             AcpiError::BadEntry { signature, offset } => {
-                write!(f, "ACPI table {} has a malformed entry at offset {offset}", name(signature))
+                write!(
+                    f,
+                    "ACPI table {} has a malformed entry at offset {offset}",
+                    name(signature)
+                )
             }
         }
     }
@@ -207,7 +221,10 @@ pub fn find_rsdp(memory: &dyn PhysicalMemory, start: u64, end: u64) -> Option<u6
     let mut address = start & !0xF;
     let mut candidate = [0u8; 20];
     while address + 20 <= end {
-        if memory.read(address, &mut candidate) && &candidate[..8] == b"RSD PTR " && checksum_ok(&candidate) {
+        if memory.read(address, &mut candidate)
+            && &candidate[..8] == b"RSD PTR "
+            && checksum_ok(&candidate)
+        {
             return Some(address);
         }
         address += 16;
@@ -228,10 +245,17 @@ impl Table {
 }
 
 /// Reads and checks the table at `address`.
-fn read_table(memory: &dyn PhysicalMemory, address: u64, table: &mut Table) -> Result<[u8; 4], AcpiError> {
+fn read_table(
+    memory: &dyn PhysicalMemory,
+    address: u64,
+    table: &mut Table,
+) -> Result<[u8; 4], AcpiError> {
     let mut header_bytes = [0u8; SDT_HEADER_LEN];
     if !memory.read(address, &mut header_bytes) {
-        return Err(AcpiError::Unreadable { signature: *b"????", address });
+        return Err(AcpiError::Unreadable {
+            signature: *b"????",
+            address,
+        });
     }
     let header = SdtHeader::read_from_bytes(&header_bytes).expect("exact size");
     let signature = header.signature;
@@ -264,14 +288,23 @@ pub fn discover(memory: &dyn PhysicalMemory, rsdp_address: u64) -> Result<Platfo
     }
     let rsdp = Rsdp::read_from_bytes(&rsdp_bytes).expect("exact size");
     let use_xsdt = revision >= 2 && rsdp.xsdt_address.get() != 0 && checksum_ok(&rsdp_bytes);
-    let (root_address, entry_size) =
-        if use_xsdt { (rsdp.xsdt_address.get(), 8) } else { (u64::from(rsdp.rsdt_address.get()), 4) };
+    let (root_address, entry_size) = if use_xsdt {
+        (rsdp.xsdt_address.get(), 8)
+    } else {
+        (u64::from(rsdp.rsdt_address.get()), 4)
+    };
 
-    let mut root = Table { bytes: [0; MAX_TABLE_LEN], len: 0 };
+    let mut root = Table {
+        bytes: [0; MAX_TABLE_LEN],
+        len: 0,
+    };
     read_table(memory, root_address, &mut root)?;
     let mut platform = Platform::default();
     let mut found_madt = false;
-    let mut table = Table { bytes: [0; MAX_TABLE_LEN], len: 0 };
+    let mut table = Table {
+        bytes: [0; MAX_TABLE_LEN],
+        len: 0,
+    };
     for entry in root.body().chunks_exact(entry_size) {
         let address = if entry_size == 8 {
             u64::from_le_bytes(entry.try_into().expect("8 bytes"))
@@ -331,7 +364,10 @@ fn for_each_entry(
             )
         };
         if length < 2 * kind_len || offset + length > body.len() {
-            return Err(AcpiError::BadEntry { signature, offset: offset + SDT_HEADER_LEN });
+            return Err(AcpiError::BadEntry {
+                signature,
+                offset: offset + SDT_HEADER_LEN,
+            });
         }
         visit(kind, &body[offset..offset + length])?;
         offset += length;
@@ -356,19 +392,31 @@ fn u64_at(bytes: &[u8], at: usize) -> u64 {
 fn parse_madt(body: &[u8], platform: &mut Platform) -> Result<(), AcpiError> {
     const SIGNATURE: [u8; 4] = *b"APIC";
     if body.len() < 8 {
-        return Err(AcpiError::BadLength { signature: SIGNATURE, length: (body.len() + SDT_HEADER_LEN) as u32 });
+        return Err(AcpiError::BadLength {
+            signature: SIGNATURE,
+            length: (body.len() + SDT_HEADER_LEN) as u32,
+        });
     }
     platform.local_apic_address = u64::from(u32_at(body, 0));
     let mut dropped = 0;
     for_each_entry(&body[8..], SIGNATURE, 1, |kind, entry| {
-        let bad = AcpiError::BadEntry { signature: SIGNATURE, offset: 0 };
+        let bad = AcpiError::BadEntry {
+            signature: SIGNATURE,
+            offset: 0,
+        };
         match kind {
             // Processor local APIC: enabled (bit 0) or online-capable (bit 1).
-            0 if entry.len() >= 8 && u32_at(entry, 4) & 0b11 != 0 => push(&mut platform.cpus, entry[3], &mut dropped),
+            0 if entry.len() >= 8 && u32_at(entry, 4) & 0b11 != 0 => {
+                push(&mut platform.cpus, entry[3], &mut dropped)
+            }
             0 if entry.len() >= 8 => {} // a disabled CPU
             1 if entry.len() >= 12 => push(
                 &mut platform.ioapics,
-                IoApic { id: entry[2], address: u64::from(u32_at(entry, 4)), gsi_base: u32_at(entry, 8) },
+                IoApic {
+                    id: entry[2],
+                    address: u64::from(u32_at(entry, 4)),
+                    gsi_base: u32_at(entry, 8),
+                },
                 &mut dropped,
             ),
             2 if entry.len() >= 10 => push(
@@ -402,7 +450,10 @@ fn parse_mcfg(body: &[u8], platform: &mut Platform) -> Result<(), AcpiError> {
             end_bus: entry[11],
         };
         if window.end_bus < window.start_bus {
-            return Err(AcpiError::BadEntry { signature: *b"MCFG", offset: SDT_HEADER_LEN });
+            return Err(AcpiError::BadEntry {
+                signature: *b"MCFG",
+                offset: SDT_HEADER_LEN,
+            });
         }
         push(&mut platform.ecam, window, &mut dropped);
     }
@@ -410,19 +461,35 @@ fn parse_mcfg(body: &[u8], platform: &mut Platform) -> Result<(), AcpiError> {
     Ok(())
 }
 
-fn parse_scopes(bytes: &[u8], dropped: &mut usize) -> Result<Vec<DeviceScope, MAX_SCOPES>, AcpiError> {
+fn parse_scopes(
+    bytes: &[u8],
+    dropped: &mut usize,
+) -> Result<Vec<DeviceScope, MAX_SCOPES>, AcpiError> {
     let mut scopes = Vec::new();
     let mut offset = 0;
     while offset + 6 <= bytes.len() {
         let length = usize::from(bytes[offset + 1]);
         if length < 6 || offset + length > bytes.len() {
-            return Err(AcpiError::BadEntry { signature: *b"DMAR", offset });
+            return Err(AcpiError::BadEntry {
+                signature: *b"DMAR",
+                offset,
+            });
         }
         let entry = &bytes[offset..offset + length];
-        let (device, function) = if length >= 8 { (entry[6], entry[7]) } else { (0, 0) };
+        let (device, function) = if length >= 8 {
+            (entry[6], entry[7])
+        } else {
+            (0, 0)
+        };
         push(
             &mut scopes,
-            DeviceScope { kind: entry[0], enumeration_id: entry[4], bus: entry[5], device, function },
+            DeviceScope {
+                kind: entry[0],
+                enumeration_id: entry[4],
+                bus: entry[5],
+                device,
+                function,
+            },
             dropped,
         );
         offset += length;
@@ -433,7 +500,10 @@ fn parse_scopes(bytes: &[u8], dropped: &mut usize) -> Result<Vec<DeviceScope, MA
 fn parse_dmar(body: &[u8], platform: &mut Platform) -> Result<(), AcpiError> {
     const SIGNATURE: [u8; 4] = *b"DMAR";
     if body.len() < 12 {
-        return Err(AcpiError::BadLength { signature: SIGNATURE, length: (body.len() + SDT_HEADER_LEN) as u32 });
+        return Err(AcpiError::BadLength {
+            signature: SIGNATURE,
+            length: (body.len() + SDT_HEADER_LEN) as u32,
+        });
     }
     let mut dmar = Dmar {
         host_address_width: body[0].saturating_add(1),
@@ -460,7 +530,12 @@ fn parse_dmar(body: &[u8], platform: &mut Platform) -> Result<(), AcpiError> {
                 };
                 push(&mut dmar.reserved_regions, region, &mut dropped);
             }
-            0 | 1 => return Err(AcpiError::BadEntry { signature: SIGNATURE, offset: 0 }),
+            0 | 1 => {
+                return Err(AcpiError::BadEntry {
+                    signature: SIGNATURE,
+                    offset: 0,
+                })
+            }
             _ => {} // ATSR, RHSA, ANDD: not used by Ward
         }
         Ok(())

@@ -56,7 +56,11 @@ impl<'a> KernelArgs<'a> {
     /// Multiboot loaders put the kernel image's file name first; a first
     /// word without `=` is taken to be that name and skipped.
     pub fn parse(line: &'a str, default_level: LogLevel) -> KernelArgs<'a> {
-        let mut args = KernelArgs { log_level: default_level, idle: IdlePolicy::Wait, first_unknown: None };
+        let mut args = KernelArgs {
+            log_level: default_level,
+            idle: IdlePolicy::Wait,
+            first_unknown: None,
+        };
         let mut words = line.split_ascii_whitespace().peekable();
         if words.peek().is_some_and(|first| !first.contains('=')) {
             words.next();
@@ -122,7 +126,10 @@ mod tests {
 
     #[test]
     fn module_cmdline_split() {
-        assert_eq!(split_module_cmdline("root-task.elf test=boot x"), ("root-task.elf", "test=boot x"));
+        assert_eq!(
+            split_module_cmdline("root-task.elf test=boot x"),
+            ("root-task.elf", "test=boot x")
+        );
         assert_eq!(split_module_cmdline("/a/b/system.bin"), ("system.bin", ""));
         assert_eq!(split_module_cmdline(""), ("", ""));
     }

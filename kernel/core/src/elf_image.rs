@@ -100,16 +100,25 @@ impl fmt::Display for ElfError {
             ElfError::Empty => write!(f, "the file is empty"),
             ElfError::Malformed(what) => write!(f, "not a valid ELF file ({what})"),
             ElfError::NotElf64 => write!(f, "a 32-bit ELF; Ward runs 64-bit programs only"),
-            ElfError::WrongMachine(m) => write!(f, "built for machine {m}, not x86_64 ({EM_X86_64})"),
-            ElfError::NotExecutable(t) => write!(f, "ELF type {t} is not a static executable (ET_EXEC)"),
-            ElfError::DynamicallyLinked => write!(f, "dynamically linked; Ward loads static executables only"),
+            ElfError::WrongMachine(m) => {
+                write!(f, "built for machine {m}, not x86_64 ({EM_X86_64})")
+            }
+            ElfError::NotExecutable(t) => {
+                write!(f, "ELF type {t} is not a static executable (ET_EXEC)")
+            }
+            ElfError::DynamicallyLinked => {
+                write!(f, "dynamically linked; Ward loads static executables only")
+            }
             ElfError::TooManySegments => write!(f, "more than {MAX_SEGMENTS} loadable segments"),
             ElfError::NoLoadableSegments => write!(f, "no loadable segments"),
             ElfError::FileLargerThanMemory { index } => {
                 write!(f, "segment {index}: file size exceeds memory size")
             }
             ElfError::SegmentOutsideFile { index } => {
-                write!(f, "segment {index}: its bytes lie past the end of the file (truncated?)")
+                write!(
+                    f,
+                    "segment {index}: its bytes lie past the end of the file (truncated?)"
+                )
             }
             ElfError::SegmentOutsideUserSpace { index, vaddr } => {
                 write!(f, "segment {index} at {vaddr:#x} lies outside user space (kernel addresses are refused)")
@@ -133,7 +142,8 @@ impl UserImage {
         if file.is_empty() {
             return Err(ElfError::Empty);
         }
-        let elf = ElfBytes::<LittleEndian>::minimal_parse(file).map_err(|e| ElfError::Malformed(describe(&e)))?;
+        let elf = ElfBytes::<LittleEndian>::minimal_parse(file)
+            .map_err(|e| ElfError::Malformed(describe(&e)))?;
         if elf.ehdr.class != Class::ELF64 {
             return Err(ElfError::NotElf64);
         }
@@ -163,9 +173,15 @@ impl UserImage {
                 return Err(ElfError::SegmentOutsideFile { index });
             }
             if !is_user_range(header.p_vaddr, header.p_memsz)
-                || header.p_vaddr.checked_add(header.p_memsz + PAGE_SIZE).is_none()
+                || header
+                    .p_vaddr
+                    .checked_add(header.p_memsz + PAGE_SIZE)
+                    .is_none()
             {
-                return Err(ElfError::SegmentOutsideUserSpace { index, vaddr: header.p_vaddr });
+                return Err(ElfError::SegmentOutsideUserSpace {
+                    index,
+                    vaddr: header.p_vaddr,
+                });
             }
             let access = SegmentAccess {
                 write: header.p_flags & PF_W != 0,
@@ -185,11 +201,18 @@ impl UserImage {
                 access,
             };
             for (other_index, other) in segments.iter().enumerate() {
-                if segment.page_start() < other.page_end() && other.page_start() < segment.page_end() {
-                    return Err(ElfError::OverlappingSegments { first: other_index, second: index });
+                if segment.page_start() < other.page_end()
+                    && other.page_start() < segment.page_end()
+                {
+                    return Err(ElfError::OverlappingSegments {
+                        first: other_index,
+                        second: index,
+                    });
                 }
             }
-            segments.push(segment).map_err(|_| ElfError::TooManySegments)?;
+            segments
+                .push(segment)
+                .map_err(|_| ElfError::TooManySegments)?;
         }
         if segments.is_empty() {
             return Err(ElfError::NoLoadableSegments);

@@ -57,7 +57,13 @@ fn present(entry: u64) -> bool {
 
 /// Puts `table` at the first level on the way to `ioaddr` that has none.
 /// Returns that level. `root` is the top table (level `levels`).
-pub fn install_table(memory: &mut impl TableMemory, root: u64, levels: u32, ioaddr: u64, table: u64) -> Result<u32, WalkError> {
+pub fn install_table(
+    memory: &mut impl TableMemory,
+    root: u64,
+    levels: u32,
+    ioaddr: u64,
+    table: u64,
+) -> Result<u32, WalkError> {
     let mut current = root;
     for level in (2..=levels).rev() {
         let at = index(ioaddr, level);
@@ -101,13 +107,23 @@ pub fn map_page(
         return Err(WalkError::Occupied);
     }
     let superpage = if leaf_level == 2 { SUPERPAGE } else { 0 };
-    memory.write(table, at, (paddr & ADDRESS) | (rights & (READ | WRITE)) | superpage);
+    memory.write(
+        table,
+        at,
+        (paddr & ADDRESS) | (rights & (READ | WRITE)) | superpage,
+    );
     Ok(())
 }
 
 /// Clears the entry that points at `object` on the way to `ioaddr` (a page
 /// or a table). Returns whether one was found.
-pub fn unmap(memory: &mut impl TableMemory, root: u64, levels: u32, ioaddr: u64, object: u64) -> bool {
+pub fn unmap(
+    memory: &mut impl TableMemory,
+    root: u64,
+    levels: u32,
+    ioaddr: u64,
+    object: u64,
+) -> bool {
     let mut table = root;
     for level in (1..=levels).rev() {
         let at = index(ioaddr, level);
@@ -128,7 +144,12 @@ pub fn unmap(memory: &mut impl TableMemory, root: u64, levels: u32, ioaddr: u64,
 }
 
 /// The physical address `ioaddr` translates to, with the rights of its leaf.
-pub fn translate(memory: &impl TableMemory, root: u64, levels: u32, ioaddr: u64) -> Option<(u64, u64)> {
+pub fn translate(
+    memory: &impl TableMemory,
+    root: u64,
+    levels: u32,
+    ioaddr: u64,
+) -> Option<(u64, u64)> {
     let mut table = root;
     for level in (1..=levels).rev() {
         let entry = memory.read(table, index(ioaddr, level));
@@ -190,7 +211,10 @@ mod tests {
 
     impl Fake {
         fn new() -> Fake {
-            Fake { tables: HashMap::new(), next: 0x10_0000 }
+            Fake {
+                tables: HashMap::new(),
+                next: 0x10_0000,
+            }
         }
         fn table(&mut self) -> u64 {
             let at = self.next;
@@ -217,7 +241,10 @@ mod tests {
         assert_eq!(install_table(&mut m, root, 3, 0x1000, a), Ok(2));
         assert_eq!(install_table(&mut m, root, 3, 0x1000, b), Ok(1));
         let c = m.table();
-        assert_eq!(install_table(&mut m, root, 3, 0x1000, c), Err(WalkError::Occupied));
+        assert_eq!(
+            install_table(&mut m, root, 3, 0x1000, c),
+            Err(WalkError::Occupied)
+        );
         // Another 2 MiB range under the same level-2 table needs only a level-1 table.
         assert_eq!(install_table(&mut m, root, 3, 0x20_0000, c), Ok(1));
     }
@@ -226,14 +253,26 @@ mod tests {
     fn map_translate_unmap() {
         let mut m = Fake::new();
         let root = m.table();
-        assert_eq!(map_page(&mut m, root, 3, 0x1000, 1, 0x5555_0000, READ), Err(WalkError::MissingTable { level: 2 }));
+        assert_eq!(
+            map_page(&mut m, root, 3, 0x1000, 1, 0x5555_0000, READ),
+            Err(WalkError::MissingTable { level: 2 })
+        );
         let (l2, l1) = (m.table(), m.table());
         install_table(&mut m, root, 3, 0x1000, l2).unwrap();
-        assert_eq!(map_page(&mut m, root, 3, 0x1000, 1, 0x5555_0000, READ), Err(WalkError::MissingTable { level: 1 }));
+        assert_eq!(
+            map_page(&mut m, root, 3, 0x1000, 1, 0x5555_0000, READ),
+            Err(WalkError::MissingTable { level: 1 })
+        );
         install_table(&mut m, root, 3, 0x1000, l1).unwrap();
         map_page(&mut m, root, 3, 0x1000, 1, 0x5555_0000, READ | WRITE).unwrap();
-        assert_eq!(translate(&m, root, 3, 0x1234), Some((0x5555_0234, READ | WRITE)));
-        assert_eq!(map_page(&mut m, root, 3, 0x1000, 1, 0x6666_0000, READ), Err(WalkError::Occupied));
+        assert_eq!(
+            translate(&m, root, 3, 0x1234),
+            Some((0x5555_0234, READ | WRITE))
+        );
+        assert_eq!(
+            map_page(&mut m, root, 3, 0x1000, 1, 0x6666_0000, READ),
+            Err(WalkError::Occupied)
+        );
         assert!(!unmap(&mut m, root, 3, 0x1000, 0x6666_0000));
         assert!(unmap(&mut m, root, 3, 0x1000, 0x5555_0000));
         assert_eq!(translate(&m, root, 3, 0x1234), None);
@@ -246,10 +285,19 @@ mod tests {
         let l2 = m.table();
         install_table(&mut m, root, 3, 0x40_0000, l2).unwrap();
         map_page(&mut m, root, 3, 0x40_0000, 2, 0x8000_0000, WRITE).unwrap();
-        assert_eq!(translate(&m, root, 3, 0x41_2345), Some((0x8001_2345, WRITE)));
+        assert_eq!(
+            translate(&m, root, 3, 0x41_2345),
+            Some((0x8001_2345, WRITE))
+        );
         let l1 = m.table();
-        assert_eq!(install_table(&mut m, root, 3, 0x40_0000, l1), Err(WalkError::SuperpageInTheWay));
-        assert_eq!(map_page(&mut m, root, 3, 0x40_1000, 1, 0x1000, READ), Err(WalkError::SuperpageInTheWay));
+        assert_eq!(
+            install_table(&mut m, root, 3, 0x40_0000, l1),
+            Err(WalkError::SuperpageInTheWay)
+        );
+        assert_eq!(
+            map_page(&mut m, root, 3, 0x40_1000, 1, 0x1000, READ),
+            Err(WalkError::SuperpageInTheWay)
+        );
         assert!(unmap(&mut m, root, 3, 0x40_0000, 0x8000_0000));
     }
 
@@ -269,7 +317,10 @@ mod tests {
     fn identity_map_covers_the_region_and_allocates_tables() {
         let mut m = Fake::new();
         let root = m.table();
-        let pages = identity_map(&mut m, root, 3, 0xe_0000, 0xf_ffff, &mut |m: &mut Fake| Some(m.table())).unwrap();
+        let pages = identity_map(&mut m, root, 3, 0xe_0000, 0xf_ffff, &mut |m: &mut Fake| {
+            Some(m.table())
+        })
+        .unwrap();
         assert_eq!(pages, 32);
         for page in (0xe_0000..0x10_0000).step_by(0x1000) {
             assert_eq!(translate(&m, root, 3, page), Some((page, READ | WRITE)));
@@ -277,7 +328,15 @@ mod tests {
         assert_eq!(translate(&m, root, 3, 0x10_0000), None);
         // Across a 2 MiB boundary: a second level-1 table.
         let before = m.tables.len();
-        identity_map(&mut m, root, 3, 0x1f_f000, 0x20_0fff, &mut |m: &mut Fake| Some(m.table())).unwrap();
+        identity_map(
+            &mut m,
+            root,
+            3,
+            0x1f_f000,
+            0x20_0fff,
+            &mut |m: &mut Fake| Some(m.table()),
+        )
+        .unwrap();
         assert_eq!(m.tables.len(), before + 1);
         assert!(identity_map(&mut m, root, 3, 0x4000_0000, 0x4000_0fff, &mut |_| None).is_err());
     }

@@ -107,8 +107,14 @@ impl PhysMemory {
                 index += 1;
             }
         }
-        let position = self.free.iter().position(|r| r.start > merged.start).unwrap_or(self.free.len());
-        self.free.insert(position, merged).map_err(|_| TooFragmented { lost: merged })
+        let position = self
+            .free
+            .iter()
+            .position(|r| r.start > merged.start)
+            .unwrap_or(self.free.len());
+        self.free
+            .insert(position, merged)
+            .map_err(|_| TooFragmented { lost: merged })
     }
 
     /// Removes `[start, end)` (widened to whole pages) from the free memory.
@@ -130,10 +136,14 @@ impl PhysMemory {
             let above = PhysRange::new(cut.end.min(range.end), range.end);
             self.free.remove(index);
             if !above.is_empty() {
-                self.free.insert(index, above).map_err(|_| TooFragmented { lost: above })?;
+                self.free
+                    .insert(index, above)
+                    .map_err(|_| TooFragmented { lost: above })?;
             }
             if !below.is_empty() {
-                self.free.insert(index, below).map_err(|_| TooFragmented { lost: below })?;
+                self.free
+                    .insert(index, below)
+                    .map_err(|_| TooFragmented { lost: below })?;
                 index += 1;
             }
             if !above.is_empty() {
@@ -173,12 +183,15 @@ impl PhysMemory {
                     list.dropped_bytes += range.end - start;
                     break;
                 }
-                push_keeping_largest(&mut list, UntypedDesc {
-                    paddr: start,
-                    size_bits: bits as u8,
-                    is_device: 0,
-                    _reserved: [0; 6],
-                });
+                push_keeping_largest(
+                    &mut list,
+                    UntypedDesc {
+                        paddr: start,
+                        size_bits: bits as u8,
+                        is_device: 0,
+                        _reserved: [0; 6],
+                    },
+                );
                 start += 1u64 << bits;
             }
         }
@@ -189,7 +202,11 @@ impl PhysMemory {
 /// The size (in bits) of the largest block that starts at `start`, is aligned
 /// to its size and fits in `len` bytes.
 fn block_bits(start: u64, len: u64) -> u32 {
-    let by_alignment = if start == 0 { 63 } else { start.trailing_zeros() };
+    let by_alignment = if start == 0 {
+        63
+    } else {
+        start.trailing_zeros()
+    };
     let by_length = 63 - len.leading_zeros();
     by_alignment.min(by_length).min(u32::from(MAX_UNTYPED_BITS))
 }

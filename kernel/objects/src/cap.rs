@@ -129,31 +129,87 @@ pub enum Cap {
     Null,
     /// `2^size_bits` bytes of memory at `object`; `free_index` bytes from its
     /// start have been handed out (seL4's watermark).
-    Untyped { object: PAddr, size_bits: u8, free_index: u64, is_device: bool },
-    Endpoint { object: PAddr, badge: u64, rights: CapRights },
-    Notification { object: PAddr, badge: u64, rights: CapRights },
+    Untyped {
+        object: PAddr,
+        size_bits: u8,
+        free_index: u64,
+        is_device: bool,
+    },
+    Endpoint {
+        object: PAddr,
+        badge: u64,
+        rights: CapRights,
+    },
+    Notification {
+        object: PAddr,
+        badge: u64,
+        rights: CapRights,
+    },
     /// `2^radix_bits` slots at `object`; a lookup through it must match the
     /// `guard_bits`-bit `guard` before using `radix_bits` bits as the index.
-    CNode { object: PAddr, radix_bits: u8, guard: u64, guard_bits: u8 },
-    Tcb { object: PAddr },
-    Frame { object: PAddr, size: FrameSize, rights: CapRights, is_device: bool, mapping: Option<Mapping> },
+    CNode {
+        object: PAddr,
+        radix_bits: u8,
+        guard: u64,
+        guard_bits: u8,
+    },
+    Tcb {
+        object: PAddr,
+    },
+    Frame {
+        object: PAddr,
+        size: FrameSize,
+        rights: CapRights,
+        is_device: bool,
+        mapping: Option<Mapping>,
+    },
     /// The root of a VSpace, with the ASID it was assigned (if any).
-    Pml4 { object: PAddr, asid: Option<u16> },
-    Pdpt { object: PAddr, mapping: Option<Mapping> },
-    PageDirectory { object: PAddr, mapping: Option<Mapping> },
-    PageTable { object: PAddr, mapping: Option<Mapping> },
+    Pml4 {
+        object: PAddr,
+        asid: Option<u16>,
+    },
+    Pdpt {
+        object: PAddr,
+        mapping: Option<Mapping>,
+    },
+    PageDirectory {
+        object: PAddr,
+        mapping: Option<Mapping>,
+    },
+    PageTable {
+        object: PAddr,
+        mapping: Option<Mapping>,
+    },
     /// The right to reply to the thread at `tcb`.
-    Reply { tcb: PAddr, can_grant: bool },
+    Reply {
+        tcb: PAddr,
+        can_grant: bool,
+    },
     /// A container being destroyed: `remaining` of its slots may still hold caps.
-    Zombie { object: PAddr, kind: ZombieKind, remaining: u32 },
+    Zombie {
+        object: PAddr,
+        kind: ZombieKind,
+        remaining: u32,
+    },
     IrqControl,
-    IrqHandler { irq: u16 },
+    IrqHandler {
+        irq: u16,
+    },
     IoPortControl,
     /// The IO ports `first..=last`.
-    IoPort { first: u16, last: u16 },
+    IoPort {
+        first: u16,
+        last: u16,
+    },
     /// The DMA address space of one PCI requester (bus:dev.fn) in a VT-d domain.
-    IoSpace { requester: u16, domain: u16 },
-    IoPageTable { object: PAddr, mapping: Option<Mapping> },
+    IoSpace {
+        requester: u16,
+        domain: u16,
+    },
+    IoPageTable {
+        object: PAddr,
+        mapping: Option<Mapping>,
+    },
 }
 
 fn encode_mapping(mapping: Option<Mapping>) -> u64 {
@@ -239,9 +295,11 @@ impl Cap {
             CNode { radix_bits, .. } => radix_bits as u32 + SLOT_BITS,
             Tcb { .. } => TCB_BITS,
             Frame { size, .. } => size.bits(),
-            Pml4 { .. } | Pdpt { .. } | PageDirectory { .. } | PageTable { .. } | IoPageTable { .. } => {
-                PAGE_TABLE_BITS
-            }
+            Pml4 { .. }
+            | Pdpt { .. }
+            | PageDirectory { .. }
+            | PageTable { .. }
+            | IoPageTable { .. } => PAGE_TABLE_BITS,
             _ => return None,
         })
     }
@@ -249,7 +307,9 @@ impl Cap {
     /// The cap's rights; caps whose objects have no rights report all rights.
     pub fn rights(&self) -> CapRights {
         match *self {
-            Cap::Endpoint { rights, .. } | Cap::Notification { rights, .. } | Cap::Frame { rights, .. } => rights,
+            Cap::Endpoint { rights, .. }
+            | Cap::Notification { rights, .. }
+            | Cap::Frame { rights, .. } => rights,
             _ => CapRights::ALL,
         }
     }
@@ -272,9 +332,18 @@ impl Cap {
             (IrqHandler { irq: a }, IrqHandler { irq: b }) => a == b,
             (IoPort { first: a, last: b }, IoPort { first: c, last: d }) => a == c && b == d,
             (IoSpace { requester: a, .. }, IoSpace { requester: b, .. }) => a == b,
-            (Untyped { object: a, size_bits: s, .. }, Untyped { object: b, size_bits: t, .. }) => {
-                a == b && s == t
-            }
+            (
+                Untyped {
+                    object: a,
+                    size_bits: s,
+                    ..
+                },
+                Untyped {
+                    object: b,
+                    size_bits: t,
+                    ..
+                },
+            ) => a == b && s == t,
             (Reply { .. }, _) | (_, Reply { .. }) => false,
             (a, b) => {
                 a.cap_type() == b.cap_type()
@@ -290,17 +359,42 @@ impl Cap {
         let t = self.cap_type();
         match *self {
             Null => [0, 0],
-            Untyped { object, size_bits, free_index, is_device } => {
-                [word0(t, object, is_device as u64), size_bits as u64 | (free_index << 6)]
+            Untyped {
+                object,
+                size_bits,
+                free_index,
+                is_device,
+            } => [
+                word0(t, object, is_device as u64),
+                size_bits as u64 | (free_index << 6),
+            ],
+            Endpoint {
+                object,
+                badge,
+                rights,
             }
-            Endpoint { object, badge, rights } | Notification { object, badge, rights } => {
-                [word0(t, object, rights.to_word()), badge]
-            }
-            CNode { object, radix_bits, guard, guard_bits } => {
-                [word0(t, object, radix_bits as u64), guard_bits as u64 | (guard << 6)]
-            }
+            | Notification {
+                object,
+                badge,
+                rights,
+            } => [word0(t, object, rights.to_word()), badge],
+            CNode {
+                object,
+                radix_bits,
+                guard,
+                guard_bits,
+            } => [
+                word0(t, object, radix_bits as u64),
+                guard_bits as u64 | (guard << 6),
+            ],
             Tcb { object } => [word0(t, object, 0), 0],
-            Frame { object, size, rights, is_device, mapping } => {
+            Frame {
+                object,
+                size,
+                rights,
+                is_device,
+                mapping,
+            } => {
                 let flags = rights.to_word()
                     | ((size == FrameSize::Large) as u64) << 4
                     | (is_device as u64) << 5;
@@ -315,13 +409,20 @@ impl Cap {
             | PageTable { object, mapping }
             | IoPageTable { object, mapping } => [word0(t, object, 0), encode_mapping(mapping)],
             Reply { tcb, can_grant } => [word0(t, tcb, can_grant as u64), 0],
-            Zombie { object, kind, remaining } => {
-                [word0(t, object, (kind == ZombieKind::Tcb) as u64), remaining as u64]
-            }
+            Zombie {
+                object,
+                kind,
+                remaining,
+            } => [
+                word0(t, object, (kind == ZombieKind::Tcb) as u64),
+                remaining as u64,
+            ],
             IrqControl | IoPortControl => [word0(t, 0, 0), 0],
             IrqHandler { irq } => [word0(t, 0, 0), irq as u64],
             IoPort { first, last } => [word0(t, 0, 0), first as u64 | (last as u64) << 16],
-            IoSpace { requester, domain } => [word0(t, 0, 0), requester as u64 | (domain as u64) << 16],
+            IoSpace { requester, domain } => {
+                [word0(t, 0, 0), requester as u64 | (domain as u64) << 16]
+            }
         }
     }
 
@@ -339,8 +440,16 @@ impl Cap {
                 free_index: w1 >> 6,
                 is_device: flags & 1 != 0,
             },
-            CapType::Endpoint => Cap::Endpoint { object, badge: w1, rights },
-            CapType::Notification => Cap::Notification { object, badge: w1, rights },
+            CapType::Endpoint => Cap::Endpoint {
+                object,
+                badge: w1,
+                rights,
+            },
+            CapType::Notification => Cap::Notification {
+                object,
+                badge: w1,
+                rights,
+            },
             CapType::CNode => Cap::CNode {
                 object,
                 radix_bits: flags as u8,
@@ -350,7 +459,11 @@ impl Cap {
             CapType::Tcb => Cap::Tcb { object },
             CapType::Frame => Cap::Frame {
                 object,
-                size: if flags & (1 << 4) != 0 { FrameSize::Large } else { FrameSize::Small },
+                size: if flags & (1 << 4) != 0 {
+                    FrameSize::Large
+                } else {
+                    FrameSize::Small
+                },
                 rights,
                 is_device: flags & (1 << 5) != 0,
                 mapping: decode_mapping(w1),
@@ -359,21 +472,46 @@ impl Cap {
                 object,
                 asid: (w1 & MAPPED_FLAG != 0).then_some((w1 & 0xfff) as u16),
             },
-            CapType::Pdpt => Cap::Pdpt { object, mapping: decode_mapping(w1) },
-            CapType::PageDirectory => Cap::PageDirectory { object, mapping: decode_mapping(w1) },
-            CapType::PageTable => Cap::PageTable { object, mapping: decode_mapping(w1) },
-            CapType::IoPageTable => Cap::IoPageTable { object, mapping: decode_mapping(w1) },
-            CapType::Reply => Cap::Reply { tcb: object, can_grant: flags & 1 != 0 },
+            CapType::Pdpt => Cap::Pdpt {
+                object,
+                mapping: decode_mapping(w1),
+            },
+            CapType::PageDirectory => Cap::PageDirectory {
+                object,
+                mapping: decode_mapping(w1),
+            },
+            CapType::PageTable => Cap::PageTable {
+                object,
+                mapping: decode_mapping(w1),
+            },
+            CapType::IoPageTable => Cap::IoPageTable {
+                object,
+                mapping: decode_mapping(w1),
+            },
+            CapType::Reply => Cap::Reply {
+                tcb: object,
+                can_grant: flags & 1 != 0,
+            },
             CapType::Zombie => Cap::Zombie {
                 object,
-                kind: if flags & 1 != 0 { ZombieKind::Tcb } else { ZombieKind::CNode },
+                kind: if flags & 1 != 0 {
+                    ZombieKind::Tcb
+                } else {
+                    ZombieKind::CNode
+                },
                 remaining: w1 as u32,
             },
             CapType::IrqControl => Cap::IrqControl,
             CapType::IrqHandler => Cap::IrqHandler { irq: w1 as u16 },
             CapType::IoPortControl => Cap::IoPortControl,
-            CapType::IoPort => Cap::IoPort { first: w1 as u16, last: (w1 >> 16) as u16 },
-            CapType::IoSpace => Cap::IoSpace { requester: w1 as u16, domain: (w1 >> 16) as u16 },
+            CapType::IoPort => Cap::IoPort {
+                first: w1 as u16,
+                last: (w1 >> 16) as u16,
+            },
+            CapType::IoSpace => Cap::IoSpace {
+                requester: w1 as u16,
+                domain: (w1 >> 16) as u16,
+            },
         }
     }
 }

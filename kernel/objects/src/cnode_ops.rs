@@ -97,35 +97,71 @@ fn derive(cap: Cap) -> Result<Cap, InvocationError> {
         Cap::Untyped { .. } => Err(InvocationError::illegal(
             "untyped capabilities cannot be copied; retype a child untyped to delegate memory",
         )),
-        Cap::Reply { .. } => Err(InvocationError::illegal("reply capabilities cannot be copied")),
-        Cap::IrqControl | Cap::IoPortControl => {
-            Err(InvocationError::illegal("control capabilities cannot be copied"))
-        }
+        Cap::Reply { .. } => Err(InvocationError::illegal(
+            "reply capabilities cannot be copied",
+        )),
+        Cap::IrqControl | Cap::IoPortControl => Err(InvocationError::illegal(
+            "control capabilities cannot be copied",
+        )),
         // A copy of a frame starts unmapped: each mapping belongs to one cap.
-        Cap::Frame { object, size, rights, is_device, .. } => {
-            Ok(Cap::Frame { object, size, rights, is_device, mapping: None })
-        }
+        Cap::Frame {
+            object,
+            size,
+            rights,
+            is_device,
+            ..
+        } => Ok(Cap::Frame {
+            object,
+            size,
+            rights,
+            is_device,
+            mapping: None,
+        }),
         // An unmapped paging structure could be mapped twice through two caps.
         Cap::Pdpt { mapping: None, .. }
         | Cap::PageDirectory { mapping: None, .. }
         | Cap::PageTable { mapping: None, .. }
         | Cap::IoPageTable { mapping: None, .. }
-        | Cap::Pml4 { asid: None, .. } => {
-            Err(InvocationError::illegal("map a paging structure before copying its capability"))
-        }
+        | Cap::Pml4 { asid: None, .. } => Err(InvocationError::illegal(
+            "map a paging structure before copying its capability",
+        )),
         other => Ok(other),
     }
 }
 
 fn with_rights(cap: Cap, mask: CapRights) -> Cap {
     match cap {
-        Cap::Endpoint { object, badge, rights } => Cap::Endpoint { object, badge, rights: rights.intersect(mask) },
-        Cap::Notification { object, badge, rights } => {
-            Cap::Notification { object, badge, rights: rights.intersect(mask) }
-        }
-        Cap::Frame { object, size, rights, is_device, mapping } => {
-            Cap::Frame { object, size, rights: rights.intersect(mask), is_device, mapping }
-        }
+        Cap::Endpoint {
+            object,
+            badge,
+            rights,
+        } => Cap::Endpoint {
+            object,
+            badge,
+            rights: rights.intersect(mask),
+        },
+        Cap::Notification {
+            object,
+            badge,
+            rights,
+        } => Cap::Notification {
+            object,
+            badge,
+            rights: rights.intersect(mask),
+        },
+        Cap::Frame {
+            object,
+            size,
+            rights,
+            is_device,
+            mapping,
+        } => Cap::Frame {
+            object,
+            size,
+            rights: rights.intersect(mask),
+            is_device,
+            mapping,
+        },
         other => other,
     }
 }
@@ -135,7 +171,9 @@ impl Objects {
         if self.cap(dest).is_null() {
             Ok(())
         } else {
-            Err(InvocationError::delete_first("the destination slot is occupied"))
+            Err(InvocationError::delete_first(
+                "the destination slot is occupied",
+            ))
         }
     }
 
@@ -145,22 +183,54 @@ impl Objects {
     /// to `rights`. For Mint, `badge` badges an unbadged endpoint or
     /// notification cap, or sets a CNode cap's guard (size in the low 6 bits,
     /// guard above); other caps ignore it.
-    pub fn copy_cap(&self, src: Slot, dest: Slot, rights: CapRights, badge: Option<u64>) -> Result<(), InvocationError> {
+    pub fn copy_cap(
+        &self,
+        src: Slot,
+        dest: Slot,
+        rights: CapRights,
+        badge: Option<u64>,
+    ) -> Result<(), InvocationError> {
         self.require_empty(dest)?;
         let src_cap = self.cap(src);
         let derived = derive(src_cap)?;
         let mut new = with_rights(derived, rights);
         if let Some(data) = badge {
             new = match new {
-                Cap::Endpoint { badge: 0, object, rights } => Cap::Endpoint { object, badge: data, rights },
-                Cap::Notification { badge: 0, object, rights } => Cap::Notification { object, badge: data, rights },
+                Cap::Endpoint {
+                    badge: 0,
+                    object,
+                    rights,
+                } => Cap::Endpoint {
+                    object,
+                    badge: data,
+                    rights,
+                },
+                Cap::Notification {
+                    badge: 0,
+                    object,
+                    rights,
+                } => Cap::Notification {
+                    object,
+                    badge: data,
+                    rights,
+                },
                 Cap::Endpoint { .. } | Cap::Notification { .. } => {
                     return Err(InvocationError::illegal("the capability is already badged"))
                 }
-                Cap::CNode { object, radix_bits, .. } => {
-                    let (guard, guard_bits) = decode_guard(data, radix_bits)
-                        .ok_or(InvocationError::invalid_argument(arg::MINT_BADGE, "the guard does not fit"))?;
-                    Cap::CNode { object, radix_bits, guard, guard_bits }
+                Cap::CNode {
+                    object, radix_bits, ..
+                } => {
+                    let (guard, guard_bits) =
+                        decode_guard(data, radix_bits).ok_or(InvocationError::invalid_argument(
+                            arg::MINT_BADGE,
+                            "the guard does not fit",
+                        ))?;
+                    Cap::CNode {
+                        object,
+                        radix_bits,
+                        guard,
+                        guard_bits,
+                    }
                 }
                 other => other,
             };
@@ -174,7 +244,12 @@ impl Objects {
     /// Move (`data == None`) or Mutate (`Some(data)`): moves `src`'s cap to
     /// the empty slot `dest`, keeping its place in the derivation tree. Mutate
     /// also sets a CNode cap's guard; for other caps its data must be 0.
-    pub fn move_cap(&self, src: Slot, dest: Slot, data: Option<u64>) -> Result<(), InvocationError> {
+    pub fn move_cap(
+        &self,
+        src: Slot,
+        dest: Slot,
+        data: Option<u64>,
+    ) -> Result<(), InvocationError> {
         self.require_empty(dest)?;
         let mut cap = self.cap(src);
         match cap {
@@ -184,15 +259,27 @@ impl Objects {
                     LookupFailure::MissingCapability { bits_left: 0 },
                 ))
             }
-            Cap::Zombie { .. } => return Err(InvocationError::illegal("the capability is being deleted")),
+            Cap::Zombie { .. } => {
+                return Err(InvocationError::illegal("the capability is being deleted"))
+            }
             _ => {}
         }
         if let Some(data) = data {
             cap = match cap {
-                Cap::CNode { object, radix_bits, .. } => {
-                    let (guard, guard_bits) = decode_guard(data, radix_bits)
-                        .ok_or(InvocationError::invalid_argument(arg::MUTATE_DATA, "the guard does not fit"))?;
-                    Cap::CNode { object, radix_bits, guard, guard_bits }
+                Cap::CNode {
+                    object, radix_bits, ..
+                } => {
+                    let (guard, guard_bits) =
+                        decode_guard(data, radix_bits).ok_or(InvocationError::invalid_argument(
+                            arg::MUTATE_DATA,
+                            "the guard does not fit",
+                        ))?;
+                    Cap::CNode {
+                        object,
+                        radix_bits,
+                        guard,
+                        guard_bits,
+                    }
                 }
                 other if data == 0 => other,
                 _ => {
@@ -246,7 +333,14 @@ impl Objects {
         }
         if let Some(next) = node.next.filter(|n| self.is_mdb_parent_of(slot, *n)) {
             let next_node = self.mdb(next);
-            self.set_mdb(next, crate::slot::MdbNode { revocable: true, first_badged: true, ..next_node });
+            self.set_mdb(
+                next,
+                crate::slot::MdbNode {
+                    revocable: true,
+                    first_badged: true,
+                    ..next_node
+                },
+            );
         }
     }
 
@@ -260,7 +354,11 @@ impl Objects {
             let finished_here = if cur == top { Step::Done } else { Step::More };
             match cap {
                 Cap::Null => return Step::Done,
-                Cap::Zombie { object, kind, remaining } => {
+                Cap::Zombie {
+                    object,
+                    kind,
+                    remaining,
+                } => {
                     if remaining == 0 {
                         self.mdb_unlink(cur);
                         self.clear_slot(cur);
@@ -269,7 +367,14 @@ impl Objects {
                     let next = self.container_slot(object, kind, remaining - 1);
                     let next_cap = self.cap(next);
                     if next == cur || next_cap.is_null() {
-                        self.set_cap(cur, Cap::Zombie { object, kind, remaining: remaining - 1 });
+                        self.set_cap(
+                            cur,
+                            Cap::Zombie {
+                                object,
+                                kind,
+                                remaining: remaining - 1,
+                            },
+                        );
                         return Step::More;
                     }
                     let descend = match next_cap {
@@ -294,16 +399,32 @@ impl Objects {
                     }
                     cur = next;
                 }
-                Cap::CNode { object, radix_bits, .. } if self.is_final(cur) => {
+                Cap::CNode {
+                    object, radix_bits, ..
+                } if self.is_final(cur) => {
                     hooks.finalise(*self, cap);
                     let remaining = 1u32 << radix_bits;
-                    self.set_cap(cur, Cap::Zombie { object, kind: ZombieKind::CNode, remaining });
+                    self.set_cap(
+                        cur,
+                        Cap::Zombie {
+                            object,
+                            kind: ZombieKind::CNode,
+                            remaining,
+                        },
+                    );
                     return Step::More;
                 }
                 Cap::Tcb { object } if self.is_final(cur) => {
                     hooks.finalise(*self, cap);
                     let remaining = TCB_SLOT_COUNT as u32;
-                    self.set_cap(cur, Cap::Zombie { object, kind: ZombieKind::Tcb, remaining });
+                    self.set_cap(
+                        cur,
+                        Cap::Zombie {
+                            object,
+                            kind: ZombieKind::Tcb,
+                            remaining,
+                        },
+                    );
                     return Step::More;
                 }
                 _ => {
@@ -329,7 +450,9 @@ impl Objects {
 
     /// The first descendant of `slot`, if any.
     fn first_child(&self, slot: Slot) -> Option<Slot> {
-        self.mdb(slot).next.filter(|next| self.is_mdb_parent_of(slot, *next))
+        self.mdb(slot)
+            .next
+            .filter(|next| self.is_mdb_parent_of(slot, *next))
     }
 
     /// Deletes every descendant of the cap in `slot`, with preemption points
@@ -358,8 +481,22 @@ impl Objects {
                 return Completion::Preempted;
             }
         }
-        if let Cap::Untyped { object, size_bits, is_device, .. } = self.cap(slot) {
-            self.set_cap(slot, Cap::Untyped { object, size_bits, free_index: 0, is_device });
+        if let Cap::Untyped {
+            object,
+            size_bits,
+            is_device,
+            ..
+        } = self.cap(slot)
+        {
+            self.set_cap(
+                slot,
+                Cap::Untyped {
+                    object,
+                    size_bits,
+                    free_index: 0,
+                    is_device,
+                },
+            );
         }
         Completion::Done
     }
@@ -380,7 +517,8 @@ impl Objects {
         src_depth: u64,
         rights: CapRights,
     ) -> Result<(), InvocationError> {
-        let dest = self.lookup_slot_exact(LookupSide::Destination, cnode, dest_index, dest_depth)?;
+        let dest =
+            self.lookup_slot_exact(LookupSide::Destination, cnode, dest_index, dest_depth)?;
         let src = self.lookup_slot_exact(LookupSide::Source, src_root, src_index, src_depth)?;
         self.copy_cap(src, dest, rights, None)
     }
@@ -398,7 +536,8 @@ impl Objects {
         rights: CapRights,
         badge: u64,
     ) -> Result<(), InvocationError> {
-        let dest = self.lookup_slot_exact(LookupSide::Destination, cnode, dest_index, dest_depth)?;
+        let dest =
+            self.lookup_slot_exact(LookupSide::Destination, cnode, dest_index, dest_depth)?;
         let src = self.lookup_slot_exact(LookupSide::Source, src_root, src_index, src_depth)?;
         self.copy_cap(src, dest, rights, Some(badge))
     }
@@ -413,7 +552,8 @@ impl Objects {
         src_index: u64,
         src_depth: u64,
     ) -> Result<(), InvocationError> {
-        let dest = self.lookup_slot_exact(LookupSide::Destination, cnode, dest_index, dest_depth)?;
+        let dest =
+            self.lookup_slot_exact(LookupSide::Destination, cnode, dest_index, dest_depth)?;
         let src = self.lookup_slot_exact(LookupSide::Source, src_root, src_index, src_depth)?;
         self.move_cap(src, dest, None)
     }
@@ -430,7 +570,8 @@ impl Objects {
         src_depth: u64,
         data: u64,
     ) -> Result<(), InvocationError> {
-        let dest = self.lookup_slot_exact(LookupSide::Destination, cnode, dest_index, dest_depth)?;
+        let dest =
+            self.lookup_slot_exact(LookupSide::Destination, cnode, dest_index, dest_depth)?;
         let src = self.lookup_slot_exact(LookupSide::Source, src_root, src_index, src_depth)?;
         self.move_cap(src, dest, Some(data))
     }
@@ -461,13 +602,19 @@ impl Objects {
     ) -> Result<(), InvocationError> {
         let slot = self.lookup_slot_exact(LookupSide::Destination, cnode, index, depth)?;
         match self.cap(slot) {
-            Cap::Endpoint { object, badge, rights } if rights == CapRights::ALL => {
+            Cap::Endpoint {
+                object,
+                badge,
+                rights,
+            } if rights == CapRights::ALL => {
                 if badge != 0 {
                     self.endpoint_cancel_badged_sends(object, badge, wake);
                 }
                 Ok(())
             }
-            _ => Err(InvocationError::illegal("not an endpoint capability with all rights")),
+            _ => Err(InvocationError::illegal(
+                "not an endpoint capability with all rights",
+            )),
         }
     }
 

@@ -30,7 +30,11 @@ fn bits_below(cptr: u64, top: u32, count: u32) -> u64 {
     if count == 0 {
         return 0;
     }
-    let shifted = if top - count >= 64 { 0 } else { cptr >> (top - count) };
+    let shifted = if top - count >= 64 {
+        0
+    } else {
+        cptr >> (top - count)
+    };
     if count >= 64 {
         shifted
     } else {
@@ -42,14 +46,25 @@ impl Objects {
     /// Walks from the CNode capability `root` along the low `depth` bits of
     /// `cptr` (seL4's `resolveAddressBits`). Stops at the first slot reached
     /// once the bits run out, or earlier at a slot that holds no CNode cap.
-    pub fn resolve_address_bits(&self, root: Cap, cptr: u64, depth: u32) -> Result<Resolved, LookupFailure> {
+    pub fn resolve_address_bits(
+        &self,
+        root: Cap,
+        cptr: u64,
+        depth: u32,
+    ) -> Result<Resolved, LookupFailure> {
         let Cap::CNode { .. } = root else {
             return Err(LookupFailure::InvalidRoot);
         };
         let mut cap = root;
         let mut bits_left = depth.min(CPTR_BITS);
         loop {
-            let Cap::CNode { object, radix_bits, guard, guard_bits } = cap else {
+            let Cap::CNode {
+                object,
+                radix_bits,
+                guard,
+                guard_bits,
+            } = cap
+            else {
                 unreachable!("the walk only continues through CNode caps");
             };
             let (radix, guard_size) = (radix_bits as u32, guard_bits as u32);
@@ -62,7 +77,10 @@ impl Objects {
                 });
             }
             if level_bits > bits_left {
-                return Err(LookupFailure::DepthMismatch { bits_left, bits_found: level_bits });
+                return Err(LookupFailure::DepthMismatch {
+                    bits_left,
+                    bits_found: level_bits,
+                });
             }
             let index = bits_below(cptr, bits_left - guard_size, radix);
             let slot = self.cnode_slot(object, index);
@@ -91,7 +109,11 @@ impl Objects {
             return Err(InvocationError::lookup(side, LookupFailure::InvalidRoot));
         }
         if !(1..=CPTR_BITS as u64).contains(&depth) {
-            return Err(InvocationError::range(1, CPTR_BITS as u64, "lookup depth must be 1..=64"));
+            return Err(InvocationError::range(
+                1,
+                CPTR_BITS as u64,
+                "lookup depth must be 1..=64",
+            ));
         }
         let resolved = self
             .resolve_address_bits(root, cptr, depth as u32)
@@ -99,7 +121,10 @@ impl Objects {
         if resolved.bits_left != 0 {
             return Err(InvocationError::lookup(
                 side,
-                LookupFailure::DepthMismatch { bits_left: resolved.bits_left, bits_found: 0 },
+                LookupFailure::DepthMismatch {
+                    bits_left: resolved.bits_left,
+                    bits_found: 0,
+                },
             ));
         }
         Ok(resolved.slot)
@@ -111,7 +136,9 @@ impl Objects {
     pub fn lookup_cap(&self, root: Cap, cptr: u64) -> Result<(Slot, Cap), LookupFailure> {
         let resolved = self.resolve_address_bits(root, cptr, CPTR_BITS)?;
         match self.cap(resolved.slot) {
-            Cap::Null => Err(LookupFailure::MissingCapability { bits_left: resolved.bits_left }),
+            Cap::Null => Err(LookupFailure::MissingCapability {
+                bits_left: resolved.bits_left,
+            }),
             cap => Ok((resolved.slot, cap)),
         }
     }

@@ -22,9 +22,15 @@ pub enum ErrorDetail {
     /// `InvalidCapability`: which capability argument (0 = the invoked one).
     Capability(u8),
     /// `RangeError`: the valid range, inclusive.
-    Range { min: u64, max: u64 },
+    Range {
+        min: u64,
+        max: u64,
+    },
     /// `FailedLookup`: which lookup and why.
-    Lookup { side: LookupSide, failure: LookupFailure },
+    Lookup {
+        side: LookupSide,
+        failure: LookupFailure,
+    },
     /// `NotEnoughMemory`: bytes still free in the untyped.
     BytesAvailable(u64),
 }
@@ -41,19 +47,39 @@ pub struct InvocationError {
 
 impl InvocationError {
     pub fn invalid_argument(index: u8, why: &'static str) -> Self {
-        Self { error: Error::InvalidArgument, detail: ErrorDetail::Argument(index), why }
+        Self {
+            error: Error::InvalidArgument,
+            detail: ErrorDetail::Argument(index),
+            why,
+        }
     }
     pub fn invalid_capability(index: u8, why: &'static str) -> Self {
-        Self { error: Error::InvalidCapability, detail: ErrorDetail::Capability(index), why }
+        Self {
+            error: Error::InvalidCapability,
+            detail: ErrorDetail::Capability(index),
+            why,
+        }
     }
     pub fn illegal(why: &'static str) -> Self {
-        Self { error: Error::IllegalOperation, detail: ErrorDetail::None, why }
+        Self {
+            error: Error::IllegalOperation,
+            detail: ErrorDetail::None,
+            why,
+        }
     }
     pub fn range(min: u64, max: u64, why: &'static str) -> Self {
-        Self { error: Error::RangeError, detail: ErrorDetail::Range { min, max }, why }
+        Self {
+            error: Error::RangeError,
+            detail: ErrorDetail::Range { min, max },
+            why,
+        }
     }
     pub fn alignment(why: &'static str) -> Self {
-        Self { error: Error::AlignmentError, detail: ErrorDetail::None, why }
+        Self {
+            error: Error::AlignmentError,
+            detail: ErrorDetail::None,
+            why,
+        }
     }
     pub fn lookup(side: LookupSide, failure: LookupFailure) -> Self {
         Self {
@@ -63,10 +89,18 @@ impl InvocationError {
         }
     }
     pub fn delete_first(why: &'static str) -> Self {
-        Self { error: Error::DeleteFirst, detail: ErrorDetail::None, why }
+        Self {
+            error: Error::DeleteFirst,
+            detail: ErrorDetail::None,
+            why,
+        }
     }
     pub fn revoke_first(why: &'static str) -> Self {
-        Self { error: Error::RevokeFirst, detail: ErrorDetail::None, why }
+        Self {
+            error: Error::RevokeFirst,
+            detail: ErrorDetail::None,
+            why,
+        }
     }
     pub fn not_enough_memory(bytes_available: u64) -> Self {
         Self {

@@ -70,7 +70,8 @@ impl Objects {
     }
     fn set_queue_head(&self, q: Queue, head: Option<Tcb>) {
         let state = self.queue_state(q);
-        self.mem.write_word(q.head_word, head.map_or(0, |t| t.0) | state);
+        self.mem
+            .write_word(q.head_word, head.map_or(0, |t| t.0) | state);
     }
     fn queue_append(&self, q: Queue, tcb: Tcb) {
         let tail = Tcb::from_link(self.mem.read_word(q.tail_word));
@@ -99,10 +100,16 @@ impl Objects {
     }
 
     fn endpoint_queue(endpoint: PAddr) -> Queue {
-        Queue { head_word: endpoint, tail_word: endpoint + 8 }
+        Queue {
+            head_word: endpoint,
+            tail_word: endpoint + 8,
+        }
     }
     fn notification_queue(notification: PAddr) -> Queue {
-        Queue { head_word: notification, tail_word: notification + 8 }
+        Queue {
+            head_word: notification,
+            tail_word: notification + 8,
+        }
     }
 
     // ---- Endpoints ----
@@ -129,7 +136,10 @@ impl Objects {
         } else {
             (EndpointState::Receiving, ThreadState::BlockedOnReceive)
         };
-        debug_assert!(matches!(self.endpoint_state(endpoint), EndpointState::Idle) || self.endpoint_state(endpoint) == want);
+        debug_assert!(
+            matches!(self.endpoint_state(endpoint), EndpointState::Idle)
+                || self.endpoint_state(endpoint) == want
+        );
         self.queue_append(q, tcb);
         self.set_queue_state(q, want as u64);
         self.set_tcb_state(tcb, thread_state);
@@ -159,7 +169,12 @@ impl Objects {
 
     /// Takes every sender that used `badge` off `endpoint`'s queue, setting
     /// it to `Restart` and handing it to `wake` (`cnode_cancel_badged_sends`).
-    pub fn endpoint_cancel_badged_sends(&self, endpoint: PAddr, badge: u64, mut wake: impl FnMut(Tcb)) {
+    pub fn endpoint_cancel_badged_sends(
+        &self,
+        endpoint: PAddr,
+        badge: u64,
+        mut wake: impl FnMut(Tcb),
+    ) {
         if self.endpoint_state(endpoint) != EndpointState::Sending {
             return;
         }
@@ -225,7 +240,9 @@ impl Objects {
         let q = Self::notification_queue(notification);
         match self.notification_state(notification) {
             NotificationState::Waiting => {
-                let tcb = self.queue_head(q).expect("a waiting notification has waiters");
+                let tcb = self
+                    .queue_head(q)
+                    .expect("a waiting notification has waiters");
                 self.queue_remove(q, tcb);
                 if self.queue_head(q).is_none() {
                     self.set_queue_state(q, NotificationState::Idle as u64);
@@ -235,7 +252,11 @@ impl Objects {
                 SignalOutcome::Woke { tcb, badge }
             }
             state => {
-                let pending = if state == NotificationState::Active { self.notification_word(notification) } else { 0 };
+                let pending = if state == NotificationState::Active {
+                    self.notification_word(notification)
+                } else {
+                    0
+                };
                 if state == NotificationState::Idle {
                     if let Some(bound) = self.notification_bound_tcb(notification) {
                         if self.tcb_state(bound) == ThreadState::BlockedOnReceive {
@@ -261,7 +282,10 @@ impl Objects {
         }
         let word = self.notification_word(notification);
         self.mem.write_word(notification + 16, 0);
-        self.set_queue_state(Self::notification_queue(notification), NotificationState::Idle as u64);
+        self.set_queue_state(
+            Self::notification_queue(notification),
+            NotificationState::Idle as u64,
+        );
         Some(word)
     }
 
@@ -296,15 +320,25 @@ impl Objects {
 
     /// Binds `notification` to `tcb` (`tcb_bind_notification`): signals then
     /// wake the thread even while it waits on an endpoint.
-    pub fn bind_notification(&self, tcb: Tcb, notification: PAddr) -> Result<(), crate::InvocationError> {
+    pub fn bind_notification(
+        &self,
+        tcb: Tcb,
+        notification: PAddr,
+    ) -> Result<(), crate::InvocationError> {
         if self.tcb_field(tcb, field::BOUND_NOTIFICATION) != 0 {
-            return Err(crate::InvocationError::illegal("the thread already has a bound notification"));
+            return Err(crate::InvocationError::illegal(
+                "the thread already has a bound notification",
+            ));
         }
         if self.notification_bound_tcb(notification).is_some() {
-            return Err(crate::InvocationError::illegal("the notification is already bound"));
+            return Err(crate::InvocationError::illegal(
+                "the notification is already bound",
+            ));
         }
         if self.notification_state(notification) == NotificationState::Waiting {
-            return Err(crate::InvocationError::illegal("threads are waiting on the notification"));
+            return Err(crate::InvocationError::illegal(
+                "threads are waiting on the notification",
+            ));
         }
         self.set_tcb_field(tcb, field::BOUND_NOTIFICATION, notification);
         self.mem.write_word(notification + 24, tcb.0);
@@ -315,7 +349,9 @@ impl Objects {
     pub fn unbind_notification(&self, tcb: Tcb) -> Result<(), crate::InvocationError> {
         let notification = self.tcb_field(tcb, field::BOUND_NOTIFICATION);
         if notification == 0 {
-            return Err(crate::InvocationError::illegal("the thread has no bound notification"));
+            return Err(crate::InvocationError::illegal(
+                "the thread has no bound notification",
+            ));
         }
         self.set_tcb_field(tcb, field::BOUND_NOTIFICATION, 0);
         self.mem.write_word(notification + 24, 0);

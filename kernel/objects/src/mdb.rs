@@ -47,7 +47,9 @@ impl Objects {
 
     /// Whether `slot`'s cap has at least one child in the derivation tree.
     pub fn has_children(&self, slot: Slot) -> bool {
-        self.mdb(slot).next.is_some_and(|next| self.is_mdb_parent_of(slot, next))
+        self.mdb(slot)
+            .next
+            .is_some_and(|next| self.is_mdb_parent_of(slot, next))
     }
 
     /// Whether `slot` holds the last capability to its object (its list
@@ -62,9 +64,23 @@ impl Objects {
 
     /// Links the empty slot `new` into the list right after `after`, with
     /// the given flags. The caller has already written `new`'s cap.
-    pub(crate) fn mdb_insert_after(&self, after: Slot, new: Slot, revocable: bool, first_badged: bool) {
+    pub(crate) fn mdb_insert_after(
+        &self,
+        after: Slot,
+        new: Slot,
+        revocable: bool,
+        first_badged: bool,
+    ) {
         let next = self.mdb(after).next;
-        self.set_mdb(new, MdbNode { prev: Some(after), next, revocable, first_badged });
+        self.set_mdb(
+            new,
+            MdbNode {
+                prev: Some(after),
+                next,
+                revocable,
+                first_badged,
+            },
+        );
         self.set_next(after, Some(new));
         if let Some(next) = next {
             self.set_prev(next, Some(new));
@@ -113,8 +129,16 @@ impl Objects {
             Some(x) if x == b => Some(a),
             other => other,
         };
-        let new_a = MdbNode { prev: rename(node_b.prev), next: rename(node_b.next), ..node_b };
-        let new_b = MdbNode { prev: rename(node_a.prev), next: rename(node_a.next), ..node_a };
+        let new_a = MdbNode {
+            prev: rename(node_b.prev),
+            next: rename(node_b.next),
+            ..node_b
+        };
+        let new_b = MdbNode {
+            prev: rename(node_a.prev),
+            next: rename(node_a.next),
+            ..node_a
+        };
         self.set_cap(a, cap_b);
         self.set_mdb(a, new_a);
         self.set_cap(b, cap_a);
@@ -135,7 +159,9 @@ impl Objects {
 /// untyped covers everything inside it; other caps cover their own object.
 pub fn same_region_as(parent: &Cap, child: &Cap) -> bool {
     match *parent {
-        Cap::Untyped { object, size_bits, .. } => {
+        Cap::Untyped {
+            object, size_bits, ..
+        } => {
             let (Some(c_obj), Some(c_bits)) = (child.object(), region_bits(child)) else {
                 return false;
             };

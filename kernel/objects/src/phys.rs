@@ -36,8 +36,15 @@ impl PhysWindow {
     /// else that keeps references into it while this crate runs (the kernel
     /// may touch object memory itself only through the window, between calls).
     pub unsafe fn new(base: *mut u8, size: u64) -> PhysWindow {
-        assert!((base as usize).is_multiple_of(8), "physical window base must be 8-byte aligned");
-        PhysWindow { base, size, _not_send_or_sync: PhantomData }
+        assert!(
+            (base as usize).is_multiple_of(8),
+            "physical window base must be 8-byte aligned"
+        );
+        PhysWindow {
+            base,
+            size,
+            _not_send_or_sync: PhantomData,
+        }
     }
 
     /// The number of bytes of physical memory the window covers.

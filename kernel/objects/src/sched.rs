@@ -36,7 +36,12 @@ impl Default for ReadyQueues {
 impl ReadyQueues {
     /// Empty queues.
     pub const fn new() -> ReadyQueues {
-        ReadyQueues { head: [0; PRIORITY_COUNT], tail: [0; PRIORITY_COUNT], top: 0, bitmap: [0; BITMAP_WORDS] }
+        ReadyQueues {
+            head: [0; PRIORITY_COUNT],
+            tail: [0; PRIORITY_COUNT],
+            top: 0,
+            bitmap: [0; BITMAP_WORDS],
+        }
     }
 
     fn mark(&mut self, priority: usize) {
@@ -65,7 +70,8 @@ impl ReadyQueues {
     /// The thread that should run next: the head of the highest non-empty
     /// queue (it stays queued; the kernel dequeues or rotates it).
     pub fn choose(&self) -> Option<Tcb> {
-        self.highest_priority().and_then(|p| Tcb::from_link(self.head[p as usize]))
+        self.highest_priority()
+            .and_then(|p| Tcb::from_link(self.head[p as usize]))
     }
 
     /// Whether `tcb` is in a ready queue.
@@ -157,10 +163,18 @@ impl ReadyQueues {
 impl Objects {
     /// The MCP rule of `tcb_set_priority` / `tcb_set_mc_priority`: a thread
     /// (`authority`) can give a priority or MCP of at most its own MCP.
-    pub fn check_priority(&self, authority: Tcb, priority: u64) -> Result<u8, crate::InvocationError> {
+    pub fn check_priority(
+        &self,
+        authority: Tcb,
+        priority: u64,
+    ) -> Result<u8, crate::InvocationError> {
         let mcp = self.tcb_mcp(authority) as u64;
         if priority > mcp {
-            return Err(crate::InvocationError::range(0, mcp, "priority above the authority's MCP"));
+            return Err(crate::InvocationError::range(
+                0,
+                mcp,
+                "priority above the authority's MCP",
+            ));
         }
         Ok(priority as u8)
     }

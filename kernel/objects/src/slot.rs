@@ -54,7 +54,10 @@ fn link(word: u64) -> Option<Slot> {
 impl Objects {
     /// The capability in `slot`.
     pub fn cap(&self, slot: Slot) -> Cap {
-        Cap::decode([self.mem.read_word(slot.word(0)), self.mem.read_word(slot.word(1))])
+        Cap::decode([
+            self.mem.read_word(slot.word(0)),
+            self.mem.read_word(slot.word(1)),
+        ])
     }
 
     /// Overwrites the capability in `slot`, leaving its tree links alone.
@@ -79,8 +82,8 @@ impl Objects {
     pub(crate) fn set_mdb(&self, slot: Slot, node: MdbNode) {
         let prev = node.prev.map_or(0, |s| s.0);
         let next = node.next.map_or(0, |s| s.0);
-        let flags =
-            if node.revocable { REVOCABLE } else { 0 } | if node.first_badged { FIRST_BADGED } else { 0 };
+        let flags = if node.revocable { REVOCABLE } else { 0 }
+            | if node.first_badged { FIRST_BADGED } else { 0 };
         self.mem.write_word(slot.word(2), prev | flags);
         self.mem.write_word(slot.word(3), next);
     }

@@ -50,35 +50,60 @@ impl Objects {
     fn check_config(&self, config: &TcbConfig) -> Result<(), InvocationError> {
         if let Some(ep) = config.fault_endpoint {
             if !matches!(self.cap(ep), Cap::Endpoint { rights, .. } if rights.can_write()) {
-                return Err(InvocationError::invalid_capability(arg::FAULT_EP_CAP, "the fault endpoint must be a sendable endpoint"));
+                return Err(InvocationError::invalid_capability(
+                    arg::FAULT_EP_CAP,
+                    "the fault endpoint must be a sendable endpoint",
+                ));
             }
         }
         if let Some((root, data)) = config.cspace_root {
             let Cap::CNode { radix_bits, .. } = self.cap(root) else {
-                return Err(InvocationError::invalid_capability(arg::CSPACE_CAP, "the CSpace root must be a CNode"));
+                return Err(InvocationError::invalid_capability(
+                    arg::CSPACE_CAP,
+                    "the CSpace root must be a CNode",
+                ));
             };
             if data != 0 && crate::cnode_ops::decode_guard(data, radix_bits).is_none() {
-                return Err(InvocationError::invalid_argument(arg::CSPACE_DATA, "the guard does not fit"));
+                return Err(InvocationError::invalid_argument(
+                    arg::CSPACE_DATA,
+                    "the guard does not fit",
+                ));
             }
         }
         if let Some(root) = config.vspace_root {
             if !matches!(self.cap(root), Cap::Pml4 { asid: Some(_), .. }) {
-                return Err(InvocationError::invalid_capability(arg::VSPACE_CAP, "the VSpace root must be a PML4 with an ASID"));
+                return Err(InvocationError::invalid_capability(
+                    arg::VSPACE_CAP,
+                    "the VSpace root must be a PML4 with an ASID",
+                ));
             }
         }
         if let Some((vaddr, frame)) = config.ipc_buffer {
             if vaddr % IPC_BUFFER_ALIGN != 0 {
-                return Err(InvocationError::alignment("the IPC buffer must be 512-byte aligned"));
+                return Err(InvocationError::alignment(
+                    "the IPC buffer must be 512-byte aligned",
+                ));
             }
-            if !matches!(self.cap(frame), Cap::Frame { rights, .. } if rights.contains(CapRights::READ_WRITE)) {
-                return Err(InvocationError::invalid_capability(arg::BUFFER_CAP, "the IPC buffer must be a writable frame"));
+            if !matches!(self.cap(frame), Cap::Frame { rights, .. } if rights.contains(CapRights::READ_WRITE))
+            {
+                return Err(InvocationError::invalid_capability(
+                    arg::BUFFER_CAP,
+                    "the IPC buffer must be a writable frame",
+                ));
             }
         }
         Ok(())
     }
 
     /// Replaces the cap in one of `tcb`'s slots by a copy of `src`'s.
-    fn install(&self, tcb: Tcb, which: TcbSlot, src: Slot, data: Option<u64>, hooks: &mut impl ObjectHooks) -> Result<Completion, InvocationError> {
+    fn install(
+        &self,
+        tcb: Tcb,
+        which: TcbSlot,
+        src: Slot,
+        data: Option<u64>,
+        hooks: &mut impl ObjectHooks,
+    ) -> Result<Completion, InvocationError> {
         let dest = tcb.slot(which);
         if self.delete_cap(dest, hooks) == Completion::Preempted {
             return Ok(Completion::Preempted);
@@ -92,13 +117,24 @@ impl Objects {
     /// caps are then deleted (a preemptible step if one was the last cap to
     /// a CNode) and copies of the new ones installed. `Preempted` means:
     /// restart the call, which picks up where it stopped.
-    pub fn tcb_configure(&self, tcb: Tcb, config: TcbConfig, hooks: &mut impl ObjectHooks) -> Result<Completion, InvocationError> {
+    pub fn tcb_configure(
+        &self,
+        tcb: Tcb,
+        config: TcbConfig,
+        hooks: &mut impl ObjectHooks,
+    ) -> Result<Completion, InvocationError> {
         self.check_config(&config)?;
         let mut steps: [Option<(TcbSlot, Slot, Option<u64>)>; 4] = [
-            config.fault_endpoint.map(|s| (TcbSlot::FaultEndpoint, s, None)),
-            config.cspace_root.map(|(s, data)| (TcbSlot::CSpaceRoot, s, (data != 0).then_some(data))),
+            config
+                .fault_endpoint
+                .map(|s| (TcbSlot::FaultEndpoint, s, None)),
+            config
+                .cspace_root
+                .map(|(s, data)| (TcbSlot::CSpaceRoot, s, (data != 0).then_some(data))),
             config.vspace_root.map(|s| (TcbSlot::VSpaceRoot, s, None)),
-            config.ipc_buffer.map(|(_, s)| (TcbSlot::IpcBuffer, s, None)),
+            config
+                .ipc_buffer
+                .map(|(_, s)| (TcbSlot::IpcBuffer, s, None)),
         ];
         for (which, src, data) in steps.iter_mut().flatten() {
             // A slot already holding a copy of the same cap needs nothing:
@@ -118,14 +154,25 @@ impl Objects {
     }
 
     /// `tcb_set_priority`: `authority`'s MCP bounds the new priority.
-    pub fn tcb_set_priority(&self, ready: &mut ReadyQueues, tcb: Tcb, authority: Tcb, priority: u64) -> Result<(), InvocationError> {
+    pub fn tcb_set_priority(
+        &self,
+        ready: &mut ReadyQueues,
+        tcb: Tcb,
+        authority: Tcb,
+        priority: u64,
+    ) -> Result<(), InvocationError> {
         let priority = self.check_priority(authority, priority)?;
         ready.set_priority(self, tcb, priority);
         Ok(())
     }
 
     /// `tcb_set_mc_priority`: `authority`'s MCP bounds the new MCP.
-    pub fn tcb_set_mc_priority(&self, tcb: Tcb, authority: Tcb, mcp: u64) -> Result<(), InvocationError> {
+    pub fn tcb_set_mc_priority(
+        &self,
+        tcb: Tcb,
+        authority: Tcb,
+        mcp: u64,
+    ) -> Result<(), InvocationError> {
         let mcp = self.check_priority(authority, mcp)?;
         self.set_tcb_mcp(tcb, mcp);
         Ok(())

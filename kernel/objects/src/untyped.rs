@@ -13,12 +13,14 @@
 use crate::cap::{Cap, FrameSize, PADDR_BITS};
 use crate::cspace::CPTR_BITS;
 use crate::error::{InvocationError, LookupSide};
-use crate::slot::{MdbNode, Slot};
 use crate::phys::PAddr;
+use crate::slot::{MdbNode, Slot};
 use crate::Objects;
 use ward_abi::lookup::LookupFailure;
-use ward_abi::object::{ObjectType, MAX_RETYPE_FAN_OUT, MAX_UNTYPED_BITS, MIN_CNODE_RADIX_BITS, MIN_UNTYPED_BITS};
 use ward_abi::object::MAX_CNODE_RADIX_BITS;
+use ward_abi::object::{
+    ObjectType, MAX_RETYPE_FAN_OUT, MAX_UNTYPED_BITS, MIN_CNODE_RADIX_BITS, MIN_UNTYPED_BITS,
+};
 use ward_abi::rights::CapRights;
 
 /// Argument positions of `untyped_retype`, for `InvalidArgument` details:
@@ -60,23 +62,60 @@ impl RetypePlan {
 fn new_object_cap(object_type: ObjectType, paddr: u64, size_bits: u32, is_device: bool) -> Cap {
     use ObjectType::*;
     match object_type {
-        Untyped => Cap::Untyped { object: paddr, size_bits: size_bits as u8, free_index: 0, is_device },
+        Untyped => Cap::Untyped {
+            object: paddr,
+            size_bits: size_bits as u8,
+            free_index: 0,
+            is_device,
+        },
         Tcb => Cap::Tcb { object: paddr },
-        Endpoint => Cap::Endpoint { object: paddr, badge: 0, rights: CapRights::ALL },
-        Notification => Cap::Notification { object: paddr, badge: 0, rights: CapRights::ALL },
-        CNode => Cap::CNode { object: paddr, radix_bits: size_bits as u8, guard: 0, guard_bits: 0 },
+        Endpoint => Cap::Endpoint {
+            object: paddr,
+            badge: 0,
+            rights: CapRights::ALL,
+        },
+        Notification => Cap::Notification {
+            object: paddr,
+            badge: 0,
+            rights: CapRights::ALL,
+        },
+        CNode => Cap::CNode {
+            object: paddr,
+            radix_bits: size_bits as u8,
+            guard: 0,
+            guard_bits: 0,
+        },
         Frame4K | Frame2M => Cap::Frame {
             object: paddr,
-            size: if object_type == Frame2M { FrameSize::Large } else { FrameSize::Small },
+            size: if object_type == Frame2M {
+                FrameSize::Large
+            } else {
+                FrameSize::Small
+            },
             rights: CapRights::ALL,
             is_device,
             mapping: None,
         },
-        Pml4 => Cap::Pml4 { object: paddr, asid: None },
-        Pdpt => Cap::Pdpt { object: paddr, mapping: None },
-        PageDirectory => Cap::PageDirectory { object: paddr, mapping: None },
-        PageTable => Cap::PageTable { object: paddr, mapping: None },
-        IoPageTable => Cap::IoPageTable { object: paddr, mapping: None },
+        Pml4 => Cap::Pml4 {
+            object: paddr,
+            asid: None,
+        },
+        Pdpt => Cap::Pdpt {
+            object: paddr,
+            mapping: None,
+        },
+        PageDirectory => Cap::PageDirectory {
+            object: paddr,
+            mapping: None,
+        },
+        PageTable => Cap::PageTable {
+            object: paddr,
+            mapping: None,
+        },
+        IoPageTable => Cap::IoPageTable {
+            object: paddr,
+            mapping: None,
+        },
     }
 }
 
@@ -93,28 +132,52 @@ impl Objects {
     /// window and not at physical address 0 (0 means "no slot" in the tree).
     pub fn insert_original(&self, dest: Slot, cap: Cap) -> Result<(), InvocationError> {
         if !self.cap(dest).is_null() {
-            return Err(InvocationError::delete_first("the destination slot is occupied"));
+            return Err(InvocationError::delete_first(
+                "the destination slot is occupied",
+            ));
         }
         if let Some(object) = cap.object() {
             let bits = cap.object_size_bits().unwrap_or(0);
-            if object == 0 || object % (1u64 << bits) != 0 || !self.mem.contains(object, 1u64 << bits) {
-                return Err(InvocationError::alignment("an object must be aligned, non-zero and in memory"));
+            if object == 0
+                || object % (1u64 << bits) != 0
+                || !self.mem.contains(object, 1u64 << bits)
+            {
+                return Err(InvocationError::alignment(
+                    "an object must be aligned, non-zero and in memory",
+                ));
             }
         }
         self.set_cap(dest, cap);
-        self.set_mdb(dest, MdbNode { prev: None, next: None, revocable: true, first_badged: true });
+        self.set_mdb(
+            dest,
+            MdbNode {
+                prev: None,
+                next: None,
+                revocable: true,
+                first_badged: true,
+            },
+        );
         Ok(())
     }
 
     /// The first checks of a retype, on the untyped and the type arguments:
     /// the untyped cap, the type number, the size argument's range and the
     /// device-memory rule. Returns the type and the object size in bits.
-    fn check_retype_type(&self, untyped: Slot, object_type: u64, size_bits: u64) -> Result<(ObjectType, u32), InvocationError> {
+    fn check_retype_type(
+        &self,
+        untyped: Slot,
+        object_type: u64,
+        size_bits: u64,
+    ) -> Result<(ObjectType, u32), InvocationError> {
         let Cap::Untyped { is_device, .. } = self.cap(untyped) else {
-            return Err(InvocationError::invalid_capability(0, "not an untyped capability"));
+            return Err(InvocationError::invalid_capability(
+                0,
+                "not an untyped capability",
+            ));
         };
-        let object_type = ObjectType::from_number(object_type)
-            .ok_or(InvocationError::invalid_argument(arg::TYPE, "unknown object type"))?;
+        let object_type = ObjectType::from_number(object_type).ok_or(
+            InvocationError::invalid_argument(arg::TYPE, "unknown object type"),
+        )?;
         let obj_bits = match object_type {
             ObjectType::Untyped => {
                 if !(MIN_UNTYPED_BITS as u64..=MAX_UNTYPED_BITS as u64).contains(&size_bits) {
@@ -127,14 +190,17 @@ impl Objects {
                 size_bits as u32
             }
             ObjectType::CNode => {
-                if !(MIN_CNODE_RADIX_BITS as u64..=MAX_CNODE_RADIX_BITS as u64).contains(&size_bits) {
+                if !(MIN_CNODE_RADIX_BITS as u64..=MAX_CNODE_RADIX_BITS as u64).contains(&size_bits)
+                {
                     return Err(InvocationError::range(
                         MIN_CNODE_RADIX_BITS as u64,
                         MAX_CNODE_RADIX_BITS as u64,
                         "CNode radix out of range",
                     ));
                 }
-                object_type.size_bits(size_bits as u32).expect("radix checked")
+                object_type
+                    .size_bits(size_bits as u32)
+                    .expect("radix checked")
             }
             other => other.size_bits(0).expect("fixed-size type"),
         };
@@ -159,11 +225,25 @@ impl Objects {
         offset: u64,
         count: u64,
     ) -> Result<RetypePlan, InvocationError> {
-        let Cap::Untyped { object: base, size_bits: ut_bits, free_index, is_device } = self.cap(untyped) else {
-            return Err(InvocationError::invalid_capability(0, "not an untyped capability"));
+        let Cap::Untyped {
+            object: base,
+            size_bits: ut_bits,
+            free_index,
+            is_device,
+        } = self.cap(untyped)
+        else {
+            return Err(InvocationError::invalid_capability(
+                0,
+                "not an untyped capability",
+            ));
         };
         let (object_type, obj_bits) = self.check_retype_type(untyped, object_type, size_bits)?;
-        let Cap::CNode { object: cnode, radix_bits, .. } = dest_cnode else {
+        let Cap::CNode {
+            object: cnode,
+            radix_bits,
+            ..
+        } = dest_cnode
+        else {
             return Err(InvocationError::lookup(
                 LookupSide::Destination,
                 LookupFailure::MissingCapability { bits_left: 0 },
@@ -171,19 +251,33 @@ impl Objects {
         };
         let slots = 1u64 << radix_bits;
         if offset >= slots {
-            return Err(InvocationError::range(0, slots - 1, "destination offset beyond the CNode"));
+            return Err(InvocationError::range(
+                0,
+                slots - 1,
+                "destination offset beyond the CNode",
+            ));
         }
         let max_count = MAX_RETYPE_FAN_OUT.min(slots - offset);
         if count == 0 || count > max_count {
-            return Err(InvocationError::range(1, max_count, "object count out of range"));
+            return Err(InvocationError::range(
+                1,
+                max_count,
+                "object count out of range",
+            ));
         }
         for i in 0..count {
             if !self.cap(self.cnode_slot(cnode, offset + i)).is_null() {
-                return Err(InvocationError::delete_first("a destination slot is occupied"));
+                return Err(InvocationError::delete_first(
+                    "a destination slot is occupied",
+                ));
             }
         }
         // seL4's rule: an untyped without children starts again from 0.
-        let free_index = if self.has_children(untyped) { free_index } else { 0 };
+        let free_index = if self.has_children(untyped) {
+            free_index
+        } else {
+            0
+        };
         let ut_size = 1u64 << ut_bits;
         let available = ut_size - free_index;
         let start = align_up(base + free_index, obj_bits);
@@ -211,8 +305,19 @@ impl Objects {
     /// the caller already did, in preemptible steps), puts their caps in the
     /// destination slots as children of the untyped, and moves the watermark.
     pub fn retype_commit(&self, plan: RetypePlan, zeroed: bool) {
-        let RetypePlan { untyped, object_type, size_bits, obj_bits, start, count, cnode, offset, base, ut_bits, is_device } =
-            plan;
+        let RetypePlan {
+            untyped,
+            object_type,
+            size_bits,
+            obj_bits,
+            start,
+            count,
+            cnode,
+            offset,
+            base,
+            ut_bits,
+            is_device,
+        } = plan;
         for i in 0..count {
             let paddr = start + (i << obj_bits);
             if !is_device && !zeroed {
@@ -224,7 +329,15 @@ impl Objects {
             self.mdb_insert_after(untyped, dest, true, true);
         }
         let new_free = start + (count << obj_bits) - base;
-        self.set_cap(untyped, Cap::Untyped { object: base, size_bits: ut_bits, free_index: new_free, is_device });
+        self.set_cap(
+            untyped,
+            Cap::Untyped {
+                object: base,
+                size_bits: ut_bits,
+                free_index: new_free,
+                is_device,
+            },
+        );
     }
 
     /// Retypes the untyped in `untyped` into `count` objects, with caps in
@@ -266,18 +379,32 @@ impl Objects {
             root
         } else {
             if node_depth > CPTR_BITS as u64 {
-                return Err(InvocationError::range(0, CPTR_BITS as u64, "lookup depth must be 0..=64"));
+                return Err(InvocationError::range(
+                    0,
+                    CPTR_BITS as u64,
+                    "lookup depth must be 0..=64",
+                ));
             }
-            let slot = self.lookup_slot_exact(LookupSide::Destination, root, node_index, node_depth)?;
+            let slot =
+                self.lookup_slot_exact(LookupSide::Destination, root, node_index, node_depth)?;
             self.cap(slot)
         };
         if !matches!(dest_cnode, Cap::CNode { .. }) {
             return Err(InvocationError::lookup(
                 LookupSide::Destination,
-                LookupFailure::MissingCapability { bits_left: node_depth as u32 },
+                LookupFailure::MissingCapability {
+                    bits_left: node_depth as u32,
+                },
             ));
         }
-        self.retype(untyped, object_type, size_bits, dest_cnode, node_offset, num_objects)
+        self.retype(
+            untyped,
+            object_type,
+            size_bits,
+            dest_cnode,
+            node_offset,
+            num_objects,
+        )
     }
 
     /// [`Objects::untyped_retype`] without the commit: checks everything and
@@ -299,17 +426,31 @@ impl Objects {
             root
         } else {
             if node_depth > CPTR_BITS as u64 {
-                return Err(InvocationError::range(0, CPTR_BITS as u64, "lookup depth must be 0..=64"));
+                return Err(InvocationError::range(
+                    0,
+                    CPTR_BITS as u64,
+                    "lookup depth must be 0..=64",
+                ));
             }
-            let slot = self.lookup_slot_exact(LookupSide::Destination, root, node_index, node_depth)?;
+            let slot =
+                self.lookup_slot_exact(LookupSide::Destination, root, node_index, node_depth)?;
             self.cap(slot)
         };
         if !matches!(dest_cnode, Cap::CNode { .. }) {
             return Err(InvocationError::lookup(
                 LookupSide::Destination,
-                LookupFailure::MissingCapability { bits_left: node_depth as u32 },
+                LookupFailure::MissingCapability {
+                    bits_left: node_depth as u32,
+                },
             ));
         }
-        self.retype_plan(untyped, object_type, size_bits, dest_cnode, node_offset, num_objects)
+        self.retype_plan(
+            untyped,
+            object_type,
+            size_bits,
+            dest_cnode,
+            node_offset,
+            num_objects,
+        )
     }
 }

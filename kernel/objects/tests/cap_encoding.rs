@@ -13,26 +13,64 @@ fn rights() -> impl Strategy<Value = CapRights> {
 }
 
 fn mapping() -> impl Strategy<Value = Option<Mapping>> {
-    prop::option::of((0u16..4096, 0u64..1 << 35).prop_map(|(asid, page)| Mapping { asid, vaddr: page << 12 }))
+    prop::option::of(
+        (0u16..4096, 0u64..1 << 35).prop_map(|(asid, page)| Mapping {
+            asid,
+            vaddr: page << 12,
+        }),
+    )
 }
 
 fn cap() -> impl Strategy<Value = Cap> {
     prop_oneof![
         Just(Cap::Null),
         (4u8..48, paddr(4), any::<bool>()).prop_flat_map(|(bits, object, is_device)| {
-            (0..=(1u64 << bits)).prop_map(move |free_index| Cap::Untyped { object, size_bits: bits, free_index, is_device })
+            (0..=(1u64 << bits)).prop_map(move |free_index| Cap::Untyped {
+                object,
+                size_bits: bits,
+                free_index,
+                is_device,
+            })
         }),
-        (paddr(4), any::<u64>(), rights()).prop_map(|(object, badge, rights)| Cap::Endpoint { object, badge, rights }),
-        (paddr(5), any::<u64>(), rights()).prop_map(|(object, badge, rights)| Cap::Notification { object, badge, rights }),
-        (paddr(6), 1u8..27, 0u8..=58, any::<u64>()).prop_map(|(object, radix_bits, guard_bits, raw)| {
-            let guard = raw & ((1u64 << guard_bits) - 1);
-            Cap::CNode { object, radix_bits, guard, guard_bits }
+        (paddr(4), any::<u64>(), rights()).prop_map(|(object, badge, rights)| Cap::Endpoint {
+            object,
+            badge,
+            rights
         }),
+        (paddr(5), any::<u64>(), rights()).prop_map(|(object, badge, rights)| Cap::Notification {
+            object,
+            badge,
+            rights
+        }),
+        (paddr(6), 1u8..27, 0u8..=58, any::<u64>()).prop_map(
+            |(object, radix_bits, guard_bits, raw)| {
+                let guard = raw & ((1u64 << guard_bits) - 1);
+                Cap::CNode {
+                    object,
+                    radix_bits,
+                    guard,
+                    guard_bits,
+                }
+            }
+        ),
         paddr(11).prop_map(|object| Cap::Tcb { object }),
-        (paddr(12), any::<bool>(), rights(), any::<bool>(), mapping()).prop_map(|(object, large, rights, is_device, mapping)| {
-            Cap::Frame { object, size: if large { FrameSize::Large } else { FrameSize::Small }, rights, is_device, mapping }
-        }),
-        (paddr(12), prop::option::of(0u16..4096)).prop_map(|(object, asid)| Cap::Pml4 { object, asid }),
+        (paddr(12), any::<bool>(), rights(), any::<bool>(), mapping()).prop_map(
+            |(object, large, rights, is_device, mapping)| {
+                Cap::Frame {
+                    object,
+                    size: if large {
+                        FrameSize::Large
+                    } else {
+                        FrameSize::Small
+                    },
+                    rights,
+                    is_device,
+                    mapping,
+                }
+            }
+        ),
+        (paddr(12), prop::option::of(0u16..4096))
+            .prop_map(|(object, asid)| Cap::Pml4 { object, asid }),
         (paddr(12), mapping()).prop_map(|(object, mapping)| Cap::Pdpt { object, mapping }),
         (paddr(12), mapping()).prop_map(|(object, mapping)| Cap::PageDirectory { object, mapping }),
         (paddr(12), mapping()).prop_map(|(object, mapping)| Cap::PageTable { object, mapping }),
@@ -40,14 +78,19 @@ fn cap() -> impl Strategy<Value = Cap> {
         (paddr(11), any::<bool>()).prop_map(|(tcb, can_grant)| Cap::Reply { tcb, can_grant }),
         (paddr(5), any::<bool>(), any::<u32>()).prop_map(|(object, tcb, remaining)| Cap::Zombie {
             object,
-            kind: if tcb { ZombieKind::Tcb } else { ZombieKind::CNode },
+            kind: if tcb {
+                ZombieKind::Tcb
+            } else {
+                ZombieKind::CNode
+            },
             remaining
         }),
         Just(Cap::IrqControl),
         any::<u16>().prop_map(|irq| Cap::IrqHandler { irq }),
         Just(Cap::IoPortControl),
         (any::<u16>(), any::<u16>()).prop_map(|(first, last)| Cap::IoPort { first, last }),
-        (any::<u16>(), any::<u16>()).prop_map(|(requester, domain)| Cap::IoSpace { requester, domain }),
+        (any::<u16>(), any::<u16>())
+            .prop_map(|(requester, domain)| Cap::IoSpace { requester, domain }),
     ]
 }
 

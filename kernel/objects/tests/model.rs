@@ -20,8 +20,17 @@ use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 /// random sequences really exercise each path: successful ops by kind,
 /// errors, preempted restarts, finalised objects, ops on nested slots.
 static STATS: [AtomicU64; 9] = [const { AtomicU64::new(0) }; 9];
-const STAT_NAMES: [&str; 9] =
-    ["caps deleted inside dying CNodes", "retype ok", "copy/mint ok", "move/mutate ok", "delete/revoke", "errors", "preempted", "finalised", "nested slot ops"];
+const STAT_NAMES: [&str; 9] = [
+    "caps deleted inside dying CNodes",
+    "retype ok",
+    "copy/mint ok",
+    "move/mutate ok",
+    "delete/revoke",
+    "errors",
+    "preempted",
+    "finalised",
+    "nested slot ops",
+];
 fn tally(i: usize, n: u64) {
     STATS[i + 1].fetch_add(n, Relaxed);
 }
@@ -48,13 +57,42 @@ struct Sel {
 
 #[derive(Clone, Debug)]
 enum Op {
-    Retype { ut: Sel, kind: u8, size: u8, node: Option<u8>, offset: u8, count: u8 },
-    Copy { src: Sel, dest: Sel, rights: u8 },
-    Mint { src: Sel, dest: Sel, rights: u8, badge: u8 },
-    Move { src: Sel, dest: Sel },
-    Mutate { src: Sel, dest: Sel, data: u8 },
-    Delete { slot: Sel, preempt: u8 },
-    Revoke { slot: Sel, preempt: u8 },
+    Retype {
+        ut: Sel,
+        kind: u8,
+        size: u8,
+        node: Option<u8>,
+        offset: u8,
+        count: u8,
+    },
+    Copy {
+        src: Sel,
+        dest: Sel,
+        rights: u8,
+    },
+    Mint {
+        src: Sel,
+        dest: Sel,
+        rights: u8,
+        badge: u8,
+    },
+    Move {
+        src: Sel,
+        dest: Sel,
+    },
+    Mutate {
+        src: Sel,
+        dest: Sel,
+        data: u8,
+    },
+    Delete {
+        slot: Sel,
+        preempt: u8,
+    },
+    Revoke {
+        slot: Sel,
+        preempt: u8,
+    },
 }
 
 /// Root slots the random operations use: few enough that operations often
@@ -122,7 +160,14 @@ struct Model {
 }
 
 impl Model {
-    fn add(&mut self, cap: Cap, slot: u64, parent: Option<u64>, original: bool, after: Option<u64>) -> u64 {
+    fn add(
+        &mut self,
+        cap: Cap,
+        slot: u64,
+        parent: Option<u64>,
+        original: bool,
+        after: Option<u64>,
+    ) -> u64 {
         let id = self.next_id;
         self.next_id += 1;
         match after {
@@ -136,8 +181,20 @@ impl Model {
             Some(src) if src.cap.same_object(&cap) => src.cap.rights(),
             _ => CapRights::ALL,
         };
-        self.nodes.insert(id, Node { cap, slot, parent, original, source_rights });
-        assert!(self.by_slot.insert(slot, id).is_none(), "model: slot {slot:#x} already full");
+        self.nodes.insert(
+            id,
+            Node {
+                cap,
+                slot,
+                parent,
+                original,
+                source_rights,
+            },
+        );
+        assert!(
+            self.by_slot.insert(slot, id).is_none(),
+            "model: slot {slot:#x} already full"
+        );
         id
     }
 
@@ -156,17 +213,26 @@ impl Model {
     }
 
     fn first_descendant(&self, id: u64) -> Option<u64> {
-        self.order.iter().copied().find(|&d| self.nodes.contains_key(&id) && self.is_ancestor(id, d))
+        self.order
+            .iter()
+            .copied()
+            .find(|&d| self.nodes.contains_key(&id) && self.is_ancestor(id, d))
     }
 
     fn descendants(&self, id: u64) -> BTreeSet<u64> {
-        self.nodes.keys().copied().filter(|&d| self.is_ancestor(id, d)).collect()
+        self.nodes
+            .keys()
+            .copied()
+            .filter(|&d| self.is_ancestor(id, d))
+            .collect()
     }
 
     /// Deletes node `id`; destroys its object if it was the last cap,
     /// deleting a dying CNode's contents too. Records destroyed objects.
     fn delete(&mut self, id: u64, dying: &mut Vec<Cap>) {
-        let Some(node) = self.nodes.remove(&id) else { return };
+        let Some(node) = self.nodes.remove(&id) else {
+            return;
+        };
         self.by_slot.remove(&node.slot);
         self.watermark.remove(&id);
         let pos = self.order.iter().position(|&x| x == id).unwrap();
@@ -174,7 +240,11 @@ impl Model {
         // The first copy of a deleted badge original takes its place.
         let mut heir = node.parent;
         if node.original && node.cap.badge() != 0 {
-            if let Some(&first) = self.order.get(pos).filter(|f| self.nodes[f].parent == Some(id)) {
+            if let Some(&first) = self
+                .order
+                .get(pos)
+                .filter(|f| self.nodes[f].parent == Some(id))
+            {
                 let n = self.nodes.get_mut(&first).unwrap();
                 n.original = true;
                 n.parent = node.parent;
@@ -190,7 +260,10 @@ impl Model {
             return;
         }
         dying.push(node.cap);
-        if let Cap::CNode { object, radix_bits, .. } = node.cap {
+        if let Cap::CNode {
+            object, radix_bits, ..
+        } = node.cap
+        {
             for i in 0..1u64 << radix_bits {
                 if let Some(&inner) = self.by_slot.get(&(object + i * 32)) {
                     STATS[0].fetch_add(1, Relaxed);
@@ -204,7 +277,10 @@ impl Model {
     fn live_slots(&self) -> BTreeSet<u64> {
         let mut slots: BTreeSet<u64> = (0..ROOT_SLOTS).map(|i| ROOT_CNODE + i * 32).collect();
         for n in self.nodes.values() {
-            if let Cap::CNode { object, radix_bits, .. } = n.cap {
+            if let Cap::CNode {
+                object, radix_bits, ..
+            } = n.cap
+            {
                 slots.extend((0..1u64 << radix_bits).map(|i| object + i * 32));
             }
         }
@@ -227,26 +303,60 @@ impl World {
     fn new() -> World {
         let ram = Ram::new(UT1_BASE + (1 << UT1_BITS));
         let o = ram.objects;
-        let root = Cap::CNode { object: ROOT_CNODE, radix_bits: ROOT_RADIX as u8, guard: 0, guard_bits: 0 };
+        let root = Cap::CNode {
+            object: ROOT_CNODE,
+            radix_bits: ROOT_RADIX as u8,
+            guard: 0,
+            guard_bits: 0,
+        };
         o.insert_original(Slot(BOOT_SLOT), root).unwrap();
         let mut model = Model::default();
         for (i, base, bits) in [(0u64, UNTYPED_BASE, UT0_BITS), (1, UT1_BASE, UT1_BITS)] {
-            let cap = Cap::Untyped { object: base, size_bits: bits as u8, free_index: 0, is_device: false };
+            let cap = Cap::Untyped {
+                object: base,
+                size_bits: bits as u8,
+                free_index: 0,
+                is_device: false,
+            };
             o.insert_original(o.cnode_slot(ROOT_CNODE, i), cap).unwrap();
             let id = model.add(cap, ROOT_CNODE + i * 32, None, true, None);
             model.watermark.insert(id, 0);
         }
-        World { _ram: ram, o, root, model }
+        World {
+            _ram: ram,
+            o,
+            root,
+            model,
+        }
     }
 
     /// CPtr, depth and slot address for a selector, as the model sees it.
     fn resolve(&self, s: Sel) -> (u64, u64, u64) {
         let root_slot = ROOT_CNODE + s.a as u64 * 32;
-        if s.b.is_some() && matches!(self.model.at(root_slot), Some(Node { cap: Cap::CNode { .. }, .. })) {
+        if s.b.is_some()
+            && matches!(
+                self.model.at(root_slot),
+                Some(Node {
+                    cap: Cap::CNode { .. },
+                    ..
+                })
+            )
+        {
             tally(7, 1);
         }
-        if let (Some(b), Some(Node { cap: Cap::CNode { object, radix_bits, guard, guard_bits }, .. })) =
-            (s.b, self.model.at(root_slot))
+        if let (
+            Some(b),
+            Some(Node {
+                cap:
+                    Cap::CNode {
+                        object,
+                        radix_bits,
+                        guard,
+                        guard_bits,
+                    },
+                ..
+            }),
+        ) = (s.b, self.model.at(root_slot))
         {
             let (r, g) = (*radix_bits as u64, *guard_bits as u64);
             let depth = ROOT_RADIX as u64 + g + r;
@@ -263,16 +373,39 @@ impl World {
         let mut hooks = Hooks::default();
         let mut dying = Vec::new();
         match *op {
-            Op::Retype { ut, kind, size, node, offset, count } => {
+            Op::Retype {
+                ut,
+                kind,
+                size,
+                node,
+                offset,
+                count,
+            } => {
                 let (ut_cptr, ut_depth, ut_slot) = self.resolve(ut);
                 let (ty, size_arg) = retype_kind(kind, size);
-                let crate_result = self.o.lookup_slot_exact(
-                    ward_kernel_objects::LookupSide::Source, self.root, ut_cptr, ut_depth,
-                ).and_then(|slot| {
-                    let (index, depth) = node.map_or((0, 0), |a| (a as u64, ROOT_RADIX as u64));
-                    self.o.untyped_retype(slot, ty as u64, size_arg, self.root, index, depth, offset as u64, count as u64)
-                });
-                let expected = self.model_retype(ut_slot, ty, size_arg, node, offset as u64, count as u64);
+                let crate_result = self
+                    .o
+                    .lookup_slot_exact(
+                        ward_kernel_objects::LookupSide::Source,
+                        self.root,
+                        ut_cptr,
+                        ut_depth,
+                    )
+                    .and_then(|slot| {
+                        let (index, depth) = node.map_or((0, 0), |a| (a as u64, ROOT_RADIX as u64));
+                        self.o.untyped_retype(
+                            slot,
+                            ty as u64,
+                            size_arg,
+                            self.root,
+                            index,
+                            depth,
+                            offset as u64,
+                            count as u64,
+                        )
+                    });
+                let expected =
+                    self.model_retype(ut_slot, ty, size_arg, node, offset as u64, count as u64);
                 match (expected, error_of(&crate_result)) {
                     (Ok(new), None) => {
                         tally(0, 1);
@@ -285,14 +418,19 @@ impl World {
                                 self.model.watermark.insert(id, 0);
                             }
                         }
-                        let Cap::Untyped { free_index, .. } = self.o.cap(Slot(ut_slot)) else { panic!() };
+                        let Cap::Untyped { free_index, .. } = self.o.cap(Slot(ut_slot)) else {
+                            panic!()
+                        };
                         self.model.watermark.insert(ut_id, free_index);
                         self.model.nodes.get_mut(&ut_id).unwrap().cap = self.o.cap(Slot(ut_slot));
                     }
                     (Ok(_), Some(Error::NotEnoughMemory)) => {
                         // Allowed only when a leftover zombie (of an unreachable
                         // cycle) still occupies the untyped.
-                        assert!(self.has_hidden_zombie_child(ut_slot), "unexpected NotEnoughMemory");
+                        assert!(
+                            self.has_hidden_zombie_child(ut_slot),
+                            "unexpected NotEnoughMemory"
+                        );
                     }
                     (Err(e), Some(got)) => {
                         tally(4, 1);
@@ -301,14 +439,25 @@ impl World {
                     (e, got) => panic!("retype: model {e:?}, crate {got:?} ({crate_result:?})"),
                 }
             }
-            Op::Copy { src, dest, rights } | Op::Mint { src, dest, rights, .. } => {
-                let badge = if let Op::Mint { badge, .. } = *op { Some(badge as u64 * 0x41) } else { None };
+            Op::Copy { src, dest, rights }
+            | Op::Mint {
+                src, dest, rights, ..
+            } => {
+                let badge = if let Op::Mint { badge, .. } = *op {
+                    Some(badge as u64 * 0x41)
+                } else {
+                    None
+                };
                 let (s_cptr, s_depth, s_slot) = self.resolve(src);
                 let (d_cptr, d_depth, d_slot) = self.resolve(dest);
                 let rights = CapRights::from_word(rights as u64);
                 let r = match badge {
-                    None => self.o.cnode_copy(self.root, d_cptr, d_depth, self.root, s_cptr, s_depth, rights),
-                    Some(b) => self.o.cnode_mint(self.root, d_cptr, d_depth, self.root, s_cptr, s_depth, rights, b),
+                    None => self.o.cnode_copy(
+                        self.root, d_cptr, d_depth, self.root, s_cptr, s_depth, rights,
+                    ),
+                    Some(b) => self.o.cnode_mint(
+                        self.root, d_cptr, d_depth, self.root, s_cptr, s_depth, rights, b,
+                    ),
                 };
                 match self.model_copy(s_slot, d_slot, rights, badge) {
                     Ok((cap, parent, original)) => {
@@ -325,12 +474,20 @@ impl World {
                 }
             }
             Op::Move { src, dest } | Op::Mutate { src, dest, .. } => {
-                let data = if let Op::Mutate { data, .. } = *op { Some(data as u64) } else { None };
+                let data = if let Op::Mutate { data, .. } = *op {
+                    Some(data as u64)
+                } else {
+                    None
+                };
                 let (s_cptr, s_depth, s_slot) = self.resolve(src);
                 let (d_cptr, d_depth, d_slot) = self.resolve(dest);
                 let r = match data {
-                    None => self.o.cnode_move(self.root, d_cptr, d_depth, self.root, s_cptr, s_depth),
-                    Some(x) => self.o.cnode_mutate(self.root, d_cptr, d_depth, self.root, s_cptr, s_depth, x),
+                    None => self
+                        .o
+                        .cnode_move(self.root, d_cptr, d_depth, self.root, s_cptr, s_depth),
+                    Some(x) => self
+                        .o
+                        .cnode_mutate(self.root, d_cptr, d_depth, self.root, s_cptr, s_depth, x),
                 };
                 match self.model_move(s_slot, d_slot, data) {
                     Ok(cap) => {
@@ -370,7 +527,11 @@ impl World {
                     restarts += 1;
                     tally(5, 1);
                     assert!(restarts < 100_000, "no progress");
-                    state = if revoke { self.o.revoke_cap(Slot(at), &mut hooks) } else { self.o.delete_cap(Slot(at), &mut hooks) };
+                    state = if revoke {
+                        self.o.revoke_cap(Slot(at), &mut hooks)
+                    } else {
+                        self.o.delete_cap(Slot(at), &mut hooks)
+                    };
                 }
                 // A preempted revoke that destroyed its own slot (it lay in a
                 // CNode made from the revoked untyped) stops there and may
@@ -388,13 +549,27 @@ impl World {
                             self.model.delete(d, &mut dying);
                         }
                         if let Some(n) = self.model.nodes.get_mut(&id) {
-                            if let Cap::Untyped { object, size_bits, is_device, .. } = n.cap {
-                                n.cap = Cap::Untyped { object, size_bits, free_index: 0, is_device };
+                            if let Cap::Untyped {
+                                object,
+                                size_bits,
+                                is_device,
+                                ..
+                            } = n.cap
+                            {
+                                n.cap = Cap::Untyped {
+                                    object,
+                                    size_bits,
+                                    free_index: 0,
+                                    is_device,
+                                };
                                 self.model.watermark.insert(id, 0);
                             }
                         }
                         if self.model.nodes.contains_key(&id) {
-                            assert!(!self.o.has_children(Slot(at)), "descendants left after revoke");
+                            assert!(
+                                !self.o.has_children(Slot(at)),
+                                "descendants left after revoke"
+                            );
                         }
                     } else {
                         self.model.delete(id, &mut dying);
@@ -403,8 +578,10 @@ impl World {
                 }
                 let leftover_zombies = self.delete_live_zombies(&mut hooks);
                 if leftover_zombies {
-                    assert!(revoke && revoked_id.is_some_and(|id| !self.model.nodes.contains_key(&id)),
-                        "a zombie was left in a live slot by {op:?}");
+                    assert!(
+                        revoke && revoked_id.is_some_and(|id| !self.model.nodes.contains_key(&id)),
+                        "a zombie was left in a live slot by {op:?}"
+                    );
                 }
             }
         }
@@ -454,8 +631,17 @@ impl World {
         offset: u64,
         count: u64,
     ) -> Result<Vec<(u64, Cap)>, Error> {
-        let Some(ut) = self.model.at(ut_slot) else { return Err(Error::InvalidCapability) };
-        let Cap::Untyped { object: base, size_bits, .. } = ut.cap else { return Err(Error::InvalidCapability) };
+        let Some(ut) = self.model.at(ut_slot) else {
+            return Err(Error::InvalidCapability);
+        };
+        let Cap::Untyped {
+            object: base,
+            size_bits,
+            ..
+        } = ut.cap
+        else {
+            return Err(Error::InvalidCapability);
+        };
         let ut_id = self.model.by_slot[&ut_slot];
         let obj_bits = match ty {
             ObjectType::Untyped if !(4..=47).contains(&size_arg) => return Err(Error::RangeError),
@@ -465,7 +651,13 @@ impl World {
         let (cnode, radix) = match node {
             None => (ROOT_CNODE, ROOT_RADIX as u64),
             Some(a) => match self.model.at(ROOT_CNODE + a as u64 * 32) {
-                Some(Node { cap: Cap::CNode { object, radix_bits, .. }, .. }) => (*object, *radix_bits as u64),
+                Some(Node {
+                    cap:
+                        Cap::CNode {
+                            object, radix_bits, ..
+                        },
+                    ..
+                }) => (*object, *radix_bits as u64),
                 _ => return Err(Error::FailedLookup),
             },
         };
@@ -477,24 +669,53 @@ impl World {
             return Err(Error::DeleteFirst);
         }
         let has_children = self.model.nodes.values().any(|n| n.parent == Some(ut_id));
-        let free = if has_children { self.model.watermark[&ut_id] } else { 0 };
+        let free = if has_children {
+            self.model.watermark[&ut_id]
+        } else {
+            0
+        };
         let align = 1u64 << obj_bits;
         let start = (base + free + align - 1) & !(align - 1);
         if obj_bits > size_bits as u64 || start + count * align > base + (1 << size_bits) {
             return Err(Error::NotEnoughMemory);
         }
-        Ok(dests.into_iter().map(|d| (d, Cap::Tcb { object: 0 })).map(|(d, _)| (d, self.o_placeholder(ty))).collect())
+        Ok(dests
+            .into_iter()
+            .map(|d| (d, Cap::Tcb { object: 0 }))
+            .map(|(d, _)| (d, self.o_placeholder(ty)))
+            .collect())
     }
 
     fn o_placeholder(&self, ty: ObjectType) -> Cap {
         // Only the type is compared; the crate's cap gives the address.
         match ty {
-            ObjectType::Untyped => Cap::Untyped { object: 0, size_bits: 0, free_index: 0, is_device: false },
-            ObjectType::Endpoint => Cap::Endpoint { object: 0, badge: 0, rights: CapRights::ALL },
-            ObjectType::Notification => Cap::Notification { object: 0, badge: 0, rights: CapRights::ALL },
-            ObjectType::CNode => Cap::CNode { object: 0, radix_bits: 0, guard: 0, guard_bits: 0 },
+            ObjectType::Untyped => Cap::Untyped {
+                object: 0,
+                size_bits: 0,
+                free_index: 0,
+                is_device: false,
+            },
+            ObjectType::Endpoint => Cap::Endpoint {
+                object: 0,
+                badge: 0,
+                rights: CapRights::ALL,
+            },
+            ObjectType::Notification => Cap::Notification {
+                object: 0,
+                badge: 0,
+                rights: CapRights::ALL,
+            },
+            ObjectType::CNode => Cap::CNode {
+                object: 0,
+                radix_bits: 0,
+                guard: 0,
+                guard_bits: 0,
+            },
             ObjectType::Tcb => Cap::Tcb { object: 0 },
-            ObjectType::PageTable => Cap::PageTable { object: 0, mapping: None },
+            ObjectType::PageTable => Cap::PageTable {
+                object: 0,
+                mapping: None,
+            },
             _ => Cap::Frame {
                 object: 0,
                 size: ward_kernel_objects::FrameSize::Small,
@@ -506,40 +727,103 @@ impl World {
     }
 
     /// What Copy/Mint should make: (cap, parent, original), or the error.
-    fn model_copy(&self, s_slot: u64, d_slot: u64, rights: CapRights, badge: Option<u64>) -> Result<(Cap, Option<u64>, bool), Error> {
+    fn model_copy(
+        &self,
+        s_slot: u64,
+        d_slot: u64,
+        rights: CapRights,
+        badge: Option<u64>,
+    ) -> Result<(Cap, Option<u64>, bool), Error> {
         if self.model.by_slot.contains_key(&d_slot) {
             return Err(Error::DeleteFirst);
         }
-        let Some(src) = self.model.at(s_slot) else { return Err(Error::FailedLookup) };
+        let Some(src) = self.model.at(s_slot) else {
+            return Err(Error::FailedLookup);
+        };
         let src_id = self.model.by_slot[&s_slot];
         let mut cap = match src.cap {
-            Cap::Untyped { .. } | Cap::PageTable { mapping: None, .. } => return Err(Error::IllegalOperation),
-            Cap::Endpoint { object, badge, rights: r } => Cap::Endpoint { object, badge, rights: r.intersect(rights) },
-            Cap::Notification { object, badge, rights: r } => {
-                Cap::Notification { object, badge, rights: r.intersect(rights) }
+            Cap::Untyped { .. } | Cap::PageTable { mapping: None, .. } => {
+                return Err(Error::IllegalOperation)
             }
-            Cap::Frame { object, size, rights: r, is_device, .. } => {
-                Cap::Frame { object, size, rights: r.intersect(rights), is_device, mapping: None }
-            }
+            Cap::Endpoint {
+                object,
+                badge,
+                rights: r,
+            } => Cap::Endpoint {
+                object,
+                badge,
+                rights: r.intersect(rights),
+            },
+            Cap::Notification {
+                object,
+                badge,
+                rights: r,
+            } => Cap::Notification {
+                object,
+                badge,
+                rights: r.intersect(rights),
+            },
+            Cap::Frame {
+                object,
+                size,
+                rights: r,
+                is_device,
+                ..
+            } => Cap::Frame {
+                object,
+                size,
+                rights: r.intersect(rights),
+                is_device,
+                mapping: None,
+            },
             other => other,
         };
         if let Some(b) = badge {
             cap = match cap {
-                Cap::Endpoint { badge: 0, object, rights } => Cap::Endpoint { object, badge: b, rights },
-                Cap::Notification { badge: 0, object, rights } => Cap::Notification { object, badge: b, rights },
-                Cap::Endpoint { .. } | Cap::Notification { .. } => return Err(Error::IllegalOperation),
-                Cap::CNode { object, radix_bits, .. } => {
+                Cap::Endpoint {
+                    badge: 0,
+                    object,
+                    rights,
+                } => Cap::Endpoint {
+                    object,
+                    badge: b,
+                    rights,
+                },
+                Cap::Notification {
+                    badge: 0,
+                    object,
+                    rights,
+                } => Cap::Notification {
+                    object,
+                    badge: b,
+                    rights,
+                },
+                Cap::Endpoint { .. } | Cap::Notification { .. } => {
+                    return Err(Error::IllegalOperation)
+                }
+                Cap::CNode {
+                    object, radix_bits, ..
+                } => {
                     let (g_bits, guard) = (b & 0x3f, b >> 6);
                     if g_bits + radix_bits as u64 > 64 || guard >= 1 << g_bits {
                         return Err(Error::InvalidArgument);
                     }
-                    Cap::CNode { object, radix_bits, guard, guard_bits: g_bits as u8 }
+                    Cap::CNode {
+                        object,
+                        radix_bits,
+                        guard,
+                        guard_bits: g_bits as u8,
+                    }
                 }
                 other => other,
             };
         }
         let original = cap.badge() != src.cap.badge();
-        let parent = if src.original { Some(src_id) } else { src.parent };
+        let parent = if src.original {
+            Some(src_id)
+        } else {
+            src.parent
+        };
         Ok((cap, parent, original))
     }
 
@@ -547,15 +831,27 @@ impl World {
         if self.model.by_slot.contains_key(&d_slot) {
             return Err(Error::DeleteFirst);
         }
-        let Some(src) = self.model.at(s_slot) else { return Err(Error::FailedLookup) };
+        let Some(src) = self.model.at(s_slot) else {
+            return Err(Error::FailedLookup);
+        };
         match (src.cap, data) {
             (cap, None) | (cap, Some(0)) if !matches!(cap, Cap::CNode { .. }) => Ok(cap),
-            (Cap::CNode { object, radix_bits, .. }, Some(d)) => {
+            (
+                Cap::CNode {
+                    object, radix_bits, ..
+                },
+                Some(d),
+            ) => {
                 let (g_bits, guard) = (d & 0x3f, d >> 6);
                 if g_bits + radix_bits as u64 > 64 || guard >= 1 << g_bits {
                     return Err(Error::InvalidArgument);
                 }
-                Ok(Cap::CNode { object, radix_bits, guard, guard_bits: g_bits as u8 })
+                Ok(Cap::CNode {
+                    object,
+                    radix_bits,
+                    guard,
+                    guard_bits: g_bits as u8,
+                })
             }
             (cap @ Cap::CNode { .. }, None) => Ok(cap),
             _ => Err(Error::InvalidArgument),
@@ -588,29 +884,47 @@ impl World {
             let mut next = o.mdb(Slot(a)).next;
             // Skip leftover zombies of unreachable cycles (see cnode_ops).
             while let Some(z) = next.filter(|z| !self.model.by_slot.contains_key(&z.0)) {
-                assert!(matches!(o.cap(z), Cap::Zombie { .. }), "unknown cap in the list at {z:?}");
+                assert!(
+                    matches!(o.cap(z), Cap::Zombie { .. }),
+                    "unknown cap in the list at {z:?}"
+                );
                 next = o.mdb(z).next;
             }
-            assert!(next == Some(Slot(b)) || (next.is_none() && self.model.nodes[&w[1]].parent.is_none()),
-                "order: after {a:#x} the crate has {next:?}, the model {b:#x}");
+            assert!(
+                next == Some(Slot(b))
+                    || (next.is_none() && self.model.nodes[&w[1]].parent.is_none()),
+                "order: after {a:#x} the crate has {next:?}, the model {b:#x}"
+            );
         }
         // Both agree on every cap's descendants (leftover zombies of
         // unreachable cycles aside).
         for (&id, n) in &self.model.nodes {
-            let expected: BTreeSet<u64> = self.model.descendants(id).iter().map(|d| self.model.nodes[d].slot).collect();
+            let expected: BTreeSet<u64> = self
+                .model
+                .descendants(id)
+                .iter()
+                .map(|d| self.model.nodes[d].slot)
+                .collect();
             let mut got = BTreeSet::new();
             let mut cur = o.mdb(Slot(n.slot)).next;
             while let Some(s) = cur.filter(|s| o.is_mdb_parent_of(Slot(n.slot), *s)) {
                 if self.model.by_slot.contains_key(&s.0) {
                     got.insert(s.0);
                 } else {
-                    assert!(matches!(o.cap(s), Cap::Zombie { .. }), "unknown descendant {s:?}");
+                    assert!(
+                        matches!(o.cap(s), Cap::Zombie { .. }),
+                        "unknown descendant {s:?}"
+                    );
                 }
                 cur = o.mdb(s).next;
             }
             assert_eq!(got, expected, "descendants of {:?} at {:#x}", n.cap, n.slot);
             // Rights never grow: no cap has more than the cap it came from had.
-            assert!(n.source_rights.contains(n.cap.rights()), "rights grew: {:?}", n.cap);
+            assert!(
+                n.source_rights.contains(n.cap.rights()),
+                "rights grew: {:?}",
+                n.cap
+            );
         }
         // Live objects never overlap, unless one is an untyped the other came from.
         let objects: Vec<(u64, u64, u64)> = self
@@ -639,42 +953,65 @@ impl World {
     fn shares_object_with_ancestry(&self, a: u64, b: u64) -> bool {
         let (ca, cb) = (self.model.nodes[&a].cap, self.model.nodes[&b].cap);
         let untyped_covers = |u: &Cap, other: &Cap| match (*u, other.object()) {
-            (Cap::Untyped { object, size_bits, .. }, Some(x)) => x >= object && x < object + (1 << size_bits),
+            (
+                Cap::Untyped {
+                    object, size_bits, ..
+                },
+                Some(x),
+            ) => x >= object && x < object + (1 << size_bits),
             _ => false,
         };
         // An untyped covering a non-untyped object: fine if some cap to that
         // object descends from it.
         let descends = |u: u64, obj: &Cap| {
-            self.model.nodes.iter().any(|(&id, n)| n.cap.same_object(obj) && self.model.is_ancestor(u, id))
+            self.model
+                .nodes
+                .iter()
+                .any(|(&id, n)| n.cap.same_object(obj) && self.model.is_ancestor(u, id))
         };
-        (untyped_covers(&ca, &cb) && descends(a, &cb)) || (untyped_covers(&cb, &ca) && descends(b, &ca))
+        (untyped_covers(&ca, &cb) && descends(a, &cb))
+            || (untyped_covers(&cb, &ca) && descends(b, &ca))
     }
 }
 
 fn cases() -> u32 {
-    std::env::var("WARD_PROPTEST_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(256)
+    std::env::var("WARD_PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(256)
 }
 
 fn run_and_revoke_all(world: &mut World, ops: &[Op]) -> Result<(), TestCaseError> {
-        for op in ops {
-            world.run(op);
+    for op in ops {
+        world.run(op);
+    }
+    // Revoking a boot untyped (if its cap is still in place) leaves no
+    // live capability to memory inside it.
+    for (base, bits) in [(UNTYPED_BASE, UT0_BITS), (UT1_BASE, UT1_BITS)] {
+        let is_boot_untyped = |cap: Cap| matches!(cap, Cap::Untyped { object, size_bits, .. } if object == base && size_bits as u32 == bits);
+        let Some(i) = (0..ROOT_SLOTS as u8)
+            .find(|&i| is_boot_untyped(world.o.cap(world.o.cnode_slot(ROOT_CNODE, i as u64))))
+        else {
+            continue;
+        };
+        world.run(&Op::Revoke {
+            slot: Sel { a: i, b: None },
+            preempt: 3,
+        });
+        for s in world.model.live_slots() {
+            let cap = world.o.cap(Slot(s));
+            let inside = cap
+                .object()
+                .is_some_and(|x| x >= base && x < base + (1 << bits));
+            prop_assert!(
+                !inside || is_boot_untyped(cap),
+                "slot {:#x} still holds {:?}",
+                s,
+                cap
+            );
         }
-        // Revoking a boot untyped (if its cap is still in place) leaves no
-        // live capability to memory inside it.
-        for (base, bits) in [(UNTYPED_BASE, UT0_BITS), (UT1_BASE, UT1_BITS)] {
-            let is_boot_untyped =
-                |cap: Cap| matches!(cap, Cap::Untyped { object, size_bits, .. } if object == base && size_bits as u32 == bits);
-            let Some(i) = (0..ROOT_SLOTS as u8).find(|&i| is_boot_untyped(world.o.cap(world.o.cnode_slot(ROOT_CNODE, i as u64)))) else {
-                continue;
-            };
-            world.run(&Op::Revoke { slot: Sel { a: i, b: None }, preempt: 3 });
-            for s in world.model.live_slots() {
-                let cap = world.o.cap(Slot(s));
-                let inside = cap.object().is_some_and(|x| x >= base && x < base + (1 << bits));
-                prop_assert!(!inside || is_boot_untyped(cap), "slot {:#x} still holds {:?}", s, cap);
-            }
-        }
-        Ok(())
+    }
+    Ok(())
 }
 
 #[test]

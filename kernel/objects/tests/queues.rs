@@ -8,7 +8,7 @@ use ward_abi::object::ObjectType;
 use ward_kernel_objects::ipc::{EndpointState, NotificationState, SignalOutcome};
 use ward_kernel_objects::sched::ReadyQueues;
 use ward_kernel_objects::tcb::{field, ThreadState};
-use ward_kernel_objects::{Tcb, PAddr};
+use ward_kernel_objects::{PAddr, Tcb};
 
 /// Boot with `n` TCBs in root slots 1.., an endpoint in slot 20 and a
 /// notification in slot 21.
@@ -93,7 +93,13 @@ fn signals_or_their_badges_until_someone_waits() {
     // A waiter is woken by the next signal with that signal's badge.
     assert_eq!(o.notification_wait(ntfn, t[0]), None);
     assert_eq!(o.notification_wait(ntfn, t[1]), None);
-    assert_eq!(o.notification_signal(ntfn, 0b010), SignalOutcome::Woke { tcb: t[0], badge: 0b010 });
+    assert_eq!(
+        o.notification_signal(ntfn, 0b010),
+        SignalOutcome::Woke {
+            tcb: t[0],
+            badge: 0b010
+        }
+    );
     assert_eq!(o.tcb_state(t[0]), ThreadState::Running);
     assert_eq!(o.notification_state(ntfn), NotificationState::Waiting);
 }
@@ -108,7 +114,13 @@ fn a_bound_notification_wakes_its_thread_from_an_endpoint() {
     assert!(o.bind_notification(t[0], ntfn).is_err());
     assert!(o.bind_notification(t[1], ntfn).is_err());
     o.endpoint_block(ep, t[0], false, 0);
-    assert_eq!(o.notification_signal(ntfn, 8), SignalOutcome::WokeBound { tcb: t[0], badge: 8 });
+    assert_eq!(
+        o.notification_signal(ntfn, 8),
+        SignalOutcome::WokeBound {
+            tcb: t[0],
+            badge: 8
+        }
+    );
     assert_eq!(o.endpoint_state(ep), EndpointState::Idle);
     assert_eq!(o.tcb_state(t[0]), ThreadState::Running);
     // Not blocked: the signal stays pending.
@@ -175,7 +187,10 @@ fn the_mcp_rule() {
     assert_eq!(o.check_priority(t[0], 100), Ok(100));
     let e = o.check_priority(t[0], 101).unwrap_err();
     assert_eq!(e.error, ward_abi::Error::RangeError);
-    assert_eq!(e.detail, ward_kernel_objects::ErrorDetail::Range { min: 0, max: 100 });
+    assert_eq!(
+        e.detail,
+        ward_kernel_objects::ErrorDetail::Range { min: 0, max: 100 }
+    );
 }
 
 #[test]
@@ -193,17 +208,39 @@ fn tcb_layout_leaves_the_context_to_the_kernel() {
 fn cancel_badged_sends_takes_only_that_badge() {
     let (b, t, ep, _) = setup(3);
     let o = b.o();
-    o.cnode_mint(b.root, 22, 5, b.root, 20, 5, ward_abi::rights::CapRights::ALL, 7).unwrap();
+    o.cnode_mint(
+        b.root,
+        22,
+        5,
+        b.root,
+        20,
+        5,
+        ward_abi::rights::CapRights::ALL,
+        7,
+    )
+    .unwrap();
     o.endpoint_block(ep, t[0], true, 7);
     o.endpoint_block(ep, t[1], true, 8);
     o.endpoint_block(ep, t[2], true, 7);
     let mut woken = Vec::new();
-    o.cnode_cancel_badged_sends(b.root, 22, 5, |tcb| woken.push(tcb)).unwrap();
+    o.cnode_cancel_badged_sends(b.root, 22, 5, |tcb| woken.push(tcb))
+        .unwrap();
     assert_eq!(woken, vec![t[0], t[2]]);
     assert_eq!(o.endpoint_head(ep), Some(t[1]));
     assert_eq!(o.tcb_state(t[0]), ThreadState::Restart);
     // Needs an endpoint cap with all rights.
-    o.cnode_copy(b.root, 23, 5, b.root, 22, 5, ward_abi::rights::CapRights::WRITE).unwrap();
-    let e = o.cnode_cancel_badged_sends(b.root, 23, 5, |_| {}).unwrap_err();
+    o.cnode_copy(
+        b.root,
+        23,
+        5,
+        b.root,
+        22,
+        5,
+        ward_abi::rights::CapRights::WRITE,
+    )
+    .unwrap();
+    let e = o
+        .cnode_cancel_badged_sends(b.root, 23, 5, |_| {})
+        .unwrap_err();
     assert_eq!(e.error, ward_abi::Error::IllegalOperation);
 }

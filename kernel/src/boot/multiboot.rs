@@ -54,7 +54,10 @@ impl core::fmt::Display for BootDataError {
             }
             BootDataError::NoMemoryMap => write!(f, "the boot loader gave no memory map"),
             BootDataError::OutOfRange(address) => {
-                write!(f, "boot information points outside physical memory ({address:#x})")
+                write!(
+                    f,
+                    "boot information points outside physical memory ({address:#x})"
+                )
             }
         }
     }
@@ -101,7 +104,12 @@ pub fn read(magic: u32, info: u64) -> Result<BootData, BootDataError> {
         return Err(BootDataError::WrongMagic(magic));
     }
     let flags = read_u32(info)?;
-    let mut data = BootData { ram: Vec::new(), modules: Vec::new(), cmdline: String::new(), ignored_entries: 0 };
+    let mut data = BootData {
+        ram: Vec::new(),
+        modules: Vec::new(),
+        cmdline: String::new(),
+        ignored_entries: 0,
+    };
 
     if flags & FLAG_CMDLINE != 0 {
         data.cmdline = read_string(u64::from(read_u32(info + 16)?))?;

@@ -10,20 +10,20 @@
 //! root task's untyped regions never overlap its own pages.
 use crate::arch::x86_64::paging::{self, MapError, UserAccess, PAGE_SIZE};
 use crate::boot::multiboot::BootData;
-use heapless::Vec;
 use crate::kobj::{self, objects};
 use core::sync::atomic::{AtomicU64, Ordering};
+use heapless::Vec;
 use ward_abi::bootinfo::{slots, BootInfo, SlotRegion, BOOTINFO_PAGES, MAX_MODULES};
+use ward_abi::layout::{
+    ROOT_BOOTINFO_VADDR, ROOT_IPC_BUFFER_VADDR, ROOT_MODULES_VADDR, ROOT_STACK_SIZE, ROOT_STACK_TOP,
+};
 use ward_abi::rights::CapRights;
+use ward_kernel_core::elf_image::{ElfError, SegmentAccess, UserImage};
+use ward_kernel_core::phys_memory::PhysMemory;
 use ward_kernel_core::phys_memory::UntypedList;
 use ward_kernel_objects::cap::{FrameSize, Mapping};
 use ward_kernel_objects::tcb::TcbSlot;
 use ward_kernel_objects::{Cap, Slot, Tcb};
-use ward_abi::layout::{
-    ROOT_BOOTINFO_VADDR, ROOT_IPC_BUFFER_VADDR, ROOT_MODULES_VADDR, ROOT_STACK_SIZE, ROOT_STACK_TOP,
-};
-use ward_kernel_core::elf_image::{ElfError, SegmentAccess, UserImage};
-use ward_kernel_core::phys_memory::PhysMemory;
 
 /// The root task, ready to run.
 pub struct RootTask {
@@ -58,7 +58,10 @@ impl core::fmt::Display for RootTaskError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             RootTaskError::NoModule => {
-                write!(f, "no boot modules; the first multiboot module must be the root task's ELF file")
+                write!(
+                    f,
+                    "no boot modules; the first multiboot module must be the root task's ELF file"
+                )
             }
             RootTaskError::BadImage(error) => write!(f, "{error}"),
             RootTaskError::OutOfMemory => write!(f, "out of memory while building it"),
@@ -74,15 +77,29 @@ fn allocate_page(memory: &mut PhysMemory) -> Option<u64> {
     Some(page)
 }
 
-fn map(memory: &mut PhysMemory, space: u64, vaddr: u64, frame: u64, access: UserAccess) -> Result<(), RootTaskError> {
-    paging::map_user_page(space, vaddr, frame, access, &mut || allocate_page(memory)).map_err(|e| match e {
-        MapError::OutOfMemory => RootTaskError::OutOfMemory,
-        other => RootTaskError::Map(vaddr, other),
+fn map(
+    memory: &mut PhysMemory,
+    space: u64,
+    vaddr: u64,
+    frame: u64,
+    access: UserAccess,
+) -> Result<(), RootTaskError> {
+    paging::map_user_page(space, vaddr, frame, access, &mut || allocate_page(memory)).map_err(|e| {
+        match e {
+            MapError::OutOfMemory => RootTaskError::OutOfMemory,
+            other => RootTaskError::Map(vaddr, other),
+        }
     })
 }
 
-const READ_ONLY: UserAccess = UserAccess { write: false, execute: false };
-const READ_WRITE: UserAccess = UserAccess { write: true, execute: false };
+const READ_ONLY: UserAccess = UserAccess {
+    write: false,
+    execute: false,
+};
+const READ_WRITE: UserAccess = UserAccess {
+    write: true,
+    execute: false,
+};
 
 /// Builds the root task from the first boot module.
 pub fn build(boot: &BootData, memory: &mut PhysMemory) -> Result<RootTask, RootTaskError> {
@@ -106,7 +123,10 @@ pub fn build(boot: &BootData, memory: &mut PhysMemory) -> Result<RootTask, RootT
             let to = (page + PAGE_SIZE).min(segment.vaddr + segment.file_len);
             if from < to {
                 let offset = (segment.file_offset + (from - segment.vaddr)) as usize;
-                paging::copy_to_phys(frame + (from - page), &file[offset..offset + (to - from) as usize]);
+                paging::copy_to_phys(
+                    frame + (from - page),
+                    &file[offset..offset + (to - from) as usize],
+                );
             }
             map(memory, space, page, frame, access)?;
             page += PAGE_SIZE;
@@ -124,7 +144,9 @@ pub fn build(boot: &BootData, memory: &mut PhysMemory) -> Result<RootTask, RootT
     // The root CNode and TCB are kernel objects like any other, made here
     // from boot memory because no untyped exists yet.
     let cnode_bytes = 1u64 << (slots::ROOT_CNODE_BITS + ward_abi::object::SLOT_BITS);
-    let cnode = memory.allocate(cnode_bytes, cnode_bytes).ok_or(RootTaskError::OutOfMemory)?;
+    let cnode = memory
+        .allocate(cnode_bytes, cnode_bytes)
+        .ok_or(RootTaskError::OutOfMemory)?;
     for page in (0..cnode_bytes).step_by(PAGE_SIZE as usize) {
         paging::zero_page(cnode + page);
     }
@@ -134,10 +156,18 @@ pub fn build(boot: &BootData, memory: &mut PhysMemory) -> Result<RootTask, RootT
     map(memory, space, ROOT_IPC_BUFFER_VADDR, ipc_buffer, READ_WRITE)?;
 
     let bootinfo_bytes = BOOTINFO_PAGES as u64 * PAGE_SIZE;
-    let bootinfo = memory.allocate(bootinfo_bytes, PAGE_SIZE).ok_or(RootTaskError::OutOfMemory)?;
+    let bootinfo = memory
+        .allocate(bootinfo_bytes, PAGE_SIZE)
+        .ok_or(RootTaskError::OutOfMemory)?;
     for index in 0..BOOTINFO_PAGES as u64 {
         paging::zero_page(bootinfo + index * PAGE_SIZE);
-        map(memory, space, ROOT_BOOTINFO_VADDR + index * PAGE_SIZE, bootinfo + index * PAGE_SIZE, READ_ONLY)?;
+        map(
+            memory,
+            space,
+            ROOT_BOOTINFO_VADDR + index * PAGE_SIZE,
+            bootinfo + index * PAGE_SIZE,
+            READ_ONLY,
+        )?;
     }
 
     // Every module, read-only, one after another with a guard page between.
@@ -156,7 +186,15 @@ pub fn build(boot: &BootData, memory: &mut PhysMemory) -> Result<RootTask, RootT
         cursor += PAGE_SIZE;
     }
 
-    Ok(RootTask { address_space: space, cnode, tcb, ipc_buffer, entry: image.entry, bootinfo, module_vaddrs })
+    Ok(RootTask {
+        address_space: space,
+        cnode,
+        tcb,
+        ipc_buffer,
+        entry: image.entry,
+        bootinfo,
+        module_vaddrs,
+    })
 }
 
 /// The root thread's TCB, for naming it in console reports.
@@ -187,7 +225,13 @@ pub fn install_caps(root: &RootTask, untyped: &UntypedList, boot: &BootData, inf
     };
     insert(slots::ROOT_TCB, Cap::Tcb { object: root.tcb });
     insert(slots::ROOT_CNODE, cnode_cap);
-    insert(slots::ROOT_VSPACE, Cap::Pml4 { object: root.address_space, asid: Some(asid) });
+    insert(
+        slots::ROOT_VSPACE,
+        Cap::Pml4 {
+            object: root.address_space,
+            asid: Some(asid),
+        },
+    );
     insert(slots::IRQ_CONTROL, Cap::IrqControl);
     insert(slots::IO_PORT_CONTROL, Cap::IoPortControl);
     if crate::arch::x86_64::vtd::enabled() {
@@ -200,7 +244,10 @@ pub fn install_caps(root: &RootTask, untyped: &UntypedList, boot: &BootData, inf
             size: FrameSize::Small,
             rights: CapRights::ALL,
             is_device: false,
-            mapping: Some(Mapping { asid, vaddr: ROOT_IPC_BUFFER_VADDR }),
+            mapping: Some(Mapping {
+                asid,
+                vaddr: ROOT_IPC_BUFFER_VADDR,
+            }),
         },
     );
 
@@ -208,7 +255,15 @@ pub fn install_caps(root: &RootTask, untyped: &UntypedList, boot: &BootData, inf
     let mut next = slots::FIRST_FREE;
     let start = next;
     for region in &untyped.regions {
-        insert(next, Cap::Untyped { object: region.paddr, size_bits: region.size_bits, free_index: 0, is_device: region.is_device != 0 });
+        insert(
+            next,
+            Cap::Untyped {
+                object: region.paddr,
+                size_bits: region.size_bits,
+                free_index: 0,
+                is_device: region.is_device != 0,
+            },
+        );
         next += 1;
     }
     info.untyped_slots = SlotRegion { start, end: next };
@@ -220,18 +275,27 @@ pub fn install_caps(root: &RootTask, untyped: &UntypedList, boot: &BootData, inf
         let first_page = module.start & !(PAGE_SIZE - 1);
         let last_page = module.end.div_ceil(PAGE_SIZE) * PAGE_SIZE;
         let first_vaddr = vaddr & !(PAGE_SIZE - 1);
-        for (index, frame) in (first_page..last_page).step_by(PAGE_SIZE as usize).enumerate() {
+        for (index, frame) in (first_page..last_page)
+            .step_by(PAGE_SIZE as usize)
+            .enumerate()
+        {
             if next >= capacity {
                 left_out += 1;
                 continue;
             }
-            insert(next, Cap::Frame {
-                object: frame,
-                size: FrameSize::Small,
-                rights: CapRights::READ,
-                is_device: false,
-                mapping: Some(Mapping { asid, vaddr: first_vaddr + index as u64 * PAGE_SIZE }),
-            });
+            insert(
+                next,
+                Cap::Frame {
+                    object: frame,
+                    size: FrameSize::Small,
+                    rights: CapRights::READ,
+                    is_device: false,
+                    mapping: Some(Mapping {
+                        asid,
+                        vaddr: first_vaddr + index as u64 * PAGE_SIZE,
+                    }),
+                },
+            );
             next += 1;
         }
     }
@@ -239,7 +303,10 @@ pub fn install_caps(root: &RootTask, untyped: &UntypedList, boot: &BootData, inf
         log::warn!("root CNode full: {left_out} module pages have no frame capability");
     }
     info.module_slots = SlotRegion { start, end: next };
-    info.empty_slots = SlotRegion { start: next, end: capacity };
+    info.empty_slots = SlotRegion {
+        start: next,
+        end: capacity,
+    };
 
     // The thread: its CSpace, VSpace and IPC buffer are copies of the caps above.
     let tcb = Tcb(root.tcb);
@@ -253,10 +320,23 @@ pub fn install_caps(root: &RootTask, untyped: &UntypedList, boot: &BootData, inf
             panic!("root TCB configuration refused: {}", error.why);
         }
     }
-    objects.set_tcb_field(tcb, ward_kernel_objects::tcb::field::IPC_BUFFER_VADDR, ROOT_IPC_BUFFER_VADDR);
+    objects.set_tcb_field(
+        tcb,
+        ward_kernel_objects::tcb::field::IPC_BUFFER_VADDR,
+        ROOT_IPC_BUFFER_VADDR,
+    );
     objects.set_tcb_mcp(tcb, u8::MAX);
     objects.set_tcb_priority_unqueued(tcb, u8::MAX);
-    objects.set_tcb_field(tcb, ward_kernel_objects::tcb::field::TIME_SLICE, crate::sched::TIME_SLICE_TICKS);
-    crate::thread::set_entry(tcb, root.entry, ward_abi::layout::ROOT_STACK_TOP, ward_abi::layout::ROOT_BOOTINFO_VADDR);
+    objects.set_tcb_field(
+        tcb,
+        ward_kernel_objects::tcb::field::TIME_SLICE,
+        crate::sched::TIME_SLICE_TICKS,
+    );
+    crate::thread::set_entry(
+        tcb,
+        root.entry,
+        ward_abi::layout::ROOT_STACK_TOP,
+        ward_abi::layout::ROOT_BOOTINFO_VADDR,
+    );
     kobj::make_runnable(tcb);
 }

@@ -60,7 +60,8 @@ impl SimpleRing {
         let slot = self.descriptor(produced);
         slot[0].store(offset, Ordering::Relaxed);
         slot[1].store(length, Ordering::Relaxed);
-        self.counter(0).store(produced.wrapping_add(1), Ordering::Release);
+        self.counter(0)
+            .store(produced.wrapping_add(1), Ordering::Release);
         true
     }
 
@@ -73,9 +74,16 @@ impl SimpleRing {
             return Ok(None);
         }
         let slot = self.descriptor(consumed);
-        let (offset, length) = (slot[0].load(Ordering::Relaxed), slot[1].load(Ordering::Relaxed));
-        self.counter(CONSUMED_OFFSET).store(consumed.wrapping_add(1), Ordering::Release);
-        if offset.checked_add(length).is_none_or(|end| end > pool_bytes) {
+        let (offset, length) = (
+            slot[0].load(Ordering::Relaxed),
+            slot[1].load(Ordering::Relaxed),
+        );
+        self.counter(CONSUMED_OFFSET)
+            .store(consumed.wrapping_add(1), Ordering::Release);
+        if offset
+            .checked_add(length)
+            .is_none_or(|end| end > pool_bytes)
+        {
             return Err((offset, length));
         }
         Ok(Some((offset, length)))
@@ -85,7 +93,8 @@ impl SimpleRing {
     /// restarted, its old descriptors mean nothing).
     pub fn resynchronise(&self) {
         let produced = self.counter(0).load(Ordering::Acquire);
-        self.counter(CONSUMED_OFFSET).store(produced, Ordering::Release);
+        self.counter(CONSUMED_OFFSET)
+            .store(produced, Ordering::Release);
     }
 }
 
@@ -105,9 +114,11 @@ pub fn signal(slot: u32) {
 
 /// The ward-ring region of a ring channel mapped at `mapping`.
 pub fn ring_region(mapping: ward_sysspec::caps::Mapping) -> ward_ring::RegionMapping<'static> {
-    let base = core::ptr::NonNull::new(mapping.vaddr as *mut u8).expect("ring memory is mapped at a non-zero address");
+    let base = core::ptr::NonNull::new(mapping.vaddr as *mut u8)
+        .expect("ring memory is mapped at a non-zero address");
     // SAFETY: the root task maps the ring memory read-write at `vaddr`
     // (`size` bytes) for the component's whole life, and both ends access
     // it only through ward-ring's atomic words.
-    unsafe { ward_ring::RegionMapping::from_raw(base, mapping.size as usize) }.expect("ring memory is page-aligned")
+    unsafe { ward_ring::RegionMapping::from_raw(base, mapping.size as usize) }
+        .expect("ring memory is page-aligned")
 }

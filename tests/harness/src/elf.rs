@@ -87,7 +87,10 @@ fn u64_at(b: &[u8], at: usize) -> u64 {
 /// The program headers of a little-endian ELF64 file.
 pub fn program_headers(elf: &[u8]) -> Result<Vec<ProgramHeader>, ElfError> {
     if elf.len() < EHDR_LEN {
-        return Err(ElfError(format!("{} bytes is shorter than an ELF header", elf.len())));
+        return Err(ElfError(format!(
+            "{} bytes is shorter than an ELF header",
+            elf.len()
+        )));
     }
     if elf[..4] != MAGIC {
         return Err(ElfError("no ELF magic".into()));
@@ -99,7 +102,9 @@ pub fn program_headers(elf: &[u8]) -> Result<Vec<ProgramHeader>, ElfError> {
     let entsize = usize::from(u16_at(elf, E_PHENTSIZE));
     let count = usize::from(u16_at(elf, E_PHNUM));
     if entsize < PHDR_LEN {
-        return Err(ElfError(format!("e_phentsize {entsize} is below {PHDR_LEN}")));
+        return Err(ElfError(format!(
+            "e_phentsize {entsize} is below {PHDR_LEN}"
+        )));
     }
     let start = usize::try_from(phoff).map_err(|_| ElfError("e_phoff too large".into()))?;
     let end = entsize
@@ -109,7 +114,11 @@ pub fn program_headers(elf: &[u8]) -> Result<Vec<ProgramHeader>, ElfError> {
         .ok_or_else(|| ElfError("program headers run past the end of the file".into()))?;
     Ok((start..end)
         .step_by(entsize)
-        .map(|at| ProgramHeader { at, p_type: u32_at(elf, at), p_vaddr: u64_at(elf, at + P_VADDR) })
+        .map(|at| ProgramHeader {
+            at,
+            p_type: u32_at(elf, at),
+            p_vaddr: u64_at(elf, at + P_VADDR),
+        })
         .collect())
 }
 
@@ -184,7 +193,14 @@ mod tests {
         let f = elf(&[(6, 0x40), (PT_LOAD, 0x20_0000), (PT_LOAD, 0x20_1000)]);
         let ph = program_headers(&f).unwrap();
         assert_eq!(ph.len(), 3);
-        assert_eq!(ph[1], ProgramHeader { at: EHDR_LEN + PHDR_LEN, p_type: PT_LOAD, p_vaddr: 0x20_0000 });
+        assert_eq!(
+            ph[1],
+            ProgramHeader {
+                at: EHDR_LEN + PHDR_LEN,
+                p_type: PT_LOAD,
+                p_vaddr: 0x20_0000
+            }
+        );
     }
 
     #[test]
@@ -197,7 +213,9 @@ mod tests {
         assert_eq!(ph[1].p_vaddr, KERNEL_ADDRESS + 0x123);
         assert_eq!(ph[2].p_vaddr, 0x20_1000);
         let changed: Vec<_> = (0..f.len()).filter(|&i| f[i] != out[i]).collect();
-        assert!(changed.iter().all(|&i| (ph[1].at + P_VADDR..ph[1].at + P_VADDR + 8).contains(&i)));
+        assert!(changed
+            .iter()
+            .all(|&i| (ph[1].at + P_VADDR..ph[1].at + P_VADDR + 8).contains(&i)));
     }
 
     #[test]
@@ -211,7 +229,10 @@ mod tests {
         let out = mutate(Mutation::Truncate, &f).unwrap().unwrap();
         assert_eq!(out.len(), TRUNCATED_LEN);
         assert_eq!(out[..], f[..TRUNCATED_LEN]);
-        assert!(program_headers(&out).unwrap_err().0.contains("past the end"));
+        assert!(program_headers(&out)
+            .unwrap_err()
+            .0
+            .contains("past the end"));
     }
 
     #[test]
@@ -239,7 +260,10 @@ mod tests {
     #[test]
     fn rejects_inputs_that_are_not_elf64() {
         assert!(program_headers(b"short").is_err());
-        assert!(program_headers(&[0u8; 128]).unwrap_err().0.contains("magic"));
+        assert!(program_headers(&[0u8; 128])
+            .unwrap_err()
+            .0
+            .contains("magic"));
         let mut f = elf(&[(PT_LOAD, 0)]);
         f[EI_CLASS] = 1;
         assert!(program_headers(&f).unwrap_err().0.contains("ELF64"));

@@ -17,7 +17,10 @@ pub const IMAGES_DIR: &str = "build/images";
 
 /// The image directory of a system description: `build/images/<file name without .toml>`.
 pub fn image_dir(root: &Path, system: &str) -> PathBuf {
-    let stem = Path::new(system).file_stem().and_then(|s| s.to_str()).unwrap_or(system);
+    let stem = Path::new(system)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or(system);
     root.join(IMAGES_DIR).join(stem)
 }
 
@@ -53,7 +56,9 @@ pub fn build(root: &Path, system: &str) -> Result<PathBuf, String> {
 pub fn check(dir: &Path) -> Result<(), String> {
     for f in ["kernel.elf", "modules"] {
         if !dir.join(f).is_file() {
-            return Err(format!("no {f} in the image (was it built with 'make image'?)"));
+            return Err(format!(
+                "no {f} in the image (was it built with 'make image'?)"
+            ));
         }
     }
     root_module(dir).map(|_| ())
@@ -72,11 +77,13 @@ pub fn root_module(dir: &Path) -> Result<String, String> {
 
 /// Copies the image in `base` to `dest` (replacing it) and spoils its root-task module as `m` says.
 pub fn spoiled_copy(base: &Path, dest: &Path, m: Mutation) -> Result<(), String> {
-    copy_flat(base, dest).map_err(|e| format!("copying {} to {}: {e}", base.display(), dest.display()))?;
+    copy_flat(base, dest)
+        .map_err(|e| format!("copying {} to {}: {e}", base.display(), dest.display()))?;
     let root = root_module(dest)?;
     let path = dest.join(&root);
     let original = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
-    let write = |p: &Path, data: &[u8]| fs::write(p, data).map_err(|e| format!("{}: {e}", p.display()));
+    let write =
+        |p: &Path, data: &[u8]| fs::write(p, data).map_err(|e| format!("{}: {e}", p.display()));
     match elf::mutate(m, &original).map_err(|e| e.to_string())? {
         Some(bytes) => write(&path, &bytes),
         None => write(&dest.join("modules"), b""),
@@ -96,10 +103,12 @@ pub fn with_root_program(base: &Path, dest: &Path, program: &Path) -> Result<(),
             program.display()
         ));
     }
-    copy_flat(base, dest).map_err(|e| format!("copying {} to {}: {e}", base.display(), dest.display()))?;
+    copy_flat(base, dest)
+        .map_err(|e| format!("copying {} to {}: {e}", base.display(), dest.display()))?;
     let root = root_module(dest)?;
     let path = dest.join(&root);
-    fs::copy(program, &path).map_err(|e| format!("{} to {}: {e}", program.display(), path.display()))?;
+    fs::copy(program, &path)
+        .map_err(|e| format!("{} to {}: {e}", program.display(), path.display()))?;
     Ok(())
 }
 
@@ -123,7 +132,8 @@ mod tests {
     use super::*;
 
     fn scratch(name: &str) -> PathBuf {
-        let d = std::env::temp_dir().join(format!("ward-scenario-test-{}-{name}", std::process::id()));
+        let d =
+            std::env::temp_dir().join(format!("ward-scenario-test-{}-{name}", std::process::id()));
         let _ = fs::remove_dir_all(&d);
         fs::create_dir_all(&d).unwrap();
         d
@@ -132,8 +142,14 @@ mod tests {
     #[test]
     fn image_dir_is_named_after_the_system_file() {
         let root = Path::new("/r");
-        assert_eq!(image_dir(root, "system.toml"), Path::new("/r/build/images/system"));
-        assert_eq!(image_dir(root, "tests/systems/edu.toml"), Path::new("/r/build/images/edu"));
+        assert_eq!(
+            image_dir(root, "system.toml"),
+            Path::new("/r/build/images/system")
+        );
+        assert_eq!(
+            image_dir(root, "tests/systems/edu.toml"),
+            Path::new("/r/build/images/edu")
+        );
     }
 
     #[test]
@@ -149,7 +165,10 @@ mod tests {
         spoiled_copy(&base, &dest, Mutation::Empty).unwrap();
         assert_eq!(fs::read(dest.join("root-task.elf")).unwrap(), b"");
         assert_eq!(fs::read(dest.join("system.bin")).unwrap(), b"s");
-        assert_eq!(fs::read(base.join("root-task.elf")).unwrap(), b"\x7fELF and the rest of it");
+        assert_eq!(
+            fs::read(base.join("root-task.elf")).unwrap(),
+            b"\x7fELF and the rest of it"
+        );
 
         let dest = base.with_extension("missing");
         spoiled_copy(&base, &dest, Mutation::Missing).unwrap();

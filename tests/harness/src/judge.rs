@@ -115,7 +115,10 @@ pub fn judge(want: &Expectations, outcome: &Outcome, log: &str) -> Verdict {
 
     for needle in &want.forbid {
         if let Some(line) = log.lines().find(|l| l.contains(needle.as_str())) {
-            reasons.push(format!("forbidden {needle:?} found in line: {}", line.trim_end()));
+            reasons.push(format!(
+                "forbidden {needle:?} found in line: {}",
+                line.trim_end()
+            ));
         }
     }
     Verdict { reasons }
@@ -139,17 +142,30 @@ mod tests {
         }
     }
 
-    const LOG: &str = "ward: booting\nWard root task v0.1\nuntyped 0x100000 +0x1000\nward: system ready\n";
+    const LOG: &str =
+        "ward: booting\nWard root task v0.1\nuntyped 0x100000 +0x1000\nward: system ready\n";
 
     #[test]
     fn passes_when_everything_holds() {
-        let v = judge(&want(0, &["Ward root task", "untyped", "ward: system ready"], &["panic"]), &Outcome::Guest(0), LOG);
+        let v = judge(
+            &want(
+                0,
+                &["Ward root task", "untyped", "ward: system ready"],
+                &["panic"],
+            ),
+            &Outcome::Guest(0),
+            LOG,
+        );
         assert!(v.passed(), "{:?}", v.reasons);
     }
 
     #[test]
     fn order_matters() {
-        let v = judge(&want(0, &["ward: system ready", "untyped"], &[]), &Outcome::Guest(0), LOG);
+        let v = judge(
+            &want(0, &["ward: system ready", "untyped"], &[]),
+            &Outcome::Guest(0),
+            LOG,
+        );
         assert_eq!(v.reasons.len(), 1);
         assert!(v.reasons[0].contains("\"untyped\" after \"ward: system ready\""));
         assert!(v.reasons[0].contains("out of order"));
@@ -158,22 +174,43 @@ mod tests {
     #[test]
     fn two_expectations_may_share_a_line_but_not_a_match() {
         let log = "page fault at 0x0; thread suspended\n";
-        assert!(judge(&want(0, &["page fault", "thread suspended"], &[]), &Outcome::Guest(0), log).passed());
-        assert!(!judge(&want(0, &["fault", "fault", "fault"], &[]), &Outcome::Guest(0), log).passed());
+        assert!(judge(
+            &want(0, &["page fault", "thread suspended"], &[]),
+            &Outcome::Guest(0),
+            log
+        )
+        .passed());
+        assert!(!judge(
+            &want(0, &["fault", "fault", "fault"], &[]),
+            &Outcome::Guest(0),
+            log
+        )
+        .passed());
     }
 
     #[test]
     fn wrong_status_and_forbidden_text_are_both_reported() {
         let log = "ward: root task error: truncated\ntriple fault\n";
-        let v = judge(&want(0x31, &["root task", "error"], &["triple"]), &Outcome::Guest(0x32), log);
+        let v = judge(
+            &want(0x31, &["root task", "error"], &["triple"]),
+            &Outcome::Guest(0x32),
+            log,
+        );
         assert_eq!(v.reasons.len(), 2, "{:?}", v.reasons);
-        assert!(v.reasons[0].contains("expected guest status 0x31 (kernel boot error), got guest status 0x32 (kernel panic)"));
+        assert!(v.reasons[0].contains(
+            "expected guest status 0x31 (kernel boot error), got guest status 0x32 (kernel panic)"
+        ));
         assert!(v.reasons[1].contains("triple fault"));
     }
 
     #[test]
     fn timeouts_and_qemu_errors_never_pass() {
-        for o in [Outcome::TimedOut, Outcome::QemuQuit, Outcome::QemuError("x".into()), Outcome::RunnerFailed(2)] {
+        for o in [
+            Outcome::TimedOut,
+            Outcome::QemuQuit,
+            Outcome::QemuError("x".into()),
+            Outcome::RunnerFailed(2),
+        ] {
             assert!(!judge(&want(0, &[], &[]), &o, LOG).passed());
         }
     }
@@ -196,9 +233,16 @@ mod tests {
         assert!(judge(&w, &Outcome::Guest(0), log).passed());
         w.expect = vec![line(&["root task", "halt"])];
         let v = judge(&w, &Outcome::Guest(0), log);
-        assert_eq!(v.reasons, ["expected a line with \"root task\" and \"halt\", not found"]);
+        assert_eq!(
+            v.reasons,
+            ["expected a line with \"root task\" and \"halt\", not found"]
+        );
         // Lines are searched from the previous match on, the rest of its line included.
-        w.expect = vec![Expect::Text("module".into()), line(&["root task", "error"]), Expect::Text("halt".into())];
+        w.expect = vec![
+            Expect::Text("module".into()),
+            line(&["root task", "error"]),
+            Expect::Text("halt".into()),
+        ];
         assert!(judge(&w, &Outcome::Guest(0), log).passed());
         w.expect = vec![Expect::Text("halt".into()), line(&["error"])];
         assert!(judge(&w, &Outcome::Guest(0), log).reasons[0].contains("out of order"));

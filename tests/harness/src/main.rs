@@ -80,12 +80,20 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     };
     let mut it = args.iter();
     while let Some(a) = it.next() {
-        let mut value = |flag: &str| it.next().cloned().ok_or_else(|| format!("{flag} needs a value"));
+        let mut value = |flag: &str| {
+            it.next()
+                .cloned()
+                .ok_or_else(|| format!("{flag} needs a value"))
+        };
         match a.as_str() {
             "-h" | "--help" => return Ok(None),
             "--jobs" | "-j" => {
                 let v = value(a)?;
-                o.jobs = v.parse().ok().filter(|&n| n > 0).ok_or(format!("--jobs wants a positive number, not '{v}'"))?;
+                o.jobs = v
+                    .parse()
+                    .ok()
+                    .filter(|&n| n > 0)
+                    .ok_or(format!("--jobs wants a positive number, not '{v}'"))?;
             }
             "--prefix" => o.prefix = Some(value(a)?),
             "--dir" => o.dir = PathBuf::from(value(a)?),
@@ -104,13 +112,21 @@ fn select(all: Vec<Scenario>, o: &Options) -> Result<Vec<Scenario>, String> {
     for n in &o.names {
         if !all.iter().any(|s| &s.name == n) {
             let known: Vec<&str> = all.iter().map(|s| s.name.as_str()).collect();
-            return Err(format!("no scenario '{n}' in {}; there are: {}", o.dir.display(), known.join(", ")));
+            return Err(format!(
+                "no scenario '{n}' in {}; there are: {}",
+                o.dir.display(),
+                known.join(", ")
+            ));
         }
     }
     Ok(all
         .into_iter()
         .filter(|s| o.names.is_empty() || o.names.contains(&s.name))
-        .filter(|s| o.prefix.as_ref().is_none_or(|p| s.name.starts_with(p.as_str())))
+        .filter(|s| {
+            o.prefix
+                .as_ref()
+                .is_none_or(|p| s.name.starts_with(p.as_str()))
+        })
         .collect())
 }
 
@@ -130,7 +146,9 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
     let log_path = out.join(format!("{}.log", s.name));
     let fail = |reason: String| Report {
         name: s.name.clone(),
-        verdict: Verdict { reasons: vec![reason] },
+        verdict: Verdict {
+            reasons: vec![reason],
+        },
         elapsed: start.elapsed(),
         log_path: log_path.clone(),
         tail: Vec::new(),
@@ -145,7 +163,9 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
             let dest = out.join(format!("{}.program-image", s.name));
             let elf = root.join(image::USER_PROGRAMS_DIR).join(program);
             if let Err(e) = image::with_root_program(&base, &dest, &elf) {
-                return fail(format!("cannot prepare the image with root program '{program}': {e}"));
+                return fail(format!(
+                    "cannot prepare the image with root program '{program}': {e}"
+                ));
             }
             dest
         }
@@ -174,7 +194,11 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
         Ok(f) => f,
         Err(e) => return fail(e),
     };
-    let want = Expectations { status: s.expect_status, expect: s.expect.clone(), forbid: s.forbid.clone() };
+    let want = Expectations {
+        status: s.expect_status,
+        expect: s.expect.clone(),
+        forbid: s.forbid.clone(),
+    };
     let mut verdict = judge::judge(&want, &finished.outcome, &finished.log);
     if finished.guard_fired {
         verdict.reasons.push(format!(
@@ -187,7 +211,10 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
         verdict,
         elapsed: finished.elapsed,
         log_path,
-        tail: judge::tail(&finished.log, TAIL_LINES).into_iter().map(str::to_string).collect(),
+        tail: judge::tail(&finished.log, TAIL_LINES)
+            .into_iter()
+            .map(str::to_string)
+            .collect(),
     }
 }
 
@@ -195,13 +222,23 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
 fn print_report(r: &Report, width: usize) {
     let mut out = std::io::stdout().lock();
     let word = if r.verdict.passed() { "PASS" } else { "FAIL" };
-    let _ = writeln!(out, "{word} {:<width$} {:>6.1} s", r.name, r.elapsed.as_secs_f64());
+    let _ = writeln!(
+        out,
+        "{word} {:<width$} {:>6.1} s",
+        r.name,
+        r.elapsed.as_secs_f64()
+    );
     if !r.verdict.passed() {
         for reason in &r.verdict.reasons {
             let _ = writeln!(out, "     reason: {reason}");
         }
         if !r.tail.is_empty() {
-            let _ = writeln!(out, "     last {} lines of {}:", r.tail.len(), r.log_path.display());
+            let _ = writeln!(
+                out,
+                "     last {} lines of {}:",
+                r.tail.len(),
+                r.log_path.display()
+            );
             for l in &r.tail {
                 let _ = writeln!(out, "     | {l}");
             }
@@ -216,7 +253,13 @@ fn repo_root() -> Result<PathBuf, String> {
     cwd.ancestors()
         .find(|d| d.join(qemu::RUNNER).is_file())
         .map(Path::to_path_buf)
-        .ok_or_else(|| format!("{} not found here or above {}; run from the Ward repository", qemu::RUNNER, cwd.display()))
+        .ok_or_else(|| {
+            format!(
+                "{} not found here or above {}; run from the Ward repository",
+                qemu::RUNNER,
+                cwd.display()
+            )
+        })
 }
 
 fn main() -> ExitCode {
@@ -261,11 +304,17 @@ fn run(o: Options) -> Result<bool, String> {
             continue;
         }
         let img = if o.build {
-            println!("image  {} (make image-only SYSTEM={})", image::image_dir(&root, &s.system).display(), s.system);
+            println!(
+                "image  {} (make image-only SYSTEM={})",
+                image::image_dir(&root, &s.system).display(),
+                s.system
+            );
             image::build(&root, &s.system)
         } else {
             let dir = image::image_dir(&root, &s.system);
-            image::check(&dir).map(|_| dir.clone()).map_err(|e| format!("{}: {e}", dir.display()))
+            image::check(&dir)
+                .map(|_| dir.clone())
+                .map_err(|e| format!("{}: {e}", dir.display()))
         };
         if let Err(e) = &img {
             eprintln!("ward-scenario: image for {} not available: {e}", s.system);
@@ -274,7 +323,12 @@ fn run(o: Options) -> Result<bool, String> {
     }
 
     let jobs = o.jobs.min(chosen.len()).max(1);
-    println!("running {} scenario(s), {} at a time; logs in {}", chosen.len(), jobs, o.out.display());
+    println!(
+        "running {} scenario(s), {} at a time; logs in {}",
+        chosen.len(),
+        jobs,
+        o.out.display()
+    );
     let width = chosen.iter().map(|s| s.name.len()).max().unwrap_or(0);
     let next = AtomicUsize::new(0);
     let reports: Mutex<Vec<Report>> = Mutex::new(Vec::new());
@@ -291,11 +345,19 @@ fn run(o: Options) -> Result<bool, String> {
     });
 
     let reports = reports.into_inner().unwrap_or_else(|p| p.into_inner());
-    let failed: Vec<&str> = reports.iter().filter(|r| !r.verdict.passed()).map(|r| r.name.as_str()).collect();
+    let failed: Vec<&str> = reports
+        .iter()
+        .filter(|r| !r.verdict.passed())
+        .map(|r| r.name.as_str())
+        .collect();
     if !failed.is_empty() {
         println!("failed: {}", failed.join(" "));
     }
-    println!("{} passed, {} failed", reports.len() - failed.len(), failed.len());
+    println!(
+        "{} passed, {} failed",
+        reports.len() - failed.len(),
+        failed.len()
+    );
     Ok(failed.is_empty())
 }
 
@@ -313,9 +375,17 @@ mod tests {
 
     #[test]
     fn parses_options() {
-        let o = parse_args(&args(&["--jobs", "3", "--prefix", "ktest", "--no-build", "boot", "user-fault-pf"]))
-            .unwrap()
-            .unwrap();
+        let o = parse_args(&args(&[
+            "--jobs",
+            "3",
+            "--prefix",
+            "ktest",
+            "--no-build",
+            "boot",
+            "user-fault-pf",
+        ]))
+        .unwrap()
+        .unwrap();
         assert_eq!(o.jobs, 3);
         assert_eq!(o.prefix.as_deref(), Some("ktest"));
         assert!(!o.build);
@@ -328,7 +398,13 @@ mod tests {
 
     #[test]
     fn selects_by_name_and_prefix() {
-        let all = || vec![scenario("boot"), scenario("ktest-ipc"), scenario("user-fault-pf")];
+        let all = || {
+            vec![
+                scenario("boot"),
+                scenario("ktest-ipc"),
+                scenario("user-fault-pf"),
+            ]
+        };
         let mut o = parse_args(&[]).unwrap().unwrap();
         assert_eq!(select(all(), &o).unwrap().len(), 3);
         o.prefix = Some("ktest".into());

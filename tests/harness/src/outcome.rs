@@ -81,14 +81,21 @@ impl fmt::Display for Outcome {
 /// error message.
 pub fn decode(code: Option<i32>, signal: Option<i32>, hit_limit: bool, log: &str) -> Outcome {
     let Some(code) = code else {
-        return if hit_limit { Outcome::TimedOut } else { Outcome::Signalled(signal.unwrap_or(0)) };
+        return if hit_limit {
+            Outcome::TimedOut
+        } else {
+            Outcome::Signalled(signal.unwrap_or(0))
+        };
     };
     let qemu_message = log.lines().find(|l| l.starts_with(QEMU_MESSAGE_PREFIX));
     match code {
         0 => Outcome::QemuQuit,
         TIMEOUT_EXIT => Outcome::TimedOut,
         TIMEOUT_KILL_EXIT if hit_limit => Outcome::TimedOut,
-        QEMU_ERROR_EXIT if qemu_message.is_some() && !log.lines().any(|l| l.trim_end() == KERNEL_SUCCESS_LINE) => {
+        QEMU_ERROR_EXIT
+            if qemu_message.is_some()
+                && !log.lines().any(|l| l.trim_end() == KERNEL_SUCCESS_LINE) =>
+        {
             Outcome::QemuError(qemu_message.unwrap_or_default().to_string())
         }
         c if c % 2 == 1 && (0..=255).contains(&c) => Outcome::Guest((c >> 1) as u8),
@@ -102,7 +109,10 @@ mod tests {
 
     #[test]
     fn odd_codes_carry_the_guest_status() {
-        assert_eq!(decode(Some(1), None, false, "Ward root task\n"), Outcome::Guest(0));
+        assert_eq!(
+            decode(Some(1), None, false, "Ward root task\n"),
+            Outcome::Guest(0)
+        );
         assert_eq!(decode(Some(0x41), None, false, ""), Outcome::Guest(0x20));
         assert_eq!(decode(Some(0x63), None, false, ""), Outcome::Guest(0x31));
         assert_eq!(decode(Some(0x65), None, false, ""), Outcome::Guest(0x32));
@@ -122,7 +132,9 @@ mod tests {
     #[test]
     fn qemu_errors_are_not_success() {
         let log = "qemu-system-x86_64: -initrd: could not load\n";
-        assert!(matches!(decode(Some(1), None, false, log), Outcome::QemuError(m) if m.contains("initrd")));
+        assert!(
+            matches!(decode(Some(1), None, false, log), Outcome::QemuError(m) if m.contains("initrd"))
+        );
         // A message without the error exit (QEMU saying it was terminated) changes nothing.
         let log = "qemu-system-x86_64: terminating on signal 15\n";
         assert_eq!(decode(Some(124), None, true, log), Outcome::TimedOut);
@@ -138,6 +150,9 @@ mod tests {
     fn statuses_have_names() {
         assert_eq!(status_meaning(0x31), "kernel boot error");
         assert_eq!(status_meaning(0x55), "test failure code");
-        assert_eq!(Outcome::Guest(0x20).to_string(), "guest status 0x20 (all threads stopped, kernel alive)");
+        assert_eq!(
+            Outcome::Guest(0x20).to_string(),
+            "guest status 0x20 (all threads stopped, kernel alive)"
+        );
     }
 }

@@ -94,7 +94,12 @@ pub fn boot(run: &Run<'_>) -> Result<Finished, String> {
     let text = fs::read(run.log).map_err(|e| format!("{}: {e}", run.log.display()))?;
     let text = String::from_utf8_lossy(&text).into_owned();
     let outcome = outcome::decode(status.code(), status.signal(), elapsed >= limit, &text);
-    Ok(Finished { outcome, log: text, elapsed, guard_fired })
+    Ok(Finished {
+        outcome,
+        log: text,
+        elapsed,
+        guard_fired,
+    })
 }
 
 /// Waits for `child` at most `limit`; past it, asks it to stop (SIGTERM, which the runner's
@@ -108,7 +113,9 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Result<(ExitStatus, bool)
         sleep(POLL);
     }
     // std can only send SIGKILL, which timeout(1) could not pass on; kill(1) sends SIGTERM.
-    let _ = Command::new("kill").args(["-TERM", &child.id().to_string()]).status();
+    let _ = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
     let grace = Instant::now() + TERM_GRACE;
     while Instant::now() < grace {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
@@ -140,8 +147,18 @@ mod tests {
         assert_eq!(
             runner_args(&run),
             [
-                "--seconds", "7", "--root-args", "test=boot", "--kernel-args", "idle=exit",
-                "--machine", "q35,kernel-irqchip=split", "--qemu-arg", "-device", "--qemu-arg", "edu",
+                "--seconds",
+                "7",
+                "--root-args",
+                "test=boot",
+                "--kernel-args",
+                "idle=exit",
+                "--machine",
+                "q35,kernel-irqchip=split",
+                "--qemu-arg",
+                "-device",
+                "--qemu-arg",
+                "edu",
                 "/r/build/images/system",
             ]
         );

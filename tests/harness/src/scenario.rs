@@ -119,17 +119,23 @@ pub fn valid_program_name(name: &str) -> bool {
 
 /// Parses and checks the text of the scenario file `file` (used in messages) named `name`.
 pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioError> {
-    let err = |message: String| ScenarioError { file: file.to_string(), message };
+    let err = |message: String| ScenarioError {
+        file: file.to_string(),
+        message,
+    };
     if !valid_name(name) {
         return Err(err(format!(
             "scenario name '{name}' must use only a-z, 0-9, '-' and '_'"
         )));
     }
-    let raw: ScenarioFile = toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
+    let raw: ScenarioFile =
+        toml::from_str(text).map_err(|e| err(e.to_string().trim_end().to_string()))?;
 
     let system = raw.system.unwrap_or_else(|| DEFAULT_SYSTEM.to_string());
     if !system.ends_with(".toml") {
-        return Err(err(format!("system '{system}' should name a .toml system description")));
+        return Err(err(format!(
+            "system '{system}' should name a .toml system description"
+        )));
     }
     let timeout_seconds = raw.timeout_seconds.unwrap_or(DEFAULT_TIMEOUT_SECONDS);
     if timeout_seconds == 0 || timeout_seconds > MAX_TIMEOUT_SECONDS {
@@ -150,10 +156,14 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
     }
     let expect_texts = raw.expect.iter().flat_map(Expect::parts);
     if expect_texts.chain(&raw.forbid).any(String::is_empty) {
-        return Err(err("expect or forbid has an empty string, which would match anything".to_string()));
+        return Err(err(
+            "expect or forbid has an empty string, which would match anything".to_string(),
+        ));
     }
     if raw.expect.iter().any(|e| e.parts().is_empty()) {
-        return Err(err("expect has an empty line list, which would match any line".to_string()));
+        return Err(err(
+            "expect has an empty line list, which would match any line".to_string(),
+        ));
     }
     if let Some(program) = &raw.root_program {
         if !valid_program_name(program) {
@@ -163,7 +173,9 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         }
     }
     if raw.description.trim().is_empty() {
-        return Err(err("description is empty; say what the scenario shows".to_string()));
+        return Err(err(
+            "description is empty; say what the scenario shows".to_string()
+        ));
     }
 
     Ok(Scenario {
@@ -201,7 +213,11 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
     let mut out = Vec::with_capacity(files.len());
     for path in files {
         let file = path.display().to_string();
-        let name = path.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+        let name = path
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default()
+            .to_string();
         let text = std::fs::read_to_string(&path).map_err(|e| ScenarioError {
             file: file.clone(),
             message: e.to_string(),
@@ -241,7 +257,10 @@ mod tests {
         assert_eq!(s.expect_status, 0x20);
         assert_eq!(
             s.expect,
-            [Expect::Text("page fault".into()), Expect::Line(vec!["thread".into(), "suspended".into()])]
+            [
+                Expect::Text("page fault".into()),
+                Expect::Line(vec!["thread".into(), "suspended".into()])
+            ]
         );
         assert_eq!(s.forbid, ["triple"]);
         assert_eq!(s.root_task, Some(Mutation::KernelAddress));
@@ -249,7 +268,12 @@ mod tests {
 
     #[test]
     fn minimal_file_gets_defaults() {
-        let s = parse("boot", "boot.toml", "description = \"d\"\nexpect_status = 0\n").unwrap();
+        let s = parse(
+            "boot",
+            "boot.toml",
+            "description = \"d\"\nexpect_status = 0\n",
+        )
+        .unwrap();
         assert_eq!(s.system, DEFAULT_SYSTEM);
         assert_eq!(s.timeout_seconds, DEFAULT_TIMEOUT_SECONDS);
         assert!(s.root_args.is_empty() && s.qemu_args.is_empty() && s.expect.is_empty());
@@ -260,10 +284,16 @@ mod tests {
 
     #[test]
     fn root_program_is_a_name_not_a_path() {
-        let ok = parse("k", "k.toml", "description = \"d\"\nexpect_status = 0\nroot_program = \"ktest\"\n").unwrap();
+        let ok = parse(
+            "k",
+            "k.toml",
+            "description = \"d\"\nexpect_status = 0\nroot_program = \"ktest\"\n",
+        )
+        .unwrap();
         assert_eq!(ok.root_program.as_deref(), Some("ktest"));
         for bad in ["../ktest", "/bin/sh", "", "KTest"] {
-            let text = format!("description = \"d\"\nexpect_status = 0\nroot_program = \"{bad}\"\n");
+            let text =
+                format!("description = \"d\"\nexpect_status = 0\nroot_program = \"{bad}\"\n");
             let e = parse("k", "k.toml", &text).expect_err(bad);
             assert!(e.to_string().contains("root_program"), "{bad:?} gave {e}");
         }
@@ -278,7 +308,8 @@ mod tests {
             ("missing", Mutation::Missing),
             ("empty", Mutation::Empty),
         ] {
-            let src = format!("description = \"d\"\nexpect_status = 0x31\nroot_task = \"{text}\"\n");
+            let src =
+                format!("description = \"d\"\nexpect_status = 0x31\nroot_task = \"{text}\"\n");
             assert_eq!(parse("b", "b.toml", &src).unwrap().root_task, Some(m));
         }
     }
@@ -286,21 +317,60 @@ mod tests {
     #[test]
     fn rejects_unknown_keys_and_bad_values() {
         let cases = [
-            ("description = \"d\"\nexpect_status = 0\nexpected = [\"x\"]\n", "expected"),
+            (
+                "description = \"d\"\nexpect_status = 0\nexpected = [\"x\"]\n",
+                "expected",
+            ),
             ("description = \"d\"\n", "expect_status"),
-            ("description = \"d\"\nexpect_status = 256\n", "expect_status"),
-            ("description = \"d\"\nexpect_status = 0\nroot_task = \"shred\"\n", "shred"),
-            ("description = \"d\"\nexpect_status = 0\ntimeout_seconds = 0\n", "timeout_seconds"),
-            ("description = \"d\"\nexpect_status = 0\ntimeout_seconds = 9999\n", "timeout_seconds"),
-            ("description = \"d\"\nexpect_status = 0\nroot_args = \"a,b\"\n", "comma"),
-            ("description = \"d\"\nexpect_status = 0\nexpect = [\"\"]\n", "empty string"),
-            ("description = \"d\"\nexpect_status = 0\nexpect = [[\"a\", \"\"]]\n", "empty string"),
-            ("description = \"d\"\nexpect_status = 0\nforbid = [\"\"]\n", "empty string"),
-            ("description = \"d\"\nexpect_status = 0\nexpect = [[]]\n", "empty line list"),
-            ("description = \"d\"\nexpect_status = 0\nexpect = [1]\n", "expect"),
-            ("description = \"d\"\nexpect_status = 0\nsystem = \"sys\"\n", ".toml"),
+            (
+                "description = \"d\"\nexpect_status = 256\n",
+                "expect_status",
+            ),
+            (
+                "description = \"d\"\nexpect_status = 0\nroot_task = \"shred\"\n",
+                "shred",
+            ),
+            (
+                "description = \"d\"\nexpect_status = 0\ntimeout_seconds = 0\n",
+                "timeout_seconds",
+            ),
+            (
+                "description = \"d\"\nexpect_status = 0\ntimeout_seconds = 9999\n",
+                "timeout_seconds",
+            ),
+            (
+                "description = \"d\"\nexpect_status = 0\nroot_args = \"a,b\"\n",
+                "comma",
+            ),
+            (
+                "description = \"d\"\nexpect_status = 0\nexpect = [\"\"]\n",
+                "empty string",
+            ),
+            (
+                "description = \"d\"\nexpect_status = 0\nexpect = [[\"a\", \"\"]]\n",
+                "empty string",
+            ),
+            (
+                "description = \"d\"\nexpect_status = 0\nforbid = [\"\"]\n",
+                "empty string",
+            ),
+            (
+                "description = \"d\"\nexpect_status = 0\nexpect = [[]]\n",
+                "empty line list",
+            ),
+            (
+                "description = \"d\"\nexpect_status = 0\nexpect = [1]\n",
+                "expect",
+            ),
+            (
+                "description = \"d\"\nexpect_status = 0\nsystem = \"sys\"\n",
+                ".toml",
+            ),
             ("description = \" \"\nexpect_status = 0\n", "description"),
-            ("description = \"d\"\nexpect_status = 0\nmachine = \"\"\n", "machine"),
+            (
+                "description = \"d\"\nexpect_status = 0\nmachine = \"\"\n",
+                "machine",
+            ),
         ];
         for (text, needle) in cases {
             let e = parse("s", "s.toml", text).expect_err(text);
@@ -311,8 +381,18 @@ mod tests {
 
     #[test]
     fn rejects_bad_names() {
-        assert!(parse("Boot", "Boot.toml", "description = \"d\"\nexpect_status = 0\n").is_err());
-        assert!(parse("a b", "a b.toml", "description = \"d\"\nexpect_status = 0\n").is_err());
+        assert!(parse(
+            "Boot",
+            "Boot.toml",
+            "description = \"d\"\nexpect_status = 0\n"
+        )
+        .is_err());
+        assert!(parse(
+            "a b",
+            "a b.toml",
+            "description = \"d\"\nexpect_status = 0\n"
+        )
+        .is_err());
         assert!(valid_name("user-fault_pf2"));
         assert!(!valid_name(""));
     }
@@ -322,6 +402,9 @@ mod tests {
     fn committed_scenarios_parse() {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scenarios");
         let all = load_dir(&dir).unwrap();
-        assert!(all.iter().any(|s| s.name == "boot"), "tests/scenarios/boot.toml is missing");
+        assert!(
+            all.iter().any(|s| s.name == "boot"),
+            "tests/scenarios/boot.toml is missing"
+        );
     }
 }

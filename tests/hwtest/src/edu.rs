@@ -42,7 +42,10 @@ impl Edu {
         function.assign_bar(0, BAR0_ADDRESS);
         let frame = env.device_frame(u64::from(BAR0_ADDRESS))?;
         let registers = env.map(frame, CapRights::READ_WRITE);
-        Some(Edu { function, registers })
+        Some(Edu {
+            function,
+            registers,
+        })
     }
 
     fn read32(&self, offset: usize) -> u32 {
@@ -68,7 +71,9 @@ impl Edu {
     /// Programs edu's MSI capability with `address` and `data`, turns MSI
     /// on and INTx off. False if the device has no MSI capability.
     pub fn enable_msi(&self, address: u64, data: u32) -> bool {
-        let Some(cap) = self.function.find_capability(CAPABILITY_MSI) else { return false };
+        let Some(cap) = self.function.find_capability(CAPABILITY_MSI) else {
+            return false;
+        };
         let control = self.function.read32(cap) >> 16;
         let is_64bit = control & (1 << 7) != 0;
         self.function.write32(cap + 4, address as u32);
@@ -79,7 +84,8 @@ impl Edu {
             self.function.write32(cap + 8, data);
         }
         // Message control: enable, one vector.
-        self.function.write32(cap, (self.function.read32(cap) & !(0x70 << 16)) | (1 << 16));
+        self.function
+            .write32(cap, (self.function.read32(cap) & !(0x70 << 16)) | (1 << 16));
         self.function.disable_intx();
         true
     }

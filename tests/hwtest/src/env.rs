@@ -37,14 +37,33 @@ pub struct Env<'a> {
 
 impl<'a> Env<'a> {
     pub fn new(info: &'a BootInfo) -> Env<'a> {
-        let ram = ward_userlib::bootinfo::largest_ram_untyped(info).expect("RAM untyped").cap;
+        let ram = ward_userlib::bootinfo::largest_ram_untyped(info)
+            .expect("RAM untyped")
+            .cap;
         let mut pieces = heapless::Vec::new();
-        for UntypedRegion { cap, paddr, size_bits, is_device } in untypeds(info) {
+        for UntypedRegion {
+            cap,
+            paddr,
+            size_bits,
+            is_device,
+        } in untypeds(info)
+        {
             if is_device {
-                let _ = pieces.push(DevicePiece { cap, paddr, size_bits });
+                let _ = pieces.push(DevicePiece {
+                    cap,
+                    paddr,
+                    size_bits,
+                });
             }
         }
-        Env { info, caps: RootCaps::new(), slots: SlotAllocator::from_boot_info(info), ram, next_vaddr: MAPPING_BASE, pieces }
+        Env {
+            info,
+            caps: RootCaps::new(),
+            slots: SlotAllocator::from_boot_info(info),
+            ram,
+            next_vaddr: MAPPING_BASE,
+            pieces,
+        }
     }
 
     /// A fresh object of type `T` from RAM, in a new slot.
@@ -73,26 +92,58 @@ impl<'a> Env<'a> {
     /// A copy of a capability in a new slot (to map one frame twice).
     pub fn copy<T: CapType>(&mut self, cap: Cap<T>) -> Cap<T> {
         let slot = self.slots.alloc().expect("a free slot");
-        self.caps.cnode.cnode_copy(slot, DEPTH, self.caps.cnode, cap.cptr(), DEPTH, CapRights::ALL).expect("copy a capability");
+        self.caps
+            .cnode
+            .cnode_copy(
+                slot,
+                DEPTH,
+                self.caps.cnode,
+                cap.cptr(),
+                DEPTH,
+                CapRights::ALL,
+            )
+            .expect("copy a capability");
         Cap::from_cptr(slot)
     }
 
     /// The 4 KiB device frame at physical address `paddr`.
     pub fn device_frame(&mut self, paddr: u64) -> Option<Frame4K> {
-        let index = self.pieces.iter().position(|p| p.paddr <= paddr && paddr < p.paddr + (1 << p.size_bits))?;
+        let index = self
+            .pieces
+            .iter()
+            .position(|p| p.paddr <= paddr && paddr < p.paddr + (1 << p.size_bits))?;
         let mut piece = self.pieces.swap_remove(index);
         while piece.size_bits > 12 {
             let halves = self.slots.alloc_range(2)?;
             let half_bits = piece.size_bits - 1;
-            piece.cap.untyped_retype(ObjectType::Untyped, u64::from(half_bits), self.caps.cnode, 0, 0, halves.start, 2).ok()?;
+            piece
+                .cap
+                .untyped_retype(
+                    ObjectType::Untyped,
+                    u64::from(half_bits),
+                    self.caps.cnode,
+                    0,
+                    0,
+                    halves.start,
+                    2,
+                )
+                .ok()?;
             let upper = piece.paddr + (1 << half_bits);
             let (take, keep) = if paddr >= upper {
                 ((halves.start + 1, upper), (halves.start, piece.paddr))
             } else {
                 ((halves.start, piece.paddr), (halves.start + 1, upper))
             };
-            let _ = self.pieces.push(DevicePiece { cap: Cap::from_cptr(keep.0), paddr: keep.1, size_bits: half_bits });
-            piece = DevicePiece { cap: Cap::from_cptr(take.0), paddr: take.1, size_bits: half_bits };
+            let _ = self.pieces.push(DevicePiece {
+                cap: Cap::from_cptr(keep.0),
+                paddr: keep.1,
+                size_bits: half_bits,
+            });
+            piece = DevicePiece {
+                cap: Cap::from_cptr(take.0),
+                paddr: take.1,
+                size_bits: half_bits,
+            };
         }
         let frame: Frame4K = self.make_from(piece.cap, ObjectType::Frame4K);
         Some(frame)
@@ -116,14 +167,21 @@ impl<'a> Env<'a> {
     fn add_paging_level(&mut self, vaddr: u64) {
         let vspace = self.caps.vspace;
         let table: PageTable = self.make(ObjectType::PageTable);
-        if table.page_table_map(vspace, vaddr, VmAttributes::DEFAULT).is_ok() {
+        if table
+            .page_table_map(vspace, vaddr, VmAttributes::DEFAULT)
+            .is_ok()
+        {
             return;
         }
         let directory: PageDirectory = self.make(ObjectType::PageDirectory);
-        if directory.page_directory_map(vspace, vaddr, VmAttributes::DEFAULT).is_ok() {
+        if directory
+            .page_directory_map(vspace, vaddr, VmAttributes::DEFAULT)
+            .is_ok()
+        {
             return;
         }
         let pdpt: Pdpt = self.make(ObjectType::Pdpt);
-        pdpt.pdpt_map(vspace, vaddr, VmAttributes::DEFAULT).expect("map a PDPT");
+        pdpt.pdpt_map(vspace, vaddr, VmAttributes::DEFAULT)
+            .expect("map a PDPT");
     }
 }

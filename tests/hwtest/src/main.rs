@@ -19,8 +19,8 @@
 
 mod edu;
 mod env;
-mod ioport_irq;
 mod iommu;
+mod ioport_irq;
 mod pci;
 
 use ward_userlib::bootinfo::boot_info;
@@ -49,8 +49,15 @@ impl Tally {
 
 fn main(argument: u64) {
     let info = boot_info(argument);
-    let mode = info.root_cmdline().split_ascii_whitespace().find_map(|w| w.strip_prefix("test=")).unwrap_or("");
-    let mut tally = Tally { passed: 0, failed: 0 };
+    let mode = info
+        .root_cmdline()
+        .split_ascii_whitespace()
+        .find_map(|w| w.strip_prefix("test="))
+        .unwrap_or("");
+    let mut tally = Tally {
+        passed: 0,
+        failed: 0,
+    };
     match mode {
         "ioport-irq" => ioport_irq::run(info, &mut tally),
         "iommu" => iommu::run_dma(info, &mut tally),
@@ -58,7 +65,9 @@ fn main(argument: u64) {
         "msi" => iommu::run_msi(info, &mut tally),
         "no-iommu" => iommu::run_without_iommu(info, &mut tally),
         other => {
-            println!("hwtest: unknown mode '{other}' (known: ioport-irq, iommu, intx, msi, no-iommu)");
+            println!(
+                "hwtest: unknown mode '{other}' (known: ioport-irq, iommu, intx, msi, no-iommu)"
+            );
             syscall::debug_exit(2);
         }
     }

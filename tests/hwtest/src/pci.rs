@@ -64,11 +64,17 @@ impl Function {
     /// memory decoding and bus mastering. Returns the BAR's size.
     pub fn assign_bar(&self, index: usize, address: u32) -> u32 {
         let offset = BAR0 + 4 * index;
-        self.write32(COMMAND, self.read32(COMMAND) & !(COMMAND_MEMORY | COMMAND_BUS_MASTER));
+        self.write32(
+            COMMAND,
+            self.read32(COMMAND) & !(COMMAND_MEMORY | COMMAND_BUS_MASTER),
+        );
         self.write32(offset, u32::MAX);
         let size = (!(self.read32(offset) & !0xf)).wrapping_add(1);
         self.write32(offset, address);
-        self.write32(COMMAND, self.read32(COMMAND) | COMMAND_MEMORY | COMMAND_BUS_MASTER);
+        self.write32(
+            COMMAND,
+            self.read32(COMMAND) | COMMAND_MEMORY | COMMAND_BUS_MASTER,
+        );
         size
     }
 }
@@ -83,7 +89,10 @@ pub fn find(env: &mut Env, vendor: u16, device: u16) -> Option<Function> {
         let paddr = ecam + (slot << 15);
         let frame = env.device_frame(paddr)?;
         let base = env.map(frame, CapRights::READ_WRITE);
-        let function = Function { requester: (slot as u16) << 3, base };
+        let function = Function {
+            requester: (slot as u16) << 3,
+            base,
+        };
         let id = function.read32(VENDOR_ID);
         if id == u32::from(vendor) | (u32::from(device) << 16) {
             return Some(function);

@@ -17,7 +17,7 @@
 use ward_userlib::message::info;
 use ward_userlib::{println, syscall, CapRights};
 
-use crate::cases::{new_endpoint, new_notification, rdtsc, set, get};
+use crate::cases::{get, new_endpoint, new_notification, rdtsc, set};
 use crate::env::Env;
 use crate::framework::{Check, Why};
 use crate::process::{self, Process};
@@ -45,7 +45,13 @@ struct Figure {
 fn figure(samples: &mut [u64]) -> Figure {
     samples.sort_unstable();
     let at = |fraction_percent: usize| samples[(samples.len() - 1) * fraction_percent / 100];
-    Figure { median: at(50), p10: at(10), p90: at(90), min: samples[0], max: samples[samples.len() - 1] }
+    Figure {
+        median: at(50),
+        p10: at(10),
+        p90: at(90),
+        min: samples[0],
+        max: samples[samples.len() - 1],
+    }
 }
 
 fn print_figure(name: &str, f: &Figure, null: Option<u64>) {
@@ -105,9 +111,15 @@ fn measure(mut operation: impl FnMut() -> u64) -> Figure {
 /// Second-address-space server: answers each call with the badge and word
 /// 0 times 2, like the copied routine of `pic`.
 fn echo_server(_: u64) {
-    let Ok(mut request) = syscall::recv(process::slot::ENDPOINT) else { return };
+    let Ok(mut request) = syscall::recv(process::slot::ENDPOINT) else {
+        return;
+    };
     loop {
-        match syscall::reply_recv(process::slot::ENDPOINT, info(0, 2), [request.badge, request.mrs[0] * 2, 0, 0]) {
+        match syscall::reply_recv(
+            process::slot::ENDPOINT,
+            info(0, 2),
+            [request.badge, request.mrs[0] * 2, 0, 0],
+        ) {
             Ok(next) => request = next,
             Err(_) => return,
         }
@@ -117,7 +129,9 @@ fn echo_server(_: u64) {
 /// The same server for the root task's address space, on endpoint `unpack(0)`.
 fn same_space_echo_server(argument: u64) {
     let ep = unpack(argument, 0);
-    let Ok(mut request) = syscall::recv(ep) else { return };
+    let Ok(mut request) = syscall::recv(ep) else {
+        return;
+    };
     loop {
         match syscall::reply_recv(ep, info(0, 2), [request.badge, request.mrs[0] * 2, 0, 0]) {
             Ok(next) => request = next,
@@ -127,10 +141,15 @@ fn same_space_echo_server(argument: u64) {
 }
 
 /// Starts [`echo_server`] in a second address space on `ep`.
-fn server_in_second_address_space(env: &mut Env, ep: ward_userlib::cap::Endpoint) -> Result<ward_userlib::cap::Tcb, Why> {
+fn server_in_second_address_space(
+    env: &mut Env,
+    ep: ward_userlib::cap::Endpoint,
+) -> Result<ward_userlib::cap::Tcb, Why> {
     let mut p = Process::new(env).ctx("building the server's address space")?;
-    p.give(env, process::slot::ENDPOINT, ep.cptr(), CapRights::ALL, 0).ctx("endpoint")?;
-    p.spawn(env, echo_server, 0, SERVER_PRIORITY, 0).ctx("starting the server")
+    p.give(env, process::slot::ENDPOINT, ep.cptr(), CapRights::ALL, 0)
+        .ctx("endpoint")?;
+    p.spawn(env, echo_server, 0, SERVER_PRIORITY, 0)
+        .ctx("starting the server")
 }
 
 /// Call+ReplyRecv round trips to an echo server on `ep`.
@@ -146,7 +165,9 @@ fn round_trips(ep: ward_userlib::cap::Endpoint) -> Result<Figure, Why> {
         cycles
     });
     if failures > 0 {
-        return Err(Why::new(format_args!("{failures} round trips got a wrong answer")));
+        return Err(Why::new(format_args!(
+            "{failures} round trips got a wrong answer"
+        )));
     }
     Ok(figure)
 }
@@ -179,7 +200,10 @@ pub fn run(env: &mut Env) -> bool {
 }
 
 fn benchmarks(env: &mut Env) -> Result<(), Why> {
-    env.root.tcb.tcb_set_priority(env.root.tcb, ROOT_PRIORITY).ctx("root priority")?;
+    env.root
+        .tcb
+        .tcb_set_priority(env.root.tcb, ROOT_PRIORITY)
+        .ctx("root priority")?;
 
     let null = measure(|| {
         let start = rdtsc();
@@ -193,13 +217,22 @@ fn benchmarks(env: &mut Env) -> Result<(), Why> {
         let _ = syscall::nb_recv(empty);
         rdtsc() - start
     });
-    print_figure("failed capability lookup (NBRecv on an empty slot)", &lookup, Some(null.median));
+    print_figure(
+        "failed capability lookup (NBRecv on an empty slot)",
+        &lookup,
+        Some(null.median),
+    );
 
     // For contrast: the same round trip with the server in this address
     // space, so no page-table switch happens.
     let local_ep = new_endpoint(env);
-    let local = threads::spawn(env, same_space_echo_server, pack(&[local_ep.cptr()]), SERVER_PRIORITY)
-        .ctx("server in this address space")?;
+    let local = threads::spawn(
+        env,
+        same_space_echo_server,
+        pack(&[local_ep.cptr()]),
+        SERVER_PRIORITY,
+    )
+    .ctx("server in this address space")?;
     let local_trip = round_trips(local_ep)?;
     let _ = local.tcb.tcb_suspend();
 
@@ -213,11 +246,19 @@ fn benchmarks(env: &mut Env) -> Result<(), Why> {
         Ok(server) => {
             let trip = round_trips(ep)?;
             let _ = server.tcb_suspend();
-            print_figure("Call+ReplyRecv round trip between two address spaces", &trip, Some(null.median));
+            print_figure(
+                "Call+ReplyRecv round trip between two address spaces",
+                &trip,
+                Some(null.median),
+            );
         }
         Err(why) => println!("bench: NOTE: no second address space ({})", why.as_str()),
     }
-    print_figure("Call+ReplyRecv round trip within one address space", &local_trip, Some(null.median));
+    print_figure(
+        "Call+ReplyRecv round trip within one address space",
+        &local_trip,
+        Some(null.median),
+    );
 
     let n = new_notification(env);
     threads::spawn(env, waker_target, pack(&[n.cptr()]), ROOT_PRIORITY + 10).ctx("waiter")?;
@@ -227,7 +268,11 @@ fn benchmarks(env: &mut Env) -> Result<(), Why> {
         let _ = n.signal();
         get(1)
     });
-    print_figure("signal -> wait wake-up of a higher-priority thread", &wake, Some(null.median));
+    print_figure(
+        "signal -> wait wake-up of a higher-priority thread",
+        &wake,
+        Some(null.median),
+    );
     threads::clean_up(env, None);
     Ok(())
 }

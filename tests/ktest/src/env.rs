@@ -30,7 +30,11 @@ pub struct Tables {
 
 impl Tables {
     pub fn new(pml4: cap::Pml4) -> Tables {
-        Tables { pml4, covered: [[0; 32]; 3], counts: [0; 3] }
+        Tables {
+            pml4,
+            covered: [[0; 32]; 3],
+            counts: [0; 3],
+        }
     }
 
     fn has(&self, level: usize, base: u64) -> bool {
@@ -38,7 +42,10 @@ impl Tables {
     }
 
     fn add(&mut self, level: usize, base: u64) {
-        assert!(self.counts[level] < 32, "ktest: too many paging structures for one VSpace");
+        assert!(
+            self.counts[level] < 32,
+            "ktest: too many paging structures for one VSpace"
+        );
         self.covered[level][self.counts[level]] = base;
         self.counts[level] += 1;
     }
@@ -65,7 +72,8 @@ pub struct Env {
 
 impl Env {
     pub fn new(info: &'static BootInfo) -> Env {
-        let pool = bootinfo::largest_ram_untyped(info).expect("ktest: the kernel gave us no RAM untyped");
+        let pool =
+            bootinfo::largest_ram_untyped(info).expect("ktest: the kernel gave us no RAM untyped");
         let device = bootinfo::untypeds(info).find(|u| u.is_device && u.size_bits >= 12);
         let root = RootCaps::new();
         Env {
@@ -107,7 +115,8 @@ impl Env {
     /// Makes one object from the pool; panics if the pool fails, which
     /// means the kernel broke something every case relies on.
     pub fn alloc<T: CapType>(&mut self) -> Cap<T> {
-        let object_type = T::OBJECT_TYPE.expect("ktest: this capability type is not made by retype");
+        let object_type =
+            T::OBJECT_TYPE.expect("ktest: this capability type is not made by retype");
         match self.retype_from(self.pool.cap, object_type, 0) {
             Ok(slot) => Cap::from_cptr(slot),
             Err(e) => panic!("ktest: retype of {} from the pool failed: {e}", T::NAME),
@@ -138,14 +147,23 @@ impl Env {
     }
 
     /// Mints the capability in root slot `src` to a fresh slot.
-    pub fn mint(&mut self, src: u64, rights: CapRights, badge: u64) -> Result<u64, InvocationError> {
+    pub fn mint(
+        &mut self,
+        src: u64,
+        rights: CapRights,
+        badge: u64,
+    ) -> Result<u64, InvocationError> {
         let dest = self.slot();
         self.abs(dest).mint(self.abs(src), rights, badge)?;
         Ok(dest)
     }
 
     /// Makes sure `tables`' VSpace has a page table covering `vaddr`.
-    pub fn ensure_tables(&mut self, tables: &mut Tables, vaddr: u64) -> Result<(), InvocationError> {
+    pub fn ensure_tables(
+        &mut self,
+        tables: &mut Tables,
+        vaddr: u64,
+    ) -> Result<(), InvocationError> {
         const REACH_BITS: [u32; 3] = [39, 30, 21];
         for (level, bits) in REACH_BITS.iter().enumerate() {
             let base = vaddr & !((1u64 << bits) - 1);
@@ -153,13 +171,21 @@ impl Env {
                 continue;
             }
             match level {
-                0 => self.alloc::<cap_type::Pdpt>().pdpt_map(tables.pml4, base, VmAttributes::DEFAULT)?,
-                1 => self
-                    .alloc::<cap_type::PageDirectory>()
-                    .page_directory_map(tables.pml4, base, VmAttributes::DEFAULT)?,
-                _ => self
-                    .alloc::<cap_type::PageTable>()
-                    .page_table_map(tables.pml4, base, VmAttributes::DEFAULT)?,
+                0 => self.alloc::<cap_type::Pdpt>().pdpt_map(
+                    tables.pml4,
+                    base,
+                    VmAttributes::DEFAULT,
+                )?,
+                1 => self.alloc::<cap_type::PageDirectory>().page_directory_map(
+                    tables.pml4,
+                    base,
+                    VmAttributes::DEFAULT,
+                )?,
+                _ => self.alloc::<cap_type::PageTable>().page_table_map(
+                    tables.pml4,
+                    base,
+                    VmAttributes::DEFAULT,
+                )?,
             }
             tables.add(level, base);
         }
@@ -171,14 +197,25 @@ impl Env {
     pub fn reserve_scratch(&mut self, pages: u64) -> u64 {
         let vaddr = self.next_scratch;
         self.next_scratch += (pages + 1) * PAGE_SIZE;
-        assert!(self.next_scratch < SCRATCH_BASE + SCRATCH_SIZE, "ktest: scratch area used up");
+        assert!(
+            self.next_scratch < SCRATCH_BASE + SCRATCH_SIZE,
+            "ktest: scratch area used up"
+        );
         vaddr
     }
 
     /// Maps `frame` into the root VSpace at `vaddr` with `rights`, making
     /// page tables as needed.
-    pub fn map_root(&mut self, frame: cap::Frame4K, vaddr: u64, rights: CapRights) -> Result<(), InvocationError> {
-        let mut tables = self.root_tables.take().expect("root tables are always present between calls");
+    pub fn map_root(
+        &mut self,
+        frame: cap::Frame4K,
+        vaddr: u64,
+        rights: CapRights,
+    ) -> Result<(), InvocationError> {
+        let mut tables = self
+            .root_tables
+            .take()
+            .expect("root tables are always present between calls");
         let result = self.ensure_tables(&mut tables, vaddr);
         self.root_tables = Some(tables);
         result?;

@@ -30,7 +30,11 @@ pub struct Why {
 
 impl Why {
     pub fn new(args: fmt::Arguments) -> Why {
-        let mut why = Why { text: [0; 320], len: 0, skipped: false };
+        let mut why = Why {
+            text: [0; 320],
+            len: 0,
+            skipped: false,
+        };
         let _ = why.write_fmt(args);
         why
     }
@@ -102,7 +106,9 @@ impl<T> Check<T> for Result<T, InvocationError> {
 
     fn want_err(self, want: Error, what: &str) -> Result<InvocationError, Why> {
         match self {
-            Ok(_) => Err(Why::new(format_args!("{what}: succeeded, expected {want:?}"))),
+            Ok(_) => Err(Why::new(format_args!(
+                "{what}: succeeded, expected {want:?}"
+            ))),
             Err(e) if e.error == want => Ok(e),
             Err(e) => Err(Why::new(format_args!("{what}: expected {want:?}, got {e}"))),
         }
@@ -127,7 +133,11 @@ fn case_name(index: usize) -> &'static str {
     if GROUPS.load(Ordering::Relaxed) == 1 {
         return "deadlock_is_reported";
     }
-    cases::ALL.iter().flat_map(|group| group.iter()).nth(index).map_or("(between cases)", |c| c.name)
+    cases::ALL
+        .iter()
+        .flat_map(|group| group.iter())
+        .nth(index)
+        .map_or("(between cases)", |c| c.name)
 }
 
 fn print_summary() {
@@ -135,11 +145,18 @@ fn print_summary() {
     if skipped > 0 {
         println!("ktest: {skipped} skipped");
     }
-    println!("ktest: {} passed, {} failed", PASSED.load(Ordering::Relaxed), FAILED.load(Ordering::Relaxed));
+    println!(
+        "ktest: {} passed, {} failed",
+        PASSED.load(Ordering::Relaxed),
+        FAILED.load(Ordering::Relaxed)
+    );
 }
 
 fn watchdog(_: u64) {
-    println!("ktest: FAIL {}: deadlock: every thread is blocked", case_name(CURRENT.load(Ordering::Relaxed)));
+    println!(
+        "ktest: FAIL {}: deadlock: every thread is blocked",
+        case_name(CURRENT.load(Ordering::Relaxed))
+    );
     FAILED.fetch_add(1, Ordering::Relaxed);
     print_summary();
     syscall::debug_exit(1);
@@ -149,11 +166,16 @@ fn watchdog(_: u64) {
 /// nobody signals. The watchdog must report it and end the run with
 /// status 1; returning from here means it did not.
 pub fn run_deadlock_check(env: &mut Env) -> bool {
-    static DEADLOCK: &[Case] = &[Case { name: "deadlock_is_reported", run: deadlock }];
+    static DEADLOCK: &[Case] = &[Case {
+        name: "deadlock_is_reported",
+        run: deadlock,
+    }];
     fn deadlock(env: &mut Env) -> Outcome {
         let never = env.alloc::<ward_userlib::cap_type::Notification>();
         never.wait().ctx("wait")?;
-        Err(Why::new(format_args!("a notification nobody signals woke the root task")))
+        Err(Why::new(format_args!(
+            "a notification nobody signals woke the root task"
+        )))
     }
     run_cases(env, DEADLOCK, "");
     println!("ktest: FAIL watchdog: the deadlock was not detected");
@@ -168,7 +190,11 @@ pub fn run_suite(env: &mut Env, only: &str) -> bool {
 /// Runs `extra` (when not empty) or else every case of [`cases::ALL`]
 /// whose name starts with `only`; true when none failed.
 fn run_cases(env: &mut Env, extra: &'static [Case], only: &str) -> bool {
-    if let Err(e) = env.root.tcb.tcb_set_priority(env.root.tcb, threads::ROOT_PRIORITY) {
+    if let Err(e) = env
+        .root
+        .tcb
+        .tcb_set_priority(env.root.tcb, threads::ROOT_PRIORITY)
+    {
         println!("ktest: FAIL setup: lowering the root task's priority: {e}");
         return false;
     }
@@ -179,7 +205,11 @@ fn run_cases(env: &mut Env, extra: &'static [Case], only: &str) -> bool {
             return false;
         }
     };
-    let groups: &[&[Case]] = if extra.is_empty() { cases::ALL } else { core::slice::from_ref(&extra) };
+    let groups: &[&[Case]] = if extra.is_empty() {
+        cases::ALL
+    } else {
+        core::slice::from_ref(&extra)
+    };
     let total: usize = groups.iter().map(|g| g.len()).sum();
     println!("ktest: {total} cases");
     GROUPS.store(if extra.is_empty() { 0 } else { 1 }, Ordering::Relaxed);

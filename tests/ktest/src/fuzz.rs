@@ -31,7 +31,7 @@ use ward_userlib::ipc_buffer::IpcBuffer;
 use ward_userlib::message::info;
 use ward_userlib::{println, syscall, CapRights, ObjectType};
 
-use crate::cases::{get, new_endpoint, new_notification, add};
+use crate::cases::{add, get, new_endpoint, new_notification};
 use crate::env::Env;
 use crate::process::{self, Process};
 use crate::rng::Rng;
@@ -57,7 +57,9 @@ mod word {
 /// Heartbeat server: answers every call at once.
 fn pong(argument: u64) {
     let ep = unpack(argument, 0);
-    let Ok(mut request) = syscall::recv(ep) else { return };
+    let Ok(mut request) = syscall::recv(ep) else {
+        return;
+    };
     loop {
         match syscall::reply_recv(ep, info(0, 1), [request.mrs[0] + 1, 0, 0, 0]) {
             Ok(next) => request = next,
@@ -121,7 +123,10 @@ fn fuzz_main(shared_page: u64) {
     // address before starting us; words are accessed volatile because the
     // root task reads them concurrently.
     let (seed, count) = unsafe {
-        (core::ptr::read_volatile(shared.add(word::SEED)), core::ptr::read_volatile(shared.add(word::COUNT)))
+        (
+            core::ptr::read_volatile(shared.add(word::SEED)),
+            core::ptr::read_volatile(shared.add(word::COUNT)),
+        )
     };
     let mut rng = Rng::new(seed);
     let buffer = IpcBuffer::current();
@@ -135,7 +140,12 @@ fn fuzz_main(shared_page: u64) {
         } else {
             rng.next()
         };
-        let mrs = [small_or_random(&mut rng, 32), small_or_random(&mut rng, 70), small_or_random(&mut rng, 16), rng.next()];
+        let mrs = [
+            small_or_random(&mut rng, 32),
+            small_or_random(&mut rng, 70),
+            small_or_random(&mut rng, 16),
+            rng.next(),
+        ];
         for index in 4..8 {
             buffer.set_msg(index, small_or_random(&mut rng, 70));
         }
@@ -143,7 +153,11 @@ fn fuzz_main(shared_page: u64) {
             buffer.set_cap(index, small_or_random(&mut rng, 16));
         }
         if rng.chance(20) {
-            buffer.set_receive_path(small_or_random(&mut rng, 8), small_or_random(&mut rng, 32), small_or_random(&mut rng, 65));
+            buffer.set_receive_path(
+                small_or_random(&mut rng, 8),
+                small_or_random(&mut rng, 32),
+                small_or_random(&mut rng, 65),
+            );
         }
         syscall::raw_syscall6(number, cptr, message_info, mrs);
         // SAFETY: as above.
@@ -170,9 +184,16 @@ pub fn run(env: &mut Env, seed: u64, count: u64) -> bool {
     }
 }
 
-fn campaign(env: &mut Env, seed: u64, count: u64) -> Result<crate::framework::Why, crate::framework::Why> {
+fn campaign(
+    env: &mut Env,
+    seed: u64,
+    count: u64,
+) -> Result<crate::framework::Why, crate::framework::Why> {
     use crate::framework::{Check, Why};
-    env.root.tcb.tcb_set_priority(env.root.tcb, ROOT_PRIORITY).ctx("root priority")?;
+    env.root
+        .tcb
+        .tcb_set_priority(env.root.tcb, ROOT_PRIORITY)
+        .ctx("root priority")?;
     let (page, fuzzer_cnode, own_vspace) = match fuzzer_address_space(env) {
         Ok((root_page, process_page, p)) => (root_page, Some((process_page, p)), true),
         Err(why) => {
@@ -194,7 +215,16 @@ fn campaign(env: &mut Env, seed: u64, count: u64) -> Result<crate::framework::Wh
         Some((_, p)) => p.cnode,
         None => {
             let cnode = env.alloc_cnode(process::CNODE_BITS);
-            cnode.cnode_mint(process::slot::CNODE, process::CNODE_BITS, env.root.cnode, cnode.cptr(), FULL_DEPTH, CapRights::ALL, process::CNODE_GUARD_DATA)
+            cnode
+                .cnode_mint(
+                    process::slot::CNODE,
+                    process::CNODE_BITS,
+                    env.root.cnode,
+                    cnode.cptr(),
+                    FULL_DEPTH,
+                    CapRights::ALL,
+                    process::CNODE_GUARD_DATA,
+                )
                 .ctx("the fuzzer's CNode capability to itself")?;
             cnode
         }
@@ -203,43 +233,90 @@ fn campaign(env: &mut Env, seed: u64, count: u64) -> Result<crate::framework::Wh
     let sink = new_endpoint(env);
     let note = new_notification(env);
     let give = |dest: u64, src: u64, badge: u64| {
-        cnode.cnode_mint(dest, process::CNODE_BITS, env.root.cnode, src, FULL_DEPTH, CapRights::ALL, badge)
+        cnode.cnode_mint(
+            dest,
+            process::CNODE_BITS,
+            env.root.cnode,
+            src,
+            FULL_DEPTH,
+            CapRights::ALL,
+            badge,
+        )
     };
     give(process::slot::ENDPOINT, sink.cptr(), 0).ctx("endpoint")?;
     give(process::slot::NOTIFICATION, note.cptr(), 0).ctx("notification")?;
     give(process::slot::FREE + 3, sink.cptr(), 0x5).ctx("badged endpoint")?;
     let free = process::slot::FREE;
-    env.pool.cap.untyped_retype(ObjectType::Untyped, 16, env.root.cnode, cnode.cptr(), FULL_DEPTH, free, 1)
+    env.pool
+        .cap
+        .untyped_retype(
+            ObjectType::Untyped,
+            16,
+            env.root.cnode,
+            cnode.cptr(),
+            FULL_DEPTH,
+            free,
+            1,
+        )
         .ctx("untyped for the fuzzer")?;
-    env.pool.cap.untyped_retype(ObjectType::Tcb, 0, env.root.cnode, cnode.cptr(), FULL_DEPTH, free + 1, 1)
+    env.pool
+        .cap
+        .untyped_retype(
+            ObjectType::Tcb,
+            0,
+            env.root.cnode,
+            cnode.cptr(),
+            FULL_DEPTH,
+            free + 1,
+            1,
+        )
         .ctx("victim TCB")?;
-    env.pool.cap.untyped_retype(ObjectType::Frame4K, 0, env.root.cnode, cnode.cptr(), FULL_DEPTH, free + 2, 1)
+    env.pool
+        .cap
+        .untyped_retype(
+            ObjectType::Frame4K,
+            0,
+            env.root.cnode,
+            cnode.cptr(),
+            FULL_DEPTH,
+            free + 2,
+            1,
+        )
         .ctx("frame")?;
 
     // The heartbeat.
     let heart = new_endpoint(env);
     let tick = new_notification(env);
     threads::spawn(env, pong, pack(&[heart.cptr()]), WORKER_PRIORITY).ctx("pong")?;
-    threads::spawn(env, ping, pack(&[heart.cptr(), tick.cptr()]), WORKER_PRIORITY).ctx("ping")?;
+    threads::spawn(
+        env,
+        ping,
+        pack(&[heart.cptr(), tick.cptr()]),
+        WORKER_PRIORITY,
+    )
+    .ctx("ping")?;
 
     let in_process = match fuzzer_cnode {
-        Some((process_page, mut p)) => match p.spawn(env, fuzz_main, process_page, WORKER_PRIORITY, 0) {
-            Ok(tcb) => Some(tcb),
-            Err(e) => {
-                println!(
+        Some((process_page, mut p)) => {
+            match p.spawn(env, fuzz_main, process_page, WORKER_PRIORITY, 0) {
+                Ok(tcb) => Some(tcb),
+                Err(e) => {
+                    println!(
                     "fuzz: NOTE: no thread in a second address space ({e}); the fuzzer keeps its own CSpace but shares the root task's VSpace"
                 );
-                None
+                    None
+                }
             }
-        },
+        }
         None => None,
     };
     let own_vspace = own_vspace && in_process.is_some();
     let fuzzer: cap::Tcb = match in_process {
         Some(tcb) => tcb,
         None => {
-            let thread = threads::create_in(env, cnode, process::CNODE_GUARD_DATA, 0, WORKER_PRIORITY)
-                .ctx("creating the fuzzer")?;
+            let thread =
+                threads::create_in(env, cnode, process::CNODE_GUARD_DATA, 0, WORKER_PRIORITY)
+                    .ctx("creating the fuzzer")?;
             threads::prepare(&thread, fuzz_main, page).ctx("preparing the fuzzer")?;
             thread.tcb.tcb_resume().ctx("starting the fuzzer")?;
             thread.tcb
@@ -257,7 +334,10 @@ fn campaign(env: &mut Env, seed: u64, count: u64) -> Result<crate::framework::Wh
     while progress() < count {
         tick.wait().ctx("waiting for a heartbeat")?;
         if get(1) != 0 {
-            return Err(Why::new(format_args!("the heartbeat got a wrong answer after {} round trips", get(0))));
+            return Err(Why::new(format_args!(
+                "the heartbeat got a wrong answer after {} round trips",
+                get(0)
+            )));
         }
         let now = progress();
         if now != last {
@@ -272,7 +352,9 @@ fn campaign(env: &mut Env, seed: u64, count: u64) -> Result<crate::framework::Wh
             futile_kicks += 1;
             kicks += 1;
             if futile_kicks > MAX_FUTILE_KICKS {
-                return Err(Why::new(format_args!("the fuzzer stopped at call {now} and kicks do not move it")));
+                return Err(Why::new(format_args!(
+                    "the fuzzer stopped at call {now} and kicks do not move it"
+                )));
             }
             let _ = fuzzer.tcb_suspend();
             let _ = fuzzer.tcb_resume();
@@ -282,11 +364,14 @@ fn campaign(env: &mut Env, seed: u64, count: u64) -> Result<crate::framework::Wh
     let beats_at_end = get(0);
     // The heartbeat must still be alive after the campaign.
     for _ in 0..2 {
-        tick.wait().ctx("waiting for a heartbeat after the campaign")?;
+        tick.wait()
+            .ctx("waiting for a heartbeat after the campaign")?;
     }
     let _ = fuzzer.tcb_suspend();
     if get(0) <= beats_at_end || get(1) != 0 {
-        return Err(Why::new(format_args!("the heartbeat stopped after the campaign")));
+        return Err(Why::new(format_args!(
+            "the heartbeat stopped after the campaign"
+        )));
     }
     Ok(Why::new(format_args!(
         "{count} random calls done in {cycles} TSC cycles ({}); {} heartbeat round trips; the fuzzer was kicked out of a blocking call {kicks} times; kernel alive",

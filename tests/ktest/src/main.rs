@@ -46,7 +46,9 @@ ward_userlib::entry!(main);
 
 /// The value of `key=value` among the root task's arguments.
 fn argument<'a>(arguments: &'a str, key: &str) -> Option<&'a str> {
-    arguments.split_ascii_whitespace().find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
+    arguments
+        .split_ascii_whitespace()
+        .find_map(|word| word.strip_prefix(key)?.strip_prefix('='))
 }
 
 fn main(argument_register: u64) {
@@ -59,8 +61,12 @@ fn main(argument_register: u64) {
     let passed = match mode {
         "all" => framework::run_suite(&mut env, argument(arguments, "only").unwrap_or("")),
         "fuzz" => {
-            let seed = argument(arguments, "seed").and_then(|s| s.parse().ok()).unwrap_or(1);
-            let count = argument(arguments, "count").and_then(|s| s.parse().ok()).unwrap_or(100_000);
+            let seed = argument(arguments, "seed")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(1);
+            let count = argument(arguments, "count")
+                .and_then(|s| s.parse().ok())
+                .unwrap_or(100_000);
             fuzz::run(&mut env, seed, count)
         }
         "bench" => bench::run(&mut env),

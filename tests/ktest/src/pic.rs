@@ -25,8 +25,8 @@ core::arch::global_asm!(
     ".global ktest_echo_routine_start",
     ".global ktest_echo_routine_end",
     "ktest_echo_routine_start:",
-    "    mov eax, 5",  // Recv
-    "    mov edi, 1",  // on the endpoint in slot 1
+    "    mov eax, 5", // Recv
+    "    mov edi, 1", // on the endpoint in slot 1
     "    syscall",
     "2:",
     "    mov r10, rdx", // MR1 = MR0 ...
@@ -63,9 +63,16 @@ fn routine() -> &'static [u8] {
 
 /// Starts the echo routine in a new address space, receiving on a copy of
 /// the endpoint `ep`, at `priority`. Returns its TCB.
-pub fn start_echo_server(env: &mut Env, ep: cap::Endpoint, priority: u64) -> Result<cap::Tcb, InvocationError> {
+pub fn start_echo_server(
+    env: &mut Env,
+    ep: cap::Endpoint,
+    priority: u64,
+) -> Result<cap::Tcb, InvocationError> {
     let code = routine();
-    assert!(code.len() as u64 <= PAGE_SIZE, "the echo routine fits a page");
+    assert!(
+        code.len() as u64 <= PAGE_SIZE,
+        "the echo routine fits a page"
+    );
     let pml4: cap::Pml4 = env.alloc();
     let mut tables = Tables::new(pml4);
     env.ensure_tables(&mut tables, CODE_VADDR)?;
@@ -80,15 +87,39 @@ pub fn start_echo_server(env: &mut Env, ep: cap::Endpoint, priority: u64) -> Res
     frame.frame_map(pml4, CODE_VADDR, CapRights::READ, VmAttributes::EXECUTABLE)?;
 
     let ipc_frame: cap::Frame4K = env.alloc();
-    ipc_frame.frame_map(pml4, IPC_VADDR, CapRights::READ_WRITE, VmAttributes::DEFAULT)?;
+    ipc_frame.frame_map(
+        pml4,
+        IPC_VADDR,
+        CapRights::READ_WRITE,
+        VmAttributes::DEFAULT,
+    )?;
 
     let cnode = env.alloc_cnode(process::CNODE_BITS);
-    cnode.cnode_copy(process::slot::ENDPOINT, process::CNODE_BITS, env.root.cnode, ep.cptr(), FULL_DEPTH, CapRights::ALL)?;
+    cnode.cnode_copy(
+        process::slot::ENDPOINT,
+        process::CNODE_BITS,
+        env.root.cnode,
+        ep.cptr(),
+        FULL_DEPTH,
+        CapRights::ALL,
+    )?;
 
     let tcb: cap::Tcb = env.alloc();
-    tcb.tcb_configure(0, cnode, process::CNODE_GUARD_DATA, pml4, 0, IPC_VADDR, ipc_frame)?;
+    tcb.tcb_configure(
+        0,
+        cnode,
+        process::CNODE_GUARD_DATA,
+        pml4,
+        0,
+        IPC_VADDR,
+        ipc_frame,
+    )?;
     tcb.tcb_set_sched_params(env.root.tcb, priority, priority)?;
-    let context = UserContext { rip: CODE_VADDR, rflags: 0x202, ..UserContext::default() };
+    let context = UserContext {
+        rip: CODE_VADDR,
+        rflags: 0x202,
+        ..UserContext::default()
+    };
     tcb.tcb_write_registers(false, UserContext::WORDS as u64, &context)?;
     tcb.tcb_resume()?;
     Ok(tcb)

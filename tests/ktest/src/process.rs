@@ -87,8 +87,21 @@ impl Process {
         let pml4: cap::Pml4 = env.alloc();
         let cnode = env.alloc_cnode(CNODE_BITS);
         // The process's view of its own CNode carries the guard.
-        cnode.cnode_mint(slot::CNODE, CNODE_BITS, env.root.cnode, cnode.cptr(), FULL_DEPTH, CapRights::ALL, CNODE_GUARD_DATA)?;
-        let mut process = Process { tables: Tables::new(pml4), cnode, threads: 0, shared: 0 };
+        cnode.cnode_mint(
+            slot::CNODE,
+            CNODE_BITS,
+            env.root.cnode,
+            cnode.cptr(),
+            FULL_DEPTH,
+            CapRights::ALL,
+            CNODE_GUARD_DATA,
+        )?;
+        let mut process = Process {
+            tables: Tables::new(pml4),
+            cnode,
+            threads: 0,
+            shared: 0,
+        };
         process.load_program(env)?;
         Ok(process)
     }
@@ -98,8 +111,10 @@ impl Process {
         // SAFETY: the kernel maps every boot module read-only at the address
         // the boot info gives and never unmaps it; module 0 is this program's
         // ELF file, `len` bytes long.
-        let file = unsafe { core::slice::from_raw_parts(module.vaddr as *const u8, module.len as usize) };
-        let (segments, count) = elf::load_segments::<8>(file).expect("ktest: cannot read my own ELF headers");
+        let file =
+            unsafe { core::slice::from_raw_parts(module.vaddr as *const u8, module.len as usize) };
+        let (segments, count) =
+            elf::load_segments::<8>(file).expect("ktest: cannot read my own ELF headers");
         let window = env.reserve_scratch(1);
         for segment in segments.iter().take(count).flatten() {
             let first = segment.vaddr & !(PAGE_SIZE - 1);
@@ -126,7 +141,10 @@ impl Process {
                     // fresh frame that nothing else uses; the range stays
                     // inside that page.
                     let to = unsafe {
-                        core::slice::from_raw_parts_mut((window + (file_start - page)) as *mut u8, length)
+                        core::slice::from_raw_parts_mut(
+                            (window + (file_start - page)) as *mut u8,
+                            length,
+                        )
                     };
                     to.copy_from_slice(&file[from..from + length]);
                     frame.frame_unmap()?;
@@ -158,17 +176,39 @@ impl Process {
         let copy = env.copy(frame.cptr(), CapRights::ALL)?;
         let vaddr = SHARED_BASE + self.shared * PAGE_SIZE;
         self.shared += 1;
-        self.map(env, Cap::from_cptr(copy), vaddr, CapRights::READ_WRITE, VmAttributes::DEFAULT)?;
+        self.map(
+            env,
+            Cap::from_cptr(copy),
+            vaddr,
+            CapRights::READ_WRITE,
+            VmAttributes::DEFAULT,
+        )?;
         Ok((root_vaddr, vaddr))
     }
 
     /// Copies (or with a badge, mints) the root capability `src` into the
     /// process's CNode slot `dest` with `rights`.
-    pub fn give(&self, env: &Env, dest: u64, src: u64, rights: CapRights, badge: u64) -> Result<(), InvocationError> {
+    pub fn give(
+        &self,
+        env: &Env,
+        dest: u64,
+        src: u64,
+        rights: CapRights,
+        badge: u64,
+    ) -> Result<(), InvocationError> {
         if badge == 0 {
-            self.cnode.cnode_copy(dest, CNODE_BITS, env.root.cnode, src, FULL_DEPTH, rights)
+            self.cnode
+                .cnode_copy(dest, CNODE_BITS, env.root.cnode, src, FULL_DEPTH, rights)
         } else {
-            self.cnode.cnode_mint(dest, CNODE_BITS, env.root.cnode, src, FULL_DEPTH, rights, badge)
+            self.cnode.cnode_mint(
+                dest,
+                CNODE_BITS,
+                env.root.cnode,
+                src,
+                FULL_DEPTH,
+                rights,
+                badge,
+            )
         }
     }
 
@@ -188,18 +228,43 @@ impl Process {
         let stack_bottom = STACK_BASE + index * STACK_STRIDE;
         for page in 0..STACK_PAGES {
             let frame: cap::Frame4K = env.alloc();
-            self.map(env, frame, stack_bottom + page * PAGE_SIZE, CapRights::READ_WRITE, VmAttributes::DEFAULT)?;
+            self.map(
+                env,
+                frame,
+                stack_bottom + page * PAGE_SIZE,
+                CapRights::READ_WRITE,
+                VmAttributes::DEFAULT,
+            )?;
         }
         let ipc_frame: cap::Frame4K = env.alloc();
         let ipc_vaddr = IPC_BASE + index * PAGE_SIZE;
-        self.map(env, ipc_frame, ipc_vaddr, CapRights::READ_WRITE, VmAttributes::DEFAULT)?;
+        self.map(
+            env,
+            ipc_frame,
+            ipc_vaddr,
+            CapRights::READ_WRITE,
+            VmAttributes::DEFAULT,
+        )?;
         // The TCB's IPC-buffer slot takes its own copy of the frame cap.
         let tcb: cap::Tcb = env.alloc();
-        tcb.tcb_configure(fault_ep, self.cnode, CNODE_GUARD_DATA, self.tables.pml4, 0, ipc_vaddr, ipc_frame)?;
+        tcb.tcb_configure(
+            fault_ep,
+            self.cnode,
+            CNODE_GUARD_DATA,
+            self.tables.pml4,
+            0,
+            ipc_vaddr,
+            ipc_frame,
+        )?;
         tcb.tcb_set_sched_params(env.root.tcb, priority, priority)?;
         let rsp = stack_bottom + STACK_PAGES * PAGE_SIZE - 8;
-        let context =
-            threads::start_context(process_thread_start as *const () as u64, rsp, argument, entry, ipc_vaddr);
+        let context = threads::start_context(
+            process_thread_start as *const () as u64,
+            rsp,
+            argument,
+            entry,
+            ipc_vaddr,
+        );
         tcb.tcb_write_registers(false, UserContext::WORDS as u64, &context)?;
         tcb.tcb_resume()?;
         Ok(tcb)

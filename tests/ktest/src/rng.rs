@@ -7,7 +7,11 @@ pub struct Rng(u64);
 impl Rng {
     /// A generator from `seed` (0 is replaced, as xorshift would stick at 0).
     pub fn new(seed: u64) -> Rng {
-        Rng(if seed == 0 { 0x9e37_79b9_7f4a_7c15 } else { seed })
+        Rng(if seed == 0 {
+            0x9e37_79b9_7f4a_7c15
+        } else {
+            seed
+        })
     }
 
     pub fn next(&mut self) -> u64 {

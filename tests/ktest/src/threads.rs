@@ -46,7 +46,9 @@ pub struct ThreadSet {
 
 impl ThreadSet {
     pub const fn new() -> ThreadSet {
-        ThreadSet { live: [None; STACK_COUNT] }
+        ThreadSet {
+            live: [None; STACK_COUNT],
+        }
     }
 }
 
@@ -64,7 +66,13 @@ extern "C" fn thread_start(argument: u64, entry: u64, tcb: u64) -> ! {
 }
 
 /// The registers a new thread starts with.
-pub fn start_context(entry_rip: u64, rsp: u64, argument: u64, entry: fn(u64), third: u64) -> UserContext {
+pub fn start_context(
+    entry_rip: u64,
+    rsp: u64,
+    argument: u64,
+    entry: fn(u64),
+    third: u64,
+) -> UserContext {
     UserContext {
         rip: entry_rip,
         rsp,
@@ -78,7 +86,11 @@ pub fn start_context(entry_rip: u64, rsp: u64, argument: u64, entry: fn(u64), th
 
 /// Packs up to four small numbers (CPtrs, badges below 2^16) into one argument.
 pub fn pack(values: &[u64]) -> u64 {
-    values.iter().take(4).enumerate().fold(0, |word, (i, v)| word | ((v & 0xffff) << (16 * i)))
+    values
+        .iter()
+        .take(4)
+        .enumerate()
+        .fold(0, |word, (i, v)| word | ((v & 0xffff) << (16 * i)))
 }
 
 /// Number `index` of a [`pack`]ed argument.
@@ -104,14 +116,35 @@ pub fn create_in(
     priority: u64,
 ) -> Result<Thread, InvocationError> {
     let stack = (0..STACK_COUNT)
-        .find(|&i| STACK_IN_USE[i].compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire).is_ok())
+        .find(|&i| {
+            STACK_IN_USE[i]
+                .compare_exchange(false, true, Ordering::AcqRel, Ordering::Acquire)
+                .is_ok()
+        })
         .expect("ktest: more helper threads alive than stacks");
     let tcb: cap::Tcb = env.alloc();
     let (frame, ipc_buffer) = env.new_page();
-    let thread = Thread { tcb, ipc_buffer, stack };
-    let slot = env.threads.live.iter_mut().find(|t| t.is_none()).expect("stack count bounds live threads");
+    let thread = Thread {
+        tcb,
+        ipc_buffer,
+        stack,
+    };
+    let slot = env
+        .threads
+        .live
+        .iter_mut()
+        .find(|t| t.is_none())
+        .expect("stack count bounds live threads");
     *slot = Some(thread);
-    tcb.tcb_configure(fault_ep, cspace, cspace_data, env.root.vspace, 0, ipc_buffer, frame)?;
+    tcb.tcb_configure(
+        fault_ep,
+        cspace,
+        cspace_data,
+        env.root.vspace,
+        0,
+        ipc_buffer,
+        frame,
+    )?;
     tcb.tcb_set_sched_params(env.root.tcb, priority, priority)?;
     Ok(thread)
 }
@@ -119,12 +152,25 @@ pub fn create_in(
 /// Points `thread` at `entry(argument)` on its stack without resuming it.
 pub fn prepare(thread: &Thread, entry: fn(u64), argument: u64) -> Result<(), InvocationError> {
     let rsp = STACKS[thread.stack].prepare(thread.ipc_buffer);
-    let context = start_context(thread_start as *const () as u64, rsp, argument, entry, thread.tcb.cptr());
-    thread.tcb.tcb_write_registers(false, UserContext::WORDS as u64, &context)
+    let context = start_context(
+        thread_start as *const () as u64,
+        rsp,
+        argument,
+        entry,
+        thread.tcb.cptr(),
+    );
+    thread
+        .tcb
+        .tcb_write_registers(false, UserContext::WORDS as u64, &context)
 }
 
 /// Starts a helper running `entry(argument)` at `priority`.
-pub fn spawn(env: &mut Env, entry: fn(u64), argument: u64, priority: u64) -> Result<Thread, InvocationError> {
+pub fn spawn(
+    env: &mut Env,
+    entry: fn(u64),
+    argument: u64,
+    priority: u64,
+) -> Result<Thread, InvocationError> {
     spawn_with_fault_ep(env, entry, argument, priority, 0)
 }
 

@@ -26,7 +26,10 @@ struct Line {
 
 impl Line {
     fn text(&self) -> String {
-        format!("{} {} {:#x} {}", self.kind, self.rights, self.badge, self.target)
+        format!(
+            "{} {} {:#x} {}",
+            self.kind, self.rights, self.badge, self.target
+        )
     }
 }
 
@@ -56,7 +59,12 @@ pub fn audit(spec_bytes: &[u8], log: &str, log_name: &str) -> Result<AuditReport
             let e = dump::expected(&spec, ci, cap);
             expected.insert(
                 (e.component.to_string(), e.slot),
-                Line { kind: e.kind.to_string(), rights: e.rights.to_string(), badge: e.badge, target: e.target.to_string() },
+                Line {
+                    kind: e.kind.to_string(),
+                    rights: e.rights.to_string(),
+                    badge: e.badge,
+                    target: e.target.to_string(),
+                },
             );
         }
     }
@@ -68,11 +76,17 @@ pub fn audit(spec_bytes: &[u8], log: &str, log_name: &str) -> Result<AuditReport
     let mut current: Option<(usize, Found, String)> = None;
     for (no, raw) in log.lines().enumerate() {
         let no = no + 1;
-        let Some(parsed) = dump::parse_line(raw) else { continue };
+        let Some(parsed) = dump::parse_line(raw) else {
+            continue;
+        };
         match parsed {
             Err(e) => {
                 problems += 1;
-                let _ = writeln!(text, "{log_name}:{no}: malformed dump line: {e}\n    {}", raw.trim_end());
+                let _ = writeln!(
+                    text,
+                    "{log_name}:{no}: malformed dump line: {e}\n    {}",
+                    raw.trim_end()
+                );
             }
             Ok(DumpLine::Begin { system }) => {
                 if let Some((start, _, _)) = current.take() {
@@ -101,7 +115,10 @@ pub fn audit(spec_bytes: &[u8], log: &str, log_name: &str) -> Result<AuditReport
                 }
                 None => {
                     problems += 1;
-                    let _ = writeln!(text, "{log_name}:{no}: dump line outside a `capdump: begin` ... `end` block");
+                    let _ = writeln!(
+                        text,
+                        "{log_name}:{no}: dump line outside a `capdump: begin` ... `end` block"
+                    );
                 }
             },
             Ok(DumpLine::End { count }) => match current.take() {
@@ -115,7 +132,10 @@ pub fn audit(spec_bytes: &[u8], log: &str, log_name: &str) -> Result<AuditReport
     }
     if let Some((start, caps, system)) = current.take() {
         problems += 1;
-        let _ = writeln!(text, "{log_name}:{start}: the last dump has no `capdump: end` (truncated log?)");
+        let _ = writeln!(
+            text,
+            "{log_name}:{start}: the last dump has no `capdump: end` (truncated log?)"
+        );
         dumps.push((start, caps, None, system));
     }
     let Some((start, found, count, system)) = dumps.pop() else {
@@ -125,12 +145,20 @@ pub fn audit(spec_bytes: &[u8], log: &str, log_name: &str) -> Result<AuditReport
         ));
     };
     if system != spec.name() {
-        let _ = writeln!(text, "note: the dump is of system `{system}`, the file describes `{}`", spec.name());
+        let _ = writeln!(
+            text,
+            "note: the dump is of system `{system}`, the file describes `{}`",
+            spec.name()
+        );
     }
     if let Some(count) = count {
         if count as usize != found.len() {
             problems += 1;
-            let _ = writeln!(text, "{log_name}: the dump says it has {count} lines but {} were read", found.len());
+            let _ = writeln!(
+                text,
+                "{log_name}: the dump says it has {count} lines but {} were read",
+                found.len()
+            );
         }
     }
 
@@ -139,7 +167,13 @@ pub fn audit(spec_bytes: &[u8], log: &str, log_name: &str) -> Result<AuditReport
         match found.get(key) {
             None => {
                 differences += 1;
-                let _ = writeln!(text, "missing: `{}` slot {}: the file grants {} but the component does not hold it", key.0, key.1, want.text());
+                let _ = writeln!(
+                    text,
+                    "missing: `{}` slot {}: the file grants {} but the component does not hold it",
+                    key.0,
+                    key.1,
+                    want.text()
+                );
             }
             Some((got, no)) if got != want => {
                 differences += 1;
@@ -158,7 +192,11 @@ pub fn audit(spec_bytes: &[u8], log: &str, log_name: &str) -> Result<AuditReport
     for (key, (got, no)) in &found {
         if !expected.contains_key(key) {
             differences += 1;
-            let who = if spec.component_index(&key.0).is_some() { "" } else { " (no such component in the file)" };
+            let who = if spec.component_index(&key.0).is_some() {
+                ""
+            } else {
+                " (no such component in the file)"
+            };
             let _ = writeln!(
                 text,
                 "EXTRA: `{}`{who} slot {} holds {} ({log_name}:{no}), which the file does not grant",

@@ -67,7 +67,9 @@ pub struct Checked {
 
 impl Checked {
     pub fn has_errors(&self) -> bool {
-        self.diagnostics.iter().any(|d| d.severity == crate::diag::Severity::Error)
+        self.diagnostics
+            .iter()
+            .any(|d| d.severity == crate::diag::Severity::Error)
     }
 
     /// The system and its layout, if there were no errors.
@@ -84,14 +86,29 @@ pub fn check(src: &Source) -> Checked {
     let raw: RawSystem = match toml::from_str(&src.text) {
         Ok(raw) => raw,
         Err(err) => {
-            return Checked { system: None, layout: None, diagnostics: vec![parse_error(&err, src)] };
+            return Checked {
+                system: None,
+                layout: None,
+                diagnostics: vec![parse_error(&err, src)],
+            };
         }
     };
-    let mut cx = Resolver { diags: Vec::new(), names: HashMap::new() };
+    let mut cx = Resolver {
+        diags: Vec::new(),
+        names: HashMap::new(),
+    };
     let system = cx.resolve(&raw);
     rules(&system, &mut cx.diags);
-    let layout = if cx.diags.is_empty() { Some(layout::layout(&system, &mut cx.diags)) } else { None };
-    Checked { system: Some(system), layout, diagnostics: cx.diags }
+    let layout = if cx.diags.is_empty() {
+        Some(layout::layout(&system, &mut cx.diags))
+    } else {
+        None
+    };
+    Checked {
+        system: Some(system),
+        layout,
+        diagnostics: cx.diags,
+    }
 }
 
 /// Turns a serde/TOML error into a diagnostic with suggestions.
@@ -100,7 +117,13 @@ fn parse_error(err: &toml::de::Error, src: &Source) -> Diagnostic {
     let message = err.message().replace('\n', ": ");
     // serde's own wording: "unknown field `x`, expected `a` or `b`" /
     // "expected one of `a`, `b`, `c`" / "there are no fields".
-    let backticked = |text: &str| -> Vec<String> { text.split('`').skip(1).step_by(2).map(str::to_string).collect() };
+    let backticked = |text: &str| -> Vec<String> {
+        text.split('`')
+            .skip(1)
+            .step_by(2)
+            .map(str::to_string)
+            .collect()
+    };
     if let Some(rest) = message.strip_prefix("unknown field ") {
         let words = backticked(rest);
         let key = words.first().cloned().unwrap_or_default();
@@ -123,19 +146,30 @@ fn parse_error(err: &toml::de::Error, src: &Source) -> Diagnostic {
     }
     if let Some(rest) = message.strip_prefix("missing field ") {
         let key = backticked(rest).into_iter().next().unwrap_or_default();
-        return Diagnostic::error("missing-key", span, format!("missing required key `{key}` in this table"))
-            .with_help(format!("add `{key} = ...`; docs/system-toml.md describes it"));
+        return Diagnostic::error(
+            "missing-key",
+            span,
+            format!("missing required key `{key}` in this table"),
+        )
+        .with_help(format!(
+            "add `{key} = ...`; docs/system-toml.md describes it"
+        ));
     }
     if message.contains("duplicate key") {
         let key = backticked(&message).into_iter().next().unwrap_or_default();
         // The parser points at the `[` of the second header: underline the
         // whole header instead.
-        let span = span.map(|s| match src.text.get(s.start..).and_then(|rest| rest.find(']')) {
-            Some(end) if src.text[s.start..].starts_with('[') && !src.text[s.start..s.start + end].contains('\n') => {
-                s.start..s.start + end + 1
-            }
-            _ => s,
-        });
+        let span = span.map(
+            |s| match src.text.get(s.start..).and_then(|rest| rest.find(']')) {
+                Some(end)
+                    if src.text[s.start..].starts_with('[')
+                        && !src.text[s.start..s.start + end].contains('\n') =>
+                {
+                    s.start..s.start + end + 1
+                }
+                _ => s,
+            },
+        );
         return Diagnostic::error("duplicate-name", span, format!("`{key}` is defined twice"))
             .with_help("each name may be defined once; rename or merge the two tables");
     }
@@ -155,11 +189,15 @@ fn parse_error(err: &toml::de::Error, src: &Source) -> Diagnostic {
         // Our own value parsers: "invalid size `x`: write ...".
         if let Some((what, help)) = message.split_once(": ") {
             if what.contains('`') {
-                return Diagnostic::error("invalid-value", span, what.to_string()).with_help(help.to_string());
+                return Diagnostic::error("invalid-value", span, what.to_string())
+                    .with_help(help.to_string());
             }
         }
     }
-    let code = if message.starts_with("invalid") || message.starts_with("expected") || message.contains("unexpected") {
+    let code = if message.starts_with("invalid")
+        || message.starts_with("expected")
+        || message.contains("unexpected")
+    {
         "syntax"
     } else {
         "invalid-value"
@@ -209,8 +247,12 @@ impl Resolver {
         self.check_name(name);
         if text == SUPERVISOR {
             self.err(
-                Diagnostic::error("invalid-name", Some(sp), "`supervisor` is reserved for the root task")
-                    .with_help("choose another name"),
+                Diagnostic::error(
+                    "invalid-name",
+                    Some(sp),
+                    "`supervisor` is reserved for the root task",
+                )
+                .with_help("choose another name"),
             );
             return;
         }
@@ -236,7 +278,9 @@ impl Resolver {
         let well_formed = !text.is_empty()
             && text.len() <= MAX_NAME_LEN
             && text.starts_with(|c: char| c.is_ascii_lowercase())
-            && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+            && text
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
         if !well_formed {
             self.err(
                 Diagnostic::error("invalid-name", Some(span(name)), format!("invalid name `{text}`")).with_help(format!(
@@ -251,7 +295,13 @@ impl Resolver {
         self.lookup_with(name, kind, context, false)
     }
 
-    fn lookup_with(&mut self, name: &Sp<String>, kind: NameKind, context: &str, allow_supervisor: bool) -> Option<usize> {
+    fn lookup_with(
+        &mut self,
+        name: &Sp<String>,
+        kind: NameKind,
+        context: &str,
+        allow_supervisor: bool,
+    ) -> Option<usize> {
         let text = name.get_ref();
         match self.names.get(text) {
             Some((k, i, _)) if *k == kind => return Some(*i),
@@ -259,7 +309,11 @@ impl Resolver {
                 let d = Diagnostic::error(
                     "dangling-ref",
                     Some(span(name)),
-                    format!("{context} must name a {}, but `{text}` is a {}", kind.word(), k.word()),
+                    format!(
+                        "{context} must name a {}, but `{text}` is a {}",
+                        kind.word(),
+                        k.word()
+                    ),
                 )
                 .with_related(def.clone(), format!("`{text}` is defined here"));
                 self.err(d);
@@ -267,8 +321,12 @@ impl Resolver {
             }
             None => {}
         }
-        let mut choices: Vec<&str> =
-            self.names.iter().filter(|(_, (k, _, _))| *k == kind).map(|(n, _)| n.as_str()).collect();
+        let mut choices: Vec<&str> = self
+            .names
+            .iter()
+            .filter(|(_, (k, _, _))| *k == kind)
+            .map(|(n, _)| n.as_str())
+            .collect();
         if allow_supervisor {
             choices.push(SUPERVISOR);
         }
@@ -276,12 +334,19 @@ impl Resolver {
         let mut d = Diagnostic::error(
             "dangling-ref",
             Some(span(name)),
-            format!("{context} names `{text}`, but there is no {} of that name", kind.word()),
+            format!(
+                "{context} names `{text}`, but there is no {} of that name",
+                kind.word()
+            ),
         );
         if let Some(m) = did_you_mean(text, choices.iter().copied()) {
             d = d.with_help(format!("did you mean `{m}`?"));
         }
-        d = d.with_help(format!("{}s defined: {}", kind.word(), list_choices(&choices)));
+        d = d.with_help(format!(
+            "{}s defined: {}",
+            kind.word(),
+            list_choices(&choices)
+        ));
         self.err(d);
         None
     }
@@ -290,8 +355,12 @@ impl Resolver {
         let x = *v.get_ref();
         if x < lo || x > hi {
             self.err(
-                Diagnostic::error("invalid-value", Some(span(v)), format!("{what} {x} is out of range"))
-                    .with_help(format!("{what} must be between {lo} and {hi}")),
+                Diagnostic::error(
+                    "invalid-value",
+                    Some(span(v)),
+                    format!("{what} {x} is out of range"),
+                )
+                .with_help(format!("{what} must be between {lo} and {hi}")),
             );
             None
         } else {
@@ -323,8 +392,16 @@ impl Resolver {
             None => "ward".to_string(),
         };
         let mut regions: Vec<Region> = raw.region.iter().map(|(n, r)| self.region(n, r)).collect();
-        let devices: Vec<Device> = raw.device.iter().map(|(n, d)| self.device(n, d, &kernel)).collect();
-        let components: Vec<Component> = raw.component.iter().map(|(n, c)| self.component(n, c)).collect();
+        let devices: Vec<Device> = raw
+            .device
+            .iter()
+            .map(|(n, d)| self.device(n, d, &kernel))
+            .collect();
+        let components: Vec<Component> = raw
+            .component
+            .iter()
+            .map(|(n, c)| self.component(n, c))
+            .collect();
         let mut channels = Vec::new();
         for (i, (n, c)) in raw.channel.iter().enumerate() {
             if let Some(ch) = self.channel(n, c, i, &mut regions) {
@@ -336,7 +413,11 @@ impl Resolver {
                     name: n.get_ref().clone(),
                     span: span(n),
                     kind: ChannelKind::Notification,
-                    ends: Ends::Notification { waiter: usize::MAX, waiter_span: span(n), signallers: vec![] },
+                    ends: Ends::Notification {
+                        waiter: usize::MAX,
+                        waiter_span: span(n),
+                        signallers: vec![],
+                    },
                 });
             }
         }
@@ -351,7 +432,8 @@ impl Resolver {
                         if crate::lint::LINTS.iter().any(|(n, _)| *n == name.get_ref()) {
                             Some(name.get_ref().clone())
                         } else {
-                            let names: Vec<&str> = crate::lint::LINTS.iter().map(|(n, _)| *n).collect();
+                            let names: Vec<&str> =
+                                crate::lint::LINTS.iter().map(|(n, _)| *n).collect();
                             let mut d = Diagnostic::error(
                                 "invalid-value",
                                 Some(span(name)),
@@ -367,8 +449,21 @@ impl Resolver {
                     .collect()
             })
             .unwrap_or_default();
-        let audit = raw.system.as_ref().and_then(|s| s.get_ref().audit.as_ref()).is_some_and(|a| *a.get_ref());
-        System { name, audit, kernel, components, regions, devices, channels, allowed_lints }
+        let audit = raw
+            .system
+            .as_ref()
+            .and_then(|s| s.get_ref().audit.as_ref())
+            .is_some_and(|a| *a.get_ref());
+        System {
+            name,
+            audit,
+            kernel,
+            components,
+            regions,
+            devices,
+            channels,
+            allowed_lints,
+        }
     }
 
     fn kernel(&mut self, raw: &RawSystem) -> Kernel {
@@ -392,13 +487,28 @@ impl Resolver {
         let ram = k.ram.get_ref().0;
         if ram < SYSTEM_RESERVE {
             self.err(
-                Diagnostic::error("invalid-value", Some(span(&k.ram)), format!("ram of {} is too small", human_size(ram)))
-                    .with_help(format!("the kernel and root task alone need {}", human_size(SYSTEM_RESERVE))),
+                Diagnostic::error(
+                    "invalid-value",
+                    Some(span(&k.ram)),
+                    format!("ram of {} is too small", human_size(ram)),
+                )
+                .with_help(format!(
+                    "the kernel and root task alone need {}",
+                    human_size(SYSTEM_RESERVE)
+                )),
             );
         }
         Kernel {
-            config: k.config.as_ref().map(|c| c.get_ref().clone()).unwrap_or_else(|| "default".into()),
-            cmdline: k.cmdline.as_ref().map(|c| c.get_ref().clone()).unwrap_or_default(),
+            config: k
+                .config
+                .as_ref()
+                .map(|c| c.get_ref().clone())
+                .unwrap_or_else(|| "default".into()),
+            cmdline: k
+                .cmdline
+                .as_ref()
+                .map(|c| c.get_ref().clone())
+                .unwrap_or_default(),
             cmdline_span: k.cmdline.as_ref().map(span),
             ram,
             ram_span: span(&k.ram),
@@ -428,7 +538,10 @@ impl Resolver {
                 Diagnostic::error(
                     "invalid-value",
                     Some(span(&r.size)),
-                    format!("region size {} is not a non-zero multiple of its page size", human_size(size)),
+                    format!(
+                        "region size {} is not a non-zero multiple of its page size",
+                        human_size(size)
+                    ),
                 )
                 .with_help(format!(
                     "round it up to {} (page size {})",
@@ -441,16 +554,32 @@ impl Resolver {
             Some(f) => self.int_in(f, 0, 255, "fill byte").unwrap_or(0) as u8,
             None => 0,
         };
-        Region { name: name.get_ref().clone(), span: span(name), size, page_size, fill, ring_of: None }
+        Region {
+            name: name.get_ref().clone(),
+            span: span(name),
+            size,
+            page_size,
+            fill,
+            ring_of: None,
+        }
     }
 
-    fn device(&mut self, name: &Sp<String>, raw: &Sp<schema::RawDevice>, kernel: &Kernel) -> Device {
+    fn device(
+        &mut self,
+        name: &Sp<String>,
+        raw: &Sp<schema::RawDevice>,
+        kernel: &Kernel,
+    ) -> Device {
         let d = raw.get_ref();
-        let given: Vec<&str> = [("pci", d.pci.is_some()), ("address", d.address.is_some()), ("ioports", d.ioports.is_some())]
-            .iter()
-            .filter(|(_, g)| *g)
-            .map(|(n, _)| *n)
-            .collect();
+        let given: Vec<&str> = [
+            ("pci", d.pci.is_some()),
+            ("address", d.address.is_some()),
+            ("ioports", d.ioports.is_some()),
+        ]
+        .iter()
+        .filter(|(_, g)| *g)
+        .map(|(n, _)| *n)
+        .collect();
         if given.len() != 1 {
             self.err(
                 Diagnostic::error(
@@ -466,8 +595,12 @@ impl Resolver {
             match parse_pci_id(p.get_ref()) {
                 Some((vendor, device)) => matcher = DeviceMatch::PciId { vendor, device },
                 None => self.err(
-                    Diagnostic::error("invalid-value", Some(span(p)), format!("invalid PCI id `{}`", p.get_ref()))
-                        .with_help("write vendor:device in hexadecimal, e.g. \"8086:100e\""),
+                    Diagnostic::error(
+                        "invalid-value",
+                        Some(span(p)),
+                        format!("invalid PCI id `{}`", p.get_ref()),
+                    )
+                    .with_help("write vendor:device in hexadecimal, e.g. \"8086:100e\""),
                 ),
             }
         } else if let Some(a) = &d.address {
@@ -491,22 +624,34 @@ impl Resolver {
             let raw_bar = b.get_ref();
             if legacy {
                 self.err(
-                    Diagnostic::error("invalid-device", Some(span(b)), "a legacy device has no BARs")
-                        .with_help("remove `bars`; a legacy device is reached through its `ioports`"),
+                    Diagnostic::error(
+                        "invalid-device",
+                        Some(span(b)),
+                        "a legacy device has no BARs",
+                    )
+                    .with_help("remove `bars`; a legacy device is reached through its `ioports`"),
                 );
                 break;
             }
             if !(0..=5).contains(&raw_bar.bar) {
                 self.err(
-                    Diagnostic::error("invalid-value", Some(span(b)), format!("BAR {} does not exist", raw_bar.bar))
-                        .with_help("a PCI function has BARs 0 to 5"),
+                    Diagnostic::error(
+                        "invalid-value",
+                        Some(span(b)),
+                        format!("BAR {} does not exist", raw_bar.bar),
+                    )
+                    .with_help("a PCI function has BARs 0 to 5"),
                 );
                 continue;
             }
             if let Some(prev) = bars.iter().find(|x| x.index as i64 == raw_bar.bar) {
                 self.err(
-                    Diagnostic::error("duplicate-id", Some(span(b)), format!("BAR {} is listed twice", raw_bar.bar))
-                        .with_related(prev.span.clone(), "first listed here"),
+                    Diagnostic::error(
+                        "duplicate-id",
+                        Some(span(b)),
+                        format!("BAR {} is listed twice", raw_bar.bar),
+                    )
+                    .with_related(prev.span.clone(), "first listed here"),
                 );
                 continue;
             }
@@ -523,7 +668,11 @@ impl Resolver {
                     );
                 }
             }
-            bars.push(Bar { index: raw_bar.bar as u8, size, span: span(b) });
+            bars.push(Bar {
+                index: raw_bar.bar as u8,
+                size,
+                span: span(b),
+            });
         }
         let (irq, irq_line) = match &d.irq {
             None => (IrqKind::None, 0),
@@ -535,18 +684,29 @@ impl Resolver {
                     Ok(pin) if pin < 24 => (IrqKind::Ioapic, pin),
                     _ => {
                         self.err(
-                            Diagnostic::error("invalid-value", Some(span(text)), format!("invalid IOAPIC pin in `{t}`"))
-                                .with_help("the IOAPIC has pins 0 to 23, e.g. \"ioapic:4\" for COM1"),
+                            Diagnostic::error(
+                                "invalid-value",
+                                Some(span(text)),
+                                format!("invalid IOAPIC pin in `{t}`"),
+                            )
+                            .with_help("the IOAPIC has pins 0 to 23, e.g. \"ioapic:4\" for COM1"),
                         );
                         (IrqKind::None, 0)
                     }
                 },
                 (t, _) => {
-                    let choices: &[&str] = if legacy { &["none", "ioapic:N"] } else { &["none", "intx", "msi"] };
+                    let choices: &[&str] = if legacy {
+                        &["none", "ioapic:N"]
+                    } else {
+                        &["none", "intx", "msi"]
+                    };
                     let mut e = Diagnostic::error(
                         "invalid-value",
                         Some(span(text)),
-                        format!("invalid interrupt `{t}` for a {} device", if legacy { "legacy" } else { "PCI" }),
+                        format!(
+                            "invalid interrupt `{t}` for a {} device",
+                            if legacy { "legacy" } else { "PCI" }
+                        ),
                     );
                     if let Some(m) = did_you_mean(t, choices.iter().copied()) {
                         e = e.with_help(format!("did you mean `{m}`?"));
@@ -556,22 +716,35 @@ impl Resolver {
                 }
             },
         };
-        let iommu = d.iommu.as_ref().map(|b| *b.get_ref()).unwrap_or(true) && !legacy && kernel.iommu;
+        let iommu =
+            d.iommu.as_ref().map(|b| *b.get_ref()).unwrap_or(true) && !legacy && kernel.iommu;
         let unsafe_dma = d.unsafe_dma.as_ref().map(|b| *b.get_ref()).unwrap_or(false);
         let mut dma = Vec::new();
         for w in &d.dma {
             let raw_w = w.get_ref();
-            let Some(region) = self.lookup(&raw_w.region, NameKind::Region, "a DMA window") else { continue };
+            let Some(region) = self.lookup(&raw_w.region, NameKind::Region, "a DMA window") else {
+                continue;
+            };
             let iova = *raw_w.iova.get_ref();
             if iova < 0 {
-                self.err(Diagnostic::error("invalid-value", Some(span(&raw_w.iova)), "an IO address cannot be negative"));
+                self.err(Diagnostic::error(
+                    "invalid-value",
+                    Some(span(&raw_w.iova)),
+                    "an IO address cannot be negative",
+                ));
                 continue;
             }
             let rights = raw_w.rights.get_ref().0;
             if rights.contains(Rights::EXECUTE) {
                 self.err(
-                    Diagnostic::error("invalid-value", Some(span(&raw_w.rights)), "a device cannot execute memory")
-                        .with_help("DMA rights are \"r\" (the device reads), \"w\" (it writes) or \"rw\""),
+                    Diagnostic::error(
+                        "invalid-value",
+                        Some(span(&raw_w.rights)),
+                        "a device cannot execute memory",
+                    )
+                    .with_help(
+                        "DMA rights are \"r\" (the device reads), \"w\" (it writes) or \"rw\"",
+                    ),
                 );
             }
             dma.push(Dma {
@@ -605,7 +778,9 @@ impl Resolver {
             schema::Kind::Server => ComponentKind::Server,
             schema::Kind::App => ComponentKind::App,
         };
-        let priority = self.int_in(&c.priority, MIN_PRIORITY, MAX_PRIORITY, "priority").unwrap_or(1) as u8;
+        let priority = self
+            .int_in(&c.priority, MIN_PRIORITY, MAX_PRIORITY, "priority")
+            .unwrap_or(1) as u8;
         let stack = match &c.stack {
             Some(s) => {
                 let v = s.get_ref().0;
@@ -625,10 +800,21 @@ impl Resolver {
         let program = match &c.program {
             Some(p) => {
                 let t = p.get_ref();
-                if t.is_empty() || t.len() > MAX_NAME_LEN || !t.chars().all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_') {
+                if t.is_empty()
+                    || t.len() > MAX_NAME_LEN
+                    || !t
+                        .chars()
+                        .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+                {
                     self.err(
-                        Diagnostic::error("invalid-value", Some(span(p)), format!("invalid program name `{t}`"))
-                            .with_help("a program is the name of a binary crate: letters, digits, `-` and `_`"),
+                        Diagnostic::error(
+                            "invalid-value",
+                            Some(span(p)),
+                            format!("invalid program name `{t}`"),
+                        )
+                        .with_help(
+                            "a program is the name of a binary crate: letters, digits, `-` and `_`",
+                        ),
                     );
                 }
                 t.clone()
@@ -663,12 +849,23 @@ impl Resolver {
                     schema::Policy::Restart => RestartPolicy::Restart,
                     schema::Policy::Hold => RestartPolicy::Hold,
                 };
-                let max = r.max.as_ref().and_then(|m| self.int_in(m, 0, 1000, "maximum restarts")).unwrap_or(3);
+                let max = r
+                    .max
+                    .as_ref()
+                    .and_then(|m| self.int_in(m, 0, 1000, "maximum restarts"))
+                    .unwrap_or(3);
                 (
                     policy,
-                    if policy == RestartPolicy::Hold { 0 } else { max as u32 },
+                    if policy == RestartPolicy::Hold {
+                        0
+                    } else {
+                        max as u32
+                    },
                     r.backoff.as_ref().map(|b| b.get_ref().0).unwrap_or(10_000),
-                    r.min_run.as_ref().map(|b| b.get_ref().0).unwrap_or(1_000_000),
+                    r.min_run
+                        .as_ref()
+                        .map(|b| b.get_ref().0)
+                        .unwrap_or(1_000_000),
                 )
             }
             None => (RestartPolicy::Hold, 0, 0, 0),
@@ -676,27 +873,43 @@ impl Resolver {
         let devices = c
             .devices
             .iter()
-            .filter_map(|d| self.lookup(d, NameKind::Device, "`devices`").map(|i| (i, span(d))))
+            .filter_map(|d| {
+                self.lookup(d, NameKind::Device, "`devices`")
+                    .map(|i| (i, span(d)))
+            })
             .collect();
         let irqs = c
             .irqs
             .iter()
-            .filter_map(|d| self.lookup(d, NameKind::Device, "`irqs`").map(|i| (i, span(d))))
+            .filter_map(|d| {
+                self.lookup(d, NameKind::Device, "`irqs`")
+                    .map(|i| (i, span(d)))
+            })
             .collect();
         let mut maps = Vec::new();
         for m in &c.maps {
             let raw_m = m.get_ref();
-            let Some(region) = self.lookup(&raw_m.region, NameKind::Region, "a mapping") else { continue };
+            let Some(region) = self.lookup(&raw_m.region, NameKind::Region, "a mapping") else {
+                continue;
+            };
             let rights = raw_m.rights.get_ref().0;
             if rights.contains(Rights::WRITE) && rights.contains(Rights::EXECUTE) {
                 self.err(
-                    Diagnostic::error("wx-mapping", Some(span(&raw_m.rights)), "a mapping may be writable or executable, not both")
-                        .with_help("W^X: map it \"rw\" for data or \"rx\" for code"),
+                    Diagnostic::error(
+                        "wx-mapping",
+                        Some(span(&raw_m.rights)),
+                        "a mapping may be writable or executable, not both",
+                    )
+                    .with_help("W^X: map it \"rw\" for data or \"rx\" for code"),
                 );
             }
             let at = match &raw_m.at {
                 Some(a) if *a.get_ref() < 0 => {
-                    self.err(Diagnostic::error("invalid-value", Some(span(a)), "an address cannot be negative"));
+                    self.err(Diagnostic::error(
+                        "invalid-value",
+                        Some(span(a)),
+                        "an address cannot be negative",
+                    ));
                     None
                 }
                 Some(a) => Some(*a.get_ref() as u64),
@@ -706,18 +919,32 @@ impl Resolver {
                 Some(n) => {
                     let t = n.get_ref();
                     let ok = t.starts_with(|ch: char| ch.is_ascii_uppercase())
-                        && t.chars().all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == '_');
+                        && t.chars()
+                            .all(|ch| ch.is_ascii_uppercase() || ch.is_ascii_digit() || ch == '_');
                     if !ok {
                         self.err(
-                            Diagnostic::error("invalid-name", Some(span(n)), format!("invalid capability name `{t}`"))
-                                .with_help(format!("write it as a Rust constant, e.g. `{}`", const_name(&t.to_lowercase()))),
+                            Diagnostic::error(
+                                "invalid-name",
+                                Some(span(n)),
+                                format!("invalid capability name `{t}`"),
+                            )
+                            .with_help(format!(
+                                "write it as a Rust constant, e.g. `{}`",
+                                const_name(&t.to_lowercase())
+                            )),
                         );
                     }
                     Some(t.clone())
                 }
                 None => None,
             };
-            maps.push(Map { region, rights, at, cap_name, span: span(m) });
+            maps.push(Map {
+                region,
+                rights,
+                at,
+                cap_name,
+                span: span(m),
+            });
         }
         Component {
             name: name.get_ref().clone(),
@@ -761,15 +988,32 @@ impl Resolver {
                     let mut keys = vec!["kind"];
                     keys.extend_from_slice(allowed);
                     self.err(
-                        Diagnostic::error("unknown-key", Some(sp), format!("key `{key}` does not apply to {} {kind} channel", article(kind)))
-                            .with_help(format!("valid keys for {} {kind} channel: {}", article(kind), list_choices(&keys))),
+                        Diagnostic::error(
+                            "unknown-key",
+                            Some(sp),
+                            format!(
+                                "key `{key}` does not apply to {} {kind} channel",
+                                article(kind)
+                            ),
+                        )
+                        .with_help(format!(
+                            "valid keys for {} {kind} channel: {}",
+                            article(kind),
+                            list_choices(&keys)
+                        )),
                     );
                 }
             }
         }
     }
 
-    fn required<'a>(&mut self, v: &'a Option<Sp<String>>, key: &str, kind: &str, name: &Sp<String>) -> Option<&'a Sp<String>> {
+    fn required<'a>(
+        &mut self,
+        v: &'a Option<Sp<String>>,
+        key: &str,
+        kind: &str,
+        name: &Sp<String>,
+    ) -> Option<&'a Sp<String>> {
         if v.is_none() {
             self.err(
                 Diagnostic::error(
@@ -783,7 +1027,13 @@ impl Resolver {
         v.as_ref()
     }
 
-    fn channel(&mut self, name: &Sp<String>, raw: &Sp<schema::RawChannel>, index: usize, regions: &mut Vec<Region>) -> Option<Channel> {
+    fn channel(
+        &mut self,
+        name: &Sp<String>,
+        raw: &Sp<schema::RawChannel>,
+        index: usize,
+        regions: &mut Vec<Region>,
+    ) -> Option<Channel> {
         let c = raw.get_ref();
         let (kind, ends) = match *c.kind.get_ref() {
             schema::ChannelKindText::Endpoint => {
@@ -797,8 +1047,12 @@ impl Resolver {
                 let mut clients: Vec<(usize, u64, Span)> = Vec::new();
                 if let Some(list) = &c.clients {
                     for (client, badge) in list.get_ref() {
-                        let Some(ci) = self.lookup(client, NameKind::Component, "`clients`") else { continue };
-                        let Some(b) = self.int_in(badge, 1, i64::MAX, "badge") else { continue };
+                        let Some(ci) = self.lookup(client, NameKind::Component, "`clients`") else {
+                            continue;
+                        };
+                        let Some(b) = self.int_in(badge, 1, i64::MAX, "badge") else {
+                            continue;
+                        };
                         if let Some(prev) = clients.iter().find(|x| x.1 == b as u64) {
                             self.err(
                                 Diagnostic::error("duplicate-id", Some(span(badge)), format!("badge {b} is given to two clients of `{}`", name.get_ref()))
@@ -808,14 +1062,25 @@ impl Resolver {
                         }
                         if Some(ci) == server {
                             self.err(
-                                Diagnostic::error("invalid-value", Some(span(client)), format!("`{}` would call itself", client.get_ref()))
-                                    .with_help("a server cannot be a client of its own endpoint"),
+                                Diagnostic::error(
+                                    "invalid-value",
+                                    Some(span(client)),
+                                    format!("`{}` would call itself", client.get_ref()),
+                                )
+                                .with_help("a server cannot be a client of its own endpoint"),
                             );
                         }
                         clients.push((ci, b as u64, span(client)));
                     }
                 }
-                (ChannelKind::Endpoint, Ends::Endpoint { server, server_span: span(server_name), clients })
+                (
+                    ChannelKind::Endpoint,
+                    Ends::Endpoint {
+                        server,
+                        server_span: span(server_name),
+                        clients,
+                    },
+                )
             }
             schema::ChannelKindText::Notification => {
                 self.keys_for_kind(c, "notification", &["waiter", "signallers"]);
@@ -824,29 +1089,54 @@ impl Resolver {
                 let mut signallers: Vec<(usize, Span)> = Vec::new();
                 if let Some(list) = &c.signallers {
                     for s in list.get_ref() {
-                        let Some(si) = self.lookup(s, NameKind::Component, "`signallers`") else { continue };
+                        let Some(si) = self.lookup(s, NameKind::Component, "`signallers`") else {
+                            continue;
+                        };
                         if si == waiter {
                             self.err(
-                                Diagnostic::error("invalid-value", Some(span(s)), format!("`{}` would signal itself", s.get_ref()))
-                                    .with_help("the waiter cannot also be a signaller"),
+                                Diagnostic::error(
+                                    "invalid-value",
+                                    Some(span(s)),
+                                    format!("`{}` would signal itself", s.get_ref()),
+                                )
+                                .with_help("the waiter cannot also be a signaller"),
                             );
                         }
                         if let Some(prev) = signallers.iter().find(|x| x.0 == si) {
                             self.err(
-                                Diagnostic::error("duplicate-id", Some(span(s)), format!("`{}` is listed twice", s.get_ref()))
-                                    .with_related(prev.1.clone(), "first listed here"),
+                                Diagnostic::error(
+                                    "duplicate-id",
+                                    Some(span(s)),
+                                    format!("`{}` is listed twice", s.get_ref()),
+                                )
+                                .with_related(prev.1.clone(), "first listed here"),
                             );
                         }
                         signallers.push((si, span(s)));
                     }
                 }
-                (ChannelKind::Notification, Ends::Notification { waiter, waiter_span: span(waiter_name), signallers })
+                (
+                    ChannelKind::Notification,
+                    Ends::Notification {
+                        waiter,
+                        waiter_span: span(waiter_name),
+                        signallers,
+                    },
+                )
             }
             schema::ChannelKindText::Ring => {
                 self.keys_for_kind(
                     c,
                     "ring",
-                    &["producer", "consumer", "entries", "buffer_size", "pool", "producer_pool", "consumer_pool"],
+                    &[
+                        "producer",
+                        "consumer",
+                        "entries",
+                        "buffer_size",
+                        "pool",
+                        "producer_pool",
+                        "consumer_pool",
+                    ],
                 );
                 let p = self.required(&c.producer, "producer", "ring", name);
                 let q = self.required(&c.consumer, "consumer", "ring", name);
@@ -854,13 +1144,18 @@ impl Resolver {
                 let consumer = q.and_then(|q| self.lookup(q, NameKind::Component, "`consumer`"));
                 let Some(entries_v) = &c.entries else {
                     self.err(
-                        Diagnostic::error("missing-key", Some(span(name)), format!("ring channel `{}` has no `entries`", name.get_ref()))
-                            .with_help("add `entries = 256` (a power of two)"),
+                        Diagnostic::error(
+                            "missing-key",
+                            Some(span(name)),
+                            format!("ring channel `{}` has no `entries`", name.get_ref()),
+                        )
+                        .with_help("add `entries = 256` (a power of two)"),
                     );
                     return None;
                 };
                 let entries = *entries_v.get_ref();
-                if !(2..=MAX_RING_ENTRIES).contains(&entries) || !(entries as u64).is_power_of_two() {
+                if !(2..=MAX_RING_ENTRIES).contains(&entries) || !(entries as u64).is_power_of_two()
+                {
                     let up = (entries.clamp(2, MAX_RING_ENTRIES) as u64).next_power_of_two();
                     let down = up / 2;
                     let mut d = Diagnostic::error(
@@ -877,16 +1172,28 @@ impl Resolver {
                 let (producer, consumer) = (producer?, consumer?);
                 if producer == consumer {
                     self.err(
-                        Diagnostic::error("invalid-value", Some(span(q.unwrap())), "a ring's producer and consumer must differ")
-                            .with_help("a component does not need a ring to talk to itself"),
+                        Diagnostic::error(
+                            "invalid-value",
+                            Some(span(q.unwrap())),
+                            "a ring's producer and consumer must differ",
+                        )
+                        .with_help("a component does not need a ring to talk to itself"),
                     );
                 }
-                let buffer_size = c.buffer_size.as_ref().map(|b| b.get_ref().0).unwrap_or(DEFAULT_BUFFER_SIZE);
+                let buffer_size = c
+                    .buffer_size
+                    .as_ref()
+                    .map(|b| b.get_ref().0)
+                    .unwrap_or(DEFAULT_BUFFER_SIZE);
                 if let Some(b) = &c.buffer_size {
                     if buffer_size == 0 || buffer_size > (1 << 20) {
                         self.err(
-                            Diagnostic::error("invalid-value", Some(span(b)), format!("buffer size {} is out of range", human_size(buffer_size)))
-                                .with_help("a pool buffer is between 1 byte and 1 MiB"),
+                            Diagnostic::error(
+                                "invalid-value",
+                                Some(span(b)),
+                                format!("buffer size {} is out of range", human_size(buffer_size)),
+                            )
+                            .with_help("a pool buffer is between 1 byte and 1 MiB"),
                         );
                     }
                 }
@@ -915,14 +1222,27 @@ impl Resolver {
                         buffer_size: buffer_size.min(1 << 20) as u32,
                         pool,
                         pool_span: c.pool.as_ref().map(span),
-                        producer_pool: c.producer_pool.as_ref().map(|r| r.get_ref().0).unwrap_or(Rights(3)),
-                        consumer_pool: c.consumer_pool.as_ref().map(|r| r.get_ref().0).unwrap_or(Rights::READ),
+                        producer_pool: c
+                            .producer_pool
+                            .as_ref()
+                            .map(|r| r.get_ref().0)
+                            .unwrap_or(Rights(3)),
+                        consumer_pool: c
+                            .consumer_pool
+                            .as_ref()
+                            .map(|r| r.get_ref().0)
+                            .unwrap_or(Rights::READ),
                         ring_region,
                     },
                 )
             }
         };
-        Some(Channel { name: name.get_ref().clone(), span: span(name), kind, ends })
+        Some(Channel {
+            name: name.get_ref().clone(),
+            span: span(name),
+            kind,
+            ends,
+        })
     }
 }
 
@@ -941,7 +1261,10 @@ pub fn parse_pci_id(text: &str) -> Option<(u16, u16)> {
     if v.len() != 4 || d.len() != 4 {
         return None;
     }
-    Some((u16::from_str_radix(v, 16).ok()?, u16::from_str_radix(d, 16).ok()?))
+    Some((
+        u16::from_str_radix(v, 16).ok()?,
+        u16::from_str_radix(d, 16).ok()?,
+    ))
 }
 
 /// "00:03.0" → (0, 3, 0).
@@ -974,15 +1297,25 @@ fn boot_limits(sys: &System, diags: &mut Vec<Diagnostic>) {
             Diagnostic::error(
                 "boot-limits",
                 sys.kernel.cmdline_span.clone(),
-                format!("the kernel command line is {} bytes; the kernel keeps at most {}", sys.kernel.cmdline.len(), CMDLINE_LEN - 1),
+                format!(
+                    "the kernel command line is {} bytes; the kernel keeps at most {}",
+                    sys.kernel.cmdline.len(),
+                    CMDLINE_LEN - 1
+                ),
             )
-            .with_help("shorten it; component settings belong in this file, not on the command line"),
+            .with_help(
+                "shorten it; component settings belong in this file, not on the command line",
+            ),
         );
     }
     if sys.kernel.cmdline.chars().any(char::is_control) {
         diags.push(
-            Diagnostic::error("invalid-value", sys.kernel.cmdline_span.clone(), "the kernel command line contains a control character")
-                .with_help("it is passed as one line: use spaces between options, no newlines or tabs"),
+            Diagnostic::error(
+                "invalid-value",
+                sys.kernel.cmdline_span.clone(),
+                "the kernel command line contains a control character",
+            )
+            .with_help("it is passed as one line: use spaces between options, no newlines or tabs"),
         );
     }
     let mut programs: Vec<&str> = sys.components.iter().map(|c| c.program.as_str()).collect();
@@ -1012,7 +1345,10 @@ fn device_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
         for (dev, sp) in &c.devices {
             if let Some((other, other_span)) = driver_of.get(dev) {
                 let msg = if *other == ci {
-                    format!("device `{}` is granted to `{}` twice", sys.devices[*dev].name, c.name)
+                    format!(
+                        "device `{}` is granted to `{}` twice",
+                        sys.devices[*dev].name, c.name
+                    )
                 } else {
                     format!(
                         "device `{}` is granted to two drivers, `{}` and `{}`",
@@ -1048,9 +1384,15 @@ fn device_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
                     Diagnostic::error(
                         "irq-without-device",
                         Some(sp.clone()),
-                        format!("`{}` gets the interrupt of `{}` but does not drive it", c.name, d.name),
+                        format!(
+                            "`{}` gets the interrupt of `{}` but does not drive it",
+                            c.name, d.name
+                        ),
                     )
-                    .with_help(format!("add `\"{}\"` to `devices` of `{}`, or grant the IRQ to its driver", d.name, c.name)),
+                    .with_help(format!(
+                        "add `\"{}\"` to `devices` of `{}`, or grant the IRQ to its driver",
+                        d.name, c.name
+                    )),
                 );
             }
             if let Some((other, other_span)) = irq_owner.get(dev) {
@@ -1064,7 +1406,9 @@ fn device_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
                         ),
                     )
                     .with_related(other_span.clone(), "first routed here")
-                    .with_help("an interrupt is acknowledged by one handler; route it to one component"),
+                    .with_help(
+                        "an interrupt is acknowledged by one handler; route it to one component",
+                    ),
                 );
                 continue;
             }
@@ -1152,8 +1496,15 @@ fn dma_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
             }
             if w.iova % region.page_size != 0 || size % 4096 != 0 {
                 diags.push(
-                    Diagnostic::error("dma-window", Some(w.span.clone()), format!("DMA window at {:#x} is not page-aligned", w.iova))
-                        .with_help(format!("IO addresses and sizes must be multiples of the region's page size ({})", human_size(region.page_size))),
+                    Diagnostic::error(
+                        "dma-window",
+                        Some(w.span.clone()),
+                        format!("DMA window at {:#x} is not page-aligned", w.iova),
+                    )
+                    .with_help(format!(
+                        "IO addresses and sizes must be multiples of the region's page size ({})",
+                        human_size(region.page_size)
+                    )),
                 );
             }
             match w.iova.checked_add(size) {
@@ -1162,9 +1513,16 @@ fn dma_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
                     Diagnostic::error(
                         "iommu-bounds",
                         Some(w.span.clone()),
-                        format!("DMA window {:#x}..{:#x} is beyond the IOMMU's reach", w.iova, w.iova.saturating_add(size)),
+                        format!(
+                            "DMA window {:#x}..{:#x} is beyond the IOMMU's reach",
+                            w.iova,
+                            w.iova.saturating_add(size)
+                        ),
                     )
-                    .with_help(format!("the IOMMU translates {}-bit IO addresses: keep windows below {bound:#x}", sys.kernel.iova_bits)),
+                    .with_help(format!(
+                        "the IOMMU translates {}-bit IO addresses: keep windows below {bound:#x}",
+                        sys.kernel.iova_bits
+                    )),
                 ),
             }
             for (s, e, other) in &placed {
@@ -1196,7 +1554,14 @@ fn mapping_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
                 .iter()
                 .enumerate()
                 .filter_map(|(i, ch)| match &ch.ends {
-                    Ends::Ring { pool: Some(p), producer, consumer, producer_pool, consumer_pool, .. } if *p == m.region => {
+                    Ends::Ring {
+                        pool: Some(p),
+                        producer,
+                        consumer,
+                        producer_pool,
+                        consumer_pool,
+                        ..
+                    } if *p == m.region => {
                         let ci = sys.component_index(&c.name).unwrap();
                         let mut r = Rights::NONE;
                         if *producer == ci {
@@ -1212,7 +1577,10 @@ fn mapping_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
                 .collect();
             if !rings.is_empty() {
                 let allowed = rings.iter().fold(Rights::NONE, |a, (_, r)| a.union(*r));
-                let names: Vec<&str> = rings.iter().map(|(i, _)| sys.channels[*i].name.as_str()).collect();
+                let names: Vec<&str> = rings
+                    .iter()
+                    .map(|(i, _)| sys.channels[*i].name.as_str())
+                    .collect();
                 if allowed == Rights::NONE {
                     diags.push(
                         Diagnostic::error(
@@ -1240,19 +1608,32 @@ fn mapping_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
                 let end = at.checked_add(region.size);
                 if at % region.page_size != 0 {
                     diags.push(
-                        Diagnostic::error("misaligned", Some(m.span.clone()), format!("address {at:#x} is not aligned to the region's page size"))
-                            .with_help(format!("`{}` uses {} pages; use a multiple of {:#x}", region.name, human_size(region.page_size), region.page_size)),
+                        Diagnostic::error(
+                            "misaligned",
+                            Some(m.span.clone()),
+                            format!("address {at:#x} is not aligned to the region's page size"),
+                        )
+                        .with_help(format!(
+                            "`{}` uses {} pages; use a multiple of {:#x}",
+                            region.name,
+                            human_size(region.page_size),
+                            region.page_size
+                        )),
                     );
                 }
                 let Some(end) = end else { continue };
                 if at < ward_abi::layout::USER_MIN || end > ward_abi::layout::USER_TOP {
                     diags.push(
-                        Diagnostic::error("overlap", Some(m.span.clone()), format!("mapping {at:#x}..{end:#x} is outside user space"))
-                            .with_help(format!(
-                                "user mappings lie between {:#x} and {:#x}",
-                                ward_abi::layout::USER_MIN,
-                                ward_abi::layout::USER_TOP
-                            )),
+                        Diagnostic::error(
+                            "overlap",
+                            Some(m.span.clone()),
+                            format!("mapping {at:#x}..{end:#x} is outside user space"),
+                        )
+                        .with_help(format!(
+                            "user mappings lie between {:#x} and {:#x}",
+                            ward_abi::layout::USER_MIN,
+                            ward_abi::layout::USER_TOP
+                        )),
                     );
                 } else if at < RESERVED_TOP_END && RESERVED_TOP_BASE < end {
                     diags.push(
@@ -1284,7 +1665,9 @@ fn channel_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
     for c in &sys.components {
         if let FaultHandler::Component(h) = c.fault_handler {
             let handler = &sys.components[h];
-            if handler.priority <= c.priority && h != sys.component_index(&c.name).unwrap_or(usize::MAX) {
+            if handler.priority <= c.priority
+                && h != sys.component_index(&c.name).unwrap_or(usize::MAX)
+            {
                 diags.push(
                     Diagnostic::error(
                         "ipc-priority",
@@ -1302,9 +1685,16 @@ fn channel_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
     }
     for ch in &sys.channels {
         match &ch.ends {
-            Ends::Endpoint { server, server_span, clients } => {
+            Ends::Endpoint {
+                server,
+                server_span,
+                clients,
+            } => {
                 let (server_name, server_prio) = match server {
-                    Some(s) => (sys.components[*s].name.as_str(), sys.components[*s].priority),
+                    Some(s) => (
+                        sys.components[*s].name.as_str(),
+                        sys.components[*s].priority,
+                    ),
                     None => (SUPERVISOR, SUPERVISOR_PRIORITY),
                 };
                 for (client, _, sp) in clients {
@@ -1326,7 +1716,13 @@ fn channel_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
                     }
                 }
             }
-            Ends::Ring { pool: Some(pool), pool_span, entries, buffer_size, .. } => {
+            Ends::Ring {
+                pool: Some(pool),
+                pool_span,
+                entries,
+                buffer_size,
+                ..
+            } => {
                 let need = *entries as u64 * *buffer_size as u64;
                 let region = &sys.regions[*pool];
                 if region.size > u32::MAX as u64 + 1 {
@@ -1366,8 +1762,17 @@ fn channel_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
 /// Total memory the system will take, as the root task will allocate it.
 pub fn memory_total(sys: &System) -> u64 {
     let regions: u64 = sys.regions.iter().map(|r| r.size).sum();
-    let components: u64 = sys.components.iter().map(|c| c.stack + COMPONENT_OVERHEAD).sum();
-    let domains = sys.devices.iter().filter(|d| d.iommu && !d.dma.is_empty()).count() as u64 * DOMAIN_OVERHEAD;
+    let components: u64 = sys
+        .components
+        .iter()
+        .map(|c| c.stack + COMPONENT_OVERHEAD)
+        .sum();
+    let domains = sys
+        .devices
+        .iter()
+        .filter(|d| d.iommu && !d.dma.is_empty())
+        .count() as u64
+        * DOMAIN_OVERHEAD;
     SYSTEM_RESERVE + regions + components + domains
 }
 
@@ -1376,11 +1781,19 @@ fn memory_budget(sys: &System, diags: &mut Vec<Diagnostic>) {
     if total > sys.kernel.ram {
         let mut biggest: Vec<&Region> = sys.regions.iter().collect();
         biggest.sort_by_key(|r| std::cmp::Reverse(r.size));
-        let top: Vec<String> = biggest.iter().take(3).map(|r| format!("`{}` {}", r.name, human_size(r.size))).collect();
+        let top: Vec<String> = biggest
+            .iter()
+            .take(3)
+            .map(|r| format!("`{}` {}", r.name, human_size(r.size)))
+            .collect();
         let mut d = Diagnostic::error(
             "memory",
             Some(sys.kernel.ram_span.clone()),
-            format!("the system needs {} but the machine has {}", human_size_round(total), human_size(sys.kernel.ram)),
+            format!(
+                "the system needs {} but the machine has {}",
+                human_size_round(total),
+                human_size(sys.kernel.ram)
+            ),
         )
         .with_help(format!(
             "regions, stacks and kernel objects add up to {}, plus {} for the kernel and root task",
@@ -1388,7 +1801,10 @@ fn memory_budget(sys: &System, diags: &mut Vec<Diagnostic>) {
             human_size(SYSTEM_RESERVE)
         ));
         if !top.is_empty() {
-            d = d.with_help(format!("largest regions: {}; shrink them or raise `ram`", top.join(", ")));
+            d = d.with_help(format!(
+                "largest regions: {}; shrink them or raise `ram`",
+                top.join(", ")
+            ));
         } else {
             d = d.with_help("raise `ram`");
         }
@@ -1416,7 +1832,11 @@ fn cycles(sys: &System, diags: &mut Vec<Diagnostic>) {
                     for &c in cycle {
                         reported[c] = true;
                     }
-                    let names: Vec<&str> = cycle.iter().chain(std::iter::once(&next)).map(|&c| sys.components[c].name.as_str()).collect();
+                    let names: Vec<&str> = cycle
+                        .iter()
+                        .chain(std::iter::once(&next))
+                        .map(|&c| sys.components[c].name.as_str())
+                        .collect();
                     let first = &sys.components[cycle[0]];
                     diags.push(
                         Diagnostic::error(
@@ -1436,7 +1856,12 @@ fn cycles(sys: &System, diags: &mut Vec<Diagnostic>) {
     // Calls: a cycle of endpoint calls can deadlock, each waiting for the next.
     let mut calls: Vec<Vec<(usize, Span)>> = vec![Vec::new(); n];
     for ch in &sys.channels {
-        if let Ends::Endpoint { server: Some(s), clients, .. } = &ch.ends {
+        if let Ends::Endpoint {
+            server: Some(s),
+            clients,
+            ..
+        } = &ch.ends
+        {
             for (c, _, sp) in clients {
                 calls[*c].push((*s, sp.clone()));
             }
@@ -1471,7 +1896,10 @@ fn cycles(sys: &System, diags: &mut Vec<Diagnostic>) {
         }
     }
     for (cycle, sp) in found {
-        let mut names: Vec<&str> = cycle.iter().map(|&c| sys.components[c].name.as_str()).collect();
+        let mut names: Vec<&str> = cycle
+            .iter()
+            .map(|&c| sys.components[c].name.as_str())
+            .collect();
         names.push(names[0]);
         diags.push(
             Diagnostic::error("call-cycle", Some(sp), format!("endpoint calls form a cycle: {}", names.join(" -> ")))

@@ -61,7 +61,11 @@ pub fn compile(sys: &System, layout: &Layout) -> spec::SystemSpec {
                 name: r.name.clone(),
                 size: r.size,
                 page_size: r.page_size,
-                kind: if r.ring_of.is_some() { RegionKind::Ring } else { RegionKind::Plain },
+                kind: if r.ring_of.is_some() {
+                    RegionKind::Ring
+                } else {
+                    RegionKind::Plain
+                },
                 fill: r.fill,
             })
             .collect(),
@@ -71,8 +75,12 @@ pub fn compile(sys: &System, layout: &Layout) -> spec::SystemSpec {
             .enumerate()
             .map(|(di, d)| {
                 let (match_kind, vendor, device, bus, dev, func) = match d.matcher {
-                    DeviceMatch::PciId { vendor, device } => (SpecMatch::PciId, vendor, device, 0, 0, 0),
-                    DeviceMatch::PciAddress { bus, dev, func } => (SpecMatch::PciAddress, 0, 0, bus, dev, func),
+                    DeviceMatch::PciId { vendor, device } => {
+                        (SpecMatch::PciId, vendor, device, 0, 0, 0)
+                    }
+                    DeviceMatch::PciAddress { bus, dev, func } => {
+                        (SpecMatch::PciAddress, 0, 0, bus, dev, func)
+                    }
                     DeviceMatch::Legacy => (SpecMatch::Legacy, 0, 0, 0, 0, 0),
                 };
                 let mut bar_bytes = [0u64; 6];
@@ -91,7 +99,8 @@ pub fn compile(sys: &System, layout: &Layout) -> spec::SystemSpec {
                 if d.optional {
                     flags |= device_flags::OPTIONAL;
                 }
-                let (ioport_base, ioport_count) = d.ioports.as_ref().map(|p| (p.0, p.1)).unwrap_or((0, 0));
+                let (ioport_base, ioport_count) =
+                    d.ioports.as_ref().map(|p| (p.0, p.1)).unwrap_or((0, 0));
                 spec::Device {
                     name: d.name.clone(),
                     match_kind,
@@ -120,7 +129,11 @@ pub fn compile(sys: &System, layout: &Layout) -> spec::SystemSpec {
                     device: di as u32,
                     region: w.region as u32,
                     iova: w.iova,
-                    size: if w.size == 0 { sys.regions[w.region].size } else { w.size },
+                    size: if w.size == 0 {
+                        sys.regions[w.region].size
+                    } else {
+                        w.size
+                    },
                     rights: w.rights,
                 })
             })
@@ -130,13 +143,38 @@ pub fn compile(sys: &System, layout: &Layout) -> spec::SystemSpec {
             .iter()
             .map(|ch| {
                 let (entries, buffer_size, pool, ring_region, receiver) = match &ch.ends {
-                    Ends::Endpoint { server, .. } => (0, 0, None, None, server.map(|s| s as u32).unwrap_or(u32::MAX)),
+                    Ends::Endpoint { server, .. } => (
+                        0,
+                        0,
+                        None,
+                        None,
+                        server.map(|s| s as u32).unwrap_or(u32::MAX),
+                    ),
                     Ends::Notification { waiter, .. } => (0, 0, None, None, *waiter as u32),
-                    Ends::Ring { entries, buffer_size, pool, ring_region, consumer, .. } => {
-                        (*entries, *buffer_size, pool.map(|p| p as u32), Some(*ring_region as u32), *consumer as u32)
-                    }
+                    Ends::Ring {
+                        entries,
+                        buffer_size,
+                        pool,
+                        ring_region,
+                        consumer,
+                        ..
+                    } => (
+                        *entries,
+                        *buffer_size,
+                        pool.map(|p| p as u32),
+                        Some(*ring_region as u32),
+                        *consumer as u32,
+                    ),
                 };
-                spec::Channel { name: ch.name.clone(), kind: ch.kind, entries, buffer_size, pool, ring_region, receiver }
+                spec::Channel {
+                    name: ch.name.clone(),
+                    kind: ch.kind,
+                    entries,
+                    buffer_size,
+                    pool,
+                    ring_region,
+                    receiver,
+                }
             })
             .collect(),
     }

@@ -25,7 +25,11 @@ impl Source {
                 line_starts.push(i + 1);
             }
         }
-        Source { path: path.into(), text, line_starts }
+        Source {
+            path: path.into(),
+            text,
+            line_starts,
+        }
     }
 
     /// 1-based line and column (in characters) of a byte offset.
@@ -36,15 +40,30 @@ impl Source {
             Err(i) => i - 1,
         };
         let start = self.line_starts[line];
-        let col = self.text.get(start..offset).map(|s| s.chars().count()).unwrap_or(offset - start);
+        let col = self
+            .text
+            .get(start..offset)
+            .map(|s| s.chars().count())
+            .unwrap_or(offset - start);
         (line + 1, col + 1)
     }
 
     /// The text of a 1-based line, without its newline.
     pub fn line_text(&self, line: usize) -> &str {
-        let start = self.line_starts.get(line - 1).copied().unwrap_or(self.text.len());
-        let end = self.line_starts.get(line).copied().unwrap_or(self.text.len());
-        self.text.get(start..end).unwrap_or("").trim_end_matches(['\n', '\r'])
+        let start = self
+            .line_starts
+            .get(line - 1)
+            .copied()
+            .unwrap_or(self.text.len());
+        let end = self
+            .line_starts
+            .get(line)
+            .copied()
+            .unwrap_or(self.text.len());
+        self.text
+            .get(start..end)
+            .unwrap_or("")
+            .trim_end_matches(['\n', '\r'])
     }
 
     /// `path:line:col` of an offset.
@@ -76,12 +95,34 @@ pub struct Diagnostic {
 }
 
 impl Diagnostic {
-    pub fn error(code: &'static str, span: Option<Range<usize>>, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Error, code, message: message.into(), span, related: vec![], help: vec![] }
+    pub fn error(
+        code: &'static str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Error,
+            code,
+            message: message.into(),
+            span,
+            related: vec![],
+            help: vec![],
+        }
     }
 
-    pub fn warning(code: &'static str, span: Option<Range<usize>>, message: impl Into<String>) -> Diagnostic {
-        Diagnostic { severity: Severity::Warning, code, message: message.into(), span, related: vec![], help: vec![] }
+    pub fn warning(
+        code: &'static str,
+        span: Option<Range<usize>>,
+        message: impl Into<String>,
+    ) -> Diagnostic {
+        Diagnostic {
+            severity: Severity::Warning,
+            code,
+            message: message.into(),
+            span,
+            related: vec![],
+            help: vec![],
+        }
     }
 
     pub fn with_help(mut self, help: impl Into<String>) -> Diagnostic {
@@ -130,9 +171,18 @@ fn snippet(out: &mut String, src: &Source, span: &Range<usize>, label: &str) {
     let _ = writeln!(out, "{number} | {text}");
     // Underline to the end of the span or of the line, whichever is first.
     let line_chars = text.chars().count();
-    let span_chars = src.text.get(span.clone()).map(|s| s.chars().count()).unwrap_or(1);
+    let span_chars = src
+        .text
+        .get(span.clone())
+        .map(|s| s.chars().count())
+        .unwrap_or(1);
     let width = span_chars.min(line_chars.saturating_sub(col - 1)).max(1);
-    let _ = writeln!(out, "{pad} | {}{} {label}", " ".repeat(col - 1), "^".repeat(width));
+    let _ = writeln!(
+        out,
+        "{pad} | {}{} {label}",
+        " ".repeat(col - 1),
+        "^".repeat(width)
+    );
     // Trim the trailing space left when there is no label.
     if label.is_empty() {
         out.pop();
@@ -156,7 +206,10 @@ pub fn did_you_mean<'a>(word: &str, choices: impl IntoIterator<Item = &'a str>) 
 
 /// "`a`, `b` or `c`".
 pub fn list_choices<S: AsRef<str>>(choices: &[S]) -> String {
-    let quoted: Vec<String> = choices.iter().map(|c| format!("`{}`", c.as_ref())).collect();
+    let quoted: Vec<String> = choices
+        .iter()
+        .map(|c| format!("`{}`", c.as_ref()))
+        .collect();
     match quoted.len() {
         0 => "(none)".to_string(),
         1 => quoted[0].clone(),
@@ -174,10 +227,17 @@ pub fn render_all(diags: &[Diagnostic], src: &Source) -> String {
         out.push_str(&d.render(src));
         out.push('\n');
     }
-    let errors = diags.iter().filter(|d| d.severity == Severity::Error).count();
+    let errors = diags
+        .iter()
+        .filter(|d| d.severity == Severity::Error)
+        .count();
     let warnings = diags.len() - errors;
     if errors + warnings > 0 {
-        let _ = writeln!(out, "{}: {} error(s), {} warning(s)", src.path, errors, warnings);
+        let _ = writeln!(
+            out,
+            "{}: {} error(s), {} warning(s)",
+            src.path, errors, warnings
+        );
     }
     out
 }
@@ -197,7 +257,10 @@ mod tests {
 
     #[test]
     fn suggestions() {
-        assert_eq!(did_you_mean("prority", ["priority", "program"]), Some("priority"));
+        assert_eq!(
+            did_you_mean("prority", ["priority", "program"]),
+            Some("priority")
+        );
         assert_eq!(did_you_mean("zzz", ["priority", "program"]), None);
         assert_eq!(list_choices(&["a", "b", "c"]), "`a`, `b` or `c`");
     }

@@ -19,7 +19,11 @@ pub fn privileges(sys: &System, layout: &Layout, ci: usize) -> BTreeSet<String> 
         let target = cap.target as usize;
         let line = match cap.kind {
             CapKind::Tcb | CapKind::Cnode | CapKind::Vspace => continue,
-            CapKind::Endpoint if cap.target == ward_sysspec::NONE && cap.arg == ward_sysspec::NONE => continue, // console: everyone has it
+            CapKind::Endpoint
+                if cap.target == ward_sysspec::NONE && cap.arg == ward_sysspec::NONE =>
+            {
+                continue
+            } // console: everyone has it
             CapKind::Endpoint if cap.target == ward_sysspec::NONE => cap.what.clone(), // the faults it handles
             CapKind::Notification if cap.target == ward_sysspec::NONE => {
                 if cap.slot == ward_sysspec::SLOT_HEARTBEAT {
@@ -34,14 +38,19 @@ pub fn privileges(sys: &System, layout: &Layout, ci: usize) -> BTreeSet<String> 
                     format!("serve endpoint `{}`", ch.name)
                 } else {
                     let server = match &ch.ends {
-                        Ends::Endpoint { server: Some(s), .. } => sys.components[*s].name.as_str(),
+                        Ends::Endpoint {
+                            server: Some(s), ..
+                        } => sys.components[*s].name.as_str(),
                         _ => SUPERVISOR,
                     };
                     format!("call `{server}` over `{}` (badge {})", ch.name, cap.badge)
                 }
             }
             CapKind::Notification => {
-                format!("signal `{}` through `{}`", sys.components[cap.arg as usize].name, sys.channels[target].name)
+                format!(
+                    "signal `{}` through `{}`",
+                    sys.components[cap.arg as usize].name, sys.channels[target].name
+                )
             }
             CapKind::Frames => {
                 let r = &sys.regions[target];
@@ -60,17 +69,34 @@ pub fn privileges(sys: &System, layout: &Layout, ci: usize) -> BTreeSet<String> 
                             .find(|m| m.region == target && m.at == Some(cap.vaddr))
                             .map(|_| format!(" at {:#x}", cap.vaddr))
                             .unwrap_or_default();
-                        format!("map `{}` \"{}\"{fixed} ({})", r.name, cap.rights, human_size(r.size))
+                        format!(
+                            "map `{}` \"{}\"{fixed} ({})",
+                            r.name,
+                            cap.rights,
+                            human_size(r.size)
+                        )
                     }
                 }
             }
             CapKind::DeviceFrames => {
-                let extent = if cap.size == 0 { "all".to_string() } else { human_size(cap.size) };
-                format!("registers of `{}`: BAR {} ({extent})", sys.devices[target].name, cap.arg)
+                let extent = if cap.size == 0 {
+                    "all".to_string()
+                } else {
+                    human_size(cap.size)
+                };
+                format!(
+                    "registers of `{}`: BAR {} ({extent})",
+                    sys.devices[target].name, cap.arg
+                )
             }
             CapKind::IoPorts => {
                 let (base, count, _) = sys.devices[target].ioports.clone().unwrap_or((0, 0, 0..0));
-                format!("IO ports {:#x}..{:#x} of `{}`", base, base as u32 + count as u32, sys.devices[target].name)
+                format!(
+                    "IO ports {:#x}..{:#x} of `{}`",
+                    base,
+                    base as u32 + count as u32,
+                    sys.devices[target].name
+                )
             }
             CapKind::IrqHandler => format!("interrupt of `{}`", sys.devices[target].name),
             CapKind::IoSpace => format!("IOMMU domain of `{}`", sys.devices[target].name),
@@ -80,7 +106,11 @@ pub fn privileges(sys: &System, layout: &Layout, ci: usize) -> BTreeSet<String> 
     for (dev, _) in &c.devices {
         let d = &sys.devices[*dev];
         for w in &d.dma {
-            let size = if w.size == 0 { sys.regions[w.region].size } else { w.size };
+            let size = if w.size == 0 {
+                sys.regions[w.region].size
+            } else {
+                w.size
+            };
             let guard = if d.iommu { "" } else { " without an IOMMU" };
             set.insert(format!(
                 "make `{}` DMA \"{}\" into `{}` at {:#x} ({}){guard}",
@@ -121,7 +151,14 @@ fn attributes(c: &Component, sys: &System) -> Vec<(&'static str, String)> {
                 RestartPolicy::Hold => "hold".to_string(),
             },
         ),
-        ("heartbeat", if c.heartbeat_us == 0 { "none".into() } else { human_duration(c.heartbeat_us) }),
+        (
+            "heartbeat",
+            if c.heartbeat_us == 0 {
+                "none".into()
+            } else {
+                human_duration(c.heartbeat_us)
+            },
+        ),
     ]
 }
 
@@ -150,7 +187,10 @@ pub fn diff(a: (&System, &Layout), b: (&System, &Layout)) -> (String, bool) {
             lines.push(format!("  - {p}"));
         }
         if let (Some(i), Some(j)) = (ia, ib) {
-            for ((key, va), (_, vb)) in attributes(&sa.components[i], sa).into_iter().zip(attributes(&sb.components[j], sb)) {
+            for ((key, va), (_, vb)) in attributes(&sa.components[i], sa)
+                .into_iter()
+                .zip(attributes(&sb.components[j], sb))
+            {
                 if va != vb {
                     lines.push(format!("  ~ {key}: {va} -> {vb}"));
                 }

@@ -15,10 +15,18 @@ use crate::diag::{did_you_mean, list_choices, render_all, Source};
 /// What to grant or revoke.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Grant {
-    Map { region: String, rights: String, at: Option<u64>, cap: Option<String> },
+    Map {
+        region: String,
+        rights: String,
+        at: Option<u64>,
+        cap: Option<String>,
+    },
     Device(String),
     Irq(String),
-    Channel { channel: String, badge: Option<i64> },
+    Channel {
+        channel: String,
+        badge: Option<i64>,
+    },
 }
 
 /// The kinds of grant, for `revoke`.
@@ -32,11 +40,29 @@ pub enum GrantKind {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Edit {
-    AddComponent { name: String, kind: String, priority: i64, program: Option<String>, stack: Option<String> },
-    RemoveComponent { name: String },
-    Grant { component: String, grant: Grant },
-    Revoke { component: String, kind: GrantKind, name: String },
-    SetPriority { component: String, priority: i64 },
+    AddComponent {
+        name: String,
+        kind: String,
+        priority: i64,
+        program: Option<String>,
+        stack: Option<String>,
+    },
+    RemoveComponent {
+        name: String,
+    },
+    Grant {
+        component: String,
+        grant: Grant,
+    },
+    Revoke {
+        component: String,
+        kind: GrantKind,
+        name: String,
+    },
+    SetPriority {
+        component: String,
+        priority: i64,
+    },
 }
 
 /// A successful edit: the new text and its unified diff.
@@ -67,9 +93,17 @@ pub fn edit(src: &Source, edit: &Edit) -> Result<Edited, String> {
 
 /// Applies an edit to TOML text, without checking the result.
 pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
-    let mut doc: DocumentMut = text.parse().map_err(|e| format!("cannot edit a file that does not parse: {e}"))?;
+    let mut doc: DocumentMut = text
+        .parse()
+        .map_err(|e| format!("cannot edit a file that does not parse: {e}"))?;
     match edit {
-        Edit::AddComponent { name, kind, priority, program, stack } => {
+        Edit::AddComponent {
+            name,
+            kind,
+            priority,
+            program,
+            stack,
+        } => {
             let components = table_of(&mut doc, "component");
             if components.contains_key(name) {
                 return Err(format!("component `{name}` already exists"));
@@ -92,8 +126,12 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
             // Drop it from the lists where it is one of several.
             if let Some(channels) = doc.get_mut("channel").and_then(Item::as_table_like_mut) {
                 for (_, ch) in channels.iter_mut() {
-                    let Some(ch) = ch.as_table_like_mut() else { continue };
-                    if let Some(clients) = ch.get_mut("clients").and_then(|i| i.as_inline_table_mut()) {
+                    let Some(ch) = ch.as_table_like_mut() else {
+                        continue;
+                    };
+                    if let Some(clients) =
+                        ch.get_mut("clients").and_then(|i| i.as_inline_table_mut())
+                    {
                         clients.remove(name);
                     }
                     if let Some(list) = ch.get_mut("signallers").and_then(|i| i.as_array_mut()) {
@@ -102,7 +140,10 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
                 }
             }
         }
-        Edit::SetPriority { component: name, priority } => {
+        Edit::SetPriority {
+            component: name,
+            priority,
+        } => {
             let c = component(&mut doc, name)?;
             match c.get_mut("priority").and_then(Item::as_value_mut) {
                 Some(v) => {
@@ -115,40 +156,58 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
                 }
             }
         }
-        Edit::Grant { component: name, grant } => match grant {
-            Grant::Map { region, rights, at, cap } => {
-                let c = component(&mut doc, name)?;
-                let maps = array_in(c, "maps")?;
-                if maps.iter().any(|v| inline_str(v, "region") == Some(region.as_str())) {
-                    return Err(format!("`{name}` already maps `{region}`; revoke it first to change its rights"));
+        Edit::Grant {
+            component: name,
+            grant,
+        } => {
+            match grant {
+                Grant::Map {
+                    region,
+                    rights,
+                    at,
+                    cap,
+                } => {
+                    let c = component(&mut doc, name)?;
+                    let maps = array_in(c, "maps")?;
+                    if maps
+                        .iter()
+                        .any(|v| inline_str(v, "region") == Some(region.as_str()))
+                    {
+                        return Err(format!("`{name}` already maps `{region}`; revoke it first to change its rights"));
+                    }
+                    let mut entry = InlineTable::new();
+                    entry.insert("region", region.as_str().into());
+                    entry.insert("rights", rights.as_str().into());
+                    if let Some(at) = at {
+                        // Written in hex, as people write addresses.
+                        let hex: Value = format!("{at:#x}")
+                            .parse()
+                            .map_err(|e| format!("bad address {at:#x}: {e}"))?;
+                        entry.insert("at", hex);
+                    }
+                    if let Some(cap) = cap {
+                        entry.insert("cap", cap.as_str().into());
+                    }
+                    entry.fmt();
+                    push_formatted(maps, Value::InlineTable(entry));
                 }
-                let mut entry = InlineTable::new();
-                entry.insert("region", region.as_str().into());
-                entry.insert("rights", rights.as_str().into());
-                if let Some(at) = at {
-                    // Written in hex, as people write addresses.
-                    let hex: Value = format!("{at:#x}").parse().map_err(|e| format!("bad address {at:#x}: {e}"))?;
-                    entry.insert("at", hex);
+                Grant::Device(dev) | Grant::Irq(dev) => {
+                    let key = if matches!(grant, Grant::Device(_)) {
+                        "devices"
+                    } else {
+                        "irqs"
+                    };
+                    let c = component(&mut doc, name)?;
+                    let list = array_in(c, key)?;
+                    if list.iter().any(|v| v.as_str() == Some(dev.as_str())) {
+                        return Err(format!("`{name}` already has `{dev}` in `{key}`"));
+                    }
+                    push_formatted(list, Value::from(dev.as_str()));
                 }
-                if let Some(cap) = cap {
-                    entry.insert("cap", cap.as_str().into());
-                }
-                entry.fmt();
-                push_formatted(maps, Value::InlineTable(entry));
-            }
-            Grant::Device(dev) | Grant::Irq(dev) => {
-                let key = if matches!(grant, Grant::Device(_)) { "devices" } else { "irqs" };
-                let c = component(&mut doc, name)?;
-                let list = array_in(c, key)?;
-                if list.iter().any(|v| v.as_str() == Some(dev.as_str())) {
-                    return Err(format!("`{name}` already has `{dev}` in `{key}`"));
-                }
-                push_formatted(list, Value::from(dev.as_str()));
-            }
-            Grant::Channel { channel, badge } => {
-                component(&mut doc, name)?;
-                let ch = channel_table(&mut doc, channel)?;
-                match ch.get("kind").and_then(|k| k.as_str()).unwrap_or("") {
+                Grant::Channel { channel, badge } => {
+                    component(&mut doc, name)?;
+                    let ch = channel_table(&mut doc, channel)?;
+                    match ch.get("kind").and_then(|k| k.as_str()).unwrap_or("") {
                     "endpoint" => {
                         if ch.get("clients").is_none() {
                             ch.insert("clients", toml_edit::value(InlineTable::new()));
@@ -178,45 +237,60 @@ pub fn apply(text: &str, edit: &Edit) -> Result<String, String> {
                         ))
                     }
                 }
-            }
-        },
-        Edit::Revoke { component: name, kind, name: what } => {
-            match kind {
-                GrantKind::Map => {
-                    let c = component(&mut doc, name)?;
-                    let maps = c.get_mut("maps").and_then(|i| i.as_array_mut()).ok_or(format!("`{name}` has no `maps`"))?;
-                    let index = maps
-                        .iter()
-                        .position(|v| inline_str(v, "region") == Some(what.as_str()))
-                        .ok_or(format!("`{name}` does not map `{what}`"))?;
-                    remove_at(maps, index);
-                }
-                GrantKind::Device | GrantKind::Irq => {
-                    let key = if *kind == GrantKind::Device { "devices" } else { "irqs" };
-                    let c = component(&mut doc, name)?;
-                    let list = c.get_mut(key).and_then(|i| i.as_array_mut()).ok_or(format!("`{name}` has no `{key}`"))?;
-                    if !remove_string(list, what) {
-                        return Err(format!("`{name}` does not have `{what}` in `{key}`"));
-                    }
-                }
-                GrantKind::Channel => {
-                    component(&mut doc, name)?;
-                    let ch = channel_table(&mut doc, what)?;
-                    let removed = if let Some(clients) = ch.get_mut("clients").and_then(|i| i.as_inline_table_mut()) {
-                        clients.remove(name).is_some()
-                    } else if let Some(list) = ch.get_mut("signallers").and_then(|i| i.as_array_mut()) {
-                        remove_string(list, name)
-                    } else {
-                        false
-                    };
-                    if !removed {
-                        return Err(format!(
-                            "`{name}` is not a client or signaller of `{what}` (a ring's producer and consumer cannot be revoked; remove the channel instead)"
-                        ));
-                    }
                 }
             }
         }
+        Edit::Revoke {
+            component: name,
+            kind,
+            name: what,
+        } => match kind {
+            GrantKind::Map => {
+                let c = component(&mut doc, name)?;
+                let maps = c
+                    .get_mut("maps")
+                    .and_then(|i| i.as_array_mut())
+                    .ok_or(format!("`{name}` has no `maps`"))?;
+                let index = maps
+                    .iter()
+                    .position(|v| inline_str(v, "region") == Some(what.as_str()))
+                    .ok_or(format!("`{name}` does not map `{what}`"))?;
+                remove_at(maps, index);
+            }
+            GrantKind::Device | GrantKind::Irq => {
+                let key = if *kind == GrantKind::Device {
+                    "devices"
+                } else {
+                    "irqs"
+                };
+                let c = component(&mut doc, name)?;
+                let list = c
+                    .get_mut(key)
+                    .and_then(|i| i.as_array_mut())
+                    .ok_or(format!("`{name}` has no `{key}`"))?;
+                if !remove_string(list, what) {
+                    return Err(format!("`{name}` does not have `{what}` in `{key}`"));
+                }
+            }
+            GrantKind::Channel => {
+                component(&mut doc, name)?;
+                let ch = channel_table(&mut doc, what)?;
+                let removed = if let Some(clients) =
+                    ch.get_mut("clients").and_then(|i| i.as_inline_table_mut())
+                {
+                    clients.remove(name).is_some()
+                } else if let Some(list) = ch.get_mut("signallers").and_then(|i| i.as_array_mut()) {
+                    remove_string(list, name)
+                } else {
+                    false
+                };
+                if !removed {
+                    return Err(format!(
+                            "`{name}` is not a client or signaller of `{what}` (a ring's producer and consumer cannot be revoked; remove the channel instead)"
+                        ));
+                }
+            }
+        },
     }
     Ok(doc.to_string())
 }
@@ -228,7 +302,9 @@ fn table_of<'a>(doc: &'a mut DocumentMut, name: &str) -> &'a mut Table {
         t.set_implicit(true);
         doc.insert(name, Item::Table(t));
     }
-    doc[name].as_table_mut().expect("a top-level section is a table")
+    doc[name]
+        .as_table_mut()
+        .expect("a top-level section is a table")
 }
 
 /// `[component.NAME]`, or an error that lists the components.
@@ -253,7 +329,9 @@ fn named<'a>(doc: &'a mut DocumentMut, section: &str, name: &str) -> Result<&'a 
         }
         return Err(format!("{msg} ({section}s: {})", list_choices(&names)));
     }
-    doc[section][name].as_table_mut().ok_or(format!("{section} `{name}` is not written as a [table]"))
+    doc[section][name]
+        .as_table_mut()
+        .ok_or(format!("{section} `{name}` is not written as a [table]"))
 }
 
 /// The array `key` of a table (created empty if missing).
@@ -261,11 +339,15 @@ fn array_in<'a>(t: &'a mut Table, key: &str) -> Result<&'a mut Array, String> {
     if !t.contains_key(key) {
         t.insert(key, toml_edit::value(Array::new()));
     }
-    t.get_mut(key).and_then(|i| i.as_array_mut()).ok_or(format!("`{key}` is not an array"))
+    t.get_mut(key)
+        .and_then(|i| i.as_array_mut())
+        .ok_or(format!("`{key}` is not an array"))
 }
 
 fn inline_str<'a>(v: &'a Value, key: &str) -> Option<&'a str> {
-    v.as_inline_table().and_then(|t| t.get(key)).and_then(|v| v.as_str())
+    v.as_inline_table()
+        .and_then(|t| t.get(key))
+        .and_then(|v| v.as_str())
 }
 
 /// Splits decor text into (everything up to and including the last
@@ -287,9 +369,12 @@ fn raw(decor: Option<&toml_edit::RawString>) -> String {
 /// after the last element stays with that element.
 fn push_formatted(array: &mut Array, mut value: Value) {
     let trailing = array.trailing().as_str().unwrap_or("").to_string();
-    let multiline = array.iter().any(|v| raw(v.decor().prefix()).contains('\n')) || trailing.contains('\n');
+    let multiline =
+        array.iter().any(|v| raw(v.decor().prefix()).contains('\n')) || trailing.contains('\n');
     if array.is_empty() || !multiline {
-        value.decor_mut().set_prefix(if array.is_empty() { "" } else { " " });
+        value
+            .decor_mut()
+            .set_prefix(if array.is_empty() { "" } else { " " });
         value.decor_mut().set_suffix("");
         array.push_formatted(value);
         return;
@@ -297,7 +382,11 @@ fn push_formatted(array: &mut Array, mut value: Value) {
     let last_prefix = raw(array.get(array.len() - 1).and_then(|v| v.decor().prefix()));
     let (_, indent) = split_decor(&last_prefix);
     let (comments, closing_indent) = split_decor(&trailing);
-    let comments = if comments.is_empty() { "\n".to_string() } else { comments.to_string() };
+    let comments = if comments.is_empty() {
+        "\n".to_string()
+    } else {
+        comments.to_string()
+    };
     value.decor_mut().set_prefix(format!("{comments}{indent}"));
     value.decor_mut().set_suffix("");
     array.push_formatted(value);
@@ -332,7 +421,11 @@ fn remove_at(array: &mut Array, index: usize) {
         let trailing = array.trailing().as_str().unwrap_or("").to_string();
         let (_, closing_indent) = split_decor(&trailing);
         if trailing.contains('\n') {
-            let comments = if before_comments.is_empty() { "\n".to_string() } else { before_comments };
+            let comments = if before_comments.is_empty() {
+                "\n".to_string()
+            } else {
+                before_comments
+            };
             array.set_trailing(format!("{comments}{closing_indent}"));
         }
         if array.is_empty() {

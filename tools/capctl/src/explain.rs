@@ -29,7 +29,14 @@ pub fn explain(sys: &System, layout: &Layout, src: &Source, only: Option<usize>)
     out
 }
 
-fn component(out: &mut String, sys: &System, layout: &Layout, src: &Source, ci: usize, c: &Component) {
+fn component(
+    out: &mut String,
+    sys: &System,
+    layout: &Layout,
+    src: &Source,
+    ci: usize,
+    c: &Component,
+) {
     let _ = writeln!(
         out,
         "{} — {}, priority {}, program {}.elf, stack {} ({})",
@@ -55,11 +62,19 @@ fn component(out: &mut String, sys: &System, layout: &Layout, src: &Source, ci: 
     };
     let _ = writeln!(out, "  on a fault: reported to {handler}; {policy}");
     if c.heartbeat_us > 0 {
-        let _ = writeln!(out, "  heartbeat: must signal at least every {}", human_duration(c.heartbeat_us));
+        let _ = writeln!(
+            out,
+            "  heartbeat: must signal at least every {}",
+            human_duration(c.heartbeat_us)
+        );
     }
     let _ = writeln!(out, "  capabilities:");
     for cap in &layout.components[ci].caps {
-        let place = cap.span.as_ref().map(|s| format!("  ({})", at(src, s))).unwrap_or_default();
+        let place = cap
+            .span
+            .as_ref()
+            .map(|s| format!("  ({})", at(src, s)))
+            .unwrap_or_default();
         let _ = writeln!(
             out,
             "    slot {:>3}  {:<22} {:<13} {:<3} can {}{}",
@@ -78,12 +93,19 @@ fn component(out: &mut String, sys: &System, layout: &Layout, src: &Source, ci: 
         for w in &d.dma {
             let region = &sys.regions[w.region];
             let size = if w.size == 0 { region.size } else { w.size };
-            let verb = match (w.rights.contains(Rights::READ), w.rights.contains(Rights::WRITE)) {
+            let verb = match (
+                w.rights.contains(Rights::READ),
+                w.rights.contains(Rights::WRITE),
+            ) {
                 (true, true) => "read and write",
                 (false, true) => "write into",
                 _ => "read from",
             };
-            let guard = if d.iommu { "" } else { " [no IOMMU: the device can reach all memory]" };
+            let guard = if d.iommu {
+                ""
+            } else {
+                " [no IOMMU: the device can reach all memory]"
+            };
             dma_lines.push(format!(
                 "    can make `{}` {verb} `{}` at {:#x}-{:#x}{guard}  ({})",
                 d.name,
@@ -104,7 +126,14 @@ fn component(out: &mut String, sys: &System, layout: &Layout, src: &Source, ci: 
     if !bits.is_empty() {
         let _ = writeln!(out, "  signals it waits for (bits of NOTIFICATION):");
         for b in bits {
-            let _ = writeln!(out, "    bit {:>2}  {:<22} {}  ({})", b.bit, b.name, b.what, at(src, &b.span));
+            let _ = writeln!(
+                out,
+                "    bit {:>2}  {:<22} {}  ({})",
+                b.bit,
+                b.name,
+                b.what,
+                at(src, &b.span)
+            );
         }
     }
 }
@@ -114,9 +143,20 @@ pub fn who(sys: &System, layout: &Layout, src: &Source, name: &str) -> Option<St
     let mut out = String::new();
     if let Some(ri) = sys.region_index(name) {
         let r = &sys.regions[ri];
-        let _ = writeln!(out, "region `{}` ({}, {} pages) ({}):", r.name, human_size(r.size), human_size(r.page_size), at(src, &r.span));
+        let _ = writeln!(
+            out,
+            "region `{}` ({}, {} pages) ({}):",
+            r.name,
+            human_size(r.size),
+            human_size(r.page_size),
+            at(src, &r.span)
+        );
         for (ci, c) in sys.components.iter().enumerate() {
-            for cap in layout.components[ci].caps.iter().filter(|k| k.kind == ward_sysspec::CapKind::Frames && k.target as usize == ri) {
+            for cap in layout.components[ci]
+                .caps
+                .iter()
+                .filter(|k| k.kind == ward_sysspec::CapKind::Frames && k.target as usize == ri)
+            {
                 let _ = writeln!(
                     out,
                     "  `{}` maps it \"{}\" at {:#x}  ({})",
@@ -129,21 +169,36 @@ pub fn who(sys: &System, layout: &Layout, src: &Source, name: &str) -> Option<St
         }
         for d in &sys.devices {
             for w in d.dma.iter().filter(|w| w.region == ri) {
-                let drivers: Vec<&str> =
-                    sys.drivers_of(sys.device_index(&d.name).unwrap()).iter().map(|&c| sys.components[c].name.as_str()).collect();
+                let drivers: Vec<&str> = sys
+                    .drivers_of(sys.device_index(&d.name).unwrap())
+                    .iter()
+                    .map(|&c| sys.components[c].name.as_str())
+                    .collect();
                 let _ = writeln!(
                     out,
                     "  device `{}` can DMA \"{}\" at IO address {:#x}, driven by {}  ({})",
                     d.name,
                     w.rights,
                     w.iova,
-                    if drivers.is_empty() { "nobody".to_string() } else { drivers.join(", ") },
+                    if drivers.is_empty() {
+                        "nobody".to_string()
+                    } else {
+                        drivers.join(", ")
+                    },
                     at(src, &w.span)
                 );
             }
         }
         for ch in &sys.channels {
-            if let Ends::Ring { pool: Some(p), producer, consumer, producer_pool, consumer_pool, .. } = &ch.ends {
+            if let Ends::Ring {
+                pool: Some(p),
+                producer,
+                consumer,
+                producer_pool,
+                consumer_pool,
+                ..
+            } = &ch.ends
+            {
                 if *p == ri {
                     let _ = writeln!(
                         out,
@@ -167,7 +222,9 @@ pub fn who(sys: &System, layout: &Layout, src: &Source, name: &str) -> Option<St
             for cap in layout.components[ci].caps.iter().filter(|k| {
                 matches!(
                     k.kind,
-                    ward_sysspec::CapKind::DeviceFrames | ward_sysspec::CapKind::IoPorts | ward_sysspec::CapKind::IrqHandler
+                    ward_sysspec::CapKind::DeviceFrames
+                        | ward_sysspec::CapKind::IoPorts
+                        | ward_sysspec::CapKind::IrqHandler
                 ) && k.target as usize == di
             }) {
                 let _ = writeln!(
@@ -190,26 +247,39 @@ pub fn who(sys: &System, layout: &Layout, src: &Source, name: &str) -> Option<St
             );
         }
         if d.dma.is_empty() {
-            let _ = writeln!(out, "  it has no DMA window: any DMA it attempts is blocked by the IOMMU");
+            let _ = writeln!(
+                out,
+                "  it has no DMA window: any DMA it attempts is blocked by the IOMMU"
+            );
         }
         return Some(out);
     }
     if let Some(chi) = sys.channel_index(name) {
         let ch = &sys.channels[chi];
-        let _ = writeln!(out, "channel `{}` ({}) ({}):", ch.name, ch.kind, at(src, &ch.span));
+        let _ = writeln!(
+            out,
+            "channel `{}` ({}) ({}):",
+            ch.name,
+            ch.kind,
+            at(src, &ch.span)
+        );
         if let Ends::Endpoint { server: None, .. } = &ch.ends {
             let _ = writeln!(out, "  the supervisor serves it");
         }
         for (ci, c) in sys.components.iter().enumerate() {
             for cap in layout.components[ci].caps.iter().filter(|k| {
-                matches!(k.kind, ward_sysspec::CapKind::Endpoint | ward_sysspec::CapKind::Notification)
-                    && k.target as usize == chi
+                matches!(
+                    k.kind,
+                    ward_sysspec::CapKind::Endpoint | ward_sysspec::CapKind::Notification
+                ) && k.target as usize == chi
                     && k.target != ward_sysspec::NONE
             }) {
                 let _ = writeln!(out, "  `{}` can {}", c.name, cap.what);
             }
             if let Ends::Ring { ring_region, .. } = &ch.ends {
-                for cap in layout.components[ci].caps.iter().filter(|k| k.kind == ward_sysspec::CapKind::Frames && k.target as usize == *ring_region) {
+                for cap in layout.components[ci].caps.iter().filter(|k| {
+                    k.kind == ward_sysspec::CapKind::Frames && k.target as usize == *ring_region
+                }) {
                     let _ = writeln!(out, "  `{}` can {}", c.name, cap.what);
                 }
             }

@@ -11,11 +11,15 @@ use crate::diag::Source;
 
 /// Runs one input. Panics only on a real bug (a broken invariant).
 pub fn run_one(data: &[u8]) {
-    let Ok(text) = std::str::from_utf8(data) else { return };
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
     let src = Source::new("fuzz.toml", text);
     let checked = crate::check(&src);
     let _ = crate::diag::render_all(&checked.diagnostics, &src);
-    let Some((sys, layout)) = checked.valid() else { return };
+    let Some((sys, layout)) = checked.valid() else {
+        return;
+    };
     let _ = crate::lint::lint(sys);
     let _ = crate::explain::explain(sys, layout, &src, None);
     for name in crate::explain::who_names(sys) {
@@ -28,10 +32,18 @@ pub fn run_one(data: &[u8]) {
     let model = crate::compile::compile(sys, layout);
     let bytes = model.encode();
     let spec = ward_sysspec::Spec::decode(&bytes).expect("a compiled spec decodes");
-    assert_eq!(ward_sysspec::model::SystemSpec::from_spec(&spec), model, "spec round trip");
+    assert_eq!(
+        ward_sysspec::model::SystemSpec::from_spec(&spec),
+        model,
+        "spec round trip"
+    );
     let dump = crate::audit::expected_dump(&bytes).expect("expected dump");
     let report = crate::audit::audit(&bytes, &dump, "dump").expect("audit runs");
-    assert_eq!(report.differences, 0, "the expected dump audits clean:\n{}", report.text);
+    assert_eq!(
+        report.differences, 0,
+        "the expected dump audits clean:\n{}",
+        report.text
+    );
     for ci in 0..sys.components.len() {
         let _ = crate::gencaps::generate(sys, layout, "fuzz.toml", ci);
     }
@@ -41,7 +53,9 @@ pub fn run_one(data: &[u8]) {
 /// decoder must either reject it or return a spec whose every accessor
 /// works (that is what the root task relies on).
 pub fn run_spec(data: &[u8]) {
-    let Ok(spec) = ward_sysspec::Spec::decode(data) else { return };
+    let Ok(spec) = ward_sysspec::Spec::decode(data) else {
+        return;
+    };
     let _ = (spec.name(), spec.cmdline());
     for ci in 0..spec.components.len() {
         for cap in spec.caps_of(ci) {
@@ -49,7 +63,8 @@ pub fn run_spec(data: &[u8]) {
         }
     }
     let mut text = String::new();
-    ward_sysspec::dump::write_expected_dump(&mut text, &spec).expect("writing to a String cannot fail");
+    ward_sysspec::dump::write_expected_dump(&mut text, &spec)
+        .expect("writing to a String cannot fail");
     let model = ward_sysspec::model::SystemSpec::from_spec(&spec);
     let again = model.encode();
     let spec2 = ward_sysspec::Spec::decode(&again).expect("a re-encoded valid spec decodes");

@@ -117,7 +117,9 @@ pub fn build_graph(sys: &System) -> Graph {
         });
     }
     let region_base = nodes.len();
-    let plain: Vec<usize> = (0..sys.regions.len()).filter(|&r| sys.regions[r].ring_of.is_none()).collect();
+    let plain: Vec<usize> = (0..sys.regions.len())
+        .filter(|&r| sys.regions[r].ring_of.is_none())
+        .collect();
     for &r in &plain {
         let region = &sys.regions[r];
         nodes.push(Node {
@@ -163,7 +165,12 @@ pub fn build_graph(sys: &System) -> Graph {
         let from = comp_base + ci;
         for m in &c.maps {
             if let Some(to) = region_node(m.region) {
-                edges.push(Edge { from, to, kind: EdgeKind::Map, label: m.rights.to_string() });
+                edges.push(Edge {
+                    from,
+                    to,
+                    kind: EdgeKind::Map,
+                    label: m.rights.to_string(),
+                });
             }
         }
         for (dev, _) in &c.devices {
@@ -179,39 +186,78 @@ pub fn build_graph(sys: &System) -> Graph {
             if let Some((base, count, _)) = d.ioports {
                 parts.push(format!("ports {base:#x}+{count}"));
             }
-            edges.push(Edge { from, to: device_base + dev, kind: EdgeKind::Device, label: parts.join(", ") });
+            edges.push(Edge {
+                from,
+                to: device_base + dev,
+                kind: EdgeKind::Device,
+                label: parts.join(", "),
+            });
         }
         for (dev, _) in &c.irqs {
-            edges.push(Edge { from: device_base + dev, to: from, kind: EdgeKind::Irq, label: "irq".into() });
+            edges.push(Edge {
+                from: device_base + dev,
+                to: from,
+                kind: EdgeKind::Irq,
+                label: "irq".into(),
+            });
         }
         if let FaultHandler::Component(h) = c.fault_handler {
-            edges.push(Edge { from, to: comp_base + h, kind: EdgeKind::Fault, label: "faults".into() });
+            edges.push(Edge {
+                from,
+                to: comp_base + h,
+                kind: EdgeKind::Fault,
+                label: "faults".into(),
+            });
         }
     }
     for (di, d) in sys.devices.iter().enumerate() {
         for w in &d.dma {
             if let Some(to) = region_node(w.region) {
-                edges.push(Edge { from: device_base + di, to, kind: EdgeKind::Dma, label: format!("dma {}", w.rights) });
+                edges.push(Edge {
+                    from: device_base + di,
+                    to,
+                    kind: EdgeKind::Dma,
+                    label: format!("dma {}", w.rights),
+                });
             }
         }
     }
     for ch in &sys.channels {
         match &ch.ends {
-            Ends::Endpoint { server, clients, .. } => {
+            Ends::Endpoint {
+                server, clients, ..
+            } => {
                 let to = match server {
                     Some(s) => comp_base + s,
                     None => supervisor_node(&mut nodes),
                 };
                 for (c, badge, _) in clients {
-                    edges.push(Edge { from: comp_base + c, to, kind: EdgeKind::Call, label: format!("{} #{badge}", ch.name) });
+                    edges.push(Edge {
+                        from: comp_base + c,
+                        to,
+                        kind: EdgeKind::Call,
+                        label: format!("{} #{badge}", ch.name),
+                    });
                 }
             }
-            Ends::Notification { waiter, signallers, .. } => {
+            Ends::Notification {
+                waiter, signallers, ..
+            } => {
                 for (s, _) in signallers {
-                    edges.push(Edge { from: comp_base + s, to: comp_base + waiter, kind: EdgeKind::Signal, label: ch.name.clone() });
+                    edges.push(Edge {
+                        from: comp_base + s,
+                        to: comp_base + waiter,
+                        kind: EdgeKind::Signal,
+                        label: ch.name.clone(),
+                    });
                 }
             }
-            Ends::Ring { producer, consumer, entries, .. } => {
+            Ends::Ring {
+                producer,
+                consumer,
+                entries,
+                ..
+            } => {
                 edges.push(Edge {
                     from: comp_base + producer,
                     to: comp_base + consumer,
@@ -226,7 +272,10 @@ pub fn build_graph(sys: &System) -> Graph {
 
 /// Escapes text for DOT and SVG.
 fn escape(text: &str) -> String {
-    text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
 }
 
 /// The graph as Graphviz DOT.
@@ -267,7 +316,11 @@ pub fn to_dot(sys: &System) -> String {
             escape(&e.label),
             e.kind.colour(),
             e.kind.colour(),
-            if e.kind.dashed() { ", style=dashed" } else { "" }
+            if e.kind.dashed() {
+                ", style=dashed"
+            } else {
+                ""
+            }
         );
     }
     out.push_str("}\n");
@@ -288,7 +341,9 @@ pub fn to_svg(sys: &System) -> String {
     // Layers in use, top to bottom, and the order of nodes within each.
     let mut layers: Vec<Vec<usize>> = Vec::new();
     for layer in 0..=LAYER_DEVICE {
-        let members: Vec<usize> = (0..g.nodes.len()).filter(|&n| g.nodes[n].layer == layer).collect();
+        let members: Vec<usize> = (0..g.nodes.len())
+            .filter(|&n| g.nodes[n].layer == layer)
+            .collect();
         if !members.is_empty() {
             layers.push(members);
         }
@@ -308,16 +363,31 @@ pub fn to_svg(sys: &System) -> String {
                         .edges
                         .iter()
                         .filter_map(|e| {
-                            let other = if e.from == n { e.to } else if e.to == n { e.from } else { return None };
-                            (y[other] > 0.0 || g.nodes[other].layer < g.nodes[n].layer).then_some(x[other])
+                            let other = if e.from == n {
+                                e.to
+                            } else if e.to == n {
+                                e.from
+                            } else {
+                                return None;
+                            };
+                            (y[other] > 0.0 || g.nodes[other].layer < g.nodes[n].layer)
+                                .then_some(x[other])
                         })
                         .filter(|v| *v > 0.0)
                         .collect();
-                    let key = if xs.is_empty() { f64::MAX } else { xs.iter().sum::<f64>() / xs.len() as f64 };
+                    let key = if xs.is_empty() {
+                        f64::MAX
+                    } else {
+                        xs.iter().sum::<f64>() / xs.len() as f64
+                    };
                     (key, i, n)
                 })
                 .collect();
-            keyed.sort_by(|a, b| a.0.partial_cmp(&b.0).unwrap_or(std::cmp::Ordering::Equal).then(a.1.cmp(&b.1)));
+            keyed.sort_by(|a, b| {
+                a.0.partial_cmp(&b.0)
+                    .unwrap_or(std::cmp::Ordering::Equal)
+                    .then(a.1.cmp(&b.1))
+            });
             *members = keyed.into_iter().map(|k| k.2).collect();
         }
         let count = members.len() as f64;
@@ -328,7 +398,9 @@ pub fn to_svg(sys: &System) -> String {
             y[n] = MARGIN + li as f64 * (NODE_H + LAYER_GAP) + NODE_H / 2.0;
         }
     }
-    let height_graph = MARGIN * 2.0 + layers.len() as f64 * NODE_H + (layers.len() as f64 - 1.0).max(0.0) * LAYER_GAP;
+    let height_graph = MARGIN * 2.0
+        + layers.len() as f64 * NODE_H
+        + (layers.len() as f64 - 1.0).max(0.0) * LAYER_GAP;
     let legend_h = 30.0 + EdgeKind::ALL.len() as f64 * 20.0;
     let total_w = width + LEGEND_W;
     let total_h = height_graph.max(legend_h + MARGIN * 2.0);
@@ -360,9 +432,23 @@ pub fn to_svg(sys: &System) -> String {
         let nth = seen.iter().filter(|p| **p == pair).count() as f64;
         seen.push(pair);
         let (x1, y1, x2, y2) = endpoints(x[e.from], y[e.from], x[e.to], y[e.to]);
-        let bend = 30.0 * nth * if (nth as usize).is_multiple_of(2) { 1.0 } else { -1.0 } + if y1 == y2 { 40.0 } else { 0.0 };
-        let (mx, my) = ((x1 + x2) / 2.0 + bend, (y1 + y2) / 2.0 - if y1 == y2 { 30.0 + 10.0 * nth } else { 0.0 });
-        let dash = if e.kind.dashed() { " stroke-dasharray=\"5,4\"" } else { "" };
+        let bend = 30.0
+            * nth
+            * if (nth as usize).is_multiple_of(2) {
+                1.0
+            } else {
+                -1.0
+            }
+            + if y1 == y2 { 40.0 } else { 0.0 };
+        let (mx, my) = (
+            (x1 + x2) / 2.0 + bend,
+            (y1 + y2) / 2.0 - if y1 == y2 { 30.0 + 10.0 * nth } else { 0.0 },
+        );
+        let dash = if e.kind.dashed() {
+            " stroke-dasharray=\"5,4\""
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "<path d=\"M{x1:.1},{y1:.1} Q{mx:.1},{my:.1} {x2:.1},{y2:.1}\" fill=\"none\" stroke=\"{}\" stroke-width=\"1.6\"{dash} marker-end=\"url(#arrow-{:?})\"><title>{} -> {}: {}</title></path>",
@@ -379,7 +465,9 @@ pub fn to_svg(sys: &System) -> String {
         let mut ly = (1.0 - t) * (1.0 - t) * y1 + 2.0 * t * (1.0 - t) * my + t * t * y2;
         let w = 6.0 * e.label.chars().count() as f64 + 8.0;
         for _ in 0..20 {
-            let clash = placed.iter().any(|&(px, py, pw): &(f64, f64, f64)| (px - lx).abs() * 2.0 < pw + w && (py - ly).abs() < 15.0);
+            let clash = placed.iter().any(|&(px, py, pw): &(f64, f64, f64)| {
+                (px - lx).abs() * 2.0 < pw + w && (py - ly).abs() < 15.0
+            });
             if !clash {
                 break;
             }
@@ -418,10 +506,18 @@ pub fn to_svg(sys: &System) -> String {
     out.push_str(&labels);
     // Legend.
     let lx = width + 10.0;
-    let _ = writeln!(out, "<text x=\"{lx:.1}\" y=\"{:.1}\" font-size=\"12\" font-weight=\"bold\">edges</text>", MARGIN + 4.0);
+    let _ = writeln!(
+        out,
+        "<text x=\"{lx:.1}\" y=\"{:.1}\" font-size=\"12\" font-weight=\"bold\">edges</text>",
+        MARGIN + 4.0
+    );
     for (i, k) in EdgeKind::ALL.iter().enumerate() {
         let ly = MARGIN + 24.0 + i as f64 * 20.0;
-        let dash = if k.dashed() { " stroke-dasharray=\"5,4\"" } else { "" };
+        let dash = if k.dashed() {
+            " stroke-dasharray=\"5,4\""
+        } else {
+            ""
+        };
         let _ = writeln!(
             out,
             "<line x1=\"{lx:.1}\" y1=\"{ly:.1}\" x2=\"{:.1}\" y2=\"{ly:.1}\" stroke=\"{}\" stroke-width=\"2\"{dash}/><text x=\"{:.1}\" y=\"{:.1}\" font-size=\"11\">{}</text>",

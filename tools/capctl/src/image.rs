@@ -56,16 +56,25 @@ pub fn build(sys: &System, layout: &Layout, inputs: &BuildInputs) -> Result<Buil
         }
     }
     for p in &missing {
-        let users: Vec<&str> = sys.components.iter().filter(|c| c.program == *p).map(|c| c.name.as_str()).collect();
+        let users: Vec<&str> = sys
+            .components
+            .iter()
+            .filter(|c| c.program == *p)
+            .map(|c| c.name.as_str())
+            .collect();
         let msg = format!(
             "program `{p}` (component {}) not found: no file {}",
             users.join(", "),
             inputs.programs.join(p).display()
         );
         if !inputs.allow_missing_programs {
-            return Err(format!("{msg}\n  = help: build it first, or pass --allow-missing-programs to leave it out"));
+            return Err(format!(
+                "{msg}\n  = help: build it first, or pass --allow-missing-programs to leave it out"
+            ));
         }
-        report.warnings.push(format!("{msg}; its module is left out"));
+        report
+            .warnings
+            .push(format!("{msg}; its module is left out"));
     }
     for (what, path) in [("kernel", inputs.kernel), ("root task", inputs.root_task)] {
         if !path.is_file() {
@@ -78,9 +87,13 @@ pub fn build(sys: &System, layout: &Layout, inputs: &BuildInputs) -> Result<Buil
     let out = inputs.out;
     fs::create_dir_all(out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let copy = |from: &Path, name: &str| {
-        fs::copy(from, out.join(name))
-            .map(|_| ())
-            .map_err(|e| format!("cannot copy {} to {}: {e}", from.display(), out.join(name).display()))
+        fs::copy(from, out.join(name)).map(|_| ()).map_err(|e| {
+            format!(
+                "cannot copy {} to {}: {e}",
+                from.display(),
+                out.join(name).display()
+            )
+        })
     };
     copy(inputs.kernel, "kernel.elf")?;
     copy(inputs.root_task, "root-task.elf")?;
@@ -95,7 +108,10 @@ pub fn build(sys: &System, layout: &Layout, inputs: &BuildInputs) -> Result<Buil
     let mut modules = report.modules.join("\n");
     modules.push('\n');
     write(&out.join("modules"), modules.as_bytes())?;
-    write(&out.join("cmdline"), format!("{}\n", sys.kernel.cmdline.trim()).as_bytes())?;
+    write(
+        &out.join("cmdline"),
+        format!("{}\n", sys.kernel.cmdline.trim()).as_bytes(),
+    )?;
     Ok(report)
 }
 

@@ -11,8 +11,8 @@
 use crate::diag::Diagnostic;
 use crate::model::*;
 use ward_sysspec::{
-    CapKind, AUTO_MAP_BASE, AUTO_MAP_END, FIRST_GRANTED_SLOT, MAX_SIGNAL_BITS, MAX_SLOTS, NONE, SLOT_CNODE,
-    SLOT_CONSOLE, SLOT_HEARTBEAT, SLOT_NOTIFICATION, SLOT_TCB, SLOT_VSPACE,
+    CapKind, AUTO_MAP_BASE, AUTO_MAP_END, FIRST_GRANTED_SLOT, MAX_SIGNAL_BITS, MAX_SLOTS, NONE,
+    SLOT_CNODE, SLOT_CONSOLE, SLOT_HEARTBEAT, SLOT_NOTIFICATION, SLOT_TCB, SLOT_VSPACE,
 };
 
 /// Virtual address space set aside for a whole BAR whose size is only known
@@ -80,7 +80,11 @@ enum Source {
 
 impl Bits {
     fn bit(&self, receiver: usize, source: Source) -> u32 {
-        self.table[receiver].iter().find(|(s, _)| *s == source).map(|(_, b)| *b).unwrap_or(0)
+        self.table[receiver]
+            .iter()
+            .find(|(s, _)| *s == source)
+            .map(|(_, b)| *b)
+            .unwrap_or(0)
     }
 }
 
@@ -88,15 +92,23 @@ impl Bits {
 pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
     let n = sys.components.len();
     let mut layouts: Vec<ComponentLayout> = vec![ComponentLayout::default(); n];
-    let mut bits = Bits { table: vec![Vec::new(); n] };
+    let mut bits = Bits {
+        table: vec![Vec::new(); n],
+    };
 
     // 1. Notification bits, per receiving component.
     for (ci, c) in sys.components.iter().enumerate() {
-        let mut add = |source: Source, name: String, what: String, span: Span, l: &mut ComponentLayout| {
-            let bit = l.bits.len() as u32;
-            bits.table[ci].push((source, bit));
-            l.bits.push(SignalBit { name, bit, what, span });
-        };
+        let mut add =
+            |source: Source, name: String, what: String, span: Span, l: &mut ComponentLayout| {
+                let bit = l.bits.len() as u32;
+                bits.table[ci].push((source, bit));
+                l.bits.push(SignalBit {
+                    name,
+                    bit,
+                    what,
+                    span,
+                });
+            };
         for (dev, sp) in &c.irqs {
             let d = &sys.devices[*dev];
             add(
@@ -109,18 +121,33 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
         }
         for (chi, ch) in sys.channels.iter().enumerate() {
             match &ch.ends {
-                Ends::Notification { waiter, signallers, .. } if *waiter == ci => {
+                Ends::Notification {
+                    waiter, signallers, ..
+                } if *waiter == ci => {
                     for (s, sp) in signallers {
                         add(
                             Source::Channel(chi, *s),
-                            format!("{}_{}_BIT", const_name(&ch.name), const_name(&sys.components[*s].name)),
-                            format!("`{}` signals through `{}`", sys.components[*s].name, ch.name),
+                            format!(
+                                "{}_{}_BIT",
+                                const_name(&ch.name),
+                                const_name(&sys.components[*s].name)
+                            ),
+                            format!(
+                                "`{}` signals through `{}`",
+                                sys.components[*s].name, ch.name
+                            ),
                             sp.clone(),
                             &mut layouts[ci],
                         );
                     }
                 }
-                Ends::Ring { producer, consumer, producer_span, consumer_span, .. } if *producer == ci || *consumer == ci => {
+                Ends::Ring {
+                    producer,
+                    consumer,
+                    producer_span,
+                    consumer_span,
+                    ..
+                } if *producer == ci || *consumer == ci => {
                     let (peer, sp, role) = if *producer == ci {
                         (*consumer, producer_span, "returns buffers")
                     } else {
@@ -129,7 +156,10 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                     add(
                         Source::Channel(chi, peer),
                         format!("{}_BIT", const_name(&ch.name)),
-                        format!("`{}` {} on ring `{}`", sys.components[peer].name, role, ch.name),
+                        format!(
+                            "`{}` {} on ring `{}`",
+                            sys.components[peer].name, role, ch.name
+                        ),
                         sp.clone(),
                         &mut layouts[ci],
                     );
@@ -166,9 +196,36 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
             what,
         };
         let me = ci as u32;
-        caps.push(fixed("TCB", SLOT_TCB, CapKind::Tcb, 3, 0, me, NONE, "control its own thread".into()));
-        caps.push(fixed("CNODE", SLOT_CNODE, CapKind::Cnode, 3, 0, me, NONE, "manage its own capability slots".into()));
-        caps.push(fixed("VSPACE", SLOT_VSPACE, CapKind::Vspace, 3, 0, me, NONE, "inspect its own address space".into()));
+        caps.push(fixed(
+            "TCB",
+            SLOT_TCB,
+            CapKind::Tcb,
+            3,
+            0,
+            me,
+            NONE,
+            "control its own thread".into(),
+        ));
+        caps.push(fixed(
+            "CNODE",
+            SLOT_CNODE,
+            CapKind::Cnode,
+            3,
+            0,
+            me,
+            NONE,
+            "manage its own capability slots".into(),
+        ));
+        caps.push(fixed(
+            "VSPACE",
+            SLOT_VSPACE,
+            CapKind::Vspace,
+            3,
+            0,
+            me,
+            NONE,
+            "inspect its own address space".into(),
+        ));
         caps.push(fixed(
             "CONSOLE",
             SLOT_CONSOLE,
@@ -187,12 +244,18 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
             0,
             NONE,
             me,
-            format!("wait on its own notification ({} signal bits)", layouts[ci].bits.len()),
+            format!(
+                "wait on its own notification ({} signal bits)",
+                layouts[ci].bits.len()
+            ),
         ));
         if c.heartbeat_us > 0 {
             // Heartbeats from all components arrive on one supervisor
             // notification, where badges are OR-ed: each gets its own bit.
-            let bit = sys.components[..ci].iter().filter(|o| o.heartbeat_us > 0).count() as u32;
+            let bit = sys.components[..ci]
+                .iter()
+                .filter(|o| o.heartbeat_us > 0)
+                .count() as u32;
             if bit >= MAX_SIGNAL_BITS {
                 diags.push(
                     Diagnostic::error(
@@ -225,7 +288,14 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
             next_slot += 1;
             caps.push(cap);
         };
-        let entry = |name: String, kind, rights: Rights, badge, target: usize, arg: u32, span: &Span, what: String| CapEntry {
+        let entry = |name: String,
+                     kind,
+                     rights: Rights,
+                     badge,
+                     target: usize,
+                     arg: u32,
+                     span: &Span,
+                     what: String| CapEntry {
             name,
             slot: 0,
             kind,
@@ -242,8 +312,11 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
         // A component that handles others' faults receives them on an
         // endpoint of its own; each faulting thread's fault endpoint is a
         // copy badged with that component's index + 1.
-        let handled: Vec<&Component> =
-            sys.components.iter().filter(|o| o.fault_handler == FaultHandler::Component(ci)).collect();
+        let handled: Vec<&Component> = sys
+            .components
+            .iter()
+            .filter(|o| o.fault_handler == FaultHandler::Component(ci))
+            .collect();
         if let Some(first) = handled.first() {
             let names: Vec<&str> = handled.iter().map(|o| o.name.as_str()).collect();
             push(
@@ -280,7 +353,10 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                     *dev,
                     bar.index as u32,
                     sp,
-                    format!("read and write the registers of `{}`: {} (uncached, at {:#x})", d.name, extent, vaddr),
+                    format!(
+                        "read and write the registers of `{}`: {} (uncached, at {:#x})",
+                        d.name, extent, vaddr
+                    ),
                 );
                 cap.vaddr = vaddr;
                 cap.size = size;
@@ -297,7 +373,12 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                         *dev,
                         NONE,
                         sp,
-                        format!("use IO ports {:#x}..{:#x} of `{}`", base, base as u32 + count as u32, d.name),
+                        format!(
+                            "use IO ports {:#x}..{:#x} of `{}`",
+                            base,
+                            base as u32 + count as u32,
+                            d.name
+                        ),
                     ),
                 );
             }
@@ -322,9 +403,16 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
         for (chi, ch) in sys.channels.iter().enumerate() {
             let cname = const_name(&ch.name);
             match &ch.ends {
-                Ends::Endpoint { server, server_span, clients } => {
+                Ends::Endpoint {
+                    server,
+                    server_span,
+                    clients,
+                } => {
                     if *server == Some(ci) {
-                        let who: Vec<&str> = clients.iter().map(|(c, _, _)| sys.components[*c].name.as_str()).collect();
+                        let who: Vec<&str> = clients
+                            .iter()
+                            .map(|(c, _, _)| sys.components[*c].name.as_str())
+                            .collect();
                         push(
                             &mut caps,
                             entry(
@@ -335,13 +423,19 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                                 chi,
                                 NONE,
                                 server_span,
-                                format!("receive calls on `{}` from {}", ch.name, list_or_nobody(&who)),
+                                format!(
+                                    "receive calls on `{}` from {}",
+                                    ch.name,
+                                    list_or_nobody(&who)
+                                ),
                             ),
                         );
                     }
                     for (client, badge, sp) in clients {
                         if *client == ci {
-                            let server_name = server.map(|s| sys.components[s].name.as_str()).unwrap_or(SUPERVISOR);
+                            let server_name = server
+                                .map(|s| sys.components[s].name.as_str())
+                                .unwrap_or(SUPERVISOR);
                             push(
                                 &mut caps,
                                 entry(
@@ -352,13 +446,18 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                                     chi,
                                     server.map(|s| s as u32).unwrap_or(NONE),
                                     sp,
-                                    format!("call `{}` over `{}` (badge {badge})", server_name, ch.name),
+                                    format!(
+                                        "call `{}` over `{}` (badge {badge})",
+                                        server_name, ch.name
+                                    ),
                                 ),
                             );
                         }
                     }
                 }
-                Ends::Notification { waiter, signallers, .. } => {
+                Ends::Notification {
+                    waiter, signallers, ..
+                } => {
                     for (s, sp) in signallers {
                         if *s == ci {
                             let bit = bits.bit(*waiter, Source::Channel(chi, ci));
@@ -372,13 +471,24 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                                     chi,
                                     *waiter as u32,
                                     sp,
-                                    format!("signal `{}` through `{}` (bit {bit})", sys.components[*waiter].name, ch.name),
+                                    format!(
+                                        "signal `{}` through `{}` (bit {bit})",
+                                        sys.components[*waiter].name, ch.name
+                                    ),
                                 ),
                             );
                         }
                     }
                 }
-                Ends::Ring { producer, consumer, producer_span, consumer_span, ring_region, entries, .. } => {
+                Ends::Ring {
+                    producer,
+                    consumer,
+                    producer_span,
+                    consumer_span,
+                    ring_region,
+                    entries,
+                    ..
+                } => {
                     if *producer != ci && *consumer != ci {
                         continue;
                     }
@@ -417,7 +527,10 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                             chi,
                             peer as u32,
                             sp,
-                            format!("signal `{}` about ring `{}` (bit {bit})", sys.components[peer].name, ch.name),
+                            format!(
+                                "signal `{}` about ring `{}` (bit {bit})",
+                                sys.components[peer].name, ch.name
+                            ),
                         ),
                     );
                 }
@@ -429,13 +542,18 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                 Some(at) => at,
                 None => space.place(region.size, region.page_size),
             };
-            let verb = match (m.rights.contains(Rights::WRITE), m.rights.contains(Rights::EXECUTE)) {
+            let verb = match (
+                m.rights.contains(Rights::WRITE),
+                m.rights.contains(Rights::EXECUTE),
+            ) {
                 (true, _) => "read and write",
                 (false, true) => "read and execute",
                 (false, false) => "read",
             };
             let mut cap = entry(
-                m.cap_name.clone().unwrap_or_else(|| const_name(&region.name)),
+                m.cap_name
+                    .clone()
+                    .unwrap_or_else(|| const_name(&region.name)),
                 CapKind::Frames,
                 m.rights,
                 0,
@@ -461,7 +579,10 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                 let mut d = Diagnostic::error(
                     "duplicate-id",
                     cap.span.clone(),
-                    format!("`{}` would get two capabilities named `{}`", c.name, cap.name),
+                    format!(
+                        "`{}` would get two capabilities named `{}`",
+                        c.name, cap.name
+                    ),
                 )
                 .with_help("give one of the mappings its own name with `cap = \"NAME\"`");
                 if let Some(sp) = &prev.span {
@@ -475,27 +596,39 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                 Diagnostic::error(
                     "too-many-caps",
                     Some(c.span.clone()),
-                    format!("`{}` would hold {} capabilities; its CNode has {MAX_SLOTS} slots", c.name, next_slot),
+                    format!(
+                        "`{}` would hold {} capabilities; its CNode has {MAX_SLOTS} slots",
+                        c.name, next_slot
+                    ),
                 )
                 .with_help("split the component or merge its channels"),
             );
         }
         if space.overflow {
             diags.push(
-                Diagnostic::error("overlap", Some(c.span.clone()), format!("the mappings of `{}` do not fit its address space", c.name))
-                    .with_help("use fewer or smaller regions"),
+                Diagnostic::error(
+                    "overlap",
+                    Some(c.span.clone()),
+                    format!("the mappings of `{}` do not fit its address space", c.name),
+                )
+                .with_help("use fewer or smaller regions"),
             );
         }
         layouts[ci].layout_hash = hash_caps(&caps);
         layouts[ci].caps = caps;
     }
-    Layout { components: layouts }
+    Layout {
+        components: layouts,
+    }
 }
 
 fn hash_caps(caps: &[CapEntry]) -> u64 {
     let mut text = String::new();
     for cap in caps {
-        text.push_str(&format!("{} {} {} {:#x};", cap.slot, cap.kind, cap.name, cap.vaddr));
+        text.push_str(&format!(
+            "{} {} {} {:#x};",
+            cap.slot, cap.kind, cap.name, cap.vaddr
+        ));
     }
     ward_sysspec::fnv1a64(text.as_bytes())
 }
@@ -529,9 +662,15 @@ impl AddressSpace {
         let taken = c
             .maps
             .iter()
-            .filter_map(|m| m.at.map(|at| (at, at.saturating_add(sys.regions[m.region].size))))
+            .filter_map(|m| {
+                m.at.map(|at| (at, at.saturating_add(sys.regions[m.region].size)))
+            })
             .collect();
-        AddressSpace { taken, cursor: AUTO_MAP_BASE, overflow: false }
+        AddressSpace {
+            taken,
+            cursor: AUTO_MAP_BASE,
+            overflow: false,
+        }
     }
 
     /// The lowest free, aligned address at or above the cursor for `size`

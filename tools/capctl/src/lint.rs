@@ -11,12 +11,30 @@ use crate::model::*;
 /// Every lint: its name and what it catches.
 pub const LINTS: &[(&str, &str)] = &[
     ("shared-writable", "a region writable by two components"),
-    ("whole-bar", "a driver given a whole BAR instead of the pages it needs"),
-    ("dma-oversized", "a DMA window larger than the buffer pool its rings use"),
-    ("supervisor-reachable", "a component that can call the supervisor's control endpoint"),
-    ("app-device", "an application that can see a device or its DMA memory"),
-    ("unsafe-dma", "a device allowed to DMA without an IOMMU domain"),
-    ("unused", "a region, device or channel that no component uses"),
+    (
+        "whole-bar",
+        "a driver given a whole BAR instead of the pages it needs",
+    ),
+    (
+        "dma-oversized",
+        "a DMA window larger than the buffer pool its rings use",
+    ),
+    (
+        "supervisor-reachable",
+        "a component that can call the supervisor's control endpoint",
+    ),
+    (
+        "app-device",
+        "an application that can see a device or its DMA memory",
+    ),
+    (
+        "unsafe-dma",
+        "a device allowed to DMA without an IOMMU domain",
+    ),
+    (
+        "unused",
+        "a region, device or channel that no component uses",
+    ),
     ("no-restart-limit", "a restart policy without a real limit"),
 ];
 
@@ -33,7 +51,10 @@ pub fn lint(sys: &System) -> Vec<Diagnostic> {
     restart_limit(sys, &mut out);
     out.retain(|d| !sys.allowed_lints.iter().any(|a| a == d.code));
     for d in &mut out {
-        d.help.push(format!("if this is intended, add \"{}\" to `[lints] allow`", d.code));
+        d.help.push(format!(
+            "if this is intended, add \"{}\" to `[lints] allow`",
+            d.code
+        ));
     }
     out
 }
@@ -43,7 +64,12 @@ fn shared_writable(sys: &System, out: &mut Vec<Diagnostic>) {
         let writers: Vec<(&Component, &Map)> = sys
             .components
             .iter()
-            .flat_map(|c| c.maps.iter().filter(|m| m.region == ri && m.rights.contains(Rights::WRITE)).map(move |m| (c, m)))
+            .flat_map(|c| {
+                c.maps
+                    .iter()
+                    .filter(|m| m.region == ri && m.rights.contains(Rights::WRITE))
+                    .map(move |m| (c, m))
+            })
             .collect();
         if writers.len() >= 2 {
             let names: Vec<&str> = writers.iter().map(|(c, _)| c.name.as_str()).collect();
@@ -63,7 +89,10 @@ fn shared_writable(sys: &System, out: &mut Vec<Diagnostic>) {
 
 fn whole_bar(sys: &System, out: &mut Vec<Diagnostic>) {
     for d in &sys.devices {
-        if sys.drivers_of(sys.device_index(&d.name).unwrap()).is_empty() {
+        if sys
+            .drivers_of(sys.device_index(&d.name).unwrap())
+            .is_empty()
+        {
             continue;
         }
         for bar in d.bars.iter().filter(|b| b.size.is_none()) {
@@ -90,13 +119,20 @@ fn dma_oversized(sys: &System, out: &mut Vec<Diagnostic>) {
                 .channels
                 .iter()
                 .filter_map(|ch| match &ch.ends {
-                    Ends::Ring { pool: Some(p), entries, buffer_size, .. } if *p == w.region => {
-                        Some(*entries as u64 * *buffer_size as u64)
-                    }
+                    Ends::Ring {
+                        pool: Some(p),
+                        entries,
+                        buffer_size,
+                        ..
+                    } if *p == w.region => Some(*entries as u64 * *buffer_size as u64),
                     _ => None,
                 })
                 .sum();
-            let size = if w.size == 0 { sys.regions[w.region].size } else { w.size };
+            let size = if w.size == 0 {
+                sys.regions[w.region].size
+            } else {
+                w.size
+            };
             let need_pages = need.div_ceil(4096) * 4096;
             if need > 0 && size > need_pages {
                 out.push(
@@ -115,7 +151,10 @@ fn dma_oversized(sys: &System, out: &mut Vec<Diagnostic>) {
                         "reason: the device can write {} that no ring buffer covers",
                         human_size(size - need_pages)
                     ))
-                    .with_help(format!("fix: add `size = \"{}\"` to the window, or shrink the region", human_size(need_pages).replace(' ', ""))),
+                    .with_help(format!(
+                        "fix: add `size = \"{}\"` to the window, or shrink the region",
+                        human_size(need_pages).replace(' ', "")
+                    )),
                 );
             }
         }
@@ -124,7 +163,12 @@ fn dma_oversized(sys: &System, out: &mut Vec<Diagnostic>) {
 
 fn supervisor_reachable(sys: &System, out: &mut Vec<Diagnostic>) {
     for ch in &sys.channels {
-        if let Ends::Endpoint { server: None, clients, .. } = &ch.ends {
+        if let Ends::Endpoint {
+            server: None,
+            clients,
+            ..
+        } = &ch.ends
+        {
             for (c, _, sp) in clients {
                 out.push(
                     Diagnostic::warning(
@@ -141,7 +185,11 @@ fn supervisor_reachable(sys: &System, out: &mut Vec<Diagnostic>) {
 }
 
 fn app_device(sys: &System, out: &mut Vec<Diagnostic>) {
-    for c in sys.components.iter().filter(|c| c.kind == ComponentKind::App) {
+    for c in sys
+        .components
+        .iter()
+        .filter(|c| c.kind == ComponentKind::App)
+    {
         for (dev, sp) in c.devices.iter().chain(c.irqs.iter()) {
             out.push(
                 Diagnostic::warning(
@@ -181,7 +229,11 @@ fn app_device(sys: &System, out: &mut Vec<Diagnostic>) {
 }
 
 fn unsafe_dma(sys: &System, out: &mut Vec<Diagnostic>) {
-    for d in sys.devices.iter().filter(|d| d.unsafe_dma && !d.iommu && !d.dma.is_empty()) {
+    for d in sys
+        .devices
+        .iter()
+        .filter(|d| d.unsafe_dma && !d.iommu && !d.dma.is_empty())
+    {
         out.push(
             Diagnostic::warning("unsafe-dma", Some(d.span.clone()), format!("device `{}` can DMA anywhere in memory", d.name))
                 .with_help("reason: without an IOMMU domain nothing confines the device to its windows; a driver bug becomes a kernel compromise")
@@ -191,15 +243,36 @@ fn unsafe_dma(sys: &System, out: &mut Vec<Diagnostic>) {
 }
 
 fn unused(sys: &System, out: &mut Vec<Diagnostic>) {
-    for (ri, r) in sys.regions.iter().enumerate().filter(|(_, r)| r.ring_of.is_none()) {
-        let mapped = sys.components.iter().any(|c| c.maps.iter().any(|m| m.region == ri));
-        let dma = sys.devices.iter().any(|d| d.dma.iter().any(|w| w.region == ri));
-        let pool = sys.channels.iter().any(|ch| matches!(&ch.ends, Ends::Ring { pool: Some(p), .. } if *p == ri));
+    for (ri, r) in sys
+        .regions
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.ring_of.is_none())
+    {
+        let mapped = sys
+            .components
+            .iter()
+            .any(|c| c.maps.iter().any(|m| m.region == ri));
+        let dma = sys
+            .devices
+            .iter()
+            .any(|d| d.dma.iter().any(|w| w.region == ri));
+        let pool = sys
+            .channels
+            .iter()
+            .any(|ch| matches!(&ch.ends, Ends::Ring { pool: Some(p), .. } if *p == ri));
         if !mapped && !dma && !pool {
             out.push(
-                Diagnostic::warning("unused", Some(r.span.clone()), format!("region `{}` is not used by anyone", r.name))
-                    .with_help(format!("reason: it still costs {} of RAM", human_size(r.size)))
-                    .with_help("fix: remove it, or map it into the component that needs it"),
+                Diagnostic::warning(
+                    "unused",
+                    Some(r.span.clone()),
+                    format!("region `{}` is not used by anyone", r.name),
+                )
+                .with_help(format!(
+                    "reason: it still costs {} of RAM",
+                    human_size(r.size)
+                ))
+                .with_help("fix: remove it, or map it into the component that needs it"),
             );
         }
     }
@@ -220,9 +293,13 @@ fn unused(sys: &System, out: &mut Vec<Diagnostic>) {
         };
         if lonely {
             out.push(
-                Diagnostic::warning("unused", Some(ch.span.clone()), format!("channel `{}` has nobody on its sending side", ch.name))
-                    .with_help("reason: its receiver waits on something that can never arrive")
-                    .with_help("fix: add a client or signaller, or remove the channel"),
+                Diagnostic::warning(
+                    "unused",
+                    Some(ch.span.clone()),
+                    format!("channel `{}` has nobody on its sending side", ch.name),
+                )
+                .with_help("reason: its receiver waits on something that can never arrive")
+                .with_help("fix: add a client or signaller, or remove the channel"),
             );
         }
     }

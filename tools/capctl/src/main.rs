@@ -11,7 +11,11 @@ use capctl::{audit, diag, diff, edit, explain, gencaps, graph, image, lint, read
 use clap::{Parser, Subcommand, ValueEnum};
 
 #[derive(Parser)]
-#[command(name = "capctl", version, about = "Check, explain, draw, edit and compile Ward's system.toml")]
+#[command(
+    name = "capctl",
+    version,
+    about = "Check, explain, draw, edit and compile Ward's system.toml"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -220,12 +224,16 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 return Ok(ExitCode::from(EXIT_INVALID));
             }
             let sys = checked.system.as_ref().expect("valid");
-            let count = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+            let count =
+                |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
             println!(
                 "{}: ok ({}, {}, {}, {}; {} of {} RAM)",
                 src.path,
                 count(sys.components.len(), "component"),
-                count(sys.regions.iter().filter(|r| r.ring_of.is_none()).count(), "region"),
+                count(
+                    sys.regions.iter().filter(|r| r.ring_of.is_none()).count(),
+                    "region"
+                ),
                 count(sys.devices.len(), "device"),
                 count(sys.channels.len(), "channel"),
                 capctl::model::human_size(capctl::check::memory_total(sys).div_ceil(1 << 20) << 20),
@@ -233,7 +241,10 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             );
             Ok(ExitCode::SUCCESS)
         }
-        Command::Lint { file, deny_warnings } => {
+        Command::Lint {
+            file,
+            deny_warnings,
+        } => {
             valid_or_exit!(&file, src, checked, sys, _layout);
             let warnings = lint::lint(sys);
             report(&src, &warnings);
@@ -246,7 +257,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             }
             Ok(ExitCode::SUCCESS)
         }
-        Command::Explain { file, component, who } => {
+        Command::Explain {
+            file,
+            component,
+            who,
+        } => {
             valid_or_exit!(&file, src, checked, sys, layout);
             if let Some(name) = who {
                 return match explain::who(sys, layout, &src, &name) {
@@ -254,14 +269,19 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                         print!("{text}");
                         Ok(ExitCode::SUCCESS)
                     }
-                    None => Err(not_found("region, device or channel", &name, &explain::who_names(sys))),
+                    None => Err(not_found(
+                        "region, device or channel",
+                        &name,
+                        &explain::who_names(sys),
+                    )),
                 };
             }
             let only = match component {
                 Some(name) => match sys.component_index(&name) {
                     Some(i) => Some(i),
                     None => {
-                        let names: Vec<&str> = sys.components.iter().map(|c| c.name.as_str()).collect();
+                        let names: Vec<&str> =
+                            sys.components.iter().map(|c| c.name.as_str()).collect();
                         return Err(not_found("component", &name, &names));
                     }
                 },
@@ -276,7 +296,12 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let text = match output.extension().and_then(|e| e.to_str()) {
                 Some("svg") => graph::to_svg(sys),
                 Some("dot") | Some("gv") => graph::to_dot(sys),
-                _ => return Err(format!("cannot tell the format of {}: name it .svg or .dot", output.display())),
+                _ => {
+                    return Err(format!(
+                        "cannot tell the format of {}: name it .svg or .dot",
+                        output.display()
+                    ))
+                }
             };
             write_out(&output, &text)?;
             println!("wrote {}", output.display());
@@ -307,9 +332,20 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
             let _ = (&src_a, &src_b);
             let (text, changed) = diff::diff((sys_a, layout_a), (sys_b, layout_b));
             print!("{text}");
-            Ok(if exit_code && changed { ExitCode::from(EXIT_INVALID) } else { ExitCode::SUCCESS })
+            Ok(if exit_code && changed {
+                ExitCode::from(EXIT_INVALID)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
-        Command::Build { file, kernel, root_task, programs, out, allow_missing_programs } => {
+        Command::Build {
+            file,
+            kernel,
+            root_task,
+            programs,
+            out,
+            allow_missing_programs,
+        } => {
             let (src, checked) = load(&file)?;
             report(&src, &checked.diagnostics);
             let Some((sys, layout)) = checked.valid() else {
@@ -341,7 +377,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 }
             }
         }
-        Command::Audit { file, log, print_expected } => {
+        Command::Audit {
+            file,
+            log,
+            print_expected,
+        } => {
             valid_or_exit!(&file, src, checked, sys, layout);
             let _ = &src;
             let bytes = capctl::compile::compile(sys, layout).encode();
@@ -350,13 +390,22 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
                 return Ok(ExitCode::SUCCESS);
             }
             let log = log.ok_or("give the LOG file to audit (or --print-expected)")?;
-            let text = std::fs::read(&log).map_err(|e| format!("cannot read {}: {e}", log.display()))?;
+            let text =
+                std::fs::read(&log).map_err(|e| format!("cannot read {}: {e}", log.display()))?;
             let text = String::from_utf8_lossy(&text);
             let rep = audit::audit(&bytes, &text, &log.display().to_string())?;
             print!("{}", rep.text);
-            Ok(if rep.differences == 0 { ExitCode::SUCCESS } else { ExitCode::from(EXIT_INVALID) })
+            Ok(if rep.differences == 0 {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(EXIT_INVALID)
+            })
         }
-        Command::GenCaps { file, component, output } => {
+        Command::GenCaps {
+            file,
+            component,
+            output,
+        } => {
             let text = match gencaps::generate_from_file(&file, &component) {
                 Ok(t) => t,
                 Err(e) => {
@@ -383,7 +432,13 @@ fn not_found(what: &str, name: &str, names: &[&str]) -> String {
 
 fn to_edit(op: EditOp) -> Result<Edit, String> {
     Ok(match op {
-        EditOp::AddComponent { name, kind, priority, program, stack } => Edit::AddComponent {
+        EditOp::AddComponent {
+            name,
+            kind,
+            priority,
+            program,
+            stack,
+        } => Edit::AddComponent {
             name,
             kind: match kind {
                 KindArg::Driver => "driver",
@@ -396,8 +451,22 @@ fn to_edit(op: EditOp) -> Result<Edit, String> {
             stack,
         },
         EditOp::RemoveComponent { name } => Edit::RemoveComponent { name },
-        EditOp::SetPriority { component, priority } => Edit::SetPriority { component, priority },
-        EditOp::Grant { component, what, name, rights, at, cap, badge } => {
+        EditOp::SetPriority {
+            component,
+            priority,
+        } => Edit::SetPriority {
+            component,
+            priority,
+        },
+        EditOp::Grant {
+            component,
+            what,
+            name,
+            rights,
+            at,
+            cap,
+            badge,
+        } => {
             let grant = match what {
                 GrantArg::Map => Grant::Map {
                     region: name,
@@ -407,11 +476,18 @@ fn to_edit(op: EditOp) -> Result<Edit, String> {
                 },
                 GrantArg::Device => Grant::Device(name),
                 GrantArg::Irq => Grant::Irq(name),
-                GrantArg::Channel => Grant::Channel { channel: name, badge },
+                GrantArg::Channel => Grant::Channel {
+                    channel: name,
+                    badge,
+                },
             };
             Edit::Grant { component, grant }
         }
-        EditOp::Revoke { component, what, name } => Edit::Revoke {
+        EditOp::Revoke {
+            component,
+            what,
+            name,
+        } => Edit::Revoke {
             component,
             kind: match what {
                 GrantArg::Map => GrantKind::Map,

@@ -188,19 +188,29 @@ impl System {
 
     /// The component that drives device `dev` (lists it in `devices`).
     pub fn drivers_of(&self, dev: usize) -> Vec<usize> {
-        (0..self.components.len()).filter(|&c| self.components[c].devices.iter().any(|(d, _)| *d == dev)).collect()
+        (0..self.components.len())
+            .filter(|&c| self.components[c].devices.iter().any(|(d, _)| *d == dev))
+            .collect()
     }
 
     /// The component indices named at the ends of a channel.
     pub fn channel_members(&self, ch: usize) -> Vec<usize> {
         match &self.channels[ch].ends {
-            Ends::Endpoint { server, clients, .. } => {
-                server.iter().copied().chain(clients.iter().map(|c| c.0)).collect()
-            }
-            Ends::Notification { waiter, signallers, .. } => {
-                std::iter::once(*waiter).chain(signallers.iter().map(|s| s.0)).collect()
-            }
-            Ends::Ring { producer, consumer, .. } => vec![*producer, *consumer],
+            Ends::Endpoint {
+                server, clients, ..
+            } => server
+                .iter()
+                .copied()
+                .chain(clients.iter().map(|c| c.0))
+                .collect(),
+            Ends::Notification {
+                waiter, signallers, ..
+            } => std::iter::once(*waiter)
+                .chain(signallers.iter().map(|s| s.0))
+                .collect(),
+            Ends::Ring {
+                producer, consumer, ..
+            } => vec![*producer, *consumer],
         }
     }
 }
@@ -228,5 +238,13 @@ pub fn human_duration(us: u64) -> String {
 
 /// "NET_RX_POOL" from "net-rx-pool".
 pub fn const_name(name: &str) -> String {
-    name.chars().map(|c| if c == '-' { '_' } else { c.to_ascii_uppercase() }).collect()
+    name.chars()
+        .map(|c| {
+            if c == '-' {
+                '_'
+            } else {
+                c.to_ascii_uppercase()
+            }
+        })
+        .collect()
 }

@@ -255,7 +255,9 @@ pub struct Size(pub u64);
 /// Parses "16KiB"-style sizes. Binary units only: memory comes in pages.
 pub fn parse_size(text: &str) -> Option<u64> {
     let text = text.trim();
-    let digits_end = text.find(|c: char| !(c.is_ascii_digit() || c == '_')).unwrap_or(text.len());
+    let digits_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '_'))
+        .unwrap_or(text.len());
     let number: u64 = text[..digits_end].replace('_', "").parse().ok()?;
     let multiplier: u64 = match text[digits_end..].trim() {
         "" | "B" => 1,
@@ -276,7 +278,9 @@ impl<'de> Deserialize<'de> for Size {
                 f.write_str("a size: bytes as an integer, or a string such as \"16KiB\", \"2MiB\", \"1GiB\"")
             }
             fn visit_i64<E: de::Error>(self, v: i64) -> Result<Size, E> {
-                u64::try_from(v).map(Size).map_err(|_| E::custom("a size cannot be negative"))
+                u64::try_from(v)
+                    .map(Size)
+                    .map_err(|_| E::custom("a size cannot be negative"))
             }
             fn visit_u64<E: de::Error>(self, v: u64) -> Result<Size, E> {
                 Ok(Size(v))
@@ -300,7 +304,9 @@ pub struct Duration(pub u64);
 /// Parses "10ms"-style durations into microseconds.
 pub fn parse_duration(text: &str) -> Option<u64> {
     let text = text.trim();
-    let digits_end = text.find(|c: char| !(c.is_ascii_digit() || c == '_')).unwrap_or(text.len());
+    let digits_end = text
+        .find(|c: char| !(c.is_ascii_digit() || c == '_'))
+        .unwrap_or(text.len());
     let number: u64 = text[..digits_end].replace('_', "").parse().ok()?;
     let multiplier: u64 = match &text[digits_end..] {
         "us" => 1,
@@ -313,10 +319,13 @@ pub fn parse_duration(text: &str) -> Option<u64> {
 
 impl<'de> Deserialize<'de> for Duration {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let text = String::deserialize(d)
-            .map_err(|_| de::Error::custom("expected a duration string such as \"10ms\", \"500us\" or \"2s\""))?;
+        let text = String::deserialize(d).map_err(|_| {
+            de::Error::custom("expected a duration string such as \"10ms\", \"500us\" or \"2s\"")
+        })?;
         parse_duration(&text).map(Duration).ok_or_else(|| {
-            de::Error::custom(format!("invalid duration `{text}`: write a number with us, ms or s (e.g. \"10ms\")"))
+            de::Error::custom(format!(
+                "invalid duration `{text}`: write a number with us, ms or s (e.g. \"10ms\")"
+            ))
         })
     }
 }

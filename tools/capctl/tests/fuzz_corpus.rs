@@ -6,7 +6,9 @@
 use std::path::Path;
 
 fn each_file(dir: &Path, mut f: impl FnMut(&Path, &[u8])) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     let mut n = 0;
     for entry in entries.flatten() {
         let path = entry.path();
@@ -23,7 +25,12 @@ fn each_file(dir: &Path, mut f: impl FnMut(&Path, &[u8])) -> usize {
 fn check_corpus_never_panics() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let mut n = 0;
-    for dir in ["fuzz/corpus/check", "fuzz/artifacts/check", "tests/golden", "tests/fixtures"] {
+    for dir in [
+        "fuzz/corpus/check",
+        "fuzz/artifacts/check",
+        "tests/golden",
+        "tests/fixtures",
+    ] {
         n += each_file(&root.join(dir), |path, bytes| {
             let result = std::panic::catch_unwind(|| capctl::fuzz::run_one(bytes));
             assert!(result.is_ok(), "capctl panicked on {}", path.display());
@@ -39,7 +46,11 @@ fn spec_corpus_never_panics() {
     for dir in ["fuzz/corpus/spec", "fuzz/artifacts/spec"] {
         n += each_file(&root.join(dir), |path, bytes| {
             let result = std::panic::catch_unwind(|| capctl::fuzz::run_spec(bytes));
-            assert!(result.is_ok(), "the spec decoder panicked on {}", path.display());
+            assert!(
+                result.is_ok(),
+                "the spec decoder panicked on {}",
+                path.display()
+            );
         });
     }
     assert!(n >= 1, "the spec corpus is missing");

@@ -23,7 +23,12 @@ mod net_caps {
 }
 
 fn fixture(name: &str) -> String {
-    std::fs::read_to_string(Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name)).unwrap()
+    std::fs::read_to_string(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests/fixtures")
+            .join(name),
+    )
+    .unwrap()
 }
 
 #[test]
@@ -31,7 +36,11 @@ fn generated_tables_are_current() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample.toml");
     for component in ["e1000", "serial", "net"] {
         let text = gencaps::generate_from_file(&path, component).unwrap();
-        assert_eq!(text, fixture(&format!("sample_caps_{component}.rs")), "regenerate with `capctl gen-caps` for {component}");
+        assert_eq!(
+            text,
+            fixture(&format!("sample_caps_{component}.rs")),
+            "regenerate with `capctl gen-caps` for {component}"
+        );
     }
 }
 
@@ -43,7 +52,10 @@ fn generated_constants_match_the_compiled_spec() {
     let bytes = compile::compile(sys, layout).encode();
     let spec = Spec::decode(&bytes).unwrap();
     let e1000 = spec.component_index("e1000").unwrap();
-    assert_eq!(spec.components[e1000].layout_hash.get(), e1000_caps::LAYOUT_HASH);
+    assert_eq!(
+        spec.components[e1000].layout_hash.get(),
+        e1000_caps::LAYOUT_HASH
+    );
     let caps = spec.caps_of(e1000);
     let by_name = |name: &str| caps.iter().find(|c| spec.str(c.name) == name).unwrap();
 
@@ -55,7 +67,10 @@ fn generated_constants_match_the_compiled_spec() {
 
     let signal: Slot<ward_sysspec::caps::Notification> = e1000_caps::NET_RX_SIGNAL;
     assert_eq!(signal.index(), by_name("NET_RX_SIGNAL").slot.get());
-    assert_eq!(e1000_caps::NET_RX_SIGNAL_BADGE, by_name("NET_RX_SIGNAL").badge.get());
+    assert_eq!(
+        e1000_caps::NET_RX_SIGNAL_BADGE,
+        by_name("NET_RX_SIGNAL").badge.get()
+    );
     // The badge e1000 signals with is the bit `net` waits for.
     assert_eq!(e1000_caps::NET_RX_SIGNAL_BADGE, net_caps::NET_RX_BIT);
     assert_eq!(e1000_caps::NIC_IRQ_BIT, by_name("NIC_IRQ").badge.get());
@@ -70,7 +85,10 @@ fn generated_constants_match_the_compiled_spec() {
 fn unknown_component_is_an_error_with_a_suggestion() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample.toml");
     let err = gencaps::generate_from_file(&path, "e100").unwrap_err();
-    assert!(err.contains("no component or program named `e100`; did you mean `e1000`?"), "{err}");
+    assert!(
+        err.contains("no component or program named `e100`; did you mean `e1000`?"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -81,13 +99,22 @@ fn build_script_writes_the_table_for_cargo() {
     std::fs::create_dir_all(&out).unwrap();
     std::env::set_var("OUT_DIR", &out);
     std::env::set_var("CARGO_MANIFEST_DIR", env!("CARGO_MANIFEST_DIR"));
-    std::env::set_var("WARD_SYSTEM", Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample.toml"));
+    std::env::set_var(
+        "WARD_SYSTEM",
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/sample.toml"),
+    );
     gencaps::build_script("e1000");
-    assert_eq!(std::fs::read_to_string(out.join("caps.rs")).unwrap(), fixture("sample_caps_e1000.rs"));
+    assert_eq!(
+        std::fs::read_to_string(out.join("caps.rs")).unwrap(),
+        fixture("sample_caps_e1000.rs")
+    );
     // A program the system does not contain gets the fixed slots only.
     gencaps::build_script("not-in-this-system");
     let text = std::fs::read_to_string(out.join("caps.rs")).unwrap();
     assert!(text.contains("pub const LAYOUT_HASH: u64 = 0;"), "{text}");
-    assert!(text.contains("pub use ward_sysspec::caps::{CNODE, CONSOLE, NOTIFICATION, TCB, VSPACE};"), "{text}");
+    assert!(
+        text.contains("pub use ward_sysspec::caps::{CNODE, CONSOLE, NOTIFICATION, TCB, VSPACE};"),
+        "{text}"
+    );
     std::env::remove_var("WARD_SYSTEM");
 }

@@ -53,10 +53,17 @@ fn golden_messages() {
         }
         let want = std::fs::read_to_string(&out_path).unwrap_or_default();
         if got != want {
-            failures.push(format!("--- {name}: expected\n{want}\n--- {name}: got\n{got}"));
+            failures.push(format!(
+                "--- {name}: expected\n{want}\n--- {name}: got\n{got}"
+            ));
         }
     }
-    assert!(failures.is_empty(), "{} golden case(s) differ:\n{}", failures.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} golden case(s) differ:\n{}",
+        failures.len(),
+        failures.join("\n")
+    );
 }
 
 /// Every error code the checker can emit has a golden case.
@@ -93,24 +100,39 @@ fn every_error_code_is_covered() {
         "too-many-caps",
         "boot-limits",
     ];
-    let all: String = cases().iter().map(|(_, p)| std::fs::read_to_string(p.with_extension("out")).unwrap_or_default()).collect();
+    let all: String = cases()
+        .iter()
+        .map(|(_, p)| std::fs::read_to_string(p.with_extension("out")).unwrap_or_default())
+        .collect();
     for code in CODES {
-        assert!(all.contains(&format!("error[{code}]")), "no golden case shows error[{code}]");
+        assert!(
+            all.contains(&format!("error[{code}]")),
+            "no golden case shows error[{code}]"
+        );
     }
     // And the checker emits no code outside that list.
     let source = include_str!("../src/check.rs").to_string() + include_str!("../src/layout.rs");
     for piece in source.split("Diagnostic::error(\"").skip(1) {
         let code = piece.split('"').next().unwrap();
-        assert!(CODES.contains(&code), "error code `{code}` is not in the golden list");
+        assert!(
+            CODES.contains(&code),
+            "error code `{code}` is not in the golden list"
+        );
     }
 }
 
 /// Every lint has a golden case.
 #[test]
 fn every_lint_is_covered() {
-    let all: String = cases().iter().map(|(_, p)| std::fs::read_to_string(p.with_extension("out")).unwrap_or_default()).collect();
+    let all: String = cases()
+        .iter()
+        .map(|(_, p)| std::fs::read_to_string(p.with_extension("out")).unwrap_or_default())
+        .collect();
     for (name, _) in lint::LINTS {
-        assert!(all.contains(&format!("warning[{name}]")), "no golden case shows warning[{name}]");
+        assert!(
+            all.contains(&format!("warning[{name}]")),
+            "no golden case shows warning[{name}]"
+        );
     }
 }
 
@@ -127,14 +149,20 @@ fn default_system_is_clean() {
 #[test]
 fn scenario_systems_are_valid() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../tests/systems");
-    let Ok(entries) = std::fs::read_dir(&dir) else { return };
+    let Ok(entries) = std::fs::read_dir(&dir) else {
+        return;
+    };
     for entry in entries.flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "toml") {
             let text = std::fs::read_to_string(&path).unwrap();
             let src = Source::new(path.display().to_string(), text);
             let checked = check(&src);
-            assert!(!checked.has_errors(), "{}", render_all(&checked.diagnostics, &src));
+            assert!(
+                !checked.has_errors(),
+                "{}",
+                render_all(&checked.diagnostics, &src)
+            );
         }
     }
 }

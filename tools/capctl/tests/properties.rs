@@ -27,7 +27,13 @@ struct Sys {
 
 fn sys_strategy() -> impl Strategy<Value = Sys> {
     (2usize..6).prop_flat_map(|n| {
-        let kinds = prop::collection::vec((prop::sample::select(vec!["driver", "server", "app"]), 1u8..=254), n);
+        let kinds = prop::collection::vec(
+            (
+                prop::sample::select(vec!["driver", "server", "app"]),
+                1u8..=254,
+            ),
+            n,
+        );
         let regions = prop::collection::vec(1u64..64, 0..5);
         let rings = prop::collection::vec((0..n, 0..n, 1u32..10), 0..4);
         let endpoints = prop::collection::vec((0..n, prop::collection::vec(0..n, 0..3)), 0..3);
@@ -54,7 +60,10 @@ impl Sys {
     fn toml(&self) -> String {
         let mut t = String::from("# generated\n[kernel]\nram = \"1GiB\"   # plenty\n");
         for (i, size) in self.regions.iter().enumerate() {
-            t += &format!("\n# region {i}\n[region.r{i}]\nsize = \"{}KiB\"\n", size * 4);
+            t += &format!(
+                "\n# region {i}\n[region.r{i}]\nsize = \"{}KiB\"\n",
+                size * 4
+            );
         }
         let mut maps: Vec<Vec<String>> = vec![Vec::new(); self.components.len()];
         let mut mapped = std::collections::HashSet::new();
@@ -95,8 +104,11 @@ impl Sys {
         }
         for (k, (waiter, signallers)) in self.notifications.iter().enumerate() {
             let mut seen = std::collections::HashSet::new();
-            let ok: Vec<String> =
-                signallers.iter().filter(|s| *s != waiter && seen.insert(**s)).map(|s| format!("\"c{s}\"")).collect();
+            let ok: Vec<String> = signallers
+                .iter()
+                .filter(|s| *s != waiter && seen.insert(**s))
+                .map(|s| format!("\"c{s}\""))
+                .collect();
             t += &format!("\n[channel.nt{k}]\nkind = \"notification\"\nwaiter = \"c{waiter}\"\nsignallers = [{}]\n", ok.join(", "));
         }
         t

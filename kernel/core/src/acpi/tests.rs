@@ -77,7 +77,7 @@ fn dmar_body() -> StdVec<u8> {
     b.extend_from_slice(&[1, 0, 0, 0]);
     b.extend_from_slice(&0xfed9_0000u64.to_le_bytes());
     b.extend_from_slice(&[3, 8, 0, 0, 0, 0xff, 0x1f, 0]); // IOAPIC scope, id 0
-    // RMRR: type 1, length 24 + one endpoint scope 00:1d.0.
+                                                          // RMRR: type 1, length 24 + one endpoint scope 00:1d.0.
     b.extend_from_slice(&1u16.to_le_bytes());
     b.extend_from_slice(&32u16.to_le_bytes());
     b.extend_from_slice(&[0, 0, 0, 0]);
@@ -118,7 +118,11 @@ fn vec_of(len: usize) -> StdVec<u8> {
 }
 
 fn q35_like() -> FakeMemory {
-    machine(&[table(b"APIC", &madt_body()), table(b"MCFG", &mcfg_body()), table(b"DMAR", &dmar_body())])
+    machine(&[
+        table(b"APIC", &madt_body()),
+        table(b"MCFG", &mcfg_body()),
+        table(b"DMAR", &dmar_body()),
+    ])
 }
 
 #[test]
@@ -129,9 +133,31 @@ fn discovers_a_q35_like_platform() {
     let p = discover(&memory, rsdp).unwrap();
     assert_eq!(p.local_apic_address, 0xfee0_0000);
     assert_eq!(&p.cpus[..], &[0]);
-    assert_eq!(p.ioapics[0], IoApic { id: 0, address: 0xfec0_0000, gsi_base: 0 });
-    assert_eq!(p.overrides[0], InterruptOverride { source_irq: 0, gsi: 2, flags: 0 });
-    assert_eq!(p.ecam[0], EcamWindow { base: 0xb000_0000, segment: 0, start_bus: 0, end_bus: 0xff });
+    assert_eq!(
+        p.ioapics[0],
+        IoApic {
+            id: 0,
+            address: 0xfec0_0000,
+            gsi_base: 0
+        }
+    );
+    assert_eq!(
+        p.overrides[0],
+        InterruptOverride {
+            source_irq: 0,
+            gsi: 2,
+            flags: 0
+        }
+    );
+    assert_eq!(
+        p.ecam[0],
+        EcamWindow {
+            base: 0xb000_0000,
+            segment: 0,
+            start_bus: 0,
+            end_bus: 0xff
+        }
+    );
     let dmar = p.dmar.unwrap();
     assert_eq!(dmar.host_address_width, 39);
     assert!(dmar.interrupt_remapping);
@@ -155,7 +181,10 @@ fn no_dmar_means_no_iommu() {
 fn missing_rsdp_and_madt_are_errors() {
     let memory = FakeMemory(vec_of(1 << 20));
     assert_eq!(find_rsdp(&memory, RSDP_SCAN_START, RSDP_SCAN_END), None);
-    assert_eq!(discover(&memory, 0xE_0040).unwrap_err(), AcpiError::RsdpNotFound);
+    assert_eq!(
+        discover(&memory, 0xE_0040).unwrap_err(),
+        AcpiError::RsdpNotFound
+    );
     let memory = machine(&[table(b"MCFG", &mcfg_body())]);
     assert_eq!(discover(&memory, 0xE_0040).unwrap_err(), AcpiError::NoMadt);
 }
@@ -173,7 +202,12 @@ fn bad_checksums_are_reported_by_table() {
     let memory = machine(&[table(b"APIC", &madt_body()), dmar]);
     let p = discover(&memory, 0xE_0040).unwrap();
     assert!(p.dmar.is_none());
-    assert_eq!(p.bad_optional_table, Some(AcpiError::BadChecksum { signature: *b"DMAR" }));
+    assert_eq!(
+        p.bad_optional_table,
+        Some(AcpiError::BadChecksum {
+            signature: *b"DMAR"
+        })
+    );
 }
 
 #[test]
@@ -184,13 +218,19 @@ fn truncated_and_malformed_tables_are_errors() {
     let memory = machine(&[table(b"APIC", &madt_body()), table(b"DMAR", &body)]);
     let p = discover(&memory, 0xE_0040).unwrap();
     assert!(p.dmar.is_none());
-    assert!(matches!(p.bad_optional_table, Some(AcpiError::BadEntry { .. })));
+    assert!(matches!(
+        p.bad_optional_table,
+        Some(AcpiError::BadEntry { .. })
+    ));
 
     // A MADT entry with length 0 would loop forever if trusted.
     let mut body = madt_body();
     body[9] = 0;
     let memory = machine(&[table(b"APIC", &body)]);
-    assert!(matches!(discover(&memory, 0xE_0040), Err(AcpiError::BadEntry { .. })));
+    assert!(matches!(
+        discover(&memory, 0xE_0040),
+        Err(AcpiError::BadEntry { .. })
+    ));
 
     // A table whose length field is smaller than its header.
     let mut madt = table(b"APIC", &madt_body());
@@ -201,7 +241,12 @@ fn truncated_and_malformed_tables_are_errors() {
 
 #[test]
 fn errors_read_well() {
-    let text = std::format!("{}", AcpiError::BadChecksum { signature: *b"DMAR" });
+    let text = std::format!(
+        "{}",
+        AcpiError::BadChecksum {
+            signature: *b"DMAR"
+        }
+    );
     assert_eq!(text, "ACPI table DMAR has a bad checksum");
 }
 

@@ -17,7 +17,14 @@ struct Ph {
 }
 
 fn load(flags: u32, offset: u64, vaddr: u64, filesz: u64, memsz: u64) -> Ph {
-    Ph { kind: PT_LOAD, flags, offset, vaddr, filesz, memsz }
+    Ph {
+        kind: PT_LOAD,
+        flags,
+        offset,
+        vaddr,
+        filesz,
+        memsz,
+    }
 }
 
 /// Builds a little-endian ELF64 executable with the given program headers
@@ -79,7 +86,10 @@ fn accepts_a_well_formed_program() {
 #[test]
 fn refuses_empty_and_garbage() {
     assert_eq!(UserImage::parse(&[]), Err(ElfError::Empty));
-    assert!(matches!(UserImage::parse(b"hello, not an elf file at all, sorry"), Err(ElfError::Malformed(_))));
+    assert!(matches!(
+        UserImage::parse(b"hello, not an elf file at all, sorry"),
+        Err(ElfError::Malformed(_))
+    ));
 }
 
 #[test]
@@ -91,43 +101,89 @@ fn refuses_truncated_files() {
     }
     // Headers intact but segment bytes missing.
     let short = &file[..64 + 56 * 3 + 0x10];
-    assert_eq!(UserImage::parse(short), Err(ElfError::SegmentOutsideFile { index: 0 }));
+    assert_eq!(
+        UserImage::parse(short),
+        Err(ElfError::SegmentOutsideFile { index: 0 })
+    );
 }
 
 #[test]
 fn refuses_kernel_addresses() {
-    let file = build_elf(0xffff_8000_0000_0000, &[load(PF_R | PF_X, 0, 0xffff_8000_0000_0000, 0x10, 0x10)], 0x100);
+    let file = build_elf(
+        0xffff_8000_0000_0000,
+        &[load(PF_R | PF_X, 0, 0xffff_8000_0000_0000, 0x10, 0x10)],
+        0x100,
+    );
     assert_eq!(
         UserImage::parse(&file),
-        Err(ElfError::SegmentOutsideUserSpace { index: 0, vaddr: 0xffff_8000_0000_0000 })
+        Err(ElfError::SegmentOutsideUserSpace {
+            index: 0,
+            vaddr: 0xffff_8000_0000_0000
+        })
     );
     // A segment that starts in user space but runs past its top.
     let top = ward_abi::layout::USER_TOP;
-    let file = build_elf(top - 0x1000, &[load(PF_R | PF_X, 0, top - 0x1000, 0x10, 0x2000)], 0x100);
-    assert!(matches!(UserImage::parse(&file), Err(ElfError::SegmentOutsideUserSpace { .. })));
+    let file = build_elf(
+        top - 0x1000,
+        &[load(PF_R | PF_X, 0, top - 0x1000, 0x10, 0x2000)],
+        0x100,
+    );
+    assert!(matches!(
+        UserImage::parse(&file),
+        Err(ElfError::SegmentOutsideUserSpace { .. })
+    ));
     // The null page.
     let file = build_elf(0x0, &[load(PF_R | PF_X, 0, 0x0, 0x10, 0x10)], 0x100);
-    assert!(matches!(UserImage::parse(&file), Err(ElfError::SegmentOutsideUserSpace { .. })));
+    assert!(matches!(
+        UserImage::parse(&file),
+        Err(ElfError::SegmentOutsideUserSpace { .. })
+    ));
 }
 
 #[test]
 fn refuses_overlapping_segments() {
     let file = build_elf(
         0x20_1000,
-        &[load(PF_R | PF_X, 0, 0x20_1000, 0x10, 0x10), load(PF_R | PF_W, 0, 0x20_1800, 0x10, 0x10)],
+        &[
+            load(PF_R | PF_X, 0, 0x20_1000, 0x10, 0x10),
+            load(PF_R | PF_W, 0, 0x20_1800, 0x10, 0x10),
+        ],
         0x100,
     );
-    assert_eq!(UserImage::parse(&file), Err(ElfError::OverlappingSegments { first: 0, second: 1 }));
+    assert_eq!(
+        UserImage::parse(&file),
+        Err(ElfError::OverlappingSegments {
+            first: 0,
+            second: 1
+        })
+    );
 }
 
 #[test]
 fn refuses_writable_code_and_bad_entry() {
-    let file = build_elf(0x20_1000, &[load(PF_R | PF_W | PF_X, 0, 0x20_1000, 0x10, 0x10)], 0x100);
-    assert_eq!(UserImage::parse(&file), Err(ElfError::WritableAndExecutable { index: 0 }));
-    let file = build_elf(0x20_5000, &[load(PF_R | PF_X, 0, 0x20_1000, 0x10, 0x10)], 0x100);
-    assert_eq!(UserImage::parse(&file), Err(ElfError::EntryNotExecutable { entry: 0x20_5000 }));
+    let file = build_elf(
+        0x20_1000,
+        &[load(PF_R | PF_W | PF_X, 0, 0x20_1000, 0x10, 0x10)],
+        0x100,
+    );
+    assert_eq!(
+        UserImage::parse(&file),
+        Err(ElfError::WritableAndExecutable { index: 0 })
+    );
+    let file = build_elf(
+        0x20_5000,
+        &[load(PF_R | PF_X, 0, 0x20_1000, 0x10, 0x10)],
+        0x100,
+    );
+    assert_eq!(
+        UserImage::parse(&file),
+        Err(ElfError::EntryNotExecutable { entry: 0x20_5000 })
+    );
     let file = build_elf(0x20_1000, &[load(PF_R, 0, 0x20_1000, 0x10, 0x10)], 0x100);
-    assert_eq!(UserImage::parse(&file), Err(ElfError::EntryNotExecutable { entry: 0x20_1000 }));
+    assert_eq!(
+        UserImage::parse(&file),
+        Err(ElfError::EntryNotExecutable { entry: 0x20_1000 })
+    );
 }
 
 #[test]
@@ -138,12 +194,30 @@ fn refuses_other_kinds_of_file() {
     let mut file = good_program();
     file[16] = 3; // e_type = ET_DYN
     assert_eq!(UserImage::parse(&file), Err(ElfError::NotExecutable(3)));
-    let file = build_elf(0x20_1000, &[Ph { kind: PT_INTERP, flags: PF_R, offset: 0, vaddr: 0x20_0000, filesz: 1, memsz: 1 }], 8);
+    let file = build_elf(
+        0x20_1000,
+        &[Ph {
+            kind: PT_INTERP,
+            flags: PF_R,
+            offset: 0,
+            vaddr: 0x20_0000,
+            filesz: 1,
+            memsz: 1,
+        }],
+        8,
+    );
     assert_eq!(UserImage::parse(&file), Err(ElfError::DynamicallyLinked));
     let file = build_elf(0x20_1000, &[], 8);
     assert!(UserImage::parse(&file).is_err());
-    let file = build_elf(0x20_1000, &[load(PF_R | PF_X, 0, 0x20_1000, 0x20, 0x10)], 0x100);
-    assert_eq!(UserImage::parse(&file), Err(ElfError::FileLargerThanMemory { index: 0 }));
+    let file = build_elf(
+        0x20_1000,
+        &[load(PF_R | PF_X, 0, 0x20_1000, 0x20, 0x10)],
+        0x100,
+    );
+    assert_eq!(
+        UserImage::parse(&file),
+        Err(ElfError::FileLargerThanMemory { index: 0 })
+    );
 }
 
 #[test]
@@ -151,14 +225,25 @@ fn refuses_too_many_segments() {
     let phs: StdVec<Ph> = (0..(MAX_SEGMENTS as u64 + 1))
         .map(|i| load(PF_R | PF_X, 0, 0x20_0000 + i * 0x1000, 0x10, 0x10))
         .collect();
-    assert_eq!(UserImage::parse(&build_elf(0x20_0000, &phs, 0x100)), Err(ElfError::TooManySegments));
+    assert_eq!(
+        UserImage::parse(&build_elf(0x20_0000, &phs, 0x100)),
+        Err(ElfError::TooManySegments)
+    );
 }
 
 #[test]
 fn every_error_has_a_message() {
     use core::fmt::Write;
     let mut text = std::string::String::new();
-    write!(text, "{}", ElfError::SegmentOutsideUserSpace { index: 2, vaddr: 0xffff_8000_0000_0000 }).unwrap();
+    write!(
+        text,
+        "{}",
+        ElfError::SegmentOutsideUserSpace {
+            index: 2,
+            vaddr: 0xffff_8000_0000_0000
+        }
+    )
+    .unwrap();
     assert!(text.contains("outside user space"));
 }
 

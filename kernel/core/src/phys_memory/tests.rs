@@ -20,7 +20,10 @@ fn reservations_split_ranges() {
     m.reserve(0x30_0000, 0x30_1000).unwrap();
     assert_eq!(
         m.free_ranges(),
-        &[PhysRange::new(0x20_1000, 0x30_0000), PhysRange::new(0x30_1000, 0x2000_0000)]
+        &[
+            PhysRange::new(0x20_1000, 0x30_0000),
+            PhysRange::new(0x30_1000, 0x2000_0000)
+        ]
     );
 }
 
@@ -41,7 +44,10 @@ fn allocation_is_aligned_and_removed() {
     let b = m.allocate(0x1000, 0x20_0000).unwrap();
     assert_eq!(a, 0x10_0000);
     assert_eq!(b % 0x20_0000, 0);
-    assert!(m.free_ranges().iter().all(|r| !r.overlaps(&PhysRange::new(a, a + 0x3000))));
+    assert!(m
+        .free_ranges()
+        .iter()
+        .all(|r| !r.overlaps(&PhysRange::new(a, a + 0x3000))));
     assert!(m.allocate(1 << 40, 0x1000).is_none());
     assert!(m.allocate(0x1000, 0x3000).is_none());
 }
@@ -64,7 +70,8 @@ fn overflowing_list_drops_smallest() {
     let mut m = PhysMemory::new();
     // Many separate single pages plus one big range.
     for i in 0..(MAX_FREE_RANGES as u64 - 1) {
-        m.add_ram(0x100_0000 + i * 0x2000, 0x100_0000 + i * 0x2000 + 0x1000).unwrap();
+        m.add_ram(0x100_0000 + i * 0x2000, 0x100_0000 + i * 0x2000 + 0x1000)
+            .unwrap();
     }
     m.add_ram(0x4000_0000, 0x8000_0000).unwrap();
     let list = m.to_untyped();

@@ -25,7 +25,10 @@ impl Ram {
         // SAFETY: the buffer is owned by `Ram`, lives as long as `objects`
         // is used through it, and is not otherwise referenced.
         let window = unsafe { PhysWindow::new(words.as_mut_ptr() as *mut u8, bytes) };
-        Ram { words, objects: Objects::new(window) }
+        Ram {
+            words,
+            objects: Objects::new(window),
+        }
     }
 }
 
@@ -44,15 +47,30 @@ impl Boot {
         let base = UNTYPED_BASE.max(1 << untyped_bits);
         let ram = Ram::new(base + (1 << untyped_bits));
         let o = ram.objects;
-        let root = Cap::CNode { object: ROOT_CNODE, radix_bits: root_radix as u8, guard: 0, guard_bits: 0 };
+        let root = Cap::CNode {
+            object: ROOT_CNODE,
+            radix_bits: root_radix as u8,
+            guard: 0,
+            guard_bits: 0,
+        };
         o.insert_original(Slot(BOOT_SLOT), root).unwrap();
         let untyped = o.cnode_slot(ROOT_CNODE, 0);
         o.insert_original(
             untyped,
-            Cap::Untyped { object: base, size_bits: untyped_bits as u8, free_index: 0, is_device: false },
+            Cap::Untyped {
+                object: base,
+                size_bits: untyped_bits as u8,
+                free_index: 0,
+                is_device: false,
+            },
         )
         .unwrap();
-        Boot { ram, root, root_radix, untyped }
+        Boot {
+            ram,
+            root,
+            root_radix,
+            untyped,
+        }
     }
 
     pub fn o(&self) -> Objects {
@@ -71,7 +89,14 @@ impl Boot {
     /// Retypes `count` objects from the boot untyped into root slots from `offset`.
     pub fn retype(&self, object_type: u64, size_bits: u64, offset: u64, count: u64) {
         self.o()
-            .retype(self.untyped, object_type, size_bits, self.root, offset, count)
+            .retype(
+                self.untyped,
+                object_type,
+                size_bits,
+                self.root,
+                offset,
+                count,
+            )
             .unwrap_or_else(|e| panic!("retype failed: {e:?}"));
     }
 }

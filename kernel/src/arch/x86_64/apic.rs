@@ -68,7 +68,13 @@ pub fn init(hz: u64) {
     write(REG_LVT_TIMER, LVT_PERIODIC | u32::from(TIMER_VECTOR));
     let initial = (ticks_per_ms * 1000 / hz).clamp(1, u64::from(u32::MAX));
     write(REG_TIMER_INITIAL, initial as u32);
-    log::debug!("local APIC {:#x} (id {}): timer {} ticks/ms, {} Hz", base, read(REG_ID) >> 24, ticks_per_ms, hz);
+    log::debug!(
+        "local APIC {:#x} (id {}): timer {} ticks/ms, {} Hz",
+        base,
+        read(REG_ID) >> 24,
+        ticks_per_ms,
+        hz
+    );
 }
 
 /// Counts APIC timer ticks over `CALIBRATION_MS` measured by PIT channel 2.

@@ -17,7 +17,9 @@ pub fn rdmsr(msr: u32) -> u64 {
     let (low, high): (u32, u32);
     // SAFETY: the kernel reads only architectural MSRs that exist on every
     // x86_64 CPU it boots on (checked at boot: long mode implies them).
-    unsafe { core::arch::asm!("rdmsr", in("ecx") msr, out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        core::arch::asm!("rdmsr", in("ecx") msr, out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags))
+    }
     (u64::from(high) << 32) | u64::from(low)
 }
 
@@ -34,14 +36,18 @@ pub fn wrmsr(msr: u32, value: u64) {
 pub fn read_cr2() -> u64 {
     let value: u64;
     // SAFETY: reading CR2 has no side effects.
-    unsafe { core::arch::asm!("mov {}, cr2", out(reg) value, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        core::arch::asm!("mov {}, cr2", out(reg) value, options(nomem, nostack, preserves_flags))
+    }
     value
 }
 
 pub fn read_cr3() -> u64 {
     let value: u64;
     // SAFETY: reading CR3 has no side effects.
-    unsafe { core::arch::asm!("mov {}, cr3", out(reg) value, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        core::arch::asm!("mov {}, cr3", out(reg) value, options(nomem, nostack, preserves_flags))
+    }
     value
 }
 
@@ -52,13 +58,17 @@ pub fn read_cr3() -> u64 {
 /// that maps the kernel (its upper half is the kernel's) and stays alive.
 pub unsafe fn write_cr3(pml4_paddr: u64) {
     // SAFETY: the caller guarantees the new tables map the running kernel.
-    unsafe { core::arch::asm!("mov cr3, {}", in(reg) pml4_paddr, options(nostack, preserves_flags)) }
+    unsafe {
+        core::arch::asm!("mov cr3, {}", in(reg) pml4_paddr, options(nostack, preserves_flags))
+    }
 }
 
 pub fn read_cr4() -> u64 {
     let value: u64;
     // SAFETY: reading CR4 has no side effects.
-    unsafe { core::arch::asm!("mov {}, cr4", out(reg) value, options(nomem, nostack, preserves_flags)) }
+    unsafe {
+        core::arch::asm!("mov {}, cr4", out(reg) value, options(nomem, nostack, preserves_flags))
+    }
     value
 }
 

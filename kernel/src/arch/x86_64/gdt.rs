@@ -59,7 +59,10 @@ pub fn init() {
     let tss_address = {
         let mut tss = TSS.lock();
         let stacks = IST_STACKS.lock();
-        for (slot, stack) in [IST_DOUBLE_FAULT, IST_NMI, IST_MACHINE_CHECK].iter().zip(stacks.0.iter()) {
+        for (slot, stack) in [IST_DOUBLE_FAULT, IST_NMI, IST_MACHINE_CHECK]
+            .iter()
+            .zip(stacks.0.iter())
+        {
             let top = stack.as_ptr() as u64 + IST_STACK_SIZE as u64;
             tss.ist[usize::from(*slot) - 1] = top & !0xF;
         }
@@ -74,7 +77,7 @@ pub fn init() {
     gdt[3] = 0x00cf_fa00_0000_ffff; // user code, 32-bit (unused; sysret layout)
     gdt[4] = 0x00cf_f200_0000_ffff; // user data, DPL 3
     gdt[5] = 0x00af_fa00_0000_ffff; // user code, 64-bit, DPL 3
-    // Available 64-bit TSS (type 0x9), present, DPL 0; 16 bytes.
+                                    // Available 64-bit TSS (type 0x9), present, DPL 0; 16 bytes.
     gdt[6] = (tss_limit & 0xFFFF)
         | ((tss_address & 0xFF_FFFF) << 16)
         | (0x89 << 40)
@@ -87,7 +90,10 @@ pub fn init() {
         limit: u16,
         base: u64,
     }
-    let pointer = Pointer { limit: (core::mem::size_of::<[u64; 8]>() - 1) as u16, base: gdt.as_ptr() as u64 };
+    let pointer = Pointer {
+        limit: (core::mem::size_of::<[u64; 8]>() - 1) as u16,
+        base: gdt.as_ptr() as u64,
+    };
     // SAFETY: the table is static and valid; after lgdt the code segment is
     // reloaded with a far return to the new kernel code selector, the data
     // segments with the new data selector, and the TSS is loaded.

@@ -18,8 +18,15 @@ struct Gate {
     reserved: u32,
 }
 
-const EMPTY_GATE: Gate =
-    Gate { offset_low: 0, selector: 0, ist: 0, type_attributes: 0, offset_middle: 0, offset_high: 0, reserved: 0 };
+const EMPTY_GATE: Gate = Gate {
+    offset_low: 0,
+    selector: 0,
+    ist: 0,
+    type_attributes: 0,
+    offset_middle: 0,
+    offset_high: 0,
+    reserved: 0,
+};
 
 static IDT: Mutex<[Gate; 256]> = Mutex::new([EMPTY_GATE; 256]);
 
@@ -58,7 +65,10 @@ pub fn init() {
         limit: u16,
         base: u64,
     }
-    let pointer = Pointer { limit: (core::mem::size_of::<[Gate; 256]>() - 1) as u16, base: idt.as_ptr() as u64 };
+    let pointer = Pointer {
+        limit: (core::mem::size_of::<[Gate; 256]>() - 1) as u16,
+        base: idt.as_ptr() as u64,
+    };
     // SAFETY: the table is static, fully initialised, and every gate points
     // at a stub of trap.rs.
     unsafe { core::arch::asm!("lidt [{}]", in(reg) &pointer, options(nostack)) }

@@ -6,7 +6,7 @@
 //! moment one arrives — so a device that interrupts without end can only
 //! starve its own driver, never the kernel.
 use super::paging::phys_to_virt;
-use core::sync::atomic::{AtomicU64, AtomicU32, Ordering};
+use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 
 /// Vector of line 0; line `n` uses `IRQ_VECTOR_BASE + n`. Above the
 /// exceptions (0–31), the remapped PICs (0x20–0x2f) and the timer (0x30).
@@ -54,7 +54,10 @@ pub fn init(base: u64) {
     let lines = (((read(REG_VERSION) >> 16) & 0xff) + 1).min(MAX_LINES);
     LINES.store(lines, Ordering::Relaxed);
     for line in 0..lines {
-        write(0x10 + 2 * line, MASKED | (u32::from(IRQ_VECTOR_BASE) + line));
+        write(
+            0x10 + 2 * line,
+            MASKED | (u32::from(IRQ_VECTOR_BASE) + line),
+        );
         write(0x11 + 2 * line, 0);
     }
     log::debug!("IOAPIC at {base:#x}: {lines} lines, all masked");
@@ -99,5 +102,8 @@ pub fn route_remapped(line: u32, handle: u16, level_triggered: bool, active_low:
 /// Masks or unmasks `line`.
 pub fn set_masked(line: u32, masked: bool) {
     let low = read(0x10 + 2 * line);
-    write(0x10 + 2 * line, if masked { low | MASKED } else { low & !MASKED });
+    write(
+        0x10 + 2 * line,
+        if masked { low | MASKED } else { low & !MASKED },
+    );
 }

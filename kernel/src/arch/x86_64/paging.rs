@@ -86,7 +86,12 @@ pub fn kernel_image_phys(vaddr: u64) -> u64 {
 /// Physical range `[start, end)` of the loaded kernel image, BSS included.
 pub fn kernel_image_range() -> (u64, u64) {
     // SAFETY: only the linker symbols' addresses are taken.
-    let (start, end) = unsafe { (symbol_address(&__kernel_start), symbol_address(&__kernel_end)) };
+    let (start, end) = unsafe {
+        (
+            symbol_address(&__kernel_start),
+            symbol_address(&__kernel_end),
+        )
+    };
     (kernel_image_phys(start), kernel_image_phys(end))
 }
 
@@ -107,7 +112,11 @@ pub fn init_kernel_address_space() {
     for (gib, pd) in tables.physmap_pds.iter_mut().enumerate() {
         for (index, entry) in pd.0.iter_mut().enumerate() {
             let paddr = gib as u64 * GIB + index as u64 * (2 << 20);
-            let cache = if (3 * GIB..4 * GIB).contains(&paddr) { CACHE_DISABLE | WRITE_THROUGH } else { 0 };
+            let cache = if (3 * GIB..4 * GIB).contains(&paddr) {
+                CACHE_DISABLE | WRITE_THROUGH
+            } else {
+                0
+            };
             *entry = paddr | PRESENT | WRITABLE | HUGE | GLOBAL | NO_EXECUTE | cache;
         }
     }
@@ -132,7 +141,10 @@ pub fn init_kernel_address_space() {
     while vaddr < end {
         let page_index = ((vaddr - image_base) / PAGE_SIZE) as usize;
         let (table, slot) = (page_index / 512, page_index % 512);
-        assert!(table < IMAGE_PAGE_TABLES, "kernel image larger than its page tables");
+        assert!(
+            table < IMAGE_PAGE_TABLES,
+            "kernel image larger than its page tables"
+        );
         let rights = if vaddr < text_end {
             0 // read + execute
         } else if vaddr < rodata_end {
@@ -140,13 +152,18 @@ pub fn init_kernel_address_space() {
         } else {
             WRITABLE | NO_EXECUTE
         };
-        let present = if (guard_page..guard_end).contains(&vaddr) { 0 } else { PRESENT };
+        let present = if (guard_page..guard_end).contains(&vaddr) {
+            0
+        } else {
+            PRESENT
+        };
         tables.image_pts[table].0[slot] = kernel_image_phys(vaddr) | present | GLOBAL | rights;
         vaddr += PAGE_SIZE;
     }
     let first_pd_slot = ((image_base - KERNEL_VMA) >> 21) as usize;
     for table in 0..IMAGE_PAGE_TABLES {
-        tables.image_pd.0[first_pd_slot + table] = table_phys(&tables.image_pts[table]) | PRESENT | WRITABLE;
+        tables.image_pd.0[first_pd_slot + table] =
+            table_phys(&tables.image_pts[table]) | PRESENT | WRITABLE;
     }
     tables.image_pdpt.0[510] = table_phys(&tables.image_pd) | PRESENT | WRITABLE;
 

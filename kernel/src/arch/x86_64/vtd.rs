@@ -137,7 +137,9 @@ pub fn domains() -> u32 {
 pub fn flush_table_write(paddr: u64) {
     if !COHERENT.load(Ordering::Relaxed) {
         // SAFETY: clflush of a physical-map address only writes back a cache line.
-        unsafe { core::arch::asm!("clflush [{}]", in(reg) phys_to_virt(paddr & !63), options(nostack, preserves_flags)) }
+        unsafe {
+            core::arch::asm!("clflush [{}]", in(reg) phys_to_virt(paddr & !63), options(nostack, preserves_flags))
+        }
     }
     core::sync::atomic::fence(Ordering::SeqCst);
 }
@@ -165,7 +167,9 @@ pub fn init(base: u64, tables: u64) {
     } else if sagaw & 0b100 != 0 {
         4
     } else {
-        log::warn!("VT-d: no supported page-table depth (SAGAW {sagaw:#x}); DMA remapping stays off");
+        log::warn!(
+            "VT-d: no supported page-table depth (SAGAW {sagaw:#x}); DMA remapping stays off"
+        );
         return;
     };
     LEVELS.store(levels, Ordering::Relaxed);
@@ -218,13 +222,17 @@ pub fn init(base: u64, tables: u64) {
         write64(REG_IQT, 0);
         write64(REG_IQA, queue); // 128-bit descriptors, one page (QS = 0)
         write32(REG_GCMD, (read32(REG_GSTS) & GSTS_PERSISTENT) | GCMD_QIE);
-        wait_until("enable queued invalidation", || read32(REG_GSTS) & GCMD_QIE != 0);
+        wait_until("enable queued invalidation", || {
+            read32(REG_GSTS) & GCMD_QIE != 0
+        });
         QUEUED.store(true, Ordering::Relaxed);
         if ecap & (1 << 3) != 0 {
             REMAP_TABLE.store(remap, Ordering::Relaxed);
             write64(REG_IRTA, remap | REMAP_SIZE_FIELD); // xAPIC mode (EIME = 0)
             write32(REG_GCMD, (read32(REG_GSTS) & GSTS_PERSISTENT) | GCMD_SIRTP);
-            wait_until("set interrupt-remapping table", || read32(REG_GSTS) & GSTS_IRTPS != 0);
+            wait_until("set interrupt-remapping table", || {
+                read32(REG_GSTS) & GSTS_IRTPS != 0
+            });
             invalidate_interrupt_entries(None);
         }
     }
@@ -259,7 +267,10 @@ fn queue_and_wait(descriptor: [u64; 2]) {
     flush_table_write(queue);
     write64(REG_IQT, QUEUE_TAIL.load(Ordering::Relaxed) << 4);
     // SAFETY: as above; the unit writes 1 when both descriptors are done.
-    wait_until("queued invalidation", || unsafe { core::ptr::read_volatile(status_pointer) } == 1);
+    wait_until(
+        "queued invalidation",
+        || unsafe { core::ptr::read_volatile(status_pointer) } == 1,
+    );
     let _ = read64(REG_IQH);
 }
 
@@ -269,7 +280,9 @@ pub fn invalidate_context_cache() {
         return queue_and_wait([0x1 | (1 << 4), 0]); // global
     }
     write64(REG_CCMD, CCMD_ICC | CCMD_GLOBAL);
-    wait_until("context-cache invalidation", || read64(REG_CCMD) & CCMD_ICC == 0);
+    wait_until("context-cache invalidation", || {
+        read64(REG_CCMD) & CCMD_ICC == 0
+    });
 }
 
 /// Drops cached interrupt-remapping entries: one, or all.
@@ -407,7 +420,7 @@ pub fn set_remap_entry(index: u16, vector: u8, source: u16, level_triggered: boo
     let low = if present { 1 } else { 1 << 1 }
         | (u64::from(level_triggered) << 4)
         | (u64::from(vector) << 16); // destination APIC id 0, fixed delivery, physical mode
-    // Verify the requester: SVT = 01 (source id and qualifier), SQ = 0 (all 16 bits).
+                                     // Verify the requester: SVT = 01 (source id and qualifier), SQ = 0 (all 16 bits).
     let high = u64::from(source) | (1 << 18);
     // SAFETY: `index` < REMAP_ENTRIES: inside the kernel-owned remapping table.
     unsafe {
@@ -426,13 +439,16 @@ pub fn enable_remapping() {
         return;
     }
     write32(REG_GCMD, (read32(REG_GSTS) & GSTS_PERSISTENT) | GCMD_IRE);
-    wait_until("enable interrupt remapping", || read32(REG_GSTS) & GCMD_IRE != 0);
+    wait_until("enable interrupt remapping", || {
+        read32(REG_GSTS) & GCMD_IRE != 0
+    });
     REMAPPING.store(true, Ordering::Relaxed);
 }
 
 /// The MSI address and data a device must write to raise remapping entry `index`.
 pub fn msi_message(index: u16) -> (u64, u32) {
     // Remappable format (bit 4), handle[14:0] in bits 19:5, handle[15] in bit 2, no subhandle.
-    let address = 0xFEE0_0000 | (u64::from(index & 0x7fff) << 5) | (1 << 4) | (u64::from(index >> 15) << 2);
+    let address =
+        0xFEE0_0000 | (u64::from(index & 0x7fff) << 5) | (1 << 4) | (u64::from(index >> 15) << 2);
     (address, 0)
 }

@@ -107,21 +107,37 @@ fn main(generation: u64) {
         core::ptr::write_volatile(register(LIVENESS) as *mut u32, 0x1234_5678);
         core::ptr::read_volatile(register(LIVENESS) as *const u32)
     };
-    println!("edu-driver: generation {generation}; edu liveness answers {alive:#x} (expected {:#x})", !0x1234_5678u32);
+    println!(
+        "edu-driver: generation {generation}; edu liveness answers {alive:#x} (expected {:#x})",
+        !0x1234_5678u32
+    );
     // SAFETY: EDU_BUFFER maps the 16 KiB window region read-write; offsets
     // stay inside its first two pages.
     let round_trip = unsafe {
         for index in 0..LENGTH {
-            core::ptr::write_volatile(buffer(index), (index as u8).wrapping_mul(7).wrapping_add(generation as u8));
+            core::ptr::write_volatile(
+                buffer(index),
+                (index as u8).wrapping_mul(7).wrapping_add(generation as u8),
+            );
             core::ptr::write_volatile(buffer(0x1000 + index), 0);
         }
         let out = dma(WINDOW_IOVA, DEVICE_BUFFER, 0);
         let back = dma(DEVICE_BUFFER, WINDOW_IOVA + 0x1000, DMA_TO_RAM);
-        out && back && (0..LENGTH).all(|i| core::ptr::read_volatile(buffer(i)) == core::ptr::read_volatile(buffer(0x1000 + i)))
+        out && back
+            && (0..LENGTH).all(|i| {
+                core::ptr::read_volatile(buffer(i)) == core::ptr::read_volatile(buffer(0x1000 + i))
+            })
     };
-    println!("edu-driver: DMA round trip inside its window: {}", if round_trip { "ok" } else { "FAILED" });
+    println!(
+        "edu-driver: DMA round trip inside its window: {}",
+        if round_trip { "ok" } else { "FAILED" }
+    );
     let interrupt = interrupt_round_trip();
-    println!("edu-driver: edu's interrupt arrived on notification bit {:#x}: {}", caps::EDU_IRQ_BIT, if interrupt { "ok" } else { "FAILED" });
+    println!(
+        "edu-driver: edu's interrupt arrived on notification bit {:#x}: {}",
+        caps::EDU_IRQ_BIT,
+        if interrupt { "ok" } else { "FAILED" }
+    );
     if generation == 1 {
         println!("edu-driver: now programming a DMA to {OUTSIDE_IOVA:#x}, outside its window");
         let _ = dma(DEVICE_BUFFER, OUTSIDE_IOVA, DMA_TO_RAM);

@@ -37,7 +37,8 @@ fn main(generation: u64) {
     let pool = PoolGeometry::new(BUFFER_BYTES, ENTRIES, BUFFER_ALIGN).expect("pool geometry");
     let params = RingPairParams::new(ENTRIES, pool).expect("ring parameters");
     let region = ward_test_components::ring_region(caps::DATA_RING);
-    let mut end = PairEnd::<_, 1>::initialise_owner(region, &params, generation as u32).expect("initialise the data ring");
+    let mut end = PairEnd::<_, 1>::initialise_owner(region, &params, generation as u32)
+        .expect("initialise the data ring");
     for slot in 0..ENTRIES {
         let text = b"hello from ping, buffer ";
         let offset = u64::from(slot * BUFFER_BYTES);
@@ -48,7 +49,9 @@ fn main(generation: u64) {
             core::ptr::copy_nonoverlapping(text.as_ptr(), buffer, text.len());
             core::ptr::write_volatile(buffer.add(text.len()), b'a' + slot as u8);
         }
-        let buffer = pool.buffer(slot, 0, text.len() as u32 + 1).expect("a buffer of the pool");
+        let buffer = pool
+            .buffer(slot, 0, text.len() as u32 + 1)
+            .expect("a buffer of the pool");
         end.send(buffer).expect("lend a buffer");
     }
     if end.publish() == Notify::Signal {
@@ -73,7 +76,12 @@ fn main(generation: u64) {
         if returned == ENTRIES && drained {
             break;
         }
-        if returned < ENTRIES && !matches!(end.prepare_wait_incoming(ENTRIES - returned), Ok(WaitDecision::Sleep)) {
+        if returned < ENTRIES
+            && !matches!(
+                end.prepare_wait_incoming(ENTRIES - returned),
+                Ok(WaitDecision::Sleep)
+            )
+        {
             continue;
         }
         let bits = component::wait();

@@ -25,7 +25,12 @@ fn main(generation: u64) {
     // One call: answer and stop serving (the scenario needs only one).
     match syscall::recv(endpoint) {
         Ok(call) => {
-            println!("pong: call from badge {:#x}, label {}, argument {}", call.badge, call.info.label(), call.mrs[0]);
+            println!(
+                "pong: call from badge {:#x}, label {}, argument {}",
+                call.badge,
+                call.info.label(),
+                call.mrs[0]
+            );
             let _ = syscall::reply(message::info(0, 1), [call.mrs[0] + 1, 0, 0, 0]);
         }
         Err(e) => println!("pong: receive failed: {e}"),
@@ -43,7 +48,10 @@ fn main(generation: u64) {
             return;
         }
     };
-    println!("pong: attached to the data ring (generation {})", end.generation());
+    println!(
+        "pong: attached to the data ring (generation {})",
+        end.generation()
+    );
     let mut seen = 0;
     loop {
         loop {
@@ -52,7 +60,10 @@ fn main(generation: u64) {
                     // SAFETY: ward-ring validated the buffer against the pool,
                     // which is mapped read-only at DATA_POOL.vaddr.
                     let text = unsafe {
-                        ward_test_components::bytes(caps::DATA_POOL.vaddr + u64::from(buffer.offset()), buffer.len() as usize)
+                        ward_test_components::bytes(
+                            caps::DATA_POOL.vaddr + u64::from(buffer.offset()),
+                            buffer.len() as usize,
+                        )
                     };
                     if seen == 0 || seen == ENTRIES - 1 {
                         println!("pong: got '{}'", core::str::from_utf8(text).unwrap_or("?"));

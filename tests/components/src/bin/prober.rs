@@ -37,8 +37,15 @@ const DEVICE_ADDRESS: u64 = 0xb000_0000;
 const RTC_PORT: u16 = 0x70;
 
 fn given(slot: u32) -> bool {
-    [ward_sysspec::SLOT_TCB, ward_sysspec::SLOT_CNODE, ward_sysspec::SLOT_VSPACE, ward_sysspec::SLOT_CONSOLE, ward_sysspec::SLOT_NOTIFICATION, caps::PROBE_AREA.slot.index()]
-        .contains(&slot)
+    [
+        ward_sysspec::SLOT_TCB,
+        ward_sysspec::SLOT_CNODE,
+        ward_sysspec::SLOT_VSPACE,
+        ward_sysspec::SLOT_CONSOLE,
+        ward_sysspec::SLOT_NOTIFICATION,
+        caps::PROBE_AREA.slot.index(),
+    ]
+    .contains(&slot)
 }
 
 fn probe_slots() {
@@ -49,7 +56,16 @@ fn probe_slots() {
         if slot as u64 == PROBE_DESTINATION {
             continue;
         }
-        let copied = cnode.cnode_copy(PROBE_DESTINATION, DEPTH, cnode, u64::from(slot), DEPTH, CapRights::ALL).is_ok();
+        let copied = cnode
+            .cnode_copy(
+                PROBE_DESTINATION,
+                DEPTH,
+                cnode,
+                u64::from(slot),
+                DEPTH,
+                CapRights::ALL,
+            )
+            .is_ok();
         if copied {
             let _ = cnode.cnode_delete(PROBE_DESTINATION, DEPTH);
             holding += 1;

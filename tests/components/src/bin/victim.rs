@@ -22,18 +22,25 @@ const PROBER_DONE_GENERATION: u32 = 5;
 
 fn intact() -> bool {
     // SAFETY: the secret region is mapped read-write at SECRET.vaddr.
-    let bytes = unsafe { ward_test_components::bytes(caps::SECRET.vaddr, caps::SECRET.size as usize) };
+    let bytes =
+        unsafe { ward_test_components::bytes(caps::SECRET.vaddr, caps::SECRET.size as usize) };
     bytes.iter().all(|&b| b == PATTERN)
 }
 
 fn main(generation: u64) {
-    println!("victim: generation {generation} up; secret intact: {}", intact());
+    println!(
+        "victim: generation {generation} up; secret intact: {}",
+        intact()
+    );
     let status = StatusPage::mapped();
     let mut ok = true;
     loop {
         ok &= intact();
         if status.generation_of("prober").unwrap_or(0) >= PROBER_DONE_GENERATION {
-            println!("victim: prober finished; secret {}", if ok && intact() { "intact" } else { "CHANGED" });
+            println!(
+                "victim: prober finished; secret {}",
+                if ok && intact() { "intact" } else { "CHANGED" }
+            );
             return;
         }
         syscall::yield_now();

@@ -75,6 +75,8 @@ pub fn yield_times(times: u32) {
 pub fn rdtsc() -> u64 {
     let (low, high): (u32, u32);
     // SAFETY: `rdtsc` only reads the time-stamp counter into edx:eax.
-    unsafe { core::arch::asm!("rdtsc", out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags)) };
+    unsafe {
+        core::arch::asm!("rdtsc", out("eax") low, out("edx") high, options(nomem, nostack, preserves_flags))
+    };
     (u64::from(high) << 32) | u64::from(low)
 }

@@ -6,19 +6,40 @@ use ward_userlib::{syscall, CapRights};
 use super::cnode::ABOVE_ROOT;
 use super::tcb::spinner;
 use super::{add, get, new_notification, rdtsc, set, yield_times};
+use crate::ensure;
 use crate::env::Env;
 use crate::framework::{Case, Check, Outcome};
 use crate::threads::{self, pack, unpack, ROOT_PRIORITY};
-use crate::ensure;
 
 pub static CASES: &[Case] = &[
-    Case { name: "higher_priority_runs_at_once", run: higher_priority_runs_at_once },
-    Case { name: "lower_priority_waits", run: lower_priority_waits },
-    Case { name: "raising_priority_preempts", run: raising_priority_preempts },
-    Case { name: "spinner_does_not_starve_higher_priority", run: spinner_does_not_starve_higher_priority },
-    Case { name: "round_robin_by_yield", run: round_robin_by_yield },
-    Case { name: "round_robin_by_timer", run: round_robin_by_timer },
-    Case { name: "yield_returns", run: yield_returns },
+    Case {
+        name: "higher_priority_runs_at_once",
+        run: higher_priority_runs_at_once,
+    },
+    Case {
+        name: "lower_priority_waits",
+        run: lower_priority_waits,
+    },
+    Case {
+        name: "raising_priority_preempts",
+        run: raising_priority_preempts,
+    },
+    Case {
+        name: "spinner_does_not_starve_higher_priority",
+        run: spinner_does_not_starve_higher_priority,
+    },
+    Case {
+        name: "round_robin_by_yield",
+        run: round_robin_by_yield,
+    },
+    Case {
+        name: "round_robin_by_timer",
+        run: round_robin_by_timer,
+    },
+    Case {
+        name: "yield_returns",
+        run: yield_returns,
+    },
 ];
 
 /// Helper: sets shared word `unpack(0)` to 1 and signals `unpack(1)` if non-zero.
@@ -31,24 +52,39 @@ fn marker(argument: u64) {
 
 fn higher_priority_runs_at_once(env: &mut Env) -> Outcome {
     threads::spawn(env, marker, pack(&[0, 0]), ABOVE_ROOT).ctx("spawn")?;
-    ensure!(get(0) == 1, "the higher-priority thread had not run when resume returned");
+    ensure!(
+        get(0) == 1,
+        "the higher-priority thread had not run when resume returned"
+    );
     Ok(())
 }
 
 fn lower_priority_waits(env: &mut Env) -> Outcome {
     let done = new_notification(env);
     threads::spawn(env, marker, pack(&[0, done.cptr()]), 100).ctx("spawn")?;
-    ensure!(get(0) == 0, "the lower-priority thread ran while the root task was runnable");
+    ensure!(
+        get(0) == 0,
+        "the lower-priority thread ran while the root task was runnable"
+    );
     done.wait().ctx("wait")?;
-    ensure!(get(0) == 1, "the lower-priority thread did not run while the root task waited");
+    ensure!(
+        get(0) == 1,
+        "the lower-priority thread did not run while the root task waited"
+    );
     Ok(())
 }
 
 fn raising_priority_preempts(env: &mut Env) -> Outcome {
     let thread = threads::spawn(env, marker, pack(&[0, 0]), 100).ctx("spawn")?;
     ensure!(get(0) == 0, "ran too early");
-    thread.tcb.tcb_set_priority(env.root.tcb, ABOVE_ROOT).ctx("raise")?;
-    ensure!(get(0) == 1, "the raised thread had not run when set_priority returned");
+    thread
+        .tcb
+        .tcb_set_priority(env.root.tcb, ABOVE_ROOT)
+        .ctx("raise")?;
+    ensure!(
+        get(0) == 1,
+        "the raised thread had not run when set_priority returned"
+    );
     Ok(())
 }
 
@@ -67,7 +103,11 @@ fn spinner_does_not_starve_higher_priority(env: &mut Env) -> Outcome {
     threads::spawn(env, busy_higher, pack(&[done.cptr()]), 150).ctx("spawn the higher thread")?;
     done.wait().ctx("wait")?;
     ensure!(get(2) == 1, "the higher-priority thread did not finish");
-    ensure!(get(1) == 0, "the lower-priority spinner ran {} times while a higher thread was runnable", get(1));
+    ensure!(
+        get(1) == 0,
+        "the lower-priority spinner ran {} times while a higher thread was runnable",
+        get(1)
+    );
     Ok(())
 }
 
@@ -95,7 +135,12 @@ fn round_robin_by_yield(env: &mut Env) -> Outcome {
         seen |= done.wait().ctx("wait")?;
     }
     // Strict alternation leaves the other at 49 or 50 when one finishes.
-    ensure!(get(2) >= 45 && get(3) >= 45, "counts of the other thread at finish: {} and {}", get(2), get(3));
+    ensure!(
+        get(2) >= 45 && get(3) >= 45,
+        "counts of the other thread at finish: {} and {}",
+        get(2),
+        get(3)
+    );
     Ok(())
 }
 
@@ -126,7 +171,12 @@ fn round_robin_by_timer(env: &mut Env) -> Outcome {
     while get(2) == 0 || get(3) == 0 {
         syscall::yield_now();
     }
-    ensure!(get(2) == 2 && get(3) == 2, "a spinner never saw the other run (flags {} {}): no timer preemption", get(2), get(3));
+    ensure!(
+        get(2) == 2 && get(3) == 2,
+        "a spinner never saw the other run (flags {} {}): no timer preemption",
+        get(2),
+        get(3)
+    );
     Ok(())
 }
 
