@@ -279,8 +279,8 @@ pub fn invoke(
 }
 
 /// Zeroing done per step of a retype before checking for a pending
-/// interrupt: 64 KiB keeps interrupt latency to tens of microseconds even
-/// under emulation, while a preemption check costs one register read.
+/// interrupt: small enough that a timer tick waits for at most one step,
+/// large enough that the check (one APIC register read) costs little.
 const ZERO_STEP: u64 = 64 * 1024;
 
 /// Retypes of large objects restarted at a preemption point.
@@ -545,6 +545,64 @@ fn set_ipc_buffer(
     Ok(())
 }
 
+/// `tcb_configure` (`with_ipc_buffer`: MR3 and the optional cap 2 name the
+/// IPC buffer) and `tcb_set_space`: everything that can be checked is
+/// checked before anything changes, then the fault endpoint, CSpace root,
+/// VSpace root and IPC buffer are installed.
+fn set_space(args: &Arguments, target: Tcb, with_ipc_buffer: bool) -> Result<(), InvocationError> {
+    let (fault_ep, cspace_data) = (args.mr(0)?, args.mr(1)?);
+    let buffer = if with_ipc_buffer { args.mr(3)? } else { 0 };
+    let (cspace_slot, cspace) = args.cap(0)?;
+    let (vspace_slot, vspace) = args.cap(1)?;
+    let ipc_buffer = match with_ipc_buffer {
+        true if args.info.extra_caps() > 2 => Some((buffer, Some(args.cap(2)?))),
+        true => Some((buffer, None)),
+        false => None,
+    };
+    if !matches!(cspace, Cap::CNode { .. }) {
+        return Err(InvocationError::invalid_capability(
+            1,
+            "the CSpace root is not a CNode capability",
+        ));
+    }
+    if !matches!(vspace, Cap::Pml4 { .. }) {
+        return Err(InvocationError::invalid_capability(
+            2,
+            "the VSpace root is not a PML4 capability",
+        ));
+    }
+    if let Some((buffer, Some((_, frame_cap)))) = ipc_buffer {
+        if !matches!(frame_cap, Cap::Frame { .. }) {
+            return Err(InvocationError::invalid_capability(
+                3,
+                "the IPC buffer is not a frame capability",
+            ));
+        }
+        if !buffer.is_multiple_of(1 << IPC_BUFFER_BITS) {
+            return Err(InvocationError::alignment(
+                "the IPC buffer must be aligned to 1 KiB",
+            ));
+        }
+    }
+    check_fault_endpoint(args, fault_ep)?;
+    vspace::assign_asid(vspace_slot, vspace).map_err(|e| InvocationError {
+        detail: ward_kernel_objects::ErrorDetail::Capability(2),
+        ..e
+    })?;
+    set_fault_endpoint(args, target, fault_ep)?;
+    install(
+        target,
+        TcbSlot::CSpaceRoot,
+        cspace_slot,
+        (cspace_data != 0).then_some(cspace_data),
+    )?;
+    install(target, TcbSlot::VSpaceRoot, vspace_slot, None)?;
+    if let Some((buffer, frame)) = ipc_buffer {
+        set_ipc_buffer(target, buffer, frame, 3)?;
+    }
+    Ok(())
+}
+
 /// The order `tcb_read_registers` and `tcb_write_registers` use (seL4's x86_64 order).
 const REGISTER_COUNT: usize = 18;
 
@@ -591,84 +649,12 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
             // MR0 fault endpoint CPtr, MR1 CSpace root data (guard), MR2 VSpace
             // root data (unused on x86_64), MR3 IPC buffer address;
             // caps: CSpace root, VSpace root, IPC buffer frame (optional).
-            let (fault_ep, cspace_data, buffer) = (args.mr(0)?, args.mr(1)?, args.mr(3)?);
-            let (cspace_slot, cspace) = args.cap(0)?;
-            let (vspace_slot, vspace) = args.cap(1)?;
-            let frame = if args.info.extra_caps() > 2 {
-                Some(args.cap(2)?)
-            } else {
-                None
-            };
-            if !matches!(cspace, Cap::CNode { .. }) {
-                return Err(InvocationError::invalid_capability(
-                    1,
-                    "the CSpace root is not a CNode capability",
-                ));
-            }
-            if !matches!(vspace, Cap::Pml4 { .. }) {
-                return Err(InvocationError::invalid_capability(
-                    2,
-                    "the VSpace root is not a PML4 capability",
-                ));
-            }
-            if let Some((_, frame_cap)) = frame {
-                if !matches!(frame_cap, Cap::Frame { .. }) {
-                    return Err(InvocationError::invalid_capability(
-                        3,
-                        "the IPC buffer is not a frame capability",
-                    ));
-                }
-                if buffer % (1 << IPC_BUFFER_BITS) != 0 {
-                    return Err(InvocationError::alignment(
-                        "the IPC buffer must be aligned to 1 KiB",
-                    ));
-                }
-            }
-            check_fault_endpoint(args, fault_ep)?;
-            vspace::assign_asid(vspace_slot, vspace).map_err(|e| InvocationError {
-                detail: ward_kernel_objects::ErrorDetail::Capability(2),
-                ..e
-            })?;
-            set_fault_endpoint(args, target, fault_ep)?;
-            install(
-                target,
-                TcbSlot::CSpaceRoot,
-                cspace_slot,
-                (cspace_data != 0).then_some(cspace_data),
-            )?;
-            install(target, TcbSlot::VSpaceRoot, vspace_slot, None)?;
-            set_ipc_buffer(target, buffer, frame, 3)?;
+            set_space(args, target, true)?;
             done()
         }
         Label::TcbSetSpace => {
-            let (fault_ep, cspace_data) = (args.mr(0)?, args.mr(1)?);
-            let (cspace_slot, cspace) = args.cap(0)?;
-            let (vspace_slot, vspace) = args.cap(1)?;
-            if !matches!(cspace, Cap::CNode { .. }) {
-                return Err(InvocationError::invalid_capability(
-                    1,
-                    "the CSpace root is not a CNode capability",
-                ));
-            }
-            if !matches!(vspace, Cap::Pml4 { .. }) {
-                return Err(InvocationError::invalid_capability(
-                    2,
-                    "the VSpace root is not a PML4 capability",
-                ));
-            }
-            check_fault_endpoint(args, fault_ep)?;
-            vspace::assign_asid(vspace_slot, vspace).map_err(|e| InvocationError {
-                detail: ward_kernel_objects::ErrorDetail::Capability(2),
-                ..e
-            })?;
-            set_fault_endpoint(args, target, fault_ep)?;
-            install(
-                target,
-                TcbSlot::CSpaceRoot,
-                cspace_slot,
-                (cspace_data != 0).then_some(cspace_data),
-            )?;
-            install(target, TcbSlot::VSpaceRoot, vspace_slot, None)?;
+            // As configure, without the IPC buffer.
+            set_space(args, target, false)?;
             done()
         }
         Label::TcbSetIpcBuffer => {

@@ -223,17 +223,7 @@ pub fn cancel_reply(caller: Tcb) {
     extra(caller).reply_partner = 0;
     if let Some(partner) = Tcb::from_link(partner) {
         let slot = partner.slot(TcbSlot::Caller);
-        if objects.cap(slot)
-            == (Cap::Reply {
-                tcb: caller.0,
-                can_grant: true,
-            })
-            || objects.cap(slot)
-                == (Cap::Reply {
-                    tcb: caller.0,
-                    can_grant: false,
-                })
-        {
+        if matches!(objects.cap(slot), Cap::Reply { tcb, .. } if tcb == caller.0) {
             let _ = objects.delete_cap(slot, &mut KernelHooks);
         }
     }

@@ -93,23 +93,24 @@ pub fn tick() {
     if left > 1 {
         objects.set_tcb_field(tcb, field::TIME_SLICE, left - 1);
     } else {
-        objects.set_tcb_field(tcb, field::TIME_SLICE, TIME_SLICE_TICKS);
-        let mut ready = READY.lock();
-        if ready.contains(&objects, tcb) {
-            ready.rotate(&objects, tcb);
-        }
+        to_back_of_queue(tcb);
     }
 }
 
 /// Moves the current thread to the back of its priority's queue.
 pub fn yield_current() {
     if let Some(tcb) = kobj::current() {
-        let objects = objects();
-        objects.set_tcb_field(tcb, field::TIME_SLICE, TIME_SLICE_TICKS);
-        let mut ready = READY.lock();
-        if ready.contains(&objects, tcb) {
-            ready.rotate(&objects, tcb);
-        }
+        to_back_of_queue(tcb);
+    }
+}
+
+/// Gives `tcb` a fresh time slice at the back of its priority's queue.
+fn to_back_of_queue(tcb: Tcb) {
+    let objects = objects();
+    objects.set_tcb_field(tcb, field::TIME_SLICE, TIME_SLICE_TICKS);
+    let mut ready = READY.lock();
+    if ready.contains(&objects, tcb) {
+        ready.rotate(&objects, tcb);
     }
 }
 

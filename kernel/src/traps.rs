@@ -33,17 +33,17 @@ fn handle_interrupt(vector: u64) {
         v if v == u64::from(crate::arch::x86_64::vtd::FAULT_VECTOR) => {
             crate::iospace::handle_fault_interrupt()
         }
-        v if crate::irq::irq_of(v).is_some() => {
-            crate::irq::handle(crate::irq::irq_of(v).expect("checked"))
-        }
         v if (u64::from(PIC_VECTOR_BASE)..u64::from(PIC_VECTOR_BASE) + 16).contains(&v) => {
             // The PICs are fully masked; only their spurious IRQ 7/15 get here.
             SPURIOUS_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
         }
-        _ => {
-            UNOWNED_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
-            apic::end_of_interrupt();
-        }
+        v => match crate::irq::irq_of(v) {
+            Some(irq) => crate::irq::handle(irq),
+            None => {
+                UNOWNED_INTERRUPTS.fetch_add(1, Ordering::Relaxed);
+                apic::end_of_interrupt();
+            }
+        },
     }
 }
 

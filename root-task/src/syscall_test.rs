@@ -156,7 +156,7 @@ pub fn run() -> bool {
         );
         tally.check(
             "large retype (32 x 2 MiB frames)",
-            if made.is_ok() { 0 } else { 1 },
+            made.map_or_else(|e| e.error as u64, |()| 0),
             Ok(()),
         );
     }

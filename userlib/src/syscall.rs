@@ -14,27 +14,7 @@ use crate::error::InvocationError;
 /// Makes a syscall with up to two arguments; returns the kernel's error code.
 #[inline(always)]
 fn syscall2(number: Syscall, arg0: u64, arg1: u64) -> u64 {
-    let error: u64;
-    // SAFETY: `syscall` enters the kernel, which saves and restores every
-    // register except rax (the result), the message registers rdx, r8, r9
-    // and r10 (replies and error details), and rcx and r11 (clobbered by the
-    // instruction). The kernel only reads the memory we point it at.
-    unsafe {
-        core::arch::asm!(
-            "syscall",
-            inlateout("rax") number as u64 => error,
-            inlateout("rdi") arg0 => _,
-            inlateout("rsi") arg1 => _,
-            out("rdx") _,
-            out("r8") _,
-            out("r9") _,
-            out("r10") _,
-            out("rcx") _,
-            out("r11") _,
-            options(nostack),
-        );
-    }
-    error
+    raw_syscall(number as u64, arg0, arg1)
 }
 
 fn to_result(code: u64) -> Result<(), Error> {
@@ -72,11 +52,17 @@ pub fn yield_now() {
     syscall2(Syscall::Yield, 0, 0);
 }
 
-/// Makes a syscall by raw number with raw arguments, for tests that probe
-/// the kernel's handling of bad input. Returns the raw error code.
+/// Makes a syscall by raw number with two raw arguments; returns the raw
+/// error code. The typed calls above use it, and tests use it to probe the
+/// kernel's handling of bad input.
+#[inline(always)]
 pub fn raw_syscall(number: u64, arg0: u64, arg1: u64) -> u64 {
     let error: u64;
-    // SAFETY: as in `syscall2`; the kernel validates every argument.
+    // SAFETY: `syscall` enters the kernel, which saves and restores every
+    // register except rax (the result), the message registers rdx, r8, r9
+    // and r10 (replies and error details), and rcx and r11 (clobbered by the
+    // instruction). The kernel only reads the memory we point it at and
+    // validates every argument.
     unsafe {
         core::arch::asm!(
             "syscall",

@@ -374,37 +374,18 @@ impl Objects {
         node_offset: u64,
         num_objects: u64,
     ) -> Result<(), InvocationError> {
-        self.check_retype_type(untyped, object_type, size_bits)?;
-        let dest_cnode = if node_depth == 0 {
-            root
-        } else {
-            if node_depth > CPTR_BITS as u64 {
-                return Err(InvocationError::range(
-                    0,
-                    CPTR_BITS as u64,
-                    "lookup depth must be 0..=64",
-                ));
-            }
-            let slot =
-                self.lookup_slot_exact(LookupSide::Destination, root, node_index, node_depth)?;
-            self.cap(slot)
-        };
-        if !matches!(dest_cnode, Cap::CNode { .. }) {
-            return Err(InvocationError::lookup(
-                LookupSide::Destination,
-                LookupFailure::MissingCapability {
-                    bits_left: node_depth as u32,
-                },
-            ));
-        }
-        self.retype(
+        let plan = self.untyped_retype_plan(
             untyped,
             object_type,
             size_bits,
-            dest_cnode,
+            root,
+            node_index,
+            node_depth,
             node_offset,
             num_objects,
-        )
+        )?;
+        self.retype_commit(plan, false);
+        Ok(())
     }
 
     /// [`Objects::untyped_retype`] without the commit: checks everything and
