@@ -2,9 +2,10 @@
 //! ring at several batch sizes against rtrb, crossbeam's ArrayQueue and
 //! ringbuf, all carrying the same 16-byte descriptor; plus signals per 1,000
 //! items with suppression under a steady and a bursty producer (printed, not
-//! timed).
+//! timed); plus a paired pass that runs each ward configuration back to back
+//! with its baseline and prints the ratios (see [`paired`]).
 //!
-//! Figures are printed by criterion; nothing here asserts on time. Run with
+//! Figures are printed; nothing here asserts on time. Run with
 //! `make bench-protocols` (or `cargo bench -p ward-ring --bench spsc`).
 
 use std::hint::black_box;
@@ -26,6 +27,8 @@ const CAPACITY: u32 = 1024;
 const ITEMS_PER_ITER: u64 = 4096;
 /// Batch sizes from the issue.
 const BATCHES: [usize; 4] = [1, 8, 32, 256];
+/// The largest of [`BATCHES`]: room the consumer keeps for one batch.
+const MAX_BATCH: usize = 256;
 
 /// Spins this many times on a full or empty queue before yielding the core.
 /// The machine is shared, so a thread whose peer is descheduled must give
@@ -55,8 +58,17 @@ impl Backoff {
     }
 }
 
+/// Keeps one thread's private state on 128-byte lines of its own. The
+/// consumer's end is moved into its thread's closure, which the main thread
+/// allocates next to whatever it allocated last; without the padding that
+/// can be a line the producer reads on every item (its batch of buffers),
+/// and the benchmark then measures false sharing instead of the queue. Every
+/// implementation gets the same treatment.
+#[repr(align(128))]
+struct OwnLines<T>(T);
+
 fn params() -> RingPairParams {
-    RingPairParams::new(CAPACITY, PoolGeometry::new(2048, 4096, 64).unwrap()).unwrap()
+    RingPairParams::new(CAPACITY, POOL).unwrap()
 }
 
 /// A region that lives for the rest of the process, set up afresh per use.
@@ -97,9 +109,10 @@ fn descriptor(i: u64) -> RawDescriptor {
     item(i).descriptor()
 }
 
-/// Moves `total` items through this ring with batches of `batch`; the
-/// consumer also pops in batches of `batch`. `policy` says who may sleep,
-/// and so who pays for the signal decision.
+/// Moves `total` items through this ring; the producer publishes every
+/// `batch` items, the consumer takes up to `batch` items per head read and
+/// releases them with one store. `policy` says who may sleep, and so who pays
+/// for the signal decision.
 fn ward_throughput(
     region: RegionMapping<'static>,
     total: u64,
@@ -107,22 +120,39 @@ fn ward_throughput(
     policy: SignalPolicy,
 ) -> Duration {
     region.initialise(&params(), 1).unwrap();
-    let (mut tx, mut rx) = ward_ends(region, RingId::Lend, policy);
+    let (mut tx, rx) = ward_ends(region, RingId::Lend, policy);
     let items: Vec<Buffer> = (0..batch as u64).map(item).collect();
+    let rx = OwnLines(rx);
     let consumer = std::thread::spawn(move || {
-        let mut out = vec![item(0); batch];
+        let mut rx = rx;
+        let rx = &mut rx.0;
+        let mut out_storage = [item(0); MAX_BATCH];
+        let out = &mut out_storage[..batch];
         let mut got = 0u64;
         let mut backoff = Backoff::default();
         while got < total {
-            let n = rx.pop_into(&mut out).unwrap();
+            // One at a time at batch 1, as a consumer that wants items one
+            // by one would take them; a batch at a time otherwise.
+            let n = if batch == 1 {
+                match rx.pop().unwrap() {
+                    Some(b) => {
+                        black_box(b.cookie());
+                        1
+                    }
+                    None => 0,
+                }
+            } else {
+                let n = rx.pop_into(out).unwrap();
+                for b in &out[..n] {
+                    black_box(b.cookie());
+                }
+                n
+            };
             if n == 0 {
                 backoff.snooze();
                 continue;
             }
             backoff.reset();
-            for b in &out[..n] {
-                black_box(b.cookie());
-            }
             got += n as u64;
             let _ = black_box(rx.release());
         }
@@ -130,24 +160,31 @@ fn ward_throughput(
     let start = Instant::now();
     let mut sent = 0u64;
     let mut backoff = Backoff::default();
-    while sent < total {
-        let want = batch.min((total - sent) as usize);
-        let n = if batch == 1 {
-            match tx.push(items[0]) {
-                Ok(()) => 1,
-                Err(PushError::Full(_)) => 0,
+    if batch == 1 {
+        let item = items[0];
+        while sent < total {
+            match tx.push(item) {
+                Ok(()) => {
+                    backoff.reset();
+                    sent += 1;
+                    let _ = black_box(tx.publish());
+                }
+                Err(PushError::Full(_)) => backoff.snooze(),
                 Err(e) => panic!("{e:?}"),
             }
-        } else {
-            tx.push_slice(&items[..want]).unwrap()
-        };
-        if n == 0 {
-            backoff.snooze();
-            continue;
         }
-        backoff.reset();
-        sent += n as u64;
-        let _ = black_box(tx.publish());
+    } else {
+        while sent < total {
+            let want = batch.min((total - sent) as usize);
+            let n = tx.push_slice(&items[..want]).unwrap();
+            if n == 0 {
+                backoff.snooze();
+                continue;
+            }
+            backoff.reset();
+            sent += n as u64;
+            let _ = black_box(tx.publish());
+        }
     }
     consumer.join().unwrap();
     start.elapsed()
@@ -177,6 +214,78 @@ impl Queue for Rtrb {
     #[inline]
     fn pop(rx: &mut Self::Rx) -> Option<RawDescriptor> {
         rx.pop().ok()
+    }
+}
+
+/// One shared word on its own 128-byte line, as ward keeps its control words.
+#[repr(align(128))]
+#[derive(Default)]
+struct ControlLine(AtomicU32);
+
+/// The pool every descriptor in these benchmarks names a buffer of.
+const POOL: PoolGeometry = match PoolGeometry::new(2048, 4096, 64) {
+    Ok(pool) => pool,
+    Err(_) => panic!("bad benchmark pool"),
+};
+
+/// A queue plus the check ward's consumer makes on every descriptor
+/// ([`PoolGeometry::validate`]), so that the cost of the ring itself is
+/// compared like for like. rtrb trusts its peer; ward may not.
+struct Validated<Q>(std::marker::PhantomData<Q>);
+
+impl<Q: Queue> Queue for Validated<Q> {
+    type Tx = Q::Tx;
+    type Rx = Q::Rx;
+    fn make(capacity: usize) -> (Self::Tx, Self::Rx) {
+        Q::make(capacity)
+    }
+    #[inline]
+    fn push(tx: &mut Self::Tx, d: RawDescriptor) -> bool {
+        Q::push(tx, d)
+    }
+    #[inline]
+    fn pop(rx: &mut Self::Rx) -> Option<RawDescriptor> {
+        let d = Q::pop(rx)?;
+        Some(
+            POOL.validate(d)
+                .expect("the benchmark sends valid descriptors")
+                .descriptor(),
+        )
+    }
+}
+
+/// A queue plus the wake-up check ward makes when both sides may sleep:
+/// after each push a full fence and a load of the consumer's wake-up request,
+/// after each pop the same for the producer's. Nobody sleeps during a
+/// throughput run (ward's ends do not either); this prices the check itself.
+struct WithWakeups<Q>(std::marker::PhantomData<Q>);
+
+/// The two wake-up request words of [`WithWakeups`]: consumer's, producer's.
+type WakeRequests = Arc<[ControlLine; 2]>;
+
+impl<Q: Queue> Queue for WithWakeups<Q> {
+    type Tx = (Q::Tx, WakeRequests);
+    type Rx = (Q::Rx, WakeRequests);
+    fn make(capacity: usize) -> (Self::Tx, Self::Rx) {
+        let (tx, rx) = Q::make(capacity);
+        let requests: WakeRequests = Arc::default();
+        ((tx, requests.clone()), (rx, requests))
+    }
+    #[inline]
+    fn push(tx: &mut Self::Tx, d: RawDescriptor) -> bool {
+        if !Q::push(&mut tx.0, d) {
+            return false;
+        }
+        std::sync::atomic::fence(Ordering::SeqCst);
+        black_box(tx.1[0].0.load(Ordering::Relaxed));
+        true
+    }
+    #[inline]
+    fn pop(rx: &mut Self::Rx) -> Option<RawDescriptor> {
+        let d = Q::pop(&mut rx.0)?;
+        std::sync::atomic::fence(Ordering::SeqCst);
+        black_box(rx.1[1].0.load(Ordering::Relaxed));
+        Some(d)
     }
 }
 
@@ -218,12 +327,15 @@ impl Queue for Ringbuf {
 }
 
 fn queue_throughput<Q: Queue>(total: u64) -> Duration {
-    let (mut tx, mut rx) = Q::make(CAPACITY as usize);
+    let (mut tx, rx) = Q::make(CAPACITY as usize);
+    let rx = OwnLines(rx);
     let consumer = std::thread::spawn(move || {
+        let mut rx = rx;
+        let rx = &mut rx.0;
         let mut got = 0u64;
         let mut backoff = Backoff::default();
         while got < total {
-            match Q::pop(&mut rx) {
+            match Q::pop(rx) {
                 Some(d) => {
                     black_box(d.cookie);
                     got += 1;
@@ -288,6 +400,14 @@ fn throughput(c: &mut Criterion) {
     group.bench_function("rtrb", |b| {
         b.iter_custom(|iters| queue_throughput::<Rtrb>(iters * ITEMS_PER_ITER))
     });
+    group.bench_function("rtrb_validated", |b| {
+        b.iter_custom(|iters| queue_throughput::<Validated<Rtrb>>(iters * ITEMS_PER_ITER))
+    });
+    group.bench_function("rtrb_validated_wakeups", |b| {
+        b.iter_custom(|iters| {
+            queue_throughput::<WithWakeups<Validated<Rtrb>>>(iters * ITEMS_PER_ITER)
+        })
+    });
     group.bench_function("crossbeam_array_queue", |b| {
         b.iter_custom(|iters| queue_throughput::<Crossbeam>(iters * ITEMS_PER_ITER))
     });
@@ -300,9 +420,12 @@ fn throughput(c: &mut Criterion) {
 /// Round trips: thread A sends one item, thread B sends it back.
 fn ward_round_trips(region: RegionMapping<'static>, trips: u64) -> Duration {
     region.initialise(&params(), 1).unwrap();
-    let (mut ping_tx, mut ping_rx) = ward_ends(region, RingId::Lend, SignalPolicy::BOTH);
-    let (mut pong_tx, mut pong_rx) = ward_ends(region, RingId::Return, SignalPolicy::BOTH);
+    let (mut ping_tx, ping_rx) = ward_ends(region, RingId::Lend, SignalPolicy::BOTH);
+    let (pong_tx, mut pong_rx) = ward_ends(region, RingId::Return, SignalPolicy::BOTH);
+    let echo_ends = OwnLines((ping_rx, pong_tx));
     let echo = std::thread::spawn(move || {
+        let mut echo_ends = echo_ends;
+        let (ping_rx, pong_tx) = &mut echo_ends.0;
         let mut backoff = Backoff::default();
         for _ in 0..trips {
             let b = loop {
@@ -337,19 +460,22 @@ fn ward_round_trips(region: RegionMapping<'static>, trips: u64) -> Duration {
 }
 
 fn queue_round_trips<Q: Queue>(trips: u64) -> Duration {
-    let (mut ping_tx, mut ping_rx) = Q::make(CAPACITY as usize);
-    let (mut pong_tx, mut pong_rx) = Q::make(CAPACITY as usize);
+    let (mut ping_tx, ping_rx) = Q::make(CAPACITY as usize);
+    let (pong_tx, mut pong_rx) = Q::make(CAPACITY as usize);
+    let echo_ends = OwnLines((ping_rx, pong_tx));
     let echo = std::thread::spawn(move || {
+        let mut echo_ends = echo_ends;
+        let (ping_rx, pong_tx) = &mut echo_ends.0;
         let mut backoff = Backoff::default();
         for _ in 0..trips {
             let d = loop {
-                if let Some(d) = Q::pop(&mut ping_rx) {
+                if let Some(d) = Q::pop(ping_rx) {
                     break d;
                 }
                 backoff.snooze();
             };
             backoff.reset();
-            assert!(Q::push(&mut pong_tx, d));
+            assert!(Q::push(pong_tx, d));
         }
     });
     let start = Instant::now();
@@ -393,6 +519,27 @@ fn single_thread(c: &mut Criterion) {
                 }
                 for _ in 0..SINGLE_THREAD_BURST {
                     if let Some(b) = rx.pop().unwrap() {
+                        black_box(b.cookie());
+                    }
+                    let _ = black_box(rx.release());
+                }
+            })
+        });
+    }
+    {
+        region.initialise(&params(), 1).unwrap();
+        let (mut tx, mut rx) = ward_ends(region, RingId::Lend, SignalPolicy::BOTH);
+        let items = [item(1); 32];
+        let mut out = [item(0); 32];
+        group.bench_function("ward_batch_32", |b| {
+            b.iter(|| {
+                for _ in 0..SINGLE_THREAD_BURST / 32 {
+                    assert_eq!(tx.push_slice(black_box(&items)).unwrap(), 32);
+                    let _ = black_box(tx.publish());
+                }
+                for _ in 0..SINGLE_THREAD_BURST / 32 {
+                    let n = rx.pop_into(&mut out).unwrap();
+                    for b in &out[..n] {
                         black_box(b.cookie());
                     }
                     let _ = black_box(rx.release());
@@ -531,12 +678,15 @@ const PACES: [Pace; 5] = [
 fn count_signals(pace: &Pace, total: u32) -> (u32, u32) {
     let region = leaked_region();
     region.initialise(&params(), 1).unwrap();
-    let (mut tx, mut rx) = ward_ends(region, RingId::Lend, SignalPolicy::CONSUMER_ONLY);
+    let (mut tx, rx) = ward_ends(region, RingId::Lend, SignalPolicy::CONSUMER_ONLY);
+    let rx = OwnLines(rx);
     let doorbell = Arc::new(Doorbell::new());
     let wake_after = pace.wake_after;
     let consumer = {
         let doorbell = doorbell.clone();
         std::thread::spawn(move || {
+            let mut rx = rx;
+            let rx = &mut rx.0;
             let mut got = 0;
             let mut sleeps = 0;
             let mut out = [item(0); 64];
@@ -593,6 +743,140 @@ fn signals(_c: &mut Criterion) {
     }
 }
 
+/// Pairs of runs per comparison in the paired pass.
+const PAIRS: usize = 41;
+/// Items per run in the paired pass: long enough that spawning the consumer
+/// thread costs under 1%, short enough that both runs of a pair see the same
+/// machine.
+const PAIRED_ITEMS: u64 = 200_000;
+/// Round trips per run in the paired pass.
+const PAIRED_TRIPS: u64 = 20_000;
+
+/// One line of the paired pass: a candidate against a baseline.
+struct Comparison {
+    name: &'static str,
+    baseline: &'static str,
+    candidate: Box<dyn Fn() -> Duration>,
+    base: Box<dyn Fn() -> Duration>,
+}
+
+/// The median and quartiles of `values`.
+fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
+    values.sort_by(|a, b| a.total_cmp(b));
+    let at = |q: f64| values[((values.len() - 1) as f64 * q).round() as usize];
+    (at(0.5), at(0.25), at(0.75))
+}
+
+/// Throughput ratios measured in pairs. On a shared two-core virtual
+/// machine the cost of moving a cache line between the cores changes from
+/// minute to minute (the host moves the virtual CPUs), so criterion's
+/// figures, taken one benchmark after another, can compare two different
+/// machines. Here each pair runs the candidate and the baseline back to back
+/// (alternating which goes first), and the ratio of the two is kept; the
+/// median and quartiles of those ratios are printed as a Markdown table.
+/// rtrb against itself shows how wide the spread of identical code is.
+fn paired(_c: &mut Criterion) {
+    let region = leaked_region();
+    let ward = move |batch: usize, policy: SignalPolicy| -> Box<dyn Fn() -> Duration> {
+        Box::new(move || ward_throughput(region, PAIRED_ITEMS, batch, policy))
+    };
+    let rtrb =
+        || -> Box<dyn Fn() -> Duration> { Box::new(|| queue_throughput::<Rtrb>(PAIRED_ITEMS)) };
+    let validated_rtrb = || -> Box<dyn Fn() -> Duration> {
+        Box::new(|| queue_throughput::<Validated<Rtrb>>(PAIRED_ITEMS))
+    };
+    let comparisons = [
+        Comparison {
+            name: "rtrb (control: identical code)",
+            baseline: "rtrb",
+            candidate: rtrb(),
+            base: rtrb(),
+        },
+        Comparison {
+            name: "ward polled, batch 1",
+            baseline: "rtrb",
+            candidate: ward(1, SignalPolicy::POLLED),
+            base: rtrb(),
+        },
+        Comparison {
+            name: "ward polled, batch 1",
+            baseline: "rtrb + the same validation",
+            candidate: ward(1, SignalPolicy::POLLED),
+            base: validated_rtrb(),
+        },
+        Comparison {
+            name: "ward with wake-ups, batch 1",
+            baseline: "rtrb",
+            candidate: ward(1, SignalPolicy::BOTH),
+            base: rtrb(),
+        },
+        Comparison {
+            name: "ward with wake-ups, batch 1",
+            baseline: "rtrb + the same validation and wake-up check",
+            candidate: ward(1, SignalPolicy::BOTH),
+            base: Box::new(|| queue_throughput::<WithWakeups<Validated<Rtrb>>>(PAIRED_ITEMS)),
+        },
+        Comparison {
+            name: "ward polled, batch 32",
+            baseline: "rtrb",
+            candidate: ward(32, SignalPolicy::POLLED),
+            base: rtrb(),
+        },
+        Comparison {
+            name: "ward with wake-ups, batch 32",
+            baseline: "rtrb",
+            candidate: ward(32, SignalPolicy::BOTH),
+            base: rtrb(),
+        },
+        Comparison {
+            name: "ward round trip",
+            baseline: "rtrb round trip",
+            candidate: Box::new(move || ward_round_trips(region, PAIRED_TRIPS)),
+            base: Box::new(|| queue_round_trips::<Rtrb>(PAIRED_TRIPS)),
+        },
+    ];
+    println!("\npaired throughput ratios ({PAIRS} pairs of back-to-back runs, {PAIRED_ITEMS} items or {PAIRED_TRIPS} round trips each)\n");
+    println!(
+        "| candidate | baseline | median ratio | quartiles | candidate (M/s) | baseline (M/s) |"
+    );
+    println!("|---|---|---:|---:|---:|---:|");
+    // Round-robin: every round runs one pair of every comparison, so that
+    // all comparisons sample the same mix of machine states.
+    let mut ratios = vec![Vec::with_capacity(PAIRS); comparisons.len()];
+    let mut rates = vec![Vec::with_capacity(PAIRS); comparisons.len()];
+    let mut base_rates = vec![Vec::with_capacity(PAIRS); comparisons.len()];
+    for round in 0..PAIRS {
+        for (i, comparison) in comparisons.iter().enumerate() {
+            let (candidate, base) = if round % 2 == 0 {
+                let candidate = (comparison.candidate)();
+                (candidate, (comparison.base)())
+            } else {
+                let base = (comparison.base)();
+                ((comparison.candidate)(), base)
+            };
+            let work = if comparison.name.contains("round trip") {
+                PAIRED_TRIPS
+            } else {
+                PAIRED_ITEMS
+            };
+            // Same work in both runs, so the ratio of throughputs is the
+            // inverse ratio of times.
+            ratios[i].push(base.as_secs_f64() / candidate.as_secs_f64());
+            rates[i].push(work as f64 / candidate.as_secs_f64() / 1e6);
+            base_rates[i].push(work as f64 / base.as_secs_f64() / 1e6);
+        }
+    }
+    for (i, comparison) in comparisons.iter().enumerate() {
+        let (median, low, high) = quartiles(ratios[i].clone());
+        let (rate, _, _) = quartiles(rates[i].clone());
+        let (base_rate, _, _) = quartiles(base_rates[i].clone());
+        println!(
+            "| {} | {} | {median:.2}x | {low:.2}–{high:.2} | {rate:.1} | {base_rate:.1} |",
+            comparison.name, comparison.baseline
+        );
+    }
+}
+
 fn config() -> Criterion {
     // Short runs: the whole suite should take a few minutes on two shared cores.
     Criterion::default()
@@ -601,5 +885,5 @@ fn config() -> Criterion {
         .sample_size(10)
 }
 
-criterion_group! { name = benches; config = config(); targets = signals, single_thread, throughput, latency }
+criterion_group! { name = benches; config = config(); targets = signals, paired, single_thread, throughput, latency }
 criterion_main!(benches);

@@ -21,6 +21,7 @@ use crate::layout::{
     RawDescriptor, RegionHeader, RingId, RingPairParams, DESCRIPTOR_WORDS, HEADER_WORDS,
     MAGIC_WORD, REGION_ALIGN, WAKE_NEVER_FROM_START, WAKE_ON_FIRST_ENTRY, WORD_BYTES,
 };
+use crate::pool::Buffer;
 
 /// The shared-memory operations of one ring. Implementations must perform
 /// each call as a single atomic access with the given ordering (descriptor
@@ -35,6 +36,27 @@ pub trait RingMemory {
     fn read_descriptor(&self, slot: u32) -> RawDescriptor;
     /// Copies a descriptor into `slot` (taken modulo the capacity).
     fn write_descriptor(&self, slot: u32, descriptor: RawDescriptor);
+    /// Copies the descriptors of `out.len()` (at most the capacity)
+    /// consecutive slots, starting at `first`, out of shared memory into the
+    /// buffers of `out`, *unvalidated*: the caller validates each one
+    /// ([`Buffer::check_in`]) before anyone sees it. Batches call this rather
+    /// than [`read_descriptor`](Self::read_descriptor) in a loop so that an
+    /// implementation can keep its geometry in registers for the whole batch.
+    #[inline(always)]
+    fn read_into(&self, first: u32, out: &mut [Buffer]) {
+        for (i, buffer) in out.iter_mut().enumerate() {
+            *buffer.unchecked_descriptor() = self.read_descriptor(first.wrapping_add(i as u32));
+        }
+    }
+    /// Copies the descriptors of `buffers` (at most the capacity) into
+    /// consecutive slots starting at `first`; the batch counterpart of
+    /// [`write_descriptor`](Self::write_descriptor).
+    #[inline(always)]
+    fn write_from(&self, first: u32, buffers: &[Buffer]) {
+        for (i, buffer) in buffers.iter().enumerate() {
+            self.write_descriptor(first.wrapping_add(i as u32), buffer.descriptor());
+        }
+    }
     /// A sequentially consistent fence, ordering an earlier store before a later load.
     fn fence_seq_cst(&self);
 }
@@ -193,6 +215,25 @@ impl SharedRing<'_> {
         }
     }
 
+    /// The `count` (at most the capacity) slots from ring index `first` on,
+    /// as the run up to the end of the array and the run that wraps around
+    /// to its start; iterating them needs no per-slot masking.
+    #[inline(always)]
+    fn runs(
+        &self,
+        first: u32,
+        count: usize,
+    ) -> (
+        &[[AtomicU32; DESCRIPTOR_WORDS]],
+        &[[AtomicU32; DESCRIPTOR_WORDS]],
+    ) {
+        let start = (first & self.slot_mask) as usize;
+        let (before, from_first) = self.descriptors.split_at(start);
+        let to_end = count.min(from_first.len());
+        let wrapped = (count - to_end).min(before.len());
+        (&from_first[..to_end], &before[..wrapped])
+    }
+
     #[inline(always)]
     fn slot(&self, slot: u32) -> &[AtomicU32; DESCRIPTOR_WORDS] {
         // The mask keeps the index below the capacity, which is the length of
@@ -214,28 +255,62 @@ impl RingMemory for SharedRing<'_> {
 
     #[inline(always)]
     fn read_descriptor(&self, slot: u32) -> RawDescriptor {
-        let s = self.slot(slot);
-        RawDescriptor {
-            offset: s[0].load(Ordering::Relaxed),
-            len: s[1].load(Ordering::Relaxed),
-            cookie: s[2].load(Ordering::Relaxed),
-            flags: s[3].load(Ordering::Relaxed),
-        }
+        load_descriptor(self.slot(slot))
     }
 
     #[inline(always)]
     fn write_descriptor(&self, slot: u32, d: RawDescriptor) {
-        let s = self.slot(slot);
-        s[0].store(d.offset, Ordering::Relaxed);
-        s[1].store(d.len, Ordering::Relaxed);
-        s[2].store(d.cookie, Ordering::Relaxed);
-        s[3].store(d.flags, Ordering::Relaxed);
+        store_descriptor(self.slot(slot), d)
+    }
+
+    #[inline(always)]
+    fn read_into(&self, first: u32, out: &mut [Buffer]) {
+        let (to_end, from_start) = self.runs(first, out.len());
+        let (out_to_end, out_from_start) = out.split_at_mut(to_end.len());
+        for (slot, buffer) in to_end.iter().zip(out_to_end) {
+            *buffer.unchecked_descriptor() = load_descriptor(slot);
+        }
+        for (slot, buffer) in from_start.iter().zip(out_from_start) {
+            *buffer.unchecked_descriptor() = load_descriptor(slot);
+        }
+    }
+
+    #[inline(always)]
+    fn write_from(&self, first: u32, buffers: &[Buffer]) {
+        let (to_end, from_start) = self.runs(first, buffers.len());
+        let (buffers_to_end, buffers_from_start) = buffers.split_at(to_end.len());
+        for (slot, buffer) in to_end.iter().zip(buffers_to_end) {
+            store_descriptor(slot, buffer.descriptor());
+        }
+        for (slot, buffer) in from_start.iter().zip(buffers_from_start) {
+            store_descriptor(slot, buffer.descriptor());
+        }
     }
 
     #[inline(always)]
     fn fence_seq_cst(&self) {
         fence(Ordering::SeqCst)
     }
+}
+
+/// Copies one descriptor out of its slot, one relaxed load per word.
+#[inline(always)]
+fn load_descriptor(s: &[AtomicU32; DESCRIPTOR_WORDS]) -> RawDescriptor {
+    RawDescriptor {
+        offset: s[0].load(Ordering::Relaxed),
+        len: s[1].load(Ordering::Relaxed),
+        cookie: s[2].load(Ordering::Relaxed),
+        flags: s[3].load(Ordering::Relaxed),
+    }
+}
+
+/// Copies one descriptor into its slot, one relaxed store per word.
+#[inline(always)]
+fn store_descriptor(s: &[AtomicU32; DESCRIPTOR_WORDS], d: RawDescriptor) {
+    s[0].store(d.offset, Ordering::Relaxed);
+    s[1].store(d.len, Ordering::Relaxed);
+    s[2].store(d.cookie, Ordering::Relaxed);
+    s[3].store(d.flags, Ordering::Relaxed);
 }
 
 /// Memory shaped for one ring pair with `WORDS` words, aligned as a region

@@ -77,26 +77,38 @@ impl PoolGeometry {
     /// memory is read here, so nothing can change between check and use.
     #[inline]
     pub const fn validate(&self, d: RawDescriptor) -> Result<Buffer, DescriptorFault> {
+        match self.slot_of(d) {
+            Ok(slot) => Ok(Buffer {
+                descriptor: d,
+                slot,
+            }),
+            Err(fault) => Err(fault),
+        }
+    }
+
+    /// The checks of [`validate`](Self::validate): the slot `d` names, or
+    /// what is wrong with it.
+    #[inline(always)]
+    const fn slot_of(&self, d: RawDescriptor) -> Result<u32, DescriptorFault> {
         // `align` is a power of two (checked in `new`).
         if d.offset & (self.align - 1) != 0 {
             return Err(DescriptorFault::Misaligned { align: self.align });
         }
-        let slot = if self.slot_shift != NOT_A_POWER_OF_TWO {
-            d.offset >> self.slot_shift
+        let (slot, in_slot) = if self.slot_shift != NOT_A_POWER_OF_TWO {
+            (d.offset >> self.slot_shift, d.offset & (self.slot_size - 1))
         } else {
-            d.offset / self.slot_size
+            (d.offset / self.slot_size, d.offset % self.slot_size)
         };
         if slot >= self.slot_count {
             return Err(DescriptorFault::OutsidePool);
         }
-        let slot_end = (slot as u64 + 1) * self.slot_size as u64;
-        if d.offset as u64 + d.len as u64 > slot_end {
-            return Err(DescriptorFault::CrossesSlotEnd { slot_end });
+        // `in_slot < slot_size`, so the subtraction cannot wrap.
+        if d.len > self.slot_size - in_slot {
+            return Err(DescriptorFault::CrossesSlotEnd {
+                slot_end: (slot as u64 + 1) * self.slot_size as u64,
+            });
         }
-        Ok(Buffer {
-            descriptor: d,
-            slot,
-        })
+        Ok(slot)
     }
 
     /// A buffer covering `len` bytes of `slot`, starting `headroom` bytes in.
@@ -149,6 +161,34 @@ pub struct Buffer {
 }
 
 impl Buffer {
+    /// No data at the start of slot 0: valid in every pool (a pool has at
+    /// least one slot, and offset 0 is aligned).
+    pub(crate) const EMPTY: Buffer = Buffer {
+        descriptor: RawDescriptor {
+            offset: 0,
+            len: 0,
+            cookie: 0,
+            flags: 0,
+        },
+        slot: 0,
+    };
+
+    /// The descriptor, for a batch to overwrite with an unvalidated copy
+    /// from shared memory; the batch validates it (or wipes it) before the
+    /// buffer is handed to anyone.
+    pub(crate) fn unchecked_descriptor(&mut self) -> &mut RawDescriptor {
+        &mut self.descriptor
+    }
+
+    /// Validates, in place, a descriptor a batch has just copied in through
+    /// [`unchecked_descriptor`](Self::unchecked_descriptor), and records its
+    /// slot. On error the caller must wipe the buffer.
+    #[inline(always)]
+    pub(crate) fn check_in(&mut self, pool: &PoolGeometry) -> Result<(), DescriptorFault> {
+        self.slot = pool.slot_of(self.descriptor)?;
+        Ok(())
+    }
+
     /// The slot holding the data.
     #[inline]
     pub const fn slot(&self) -> u32 {

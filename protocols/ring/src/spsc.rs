@@ -147,10 +147,8 @@ impl<M: RingMemory> Producer<M> {
             room = self.capacity - self.head.wrapping_sub(self.cached_tail);
         }
         let n = buffers.len().min(room as usize);
-        for buffer in &buffers[..n] {
-            self.memory.write_descriptor(self.head, buffer.descriptor());
-            self.head = self.head.wrapping_add(1);
-        }
+        self.memory.write_from(self.head, &buffers[..n]);
+        self.head = self.head.wrapping_add(n as u32);
         Ok(n)
     }
 
@@ -304,7 +302,7 @@ impl<M: RingMemory> Consumer<M> {
     /// Takes the next entry, validated against the pool. The slot is not
     /// handed back to the producer until [`release`](Self::release). A bad
     /// descriptor is consumed and reported, so the next call moves on.
-    #[inline]
+    #[inline(always)]
     pub fn pop(&mut self) -> Result<Option<Buffer>, PeerMisbehaved> {
         if self.tail == self.cached_head {
             self.refresh_head()?;
@@ -326,26 +324,43 @@ impl<M: RingMemory> Consumer<M> {
             ready = self.cached_head.wrapping_sub(self.tail);
         }
         let n = out.len().min(ready as usize);
-        for (i, slot) in out[..n].iter_mut().enumerate() {
-            let at = self.tail;
-            let descriptor = self.memory.read_descriptor(at);
-            match self.pool.validate(descriptor) {
-                Ok(buffer) => {
-                    *slot = buffer;
-                    self.tail = at.wrapping_add(1);
-                }
-                Err(fault) if i == 0 => {
-                    self.tail = at.wrapping_add(1);
-                    return Err(PeerMisbehaved::BadDescriptor {
-                        at,
-                        descriptor,
-                        fault,
-                    });
-                }
-                Err(_) => return Ok(i),
+        let out = &mut out[..n];
+        // Two passes: copy the descriptors out of shared memory, then
+        // validate the private copies in place. Neither loop then has to keep
+        // both the ring's and the pool's geometry in registers.
+        self.memory.read_into(self.tail, out);
+        for i in 0..n {
+            match out[i].check_in(&self.pool) {
+                Ok(()) => {}
+                Err(fault) => return self.stop_batch(out, i, fault),
             }
         }
+        self.tail = self.tail.wrapping_add(n as u32);
         Ok(n)
+    }
+
+    /// Ends a batch of [`pop_into`](Self::pop_into) at `out[taken]`, whose
+    /// descriptor is bad: the entries before it are kept; the bad one is
+    /// consumed and reported if it came first, and left for the next call
+    /// otherwise. The unvalidated copies from `taken` on are wiped, so that
+    /// `out` holds only buffers of the pool.
+    #[cold]
+    #[inline(never)]
+    fn stop_batch(
+        &mut self,
+        out: &mut [Buffer],
+        taken: usize,
+        fault: DescriptorFault,
+    ) -> Result<usize, PeerMisbehaved> {
+        let descriptor = out[taken].descriptor();
+        out[taken..].fill(Buffer::EMPTY);
+        let at = self.tail.wrapping_add(taken as u32);
+        if taken == 0 {
+            self.tail = at.wrapping_add(1);
+            return Err(bad_descriptor(at, descriptor, fault));
+        }
+        self.tail = at;
+        Ok(taken)
     }
 
     /// Hands every popped slot back to the producer with one release store,

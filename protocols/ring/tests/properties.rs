@@ -9,21 +9,30 @@ use std::collections::VecDeque;
 
 use common::{leaked_region, params};
 use proptest::prelude::*;
-use ward_ring::{Consumer, PairEnd, Producer, PushError, RingId, SendError, SignalPolicy};
+use ward_ring::{
+    Consumer, DescriptorFault, PairEnd, PoolGeometry, Producer, PushError, RawDescriptor, RingId,
+    SendError, SignalPolicy,
+};
 
 #[derive(Clone, Debug)]
 enum Op {
     Push(u8),
+    /// One `push_slice` of this many buffers.
+    PushSlice(u8),
     Publish,
     Pop(u8),
+    /// One `pop_into` with room for this many buffers.
+    PopInto(u8),
     Release,
 }
 
 fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         (1u8..20).prop_map(Op::Push),
+        (1u8..40).prop_map(Op::PushSlice),
         Just(Op::Publish),
         (1u8..20).prop_map(Op::Pop),
+        (1u8..40).prop_map(Op::PopInto),
         Just(Op::Release),
     ]
 }
@@ -57,7 +66,29 @@ proptest! {
                         Err(e) => prop_assert!(false, "{:?}", e),
                     }
                 },
+                Op::PushSlice(n) => {
+                    let batch: Vec<_> = (next..next + n as u32)
+                        .map(|i| pool.buffer(i % 32, 0, i % 257).unwrap().with_cookie(i))
+                        .collect();
+                    let pushed = tx.push_slice(&batch).unwrap() as u32;
+                    prop_assert_eq!(pushed, (n as u32).min(capacity - in_ring));
+                    pending.extend(next..next + pushed);
+                    next += pushed;
+                    in_ring += pushed;
+                }
                 Op::Publish => { let _ = tx.publish(); published.extend(pending.drain(..)); }
+                Op::PopInto(n) => {
+                    let mut out = vec![pool.buffer(0, 0, 0).unwrap(); n as usize];
+                    let got = rx.pop_into(&mut out).unwrap();
+                    prop_assert_eq!(got, (n as usize).min(published.len()));
+                    for b in &out[..got] {
+                        let want = published.pop_front();
+                        prop_assert_eq!(Some(b.cookie()), want);
+                        prop_assert_eq!(b.slot(), b.cookie() % 32);
+                        prop_assert_eq!(b.len(), b.cookie() % 257);
+                    }
+                    popped_unreleased += got as u32;
+                }
                 Op::Pop(n) => for _ in 0..n {
                     match rx.pop().unwrap() {
                         Some(b) => {
@@ -73,6 +104,46 @@ proptest! {
                 Op::Release => { let _ = rx.release(); in_ring -= popped_unreleased; popped_unreleased = 0; }
             }
         }
+    }
+
+    /// The validation fast path (shifts and masks for power-of-two slots,
+    /// one division otherwise) agrees with plain 64-bit arithmetic.
+    #[test]
+    fn validation_matches_a_plain_model(
+        slot_size_units in 1u32..80,
+        align_log in 0u32..7,
+        slot_count in 1u32..64,
+        offset in any::<u32>(),
+        len in any::<u32>(),
+        near_pool in any::<bool>(),
+    ) {
+        let align = 1u32 << align_log;
+        let slot_size = slot_size_units * align;
+        let pool = PoolGeometry::new(slot_size, slot_count, align).unwrap();
+        let pool_bytes = slot_size as u64 * slot_count as u64;
+        // Half the cases land near the pool so that the in-bounds paths are exercised.
+        let (offset, len) = if near_pool {
+            ((offset as u64 % (pool_bytes + 2 * slot_size as u64)) as u32, len % (2 * slot_size + 1))
+        } else {
+            (offset, len)
+        };
+        let d = RawDescriptor { offset, len, cookie: 7, flags: 9 };
+        let slot = offset as u64 / slot_size as u64;
+        let slot_end = (slot + 1) * slot_size as u64;
+        let expected = if offset % align != 0 {
+            Err(DescriptorFault::Misaligned { align })
+        } else if slot >= slot_count as u64 {
+            Err(DescriptorFault::OutsidePool)
+        } else if offset as u64 + len as u64 > slot_end {
+            Err(DescriptorFault::CrossesSlotEnd { slot_end })
+        } else {
+            Ok(slot as u32)
+        };
+        let found = pool.validate(d);
+        if let Ok(buffer) = &found {
+            prop_assert_eq!(buffer.descriptor(), d);
+        }
+        prop_assert_eq!(found.map(|b| b.slot()), expected);
     }
 
     #[test]

@@ -334,13 +334,23 @@ fn batch_stops_before_a_bad_descriptor() {
     );
     ring.write_descriptor(2, good.descriptor());
     ring.store(ControlWord::Head, 3, Ordering::Release);
-    let mut out = [good; 8];
+    let mut out = [good.with_cookie(9); 8];
     assert_eq!(rx.pop_into(&mut out), Ok(1));
+    assert_eq!(out[0], good);
+    // Whatever the batch copied in past the good entry is not left behind
+    // as if it were a buffer of the pool: every entry still validates.
+    for b in &out {
+        assert_eq!(p.pool().validate(b.descriptor()), Ok(*b));
+    }
     assert!(matches!(
         rx.pop_into(&mut out),
         Err(PeerMisbehaved::BadDescriptor { at: 1, .. })
     ));
+    for b in &out {
+        assert_eq!(p.pool().validate(b.descriptor()), Ok(*b));
+    }
     assert_eq!(rx.pop_into(&mut out), Ok(1));
+    assert_eq!(out[0], good);
 }
 
 #[test]
