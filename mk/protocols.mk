@@ -27,7 +27,7 @@ test-protocols:
 	@rustup target list --installed | grep -qx x86_64-unknown-none || rustup target add x86_64-unknown-none
 	$(CARGO) build -p ward-ring -p ward-proto --target x86_64-unknown-none
 
-# About two minutes: short warm-up and measurement times (see benches/spsc.rs), then the
+# About four minutes: short warm-up and measurement times (see benches/spsc.rs), a paired pass, then the
 # figures as Markdown tables with ratios to rtrb from the same run.
 bench-protocols:
 	$(CARGO) bench -p ward-ring --bench spsc

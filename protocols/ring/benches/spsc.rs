@@ -767,6 +767,20 @@ fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
     (at(0.5), at(0.25), at(0.75))
 }
 
+/// The median ratio of the pairs whose baseline ran slower than the
+/// baseline's median, and that of the pairs whose baseline ran faster.
+fn ratio_by_baseline_half(ratios: &[f64], base_rates: &[f64]) -> (f64, f64) {
+    let mut pairs: Vec<(f64, f64)> = base_rates
+        .iter()
+        .copied()
+        .zip(ratios.iter().copied())
+        .collect();
+    pairs.sort_by(|a, b| a.0.total_cmp(&b.0));
+    let (slower, faster) = pairs.split_at(pairs.len() / 2);
+    let median = |half: &[(f64, f64)]| quartiles(half.iter().map(|p| p.1).collect()).0;
+    (median(slower), median(faster))
+}
+
 /// Throughput ratios measured in pairs. On a shared two-core virtual
 /// machine the cost of moving a cache line between the cores changes from
 /// minute to minute (the host moves the virtual CPUs), so criterion's
@@ -775,6 +789,14 @@ fn quartiles(mut values: Vec<f64>) -> (f64, f64, f64) {
 /// (alternating which goes first), and the ratio of the two is kept; the
 /// median and quartiles of those ratios are printed as a Markdown table.
 /// rtrb against itself shows how wide the spread of identical code is.
+///
+/// The machine has two states that give very different figures: the two
+/// threads really run at once, on two cores that hand cache lines to each
+/// other; or the host runs both virtual CPUs on one core by turns, and the
+/// threads effectively take turns too (then the figures follow the
+/// single-thread cost per item). The last two columns split the pairs by how
+/// fast the baseline ran, slower half and faster half, which separates the
+/// two states when a run saw both.
 fn paired(_c: &mut Criterion) {
     let region = leaked_region();
     let ward = move |batch: usize, policy: SignalPolicy| -> Box<dyn Fn() -> Duration> {
@@ -837,9 +859,9 @@ fn paired(_c: &mut Criterion) {
     ];
     println!("\npaired throughput ratios ({PAIRS} pairs of back-to-back runs, {PAIRED_ITEMS} items or {PAIRED_TRIPS} round trips each)\n");
     println!(
-        "| candidate | baseline | median ratio | quartiles | candidate (M/s) | baseline (M/s) |"
+        "| candidate | baseline | median ratio | quartiles | candidate (M/s) | baseline (M/s) | ratio, slower half | ratio, faster half |"
     );
-    println!("|---|---|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
     // Round-robin: every round runs one pair of every comparison, so that
     // all comparisons sample the same mix of machine states.
     let mut ratios = vec![Vec::with_capacity(PAIRS); comparisons.len()];
@@ -870,8 +892,9 @@ fn paired(_c: &mut Criterion) {
         let (median, low, high) = quartiles(ratios[i].clone());
         let (rate, _, _) = quartiles(rates[i].clone());
         let (base_rate, _, _) = quartiles(base_rates[i].clone());
+        let (slower, faster) = ratio_by_baseline_half(&ratios[i], &base_rates[i]);
         println!(
-            "| {} | {} | {median:.2}x | {low:.2}–{high:.2} | {rate:.1} | {base_rate:.1} |",
+            "| {} | {} | {median:.2}x | {low:.2}–{high:.2} | {rate:.1} | {base_rate:.1} | {slower:.2}x | {faster:.2}x |",
             comparison.name, comparison.baseline
         );
     }
