@@ -14,6 +14,7 @@ use ward_userlib::abi::bootinfo::BootInfo;
 use ward_userlib::abi::Error;
 use ward_userlib::bootinfo::{untypeds, RootCaps, SlotAllocator};
 use ward_userlib::cap::{Frame4K, PageDirectory, PageTable, Pdpt, Pml4, Untyped, VmAttributes};
+use ward_userlib::device_memory::DeviceMemory;
 use ward_userlib::{Cap, CapRights, InvocationError, ObjectType};
 
 /// Depth of a root-CNode lookup: CPtrs are slot indices at full depth.
@@ -28,14 +29,6 @@ pub const SCRATCH_VADDR: u64 = ROOT_MAP_BASE - 0x1000;
 const MAX_RAM_REGIONS: usize = 64;
 /// Most pieces of device untyped kept while carving frames.
 const MAX_DEVICE_PIECES: usize = 128;
-
-/// A piece of device memory not yet carved up.
-#[derive(Clone, Copy)]
-struct DevicePiece {
-    cap: Untyped,
-    paddr: u64,
-    size_bits: u32,
-}
 
 /// A RAM untyped the root task retypes shared objects from.
 #[derive(Clone, Copy)]
@@ -56,7 +49,7 @@ pub struct Resources {
     pub caps: RootCaps,
     pub slots: SlotAllocator,
     ram: Vec<RamRegion, MAX_RAM_REGIONS>,
-    pieces: Vec<DevicePiece, MAX_DEVICE_PIECES>,
+    device: DeviceMemory<MAX_DEVICE_PIECES>,
     pub device_ranges: Vec<DeviceRange, MAX_DEVICE_PIECES>,
     next_root_vaddr: u64,
     /// Bytes of RAM retyped for shared objects (regions, channels, ...).
@@ -66,15 +59,9 @@ pub struct Resources {
 impl Resources {
     pub fn new(info: &BootInfo) -> Resources {
         let mut ram: Vec<RamRegion, MAX_RAM_REGIONS> = Vec::new();
-        let mut pieces = Vec::new();
         let mut device_ranges = Vec::new();
         for region in untypeds(info) {
             if region.is_device {
-                let _ = pieces.push(DevicePiece {
-                    cap: region.cap,
-                    paddr: region.paddr,
-                    size_bits: region.size_bits,
-                });
                 let _ = device_ranges.push(DeviceRange {
                     paddr: region.paddr,
                     size: region.size(),
@@ -93,7 +80,7 @@ impl Resources {
             caps: RootCaps::new(),
             slots: SlotAllocator::from_boot_info(info),
             ram,
-            pieces,
+            device: DeviceMemory::from_boot_info(info),
             device_ranges,
             next_root_vaddr: ROOT_MAP_BASE,
             shared_bytes: 0,
@@ -161,52 +148,9 @@ impl Resources {
     }
 
     /// The 4 KiB device frame at physical address `paddr`, carved out of the
-    /// device untyped by splitting pieces in halves until the half holding
-    /// the address is one page (the other halves are kept for later).
+    /// device untyped (see [`DeviceMemory`]).
     pub fn device_frame(&mut self, paddr: u64) -> Option<Frame4K> {
-        let index = self
-            .pieces
-            .iter()
-            .position(|p| p.paddr <= paddr && paddr < p.paddr + (1 << p.size_bits))?;
-        let mut piece = self.pieces.swap_remove(index);
-        while piece.size_bits > 12 {
-            let halves = self.slots.alloc_range(2)?;
-            let half_bits = piece.size_bits - 1;
-            piece
-                .cap
-                .untyped_retype(
-                    ObjectType::Untyped,
-                    u64::from(half_bits),
-                    self.caps.cnode,
-                    0,
-                    0,
-                    halves.start,
-                    2,
-                )
-                .ok()?;
-            let upper = piece.paddr + (1 << half_bits);
-            let (take, keep) = if paddr >= upper {
-                ((halves.start + 1, upper), (halves.start, piece.paddr))
-            } else {
-                ((halves.start, piece.paddr), (halves.start + 1, upper))
-            };
-            let _ = self.pieces.push(DevicePiece {
-                cap: Cap::from_cptr(keep.0),
-                paddr: keep.1,
-                size_bits: half_bits,
-            });
-            piece = DevicePiece {
-                cap: Cap::from_cptr(take.0),
-                paddr: take.1,
-                size_bits: half_bits,
-            };
-        }
-        let slot = self.slots.alloc()?;
-        piece
-            .cap
-            .untyped_retype(ObjectType::Frame4K, 0, self.caps.cnode, 0, 0, slot, 1)
-            .ok()?;
-        Some(Cap::from_cptr(slot))
+        self.device.frame(paddr, self.caps.cnode, &mut self.slots)
     }
 
     /// Maps `frame` into the root task's own VSpace at a new address.

@@ -16,8 +16,9 @@
 //! their invocations ([`cap`]: `Cap<Endpoint>`, `tcb.tcb_resume()`,
 //! `untyped.untyped_retype(..)`), errors that explain themselves
 //! ([`error`]), the IPC buffer ([`ipc_buffer`]), message helpers
-//! ([`message`]), fault messages ([`fault`]) and the root task's boot-info
-//! helpers ([`bootinfo`]).
+//! ([`message`]), fault messages ([`fault`]), the root task's boot-info
+//! helpers ([`bootinfo`]) and device memory carved a page at a time
+//! ([`device_memory`]).
 //!
 //! Invalid uses are compile errors where the types allow:
 //!
@@ -38,6 +39,7 @@ pub mod bootinfo;
 pub mod cap;
 pub mod component;
 pub mod debug;
+pub mod device_memory;
 pub mod error;
 pub mod fault;
 pub mod hardware;

@@ -1,30 +1,23 @@
 //! The test's resources: slots, RAM, device memory and its own address space.
 //!
-//! Device memory comes as large device untyped regions; a 4 KiB frame at a
-//! given physical address is carved out by splitting a region in halves
-//! until the half holding the address is one page (the halves not taken are
-//! kept for later frames). Mapping into the test's own VSpace adds the page
+//! Device memory comes as large device untyped regions, carved into 4 KiB
+//! frames on demand by userlib's `DeviceMemory`. Mapping into the test's own VSpace adds the page
 //! table, page directory or PDPT a new address needs, the seL4 way: try,
 //! and on a lookup failure map the missing level and try again.
 use ward_userlib::abi::bootinfo::BootInfo;
 use ward_userlib::abi::Error;
-use ward_userlib::bootinfo::{untypeds, RootCaps, SlotAllocator, UntypedRegion};
+use ward_userlib::bootinfo::{untypeds, RootCaps, SlotAllocator};
 use ward_userlib::cap::cap_type::CapType;
 use ward_userlib::cap::{Frame4K, PageDirectory, PageTable, Pdpt, Untyped, VmAttributes};
+use ward_userlib::device_memory::DeviceMemory;
 use ward_userlib::{Cap, CapRights, ObjectType};
 
 /// Where the test maps what it needs: far from the program and its stack.
 const MAPPING_BASE: u64 = 0x10_0000_0000;
 /// Depth of a root-CNode lookup: CPtrs are slot indices.
 pub const DEPTH: u64 = 64;
-
-/// A piece of device memory not yet carved up.
-#[derive(Clone, Copy)]
-struct DevicePiece {
-    cap: Untyped,
-    paddr: u64,
-    size_bits: u32,
-}
+/// Most pieces of device untyped kept while carving frames.
+const MAX_DEVICE_PIECES: usize = 128;
 
 pub struct Env<'a> {
     pub info: &'a BootInfo,
@@ -32,7 +25,7 @@ pub struct Env<'a> {
     pub slots: SlotAllocator,
     ram: Untyped,
     next_vaddr: u64,
-    pieces: heapless::Vec<DevicePiece, 128>,
+    device: DeviceMemory<MAX_DEVICE_PIECES>,
 }
 
 impl<'a> Env<'a> {
@@ -40,29 +33,13 @@ impl<'a> Env<'a> {
         let ram = ward_userlib::bootinfo::largest_ram_untyped(info)
             .expect("RAM untyped")
             .cap;
-        let mut pieces = heapless::Vec::new();
-        for UntypedRegion {
-            cap,
-            paddr,
-            size_bits,
-            is_device,
-        } in untypeds(info)
-        {
-            if is_device {
-                let _ = pieces.push(DevicePiece {
-                    cap,
-                    paddr,
-                    size_bits,
-                });
-            }
-        }
         Env {
             info,
             caps: RootCaps::new(),
             slots: SlotAllocator::from_boot_info(info),
             ram,
             next_vaddr: MAPPING_BASE,
-            pieces,
+            device: DeviceMemory::from_boot_info(info),
         }
     }
 
@@ -108,45 +85,7 @@ impl<'a> Env<'a> {
 
     /// The 4 KiB device frame at physical address `paddr`.
     pub fn device_frame(&mut self, paddr: u64) -> Option<Frame4K> {
-        let index = self
-            .pieces
-            .iter()
-            .position(|p| p.paddr <= paddr && paddr < p.paddr + (1 << p.size_bits))?;
-        let mut piece = self.pieces.swap_remove(index);
-        while piece.size_bits > 12 {
-            let halves = self.slots.alloc_range(2)?;
-            let half_bits = piece.size_bits - 1;
-            piece
-                .cap
-                .untyped_retype(
-                    ObjectType::Untyped,
-                    u64::from(half_bits),
-                    self.caps.cnode,
-                    0,
-                    0,
-                    halves.start,
-                    2,
-                )
-                .ok()?;
-            let upper = piece.paddr + (1 << half_bits);
-            let (take, keep) = if paddr >= upper {
-                ((halves.start + 1, upper), (halves.start, piece.paddr))
-            } else {
-                ((halves.start, piece.paddr), (halves.start + 1, upper))
-            };
-            let _ = self.pieces.push(DevicePiece {
-                cap: Cap::from_cptr(keep.0),
-                paddr: keep.1,
-                size_bits: half_bits,
-            });
-            piece = DevicePiece {
-                cap: Cap::from_cptr(take.0),
-                paddr: take.1,
-                size_bits: half_bits,
-            };
-        }
-        let frame: Frame4K = self.make_from(piece.cap, ObjectType::Frame4K);
-        Some(frame)
+        self.device.frame(paddr, self.caps.cnode, &mut self.slots)
     }
 
     /// Maps `frame` into the test's VSpace at a new address; returns it.
