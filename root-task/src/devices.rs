@@ -12,9 +12,9 @@ use ward_userlib::cap::{Frame4K, IoPageTable, IoSpace, IrqHandler};
 use ward_userlib::hardware::{Polarity, Trigger};
 use ward_userlib::{println, Cap, CapRights, InvocationError, ObjectType};
 
-use crate::pci;
 use crate::resources::DEPTH;
 use crate::system::{cap_rights, DeviceState, FrameRun, System, FIRST_DOMAIN};
+use ward_userlib::pci::command;
 
 impl<'a> System<'a> {
     /// Finds every device of the spec on the machine and makes what its
@@ -26,7 +26,7 @@ impl<'a> System<'a> {
         }
         // Whatever the firmware left on, a device nobody drives may not DMA.
         for function in self.bus.functions.iter().filter(|f| !f.claimed) {
-            if function.disable(pci::COMMAND_BUS_MASTER) {
+            if function.config().disable(command::BUS_MASTER) {
                 println!(
                     "ward: PCI {:02x}:{:02x}.{} ({:04x}:{:04x}): nobody drives it; bus mastering turned off",
                     function.bus, function.dev, function.func, function.vendor, function.device
@@ -265,7 +265,7 @@ impl<'a> System<'a> {
         if !self.iommu {
             if record.has_flag(ward_sysspec::device_flags::UNSAFE_DMA) {
                 println!("ward: warning: device {name}: no IOMMU; its DMA is NOT confined (the spec marks it unsafe_dma)");
-                function.enable(pci::COMMAND_BUS_MASTER);
+                function.config().enable(command::BUS_MASTER);
             } else {
                 println!("ward: device {name}: no IOMMU on this machine; DMA refused (bus mastering stays off)");
                 state.dma_refused = true;
@@ -340,7 +340,7 @@ impl<'a> System<'a> {
             );
         }
         state.iospace = Some(space_slot);
-        function.enable(pci::COMMAND_BUS_MASTER);
+        function.config().enable(command::BUS_MASTER);
     }
 
     fn map_io(

@@ -17,8 +17,8 @@
 //! `untyped.untyped_retype(..)`), errors that explain themselves
 //! ([`error`]), the IPC buffer ([`ipc_buffer`]), message helpers
 //! ([`message`]), fault messages ([`fault`]), the root task's boot-info
-//! helpers ([`bootinfo`]) and device memory carved a page at a time
-//! ([`device_memory`]).
+//! helpers ([`bootinfo`]), device memory carved a page at a time
+//! ([`device_memory`]) and PCI configuration space ([`pci`]).
 //!
 //! Invalid uses are compile errors where the types allow:
 //!
@@ -45,6 +45,7 @@ pub mod fault;
 pub mod hardware;
 pub mod ipc_buffer;
 pub mod message;
+pub mod pci;
 pub mod runtime;
 pub mod syscall;
 

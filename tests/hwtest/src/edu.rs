@@ -3,6 +3,7 @@
 //! address — which VT-d translates) and its own 4 KiB buffer.
 use crate::env::Env;
 use crate::pci::{self, Function};
+use ward_userlib::pci::capability;
 use ward_userlib::{syscall, CapRights};
 
 pub const VENDOR: u16 = 0x1234;
@@ -12,9 +13,6 @@ pub const DEVICE: u16 = 0x11e8;
 pub const BAR0_ADDRESS: u32 = 0xc000_0000;
 /// The device-side address of edu's DMA buffer.
 pub const DEVICE_BUFFER: u64 = 0x40000;
-
-/// PCI capability id of MSI.
-const CAPABILITY_MSI: u8 = 0x05;
 
 const ID: usize = 0x00;
 const LIVENESS: usize = 0x04;
@@ -71,22 +69,11 @@ impl Edu {
     /// Programs edu's MSI capability with `address` and `data`, turns MSI
     /// on and INTx off. False if the device has no MSI capability.
     pub fn enable_msi(&self, address: u64, data: u32) -> bool {
-        let Some(cap) = self.function.find_capability(CAPABILITY_MSI) else {
+        let config = self.function.config;
+        let Some(msi) = config.find_capability(capability::MSI) else {
             return false;
         };
-        let control = self.function.read32(cap) >> 16;
-        let is_64bit = control & (1 << 7) != 0;
-        self.function.write32(cap + 4, address as u32);
-        if is_64bit {
-            self.function.write32(cap + 8, (address >> 32) as u32);
-            self.function.write32(cap + 12, data);
-        } else {
-            self.function.write32(cap + 8, data);
-        }
-        // Message control: enable, one vector.
-        self.function
-            .write32(cap, (self.function.read32(cap) & !(0x70 << 16)) | (1 << 16));
-        self.function.disable_intx();
+        config.enable_msi(msi, address, data);
         true
     }
 
