@@ -398,45 +398,23 @@ fn cnode(args: &Arguments, cnode: Cap, label: Label) -> Result<Outcome, Invocati
             // MR0 dest index, MR1 dest depth, MR2 pivot index, MR3 pivot depth,
             // MR4 pivot data, MR5 src index, MR6 src depth, MR7 src data;
             // caps: pivot root, src root. The pivot's cap moves to dest and the
-            // src's cap to the pivot, each with its data applied as by Mutate.
+            // src's cap to the pivot, each with its data applied as by Mutate;
+            // with dest == src the two swap.
             let (_, pivot_root) = args.cap(0)?;
             let (_, src_root) = args.cap(1)?;
-            let side = ward_kernel_objects::LookupSide::Destination;
-            let dest = objects.lookup_slot_exact(side, cnode, args.mr(0)?, args.mr(1)?)?;
-            let pivot = objects.lookup_slot_exact(side, pivot_root, args.mr(2)?, args.mr(3)?)?;
-            let src = objects.lookup_slot_exact(
-                ward_kernel_objects::LookupSide::Source,
+            objects.cnode_rotate(
+                cnode,
+                args.mr(0)?,
+                args.mr(1)?,
+                pivot_root,
+                args.mr(2)?,
+                args.mr(3)?,
+                args.mr(4)?,
                 src_root,
                 args.mr(5)?,
                 args.mr(6)?,
+                args.mr(7)?,
             )?;
-            let (pivot_data, src_data) = (args.mr(4)?, args.mr(7)?);
-            if pivot == dest || pivot == src {
-                return Err(InvocationError::illegal(
-                    "the pivot must differ from the source and the destination",
-                ));
-            }
-            if dest == src {
-                return Err(InvocationError::illegal(
-                    "rotating a capability back into its own slot (a swap) is not supported; rotate through an empty slot",
-                ));
-            }
-            if objects.cap(pivot).is_null() || objects.cap(src).is_null() {
-                return Err(InvocationError::illegal(
-                    "the pivot and the source must both hold capabilities",
-                ));
-            }
-            if !objects.cap(dest).is_null() {
-                return Err(InvocationError::delete_first(
-                    "the destination slot is occupied",
-                ));
-            }
-            objects.move_cap(pivot, dest, (pivot_data != 0).then_some(pivot_data))?;
-            if let Err(error) = objects.move_cap(src, pivot, (src_data != 0).then_some(src_data)) {
-                // Undo the first move, so a refused rotate changes nothing.
-                let _ = objects.move_cap(dest, pivot, None);
-                return Err(error);
-            }
             done()
         }
         Label::CNodeCancelBadgedSends => {

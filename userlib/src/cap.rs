@@ -387,7 +387,7 @@ impl CNode {
     /// Moves the capability at the pivot to the empty destination
     /// `(self, dest_index, dest_depth)` and the capability at the source to
     /// the pivot, each with its data applied as by Mutate (0 = unchanged).
-    /// The destination must differ from the source (no swaps in place).
+    /// With the destination equal to the source, the two swap places.
     #[allow(clippy::too_many_arguments)]
     pub fn cnode_rotate(
         self,

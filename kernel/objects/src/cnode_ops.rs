@@ -48,9 +48,13 @@ pub enum Step {
 /// Argument positions of the CNode invocations, for `InvalidArgument` details.
 /// Copy/Mint/Move/Mutate take: dest index, dest depth, src index, src depth,
 /// then rights (Copy, Mint) and badge (Mint) or data (Mutate).
+/// Rotate takes: dest index, dest depth, pivot index, pivot depth, pivot
+/// data, src index, src depth, src data.
 mod arg {
     pub const MINT_BADGE: u8 = 5;
     pub const MUTATE_DATA: u8 = 4;
+    pub const ROTATE_PIVOT_DATA: u8 = 4;
+    pub const ROTATE_SRC_DATA: u8 = 7;
 }
 
 /// Decodes a CNode guard word: guard size in the low 6 bits, guard above.
@@ -251,7 +255,15 @@ impl Objects {
         data: Option<u64>,
     ) -> Result<(), InvocationError> {
         self.require_empty(dest)?;
-        let mut cap = self.cap(src);
+        let cap = self.movable(src, data, arg::MUTATE_DATA)?;
+        self.mdb_move(src, dest, cap);
+        Ok(())
+    }
+
+    /// The capability in `src` as it would be after a move with `data`
+    /// applied as by Mutate (`data_arg` names the argument in errors).
+    fn movable(&self, src: Slot, data: Option<u64>, data_arg: u8) -> Result<Cap, InvocationError> {
+        let cap = self.cap(src);
         match cap {
             Cap::Null => {
                 return Err(InvocationError::lookup(
@@ -264,33 +276,90 @@ impl Objects {
             }
             _ => {}
         }
-        if let Some(data) = data {
-            cap = match cap {
-                Cap::CNode {
-                    object, radix_bits, ..
-                } => {
-                    let (guard, guard_bits) =
-                        decode_guard(data, radix_bits).ok_or(InvocationError::invalid_argument(
-                            arg::MUTATE_DATA,
-                            "the guard does not fit",
-                        ))?;
-                    Cap::CNode {
-                        object,
-                        radix_bits,
-                        guard,
-                        guard_bits,
-                    }
-                }
-                other if data == 0 => other,
-                _ => {
-                    return Err(InvocationError::invalid_argument(
-                        arg::MUTATE_DATA,
-                        "only a CNode capability can be mutated with data",
-                    ))
-                }
-            };
+        let Some(data) = data else {
+            return Ok(cap);
+        };
+        match cap {
+            Cap::CNode {
+                object, radix_bits, ..
+            } => {
+                let (guard, guard_bits) = decode_guard(data, radix_bits).ok_or(
+                    InvocationError::invalid_argument(data_arg, "the guard does not fit"),
+                )?;
+                Ok(Cap::CNode {
+                    object,
+                    radix_bits,
+                    guard,
+                    guard_bits,
+                })
+            }
+            other if data == 0 => Ok(other),
+            _ => Err(InvocationError::invalid_argument(
+                data_arg,
+                "only a CNode capability can be mutated with data",
+            )),
         }
-        self.mdb_move(src, dest, cap);
+    }
+
+    /// `cnode_rotate(dest_index, dest_depth, pivot_root, pivot_index,
+    /// pivot_depth, pivot_data, src_root, src_index, src_depth, src_data)`:
+    /// the pivot's capability moves to the destination and the source's to
+    /// the pivot, each with its data applied as by Mutate (0 leaves it
+    /// unchanged). With the destination equal to the source the two swap
+    /// places. Everything is checked before anything moves, so a refused
+    /// rotate changes nothing.
+    #[allow(clippy::too_many_arguments)]
+    pub fn cnode_rotate(
+        &self,
+        cnode: Cap,
+        dest_index: u64,
+        dest_depth: u64,
+        pivot_root: Cap,
+        pivot_index: u64,
+        pivot_depth: u64,
+        pivot_data: u64,
+        src_root: Cap,
+        src_index: u64,
+        src_depth: u64,
+        src_data: u64,
+    ) -> Result<(), InvocationError> {
+        let dest =
+            self.lookup_slot_exact(LookupSide::Destination, cnode, dest_index, dest_depth)?;
+        let pivot = self.lookup_slot_exact(
+            LookupSide::Destination,
+            pivot_root,
+            pivot_index,
+            pivot_depth,
+        )?;
+        let src = self.lookup_slot_exact(LookupSide::Source, src_root, src_index, src_depth)?;
+        if pivot == dest || pivot == src {
+            return Err(InvocationError::illegal(
+                "the pivot must differ from the source and the destination",
+            ));
+        }
+        // The order of checks, and which lookup an empty slot is blamed on,
+        // follow seL4.
+        if dest != src {
+            self.require_empty(dest)?;
+        }
+        let src_cap = self.movable(src, Some(src_data), arg::ROTATE_SRC_DATA)?;
+        if self.cap(pivot).is_null() {
+            return Err(InvocationError::lookup(
+                LookupSide::Destination,
+                LookupFailure::MissingCapability { bits_left: 0 },
+            ));
+        }
+        let pivot_cap = self.movable(pivot, Some(pivot_data), arg::ROTATE_PIVOT_DATA)?;
+        if dest == src {
+            // A swap: mutate both in place, then exchange the two slots
+            // (capabilities and places in the derivation tree).
+            self.set_cap(pivot, pivot_cap);
+            self.set_cap(src, src_cap);
+            self.mdb_swap(pivot, src);
+        } else {
+            self.mdb_move(pivot, dest, pivot_cap);
+            self.mdb_move(src, pivot, src_cap);
+        }
         Ok(())
     }
 

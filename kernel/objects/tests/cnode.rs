@@ -1,5 +1,6 @@
-//! The CNode operations: Copy, Mint, Move, Mutate, Delete and Revoke, each
-//! through the invocation entry points, with success and error paths.
+//! The CNode operations: Copy, Mint, Move, Mutate, Rotate, Delete and
+//! Revoke, each through the invocation entry points, with success and error
+//! paths.
 
 mod common;
 
@@ -245,6 +246,121 @@ fn mutate_sets_guards_and_refuses_data_for_other_caps() {
     );
     o.cnode_mutate(b.root, 4, D, b.root, 1, D, 0).unwrap();
     assert!(matches!(b.cap(4), Cap::Endpoint { .. }));
+}
+
+#[test]
+fn rotate_moves_the_pivot_to_dest_and_the_source_to_the_pivot() {
+    let b = with_endpoint();
+    let o = b.o();
+    o.cnode_mint(b.root, 2, D, b.root, 1, D, CapRights::ALL, 7)
+        .unwrap();
+    b.retype(ObjectType::CNode as u64, 2, 3, 1);
+    // dest 9 <- pivot 2 (the badged endpoint); pivot 2 <- src 3 (a CNode,
+    // given a guard on the way).
+    o.cnode_rotate(b.root, 9, D, b.root, 2, D, 0, b.root, 3, D, 1 | (1 << 6))
+        .unwrap();
+    assert_eq!(b.cap(9).badge(), 7);
+    assert!(o.is_mdb_parent_of(b.slot(1), b.slot(9)));
+    assert!(matches!(
+        b.cap(2),
+        Cap::CNode {
+            guard: 1,
+            guard_bits: 1,
+            ..
+        }
+    ));
+    assert!(b.cap(3).is_null());
+}
+
+#[test]
+fn rotate_onto_its_source_swaps_in_place() {
+    let b = with_endpoint();
+    let o = b.o();
+    // Slot 2: a copy of the endpoint in slot 1, so the two are neighbours
+    // in the derivation tree (parent and child).
+    o.cnode_copy(b.root, 2, D, b.root, 1, D, CapRights::READ)
+        .unwrap();
+    o.cnode_rotate(b.root, 2, D, b.root, 1, D, 0, b.root, 2, D, 0)
+        .unwrap();
+    assert!(
+        matches!(b.cap(1), Cap::Endpoint { rights, .. } if rights == CapRights::READ),
+        "the copy is now in the pivot"
+    );
+    assert!(
+        matches!(b.cap(2), Cap::Endpoint { rights, .. } if rights == CapRights::ALL),
+        "the original is now in the source"
+    );
+    // The tree follows the capabilities: the original, now in slot 2, is
+    // still the parent of its copy, now in slot 1.
+    assert!(o.is_mdb_parent_of(b.slot(2), b.slot(1)));
+    assert!(!o.is_mdb_parent_of(b.slot(1), b.slot(2)));
+    // Swapping back restores the start.
+    o.cnode_rotate(b.root, 1, D, b.root, 2, D, 0, b.root, 1, D, 0)
+        .unwrap();
+    assert!(matches!(b.cap(1), Cap::Endpoint { rights, .. } if rights == CapRights::ALL));
+    assert!(o.is_mdb_parent_of(b.slot(1), b.slot(2)));
+}
+
+#[test]
+fn a_refused_rotate_changes_nothing() {
+    let b = with_endpoint();
+    let o = b.o();
+    o.cnode_copy(b.root, 2, D, b.root, 1, D, CapRights::ALL)
+        .unwrap();
+    let before = [b.cap(1), b.cap(2), b.cap(3)];
+    // The pivot may be neither end.
+    let e = o
+        .cnode_rotate(b.root, 3, D, b.root, 2, D, 0, b.root, 2, D, 0)
+        .unwrap_err();
+    assert_eq!(e.error, Error::IllegalOperation);
+    let e = o
+        .cnode_rotate(b.root, 2, D, b.root, 2, D, 0, b.root, 1, D, 0)
+        .unwrap_err();
+    assert_eq!(e.error, Error::IllegalOperation);
+    // An occupied destination (that is not the source).
+    let e = o
+        .cnode_rotate(b.root, 1, D, b.root, 2, D, 0, b.root, 4, D, 0)
+        .unwrap_err();
+    assert_eq!(e.error, Error::DeleteFirst);
+    // An empty source, then an empty pivot: each blamed on its lookup.
+    let e = o
+        .cnode_rotate(b.root, 3, D, b.root, 2, D, 0, b.root, 4, D, 0)
+        .unwrap_err();
+    assert_eq!(
+        e.detail,
+        ErrorDetail::Lookup {
+            side: LookupSide::Source,
+            failure: LookupFailure::MissingCapability { bits_left: 0 }
+        }
+    );
+    let e = o
+        .cnode_rotate(b.root, 3, D, b.root, 4, D, 0, b.root, 2, D, 0)
+        .unwrap_err();
+    assert_eq!(
+        e.detail,
+        ErrorDetail::Lookup {
+            side: LookupSide::Destination,
+            failure: LookupFailure::MissingCapability { bits_left: 0 }
+        }
+    );
+    // Data on a capability that takes none, for either end: the argument
+    // is named, and nothing has moved.
+    let e = o
+        .cnode_rotate(b.root, 3, D, b.root, 2, D, 5, b.root, 1, D, 0)
+        .unwrap_err();
+    assert_eq!(
+        (e.error, e.detail),
+        (Error::InvalidArgument, ErrorDetail::Argument(4))
+    );
+    let e = o
+        .cnode_rotate(b.root, 1, D, b.root, 2, D, 0, b.root, 1, D, 5)
+        .unwrap_err();
+    assert_eq!(
+        (e.error, e.detail),
+        (Error::InvalidArgument, ErrorDetail::Argument(7))
+    );
+    assert_eq!([b.cap(1), b.cap(2), b.cap(3)], before);
+    assert!(o.is_mdb_parent_of(b.slot(1), b.slot(2)));
 }
 
 #[test]

@@ -56,6 +56,10 @@ pub static CASES: &[Case] = &[
         run: rotate_moves_two_caps,
     },
     Case {
+        name: "rotate_swaps_in_place",
+        run: rotate_swaps_in_place,
+    },
+    Case {
         name: "rotate_refuses_bad_slots",
         run: rotate_refuses_bad_slots,
     },
@@ -260,6 +264,33 @@ fn rotate_moves_two_caps(env: &mut Env) -> Outcome {
     Ok(())
 }
 
+/// Rotate with the destination equal to the source: the two caps swap.
+fn rotate_swaps_in_place(env: &mut Env) -> Outcome {
+    let root = env.root.cnode;
+    let a = new_endpoint(env);
+    let b = new_notification(env);
+    root.cnode_rotate(
+        b.cptr(),
+        FULL_DEPTH,
+        root,
+        a.cptr(),
+        FULL_DEPTH,
+        0,
+        root,
+        b.cptr(),
+        FULL_DEPTH,
+        0,
+    )
+    .ctx("swap")?;
+    Cap::<cap::cap_type::Notification>::from_cptr(a.cptr())
+        .signal()
+        .ctx("the notification is now where the endpoint was")?;
+    Cap::<cap::cap_type::Endpoint>::from_cptr(b.cptr())
+        .nb_send(info(0, 0), [0; 4])
+        .ctx("the endpoint is now where the notification was")?;
+    Ok(())
+}
+
 fn rotate_refuses_bad_slots(env: &mut Env) -> Outcome {
     let root = env.root.cnode;
     let pivot = new_endpoint(env);
@@ -282,15 +313,15 @@ fn rotate_refuses_bad_slots(env: &mut Env) -> Outcome {
         src.cptr(),
         FULL_DEPTH,
         root,
-        pivot.cptr(),
-        FULL_DEPTH,
-        0,
-        root,
         src.cptr(),
         FULL_DEPTH,
         0,
+        root,
+        pivot.cptr(),
+        FULL_DEPTH,
+        0,
     )
-    .want_err(Error::IllegalOperation, "a swap in place")?;
+    .want_err(Error::IllegalOperation, "a pivot equal to the destination")?;
     let empty = env.slot();
     let dest = env.slot();
     root.cnode_rotate(
@@ -305,7 +336,7 @@ fn rotate_refuses_bad_slots(env: &mut Env) -> Outcome {
         FULL_DEPTH,
         0,
     )
-    .want_err(Error::IllegalOperation, "an empty pivot")?;
+    .want_err(Error::FailedLookup, "an empty pivot")?;
     // Nothing moved: both caps still work where they were.
     pivot
         .nb_send(info(0, 0), [0; 4])
