@@ -325,20 +325,20 @@ impl Objects {
     ) -> Result<(), InvocationError> {
         let dest =
             self.lookup_slot_exact(LookupSide::Destination, cnode, dest_index, dest_depth)?;
+        let src = self.lookup_slot_exact(LookupSide::Source, src_root, src_index, src_depth)?;
         let pivot = self.lookup_slot_exact(
             LookupSide::Destination,
             pivot_root,
             pivot_index,
             pivot_depth,
         )?;
-        let src = self.lookup_slot_exact(LookupSide::Source, src_root, src_index, src_depth)?;
         if pivot == dest || pivot == src {
             return Err(InvocationError::illegal(
                 "the pivot must differ from the source and the destination",
             ));
         }
-        // The order of checks, and which lookup an empty slot is blamed on,
-        // follow seL4.
+        // The order of lookups and checks, and which lookup an empty slot is
+        // blamed on, follow seL4.
         if dest != src {
             self.require_empty(dest)?;
         }
