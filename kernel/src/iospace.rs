@@ -20,6 +20,7 @@
 use crate::arch::x86_64::paging::phys_to_virt;
 use crate::arch::x86_64::vtd::{self, DmaFault};
 use crate::kobj::{self, objects, IO_ASID_BASE};
+use crate::vspace::{unmapped_frame, UnmappedFrame};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use spin::Mutex;
 use ward_abi::lookup::LookupFailure;
@@ -264,24 +265,12 @@ pub fn map_frame(
     ioaddr: u64,
     rights: CapRights,
 ) -> Result<(), InvocationError> {
-    let Cap::Frame {
+    let UnmappedFrame {
         object,
         size,
         rights: cap_rights,
         is_device,
-        mapping,
-    } = cap
-    else {
-        return Err(InvocationError::invalid_capability(
-            0,
-            "not a frame capability",
-        ));
-    };
-    if mapping.is_some() {
-        return Err(InvocationError::illegal(
-            "the frame is already mapped through this capability; copy the cap to map it again",
-        ));
-    }
+    } = unmapped_frame(cap)?;
     if is_device {
         return Err(InvocationError::illegal(
             "device memory cannot be a DMA target (peer-to-peer DMA is not allowed)",

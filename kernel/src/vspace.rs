@@ -159,20 +159,22 @@ pub fn map_table(
     Ok(())
 }
 
-/// `frame_map`: maps the frame in `slot` into `vspace` at `vaddr` with the
-/// rights the cap allows and the caller asks for.
-pub fn map_frame(
-    slot: Slot,
-    cap: Cap,
-    vspace: (Slot, Cap),
-    vaddr: u64,
-    rights: CapRights,
-    attributes: u64,
-) -> Result<(), InvocationError> {
+/// A frame capability not yet mapped through this cap, taken apart: where
+/// both `frame_map` and `frame_map_io` start.
+pub(crate) struct UnmappedFrame {
+    pub object: u64,
+    pub size: FrameSize,
+    pub rights: CapRights,
+    pub is_device: bool,
+}
+
+/// `cap` as an [`UnmappedFrame`], or the error for an invoked cap (argument
+/// 0) that is not a frame or is already mapped.
+pub(crate) fn unmapped_frame(cap: Cap) -> Result<UnmappedFrame, InvocationError> {
     let Cap::Frame {
         object,
         size,
-        rights: cap_rights,
+        rights,
         is_device,
         mapping,
     } = cap
@@ -187,6 +189,30 @@ pub fn map_frame(
             "the frame is already mapped through this capability; copy the cap to map it again",
         ));
     }
+    Ok(UnmappedFrame {
+        object,
+        size,
+        rights,
+        is_device,
+    })
+}
+
+/// `frame_map`: maps the frame in `slot` into `vspace` at `vaddr` with the
+/// rights the cap allows and the caller asks for.
+pub fn map_frame(
+    slot: Slot,
+    cap: Cap,
+    vspace: (Slot, Cap),
+    vaddr: u64,
+    rights: CapRights,
+    attributes: u64,
+) -> Result<(), InvocationError> {
+    let UnmappedFrame {
+        object,
+        size,
+        rights: cap_rights,
+        is_device,
+    } = unmapped_frame(cap)?;
     let rights = rights.intersect(cap_rights);
     if !rights.contains(CapRights::READ) {
         return Err(InvocationError::invalid_argument(

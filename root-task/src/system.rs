@@ -862,29 +862,18 @@ impl<'a> System<'a> {
                 }
                 Ok(())
             }
-            CapKind::IoPorts => {
-                let ports = self
-                    .devices
-                    .get(target as usize)
-                    .and_then(|d| d.ports)
-                    .ok_or(fail("no IO ports for the device"))?;
-                give(ports, 0, None)
-            }
-            CapKind::IrqHandler => {
-                let irq = self
-                    .devices
-                    .get(target as usize)
-                    .and_then(|d| d.irq)
-                    .ok_or(fail("no interrupt for the device"))?;
-                give(irq, 0, None)
-            }
-            CapKind::IoSpace => {
-                let space = self
-                    .devices
-                    .get(target as usize)
-                    .and_then(|d| d.iospace)
-                    .ok_or(fail("no IOSpace for the device"))?;
-                give(space, 0, None)
+            CapKind::IoPorts | CapKind::IrqHandler | CapKind::IoSpace => {
+                let device = self.devices.get(target as usize);
+                let (source, missing) = match kind {
+                    CapKind::IoPorts => {
+                        (device.and_then(|d| d.ports), "no IO ports for the device")
+                    }
+                    CapKind::IrqHandler => {
+                        (device.and_then(|d| d.irq), "no interrupt for the device")
+                    }
+                    _ => (device.and_then(|d| d.iospace), "no IOSpace for the device"),
+                };
+                give(source.ok_or(fail(missing))?, 0, None)
             }
         }
     }

@@ -756,6 +756,8 @@ const PAIRED_TRIPS: u64 = 20_000;
 struct Comparison {
     name: &'static str,
     baseline: &'static str,
+    /// Items (or round trips) each run moves.
+    work: u64,
     candidate: Box<dyn Fn() -> Duration>,
     base: Box<dyn Fn() -> Duration>,
 }
@@ -810,48 +812,56 @@ fn paired(_c: &mut Criterion) {
     let comparisons = [
         Comparison {
             name: "rtrb (control: identical code)",
+            work: PAIRED_ITEMS,
             baseline: "rtrb",
             candidate: rtrb(),
             base: rtrb(),
         },
         Comparison {
             name: "ward polled, batch 1",
+            work: PAIRED_ITEMS,
             baseline: "rtrb",
             candidate: ward(1, SignalPolicy::POLLED),
             base: rtrb(),
         },
         Comparison {
             name: "ward polled, batch 1",
+            work: PAIRED_ITEMS,
             baseline: "rtrb + the same validation",
             candidate: ward(1, SignalPolicy::POLLED),
             base: validated_rtrb(),
         },
         Comparison {
             name: "ward with wake-ups, batch 1",
+            work: PAIRED_ITEMS,
             baseline: "rtrb",
             candidate: ward(1, SignalPolicy::BOTH),
             base: rtrb(),
         },
         Comparison {
             name: "ward with wake-ups, batch 1",
+            work: PAIRED_ITEMS,
             baseline: "rtrb + the same validation and wake-up check",
             candidate: ward(1, SignalPolicy::BOTH),
             base: Box::new(|| queue_throughput::<WithWakeups<Validated<Rtrb>>>(PAIRED_ITEMS)),
         },
         Comparison {
             name: "ward polled, batch 32",
+            work: PAIRED_ITEMS,
             baseline: "rtrb",
             candidate: ward(32, SignalPolicy::POLLED),
             base: rtrb(),
         },
         Comparison {
             name: "ward with wake-ups, batch 32",
+            work: PAIRED_ITEMS,
             baseline: "rtrb",
             candidate: ward(32, SignalPolicy::BOTH),
             base: rtrb(),
         },
         Comparison {
             name: "ward round trip",
+            work: PAIRED_TRIPS,
             baseline: "rtrb round trip",
             candidate: Box::new(move || ward_round_trips(region, PAIRED_TRIPS)),
             base: Box::new(|| queue_round_trips::<Rtrb>(PAIRED_TRIPS)),
@@ -876,11 +886,7 @@ fn paired(_c: &mut Criterion) {
                 let base = (comparison.base)();
                 ((comparison.candidate)(), base)
             };
-            let work = if comparison.name.contains("round trip") {
-                PAIRED_TRIPS
-            } else {
-                PAIRED_ITEMS
-            };
+            let work = comparison.work;
             // Same work in both runs, so the ratio of throughputs is the
             // inverse ratio of times.
             ratios[i].push(base.as_secs_f64() / candidate.as_secs_f64());

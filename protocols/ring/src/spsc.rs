@@ -330,9 +330,8 @@ impl<M: RingMemory> Consumer<M> {
         // both the ring's and the pool's geometry in registers.
         self.memory.read_into(self.tail, out);
         for i in 0..n {
-            match out[i].check_in(&self.pool) {
-                Ok(()) => {}
-                Err(fault) => return self.stop_batch(out, i, fault),
+            if let Err(fault) = out[i].check_in(&self.pool) {
+                return self.stop_batch(out, i, fault);
             }
         }
         self.tail = self.tail.wrapping_add(n as u32);

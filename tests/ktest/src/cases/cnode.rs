@@ -5,7 +5,7 @@ use ward_abi::lookup::LookupFailure;
 use ward_userlib::cap::{self, Cap, FULL_DEPTH};
 use ward_userlib::error::LookupSide;
 use ward_userlib::message::info;
-use ward_userlib::{syscall, CapRights, Error, ObjectType};
+use ward_userlib::{syscall, CapRights, Error, InvocationError, ObjectType};
 
 use super::ipc::{blocked_receiver, receiver};
 use super::{get, new_endpoint, new_notification, set};
@@ -232,26 +232,22 @@ fn move_cap(env: &mut Env) -> Outcome {
     Ok(())
 }
 
+/// Rotate within the root CNode at full depth, with no data: the cap in
+/// `pivot` moves to `dest` and the cap in `src` to `pivot`.
+fn rotate_in_root(env: &Env, dest: u64, pivot: u64, src: u64) -> Result<(), InvocationError> {
+    let root = env.root.cnode;
+    root.cnode_rotate(
+        dest, FULL_DEPTH, root, pivot, FULL_DEPTH, 0, root, src, FULL_DEPTH, 0,
+    )
+}
+
 /// Rotate: the pivot's cap moves to the empty destination, the source's
 /// cap to the pivot.
 fn rotate_moves_two_caps(env: &mut Env) -> Outcome {
-    let root = env.root.cnode;
     let pivot = new_endpoint(env);
     let src = new_notification(env);
     let dest = env.slot();
-    root.cnode_rotate(
-        dest,
-        FULL_DEPTH,
-        root,
-        pivot.cptr(),
-        FULL_DEPTH,
-        0,
-        root,
-        src.cptr(),
-        FULL_DEPTH,
-        0,
-    )
-    .ctx("rotate")?;
+    rotate_in_root(env, dest, pivot.cptr(), src.cptr()).ctx("rotate")?;
     Cap::<cap::cap_type::Endpoint>::from_cptr(dest)
         .nb_send(info(0, 0), [0; 4])
         .ctx("the endpoint is now in dest")?;
@@ -266,22 +262,9 @@ fn rotate_moves_two_caps(env: &mut Env) -> Outcome {
 
 /// Rotate with the destination equal to the source: the two caps swap.
 fn rotate_swaps_in_place(env: &mut Env) -> Outcome {
-    let root = env.root.cnode;
     let a = new_endpoint(env);
     let b = new_notification(env);
-    root.cnode_rotate(
-        b.cptr(),
-        FULL_DEPTH,
-        root,
-        a.cptr(),
-        FULL_DEPTH,
-        0,
-        root,
-        b.cptr(),
-        FULL_DEPTH,
-        0,
-    )
-    .ctx("swap")?;
+    rotate_in_root(env, b.cptr(), a.cptr(), b.cptr()).ctx("swap")?;
     Cap::<cap::cap_type::Notification>::from_cptr(a.cptr())
         .signal()
         .ctx("the notification is now where the endpoint was")?;
@@ -292,51 +275,16 @@ fn rotate_swaps_in_place(env: &mut Env) -> Outcome {
 }
 
 fn rotate_refuses_bad_slots(env: &mut Env) -> Outcome {
-    let root = env.root.cnode;
     let pivot = new_endpoint(env);
     let src = new_notification(env);
     let occupied = new_endpoint(env);
-    root.cnode_rotate(
-        occupied.cptr(),
-        FULL_DEPTH,
-        root,
-        pivot.cptr(),
-        FULL_DEPTH,
-        0,
-        root,
-        src.cptr(),
-        FULL_DEPTH,
-        0,
-    )
-    .want_err(Error::DeleteFirst, "rotate onto a capability")?;
-    root.cnode_rotate(
-        src.cptr(),
-        FULL_DEPTH,
-        root,
-        src.cptr(),
-        FULL_DEPTH,
-        0,
-        root,
-        pivot.cptr(),
-        FULL_DEPTH,
-        0,
-    )
-    .want_err(Error::IllegalOperation, "a pivot equal to the destination")?;
+    rotate_in_root(env, occupied.cptr(), pivot.cptr(), src.cptr())
+        .want_err(Error::DeleteFirst, "rotate onto a capability")?;
+    rotate_in_root(env, src.cptr(), src.cptr(), pivot.cptr())
+        .want_err(Error::IllegalOperation, "a pivot equal to the destination")?;
     let empty = env.slot();
     let dest = env.slot();
-    root.cnode_rotate(
-        dest,
-        FULL_DEPTH,
-        root,
-        empty,
-        FULL_DEPTH,
-        0,
-        root,
-        src.cptr(),
-        FULL_DEPTH,
-        0,
-    )
-    .want_err(Error::FailedLookup, "an empty pivot")?;
+    rotate_in_root(env, dest, empty, src.cptr()).want_err(Error::FailedLookup, "an empty pivot")?;
     // Nothing moved: both caps still work where they were.
     pivot
         .nb_send(info(0, 0), [0; 4])
