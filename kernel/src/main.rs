@@ -11,6 +11,7 @@
 
 mod arch;
 mod boot;
+mod cnode;
 mod console;
 mod fastpath;
 mod fault;
@@ -23,8 +24,11 @@ mod kobj;
 mod platform;
 mod sched;
 mod syscall;
+mod tcb;
 mod thread;
 mod traps;
+mod untyped;
+mod user_memory;
 mod vspace;
 
 use arch::x86_64::{apic, cpu, gdt, idt, io, paging, pic};
@@ -120,7 +124,6 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     gdt::init();
     idt::init();
     paging::init_kernel_address_space();
-    kobj::init();
     log::info!("Ward kernel {} starting", env!("CARGO_PKG_VERSION"));
 
     let boot = match multiboot::read(magic, info) {

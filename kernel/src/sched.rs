@@ -32,7 +32,8 @@ pub fn set_idle_policy(policy: IdlePolicy) {
 }
 
 /// The physical address of a thread's PML4, if it has a VSpace.
-fn address_space_of(tcb: Tcb) -> Option<u64> {
+#[inline]
+pub fn address_space_of(tcb: Tcb) -> Option<u64> {
     match objects().cap(tcb.slot(TcbSlot::VSpaceRoot)) {
         Cap::Pml4 { object, .. } => Some(object),
         _ => None,
@@ -49,10 +50,25 @@ fn activate(tcb: Tcb, address_space: u64) {
     CURRENT_CONTEXT.store(context, Ordering::Relaxed);
     CURRENT_CONTEXT_TOP.store(top, Ordering::Relaxed);
     gdt::set_kernel_entry_stack(top);
+    load_address_space(address_space);
+}
+
+/// Loads `address_space` into CR3 unless it is loaded already.
+#[inline]
+fn load_address_space(address_space: u64) {
     if cpu::read_cr3() != address_space {
         // SAFETY: every user PML4 shares the kernel's upper half.
         unsafe { cpu::write_cr3(address_space) };
     }
+}
+
+/// The IPC fast path's switch: the running thread `out` has blocked and
+/// `into` (blocked until now, at a priority at least `out`'s, with the
+/// VSpace `address_space`) runs at once, taking `out`'s place in the ready
+/// queues (`ReadyQueues::hand_over`), without choosing.
+pub fn hand_over(out: Tcb, into: Tcb, address_space: u64) {
+    READY.lock().hand_over(&objects(), out, into);
+    activate(into, address_space);
 }
 
 /// Picks the thread to run next and makes it current; if there is none,
@@ -61,6 +77,19 @@ pub fn schedule() {
     loop {
         let chosen = READY.lock().choose();
         match chosen {
+            // Still the running thread (a Yield alone at its priority, a
+            // syscall that did not block): all is in place but perhaps its
+            // address space, which it may have just replaced.
+            Some(tcb) if Some(tcb) == kobj::current() => match address_space_of(tcb) {
+                Some(space) => {
+                    load_address_space(space);
+                    return;
+                }
+                None => {
+                    log::warn!("thread {:#x} has no address space; suspended", tcb.0);
+                    crate::thread::suspend(tcb);
+                }
+            },
             Some(tcb) => match address_space_of(tcb) {
                 Some(space) => {
                     activate(tcb, space);
@@ -109,7 +138,7 @@ fn to_back_of_queue(tcb: Tcb) {
     let objects = objects();
     objects.set_tcb_field(tcb, field::TIME_SLICE, TIME_SLICE_TICKS);
     let mut ready = READY.lock();
-    if ready.contains(&objects, tcb) {
+    if ready.contains(&objects, tcb) && !ready.is_alone(&objects, tcb) {
         ready.rotate(&objects, tcb);
     }
 }

@@ -30,6 +30,10 @@ pub const ASID_BITS: u32 = 12;
 /// Mapped virtual addresses are user (lower-half) addresses below 2^47.
 pub const USER_VADDR_LIMIT: u64 = 1 << 47;
 const MAPPED_FLAG: u64 = 1 << 63;
+/// A frame cap's flags: its rights in the low bits, then its size and kind.
+const FRAME_LARGE_FLAG: u32 = CapRights::BITS;
+const FRAME_DEVICE_FLAG: u32 = CapRights::BITS + 1;
+const _: () = assert!(FRAME_DEVICE_FLAG < 7, "frame flags fit the 7 flag bits");
 
 /// The kind of a capability, without its data.
 #[repr(u8)]
@@ -153,8 +157,13 @@ pub enum Cap {
         guard: u64,
         guard_bits: u8,
     },
+    /// A thread. Its rights say what the holder may do with it: Read to
+    /// read its registers, Write to run it (suspend, resume, write registers,
+    /// priorities, notification binding), Grant to install capabilities in
+    /// it (fault endpoint, CSpace, VSpace, IPC buffer).
     Tcb {
         object: PAddr,
+        rights: CapRights,
     },
     Frame {
         object: PAddr,
@@ -271,7 +280,7 @@ impl Cap {
             | Endpoint { object, .. }
             | Notification { object, .. }
             | CNode { object, .. }
-            | Tcb { object }
+            | Tcb { object, .. }
             | Frame { object, .. }
             | Pml4 { object, .. }
             | Pdpt { object, .. }
@@ -309,7 +318,8 @@ impl Cap {
         match *self {
             Cap::Endpoint { rights, .. }
             | Cap::Notification { rights, .. }
-            | Cap::Frame { rights, .. } => rights,
+            | Cap::Frame { rights, .. }
+            | Cap::Tcb { rights, .. } => rights,
             _ => CapRights::ALL,
         }
     }
@@ -387,7 +397,7 @@ impl Cap {
                 word0(t, object, radix_bits as u64),
                 guard_bits as u64 | (guard << 6),
             ],
-            Tcb { object } => [word0(t, object, 0), 0],
+            Tcb { object, rights } => [word0(t, object, rights.to_word()), 0],
             Frame {
                 object,
                 size,
@@ -396,8 +406,8 @@ impl Cap {
                 mapping,
             } => {
                 let flags = rights.to_word()
-                    | ((size == FrameSize::Large) as u64) << 4
-                    | (is_device as u64) << 5;
+                    | ((size == FrameSize::Large) as u64) << FRAME_LARGE_FLAG
+                    | (is_device as u64) << FRAME_DEVICE_FLAG;
                 [word0(t, object, flags), encode_mapping(mapping)]
             }
             Pml4 { object, asid } => [
@@ -456,16 +466,16 @@ impl Cap {
                 guard: w1 >> 6,
                 guard_bits: (w1 & 0x3f) as u8,
             },
-            CapType::Tcb => Cap::Tcb { object },
+            CapType::Tcb => Cap::Tcb { object, rights },
             CapType::Frame => Cap::Frame {
                 object,
-                size: if flags & (1 << 4) != 0 {
+                size: if flags & (1 << FRAME_LARGE_FLAG) != 0 {
                     FrameSize::Large
                 } else {
                     FrameSize::Small
                 },
                 rights,
-                is_device: flags & (1 << 5) != 0,
+                is_device: flags & (1 << FRAME_DEVICE_FLAG) != 0,
                 mapping: decode_mapping(w1),
             },
             CapType::Pml4 => Cap::Pml4 {

@@ -49,11 +49,12 @@ pub struct Objects {
 
 impl Objects {
     /// Wraps a physical-memory window.
-    pub fn new(window: PhysWindow) -> Objects {
+    pub const fn new(window: PhysWindow) -> Objects {
         Objects { mem: window }
     }
 
     /// The window, for the kernel's own access to object memory it defines.
+    #[inline(always)]
     pub fn window(&self) -> PhysWindow {
         self.mem
     }

@@ -58,6 +58,7 @@ impl ReadyQueues {
     }
 
     /// The highest priority with a ready thread.
+    #[inline]
     pub fn highest_priority(&self) -> Option<u8> {
         if self.top == 0 {
             return None;
@@ -69,12 +70,14 @@ impl ReadyQueues {
 
     /// The thread that should run next: the head of the highest non-empty
     /// queue (it stays queued; the kernel dequeues or rotates it).
+    #[inline]
     pub fn choose(&self) -> Option<Tcb> {
         self.highest_priority()
             .and_then(|p| Tcb::from_link(self.head[p as usize]))
     }
 
     /// Whether `tcb` is in a ready queue.
+    #[inline]
     pub fn contains(&self, objects: &Objects, tcb: Tcb) -> bool {
         objects.tcb_field(tcb, field::IN_READY_QUEUE) != 0
     }
@@ -140,6 +143,48 @@ impl ReadyQueues {
         if self.head[p] == 0 {
             self.unmark(p);
         }
+    }
+
+    /// The running thread `out` stops (it blocks) and `into`, which is in
+    /// no queue and has at least `out`'s priority, runs in its place: so
+    /// `into` goes to the front of its priority's queue, where the running
+    /// thread stays, and `out` leaves its queue. With equal priorities
+    /// `into` simply takes `out`'s place: no bitmap changes. For the IPC
+    /// fast path, which switches from caller to callee without choosing.
+    pub fn hand_over(&mut self, objects: &Objects, out: Tcb, into: Tcb) {
+        let p = objects.tcb_priority(out) as usize;
+        let same_place = self.contains(objects, out)
+            && !self.contains(objects, into)
+            && objects.tcb_priority(into) as usize == p;
+        if !same_place {
+            self.remove(objects, out);
+            self.enqueue_front(objects, into);
+            return;
+        }
+        let prev = objects.tcb_field(out, field::SCHED_PREV);
+        let next = objects.tcb_field(out, field::SCHED_NEXT);
+        objects.set_tcb_field(into, field::SCHED_PREV, prev);
+        objects.set_tcb_field(into, field::SCHED_NEXT, next);
+        match Tcb::from_link(prev) {
+            Some(t) => objects.set_tcb_field(t, field::SCHED_NEXT, into.0),
+            None => self.head[p] = into.0,
+        }
+        match Tcb::from_link(next) {
+            Some(t) => objects.set_tcb_field(t, field::SCHED_PREV, into.0),
+            None => self.tail[p] = into.0,
+        }
+        objects.set_tcb_field(into, field::IN_READY_QUEUE, 1);
+        objects.set_tcb_field(out, field::SCHED_PREV, 0);
+        objects.set_tcb_field(out, field::SCHED_NEXT, 0);
+        objects.set_tcb_field(out, field::IN_READY_QUEUE, 0);
+    }
+
+    /// Whether `tcb` is alone in its priority's queue (so rotating it, as
+    /// Yield and the end of a time slice do, changes nothing).
+    #[inline]
+    pub fn is_alone(&self, objects: &Objects, tcb: Tcb) -> bool {
+        let p = objects.tcb_priority(tcb) as usize;
+        self.head[p] == tcb.0 && self.tail[p] == tcb.0
     }
 
     /// Round robin: moves `tcb` to the back of its queue (end of time slice, Yield).
