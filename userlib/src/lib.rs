@@ -45,9 +45,14 @@ pub mod fault;
 pub mod hardware;
 pub mod ipc_buffer;
 pub mod message;
+pub mod mmio;
 pub mod pci;
+pub mod region;
+pub mod ring;
 pub mod runtime;
+pub mod spec;
 pub mod syscall;
+pub mod time;
 
 pub use cap::{cap_type, Cap, CapRights, ObjectType};
 pub use error::{Error, InvocationError};

@@ -969,7 +969,7 @@ impl Resolver {
 
     /// Reports keys given for a channel kind they do not apply to.
     fn keys_for_kind(&mut self, c: &schema::RawChannel, kind: &str, allowed: &[&str]) {
-        let present: [(&str, Option<Span>); 11] = [
+        let present: [(&str, Option<Span>); 12] = [
             ("server", c.server.as_ref().map(span)),
             ("clients", c.clients.as_ref().map(span)),
             ("waiter", c.waiter.as_ref().map(span)),
@@ -981,6 +981,7 @@ impl Resolver {
             ("pool", c.pool.as_ref().map(span)),
             ("producer_pool", c.producer_pool.as_ref().map(span)),
             ("consumer_pool", c.consumer_pool.as_ref().map(span)),
+            ("owner", c.owner.as_ref().map(span)),
         ];
         for (key, sp) in present {
             if let Some(sp) = sp {
@@ -1136,6 +1137,7 @@ impl Resolver {
                         "pool",
                         "producer_pool",
                         "consumer_pool",
+                        "owner",
                     ],
                 );
                 let p = self.required(&c.producer, "producer", "ring", name);
@@ -1201,6 +1203,32 @@ impl Resolver {
                     Some(p) => Some(self.lookup(p, NameKind::Region, "`pool`")?),
                     None => None,
                 };
+                // Who owns the pool (lends buffers and gets each back): the
+                // producer unless the file says otherwise.
+                let owner_is_consumer = match &c.owner {
+                    None => false,
+                    Some(o) if o.get_ref() == p.unwrap().get_ref() => false,
+                    Some(o) if o.get_ref() == q.unwrap().get_ref() => true,
+                    Some(o) => {
+                        self.err(
+                            Diagnostic::error(
+                                "invalid-value",
+                                Some(span(o)),
+                                format!(
+                                    "`owner = \"{}\"` is neither end of ring `{}`",
+                                    o.get_ref(),
+                                    name.get_ref()
+                                ),
+                            )
+                            .with_help(format!(
+                                "the pool's owner is the producer (`{}`, the default) or the consumer (`{}`)",
+                                p.unwrap().get_ref(),
+                                q.unwrap().get_ref()
+                            )),
+                        );
+                        false
+                    }
+                };
                 let ring_region = regions.len();
                 regions.push(Region {
                     name: format!("{}.ring", name.get_ref()),
@@ -1232,6 +1260,7 @@ impl Resolver {
                             .as_ref()
                             .map(|r| r.get_ref().0)
                             .unwrap_or(Rights::READ),
+                        owner_is_consumer,
                         ring_region,
                     },
                 )
@@ -1725,6 +1754,7 @@ fn channel_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
             } => {
                 let need = *entries as u64 * *buffer_size as u64;
                 let region = &sys.regions[*pool];
+                let slots = region.size / (*buffer_size).max(1) as u64;
                 if region.size > u32::MAX as u64 + 1 {
                     diags.push(
                         Diagnostic::error(
@@ -1733,6 +1763,20 @@ fn channel_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
                             format!("pool `{}` is {}, larger than 4 GiB", region.name, human_size(region.size)),
                         )
                         .with_help("ring descriptors carry 32-bit offsets into their pool; use a pool of at most 4 GiB"),
+                    );
+                } else if slots > ward_sysspec::MAX_RING_POOL_SLOTS as u64 {
+                    diags.push(
+                        Diagnostic::error(
+                            "pool-too-large",
+                            pool_span.clone(),
+                            format!(
+                                "pool `{}` holds {slots} buffers of {buffer_size} bytes; a ring end tracks at most {}",
+                                region.name,
+                                ward_sysspec::MAX_RING_POOL_SLOTS
+                            ),
+                        )
+                        .with_related(region.span.clone(), "the region is defined here")
+                        .with_help("shrink the region to `entries × buffer_size`, or use larger buffers"),
                     );
                 }
                 if region.size < need {
@@ -1756,6 +1800,16 @@ fn channel_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
             }
             _ => {}
         }
+    }
+}
+
+/// The number of buffers (slots) a ring channel's pool has: the pool's size
+/// over the buffer size, or one per entry for a ring without a pool (its
+/// descriptors carry values, not buffers).
+pub fn ring_pool_slots(sys: &System, pool: Option<usize>, entries: u32, buffer_size: u32) -> u32 {
+    match pool {
+        Some(p) => (sys.regions[p].size / u64::from(buffer_size.max(1))) as u32,
+        None => entries,
     }
 }
 

@@ -167,6 +167,9 @@ pub enum Ends {
         pool_span: Option<Span>,
         producer_pool: Rights,
         consumer_pool: Rights,
+        /// The consumer owns the pool (lends empty buffers, as a network
+        /// stack does to a NIC driver); by default the producer does.
+        owner_is_consumer: bool,
         /// The region made for the ring's shared memory.
         ring_region: usize,
     },
