@@ -19,11 +19,11 @@
 
 use heapless::Vec;
 use ward_kernel_core::elf_image::UserImage;
+use ward_rootkit::bootinfo::SlotAllocator;
 use ward_sysspec::{
     CapKind, CapRec, ChannelKind, Spec, COMPONENT_IPC_BUFFER, COMPONENT_STACK_TOP, MAX_SLOTS, NONE,
 };
 use ward_userlib::abi::bootinfo::{BootInfo, SlotRegion};
-use ward_userlib::bootinfo::SlotAllocator;
 use ward_userlib::cap::{
     CNode, Frame4K, IrqHandler, Notification, Pml4, Tcb, Untyped, UserContext, VmAttributes,
 };
@@ -31,9 +31,9 @@ use ward_userlib::component::{status, StatusPage, STATUS_PAGE_VADDR};
 use ward_userlib::{println, Cap, CapRights, InvocationError, ObjectType};
 
 use crate::pci::Bus;
-use crate::resources::{map_with_tables, object_bytes, Resources, DEPTH};
+use crate::resources::{object_bytes, Resources, DEPTH};
+use ward_rootkit::paging::map_with_tables;
 
-const _: () = assert!(ward_userlib::component::IPC_BUFFER_VADDR == COMPONENT_IPC_BUFFER);
 const _: () = assert!(ward_sysspec::SLOT_CONSOLE as u64 == ward_userlib::component::slot::CONSOLE);
 const _: () =
     assert!(ward_sysspec::SLOT_NOTIFICATION as u64 == ward_userlib::component::slot::NOTIFICATION);

@@ -44,26 +44,27 @@ use crate::syscall::{self, Received};
 use crate::time::{self, Duration, Instant};
 use crate::Error;
 
-/// Where the root task maps a component's IPC buffer (one page). Equal to
-/// `ward_sysspec::COMPONENT_IPC_BUFFER`; the root task checks this at
-/// compile time.
-pub const IPC_BUFFER_VADDR: u64 = 0x0000_7fff_f800_0000;
+/// Where the root task maps a component's IPC buffer (one page).
+pub const IPC_BUFFER_VADDR: u64 = ward_sysspec::COMPONENT_IPC_BUFFER;
 
-/// Where the root task maps the read-only status page. It lies in the
-/// reserved top area of every component's address space (between the stack
-/// top at 0x7fff_f000_0000 and the IPC buffer), where capctl never places a
-/// mapping.
-pub const STATUS_PAGE_VADDR: u64 = 0x0000_7fff_f400_0000;
+/// Where the root task maps the read-only status page.
+pub const STATUS_PAGE_VADDR: u64 = ward_sysspec::COMPONENT_STATUS_PAGE;
 
 /// Fixed slots of every component's CSpace (`ward_sysspec::SLOT_*`); kept
 /// here so that the runtime needs no generated table.
 pub mod slot {
+    /// The component's own thread.
+    pub const TCB: u64 = ward_sysspec::SLOT_TCB as u64;
+    /// Its CSpace root.
+    pub const CNODE: u64 = ward_sysspec::SLOT_CNODE as u64;
+    /// Its VSpace.
+    pub const VSPACE: u64 = ward_sysspec::SLOT_VSPACE as u64;
     /// Send-only endpoint to the supervisor's console.
-    pub const CONSOLE: u64 = 4;
+    pub const CONSOLE: u64 = ward_sysspec::SLOT_CONSOLE as u64;
     /// The component's own notification, bound to its thread.
-    pub const NOTIFICATION: u64 = 5;
+    pub const NOTIFICATION: u64 = ward_sysspec::SLOT_NOTIFICATION as u64;
     /// Signal-only notification to the supervisor, present with a heartbeat.
-    pub const HEARTBEAT: u64 = 6;
+    pub const HEARTBEAT: u64 = ward_sysspec::SLOT_HEARTBEAT as u64;
 }
 
 /// Labels of the messages a component sends on its console endpoint. They

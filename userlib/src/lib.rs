@@ -35,18 +35,15 @@
 //! ```
 #![cfg_attr(not(test), no_std)]
 
-pub mod bootinfo;
 pub mod cap;
 pub mod component;
 pub mod debug;
-pub mod device_memory;
 pub mod error;
 pub mod fault;
 pub mod hardware;
 pub mod ipc_buffer;
 pub mod message;
 pub mod mmio;
-pub mod pci;
 pub mod region;
 pub mod ring;
 pub mod runtime;

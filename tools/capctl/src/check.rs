@@ -23,9 +23,9 @@ use crate::schema::{self, RawSystem, Sp};
 pub const MIN_PRIORITY: i64 = 1;
 /// Highest priority a component may have; 255 is the supervisor's, so that
 /// no component can starve the one that restarts the others.
-pub const MAX_PRIORITY: i64 = 254;
+pub const MAX_PRIORITY: i64 = ward_sysspec::SUPERVISOR_PRIORITY as i64 - 1;
 /// Priority of the supervisor (root task), for the IPC priority rule.
-pub const SUPERVISOR_PRIORITY: u8 = 255;
+pub use ward_sysspec::SUPERVISOR_PRIORITY;
 /// Stack of a component that does not say: enough for a driver's poll loop
 /// and formatting a log line, small enough to give every component one.
 pub const DEFAULT_STACK: u64 = 16 << 10;
