@@ -327,6 +327,14 @@ impl<'a> System<'a> {
 
     fn make_regions(&mut self) -> Result<(), BuildError> {
         for region in self.spec.regions {
+            if region.kind() == ward_sysspec::RegionKind::KernelStatistics {
+                // The kernel's own page, shared read-only: nothing to make.
+                let _ = self.regions.push(FrameRun {
+                    first: ward_userlib::abi::bootinfo::slots::KERNEL_STATISTICS,
+                    count: 1,
+                });
+                continue;
+            }
             let count = region.size.get().div_ceil(4096);
             let first = step(
                 "region frames",

@@ -162,6 +162,9 @@ byte_enum! {
         Plain = 0 => "region",
         /// The shared memory of a ring channel, made by capctl.
         Ring = 1 => "ring",
+        /// The kernel's statistics page (one page, read-only): the root task
+        /// shares its own frame instead of allocating one.
+        KernelStatistics = 2 => "kernel-statistics",
     }
 }
 

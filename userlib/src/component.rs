@@ -254,6 +254,69 @@ pub fn sleep(duration: Duration) -> u64 {
     bits
 }
 
+/// An event loop's view of the component's notification: wait for signals
+/// or a deadline, then take the bits one source at a time.
+///
+/// ```ignore
+/// let mut events = Events::new();
+/// loop {
+///     events.wait_until(next_timer);
+///     if events.take(caps::NIC_IRQ.bit) { /* the interrupt */ }
+///     if events.take(caps::NET_RX.bit) { /* the ring's doorbell */ }
+///     if events.timed_out() { /* the timer */ }
+/// }
+/// ```
+///
+/// Bits not taken stay pending for the next round, so no signal is lost
+/// when a handler runs long or a source is handled later.
+#[derive(Debug, Default)]
+pub struct Events {
+    pending: u64,
+    timed_out: bool,
+}
+
+impl Events {
+    /// No bits pending.
+    pub const fn new() -> Events {
+        Events {
+            pending: 0,
+            timed_out: false,
+        }
+    }
+
+    /// Waits until a signal arrives or `deadline` passes; returns at once if
+    /// bits are still pending from the last round (after adding whatever
+    /// arrived meanwhile).
+    pub fn wait_until(&mut self, deadline: Option<Instant>) {
+        self.pending |= poll();
+        self.timed_out = deadline.is_some_and(|d| d.has_passed());
+        if self.pending != 0 || self.timed_out {
+            return;
+        }
+        match wait_until(deadline) {
+            Wakeup::Signalled(bits) => self.pending |= bits,
+            Wakeup::TimedOut => self.timed_out = true,
+        }
+    }
+
+    /// Whether any of `bits` was signalled; takes them.
+    pub fn take(&mut self, bits: u64) -> bool {
+        let hit = self.pending & bits != 0;
+        self.pending &= !bits;
+        hit
+    }
+
+    /// Whether the last wait ended at its deadline.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
+    }
+
+    /// Bits still pending (signalled but not taken).
+    pub fn pending(&self) -> u64 {
+        self.pending
+    }
+}
+
 /// Takes the bits signalled so far without waiting.
 pub fn poll() -> u64 {
     syscall::poll(slot::NOTIFICATION).unwrap_or(0)

@@ -42,6 +42,7 @@ pub mod error;
 pub mod fault;
 pub mod hardware;
 pub mod ipc_buffer;
+pub mod kstats;
 pub mod message;
 pub mod mmio;
 pub mod region;
