@@ -441,6 +441,9 @@ invocations! {
     TcbUnbindNotification = 0x3c, tcb_unbind_notification on TCB (WRITE):
         "Unbinds the thread's notification."
         words [] caps [] optional [] result [];
+    TcbGetCpuTime = 0x3d, tcb_get_cpu_time on TCB (READ):
+        "Returns the TSC ticks the thread has run for (kernel entries on its behalf included)."
+        words [] caps [] optional [] result [cpu_ticks];
 
     // ---- Frames and paging structures ----
     FrameMap = 0x40, frame_map on FRAME ():

@@ -366,6 +366,7 @@ pub fn receive(receiver: Tcb, cap: Cap, blocking: bool) -> Result<(), Error> {
 /// Signal a notification (Send on a notification capability, or an IRQ).
 /// Returns the thread it woke, if any.
 pub fn signal(object: u64, badge: u64) -> Option<Tcb> {
+    crate::stats::count_signal();
     match objects().notification_signal(object, badge) {
         SignalOutcome::Pending => None,
         SignalOutcome::Woke { tcb, badge } | SignalOutcome::WokeBound { tcb, badge } => {

@@ -22,7 +22,7 @@ use ward_abi::message::MessageInfo;
 use ward_abi::rights::CapRights;
 use ward_abi::syscall::DEBUG_PRINT_MAX;
 use ward_abi::{Error, Syscall};
-use ward_kernel_objects::tcb::TcbSlot;
+use ward_kernel_objects::tcb::{TcbSlot, ThreadState};
 use ward_kernel_objects::{Cap, Tcb};
 
 /// Sets up `syscall`/`sysret`: the entry point, the selectors, and which
@@ -121,6 +121,17 @@ fn handle_receive(caller: Tcb, cptr: u64, blocking: bool) {
     }
 }
 
+/// `RecvUntil`: a blocking receive that the timer tick ends at `deadline`.
+fn handle_receive_until(caller: Tcb, cptr: u64, deadline: u64) {
+    handle_receive(caller, cptr, true);
+    if matches!(
+        objects().tcb_state(caller),
+        ThreadState::BlockedOnReceive | ThreadState::BlockedOnNotification
+    ) {
+        sched::arm_timeout(caller, deadline);
+    }
+}
+
 /// Entry from `syscall_entry`.
 #[no_mangle]
 extern "C" fn handle_syscall() {
@@ -133,6 +144,7 @@ extern "C" fn handle_syscall() {
         saved.get(Reg::Rdi),
         saved.get(Reg::Rsi),
     );
+    crate::stats::count_syscall();
     match Syscall::from_number(number) {
         // The fast paths switch to the partner themselves: nothing to choose.
         Some(Syscall::Call) if crate::fastpath::call(caller, arg0, MessageInfo(arg1)) => return,
@@ -218,6 +230,7 @@ extern "C" fn handle_syscall() {
         }
         Some(Syscall::Recv) => handle_receive(caller, arg0, true),
         Some(Syscall::NBRecv) => handle_receive(caller, arg0, false),
+        Some(Syscall::RecvUntil) => handle_receive_until(caller, arg0, arg1),
         Some(Syscall::Reply) => {
             saved.set(Reg::Rax, 0);
             ipc::reply(caller);

@@ -208,6 +208,10 @@ pub fn invoke(message: &Message, label: Label, cap: Cap) -> Result<Outcome, Invo
             objects.bind_notification(target, object)?;
             done()
         }
+        Label::TcbGetCpuTime => {
+            let _: args::TcbGetCpuTime = message.decode()?;
+            reply(&[crate::sched::cpu_ticks(target)])
+        }
         Label::TcbUnbindNotification => {
             let _: args::TcbUnbindNotification = message.decode()?;
             objects.unbind_notification(target)?;

@@ -61,7 +61,7 @@ impl Tally {
 
 /// The boot info, for the retype check.
 fn info_for_retype() -> &'static ward_userlib::abi::bootinfo::BootInfo {
-    ward_userlib::bootinfo::boot_info(ward_userlib::abi::layout::ROOT_BOOTINFO_VADDR)
+    ward_rootkit::bootinfo::boot_info(ward_userlib::abi::layout::ROOT_BOOTINFO_VADDR)
 }
 
 /// Runs the test; returns true when every check passed.
@@ -141,14 +141,14 @@ pub fn run() -> bool {
 
     // A large retype (64 MiB of 2 MiB frames) completes even though the
     // kernel stops it at preemption points to take timer interrupts.
-    let untyped = ward_userlib::bootinfo::largest_ram_untyped(info_for_retype());
+    let untyped = ward_rootkit::bootinfo::largest_ram_untyped(info_for_retype());
     if let Some(untyped) = untyped.filter(|u| u.size_bits >= 27) {
-        let mut slots = ward_userlib::bootinfo::SlotAllocator::from_boot_info(info_for_retype());
+        let mut slots = ward_rootkit::bootinfo::SlotAllocator::from_boot_info(info_for_retype());
         let first = slots.alloc_range(32).map(|r| r.start).unwrap_or(0);
         let made = untyped.cap.untyped_retype(
             ward_userlib::ObjectType::Frame2M,
             0,
-            ward_userlib::bootinfo::RootCaps::new().cnode,
+            ward_rootkit::bootinfo::RootCaps::new().cnode,
             0,
             0,
             first,

@@ -35,19 +35,22 @@
 //! ```
 #![cfg_attr(not(test), no_std)]
 
-pub mod bootinfo;
 pub mod cap;
 pub mod component;
 pub mod debug;
-pub mod device_memory;
 pub mod error;
 pub mod fault;
 pub mod hardware;
 pub mod ipc_buffer;
+pub mod kstats;
 pub mod message;
-pub mod pci;
+pub mod mmio;
+pub mod region;
+pub mod ring;
 pub mod runtime;
+pub mod spec;
 pub mod syscall;
+pub mod time;
 
 pub use cap::{cap_type, Cap, CapRights, ObjectType};
 pub use error::{Error, InvocationError};

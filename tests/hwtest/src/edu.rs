@@ -3,7 +3,7 @@
 //! address — which VT-d translates) and its own 4 KiB buffer.
 use crate::env::Env;
 use crate::pci::{self, Function};
-use ward_userlib::pci::capability;
+use ward_rootkit::pci::capability;
 use ward_userlib::{syscall, CapRights};
 
 pub const VENDOR: u16 = 0x1234;

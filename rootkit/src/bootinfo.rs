@@ -4,7 +4,7 @@
 use ward_abi::bootinfo::{slots, BootInfo, SlotRegion, UntypedDesc};
 use ward_abi::layout::ROOT_BOOTINFO_VADDR;
 
-use crate::cap::{self, Cap};
+use ward_userlib::cap::{self, Cap};
 
 /// The boot-info block the kernel mapped for the root task, checked.
 /// Panics if `argument` (the root task's `rdi`) is not the boot-info
