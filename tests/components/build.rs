@@ -13,6 +13,9 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("sleeper", "tests/systems/hang.toml"),
     ("prober", "tests/systems/least-privilege.toml"),
     ("victim", "tests/systems/least-privilege.toml"),
+    ("intruder", "tests/systems/hostile.toml"),
+    ("owner", "tests/systems/hostile.toml"),
+    ("chatter", "tests/systems/hostile.toml"),
     ("edu-driver", "tests/systems/edu.toml"),
     ("timekeeper", "tests/systems/clock.toml"),
 ];
