@@ -8,6 +8,10 @@
 //! then on the kernel only runs when a trap, interrupt or syscall enters it.
 #![no_std]
 #![no_main]
+// Every `unsafe` block says why it is sound, and an `unsafe fn` body is no
+// licence for unmarked unsafe operations (issue 16's aliasing rules).
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 mod arch;
 mod boot;
