@@ -147,7 +147,9 @@ fn kernel_doc_tables_match_the_declarations() {
 fn every_declaration_is_in_a_group() {
     for d in DECLARATIONS {
         assert!(
-            GROUPS.iter().any(|(_, block)| d.label as u64 >> 4 == *block),
+            GROUPS
+                .iter()
+                .any(|(_, block)| d.label as u64 >> 4 == *block),
             "{} (label {:#x}) is in no documented group",
             d.name,
             d.label as u64

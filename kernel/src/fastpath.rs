@@ -16,6 +16,7 @@ use crate::kobj::{bookkeeping, objects, registers};
 use crate::sched;
 use ward_abi::message::{MessageInfo, REGISTER_MESSAGE_LENGTH};
 use ward_abi::rights::CapRights;
+use ward_kernel_objects::cap::EndpointCap;
 use ward_kernel_objects::ipc::{EndpointState, NotificationState};
 use ward_kernel_objects::tcb::{field, TcbSlot, ThreadState};
 use ward_kernel_objects::{Cap, Tcb};
@@ -24,6 +25,17 @@ use ward_kernel_objects::{Cap, Tcb};
 #[inline(always)]
 fn register_only(info: MessageInfo) -> bool {
     info.extra_caps() == 0 && info.length() as usize <= REGISTER_MESSAGE_LENGTH
+}
+
+/// The endpoint capability `cptr` names in `tcb`'s CSpace, when its CSpace
+/// is one CNode (`Objects::lookup_one_level`) and the slot holds an
+/// endpoint: the lookup and the decoding narrowed to what the fast path
+/// reads. Anything else is for the general path.
+#[inline(always)]
+fn endpoint_at(tcb: Tcb, cptr: u64) -> Option<EndpointCap> {
+    let objects = objects();
+    let slot = objects.lookup_one_level(tcb.slot(TcbSlot::CSpaceRoot), cptr)?;
+    Cap::endpoint_in(objects.cap_words(slot))
 }
 
 /// Copies the message's registers (its length of them) and sets the
@@ -49,15 +61,11 @@ pub fn call(caller: Tcb, cptr: u64, info: MessageInfo) -> bool {
         return false;
     }
     let objects = objects();
-    let root = objects.cap(caller.slot(TcbSlot::CSpaceRoot));
-    let Ok((
-        _,
-        Cap::Endpoint {
-            object,
-            badge,
-            rights,
-        },
-    )) = objects.lookup_cap(root, cptr)
+    let Some(EndpointCap {
+        object,
+        badge,
+        rights,
+    }) = endpoint_at(caller, cptr)
     else {
         return false;
     };
@@ -100,7 +108,7 @@ pub fn reply_recv(server: Tcb, cptr: u64, info: MessageInfo) -> bool {
     }
     let objects = objects();
     let reply_slot = server.slot(TcbSlot::Caller);
-    let Cap::Reply { tcb, .. } = objects.cap(reply_slot) else {
+    let Some((tcb, _)) = Cap::reply_in(objects.cap_words(reply_slot)) else {
         return false;
     };
     let caller = Tcb(tcb);
@@ -112,8 +120,7 @@ pub fn reply_recv(server: Tcb, cptr: u64, info: MessageInfo) -> bool {
     {
         return false;
     }
-    let root = objects.cap(server.slot(TcbSlot::CSpaceRoot));
-    let Ok((_, Cap::Endpoint { object, rights, .. })) = objects.lookup_cap(root, cptr) else {
+    let Some(EndpointCap { object, rights, .. }) = endpoint_at(server, cptr) else {
         return false;
     };
     if !rights.contains(CapRights::READ) || objects.endpoint_state(object) == EndpointState::Sending

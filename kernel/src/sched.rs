@@ -45,10 +45,7 @@ pub fn set_idle_policy(policy: IdlePolicy) {
 /// The physical address of a thread's PML4, if it has a VSpace.
 #[inline]
 pub fn address_space_of(tcb: Tcb) -> Option<u64> {
-    match objects().cap(tcb.slot(TcbSlot::VSpaceRoot)) {
-        Cap::Pml4 { object, .. } => Some(object),
-        _ => None,
-    }
+    Cap::pml4_in(objects().cap_words(tcb.slot(TcbSlot::VSpaceRoot)))
 }
 
 /// Makes `tcb` the current thread: its registers are what `return_to_user`

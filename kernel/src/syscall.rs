@@ -60,8 +60,17 @@ fn capability_fault(tcb: Tcb, cptr: u64, receiving: bool, failure: LookupFailure
 }
 
 fn look_up(tcb: Tcb, cptr: u64, receiving: bool) -> Option<(ward_kernel_objects::Slot, Cap)> {
-    let root = objects().cap(tcb.slot(TcbSlot::CSpaceRoot));
-    match objects().lookup_cap(root, cptr) {
+    let objects = objects();
+    // A CSpace of one CNode (every component's and the root task's) needs
+    // no walk; anything else, and every failure, takes the general lookup.
+    if let Some(slot) = objects.lookup_one_level(tcb.slot(TcbSlot::CSpaceRoot), cptr) {
+        let cap = objects.cap(slot);
+        if !cap.is_null() {
+            return Some((slot, cap));
+        }
+    }
+    let root = objects.cap(tcb.slot(TcbSlot::CSpaceRoot));
+    match objects.lookup_cap(root, cptr) {
         Ok(found) => Some(found),
         Err(failure) => {
             capability_fault(tcb, cptr, receiving, failure);

@@ -2,13 +2,15 @@
 """Where the instructions of one kernel benchmark figure go, function by function.
 
     tests/ktest/profile-bench.py IMAGE_DIR KERNEL_ELF USER_ELF KEY [--runs A B] [--top N]
+                                 [--annotate FUNCTION]
 
 Boots `ktest test=bench only=KEY runs=A`, then `runs=B`, under `-icount shift=0,align=off` with
 QEMU's execution log on (`-d in_asm,exec,nochain`: every translated block's instructions once,
 and every block executed, one line each), counts the guest instructions each function executed,
 and prints the difference of the two runs divided by B - A: the instructions one operation costs
 in each function, set-up and warm-up cancelled out. KEY is a bench figure key (`null`, `lookup`,
-`local`, `remote`, `wake`).
+`local`, `remote`, `wake`). `--annotate` also lists every instruction of the functions whose name
+contains FUNCTION with its count per operation and its source line (addr2line).
 
 Debian's QEMU ships no TCG plugins (no libinsn/libexeclog), so the log is the instruction counter:
 a block's executed instructions are the ones its translation listed, cut to the instruction budget
@@ -68,6 +70,8 @@ def profile(image, key, runs, symbolizer, seconds):
             sys.exit(f"profile-bench: the benchmark did not pass:\n{console[-2000:]}")
         blocks = {}  # block start -> the instruction addresses of its longest translation
         counts = collections.Counter()
+        by_address = collections.Counter()
+        text = {}  # instruction address -> its disassembly
         current = None
         with open(log, errors="replace") as lines:
             for line in lines:
@@ -77,7 +81,9 @@ def profile(image, key, runs, symbolizer, seconds):
                 if current is not None:
                     match = INSTRUCTION.match(line)
                     if match:
-                        current.append(int(match.group(1), 16))
+                        address = int(match.group(1), 16)
+                        current.append(address)
+                        text[address] = line.split(":", 1)[1].strip()
                         continue
                     if current:
                         if len(current) > len(blocks.get(current[0], ())):
@@ -92,8 +98,9 @@ def profile(image, key, runs, symbolizer, seconds):
                         instructions = instructions[:limit]
                     for address in instructions:
                         counts[symbolizer.name(address)] += 1
+                        by_address[address] += 1
         figures = [line for line in console.splitlines() if line.startswith("bench:")]
-        return counts, figures
+        return counts, figures, by_address, text
 
 
 def main():
@@ -105,11 +112,13 @@ def main():
     parser.add_argument("--runs", nargs=2, type=int, default=[200, 1200])
     parser.add_argument("--top", type=int, default=40)
     parser.add_argument("--seconds", type=int, default=300)
+    parser.add_argument("--annotate", default=None)
     args = parser.parse_args()
     small, large = args.runs
     symbolizer = Symbolizer([args.kernel_elf, args.user_elf])
-    base, _ = profile(args.image, args.key, small, symbolizer, args.seconds)
-    more, figures = profile(args.image, args.key, large, symbolizer, args.seconds)
+    base, _, base_addresses, _ = profile(args.image, args.key, small, symbolizer, args.seconds)
+    more, figures, more_addresses, text = profile(args.image, args.key, large, symbolizer,
+                                                  args.seconds)
     per_op = {name: (more[name] - base.get(name, 0)) / (large - small)
               for name in set(more) | set(base)}
     total = sum(per_op.values())
@@ -120,6 +129,30 @@ def main():
     for name, count in sorted(per_op.items(), key=lambda item: -item[1])[:args.top]:
         if abs(count) >= 0.5:
             print(f"profile: {count:8.1f}  {name}")
+    if args.annotate:
+        annotate(args, symbolizer, base_addresses, more_addresses, text, large - small)
+
+
+def annotate(args, symbolizer, base, more, text, runs):
+    """Every instruction of the functions named like args.annotate, with its
+    count per operation and source line."""
+    addresses = sorted(a for a in set(more) | set(base)
+                       if args.annotate in symbolizer.name(a))
+    elf = args.kernel_elf if addresses and addresses[0] >= 1 << 63 else args.user_elf
+    lines = subprocess.run(["addr2line", "-e", elf, "-i"] + [hex(a) for a in addresses[:1]],
+                           capture_output=True, text=True).stdout if False else ""
+    sources = {}
+    if addresses:
+        out = subprocess.run(["addr2line", "-e", elf] + [hex(a) for a in addresses],
+                             capture_output=True, text=True).stdout.splitlines()
+        sources = dict(zip(addresses, out))
+    for address in addresses:
+        count = (more.get(address, 0) - base.get(address, 0)) / runs
+        if abs(count) < 0.5:
+            continue
+        source = sources.get(address, "?").rsplit("/", 2)[-2:]
+        print(f"annotate: {count:6.1f}  {address:#x}  {text.get(address, '?'):40.40}  "
+              f"{'/'.join(source)}")
 
 
 if __name__ == "__main__":

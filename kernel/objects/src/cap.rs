@@ -64,6 +64,7 @@ pub enum CapType {
 }
 
 impl CapType {
+    #[inline]
     fn from_tag(tag: u64) -> CapType {
         use CapType::*;
         match tag {
@@ -240,7 +241,69 @@ fn word0(cap_type: CapType, object: PAddr, flags: u64) -> u64 {
     (object & PADDR_MASK) | ((cap_type as u64) << TAG_SHIFT) | (flags << FLAGS_SHIFT)
 }
 
+/// The fields of an endpoint capability, read straight from a slot's two
+/// words (see [`Cap::endpoint_in`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndpointCap {
+    pub object: PAddr,
+    pub badge: u64,
+    pub rights: CapRights,
+}
+
+/// The tag of a slot's first word.
+#[inline(always)]
+fn tag_of(w0: u64) -> u64 {
+    (w0 >> TAG_SHIFT) & TAG_MASK
+}
+
 impl Cap {
+    /// The kind of the capability in a slot's two words, without decoding it.
+    #[inline(always)]
+    pub fn type_in(words: [u64; 2]) -> CapType {
+        CapType::from_tag(tag_of(words[0]))
+    }
+
+    /// An endpoint capability's fields from a slot's two words, or `None`
+    /// for any other kind: [`Cap::decode`] narrowed to what the IPC fast
+    /// path reads.
+    #[inline(always)]
+    pub fn endpoint_in(words: [u64; 2]) -> Option<EndpointCap> {
+        let [w0, w1] = words;
+        (tag_of(w0) == CapType::Endpoint as u64).then_some(EndpointCap {
+            object: w0 & PADDR_MASK,
+            badge: w1,
+            rights: CapRights::from_word((w0 >> FLAGS_SHIFT) & FLAGS_MASK),
+        })
+    }
+
+    /// A reply capability's caller and grant flag from a slot's two words.
+    #[inline(always)]
+    pub fn reply_in(words: [u64; 2]) -> Option<(PAddr, bool)> {
+        let w0 = words[0];
+        (tag_of(w0) == CapType::Reply as u64)
+            .then_some((w0 & PADDR_MASK, (w0 >> FLAGS_SHIFT) & 1 != 0))
+    }
+
+    /// A PML4 capability's object from a slot's two words.
+    #[inline(always)]
+    pub fn pml4_in(words: [u64; 2]) -> Option<PAddr> {
+        let w0 = words[0];
+        (tag_of(w0) == CapType::Pml4 as u64).then_some(w0 & PADDR_MASK)
+    }
+
+    /// A CNode capability's (object, radix bits, guard, guard bits) from a
+    /// slot's two words.
+    #[inline(always)]
+    pub fn cnode_in(words: [u64; 2]) -> Option<(PAddr, u32, u64, u32)> {
+        let [w0, w1] = words;
+        (tag_of(w0) == CapType::CNode as u64).then_some((
+            w0 & PADDR_MASK,
+            ((w0 >> FLAGS_SHIFT) & FLAGS_MASK) as u32,
+            w1 >> 6,
+            (w1 & 0x3f) as u32,
+        ))
+    }
+
     /// The kind of this capability.
     pub fn cap_type(&self) -> CapType {
         use Cap::*;
@@ -437,6 +500,7 @@ impl Cap {
     }
 
     /// Decodes the two words of a slot.
+    #[inline]
     pub fn decode(words: [u64; 2]) -> Cap {
         let [w0, w1] = words;
         let object = w0 & PADDR_MASK;

@@ -537,13 +537,11 @@ impl Objects {
     /// reply capability.
     #[inline]
     pub fn take_reply_cap(&self, slot: Slot) -> Option<(crate::Tcb, bool)> {
-        let Cap::Reply { tcb, can_grant } = self.cap(slot) else {
-            return None;
-        };
+        let (tcb, can_grant) = Cap::reply_in(self.cap_words(slot))?;
         // Reply caps are never linked into the derivation tree (they are
         // originals that cannot be copied), so emptying the slot is all.
         debug_assert!(self.mdb(slot).prev.is_none() && self.mdb(slot).next.is_none());
-        self.clear_slot(slot);
+        self.clear_unlinked(slot);
         Some((crate::Tcb(tcb), can_grant))
     }
 
@@ -553,23 +551,14 @@ impl Objects {
     #[inline]
     #[must_use]
     pub fn put_reply_cap(&self, slot: Slot, caller: crate::Tcb, can_grant: bool) -> bool {
-        if !self.cap(slot).is_null() {
+        if Cap::type_in(self.cap_words(slot)) != crate::CapType::Null {
             return false;
         }
-        self.set_cap(
+        self.set_unlinked_original(
             slot,
             Cap::Reply {
                 tcb: caller.0,
                 can_grant,
-            },
-        );
-        self.set_mdb(
-            slot,
-            crate::slot::MdbNode {
-                prev: None,
-                next: None,
-                revocable: true,
-                first_badged: true,
             },
         );
         true

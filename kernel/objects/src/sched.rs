@@ -151,12 +151,13 @@ impl ReadyQueues {
     /// thread stays, and `out` leaves its queue. With equal priorities
     /// `into` simply takes `out`'s place: no bitmap changes. For the IPC
     /// fast path, which switches from caller to callee without choosing.
+    ///
+    /// `out` must be in its queue (the running thread is) and `into` in
+    /// none (it was blocked).
     pub fn hand_over(&mut self, objects: &Objects, out: Tcb, into: Tcb) {
+        debug_assert!(self.contains(objects, out) && !self.contains(objects, into));
         let p = objects.tcb_priority(out) as usize;
-        let same_place = self.contains(objects, out)
-            && !self.contains(objects, into)
-            && objects.tcb_priority(into) as usize == p;
-        if !same_place {
+        if objects.tcb_priority(into) as usize != p {
             self.remove(objects, out);
             self.enqueue_front(objects, into);
             return;

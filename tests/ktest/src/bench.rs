@@ -227,8 +227,11 @@ fn benchmarks(env: &mut Env, selection: &Selection) -> Result<(), Why> {
         .ctx("root priority")?;
     let runs = selection.runs;
 
-    // The baseline of every ratio; measured whenever anything is.
-    let null = measure(runs, || {
+    // The baseline of every ratio; measured whenever anything is (with the
+    // default count when not asked for, so profile-bench.py's difference of
+    // two run counts leaves it out).
+    let null_runs = if selection.wants("null") { runs } else { RUNS };
+    let null = measure(null_runs, || {
         let start = rdtsc();
         syscall::yield_now();
         rdtsc() - start
