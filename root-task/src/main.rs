@@ -110,7 +110,6 @@ fn main(argument: u64) {
         env!("CARGO_PKG_VERSION")
     );
     let info = boot_info(argument);
-    ward_userlib::time::set_tsc_hz(info.platform.tsc_hz);
     print_boot_info(info);
 
     let test = info
