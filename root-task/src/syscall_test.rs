@@ -76,7 +76,14 @@ pub fn run() -> bool {
     let first_unassigned = (1..)
         .find(|&n| Syscall::from_number(n).is_none())
         .expect("some number is unassigned");
-    for number in [0, first_unassigned, 0xff, 0x1ff, 0x8000_0000_0000_0000, u64::MAX] {
+    for number in [
+        0,
+        first_unassigned,
+        0xff,
+        0x1ff,
+        0x8000_0000_0000_0000,
+        u64::MAX,
+    ] {
         tally.check(
             "unknown syscall number",
             raw_syscall(number, 1, 2),

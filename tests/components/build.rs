@@ -15,6 +15,7 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("victim", "tests/systems/least-privilege.toml"),
     ("edu-driver", "tests/systems/edu.toml"),
     ("timekeeper", "tests/systems/clock.toml"),
+    ("scribe", "tests/systems/serial.toml"),
 ];
 
 fn main() {
