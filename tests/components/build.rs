@@ -18,6 +18,8 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("chatter", "tests/systems/hostile.toml"),
     ("edu-driver", "tests/systems/edu.toml"),
     ("timekeeper", "tests/systems/clock.toml"),
+    ("scribe", "tests/systems/serial.toml"),
+    ("pulse", "tests/systems/inject.toml"),
 ];
 
 fn main() {
