@@ -6,7 +6,9 @@
 //!   task calls a server in a second VSpace, which answers with ReplyRecv),
 //!   and for contrast the same within one address space;
 //! - signal → wait wake-up of a higher-priority thread: the root task reads
-//!   the TSC and signals; the waiter, which preempts it, reads the TSC.
+//!   the TSC and signals; the waiter, which preempts it, reads the TSC; and
+//!   the same with the waiter in a timed wait (`RecvUntil`, a deadline far
+//!   ahead), whose deadline is armed and disarmed every time.
 //!
 //! Each figure is the median of [`RUNS`] single measurements with the 10th
 //! and 90th percentiles as spread, and the ratio of medians to the null
@@ -62,7 +64,7 @@ fn figure(samples: &mut [u64]) -> Figure {
 /// figure with two run counts and subtracts, so that set-up cancels out.
 pub struct Selection<'a> {
     /// Measure only the figures whose key contains this text (empty: all).
-    /// Keys: `null`, `lookup`, `local`, `remote`, `wake`.
+    /// Keys: `null`, `lookup`, `local`, `remote`, `wake`, `timed`.
     pub only: &'a str,
     /// Measurements per figure.
     pub runs: usize,
@@ -206,6 +208,23 @@ fn waker_target(argument: u64) {
     }
 }
 
+/// How far ahead the timed waiter's deadline lies, in TSC ticks: far
+/// beyond any run, so only the signal ends a wait (the deadline is armed
+/// and disarmed every time, which is what is measured).
+const TIMED_WAIT_TICKS: u64 = 1 << 40;
+
+/// As [`waker_target`], waiting with `RecvUntil` and a deadline.
+fn timed_waker_target(argument: u64) {
+    let n = unpack(argument, 0);
+    loop {
+        if syscall::recv_until(n, rdtsc() + TIMED_WAIT_TICKS).is_err() {
+            return;
+        }
+        let now = rdtsc();
+        set(1, now.wrapping_sub(get(0)));
+    }
+}
+
 pub fn run(env: &mut Env, selection: &Selection) -> bool {
     match benchmarks(env, selection) {
         Ok(()) => {
@@ -314,6 +333,28 @@ fn benchmarks(env: &mut Env, selection: &Selection) -> Result<(), Why> {
         });
         print_figure(
             "signal -> wait wake-up of a higher-priority thread",
+            &wake,
+            runs,
+            null,
+        );
+    }
+    if selection.wants("timed") {
+        let n = new_notification(env);
+        threads::spawn(
+            env,
+            timed_waker_target,
+            pack(&[n.cptr()]),
+            ROOT_PRIORITY + 10,
+        )
+        .ctx("timed waiter")?;
+        let wake = measure(runs, || {
+            set(1, 0);
+            set(0, rdtsc());
+            let _ = n.signal();
+            get(1)
+        });
+        print_figure(
+            "signal -> timed wait (RecvUntil) wake-up of a higher-priority thread",
             &wake,
             runs,
             null,

@@ -84,6 +84,19 @@ fn copy(slot: u64, source: u64, rights: CapRights) -> Result<(), InvocationError
     caps::CNODE.cnode_copy(slot, DEPTH, caps::CNODE, source, DEPTH, rights)
 }
 
+/// Copies its frame cap of `shared` to `slot` with every right it can ask
+/// for and maps the copy at `vaddr` with `rights` and `attributes`.
+fn map_copy(
+    slot: u64,
+    vaddr: u64,
+    rights: CapRights,
+    attributes: VmAttributes,
+) -> Result<(), InvocationError> {
+    copy(slot, caps::SHARED.frames().cptr(), CapRights::ALL)?;
+    let copy: ward_userlib::cap::Frame4K = Cap::from_cptr(slot);
+    copy.frame_map(caps::VSPACE, vaddr, rights, attributes)
+}
+
 fn attempts() {
     let frame = caps::SHARED.frames();
     let tcb = caps::TCB;
@@ -106,14 +119,13 @@ fn attempts() {
     // 2. Map its read-only frame again, asking for write: the copy keeps
     //    the cap's rights and the mapping is cut to them.
     confined(2, "map a copy of its read-only frame writable", {
-        copy(MAPPED_COPY_SLOT, frame.cptr(), CapRights::ALL).and_then(|()| {
-            let copy: ward_userlib::cap::Frame4K = Cap::from_cptr(MAPPED_COPY_SLOT);
-            copy.frame_map(
-                caps::VSPACE,
-                COPY_VADDR,
-                CapRights::ALL,
-                VmAttributes::DEFAULT,
-            )?;
+        map_copy(
+            MAPPED_COPY_SLOT,
+            COPY_VADDR,
+            CapRights::ALL,
+            VmAttributes::DEFAULT,
+        )
+        .and_then(|()| {
             let identity = debug_cap_identify(MAPPED_COPY_SLOT);
             Ok((identity.rights == CapRights::READ && identity.mapped)
                 .then_some("mapped, and its cap has only the read right"))
@@ -217,15 +229,12 @@ fn attempts() {
 
     // 11. Map its frame executable.
     refused(11, "map a copy of its frame executable", {
-        copy(SCRATCH_SLOT, frame.cptr(), CapRights::ALL).and_then(|()| {
-            let copy: ward_userlib::cap::Frame4K = Cap::from_cptr(SCRATCH_SLOT);
-            copy.frame_map(
-                caps::VSPACE,
-                EXEC_VADDR,
-                CapRights::READ,
-                VmAttributes::EXECUTABLE,
-            )
-        })
+        map_copy(
+            SCRATCH_SLOT,
+            EXEC_VADDR,
+            CapRights::READ,
+            VmAttributes::EXECUTABLE,
+        )
     });
 
     // 12. Write its own registers (to skip past a check, say).
