@@ -64,7 +64,7 @@ pub fn invoke(message: &Message, label: Label, cap: Cap) -> Result<Outcome, Invo
                 frame: a.frame,
             };
             buffer.check()?;
-            completion(buffer.install(target))
+            completion(buffer.install(target)?)
         }
         Label::TcbSetPriority => {
             let a: args::TcbSetPriority<_> = message.decode()?;
@@ -265,18 +265,15 @@ impl IpcBufferSetting {
         Ok(())
     }
 
-    fn install(&self, target: Tcb) -> Completion {
+    fn install(&self, target: Tcb) -> Result<Completion, InvocationError> {
         let step = match self.frame {
-            Some((source, _)) => install(target, TcbSlot::IpcBuffer, source, None),
-            None => remove(target, TcbSlot::IpcBuffer),
+            Some((source, _)) => install(target, TcbSlot::IpcBuffer, source, None)?,
+            None => remove(target, TcbSlot::IpcBuffer)?,
         };
-        // A frame is copyable and its slot empty by then: the copy cannot
-        // fail (an error would only leave the thread without a buffer).
-        let step = step.unwrap_or(Completion::Done);
         if step == Completion::Done {
             objects().set_tcb_field(target, field::IPC_BUFFER_VADDR, self.vaddr);
         }
-        step
+        Ok(step)
     }
 }
 
@@ -361,7 +358,7 @@ fn set_space(
         return Ok(Completion::Preempted);
     }
     match buffer {
-        Some(buffer) => Ok(buffer.install(target)),
+        Some(buffer) => buffer.install(target),
         None => Ok(Completion::Done),
     }
 }
