@@ -4,11 +4,13 @@
 //! These two calls are the whole cost of a client/server round trip, so they
 //! skip everything the general path does for cases they exclude: no IPC
 //! buffer is touched, no capability is transferred, no fault is pending, and
-//! the scheduler does not choose: the partner, which runs at a priority at
-//! least the caller's, takes the caller's place in the ready queues and runs
-//! at once (`sched::hand_over`), as seL4's fast path switches directly. A
-//! server with a bound notification takes the fast path too while nothing
-//! is pending on the notification. When any condition fails, the general
+//! when the partner (at a priority at least the caller's) is the thread to
+//! run next, as it is for a client and server taking turns, the switch is
+//! direct (`sched::hand_over`); when another thread of the partner's
+//! priority was ready first, the scheduler chooses, as after the general
+//! path (round robin among equals is kept). A server with a bound
+//! notification takes the fast path too while nothing is pending on the
+//! notification. When any condition fails, the general
 //! path (`syscall.rs`, `ipc.rs`) runs instead and gives the same result.
 use crate::arch::x86_64::trap::Reg;
 use crate::ipc::MESSAGE_REGISTERS;

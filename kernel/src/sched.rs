@@ -83,11 +83,17 @@ fn load_address_space(address_space: u64) {
 
 /// The IPC fast path's switch: the running thread `out` has blocked and
 /// `into` (blocked until now, at a priority at least `out`'s, with the
-/// VSpace `address_space`) runs at once, taking `out`'s place in the ready
-/// queues (`ReadyQueues::hand_over`), without choosing.
+/// VSpace `address_space`) is runnable, as the general path would leave
+/// them (`ReadyQueues::hand_over`). When `into` is the thread to run, as it
+/// is for a client and server taking turns, the switch is direct; when
+/// another thread of its priority was ready first, the scheduler chooses.
 pub fn hand_over(out: Tcb, into: Tcb, address_space: u64) {
-    READY.lock().hand_over(&objects(), out, into);
-    activate(into, address_space);
+    let direct = READY.lock().hand_over(&objects(), out, into);
+    if direct {
+        activate(into, address_space);
+    } else {
+        schedule();
+    }
 }
 
 /// Picks the thread to run next and makes it current; if there is none,

@@ -146,38 +146,38 @@ impl ReadyQueues {
     }
 
     /// The running thread `out` stops (it blocks) and `into`, which is in
-    /// no queue and has at least `out`'s priority, runs in its place: so
-    /// `into` goes to the front of its priority's queue, where the running
-    /// thread stays, and `out` leaves its queue. With equal priorities
-    /// `into` simply takes `out`'s place: no bitmap changes. For the IPC
-    /// fast path, which switches from caller to callee without choosing.
+    /// no queue and has at least `out`'s priority, becomes runnable: the
+    /// same as removing `out` and enqueueing `into` at the back of its
+    /// queue, which is what the IPC fast path's general equivalent does.
+    /// Returns whether `into` is now the thread to run (the head of the
+    /// highest non-empty queue), so the caller can switch to it without
+    /// choosing; otherwise the scheduler must choose (another thread of
+    /// `into`'s priority was ready and comes first, round robin).
+    ///
+    /// When `out` is alone in its queue and `into` has its priority (a
+    /// client and its server taking turns), `into` simply takes `out`'s
+    /// place: a few stores, no bitmap change.
     ///
     /// `out` must be in its queue (the running thread is) and `into` in
     /// none (it was blocked).
-    pub fn hand_over(&mut self, objects: &Objects, out: Tcb, into: Tcb) {
+    pub fn hand_over(&mut self, objects: &Objects, out: Tcb, into: Tcb) -> bool {
         debug_assert!(self.contains(objects, out) && !self.contains(objects, into));
         let p = objects.tcb_priority(out) as usize;
-        if objects.tcb_priority(into) as usize != p {
-            self.remove(objects, out);
-            self.enqueue_front(objects, into);
-            return;
+        if objects.tcb_priority(into) as usize == p
+            && self.head[p] == out.0
+            && self.tail[p] == out.0
+        {
+            objects.set_tcb_field(into, field::SCHED_PREV, 0);
+            objects.set_tcb_field(into, field::SCHED_NEXT, 0);
+            objects.set_tcb_field(into, field::IN_READY_QUEUE, 1);
+            objects.set_tcb_field(out, field::IN_READY_QUEUE, 0);
+            self.head[p] = into.0;
+            self.tail[p] = into.0;
+            return true;
         }
-        let prev = objects.tcb_field(out, field::SCHED_PREV);
-        let next = objects.tcb_field(out, field::SCHED_NEXT);
-        objects.set_tcb_field(into, field::SCHED_PREV, prev);
-        objects.set_tcb_field(into, field::SCHED_NEXT, next);
-        match Tcb::from_link(prev) {
-            Some(t) => objects.set_tcb_field(t, field::SCHED_NEXT, into.0),
-            None => self.head[p] = into.0,
-        }
-        match Tcb::from_link(next) {
-            Some(t) => objects.set_tcb_field(t, field::SCHED_PREV, into.0),
-            None => self.tail[p] = into.0,
-        }
-        objects.set_tcb_field(into, field::IN_READY_QUEUE, 1);
-        objects.set_tcb_field(out, field::SCHED_PREV, 0);
-        objects.set_tcb_field(out, field::SCHED_NEXT, 0);
-        objects.set_tcb_field(out, field::IN_READY_QUEUE, 0);
+        self.remove(objects, out);
+        self.enqueue(objects, into);
+        self.choose() == Some(into)
     }
 
     /// Whether `tcb` is alone in its priority's queue (so rotating it, as

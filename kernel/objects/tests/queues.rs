@@ -176,35 +176,32 @@ fn queue_order(o: &ward_kernel_objects::Objects, head: Tcb) -> Vec<Tcb> {
 }
 
 #[test]
-fn hand_over_puts_the_callee_in_the_callers_place() {
+fn hand_over_is_remove_then_enqueue() {
     let (b, t, _, _) = setup(5);
     let o = b.o();
     let mut rq = ReadyQueues::new();
     for tcb in &t {
         o.set_tcb_priority_unqueued(*tcb, 100);
     }
-    for tcb in &t[..3] {
-        rq.enqueue(&o, *tcb);
-    }
-    // t0 runs (the head); it hands over to t3, which takes its place.
-    rq.hand_over(&o, t[0], t[3]);
-    assert_eq!(rq.choose(), Some(t[3]));
-    assert_eq!(queue_order(&o, t[3]), vec![t[3], t[1], t[2]]);
-    assert!(!rq.contains(&o, t[0]) && rq.contains(&o, t[3]));
-    // In the middle and at the tail too, links both ways kept.
-    rq.hand_over(&o, t[1], t[0]);
-    rq.hand_over(&o, t[2], t[4]);
-    assert_eq!(queue_order(&o, t[3]), vec![t[3], t[0], t[4]]);
-    rq.remove(&o, t[4]);
-    rq.remove(&o, t[0]);
-    assert!(rq.is_alone(&o, t[3]));
-    // To a higher priority: the callee goes to the front of its own queue.
-    o.set_tcb_priority_unqueued(t[1], 200);
-    rq.hand_over(&o, t[3], t[1]);
-    assert_eq!(rq.highest_priority(), Some(200));
+    // Alone at its priority: the callee takes its place and runs.
+    rq.enqueue(&o, t[0]);
+    assert!(rq.hand_over(&o, t[0], t[1]));
     assert_eq!(rq.choose(), Some(t[1]));
-    assert!(!rq.contains(&o, t[3]));
-    rq.remove(&o, t[1]);
+    assert!(rq.is_alone(&o, t[1]) && !rq.contains(&o, t[0]));
+    // With another ready thread at that priority, round robin: the callee
+    // goes to the back and the other one comes first.
+    rq.enqueue(&o, t[2]);
+    assert!(!rq.hand_over(&o, t[1], t[3]));
+    assert_eq!(queue_order(&o, t[2]), vec![t[2], t[3]]);
+    assert_eq!(rq.choose(), Some(t[2]));
+    // To a higher priority: the callee runs at once.
+    o.set_tcb_priority_unqueued(t[4], 200);
+    assert!(rq.hand_over(&o, t[2], t[4]));
+    assert_eq!(rq.highest_priority(), Some(200));
+    assert_eq!(rq.choose(), Some(t[4]));
+    assert_eq!(queue_order(&o, t[3]), vec![t[3]]);
+    rq.remove(&o, t[4]);
+    rq.remove(&o, t[3]);
     assert_eq!(rq.choose(), None);
 }
 
