@@ -18,7 +18,8 @@
 //! ([`error`]), the IPC buffer ([`ipc_buffer`]), message helpers
 //! ([`message`]), fault messages ([`fault`]), the root task's boot-info
 //! helpers ([`bootinfo`]), device memory carved a page at a time
-//! ([`device_memory`]) and PCI configuration space ([`pci`]).
+//! ([`device_memory`]), PCI configuration space ([`pci`]) and memory a
+//! device reaches by DMA ([`dma`]).
 //!
 //! Invalid uses are compile errors where the types allow:
 //!
@@ -40,6 +41,7 @@ pub mod cap;
 pub mod component;
 pub mod debug;
 pub mod device_memory;
+pub mod dma;
 pub mod error;
 pub mod fault;
 pub mod hardware;
