@@ -35,6 +35,12 @@ KERNEL_ARGS ?=
 # network instead of q35's default NIC. Setting MACHINE or QEMU_ARGS replaces these defaults.
 MACHINE ?= q35,kernel-irqchip=split
 QEMU_ARGS ?= -device intel-iommu,intremap=on,caching-mode=on -nic none -netdev user,id=net0 -device e1000,netdev=net0
+# `make run PCAP=wire.pcap`: QEMU also records every frame of the NIC's network (netdev net0) to
+# that file, in pcap format (Wireshark, `tcpdump -r`). QEMU runs in the image directory, so the
+# path is made absolute.
+PCAP ?=
+comma := ,
+PCAP_ARGS = $(if $(PCAP),-object filter-dump$(comma)id=wire$(comma)netdev=net0$(comma)file=$(abspath $(PCAP)))
 RUN_SECONDS ?=
 
 # --- What to build ----------------------------------------------------------------------------
@@ -67,7 +73,7 @@ include $(wildcard mk/*.mk)
 RUN_OPTS = $(if $(ROOT_ARGS),--root-args '$(ROOT_ARGS)') \
 	$(if $(KERNEL_ARGS),--kernel-args '$(KERNEL_ARGS)') \
 	$(if $(MACHINE),--machine '$(MACHINE)') \
-	$(foreach a,$(QEMU_ARGS),--qemu-arg '$(a)')
+	$(foreach a,$(QEMU_ARGS) $(PCAP_ARGS),--qemu-arg '$(a)')
 SCENARIO_FLAGS = $(if $(JOBS),--jobs $(JOBS))
 # The harness builds each scenario's image with `make image-only`; tell it which make we are.
 SCENARIO = MAKE='$(MAKE)' $(SCENARIO_RUNNER) $(SCENARIO_FLAGS)
@@ -104,6 +110,7 @@ image-only:
 
 # --- Running ----------------------------------------------------------------------------------
 run: image
+	$(if $(PCAP),@echo "run: recording the NIC's network to $(abspath $(PCAP)) (pcap)")
 	@scripts/run.sh '$(IMAGE_DIR)' '$(RUN_SECONDS)' -- $(RUN_OPTS)
 
 gdb: image
@@ -194,5 +201,5 @@ help:
 	@echo "  prereqs      install the Rust target, rust-src and QEMU when missing"
 	@echo "  clean        remove target/ and build/"
 	@echo "Variables:"
-	@echo "  SYSTEM=$(SYSTEM)  RUN_SECONDS=N  ROOT_ARGS=..  KERNEL_ARGS=..  MACHINE=..  QEMU_ARGS=..  JOBS=N"
+	@echo "  SYSTEM=$(SYSTEM)  RUN_SECONDS=N  ROOT_ARGS=..  KERNEL_ARGS=..  MACHINE=..  QEMU_ARGS=..  PCAP=file  JOBS=N"
 	@echo "  registered: TEST_TARGETS=[$(strip $(TEST_TARGETS))] BENCH_TARGETS=[$(strip $(BENCH_TARGETS))] FUZZ_TARGETS=[$(strip $(FUZZ_TARGETS))]"

@@ -28,6 +28,7 @@ Exit status 0 when every check of the mode held; each check prints one `peer:` l
 """
 
 import argparse
+import json
 import os
 import socket
 import sys
@@ -214,6 +215,34 @@ class Peer:
         return frames
 
 
+class Qmp:
+    """QEMU's machine protocol (QMP) on a loopback TCP port: to pull the NIC's cable."""
+
+    def __init__(self, port, seconds=30):
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                self.sock = socket.create_connection(("127.0.0.1", port), timeout=5)
+                break
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise Failed(f"no QMP on port {port}")
+                time.sleep(0.2)
+        self.file = self.sock.makefile("rw")
+        json.loads(self.file.readline())            # the greeting
+        self.execute("qmp_capabilities")
+
+    def execute(self, command, **arguments):
+        self.file.write(json.dumps({"execute": command, "arguments": arguments}) + "\n")
+        self.file.flush()
+        while True:
+            reply = json.loads(self.file.readline())
+            if "return" in reply:
+                return reply["return"]
+            if "error" in reply:
+                raise Failed(f"QMP {command}: {reply['error']}")
+
+
 def every_length(i):
     return MIN_FRAME + i % (MAX_FRAME - MIN_FRAME + 1)
 
@@ -352,6 +381,27 @@ def mode_hostile(peer, args):
     for key, count in pushed.items():
         got = delta(after, garbage_before, key)
         check(got == count, f"garbage counted by reason: {key} +{got} (pushed {count})")
+    # The cable pulled and plugged back (QMP set_link): the NIC raises LSC each time, the
+    # driver reports each change to the stack, and traffic flows once the link is back.
+    if args.qmp:
+        qmp = Qmp(args.qmp)
+        link_before = after
+        qmp.execute("set_link", name="net0", up=False)
+        time.sleep(1.0)
+        for i in range(20):
+            peer.send(peer.data_frame(4 * 10**9 + i, every_length(i)))
+        down_back = peer.drain(1.0)
+        qmp.execute("set_link", name="net0", up=True)
+        # QEMU completes auto-negotiation 500 ms of guest time after the cable is back.
+        time.sleep(1.5)
+        back, back_exact, _, _, _ = peer.traffic(500, 16, every_length, first_seq=5 * 10**9)
+        after = settle_report(peer)
+        changes = delta(after, link_before, "link_changes")
+        say(f"link flap: {len(down_back)} of 20 frames came back with the cable out; "
+            f"{changes} link changes counted; link_up={after['link_up']}")
+        check(not down_back and changes >= 2 and after["link_up"] == 1,
+              "link down and up again: both changes seen (LSC), nothing passes while down")
+        check(back_exact == back, f"traffic flows once the link is back ({back_exact} of {back})")
     check(after["driver_generation"] == before["driver_generation"]
           and after["driver_restarts"] == before["driver_restarts"],
           "the driver kept running through it all (same generation, no restart)")
@@ -416,6 +466,22 @@ def mode_restart(peer, args):
     check(lost <= 2 * args.window, f"frames lost in the restart ({lost}) are at most the two "
                                    f"windows in flight ({2 * args.window})")
     check_pools(after)
+    # Now the other side: the stack (the reflector) crashes. The supervisor restarts it; it sets
+    # the rings up afresh; the driver sees the stack's new generation, resets the NIC (its
+    # descriptors point at buffers the new stack owns) and attaches again.
+    try:
+        peer.command(["crash-self"], timeout=1.0, tries=1)
+    except Failed:
+        pass
+    peer.wait_ready(30)
+    again, again_exact, _, _, _ = peer.traffic(2000, args.window, every_length,
+                                               first_seq=2 * 10**9)
+    check(again_exact == again, f"traffic flows after the stack's restart ({again_exact} of "
+                                f"{again})")
+    final = settle_report(peer)
+    check(final["driver_generation"] == after["driver_generation"],
+          "the driver was not restarted by the stack's crash (same generation)")
+    check_pools(final)
 
 
 def mode_stray_dma(peer, args):
@@ -479,6 +545,8 @@ def main():
     parser.add_argument("--low-frames", type=int, default=1000,
                         help="frames at low load (mitigation)")
     parser.add_argument("--flood", type=int, default=20_000, help="frames in the flood (hostile)")
+    parser.add_argument("--qmp", type=int, default=0,
+                        help="QEMU's QMP port, to pull the NIC's cable (hostile)")
     parser.add_argument("--ready-seconds", type=float, default=60,
                         help="how long to wait for the reflector to answer")
     args = parser.parse_args()

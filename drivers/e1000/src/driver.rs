@@ -279,6 +279,7 @@ impl Driver<'_> {
         let budget = self.settings.poll_budget as usize;
         // Start with a poll: the stack lent buffers before the driver attached.
         self.nic.mask_all();
+        let mut masked = true;
         let mut scheduled = true;
         let mut yielding = false;
         let mut passes_without_blocking = 0;
@@ -308,6 +309,7 @@ impl Driver<'_> {
             yielding = false;
             if bits & self.irq.bit != 0 {
                 self.interrupt();
+                masked = true;
                 scheduled = true;
             }
             if bits & ring_bits != 0 {
@@ -329,6 +331,13 @@ impl Driver<'_> {
             if !scheduled {
                 continue;
             }
+            // The NIC's interrupts stay masked while polling, whatever scheduled
+            // the poll (an interrupt, or the stack's doorbell): what the pass
+            // causes itself (a sent frame's TXDW) is reaped by it or its re-check.
+            if !masked {
+                self.nic.mask_all();
+                masked = true;
+            }
             self.counters.bump(Counter::Polls);
             let received = self.poll_pass(rings, budget, faults);
             if received >= budget {
@@ -342,9 +351,11 @@ impl Driver<'_> {
             let causes = self.nic.take_causes();
             self.handle_causes(causes);
             self.nic.unmask(SERVED_CAUSES);
+            masked = false;
             if self.path.rx.has_completion() || self.path.tx.has_completion() {
                 self.counters.bump(Counter::RecheckFoundWork);
                 self.nic.mask_all();
+                masked = true;
                 continue;
             }
             scheduled = false;

@@ -16,6 +16,7 @@
 //! | `garbage N` | plays a hostile stack: pushes N rounds of bad descriptors into the lend rings (outside the pool, crossing a slot, a buffer the driver already holds, a receive buffer too short, frames with a bad length, unknown flags or a checksum offload) and answers with how many of each |
 //! | `crash` | sends a frame whose cookie asks the fault-injection build of the driver to crash |
 //! | `stray-dma` | sends a frame whose cookie asks it to point a descriptor outside its DMA windows |
+//! | `crash-self` | panics: the supervisor restarts the reflector, as it would a crashed network stack, and the driver must resynchronise |
 //!
 //! When the driver restarts (its generation on the status page changes),
 //! the reflector takes every buffer back, sets the three rings up afresh for
@@ -338,6 +339,7 @@ impl Reflector {
                 let rounds = words.next().and_then(|n| n.parse().ok()).unwrap_or(1);
                 self.garbage(rounds, &mut answer);
             }
+            "crash-self" => panic!("deliberate crash of the reflector (the test peer asked)"),
             "crash" | "stray-dma" => {
                 // The answer goes out first: the driver handles frames to send
                 // in order, and may not survive the next one.
