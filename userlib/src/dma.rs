@@ -85,7 +85,7 @@ impl<'a> DmaRegion<'a> {
         count: usize,
         bytes_each: usize,
     ) -> Result<Descriptors<'a>, DmaError> {
-        if bytes_each == 0 || bytes_each % 8 != 0 || offset % 8 != 0 {
+        if bytes_each == 0 || !bytes_each.is_multiple_of(8) || !offset.is_multiple_of(8) {
             return Err(DmaError::OutOfRange);
         }
         let first = (offset / 8) as usize;

@@ -54,7 +54,9 @@ struct Shadow<'a> {
 
 impl<'a> Shadow<'a> {
     fn new(descriptors: Descriptors<'a>) -> Result<Shadow<'a>, BadRingSize> {
-        if descriptors.len() > MAX_DESCRIPTORS || descriptors.len() % RING_LENGTH_QUANTUM != 0 {
+        if descriptors.len() > MAX_DESCRIPTORS
+            || !descriptors.len().is_multiple_of(RING_LENGTH_QUANTUM)
+        {
             return Err(BadRingSize(descriptors.len()));
         }
         let mut shadow = Shadow {

@@ -383,7 +383,7 @@ impl Reflector {
             frame[6..12].copy_from_slice(&self.mac);
             frame[12..14].copy_from_slice(&TEST_ETHERTYPE);
             let mut header = Text::new();
-            let _ = write!(header, "WARDTEST answer {nonce} {}/{parts}\n", part + 1);
+            let _ = writeln!(header, "WARDTEST answer {nonce} {}/{parts}", part + 1);
             let h = header.as_bytes();
             frame[PAYLOAD..PAYLOAD + h.len()].copy_from_slice(h);
             let end = PAYLOAD + h.len() + chunk.len();
