@@ -92,6 +92,25 @@ macro_rules! resources {
     };
 }
 
+/// Declares a driver program (a binary of this crate): its caps table (the
+/// package's build script writes it from the system description), its
+/// entry, and which faults it injects ([`crate::faults`]).
+#[macro_export]
+macro_rules! program {
+    ($faults:expr) => {
+        #[allow(dead_code)]
+        mod caps {
+            include!(concat!(env!("OUT_DIR"), "/caps.rs"));
+        }
+
+        ::ward_userlib::component!(main, caps);
+
+        fn main(generation: u64) {
+            $crate::driver::run($crate::resources!(caps), generation, $faults);
+        }
+    };
+}
+
 /// How often the NIC's statistics are read and the gauges updated: often
 /// enough that an observer sees figures a quarter of a second old at most;
 /// seldom enough that the 20-odd register reads cost nothing measurable.

@@ -10,6 +10,7 @@
 //! always stays empty so that a full ring (tail one behind head) differs
 //! from an empty one (tail equal to head).
 
+use core::marker::PhantomData;
 use core::sync::atomic::Ordering;
 
 use ward_ring::Buffer;
@@ -40,8 +41,18 @@ pub fn usable_descriptors(available: usize) -> Result<usize, BadRingSize> {
     Ok(count)
 }
 
-/// Indices and the shadow shared by both rings.
-struct Shadow<'a> {
+/// Marks a receive ring: empty buffers posted for the NIC to fill.
+pub enum Receive {}
+/// Marks a transmit ring: frames handed to the NIC to send.
+pub enum Transmit {}
+
+/// The receive ring.
+pub type RxRing<'a> = DescriptorRing<'a, Receive>;
+/// The transmit ring.
+pub type TxRing<'a> = DescriptorRing<'a, Transmit>;
+
+/// A descriptor ring and its shadow; `K` says which way the buffers go.
+pub struct DescriptorRing<'a, K> {
     descriptors: Descriptors<'a>,
     posted: [Option<Buffer>; MAX_DESCRIPTORS],
     /// The oldest descriptor posted and not yet reaped (software's head).
@@ -50,30 +61,53 @@ struct Shadow<'a> {
     tail: usize,
     in_flight: usize,
     count: usize,
+    kind: PhantomData<K>,
 }
 
-impl<'a> Shadow<'a> {
-    fn new(descriptors: Descriptors<'a>) -> Result<Shadow<'a>, BadRingSize> {
+impl<'a, K> DescriptorRing<'a, K> {
+    /// A ring over `descriptors`, all zeroed, nothing posted.
+    pub fn new(descriptors: Descriptors<'a>) -> Result<DescriptorRing<'a, K>, BadRingSize> {
         if descriptors.len() > MAX_DESCRIPTORS
             || !descriptors.len().is_multiple_of(RING_LENGTH_QUANTUM)
         {
             return Err(BadRingSize(descriptors.len()));
         }
-        let mut shadow = Shadow {
+        let mut ring = DescriptorRing {
             count: descriptors.len(),
             descriptors,
             posted: [None; MAX_DESCRIPTORS],
             head: 0,
             tail: 0,
             in_flight: 0,
+            kind: PhantomData,
         };
-        shadow.reset();
-        Ok(shadow)
+        ring.reset();
+        Ok(ring)
+    }
+
+    /// Descriptors in the ring.
+    pub fn len(&self) -> usize {
+        self.count
+    }
+
+    /// Always false: a ring has at least eight descriptors.
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+
+    /// The IO address of the first descriptor (RDBAL/RDBAH, TDBAL/TDBAH).
+    pub fn iova(&self) -> u64 {
+        self.descriptors.iova()
+    }
+
+    /// Bytes of descriptors (RDLEN, TDLEN).
+    pub fn bytes(&self) -> u32 {
+        self.descriptors.bytes() as u32
     }
 
     /// Forgets every posted buffer and zeroes every descriptor. Only while
     /// the NIC's ring is disabled and its head and tail are being reset.
-    fn reset(&mut self) {
+    pub fn reset(&mut self) {
         for index in 0..self.count {
             self.descriptors
                 .store(index, ADDRESS_WORD, 0, Ordering::Relaxed);
@@ -86,11 +120,22 @@ impl<'a> Shadow<'a> {
         self.in_flight = 0;
     }
 
-    fn room(&self) -> usize {
+    /// Buffers posted and not yet reaped.
+    pub fn in_flight(&self) -> usize {
+        self.in_flight
+    }
+
+    /// Descriptors that could be posted now.
+    pub fn room(&self) -> usize {
         self.count - 1 - self.in_flight
     }
 
-    fn post(&mut self, buffer: Buffer, iova: u64, status_word: u64) {
+    /// The value for the tail register (RDT, TDT).
+    pub fn tail(&self) -> u32 {
+        self.tail as u32
+    }
+
+    fn post_with(&mut self, buffer: Buffer, iova: u64, status_word: u64) {
         assert!(self.room() > 0, "posting to a full descriptor ring");
         let index = self.tail;
         self.descriptors
@@ -126,147 +171,42 @@ impl<'a> Shadow<'a> {
     }
 }
 
-/// The receive ring: empty buffers posted for the NIC to fill.
-pub struct RxRing<'a> {
-    shadow: Shadow<'a>,
-}
-
-impl<'a> RxRing<'a> {
-    pub fn new(descriptors: Descriptors<'a>) -> Result<RxRing<'a>, BadRingSize> {
-        Ok(RxRing {
-            shadow: Shadow::new(descriptors)?,
-        })
-    }
-
-    /// Descriptors in the ring.
-    pub fn len(&self) -> usize {
-        self.shadow.count
-    }
-
-    /// Always false: a ring has at least eight descriptors.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// The IO address of the first descriptor.
-    pub fn iova(&self) -> u64 {
-        self.shadow.descriptors.iova()
-    }
-
-    /// Bytes of descriptors (RDLEN).
-    pub fn bytes(&self) -> u32 {
-        self.shadow.descriptors.bytes() as u32
-    }
-
-    /// See [`Shadow::reset`].
-    pub fn reset(&mut self) {
-        self.shadow.reset();
-    }
-
-    /// Buffers posted and not yet reaped.
-    pub fn in_flight(&self) -> usize {
-        self.shadow.in_flight
-    }
-
-    /// Descriptors that could be posted now.
-    pub fn room(&self) -> usize {
-        self.shadow.room()
-    }
-
+impl DescriptorRing<'_, Receive> {
     /// Posts an empty `buffer` at IO address `iova`; the NIC sees it once the
     /// tail register is written.
     pub fn post(&mut self, buffer: Buffer, iova: u64) {
-        self.shadow.post(buffer, iova, 0);
-    }
-
-    /// The value for the tail register (RDT).
-    pub fn tail(&self) -> u32 {
-        self.shadow.tail as u32
+        self.post_with(buffer, iova, 0);
     }
 
     /// Whether the NIC has written back the oldest posted descriptor.
     pub fn has_completion(&self) -> bool {
-        self.shadow
-            .head_status()
+        self.head_status()
             .is_some_and(|word| RxWriteBack::decode(word).done())
     }
 
     /// The oldest posted buffer and what the NIC wrote back for it, once the
     /// NIC is done with it.
     pub fn reap(&mut self) -> Option<(Buffer, RxWriteBack)> {
-        let write_back = RxWriteBack::decode(self.shadow.head_status()?);
+        let write_back = RxWriteBack::decode(self.head_status()?);
         if !write_back.done() {
             return None;
         }
-        Some((self.shadow.take_head(), write_back))
+        Some((self.take_head(), write_back))
     }
 }
 
-/// The transmit ring: frames handed to the NIC to send.
-pub struct TxRing<'a> {
-    shadow: Shadow<'a>,
-}
-
-impl<'a> TxRing<'a> {
-    pub fn new(descriptors: Descriptors<'a>) -> Result<TxRing<'a>, BadRingSize> {
-        Ok(TxRing {
-            shadow: Shadow::new(descriptors)?,
-        })
-    }
-
-    /// Descriptors in the ring.
-    pub fn len(&self) -> usize {
-        self.shadow.count
-    }
-
-    /// Always false: a ring has at least eight descriptors.
-    pub fn is_empty(&self) -> bool {
-        false
-    }
-
-    /// The IO address of the first descriptor.
-    pub fn iova(&self) -> u64 {
-        self.shadow.descriptors.iova()
-    }
-
-    /// Bytes of descriptors (TDLEN).
-    pub fn bytes(&self) -> u32 {
-        self.shadow.descriptors.bytes() as u32
-    }
-
-    /// See [`Shadow::reset`].
-    pub fn reset(&mut self) {
-        self.shadow.reset();
-    }
-
-    /// Frames handed to the NIC and not yet reaped.
-    pub fn in_flight(&self) -> usize {
-        self.shadow.in_flight
-    }
-
-    /// Descriptors that could be filled now.
-    pub fn room(&self) -> usize {
-        self.shadow.room()
-    }
-
+impl DescriptorRing<'_, Transmit> {
     /// Hands the frame in `buffer` at IO address `iova` to the NIC, one
     /// descriptor with the `command` bits (EOP, IFCS, RS, maybe IDE); the
     /// NIC sees it once the tail register is written.
     pub fn post(&mut self, buffer: Buffer, iova: u64, command: u8) {
         let length = buffer.len() as u16;
-        self.shadow
-            .post(buffer, iova, tx_command_word(length, command));
-    }
-
-    /// The value for the tail register (TDT).
-    pub fn tail(&self) -> u32 {
-        self.shadow.tail as u32
+        self.post_with(buffer, iova, tx_command_word(length, command));
     }
 
     /// Whether the NIC has sent the oldest frame handed to it.
     pub fn has_completion(&self) -> bool {
-        self.shadow
-            .head_status()
+        self.head_status()
             .is_some_and(|word| tx_status_of(word) & tx_status::DD != 0)
     }
 
@@ -275,7 +215,7 @@ impl<'a> TxRing<'a> {
         if !self.has_completion() {
             return None;
         }
-        Some(self.shadow.take_head())
+        Some(self.take_head())
     }
 }
 
