@@ -20,6 +20,7 @@
 
 mod devices;
 mod faults;
+mod inject;
 mod pci;
 mod report;
 mod resources;
@@ -38,7 +39,7 @@ const READY_LINE: &str = "ward: system ready";
 /// The boot module holding the compiled system description.
 const SPEC_MODULE: &str = "system.bin";
 /// The supervisor's priority: above every component (capctl allows 1..=254).
-const SUPERVISOR_PRIORITY: u64 = 255;
+const SUPERVISOR_PRIORITY: u64 = ward_sysspec::SUPERVISOR_PRIORITY as u64;
 
 /// The boot-info block the kernel mapped for us.
 fn boot_info(argument: u64) -> &'static BootInfo {
@@ -110,7 +111,6 @@ fn main(argument: u64) {
         env!("CARGO_PKG_VERSION")
     );
     let info = boot_info(argument);
-    ward_userlib::time::set_tsc_hz(info.platform.tsc_hz);
     print_boot_info(info);
 
     let test = info
@@ -185,7 +185,7 @@ fn run_system(info: &'static BootInfo) {
         spec.caps.len()
     );
     // The supervisor runs above every component (their priorities are 1..=254).
-    let root_tcb = ward_userlib::bootinfo::RootCaps::new().tcb;
+    let root_tcb = ward_rootkit::bootinfo::RootCaps::new().tcb;
     if let Err(e) =
         root_tcb.tcb_set_sched_params(root_tcb, SUPERVISOR_PRIORITY, SUPERVISOR_PRIORITY)
     {
@@ -221,6 +221,14 @@ fn run_system(info: &'static BootInfo) {
         report::print_dump(&system);
     }
     println!("{READY_LINE}");
+    match inject::parse(&system, info.root_cmdline()) {
+        Ok(Some(campaign)) => {
+            let target = system.name(campaign.target());
+            system.injector = Some(inject::Injector::new(campaign, target));
+        }
+        Ok(None) => {}
+        Err(e) => println!("ward: {e}; no faults will be injected"),
+    }
     let limits = supervisor::Limits {
         exit_after_ticks: exit_after_ms
             .div_ceil(supervisor::TICK_US / 1000)

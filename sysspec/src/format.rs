@@ -63,6 +63,13 @@ pub const MAX_SIGNAL_BITS: u32 = 64;
 pub const COMPONENT_STACK_TOP: u64 = 0x0000_7fff_f000_0000;
 /// Where the component's IPC buffer is mapped (one page).
 pub const COMPONENT_IPC_BUFFER: u64 = 0x0000_7fff_f800_0000;
+/// Where the root task maps the read-only status page in every component:
+/// in the reserved top area (between the stack top and the IPC buffer),
+/// where capctl never places a mapping.
+pub const COMPONENT_STATUS_PAGE: u64 = 0x0000_7fff_f400_0000;
+/// The supervisor's (root task's) priority: above every component, so that
+/// fault handling and restarts are never starved. Components get 1..=254.
+pub const SUPERVISOR_PRIORITY: u8 = 255;
 /// Start of the window where capctl places mappings that have no fixed
 /// address. 64 GiB is far above any program image (programs link at a few
 /// MiB) and leaves the range below it for fixed mappings.
@@ -155,6 +162,9 @@ byte_enum! {
         Plain = 0 => "region",
         /// The shared memory of a ring channel, made by capctl.
         Ring = 1 => "ring",
+        /// The kernel's statistics page (one page, read-only): the root task
+        /// shares its own frame instead of allocating one.
+        KernelStatistics = 2 => "kernel-statistics",
     }
 }
 

@@ -44,26 +44,27 @@ use crate::syscall::{self, Received};
 use crate::time::{self, Duration, Instant};
 use crate::Error;
 
-/// Where the root task maps a component's IPC buffer (one page). Equal to
-/// `ward_sysspec::COMPONENT_IPC_BUFFER`; the root task checks this at
-/// compile time.
-pub const IPC_BUFFER_VADDR: u64 = 0x0000_7fff_f800_0000;
+/// Where the root task maps a component's IPC buffer (one page).
+pub const IPC_BUFFER_VADDR: u64 = ward_sysspec::COMPONENT_IPC_BUFFER;
 
-/// Where the root task maps the read-only status page. It lies in the
-/// reserved top area of every component's address space (between the stack
-/// top at 0x7fff_f000_0000 and the IPC buffer), where capctl never places a
-/// mapping.
-pub const STATUS_PAGE_VADDR: u64 = 0x0000_7fff_f400_0000;
+/// Where the root task maps the read-only status page.
+pub const STATUS_PAGE_VADDR: u64 = ward_sysspec::COMPONENT_STATUS_PAGE;
 
 /// Fixed slots of every component's CSpace (`ward_sysspec::SLOT_*`); kept
 /// here so that the runtime needs no generated table.
 pub mod slot {
+    /// The component's own thread.
+    pub const TCB: u64 = ward_sysspec::SLOT_TCB as u64;
+    /// Its CSpace root.
+    pub const CNODE: u64 = ward_sysspec::SLOT_CNODE as u64;
+    /// Its VSpace.
+    pub const VSPACE: u64 = ward_sysspec::SLOT_VSPACE as u64;
     /// Send-only endpoint to the supervisor's console.
-    pub const CONSOLE: u64 = 4;
+    pub const CONSOLE: u64 = ward_sysspec::SLOT_CONSOLE as u64;
     /// The component's own notification, bound to its thread.
-    pub const NOTIFICATION: u64 = 5;
+    pub const NOTIFICATION: u64 = ward_sysspec::SLOT_NOTIFICATION as u64;
     /// Signal-only notification to the supervisor, present with a heartbeat.
-    pub const HEARTBEAT: u64 = 6;
+    pub const HEARTBEAT: u64 = ward_sysspec::SLOT_HEARTBEAT as u64;
 }
 
 /// Labels of the messages a component sends on its console endpoint. They
@@ -251,6 +252,69 @@ pub fn sleep(duration: Duration) -> u64 {
         bits |= more;
     }
     bits
+}
+
+/// An event loop's view of the component's notification: wait for signals
+/// or a deadline, then take the bits one source at a time.
+///
+/// ```ignore
+/// let mut events = Events::new();
+/// loop {
+///     events.wait_until(next_timer);
+///     if events.take(caps::NIC_IRQ.bit) { /* the interrupt */ }
+///     if events.take(caps::NET_RX.bit) { /* the ring's doorbell */ }
+///     if events.timed_out() { /* the timer */ }
+/// }
+/// ```
+///
+/// Bits not taken stay pending for the next round, so no signal is lost
+/// when a handler runs long or a source is handled later.
+#[derive(Debug, Default)]
+pub struct Events {
+    pending: u64,
+    timed_out: bool,
+}
+
+impl Events {
+    /// No bits pending.
+    pub const fn new() -> Events {
+        Events {
+            pending: 0,
+            timed_out: false,
+        }
+    }
+
+    /// Waits until a signal arrives or `deadline` passes; returns at once if
+    /// bits are still pending from the last round (after adding whatever
+    /// arrived meanwhile).
+    pub fn wait_until(&mut self, deadline: Option<Instant>) {
+        self.pending |= poll();
+        self.timed_out = deadline.is_some_and(|d| d.has_passed());
+        if self.pending != 0 || self.timed_out {
+            return;
+        }
+        match wait_until(deadline) {
+            Wakeup::Signalled(bits) => self.pending |= bits,
+            Wakeup::TimedOut => self.timed_out = true,
+        }
+    }
+
+    /// Whether any of `bits` was signalled; takes them.
+    pub fn take(&mut self, bits: u64) -> bool {
+        let hit = self.pending & bits != 0;
+        self.pending &= !bits;
+        hit
+    }
+
+    /// Whether the last wait ended at its deadline.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
+    }
+
+    /// Bits still pending (signalled but not taken).
+    pub fn pending(&self) -> u64 {
+        self.pending
+    }
 }
 
 /// Takes the bits signalled so far without waiting.

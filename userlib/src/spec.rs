@@ -242,11 +242,11 @@ pub mod fixed {
     use super::*;
 
     /// The component's own thread.
-    pub const TCB: Cap<Tcb> = Cap::from_cptr(1);
+    pub const TCB: Cap<Tcb> = Cap::from_cptr(crate::component::slot::TCB);
     /// Its CSpace root.
-    pub const CNODE: Cap<CNode> = Cap::from_cptr(2);
+    pub const CNODE: Cap<CNode> = Cap::from_cptr(crate::component::slot::CNODE);
     /// Its VSpace.
-    pub const VSPACE: Cap<Pml4> = Cap::from_cptr(3);
+    pub const VSPACE: Cap<Pml4> = Cap::from_cptr(crate::component::slot::VSPACE);
     /// Send-only endpoint to the supervisor's console.
     pub const CONSOLE: Cap<Endpoint> = Cap::from_cptr(crate::component::slot::CONSOLE);
     /// The component's own notification, bound to its thread.

@@ -206,11 +206,17 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
     let substitute = |args: &[String]| -> Result<Vec<String>, String> {
         args.iter().map(|a| peer::substitute(a, &ports)).collect()
     };
-    let (qemu_args, peer_command) = match (substitute(&s.qemu_args), substitute(&s.host_peer)) {
+    let (mut qemu_args, peer_command) = match (substitute(&s.qemu_args), substitute(&s.host_peer)) {
         (Ok(q), Ok(p)) => (q, p),
         (Err(e), _) | (_, Err(e)) => return fail(e),
     };
     let peer_log = out.join(format!("{}.peer.log", s.name));
+    let com2 = out.join(format!("{}.com2", s.name));
+    if let Some(input) = &s.com2_input {
+        if let Err(e) = qemu::wire_com2(&com2, input, &mut qemu_args) {
+            return fail(format!("cannot wire COM2: {e}"));
+        }
+    }
     let run = qemu::Run {
         root,
         image: &image,
@@ -229,6 +235,9 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
         Ok(f) => f,
         Err(e) => return fail(e),
     };
+    if s.com2_input.is_some() {
+        qemu::append_com2(&com2, &log_path, &mut finished.log);
+    }
     // The peer's output is judged with the console's, after it.
     let mut peer_reasons = Vec::new();
     if let Some(end) = &finished.peer {

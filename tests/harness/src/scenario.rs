@@ -21,6 +21,7 @@
 //! qemu_args = ["-netdev", "dgram,id=n,local.type=inet,local.host=127.0.0.1,local.port={port.nic},..."]
 //! host_peer = ["python3", "tests/e1000/peer.py", "--port", "{port.peer}"]  # runs next to QEMU
 //! replace_programs = { e1000 = "e1000-faults" }  # boot these programs in place of those
+//! com2_input = "status\r"            # wire COM2 to the harness: this is typed, what comes back is judged
 //! ```
 //!
 //! `replace_programs` swaps a component's program module (`e1000.elf`) for another user program
@@ -31,6 +32,10 @@
 //! peer must exit with status 0, and its output is judged with the console's (appended after
 //! it). `expect_status` may then be left out, meaning the system must still be running when the
 //! peer is done (a system serving traffic does not end by itself).
+//!
+//! With `com2_input`, COM2 (the serial driver's UART) is connected to two files in the
+//! scenario's output directory: the guest reads the text from `NAME.com2.in`, and what it writes
+//! goes to `NAME.com2.out`, whose lines are appended to the judged log as `[com2] LINE`.
 //!
 //! `root_program` names a bare-metal user program built into
 //! `target/x86_64-unknown-none/release/` (its package must be in the Makefile's USER_PACKAGES);
@@ -82,6 +87,8 @@ pub struct Scenario {
     pub host_peer: Vec<String>,
     /// Program modules to boot with another program: (program in the image, program to boot).
     pub replace_programs: Vec<(String, String)>,
+    /// Text typed into COM2; its output is judged with the console's.
+    pub com2_input: Option<String>,
 }
 
 /// The file as written; [`Scenario`] is what is left after the checks.
@@ -111,6 +118,7 @@ struct ScenarioFile {
     host_peer: Vec<String>,
     #[serde(default)]
     replace_programs: std::collections::BTreeMap<String, String>,
+    com2_input: Option<String>,
 }
 
 /// Why a scenario file was rejected; names the file so the message stands on its own.
@@ -257,6 +265,7 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         host_ports: raw.host_ports,
         host_peer: raw.host_peer,
         replace_programs: raw.replace_programs.into_iter().collect(),
+        com2_input: raw.com2_input,
     })
 }
 

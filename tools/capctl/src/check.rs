@@ -23,9 +23,9 @@ use crate::schema::{self, RawSystem, Sp};
 pub const MIN_PRIORITY: i64 = 1;
 /// Highest priority a component may have; 255 is the supervisor's, so that
 /// no component can starve the one that restarts the others.
-pub const MAX_PRIORITY: i64 = 254;
+pub const MAX_PRIORITY: i64 = ward_sysspec::SUPERVISOR_PRIORITY as i64 - 1;
 /// Priority of the supervisor (root task), for the IPC priority rule.
-pub const SUPERVISOR_PRIORITY: u8 = 255;
+pub use ward_sysspec::SUPERVISOR_PRIORITY;
 /// Stack of a component that does not say: enough for a driver's poll loop
 /// and formatting a log line, small enough to give every component one.
 pub const DEFAULT_STACK: u64 = 16 << 10;
@@ -377,7 +377,32 @@ impl Resolver {
             self.define(name, NameKind::Component, i);
         }
         for (i, name) in raw.region.keys().enumerate() {
+            if name.get_ref() == KERNEL_STATISTICS_REGION {
+                self.err(
+                    Diagnostic::error(
+                        "invalid-name",
+                        Some(span(name)),
+                        format!("`{KERNEL_STATISTICS_REGION}` is the kernel's statistics page; it cannot be defined"),
+                    )
+                    .with_help(format!("map it read-only where it is needed: `maps = [{{ region = \"{KERNEL_STATISTICS_REGION}\", rights = \"r\" }}]`")),
+                );
+                continue;
+            }
             self.define(name, NameKind::Region, i);
+        }
+        // The kernel's statistics page is a region when someone maps it.
+        let statistics_use = raw.component.values().find_map(|c| {
+            c.get_ref()
+                .maps
+                .iter()
+                .find(|m| m.get_ref().region.get_ref() == KERNEL_STATISTICS_REGION)
+                .map(|m| span(&m.get_ref().region))
+        });
+        if let Some(sp) = &statistics_use {
+            self.names.insert(
+                KERNEL_STATISTICS_REGION.to_string(),
+                (NameKind::Region, raw.region.len(), sp.clone()),
+            );
         }
         for (i, name) in raw.device.keys().enumerate() {
             self.define(name, NameKind::Device, i);
@@ -395,6 +420,17 @@ impl Resolver {
             None => "ward".to_string(),
         };
         let mut regions: Vec<Region> = raw.region.iter().map(|(n, r)| self.region(n, r)).collect();
+        if let Some(sp) = statistics_use {
+            regions.push(Region {
+                name: KERNEL_STATISTICS_REGION.to_string(),
+                span: sp,
+                size: 4096,
+                page_size: 4096,
+                fill: 0,
+                ring_of: None,
+                kernel_statistics: true,
+            });
+        }
         let devices: Vec<Device> = raw
             .device
             .iter()
@@ -564,6 +600,7 @@ impl Resolver {
             page_size,
             fill,
             ring_of: None,
+            kernel_statistics: false,
         }
     }
 
@@ -728,6 +765,17 @@ impl Resolver {
             let Some(region) = self.lookup(&raw_w.region, NameKind::Region, "a DMA window") else {
                 continue;
             };
+            if raw_w.region.get_ref() == KERNEL_STATISTICS_REGION {
+                self.err(
+                    Diagnostic::error(
+                        "channel-rights",
+                        Some(span(&raw_w.region)),
+                        "no device may reach the kernel's statistics page by DMA",
+                    )
+                    .with_help("give the device a region of its own"),
+                );
+                continue;
+            }
             let iova = *raw_w.iova.get_ref();
             if iova < 0 {
                 self.err(Diagnostic::error(
@@ -896,6 +944,16 @@ impl Resolver {
                 continue;
             };
             let rights = raw_m.rights.get_ref().0;
+            if raw_m.region.get_ref() == KERNEL_STATISTICS_REGION && rights != Rights::READ {
+                self.err(
+                    Diagnostic::error(
+                        "channel-rights",
+                        Some(span(&raw_m.rights)),
+                        "the kernel's statistics page can only be mapped read-only",
+                    )
+                    .with_help("use `rights = \"r\"`: only the kernel writes it"),
+                );
+            }
             if rights.contains(Rights::WRITE) && rights.contains(Rights::EXECUTE) {
                 self.err(
                     Diagnostic::error(
@@ -1247,6 +1305,17 @@ impl Resolver {
                     }
                 }
                 let pool = match &c.pool {
+                    Some(p) if p.get_ref() == KERNEL_STATISTICS_REGION => {
+                        self.err(
+                            Diagnostic::error(
+                                "channel-rights",
+                                Some(span(p)),
+                                "the kernel's statistics page cannot be a ring's pool",
+                            )
+                            .with_help("give the ring a region of its own"),
+                        );
+                        return None;
+                    }
                     Some(p) => Some(self.lookup(p, NameKind::Region, "`pool`")?),
                     None => None,
                 };
@@ -1284,6 +1353,7 @@ impl Resolver {
                     page_size: 4096,
                     fill: 0,
                     ring_of: Some(index),
+                    kernel_statistics: false,
                 });
                 (
                     ChannelKind::Ring,

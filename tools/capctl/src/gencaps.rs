@@ -477,19 +477,26 @@ pub fn system_path(manifest_dir: &Path) -> PathBuf {
     root.join("system.toml")
 }
 
-/// The nearest ancestor of `dir` holding a `system.toml`, or `dir`.
+/// The workspace root: the nearest ancestor of `dir` whose `Cargo.toml`
+/// declares the workspace, else the nearest holding a `system.toml`, else
+/// `dir`.
 fn workspace_root(dir: &Path) -> PathBuf {
+    let declares_workspace = |d: &Path| {
+        std::fs::read_to_string(d.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]"))
+    };
     dir.ancestors()
-        .find(|d| d.join("system.toml").is_file())
+        .find(|d| declares_workspace(d))
+        .or_else(|| dir.ancestors().find(|d| d.join("system.toml").is_file()))
         .unwrap_or(dir)
         .to_path_buf()
 }
 
 /// For a component's `build.rs`: writes `$OUT_DIR/caps.rs` for `component`
-/// and tells cargo when to run again. A description that does not contain
-/// the component yields a table with only the fixed capabilities (and a
-/// cargo warning), so that building every program for every system works;
-/// code that uses a missing capability then fails to compile, by name.
+/// from the system description a build uses (see the module docs) and tells
+/// cargo when to run again. A description that does not contain the
+/// component yields a table with only the fixed capabilities (and a cargo
+/// warning), so that building every program for every system works; code
+/// that uses a missing capability then fails to compile, by name.
 pub fn build_script(component: &str) {
     build_script_with_settings(component, None);
 }
@@ -501,14 +508,36 @@ pub fn build_script_with_settings(component: &str, known: Option<&[(&str, u64, u
     let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_default();
+    println!("cargo:rerun-if-env-changed=WARD_SYSTEM");
+    println!("cargo:rerun-if-env-changed=SYSTEM");
+    let path = system_path(&manifest);
+    if let Some(known) = known {
+        if let Err(e) = check_settings(&path, component, known) {
+            panic!("capctl: the settings of `{component}` in the system description:\n{e}");
+        }
+    }
+    write_table(component, &path, "caps.rs");
+}
+
+/// For a component's `build.rs`: as [`build_script`], but always from
+/// `system` (a path relative to the workspace root), for programs that
+/// belong to one system of their own (examples, test components). The
+/// table goes to `$OUT_DIR/<component>.rs` (dashes as underscores), so one
+/// crate can hold several components.
+pub fn build_script_from(component: &str, system: &str) {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let file = format!("{}.rs", component.replace('-', "_"));
+    write_table(component, &workspace_root(&manifest).join(system), &file);
+}
+
+fn write_table(component: &str, path: &Path, file: &str) {
     let out_dir = PathBuf::from(
         std::env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo for build scripts"),
     );
-    let path = system_path(&manifest);
     println!("cargo:rerun-if-changed={}", path.display());
-    println!("cargo:rerun-if-env-changed=WARD_SYSTEM");
-    println!("cargo:rerun-if-env-changed=SYSTEM");
-    let text = match generate_from_file(&path, component) {
+    let text = match generate_from_file(path, component) {
         Ok(text) => text,
         Err(e) if e.contains("no component or program named") => {
             println!("cargo:warning={}", e.lines().next().unwrap_or(""));
@@ -519,11 +548,6 @@ pub fn build_script_with_settings(component: &str, known: Option<&[(&str, u64, u
         }
         Err(e) => panic!("capctl: cannot generate the caps table of `{component}`:\n{e}"),
     };
-    if let Some(known) = known {
-        if let Err(e) = check_settings(&path, component, known) {
-            panic!("capctl: the settings of `{component}` in the system description:\n{e}");
-        }
-    }
-    let dest = out_dir.join("caps.rs");
+    let dest = out_dir.join(file);
     std::fs::write(&dest, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
 }
