@@ -317,8 +317,11 @@ impl Driver<'_> {
                 passes_without_blocking = 0;
                 self.ask_for_doorbells(rings, (budget as u32 / 2).max(1), true);
                 wake_bits(Instant::now() + YIELD)
-            } else if self.ask_for_doorbells(rings, 1, false) {
+            } else if passes_without_blocking < MAX_PASSES_WITHOUT_BLOCKING
+                && self.ask_for_doorbells(rings, 1, false)
+            {
                 // Work arrived while asking for doorbells.
+                passes_without_blocking += 1;
                 scheduled = true;
                 component::poll()
             } else {
@@ -484,7 +487,11 @@ impl Driver<'_> {
                 );
             }
         };
-        ask(&mut rings.tx, rings.tx_broken, coalesce);
+        // With the transmit ring full, frames the stack lends must wait for
+        // the NIC; its TXDW interrupt (not the stack's doorbell) wakes the driver.
+        if self.path.tx.room() > 0 {
+            ask(&mut rings.tx, rings.tx_broken, coalesce);
+        }
         let low_watermark = self.settings.low_watermark(self.path.rx.len());
         if yielding || self.path.rx.in_flight() < low_watermark {
             ask(&mut rings.rx, rings.rx_broken, coalesce);
