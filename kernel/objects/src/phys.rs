@@ -122,7 +122,7 @@ impl PhysWindow {
     #[inline(always)]
     fn word_in(&self, base: PAddr, bits: u32, offset: u64) -> *mut u64 {
         let block = 1u64 << bits;
-        if bits < 3 || bits >= 48 || base & (!(self.size - 1) | (block - 1)) != 0 {
+        if !(3..48).contains(&bits) || base & (!(self.size - 1) | (block - 1)) != 0 {
             word_outside_the_window(base)
         }
         debug_assert!(
