@@ -322,43 +322,31 @@ fn benchmarks(env: &mut Env, selection: &Selection) -> Result<(), Why> {
         );
     }
 
-    if selection.wants("wake") {
-        let n = new_notification(env);
-        threads::spawn(env, waker_target, pack(&[n.cptr()]), ROOT_PRIORITY + 10).ctx("waiter")?;
-        let wake = measure(runs, || {
-            set(1, 0);
-            set(0, rdtsc());
-            let _ = n.signal();
-            get(1)
-        });
-        print_figure(
+    let wakers: [(&str, fn(u64), &str); 2] = [
+        (
+            "wake",
+            waker_target,
             "signal -> wait wake-up of a higher-priority thread",
-            &wake,
-            runs,
-            null,
-        );
-    }
-    if selection.wants("timed") {
-        let n = new_notification(env);
-        threads::spawn(
-            env,
+        ),
+        (
+            "timed",
             timed_waker_target,
-            pack(&[n.cptr()]),
-            ROOT_PRIORITY + 10,
-        )
-        .ctx("timed waiter")?;
+            "signal -> timed wait (RecvUntil) wake-up of a higher-priority thread",
+        ),
+    ];
+    for (key, target, name) in wakers {
+        if !selection.wants(key) {
+            continue;
+        }
+        let n = new_notification(env);
+        threads::spawn(env, target, pack(&[n.cptr()]), ROOT_PRIORITY + 10).ctx("waiter")?;
         let wake = measure(runs, || {
             set(1, 0);
             set(0, rdtsc());
             let _ = n.signal();
             get(1)
         });
-        print_figure(
-            "signal -> timed wait (RecvUntil) wake-up of a higher-priority thread",
-            &wake,
-            runs,
-            null,
-        );
+        print_figure(name, &wake, runs, null);
     }
     threads::clean_up(env, None);
     Ok(())

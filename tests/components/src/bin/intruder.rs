@@ -78,6 +78,21 @@ fn confined(number: u64, what: &str, result: Result<Option<&str>, InvocationErro
     check(number);
 }
 
+/// Mints `source` in its own CNode to `slot` (emptied first) with every
+/// right it can ask for and `badge`.
+fn mint(slot: u64, source: u64, badge: u64) -> Result<(), InvocationError> {
+    let _ = caps::CNODE.cnode_delete(slot, DEPTH);
+    caps::CNODE.cnode_mint(
+        slot,
+        DEPTH,
+        caps::CNODE,
+        source,
+        DEPTH,
+        CapRights::ALL,
+        badge,
+    )
+}
+
 /// Copies `source` in its own CNode to `slot` (emptied first).
 fn copy(slot: u64, source: u64, rights: CapRights) -> Result<(), InvocationError> {
     let _ = caps::CNODE.cnode_delete(slot, DEPTH);
@@ -134,39 +149,24 @@ fn attempts() {
 
     // 3. Mint a copy with every right.
     confined(3, "mint its frame with every right", {
-        let _ = caps::CNODE.cnode_delete(SCRATCH_SLOT, DEPTH);
-        caps::CNODE
-            .cnode_mint(
-                SCRATCH_SLOT,
-                DEPTH,
-                caps::CNODE,
-                frame.cptr(),
-                DEPTH,
-                CapRights::ALL,
-                0,
-            )
-            .map(|()| {
-                (debug_cap_identify(SCRATCH_SLOT).rights == CapRights::READ)
-                    .then_some("the copy has only the read right")
-            })
+        mint(SCRATCH_SLOT, frame.cptr(), 0).map(|()| {
+            (debug_cap_identify(SCRATCH_SLOT).rights == CapRights::READ)
+                .then_some("the copy has only the read right")
+        })
     });
 
     // 4. Give its console another badge (to speak as someone else), by
     //    mint and by mutate.
     let console = caps::CONSOLE.cptr();
     refused(4, "re-badge its console (mint, then mutate)", {
-        let _ = caps::CNODE.cnode_delete(SCRATCH_SLOT, DEPTH);
-        caps::CNODE
-            .cnode_mint(
-                SCRATCH_SLOT,
-                DEPTH,
-                caps::CNODE,
-                console,
-                DEPTH,
-                CapRights::ALL,
-                1,
-            )
-            .or(caps::CNODE.cnode_mutate(SCRATCH_SLOT, DEPTH, caps::CNODE, console, DEPTH, 1))
+        mint(SCRATCH_SLOT, console, 1).or(caps::CNODE.cnode_mutate(
+            SCRATCH_SLOT,
+            DEPTH,
+            caps::CNODE,
+            console,
+            DEPTH,
+            1,
+        ))
     });
 
     // 5. Copy its own TCB with every right.
