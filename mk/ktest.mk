@@ -1,8 +1,13 @@
 # The kernel test program (tests/ktest) outside the scenario set: the kernel benchmark for
 # `make bench` and long syscall-fuzzing campaigns for `make fuzz`.
 #
-#   make bench-kernel                 boot `ktest test=bench`, print the figures and record them in
+#   make bench-kernel                 boot `ktest test=bench` twice, under plain TCG (guest TSC
+#                                     cycles) and under -icount shift=0,align=off (guest
+#                                     instructions, exact), print the figures and record both in
 #                                     docs/benchmarks.md ("## Kernel (make bench)")
+#   make profile-kernel KEY=remote    where one figure's instructions go, function by function
+#                                     (tests/ktest/profile-bench.py; KEY: null, lookup, local,
+#                                     remote, wake; ANNOTATE=function lists its instructions)
 #   make fuzz-kernel SEED=7 COUNT=2000000 [FUZZ_SECONDS=600]
 #                                     one fuzzing campaign with that seed and call count
 #
@@ -15,6 +20,7 @@ FUZZ_TARGETS += fuzz-kernel
 KTEST_ELF := $(USER_BIN_DIR)/ktest
 KTEST_IMAGE := build/images/ktest
 BENCH_KERNEL_LOG := build/bench-kernel.log
+BENCH_KERNEL_ICOUNT_LOG := build/bench-kernel-icount.log
 FUZZ_KERNEL_LOG := build/fuzz-kernel.log
 # The benchmark takes a few seconds under TCG; the limit only guards against a hang.
 BENCH_KERNEL_SECONDS ?= 300
@@ -23,7 +29,7 @@ COUNT ?= 1000000
 # A million calls take about a minute under TCG; ten times that still fits.
 FUZZ_SECONDS ?= 600
 
-.PHONY: ktest-image bench-kernel fuzz-kernel
+.PHONY: ktest-image bench-kernel profile-kernel fuzz-kernel
 
 # The default system's image with the root-task module replaced by ktest.
 ktest-image: build
@@ -32,15 +38,26 @@ ktest-image: build
 	@cp -r '$(IMAGE_DIR)' '$(KTEST_IMAGE)'
 	@cp '$(KTEST_ELF)' "$(KTEST_IMAGE)/$$(head -n 1 '$(KTEST_IMAGE)/modules')"
 
-# QEMU exits with (status << 1) | 1, so guest status 0 is exit code 1.
+# QEMU exits with (status << 1) | 1, so guest status 0 is exit code 1. The icount run counts every
+# guest instruction as one TSC tick, so its figures are instructions and identical from run to run.
 bench-kernel: ktest-image
-	@status=0; scripts/qemu.sh --seconds $(BENCH_KERNEL_SECONDS) --root-args 'test=bench' '$(KTEST_IMAGE)' \
-		> '$(BENCH_KERNEL_LOG)' || status=$$?; \
-	grep '^bench:' '$(BENCH_KERNEL_LOG)' || true; \
-	if [ "$$status" -ne 1 ]; then \
-		echo "bench-kernel: the benchmark did not finish cleanly (exit $$status); log: $(BENCH_KERNEL_LOG)" >&2; exit 1; \
-	fi
-	@tests/ktest/record-bench.sh '$(BENCH_KERNEL_LOG)' docs/benchmarks.md
+	@for mode in tcg icount; do \
+		if [ $$mode = icount ]; then log='$(BENCH_KERNEL_ICOUNT_LOG)'; flag=--icount; \
+		else log='$(BENCH_KERNEL_LOG)'; flag=; fi; \
+		status=0; scripts/qemu.sh $$flag --seconds $(BENCH_KERNEL_SECONDS) --root-args 'test=bench' \
+			'$(KTEST_IMAGE)' > "$$log" || status=$$?; \
+		echo "bench-kernel ($$mode):"; grep '^bench:' "$$log" || true; \
+		if [ "$$status" -ne 1 ]; then \
+			echo "bench-kernel: the $$mode run did not finish cleanly (exit $$status); log: $$log" >&2; exit 1; \
+		fi; \
+	done
+	@tests/ktest/record-bench.sh '$(BENCH_KERNEL_LOG)' '$(BENCH_KERNEL_ICOUNT_LOG)' docs/benchmarks.md
+
+KEY ?= remote
+ANNOTATE ?=
+profile-kernel: ktest-image
+	tests/ktest/profile-bench.py '$(KTEST_IMAGE)' '$(KERNEL_ELF)' '$(KTEST_ELF)' '$(KEY)' \
+		$(if $(ANNOTATE),--annotate '$(ANNOTATE)')
 
 fuzz-kernel: ktest-image
 	@status=0; scripts/qemu.sh --seconds $(FUZZ_SECONDS) --root-args 'test=fuzz seed=$(SEED) count=$(COUNT)' \

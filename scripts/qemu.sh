@@ -19,6 +19,8 @@
 #   --qemu-arg ARG     one extra QEMU argument, repeatable; they come before Ward's own -device
 #                      arguments, so an intel-iommu device given here is created first as VT-d needs
 #   --gdb              start halted with a gdb server on 127.0.0.1:1234
+#   --icount           count guest work exactly: -icount shift=0,align=off makes the guest TSC
+#                      advance one tick per guest instruction (for `make bench`'s instruction counts)
 #   --dry-run          print the command instead of running it
 #
 # Exit status: QEMU's. The guest ends a run by writing a status byte v to port 0xf4 (isa-debug-exit),
@@ -48,6 +50,7 @@ kernel_args=""
 machine="q35"
 extra=()
 gdb=0
+icount=0
 dry_run=0
 image=""
 
@@ -59,6 +62,7 @@ while [ $# -gt 0 ]; do
         --machine) [ $# -ge 2 ] || usage; machine="$2"; shift 2 ;;
         --qemu-arg) [ $# -ge 2 ] || usage; extra+=("$2"); shift 2 ;;
         --gdb) gdb=1; shift ;;
+        --icount) icount=1; shift ;;
         --dry-run) dry_run=1; shift ;;
         -h|--help) usage ;;
         -*) die "unknown option '$1' (see --help)" ;;
@@ -105,6 +109,8 @@ cmd=(qemu-system-x86_64
     -machine "$machine" -accel tcg -cpu max -m "$MEMORY"
     -bios "$BIOS"
     -nographic -no-reboot)
+# One guest TSC tick per guest instruction, identical from run to run (see docs/benchmarks.md).
+[ "$icount" -eq 1 ] && cmd+=(-icount shift=0,align=off)
 if [ -n "$seconds" ]; then
     # Batch: serial alone on stdout, no monitor to read keys from.
     cmd+=(-serial stdio -monitor none)

@@ -6,7 +6,7 @@
 //! blocks until the handler replies; the reply decides whether it resumes.
 use crate::arch::x86_64::trap::exception_name;
 use crate::ipc::{self, SEND_IS_FAULT};
-use crate::kobj::{context, extra, objects, ThreadExtra};
+use crate::kobj::{bookkeeping, objects, registers, ThreadExtra};
 use crate::thread;
 use ward_abi::fault::{
     CAP_FAULT, REPLY_FAIL_SYSCALL, REPLY_RESUME, UNKNOWN_SYSCALL, USER_EXCEPTION, VM_FAULT,
@@ -42,10 +42,11 @@ pub fn thread_name(tcb: Tcb) -> &'static str {
 /// Reports a fault of `tcb`: to its fault handler if it has one, otherwise
 /// on the console, suspending the thread.
 pub fn raise(tcb: Tcb, kind: u64, words: &[u64]) {
-    let record = extra(tcb);
-    record.fault_kind = kind;
-    record.fault_words = [0; 6];
-    record.fault_words[..words.len()].copy_from_slice(words);
+    let record = bookkeeping(tcb);
+    record.set_fault_kind(kind);
+    let mut fault_words = [0; 6];
+    fault_words[..words.len()].copy_from_slice(words);
+    record.set_fault_words(fault_words);
     let handler = objects().cap(tcb.slot(TcbSlot::FaultEndpoint));
     if let Cap::Endpoint { .. } = handler {
         let info = MessageInfo::new(kind, 0, 0, words.len() as u64);
@@ -90,35 +91,27 @@ fn report_and_suspend(tcb: Tcb, kind: u64, words: &[u64]) {
             words[1], words[0]
         ),
     }
-    extra(tcb).fault_kind = 0;
+    bookkeeping(tcb).set_fault_kind(0);
     thread::suspend(tcb);
 }
 
 /// The handler replied to `caller`'s fault with `info` (from `replier`).
 pub fn handle_reply(caller: Tcb, replier: Tcb, info: MessageInfo) {
-    let kind = extra(caller).fault_kind;
-    extra(caller).fault_kind = 0;
+    let record = bookkeeping(caller);
+    let kind = record.fault_kind();
+    let words = record.fault_words();
+    record.set_fault_kind(0);
+    let target = registers(caller);
     if info.label() == REPLY_FAIL_SYSCALL && matches!(kind, CAP_FAULT | UNKNOWN_SYSCALL) {
         // Go on after the syscall, which fails.
-        let ctx = context(caller);
-        let (error, detail) = if kind == CAP_FAULT {
-            (
+        if kind == CAP_FAULT {
+            target.set_error(
                 ward_abi::Error::FailedLookup,
-                [
-                    extra(caller).fault_words[2],
-                    extra(caller).fault_words[3],
-                    extra(caller).fault_words[4],
-                    extra(caller).fault_words[5],
-                ],
-            )
+                [words[2], words[3], words[4], words[5]],
+            );
         } else {
-            (
-                ward_abi::Error::UnknownSyscall,
-                [extra(caller).fault_words[3], 0, 0, 0],
-            )
-        };
-        ctx.rax = error as u64;
-        (ctx.rdx, ctx.r10, ctx.r8, ctx.r9) = (detail[0], detail[1], detail[2], detail[3]);
+            target.set_error(ward_abi::Error::UnknownSyscall, [words[3], 0, 0, 0]);
+        }
         objects().set_tcb_state(caller, ThreadState::Inactive);
         thread::resume(caller);
         return;
@@ -131,26 +124,26 @@ pub fn handle_reply(caller: Tcb, replier: Tcb, info: MessageInfo) {
         objects().set_tcb_state(caller, ThreadState::Inactive);
         return;
     }
-    let replier_ctx = *context(replier);
-    let ctx = context(caller);
+    let reply = registers(replier).message();
+    let mut context = target.read();
     match kind {
         USER_EXCEPTION | UNKNOWN_SYSCALL => {
-            let values = [replier_ctx.rdx, replier_ctx.r10, replier_ctx.r8];
-            let length = (info.length() as usize).min(values.len());
+            let length = (info.length() as usize).min(3);
             if length > 0 {
-                ctx.rip = values[0];
+                context.rip = reply[0];
             }
             if length > 1 {
-                ctx.rsp = values[1];
+                context.rsp = reply[1];
             }
             if length > 2 {
-                ctx.rflags = values[2];
+                context.rflags = reply[2];
             }
         }
-        CAP_FAULT => ctx.rip = ctx.rip.wrapping_sub(2), // retry the syscall
-        _ => {}                                         // VM fault: retry the instruction
+        CAP_FAULT => context.rip = context.rip.wrapping_sub(2), // retry the syscall
+        _ => {}                                                 // VM fault: retry the instruction
     }
-    thread::sanitise(ctx);
+    thread::sanitise(&mut context);
+    target.write(&context);
     objects().set_tcb_state(caller, ThreadState::Inactive);
     thread::resume(caller);
 }

@@ -6,9 +6,52 @@
 //! A port belongs to at most one issued range at a time (overlapping issues
 //! are refused), and the ports the kernel itself drives are never issued.
 use crate::arch::x86_64::io::{inb, outb};
+use crate::invocation::{done, reply, Message, Outcome};
 use crate::kobj::objects;
 use spin::Mutex;
-use ward_kernel_objects::{Cap, InvocationError, Slot};
+use ward_abi::invocation::{args, InvocationLabel as Label};
+use ward_kernel_objects::{Cap, InvocationError, LookupSide, Slot};
+
+/// Runs an IOPortControl or IOPort invocation `label` on `cap`.
+pub fn invoke(message: &Message, label: Label, cap: Cap) -> Result<Outcome, InvocationError> {
+    match label {
+        Label::IoPortControlIssue => {
+            let a: args::IoPortControlIssue<_> = message.decode()?;
+            let dest =
+                objects().lookup_slot_exact(LookupSide::Destination, a.root.1, a.index, a.depth)?;
+            issue(a.first, a.last, dest)?;
+            done()
+        }
+        Label::IoPortIn8 | Label::IoPortIn16 | Label::IoPortIn32 => {
+            // The three reads share one declaration shape: [port].
+            let port = match label {
+                Label::IoPortIn8 => message.decode::<args::IoPortIn8>()?.port,
+                Label::IoPortIn16 => message.decode::<args::IoPortIn16>()?.port,
+                _ => message.decode::<args::IoPortIn32>()?.port,
+            };
+            reply(&[read(cap, port, Width::of(label))?])
+        }
+        Label::IoPortOut8 | Label::IoPortOut16 | Label::IoPortOut32 => {
+            let (port, value) = match label {
+                Label::IoPortOut8 => {
+                    let a: args::IoPortOut8 = message.decode()?;
+                    (a.port, a.value)
+                }
+                Label::IoPortOut16 => {
+                    let a: args::IoPortOut16 = message.decode()?;
+                    (a.port, a.value)
+                }
+                _ => {
+                    let a: args::IoPortOut32 = message.decode()?;
+                    (a.port, a.value)
+                }
+            };
+            write(cap, port, value, Width::of(label))?;
+            done()
+        }
+        _ => Err(InvocationError::illegal("not an IO-port invocation")),
+    }
+}
 
 /// Ports the kernel drives and never hands out: the legacy PICs (0x20–0x21,
 /// 0xa0–0xa1), the PIT and its gate (0x40–0x43, 0x61), QEMU's debug-exit
@@ -77,6 +120,17 @@ pub enum Width {
     Byte = 1,
     Word = 2,
     Double = 4,
+}
+
+impl Width {
+    /// The access width of an IO-port label.
+    fn of(label: Label) -> Width {
+        match label {
+            Label::IoPortIn8 | Label::IoPortOut8 => Width::Byte,
+            Label::IoPortIn16 | Label::IoPortOut16 => Width::Word,
+            _ => Width::Double,
+        }
+    }
 }
 
 fn check(cap: Cap, port: u64, width: Width) -> Result<u16, InvocationError> {

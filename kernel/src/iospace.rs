@@ -19,10 +19,12 @@
 //! fault interrupt until the next timer tick.
 use crate::arch::x86_64::paging::phys_to_virt;
 use crate::arch::x86_64::vtd::{self, DmaFault};
+use crate::invocation::{done, reply, Message, Outcome};
 use crate::kobj::{self, objects, IO_ASID_BASE};
 use crate::vspace::{unmapped_frame, UnmappedFrame};
 use core::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use spin::Mutex;
+use ward_abi::invocation::{args, InvocationLabel as Label};
 use ward_abi::lookup::LookupFailure;
 use ward_abi::rights::CapRights;
 use ward_kernel_core::io_page_table::{self, TableMemory, WalkError, READ, WRITE};
@@ -144,6 +146,48 @@ fn check_ioaddr(ioaddr: u64, bits: u32) -> Result<(), InvocationError> {
         ));
     }
     Ok(())
+}
+
+/// Runs an IOSpace or IO page-table invocation `label` on `cap` in `slot`
+/// (`FrameMapIo`, on a frame, comes through `vspace::invoke`).
+pub fn invoke(
+    message: &Message,
+    label: Label,
+    slot: Slot,
+    cap: Cap,
+) -> Result<Outcome, InvocationError> {
+    match (label, cap) {
+        (Label::IoSpaceIssue, Cap::IoSpace { domain: 0, .. }) => {
+            let a: args::IoSpaceIssue<_> = message.decode()?;
+            let dest =
+                objects().lookup_slot_exact(LookupSide::Destination, a.root.1, a.index, a.depth)?;
+            issue(a.requester, a.domain, dest)?;
+            done()
+        }
+        (Label::IoSpaceIssue, _) => Err(InvocationError::illegal(
+            "only the master IOSpace issues IOSpaces",
+        )),
+        (Label::IoSpaceSetFaultNotification, _) => {
+            let a: args::IoSpaceSetFaultNotification<_> = message.decode()?;
+            set_fault_notification(cap, a.notification.1)?;
+            done()
+        }
+        (Label::IoSpaceReadFault, _) => {
+            let _: args::IoSpaceReadFault = message.decode()?;
+            reply(&read_fault(cap)?)
+        }
+        (Label::IoPageTableMap, _) => {
+            let a: args::IoPageTableMap<_> = message.decode()?;
+            map_table(slot, cap, a.iospace.1, a.ioaddr)?;
+            done()
+        }
+        (Label::IoPageTableUnmap, _) => {
+            let _: args::IoPageTableUnmap = message.decode()?;
+            crate::vspace::unmap_in_slot(slot)?;
+            done()
+        }
+        _ => Err(InvocationError::illegal("not an IOSpace invocation")),
+    }
 }
 
 /// `io_space_issue(requester, domain, dest_index, dest_depth)` on the master cap.
@@ -497,7 +541,7 @@ pub fn handle_fault_interrupt() {
     }
     crate::arch::x86_64::apic::end_of_interrupt();
     for (notification, badge) in signals {
-        crate::ipc::signal(notification, badge);
+        let _woken = crate::ipc::signal(notification, badge);
     }
 }
 

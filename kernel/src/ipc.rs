@@ -9,11 +9,14 @@
 //! receiver in `rdi`. Capabilities travel only through endpoint caps with
 //! the Grant right; a badged endpoint cap to the endpoint the message goes
 //! through is *unwrapped* into its badge instead, as in seL4.
-use crate::kobj::{self, context, extra, objects, KernelHooks};
-use ward_abi::message::{
-    IpcBuffer, MessageInfo, IPC_BUFFER_BITS, MAX_EXTRA_CAPS, MAX_MESSAGE_LENGTH,
-    REGISTER_MESSAGE_LENGTH,
-};
+//!
+//! Only `length` message registers are copied: the registers of a message
+//! shorter than four keep the receiver's own values, so a sender's other
+//! register contents never reach the receiver.
+use crate::arch::x86_64::trap::Reg;
+use crate::kobj::{self, bookkeeping, objects, registers, KernelHooks};
+use crate::user_memory::IpcBuffer;
+use ward_abi::message::{MessageInfo, MAX_EXTRA_CAPS, MAX_MESSAGE_LENGTH, REGISTER_MESSAGE_LENGTH};
 use ward_abi::rights::CapRights;
 use ward_abi::Error;
 use ward_kernel_objects::error::LookupSide;
@@ -28,77 +31,59 @@ pub const SEND_CAN_GRANT_REPLY: u64 = 1 << 2;
 /// The "message" is the fault recorded in the sender's `ThreadExtra`.
 pub const SEND_IS_FAULT: u64 = 1 << 3;
 
-/// A kernel pointer to a thread's IPC buffer, if it has a valid one: the
-/// frame in its TCB's IPC-buffer slot, at the offset of its registered address.
-pub fn ipc_buffer(tcb: Tcb) -> Option<&'static mut IpcBuffer> {
-    let objects = objects();
-    let Cap::Frame { object, size, .. } = objects.cap(tcb.slot(TcbSlot::IpcBuffer)) else {
-        return None;
-    };
-    let vaddr = objects.tcb_field(tcb, field::IPC_BUFFER_VADDR);
-    let offset = vaddr & ((1u64 << size.bits()) - 1);
-    if !offset.is_multiple_of(1 << IPC_BUFFER_BITS) {
-        return None;
-    }
-    let pointer = objects
-        .window()
-        .kernel_pointer(object + offset, 1 << IPC_BUFFER_BITS) as *mut IpcBuffer;
-    // SAFETY: the frame belongs to the thread's configuration (its cap is in
-    // the TCB), the buffer lies inside it (offset is below the frame size and
-    // aligned to the buffer's size), and IpcBuffer is plain data. Kernel code
-    // is single-threaded; callers use one thread's buffer at a time, except
-    // `transfer`, which uses two different threads' buffers (two frames, or
-    // disjoint 1 KiB areas of one frame when two threads share a frame).
-    Some(unsafe { &mut *pointer })
-}
+/// The CPU registers that carry message registers 0..4, in order.
+pub const MESSAGE_REGISTERS: [Reg; REGISTER_MESSAGE_LENGTH] =
+    [Reg::Rdx, Reg::R10, Reg::R8, Reg::R9];
 
-/// Reads message register `index` of a thread about to send.
-fn sender_mr(tcb: Tcb, buffer: &Option<&'static mut IpcBuffer>, index: usize) -> u64 {
-    let ctx = context(tcb);
-    match index {
-        0 => ctx.rdx,
-        1 => ctx.r10,
-        2 => ctx.r8,
-        3 => ctx.r9,
-        _ => buffer.as_ref().map_or(0, |b| b.msg[index]),
-    }
-}
-
-/// Writes message register `index` of a thread about to receive.
-pub fn set_mr(tcb: Tcb, buffer: &mut Option<&'static mut IpcBuffer>, index: usize, value: u64) {
-    let ctx = context(tcb);
-    match index {
-        0 => ctx.rdx = value,
-        1 => ctx.r10 = value,
-        2 => ctx.r8 = value,
-        3 => ctx.r9 = value,
-        _ => {
-            if let Some(b) = buffer.as_mut() {
-                b.msg[index] = value;
+/// Writes message register `index` of a thread about to receive (dropped
+/// for index 4 and up when it has no IPC buffer).
+pub fn set_mr(tcb: Tcb, buffer: Option<IpcBuffer>, index: usize, value: u64) {
+    match MESSAGE_REGISTERS.get(index) {
+        Some(&reg) => registers(tcb).set(reg, value),
+        None => {
+            if let Some(b) = buffer {
+                b.set_msg(index, value);
             }
         }
     }
 }
 
+/// Sets a receiver's return registers for a delivered message: no error,
+/// the badge, the message info (also copied to its IPC buffer's tag).
+fn set_received(receiver: Tcb, buffer: Option<IpcBuffer>, badge: u64, info: MessageInfo) {
+    let to = registers(receiver);
+    to.set(Reg::Rax, 0);
+    to.set(Reg::Rdi, badge);
+    to.set(Reg::Rsi, info.0);
+    if let Some(b) = buffer {
+        b.set_tag(info.0);
+    }
+}
+
 /// Delivers a message: `words` (already gathered) with `label`, to `receiver`.
 pub fn deliver_words(receiver: Tcb, badge: u64, label: u64, words: &[u64]) {
-    let mut buffer = ipc_buffer(receiver);
+    let buffer = IpcBuffer::of(receiver);
     let length = if buffer.is_some() {
         words.len()
     } else {
         words.len().min(REGISTER_MESSAGE_LENGTH)
     };
     for (index, &word) in words.iter().take(length).enumerate() {
-        set_mr(receiver, &mut buffer, index, word);
+        set_mr(receiver, buffer, index, word);
     }
-    let info = MessageInfo::new(label, 0, 0, length as u64);
-    let ctx = context(receiver);
-    ctx.rax = 0;
-    ctx.rdi = badge;
-    ctx.rsi = info.0;
-    if let Some(b) = buffer {
-        b.tag = info.0;
-    }
+    set_received(
+        receiver,
+        buffer,
+        badge,
+        MessageInfo::new(label, 0, 0, length as u64),
+    );
+}
+
+/// Wakes a thread waiting on a notification (or, through its bound
+/// notification, on an endpoint) with the notification word: badge in
+/// `rdi`, an empty message.
+pub fn deliver_signal(receiver: Tcb, word: u64) {
+    set_received(receiver, IpcBuffer::of(receiver), word, MessageInfo(0));
 }
 
 /// Copies a message from `sender` (its registers and IPC buffer) to
@@ -113,31 +98,32 @@ pub fn transfer(
     can_grant: bool,
     endpoint: Option<u64>,
 ) {
-    let sender_buffer = ipc_buffer(sender);
-    let mut receiver_buffer = ipc_buffer(receiver);
+    let sender_buffer = IpcBuffer::of(sender);
+    let receiver_buffer = IpcBuffer::of(receiver);
     let mut length = (info.length() as usize).min(MAX_MESSAGE_LENGTH);
-    if sender_buffer.is_none() || receiver_buffer.is_none() {
+    let buffers = sender_buffer.zip(receiver_buffer);
+    if buffers.is_none() {
         length = length.min(REGISTER_MESSAGE_LENGTH);
     }
-    for index in 0..length {
-        let value = sender_mr(sender, &sender_buffer, index);
-        set_mr(receiver, &mut receiver_buffer, index, value);
+    let (from, to) = (registers(sender), registers(receiver));
+    for &reg in MESSAGE_REGISTERS.iter().take(length) {
+        to.set(reg, from.get(reg));
     }
-
-    let (extra_caps, unwrapped) = match (&sender_buffer, &mut receiver_buffer) {
-        (Some(from), Some(to)) if info.extra_caps() > 0 => {
+    if let Some((from, to)) = buffers {
+        // Word by word in increasing order: well defined even when both
+        // threads registered the same buffer (user_memory's documentation).
+        for index in REGISTER_MESSAGE_LENGTH..length {
+            to.set_msg(index, from.msg(index));
+        }
+    }
+    let (extra_caps, unwrapped) = match buffers {
+        Some((from, to)) if info.extra_caps() > 0 => {
             transfer_caps(sender, receiver, from, to, info, can_grant, endpoint)
         }
         _ => (0, 0),
     };
     let delivered = MessageInfo::new(info.label(), unwrapped, extra_caps, length as u64);
-    let ctx = context(receiver);
-    ctx.rax = 0;
-    ctx.rdi = badge;
-    ctx.rsi = delivered.0;
-    if let Some(b) = receiver_buffer {
-        b.tag = delivered.0;
-    }
+    set_received(receiver, receiver_buffer, badge, delivered);
 }
 
 /// Moves up to `info.extra_caps()` capabilities. Returns how many were
@@ -145,8 +131,8 @@ pub fn transfer(
 fn transfer_caps(
     sender: Tcb,
     receiver: Tcb,
-    from: &IpcBuffer,
-    to: &mut IpcBuffer,
+    from: IpcBuffer,
+    to: IpcBuffer,
     info: MessageInfo,
     can_grant: bool,
     endpoint: Option<u64>,
@@ -158,12 +144,12 @@ fn transfer_caps(
     let mut unwrapped = 0;
     let mut slot_used = false;
     for index in 0..(info.extra_caps() as usize).min(MAX_EXTRA_CAPS) {
-        let Ok((slot, cap)) = objects.lookup_cap(sender_root, from.caps_or_badges[index]) else {
+        let Ok((slot, cap)) = objects.lookup_cap(sender_root, from.cap_or_badge(index)) else {
             break;
         };
         if let (Cap::Endpoint { object, badge, .. }, Some(through)) = (cap, endpoint) {
             if object == through && badge != 0 {
-                to.caps_or_badges[index] = badge;
+                to.set_cap_or_badge(index, badge);
                 unwrapped |= 1 << index;
                 processed += 1;
                 continue;
@@ -173,21 +159,19 @@ fn transfer_caps(
             break;
         }
         // The receive slot: a CNode in the receiver's CSpace, then an index in it.
-        let Ok((_, cnode)) = objects.lookup_cap(receiver_root, to.receive_cnode) else {
+        let (receive_cnode, receive_index, receive_depth) = to.receive_path();
+        let Ok((_, cnode)) = objects.lookup_cap(receiver_root, receive_cnode) else {
             break;
         };
-        let Ok(dest) = objects.lookup_slot_exact(
-            LookupSide::Destination,
-            cnode,
-            to.receive_index,
-            to.receive_depth,
-        ) else {
+        let Ok(dest) =
+            objects.lookup_slot_exact(LookupSide::Destination, cnode, receive_index, receive_depth)
+        else {
             break;
         };
         if objects.copy_cap(slot, dest, CapRights::ALL, None).is_err() {
             break;
         }
-        to.caps_or_badges[index] = 0;
+        to.set_cap_or_badge(index, 0);
         slot_used = true;
         processed += 1;
     }
@@ -198,20 +182,15 @@ fn transfer_caps(
 fn block_for_reply(caller: Tcb, receiver: Tcb, can_grant: bool) {
     let objects = objects();
     let caller_slot = receiver.slot(TcbSlot::Caller);
-    if !objects.cap(caller_slot).is_null() {
-        // An unused reply cap from an earlier call: that caller is abandoned
-        // (it stays blocked, as in seL4 when a reply cap is dropped).
-        let _ = objects.delete_cap(caller_slot, &mut KernelHooks);
-    }
-    let _ = objects.insert_original(
-        caller_slot,
-        Cap::Reply {
-            tcb: caller.0,
-            can_grant,
-        },
-    );
+    // An unused reply cap from an earlier call: deleting it wakes that
+    // caller with an error (KernelHooks::finalise). Only reply caps are ever
+    // put in this slot, and deleting one is a single step.
+    let emptied = objects.delete_leaf_cap(caller_slot, &mut KernelHooks);
+    debug_assert!(emptied, "a caller slot holds only reply caps");
+    let _inserted = objects.put_reply_cap(caller_slot, caller, can_grant);
+    debug_assert!(_inserted, "the caller slot was just emptied");
     objects.set_tcb_state(caller, ThreadState::BlockedOnReply);
-    extra(caller).reply_partner = receiver.0;
+    bookkeeping(caller).set_reply_partner(receiver.0);
     kobj::make_not_runnable(caller);
 }
 
@@ -219,12 +198,15 @@ fn block_for_reply(caller: Tcb, receiver: Tcb, can_grant: bool) {
 /// suspended or destroyed), so it can never be used on reused memory.
 pub fn cancel_reply(caller: Tcb) {
     let objects = objects();
-    let partner = extra(caller).reply_partner;
-    extra(caller).reply_partner = 0;
+    let record = bookkeeping(caller);
+    let partner = record.reply_partner();
+    record.set_reply_partner(0);
     if let Some(partner) = Tcb::from_link(partner) {
         let slot = partner.slot(TcbSlot::Caller);
         if matches!(objects.cap(slot), Cap::Reply { tcb, .. } if tcb == caller.0) {
-            let _ = objects.delete_cap(slot, &mut KernelHooks);
+            // The partner was cleared first, so nobody is woken: taking the
+            // cap out is all that is left to do.
+            let _ = objects.take_reply_cap(slot);
         }
     }
 }
@@ -239,7 +221,7 @@ fn rendezvous(
     endpoint: u64,
 ) {
     if flags & SEND_IS_FAULT != 0 {
-        let fault = *extra(sender);
+        let fault = bookkeeping(sender).read();
         let words = crate::fault::message_words(&fault);
         deliver_words(receiver, badge, fault.fault_kind, words);
     } else {
@@ -263,7 +245,7 @@ fn rendezvous(
             kobj::make_not_runnable(sender);
         }
     } else {
-        context(sender).rax = 0;
+        registers(sender).set(Reg::Rax, 0);
         kobj::make_runnable(sender);
     }
 }
@@ -295,22 +277,22 @@ pub fn send(
         flags |= SEND_CAN_GRANT_REPLY;
     }
     let objects = objects();
-    match objects.endpoint_state(object) {
-        EndpointState::Receiving => {
-            let receiver = objects
-                .endpoint_head(object)
-                .expect("a receiving endpoint has a receiver");
+    match (
+        objects.endpoint_state(object),
+        objects.endpoint_head(object),
+    ) {
+        (EndpointState::Receiving, Some(receiver)) => {
             objects.endpoint_dequeue(object, receiver);
             rendezvous(sender, receiver, info, badge, flags, object);
         }
         _ if blocking => {
-            let pending = extra(sender);
-            pending.pending_info = info.0;
-            pending.pending_flags = flags;
+            let pending = bookkeeping(sender);
+            pending.set_pending_info(info.0);
+            pending.set_pending_flags(flags);
             objects.endpoint_block(object, sender, true, badge);
             kobj::make_not_runnable(sender);
         }
-        _ => context(sender).rax = 0, // NBSend with no receiver: the message is dropped.
+        _ => registers(sender).set(Reg::Rax, 0), // NBSend with no receiver: the message is dropped.
     }
     Ok(())
 }
@@ -327,24 +309,24 @@ pub fn receive(receiver: Tcb, cap: Cap, blocking: bool) -> Result<(), Error> {
             let bound = objects.tcb_field(receiver, field::BOUND_NOTIFICATION);
             if bound != 0 {
                 if let Some(word) = objects.notification_take(bound) {
-                    deliver_words(receiver, word, 0, &[]);
+                    deliver_signal(receiver, word);
                     return Ok(());
                 }
             }
-            match objects.endpoint_state(object) {
-                EndpointState::Sending => {
-                    let sender = objects
-                        .endpoint_head(object)
-                        .expect("a sending endpoint has a sender");
+            match (
+                objects.endpoint_state(object),
+                objects.endpoint_head(object),
+            ) {
+                (EndpointState::Sending, Some(sender)) => {
                     objects.endpoint_dequeue(object, sender);
                     let badge = objects.tcb_field(sender, field::IPC_BADGE);
-                    let pending = *extra(sender);
+                    let pending = bookkeeping(sender);
                     rendezvous(
                         sender,
                         receiver,
-                        MessageInfo(pending.pending_info),
+                        MessageInfo(pending.pending_info()),
                         badge,
-                        pending.pending_flags,
+                        pending.pending_flags(),
                         object,
                     );
                 }
@@ -352,7 +334,7 @@ pub fn receive(receiver: Tcb, cap: Cap, blocking: bool) -> Result<(), Error> {
                     objects.endpoint_block(object, receiver, false, 0);
                     kobj::make_not_runnable(receiver);
                 }
-                _ => deliver_words(receiver, 0, 0, &[]),
+                _ => deliver_signal(receiver, 0),
             }
             Ok(())
         }
@@ -368,12 +350,12 @@ pub fn receive(receiver: Tcb, cap: Cap, blocking: bool) -> Result<(), Error> {
             }
             if blocking {
                 match objects.notification_wait(object, receiver) {
-                    Some(word) => deliver_words(receiver, word, 0, &[]),
+                    Some(word) => deliver_signal(receiver, word),
                     None => kobj::make_not_runnable(receiver),
                 }
             } else {
                 let word = objects.notification_take(object).unwrap_or(0);
-                deliver_words(receiver, word, 0, &[]);
+                deliver_signal(receiver, word);
             }
             Ok(())
         }
@@ -382,13 +364,15 @@ pub fn receive(receiver: Tcb, cap: Cap, blocking: bool) -> Result<(), Error> {
 }
 
 /// Signal a notification (Send on a notification capability, or an IRQ).
-pub fn signal(object: u64, badge: u64) {
+/// Returns the thread it woke, if any.
+pub fn signal(object: u64, badge: u64) -> Option<Tcb> {
     crate::stats::count_signal();
     match objects().notification_signal(object, badge) {
-        SignalOutcome::Pending => {}
+        SignalOutcome::Pending => None,
         SignalOutcome::Woke { tcb, badge } | SignalOutcome::WokeBound { tcb, badge } => {
-            deliver_words(tcb, badge, 0, &[]);
+            deliver_signal(tcb, badge);
             kobj::make_runnable(tcb);
+            Some(tcb)
         }
     }
 }
@@ -401,19 +385,21 @@ pub fn reply(replier: Tcb) {
         return;
     };
     let caller = Tcb(tcb);
-    // Mark the reply as answered before the cap goes, so deleting it does
-    // not wake the caller with an error.
+    let record = bookkeeping(caller);
     let waiting = objects.tcb_state(caller) == ThreadState::BlockedOnReply
-        && extra(caller).reply_partner == replier.0;
-    if waiting {
-        extra(caller).reply_partner = 0;
-    }
-    let _ = objects.delete_cap(slot, &mut KernelHooks);
+        && record.reply_partner() == replier.0;
     if !waiting {
+        // A stale reply cap (its caller was suspended and resumed, for
+        // instance): it goes, finalised as any deleted reply cap is.
+        let emptied = objects.delete_leaf_cap(slot, &mut KernelHooks);
+        debug_assert!(emptied, "a reply cap is deleted in one step");
         return;
     }
-    let info = MessageInfo(context(replier).rsi);
-    if extra(caller).fault_kind != 0 {
+    // Answered: the cap goes without waking the caller with an error.
+    record.set_reply_partner(0);
+    let _ = objects.take_reply_cap(slot);
+    let info = MessageInfo(registers(replier).get(Reg::Rsi));
+    if record.fault_kind() != 0 {
         crate::fault::handle_reply(caller, replier, info);
     } else {
         transfer(replier, caller, info, 0, can_grant, None);

@@ -19,11 +19,13 @@
 //! reporting off, so a device that keeps signalling costs nothing.
 use crate::arch::x86_64::ioapic::{self, IRQ_VECTOR_BASE, MAX_LINES};
 use crate::arch::x86_64::vtd;
+use crate::invocation::{done, reply, Message, Outcome};
 use crate::kobj::objects;
 use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
+use ward_abi::invocation::{args, InvocationLabel as Label};
 use ward_abi::rights::CapRights;
-use ward_kernel_objects::{Cap, InvocationError, Slot};
+use ward_kernel_objects::{Cap, InvocationError, LookupSide, Slot};
 
 /// Most MSI handlers at once.
 pub const MAX_MSIS: usize = 32;
@@ -116,6 +118,42 @@ pub fn irq_of(vector: u64) -> Option<u16> {
         Some(MSI_IRQ_BASE + (vector - u64::from(MSI_VECTOR_BASE)) as u16)
     } else {
         None
+    }
+}
+
+/// Runs an IRQControl or IRQHandler invocation `label` on `cap`.
+pub fn invoke(message: &Message, label: Label, cap: Cap) -> Result<Outcome, InvocationError> {
+    let objects = objects();
+    match (label, cap) {
+        (Label::IrqControlGet, _) => {
+            let a: args::IrqControlGet<_> = message.decode()?;
+            let dest =
+                objects.lookup_slot_exact(LookupSide::Destination, a.root.1, a.index, a.depth)?;
+            control_get(a.line, a.level != 0, a.active_low != 0, dest)?;
+            done()
+        }
+        (Label::IrqControlGetMsi, _) => {
+            let a: args::IrqControlGetMsi<_> = message.decode()?;
+            let dest =
+                objects.lookup_slot_exact(LookupSide::Destination, a.root.1, a.index, a.depth)?;
+            reply(&control_get_msi(a.requester, dest)?)
+        }
+        (Label::IrqHandlerSetNotification, Cap::IrqHandler { irq }) => {
+            let a: args::IrqHandlerSetNotification<_> = message.decode()?;
+            set_notification(irq, a.notification.1)?;
+            done()
+        }
+        (Label::IrqHandlerAck, Cap::IrqHandler { irq }) => {
+            let _: args::IrqHandlerAck = message.decode()?;
+            ack(irq)?;
+            done()
+        }
+        (Label::IrqHandlerClear, Cap::IrqHandler { irq }) => {
+            let _: args::IrqHandlerClear = message.decode()?;
+            clear(irq);
+            done()
+        }
+        _ => Err(InvocationError::illegal("not an IRQ invocation")),
     }
 }
 
@@ -296,5 +334,5 @@ pub fn handle(irq: u16) {
         return;
     }
     DELIVERED[slot_of(irq)].fetch_add(1, Ordering::Relaxed);
-    crate::ipc::signal(entry.notification, entry.badge);
+    let _woken = crate::ipc::signal(entry.notification, entry.badge);
 }

@@ -1,80 +1,142 @@
-//! The kernel's handle on its objects, the current thread, and the effects
-//! of destroying objects.
+//! The kernel's handle on its objects, the current thread, a thread's
+//! registers and bookkeeping, and the effects of destroying objects.
 //!
 //! All kernel objects live in memory retyped from untyped and are reached
 //! through the physical map; `ward_kernel_objects` keeps their state. This
-//! module holds the one [`Objects`] handle, the scheduler's ready queues,
-//! which thread is current, the ASID table that names address spaces, and
-//! the [`ObjectHooks`] through which the object model asks the kernel to do
-//! what only it can (unmap a frame, wake threads, check for interrupts).
+//! module holds the [`Objects`] handle (a constant window onto the physical
+//! map), the scheduler's ready queues, which thread is current, the ASID
+//! table that names address spaces, and the [`ObjectHooks`] through which
+//! the object model asks the kernel to do what only it can (unmap a frame,
+//! wake threads, check for interrupts).
 //!
-//! Everything here is touched only by the kernel on its single CPU with
-//! interrupts disabled, which is what makes the `Sync` wrappers sound.
+//! **Aliasing.** Object memory is reached only through raw pointers: the
+//! object model reads and writes words through its window, and the kernel's
+//! own parts of a TCB (the saved registers and the bookkeeping after them)
+//! through [`Registers`] and [`Bookkeeping`], which read or write one word
+//! or one plain-data struct at a time and never hand out a reference. So no
+//! two `&mut` can name the same memory, however the object graph is shaped
+//! (a TCB reached through two capabilities, one thread both sender and
+//! receiver of its own fault). Everything here runs on the one CPU with
+//! interrupts disabled, so no access is concurrent with another; the trap
+//! entry code writes a thread's registers only while no kernel Rust code
+//! runs. Multicore (issue 17) must revisit the global state below: the ready
+//! queues, `CURRENT` and the ASID table are each noted where they are.
 use crate::arch::x86_64::paging::PHYSMAP_BASE;
-use crate::arch::x86_64::trap::UserContext;
+use crate::arch::x86_64::trap::{Reg, UserContext};
 use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use ward_kernel_config::MAX_PHYS_MEMORY;
 use ward_kernel_objects::sched::ReadyQueues;
-use ward_kernel_objects::tcb::{field, ThreadState};
+use ward_kernel_objects::tcb::ThreadState;
 use ward_kernel_objects::{Cap, ObjectHooks, Objects, PhysWindow, Tcb};
 
-/// The object handle (a window onto the physical map).
-struct ObjectsCell(Objects);
-// SAFETY: the window's raw pointer is the kernel's physical map, valid for
-// the kernel's lifetime; only the kernel uses it, on one CPU, with
-// interrupts disabled, so there is never concurrent access.
-unsafe impl Sync for ObjectsCell {}
-// SAFETY: as above; there is one CPU, so the handle never really moves.
-unsafe impl Send for ObjectsCell {}
+/// The object handle: a window onto the physical map, a constant so that
+/// its base and bounds fold into every access.
+const OBJECTS: Objects = Objects::new(
+    // SAFETY: the physical map covers [0, MAX_PHYS_MEMORY) (a power of two)
+    // for the kernel's lifetime from `paging::init_kernel_address_space`
+    // on, before any object exists; its base is page-aligned; the kernel
+    // reaches object memory only through raw pointers (see the module
+    // documentation).
+    unsafe { PhysWindow::new(PHYSMAP_BASE as *mut u8, MAX_PHYS_MEMORY) },
+);
 
-static OBJECTS: spin::Once<ObjectsCell> = spin::Once::new();
-
-/// The object model's handle. Valid after [`init`].
+/// The object model's handle.
+#[inline(always)]
 pub fn objects() -> Objects {
-    OBJECTS.get().expect("objects initialised at boot").0
+    OBJECTS
 }
 
-/// Sets up the object handle over the physical map.
-pub fn init() {
-    OBJECTS.call_once(|| {
-        // SAFETY: the physical map covers [0, MAX_PHYS_MEMORY) for the
-        // kernel's lifetime (paging::init_kernel_address_space).
-        ObjectsCell(Objects::new(unsafe {
-            PhysWindow::new(PHYSMAP_BASE as *mut u8, MAX_PHYS_MEMORY)
-        }))
-    });
-}
-
-/// The ready queues.
+/// The ready queues. Global: one CPU (multicore needs one per core).
 pub static READY: Mutex<ReadyQueues> = Mutex::new(ReadyQueues::new());
 
-/// The running thread's TCB (physical address; 0 = idle).
+/// The running thread's TCB (physical address; 0 = idle). Global: one CPU
+/// (multicore needs one per core).
 static CURRENT: AtomicU64 = AtomicU64::new(0);
 
+#[inline]
 pub fn current() -> Option<Tcb> {
     Tcb::from_link(CURRENT.load(Ordering::Relaxed))
 }
 
+#[inline]
 pub fn set_current(tcb: Option<Tcb>) {
     CURRENT.store(tcb.map_or(0, |t| t.0), Ordering::Relaxed);
 }
 
-/// The register context at the start of a TCB.
-pub fn context(tcb: Tcb) -> &'static mut UserContext {
-    let pointer = objects().tcb_context(tcb) as *mut UserContext;
-    // SAFETY: a TCB's first 1 KiB is the kernel's context area (the object
-    // model never touches it), 2 KiB aligned, and UserContext (176 bytes,
-    // any bit pattern valid) fits. The kernel is single-threaded with
-    // interrupts off, and callers do not keep two references to the same
-    // context alive across calls that could touch it.
-    unsafe { &mut *pointer }
+/// A thread's saved registers: the [`UserContext`] at the start of its TCB,
+/// read and written a word (or the whole struct, by copy) at a time.
+#[derive(Clone, Copy, Debug)]
+pub struct Registers(*mut u64);
+
+impl Registers {
+    /// The registers of `tcb`.
+    #[inline]
+    pub fn of(tcb: Tcb) -> Registers {
+        Registers(objects().tcb_context(tcb) as *mut u64)
+    }
+
+    #[inline(always)]
+    pub fn get(self, reg: Reg) -> u64 {
+        // SAFETY: `self.0` is a TCB's context area (the window checked its
+        // range), which holds a UserContext: `reg` indexes one of its words.
+        // No reference to it exists (module documentation).
+        unsafe { self.0.add(reg as usize).read() }
+    }
+
+    #[inline(always)]
+    pub fn set(self, reg: Reg, value: u64) {
+        // SAFETY: as in `get`.
+        unsafe { self.0.add(reg as usize).write(value) }
+    }
+
+    /// A copy of all the registers.
+    #[inline]
+    pub fn read(self) -> UserContext {
+        // SAFETY: as in `get`; the context area holds a whole UserContext
+        // (plain words, 16-byte aligned at the TCB's start).
+        unsafe { (self.0 as *const UserContext).read() }
+    }
+
+    /// Replaces all the registers.
+    #[inline]
+    pub fn write(self, context: &UserContext) {
+        // SAFETY: as in `read`.
+        unsafe { (self.0 as *mut UserContext).write(*context) }
+    }
+
+    /// Message registers 0..4 (`rdx`, `r10`, `r8`, `r9`).
+    #[inline(always)]
+    pub fn message(self) -> [u64; 4] {
+        [
+            self.get(Reg::Rdx),
+            self.get(Reg::R10),
+            self.get(Reg::R8),
+            self.get(Reg::R9),
+        ]
+    }
+
+    /// Sets message registers 0..4 (also the four error detail words).
+    #[inline(always)]
+    pub fn set_message(self, words: [u64; 4]) {
+        self.set(Reg::Rdx, words[0]);
+        self.set(Reg::R10, words[1]);
+        self.set(Reg::R8, words[2]);
+        self.set(Reg::R9, words[3]);
+    }
+
+    /// A failed syscall: the error code in `rax`, its details in the
+    /// message registers.
+    pub fn set_error(self, error: ward_abi::Error, details: [u64; 4]) {
+        self.set(Reg::Rax, error as u64);
+        self.set_message(details);
+    }
 }
 
 /// Kernel bookkeeping kept in a TCB's context area, after the registers:
 /// what a blocked sender is sending, whom a caller waits for, and the fault
 /// a thread is reporting. The object model reserves the whole 1 KiB context
-/// area for the kernel.
+/// area for the kernel. Read and written through [`Bookkeeping`].
 #[repr(C)]
 #[derive(Clone, Copy, Debug, Default)]
 pub struct ThreadExtra {
@@ -98,13 +160,70 @@ const _: () = assert!(
         <= ward_kernel_objects::tcb::TCB_CONTEXT_BYTES as usize
 );
 
-/// The kernel bookkeeping of a thread (see [`ThreadExtra`]).
-pub fn extra(tcb: Tcb) -> &'static mut ThreadExtra {
-    let base = objects().tcb_context(tcb) as usize + core::mem::size_of::<UserContext>();
-    // SAFETY: the context area is 1 KiB (checked above to hold both structs),
-    // owned by the kernel, 16-byte aligned at this offset (UserContext is a
-    // multiple of 16 bytes), all bit patterns valid; single CPU, interrupts off.
-    unsafe { &mut *(base as *mut ThreadExtra) }
+/// A thread's [`ThreadExtra`], a field (or the whole struct, by copy) at a time.
+#[derive(Clone, Copy, Debug)]
+pub struct Bookkeeping(*mut ThreadExtra);
+
+/// Getters and setters of [`ThreadExtra`]'s fields through the raw pointer.
+macro_rules! bookkeeping_fields {
+    ($($field:ident / $setter:ident: $type:ty;)*) => {
+        impl Bookkeeping {
+            $(
+                #[inline(always)]
+                pub fn $field(self) -> $type {
+                    // SAFETY: `self.0` points at a TCB's ThreadExtra (see
+                    // `Bookkeeping::of`); no reference to it exists.
+                    unsafe { core::ptr::addr_of!((*self.0).$field).read() }
+                }
+                #[inline(always)]
+                pub fn $setter(self, value: $type) {
+                    // SAFETY: as above.
+                    unsafe { core::ptr::addr_of_mut!((*self.0).$field).write(value) }
+                }
+            )*
+        }
+    };
+}
+
+bookkeeping_fields! {
+    pending_info / set_pending_info: u64;
+    pending_flags / set_pending_flags: u64;
+    reply_partner / set_reply_partner: u64;
+    fault_kind / set_fault_kind: u64;
+    fault_words / set_fault_words: [u64; 6];
+    retype_key / set_retype_key: [u64; 3];
+    retype_done / set_retype_done: u64;
+}
+
+impl Bookkeeping {
+    /// The bookkeeping of `tcb`.
+    #[inline]
+    pub fn of(tcb: Tcb) -> Bookkeeping {
+        let base = objects().tcb_context(tcb) as usize + core::mem::size_of::<UserContext>();
+        // The context area is 1 KiB (checked above to hold both structs),
+        // owned by the kernel, 16-byte aligned at this offset (UserContext
+        // is a multiple of 16 bytes), all bit patterns valid.
+        Bookkeeping(base as *mut ThreadExtra)
+    }
+
+    /// A copy of all of it.
+    #[inline]
+    pub fn read(self) -> ThreadExtra {
+        // SAFETY: as for the fields.
+        unsafe { self.0.read() }
+    }
+}
+
+/// The registers of `tcb` (shorthand for [`Registers::of`]).
+#[inline(always)]
+pub fn registers(tcb: Tcb) -> Registers {
+    Registers::of(tcb)
+}
+
+/// The bookkeeping of `tcb` (shorthand for [`Bookkeeping::of`]).
+#[inline(always)]
+pub fn bookkeeping(tcb: Tcb) -> Bookkeeping {
+    Bookkeeping::of(tcb)
 }
 
 /// Rewrites the capability in `slot` in place, keeping its derivation-tree
@@ -139,18 +258,18 @@ pub fn make_not_runnable(tcb: Tcb) {
 /// Wakes a thread whose IPC was cancelled (its endpoint or notification was
 /// destroyed): its system call fails with `InvalidCapability`.
 pub fn wake_with_error(tcb: Tcb) {
-    let ctx = context(tcb);
-    ctx.rax = ward_abi::Error::InvalidCapability as u64;
-    ctx.rdx = 0;
+    let registers = registers(tcb);
+    registers.set(Reg::Rax, ward_abi::Error::InvalidCapability as u64);
+    registers.set(Reg::Rdx, 0);
     make_runnable(tcb);
 }
 
 /// Makes a thread whose IPC was cancelled run its system call again (as
 /// seL4 does for cancelled badged sends): the call sees the new state.
 pub fn restart_syscall(tcb: Tcb) {
-    let ctx = context(tcb);
-    if ctx.vector == crate::arch::x86_64::trap::SYSCALL_VECTOR {
-        ctx.rip = ctx.rip.wrapping_sub(2);
+    let registers = registers(tcb);
+    if registers.get(Reg::Vector) == crate::arch::x86_64::trap::SYSCALL_VECTOR {
+        registers.set(Reg::Rip, registers.get(Reg::Rip).wrapping_sub(2));
     }
     make_runnable(tcb);
 }
@@ -164,6 +283,7 @@ const ASID_COUNT: usize = IO_ASID_BASE as usize;
 /// (`IO_ASID_BASE + domain`) rather than a VSpace: frames and IO page
 /// tables mapped for DMA record where they are mapped the same way.
 pub const IO_ASID_BASE: u16 = 0xF00;
+/// Global: shared by every CPU (multicore keeps it global, under its lock).
 static ASID_TABLE: Mutex<[u64; ASID_COUNT]> = Mutex::new([0; ASID_COUNT]);
 
 /// The ASID of `pml4`, assigning a free one on first use. `None` if all are taken.
@@ -207,12 +327,11 @@ impl ObjectHooks for KernelHooks {
             Cap::IoPort { first, last } => crate::ioport::release(first, last),
             Cap::IoSpace { requester, domain } => crate::iospace::release(requester, domain),
             Cap::IrqHandler { irq } => crate::irq::release(irq),
-            Cap::Tcb { object } => {
+            Cap::Tcb { object, .. } => {
                 let tcb = Tcb(object);
                 crate::thread::suspend(tcb);
-                if objects.tcb_field(tcb, field::BOUND_NOTIFICATION) != 0 {
-                    let _ = objects.unbind_notification(tcb);
-                }
+                // An error only says no notification was bound: nothing to undo.
+                let _ = objects.unbind_notification(tcb);
                 if current() == Some(tcb) {
                     set_current(None);
                 }
@@ -223,19 +342,18 @@ impl ObjectHooks for KernelHooks {
                 // still waiting for this reply, gets an error instead of
                 // waiting forever.
                 let caller = Tcb(tcb);
+                let record = bookkeeping(caller);
                 if objects.tcb_state(caller) == ThreadState::BlockedOnReply
-                    && extra(caller).reply_partner != 0
+                    && record.reply_partner() != 0
                 {
-                    extra(caller).reply_partner = 0;
-                    if extra(caller).fault_kind != 0 {
+                    record.set_reply_partner(0);
+                    if record.fault_kind() != 0 {
                         // A faulting thread runs its faulting instruction again
                         // and so reports the fault afresh: its registers are its
                         // own, not a syscall's results.
-                        extra(caller).fault_kind = 0;
+                        record.set_fault_kind(0);
                     } else {
-                        let ctx = context(caller);
-                        ctx.rax = ward_abi::Error::IllegalOperation as u64;
-                        (ctx.rdx, ctx.r10, ctx.r8, ctx.r9) = (0, 0, 0, 0);
+                        registers(caller).set_error(ward_abi::Error::IllegalOperation, [0; 4]);
                     }
                     make_runnable(caller);
                 }

@@ -8,9 +8,14 @@
 //! then on the kernel only runs when a trap, interrupt or syscall enters it.
 #![no_std]
 #![no_main]
+// Every `unsafe` block says why it is sound, and an `unsafe fn` body is no
+// licence for unmarked unsafe operations (issue 16's aliasing rules).
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 mod arch;
 mod boot;
+mod cnode;
 mod console;
 mod fastpath;
 mod fault;
@@ -24,8 +29,11 @@ mod platform;
 mod sched;
 mod stats;
 mod syscall;
+mod tcb;
 mod thread;
 mod traps;
+mod untyped;
+mod user_memory;
 mod vspace;
 
 use arch::x86_64::{apic, cpu, gdt, idt, io, paging, pic};
@@ -121,7 +129,6 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     gdt::init();
     idt::init();
     paging::init_kernel_address_space();
-    kobj::init();
     log::info!("Ward kernel {} starting", env!("CARGO_PKG_VERSION"));
 
     let boot = match multiboot::read(magic, info) {

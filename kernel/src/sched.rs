@@ -10,7 +10,7 @@
 //! thread that ran (or to the idle loop), and the tick ends timed receives
 //! whose deadline has passed (`RecvUntil`, 1 ms resolution).
 use crate::arch::x86_64::trap::{
-    return_to_user, UserContext, CURRENT_CONTEXT, CURRENT_CONTEXT_TOP,
+    return_to_user, Reg, UserContext, CURRENT_CONTEXT, CURRENT_CONTEXT_TOP,
 };
 use crate::arch::x86_64::{cpu, gdt};
 use crate::kobj::{self, objects, READY};
@@ -43,11 +43,9 @@ pub fn set_idle_policy(policy: IdlePolicy) {
 }
 
 /// The physical address of a thread's PML4, if it has a VSpace.
-fn address_space_of(tcb: Tcb) -> Option<u64> {
-    match objects().cap(tcb.slot(TcbSlot::VSpaceRoot)) {
-        Cap::Pml4 { object, .. } => Some(object),
-        _ => None,
-    }
+#[inline]
+pub fn address_space_of(tcb: Tcb) -> Option<u64> {
+    Cap::pml4_in(objects().cap_words(tcb.slot(TcbSlot::VSpaceRoot)))
 }
 
 /// Makes `tcb` the current thread: its registers are what `return_to_user`
@@ -71,9 +69,30 @@ fn activate(tcb: Tcb, address_space: u64) {
     CURRENT_CONTEXT.store(context, Ordering::Relaxed);
     CURRENT_CONTEXT_TOP.store(top, Ordering::Relaxed);
     gdt::set_kernel_entry_stack(top);
+    load_address_space(address_space);
+}
+
+/// Loads `address_space` into CR3 unless it is loaded already.
+#[inline]
+fn load_address_space(address_space: u64) {
     if cpu::read_cr3() != address_space {
         // SAFETY: every user PML4 shares the kernel's upper half.
         unsafe { cpu::write_cr3(address_space) };
+    }
+}
+
+/// The IPC fast path's switch: the running thread `out` has blocked and
+/// `into` (blocked until now, at a priority at least `out`'s, with the
+/// VSpace `address_space`) is runnable, as the general path would leave
+/// them (`ReadyQueues::hand_over`). When `into` is the thread to run, as it
+/// is for a client and server taking turns, the switch is direct; when
+/// another thread of its priority was ready first, the scheduler chooses.
+pub fn hand_over(out: Tcb, into: Tcb, address_space: u64) {
+    let direct = READY.lock().hand_over(&objects(), out, into);
+    if direct {
+        activate(into, address_space);
+    } else {
+        schedule();
     }
 }
 
@@ -83,6 +102,19 @@ pub fn schedule() {
     loop {
         let chosen = READY.lock().choose();
         match chosen {
+            // Still the running thread (a Yield alone at its priority, a
+            // syscall that did not block): all is in place but perhaps its
+            // address space, which it may have just replaced.
+            Some(tcb) if Some(tcb) == kobj::current() => match address_space_of(tcb) {
+                Some(space) => {
+                    load_address_space(space);
+                    return;
+                }
+                None => {
+                    log::warn!("thread {:#x} has no address space; suspended", tcb.0);
+                    crate::thread::suspend(tcb);
+                }
+            },
             Some(tcb) => match address_space_of(tcb) {
                 Some(space) => {
                     activate(tcb, space);
@@ -103,6 +135,18 @@ pub fn schedule_and_run() -> ! {
     schedule();
     // SAFETY: `schedule` made a thread with a valid context current.
     unsafe { return_to_user() }
+}
+
+/// The TSC ticks `tcb` has run for, including the running thread's time
+/// since it was last switched to (charged only at the next switch).
+pub fn cpu_ticks(tcb: Tcb) -> u64 {
+    let charged = objects().tcb_field(tcb, field::CPU_TICKS);
+    if kobj::current() == Some(tcb) {
+        let since = cpu::rdtsc().wrapping_sub(LAST_SWITCH_TSC.load(Ordering::Relaxed));
+        charged.wrapping_add(since)
+    } else {
+        charged
+    }
 }
 
 /// Charges the TSC ticks since the last switch to `running` (the idle loop
@@ -147,7 +191,7 @@ fn time_out(tcb: Tcb) {
         ThreadState::BlockedOnReceive | ThreadState::BlockedOnNotification
     ) {
         objects.ipc_cancel(tcb);
-        kobj::context(tcb).rax = ward_abi::Error::TimedOut as u64;
+        kobj::registers(tcb).set(Reg::Rax, ward_abi::Error::TimedOut as u64);
         kobj::make_runnable(tcb);
         crate::stats::count_timeout();
     }
@@ -189,7 +233,7 @@ fn to_back_of_queue(tcb: Tcb) {
     let objects = objects();
     objects.set_tcb_field(tcb, field::TIME_SLICE, TIME_SLICE_TICKS);
     let mut ready = READY.lock();
-    if ready.contains(&objects, tcb) {
+    if ready.contains(&objects, tcb) && !ready.is_alone(&objects, tcb) {
         ready.rotate(&objects, tcb);
     }
 }

@@ -12,8 +12,9 @@
 //! found is a capability fault, sent to the thread's fault handler if it has
 //! one, and otherwise returned as a `FailedLookup` error.
 use crate::arch::x86_64::cpu;
-use crate::arch::x86_64::paging::{self, PAGE_SIZE};
-use crate::kobj::{context, objects};
+use crate::arch::x86_64::trap::Reg;
+use crate::kobj::{objects, registers};
+use crate::user_memory::copy_from_user;
 use crate::{console, fault, invocation, ipc, sched};
 use ward_abi::fault::{CAP_FAULT, UNKNOWN_SYSCALL};
 use ward_abi::lookup::LookupFailure;
@@ -40,40 +41,8 @@ pub fn init() {
     cpu::wrmsr(cpu::MSR_EFER, cpu::rdmsr(cpu::MSR_EFER) | cpu::EFER_SCE);
 }
 
-/// Copies `out.len()` bytes of the caller's memory at `address` into `out`,
-/// page by page through its own page tables. Fails if any byte is not
-/// mapped readable for user mode.
-fn copy_from_user(address_space: u64, address: u64, out: &mut [u8]) -> Result<(), Error> {
-    let mut done = 0usize;
-    while done < out.len() {
-        let vaddr = address
-            .checked_add(done as u64)
-            .ok_or(Error::InvalidArgument)?;
-        let paddr =
-            paging::translate_user(address_space, vaddr, false).ok_or(Error::InvalidArgument)?;
-        let in_page = (PAGE_SIZE - (vaddr % PAGE_SIZE)) as usize;
-        let chunk = in_page.min(out.len() - done);
-        // SAFETY: `paddr..paddr+chunk` lies in one user page mapped in the
-        // caller's address space (checked by translate_user); reading it
-        // through the physical map cannot fault.
-        let bytes = unsafe { paging::phys_slice(paddr, chunk) };
-        out[done..done + chunk].copy_from_slice(bytes);
-        done += chunk;
-    }
-    Ok(())
-}
-
-fn address_space_of(tcb: Tcb) -> Option<u64> {
-    match objects().cap(tcb.slot(TcbSlot::VSpaceRoot)) {
-        Cap::Pml4 { object, .. } => Some(object),
-        _ => None,
-    }
-}
-
 fn set_error(tcb: Tcb, error: Error, details: [u64; 4]) {
-    let ctx = context(tcb);
-    ctx.rax = error as u64;
-    (ctx.rdx, ctx.r10, ctx.r8, ctx.r9) = (details[0], details[1], details[2], details[3]);
+    registers(tcb).set_error(error, details);
 }
 
 /// A capability lookup by a syscall failed: a capability fault.
@@ -83,7 +52,7 @@ fn capability_fault(tcb: Tcb, cptr: u64, receiving: bool, failure: LookupFailure
         objects().cap(tcb.slot(TcbSlot::FaultEndpoint)),
         Cap::Endpoint { .. }
     ) {
-        let rip = context(tcb).rip;
+        let rip = registers(tcb).get(Reg::Rip);
         fault::raise(tcb, CAP_FAULT, &[rip, cptr, receiving as u64, kind, a, b]);
     } else {
         set_error(tcb, Error::FailedLookup, [receiving as u64, kind, a, b]);
@@ -91,8 +60,17 @@ fn capability_fault(tcb: Tcb, cptr: u64, receiving: bool, failure: LookupFailure
 }
 
 fn look_up(tcb: Tcb, cptr: u64, receiving: bool) -> Option<(ward_kernel_objects::Slot, Cap)> {
-    let root = objects().cap(tcb.slot(TcbSlot::CSpaceRoot));
-    match objects().lookup_cap(root, cptr) {
+    let objects = objects();
+    // A CSpace of one CNode (every component's and the root task's) needs
+    // no walk; anything else, and every failure, takes the general lookup.
+    if let Some(slot) = objects.lookup_one_level(tcb.slot(TcbSlot::CSpaceRoot), cptr) {
+        let cap = objects.cap(slot);
+        if !cap.is_null() {
+            return Some((slot, cap));
+        }
+    }
+    let root = objects.cap(tcb.slot(TcbSlot::CSpaceRoot));
+    match objects.lookup_cap(root, cptr) {
         Ok(found) => Some(found),
         Err(failure) => {
             capability_fault(tcb, cptr, receiving, failure);
@@ -124,8 +102,8 @@ fn handle_send(caller: Tcb, cptr: u64, info: MessageInfo, kind: Syscall) {
             rights,
         } => {
             if rights.contains(CapRights::WRITE) {
-                context(caller).rax = 0;
-                ipc::signal(object, badge);
+                registers(caller).set(Reg::Rax, 0);
+                let _woken = ipc::signal(object, badge);
             } else {
                 set_error(caller, Error::InvalidCapability, [0; 4]);
             }
@@ -169,28 +147,42 @@ extern "C" fn handle_syscall() {
     let Some(caller) = crate::kobj::current() else {
         return;
     };
-    let saved = *context(caller);
-    let (number, arg0, arg1) = (saved.rax, saved.rdi, saved.rsi);
+    let saved = registers(caller);
+    let (number, arg0, arg1) = (
+        saved.get(Reg::Rax),
+        saved.get(Reg::Rdi),
+        saved.get(Reg::Rsi),
+    );
     crate::stats::count_syscall();
     match Syscall::from_number(number) {
+        // The fast paths switch to the partner themselves: nothing to choose.
+        Some(Syscall::Call) if crate::fastpath::call(caller, arg0, MessageInfo(arg1)) => return,
+        Some(Syscall::ReplyRecv)
+            if crate::fastpath::reply_recv(caller, arg0, MessageInfo(arg1)) =>
+        {
+            return
+        }
         Some(Syscall::DebugPutChar) => {
             console::write_raw(&[arg0 as u8]);
-            context(caller).rax = 0;
+            saved.set(Reg::Rax, 0);
         }
         Some(Syscall::DebugPrint) => {
             let len = (arg1 as usize).min(DEBUG_PRINT_MAX);
             let mut buffer = [0u8; DEBUG_PRINT_MAX];
-            let result = match address_space_of(caller) {
+            let result = match sched::address_space_of(caller) {
                 Some(space) => copy_from_user(space, arg0, &mut buffer[..len]),
                 None => Err(Error::IllegalOperation),
             };
-            context(caller).rax = match result {
-                Ok(()) => {
-                    console::write_raw(&buffer[..len]);
-                    0
-                }
-                Err(error) => error as u64,
-            };
+            saved.set(
+                Reg::Rax,
+                match result {
+                    Ok(()) => {
+                        console::write_raw(&buffer[..len]);
+                        0
+                    }
+                    Err(error) => error as u64,
+                },
+            );
         }
         Some(Syscall::DebugExit) => {
             log::info!(
@@ -201,8 +193,8 @@ extern "C" fn handle_syscall() {
         }
         Some(Syscall::DebugCapIdentify) => {
             let root = objects().cap(caller.slot(TcbSlot::CSpaceRoot));
-            let ctx = context(caller);
-            match objects().lookup_cap(root, arg0) {
+            // An empty slot is a missing capability: say "null" rather than fault.
+            let words = match objects().lookup_cap(root, arg0) {
                 Ok((_, cap)) => {
                     let mapped = matches!(
                         cap,
@@ -223,24 +215,25 @@ extern "C" fn handle_syscall() {
                             ..
                         }
                     );
-                    ctx.rax = 0;
-                    ctx.rdi = cap.cap_type() as u64;
-                    ctx.rsi = cap.rights().to_word();
-                    ctx.rdx = cap.badge();
-                    ctx.r10 = u64::from(mapped);
+                    [
+                        cap.cap_type() as u64,
+                        cap.rights().to_word(),
+                        cap.badge(),
+                        u64::from(mapped),
+                    ]
                 }
-                // An empty slot is a missing capability: say "null" rather than fault.
-                Err(_) => {
-                    ctx.rax = 0;
-                    (ctx.rdi, ctx.rsi, ctx.rdx, ctx.r10) = (0, 0, 0, 0);
-                }
-            }
+                Err(_) => [0; 4],
+            };
+            saved.set(Reg::Rax, 0);
+            saved.set(Reg::Rdi, words[0]);
+            saved.set(Reg::Rsi, words[1]);
+            saved.set(Reg::Rdx, words[2]);
+            saved.set(Reg::R10, words[3]);
         }
         Some(Syscall::Yield) => {
-            context(caller).rax = 0;
+            saved.set(Reg::Rax, 0);
             sched::yield_current();
         }
-        Some(Syscall::Call) if crate::fastpath::call(caller, arg0, MessageInfo(arg1)) => {}
         Some(kind @ (Syscall::Send | Syscall::NBSend | Syscall::Call)) => {
             handle_send(caller, arg0, MessageInfo(arg1), kind)
         }
@@ -248,11 +241,9 @@ extern "C" fn handle_syscall() {
         Some(Syscall::NBRecv) => handle_receive(caller, arg0, false),
         Some(Syscall::RecvUntil) => handle_receive_until(caller, arg0, arg1),
         Some(Syscall::Reply) => {
-            context(caller).rax = 0;
+            saved.set(Reg::Rax, 0);
             ipc::reply(caller);
         }
-        Some(Syscall::ReplyRecv)
-            if crate::fastpath::reply_recv(caller, arg0, MessageInfo(arg1)) => {}
         Some(Syscall::ReplyRecv) => {
             // rax is set when a message arrives (a restarted ReplyRecv must still say ReplyRecv).
             ipc::reply(caller);
@@ -266,7 +257,14 @@ extern "C" fn handle_syscall() {
                 fault::raise(
                     caller,
                     UNKNOWN_SYSCALL,
-                    &[saved.rip, saved.rsp, saved.rflags, number, arg0, arg1],
+                    &[
+                        saved.get(Reg::Rip),
+                        saved.get(Reg::Rsp),
+                        saved.get(Reg::Rflags),
+                        number,
+                        arg0,
+                        arg1,
+                    ],
                 );
             } else {
                 set_error(caller, Error::UnknownSyscall, [number, 0, 0, 0]);

@@ -2,11 +2,11 @@
 //! registers a user may set.
 //!
 //! A thread's registers live in the first bytes of its TCB (see
-//! `kobj::context`); its state, priority and queue links are the object
+//! `kobj::Registers`); its state, priority and queue links are the object
 //! model's fields.
 use crate::arch::x86_64::gdt::{USER_CODE, USER_DATA};
 use crate::arch::x86_64::trap::UserContext;
-use crate::kobj::{self, context, objects};
+use crate::kobj::{self, objects, registers};
 use ward_kernel_objects::tcb::ThreadState;
 use ward_kernel_objects::Tcb;
 
@@ -35,14 +35,14 @@ pub fn sanitise(ctx: &mut UserContext) {
 /// Sets up a fresh context that starts at `entry` with stack `stack_top`
 /// and `argument` in `rdi`.
 pub fn set_entry(tcb: Tcb, entry: u64, stack_top: u64, argument: u64) {
-    let ctx = context(tcb);
-    *ctx = UserContext {
+    let mut context = UserContext {
         rip: entry,
         rsp: stack_top,
         rdi: argument,
         ..UserContext::default()
     };
-    sanitise(ctx);
+    sanitise(&mut context);
+    registers(tcb).write(&context);
 }
 
 /// Stops a thread: takes it off any IPC queue and the ready queues.
@@ -58,7 +58,10 @@ pub fn suspend(tcb: Tcb) {
 /// is left alone (it will run when its IPC completes).
 pub fn resume(tcb: Tcb) {
     if objects().tcb_state(tcb) == ThreadState::Inactive {
-        sanitise(context(tcb));
+        let registers = registers(tcb);
+        let mut context = registers.read();
+        sanitise(&mut context);
+        registers.write(&context);
         kobj::make_runnable(tcb);
     }
 }

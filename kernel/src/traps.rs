@@ -9,7 +9,7 @@ use crate::arch::x86_64::apic::{self, SPURIOUS_VECTOR, TIMER_VECTOR};
 use crate::arch::x86_64::cpu;
 use crate::arch::x86_64::pic::PIC_VECTOR_BASE;
 use crate::arch::x86_64::trap::{exception_name, KernelTrapFrame, UserContext, CURRENT_CONTEXT};
-use crate::kobj::{self, context};
+use crate::kobj::{self, registers};
 use crate::{fault, sched};
 use core::sync::atomic::{AtomicU64, Ordering};
 use ward_abi::fault::{USER_EXCEPTION, VM_FAULT};
@@ -65,7 +65,7 @@ extern "C" fn handle_user_trap(saved: *const UserContext) {
     let Some(tcb) = kobj::current() else {
         crate::kernel_fatal(format_args!("trap from user mode with no current thread"));
     };
-    let ctx = *context(tcb);
+    let ctx = registers(tcb).read();
     if ctx.vector >= 32 {
         handle_interrupt(ctx.vector);
     } else if ctx.vector == 14 {

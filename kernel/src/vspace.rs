@@ -11,7 +11,9 @@ use crate::arch::x86_64::paging::{
     ADDRESS_MASK, CACHE_DISABLE, HUGE, NO_EXECUTE, PRESENT, USER, WRITABLE, WRITE_THROUGH,
 };
 use crate::arch::x86_64::{cpu, paging};
+use crate::invocation::{done, reply, Message, Outcome};
 use crate::kobj::{self, objects};
+use ward_abi::invocation::{args, InvocationLabel as Label};
 use ward_abi::lookup::LookupFailure;
 use ward_abi::rights::CapRights;
 use ward_kernel_objects::cap::{FrameSize, Mapping};
@@ -19,8 +21,72 @@ use ward_kernel_objects::error::LookupSide;
 use ward_kernel_objects::{Cap, InvocationError, Slot};
 
 /// `frame_map` attribute bit: the mapping may be executed. Off by default,
-/// and refused together with write (W^X).
+/// refused together with write (W^X), and only for a frame capability
+/// with the execute right.
 pub const ATTRIBUTE_EXECUTABLE: u64 = 1 << 0;
+
+/// Runs a frame or paging-structure invocation `label` on `cap` in `slot`.
+pub fn invoke(
+    message: &Message,
+    label: Label,
+    slot: Slot,
+    cap: Cap,
+) -> Result<Outcome, InvocationError> {
+    match label {
+        Label::FrameMap => {
+            let a: args::FrameMap<_> = message.decode()?;
+            let rights = CapRights::from_word(a.rights);
+            map_frame(slot, cap, a.vspace, a.vaddr, rights, a.attributes)?;
+            done()
+        }
+        Label::FrameGetAddress => {
+            let _: args::FrameGetAddress = message.decode()?;
+            reply(&[frame_address(cap)?])
+        }
+        Label::FrameMapIo => {
+            let a: args::FrameMapIo<_> = message.decode()?;
+            let rights = CapRights::from_word(a.rights);
+            crate::iospace::map_frame(slot, cap, a.iospace.1, a.ioaddr, rights)?;
+            done()
+        }
+        Label::PdptMap => {
+            let a: args::PdptMap<_> = message.decode()?;
+            map_table(slot, cap, a.vspace, a.vaddr)?;
+            done()
+        }
+        Label::PageDirectoryMap => {
+            let a: args::PageDirectoryMap<_> = message.decode()?;
+            map_table(slot, cap, a.vspace, a.vaddr)?;
+            done()
+        }
+        Label::PageTableMap => {
+            let a: args::PageTableMap<_> = message.decode()?;
+            map_table(slot, cap, a.vspace, a.vaddr)?;
+            done()
+        }
+        Label::FrameUnmap
+        | Label::PdptUnmap
+        | Label::PageDirectoryUnmap
+        | Label::PageTableUnmap => {
+            unmap_in_slot(slot)?;
+            done()
+        }
+        _ => Err(InvocationError::illegal(
+            "not an invocation of a frame or paging structure",
+        )),
+    }
+}
+
+/// A frame cap's physical address.
+fn frame_address(cap: Cap) -> Result<u64, InvocationError> {
+    match cap {
+        Cap::Frame { object, .. } => Ok(object),
+        _ => Err(InvocationError::invalid_capability(
+            0,
+            "not a frame capability",
+        )),
+    }
+}
 
 /// Bits of virtual address one entry covers at each level (PT, PD, PDPT, PML4).
 const LEVEL_SHIFT: [u32; 4] = [12, 21, 30, 39];
@@ -29,10 +95,16 @@ fn index(vaddr: u64, level: usize) -> usize {
     ((vaddr >> LEVEL_SHIFT[level]) & 0x1ff) as usize
 }
 
-fn entries(table: u64) -> &'static mut [u64; 512] {
-    // SAFETY: `table` is always a paging-structure object reached from a
-    // PML4 cap through present entries the kernel wrote; one view at a time.
-    unsafe { paging::table_entries(table) }
+/// Entry `index` of the paging structure at `table` (an object, so read
+/// through the object window: no reference to the table is ever formed).
+fn entry(table: u64, index: usize) -> u64 {
+    objects().window().read_word(table + index as u64 * 8)
+}
+
+fn set_entry(table: u64, index: usize, value: u64) {
+    objects()
+        .window()
+        .write_word(table + index as u64 * 8, value)
 }
 
 /// Gives the PML4 cap in `slot` an ASID if it has none (its first use, as
@@ -67,8 +139,8 @@ pub fn assign_asid(slot: Slot, cap: Cap) -> Result<(u64, u16), InvocationError> 
 fn walk_to(pml4: u64, vaddr: u64, level: usize) -> Result<u64, InvocationError> {
     let mut table = pml4;
     for current in (level + 1..=3).rev() {
-        let entry = entries(table)[index(vaddr, current)];
-        if entry & PRESENT == 0 || entry & HUGE != 0 {
+        let found = entry(table, index(vaddr, current));
+        if found & PRESENT == 0 || found & HUGE != 0 {
             return Err(InvocationError::lookup(
                 LookupSide::Destination,
                 LookupFailure::MissingCapability {
@@ -76,7 +148,7 @@ fn walk_to(pml4: u64, vaddr: u64, level: usize) -> Result<u64, InvocationError> 
                 },
             ));
         }
-        table = entry & ADDRESS_MASK;
+        table = found & ADDRESS_MASK;
     }
     Ok(table)
 }
@@ -142,13 +214,16 @@ pub fn map_table(
     let vaddr = vaddr & !((1u64 << LEVEL_SHIFT[level]) - 1);
     check_table_vaddr(vaddr, LEVEL_SHIFT[level])?;
     let parent = walk_to(pml4, vaddr, level)?;
-    let entry = &mut entries(parent)[index(vaddr, level)];
-    if *entry & PRESENT != 0 {
+    if entry(parent, index(vaddr, level)) & PRESENT != 0 {
         return Err(InvocationError::delete_first(
             "something is already mapped there",
         ));
     }
-    *entry = object | PRESENT | WRITABLE | USER;
+    set_entry(
+        parent,
+        index(vaddr, level),
+        object | PRESENT | WRITABLE | USER,
+    );
     let mapping = Some(Mapping { asid, vaddr });
     let updated = match cap {
         Cap::Pdpt { .. } => Cap::Pdpt { object, mapping },
@@ -228,6 +303,12 @@ pub fn map_frame(
             "a mapping may be writable or executable, not both (W^X)",
         ));
     }
+    if executable && !cap_rights.contains(CapRights::EXECUTE) {
+        return Err(InvocationError::invalid_capability(
+            0,
+            "an executable mapping needs the execute right on the frame capability",
+        ));
+    }
     let (pml4, asid) = assign_asid(vspace.0, vspace.1)?;
     let (level, bits) = match size {
         FrameSize::Small => (0, 12),
@@ -235,8 +316,7 @@ pub fn map_frame(
     };
     check_user_vaddr(vaddr, bits)?;
     let table = walk_to(pml4, vaddr, level)?;
-    let entry = &mut entries(table)[index(vaddr, level)];
-    if *entry & PRESENT != 0 {
+    if entry(table, index(vaddr, level)) & PRESENT != 0 {
         return Err(InvocationError::delete_first(
             "something is already mapped there",
         ));
@@ -254,7 +334,7 @@ pub fn map_frame(
     if size == FrameSize::Large {
         flags |= HUGE;
     }
-    *entry = object | flags;
+    set_entry(table, index(vaddr, level), object | flags);
     flush_if_current(pml4, vaddr);
     kobj::replace_cap(
         slot,
@@ -304,9 +384,9 @@ pub fn unmap_cap(cap: Cap) {
     let Ok(table) = walk_to(pml4, vaddr, level) else {
         return;
     };
-    let entry = &mut entries(table)[index(vaddr, level)];
-    if *entry & PRESENT != 0 && *entry & ADDRESS_MASK == object {
-        *entry = 0;
+    let present = entry(table, index(vaddr, level));
+    if present & PRESENT != 0 && present & ADDRESS_MASK == object {
+        set_entry(table, index(vaddr, level), 0);
         flush_if_current(pml4, vaddr);
     }
 }

@@ -1,7 +1,11 @@
 //! The supervisor: after the boot, the root task waits on its endpoint for
-//! component faults (Call, badged with the component's index + 1) and
-//! console text (Send, same badges), and on its bound notification for the
-//! clock tick and IOMMU fault reports. Each fault becomes one line naming
+//! component faults (Call, badged with [`fault_badge`]: the component's
+//! index + 1 with [`FAULT_BADGE`] set) and console text (Send, badged with
+//! the index + 1 alone), and on its bound notification for the clock tick
+//! and IOMMU fault reports. Only the kernel sends with a fault badge: it is
+//! in each component's TCB, which the component cannot change (its TCB cap
+//! has no Grant right), and badges can never be changed. So a component
+//! that sends a fault-shaped message on its console is not believed. Each fault becomes one line naming
 //! the component, what it did, where, and what happens next; then the
 //! component's restart policy is applied.
 //!
@@ -43,6 +47,15 @@ pub const TICK_US: u64 = 1_000_000 / TICK_HZ;
 const DENIED_ERROR: u64 = ward_userlib::abi::Error::FailedLookup as u64;
 /// Bytes of the `syscall` instruction, skipped when a cap fault is denied.
 const SYSCALL_INSTRUCTION_BYTES: u64 = 2;
+
+/// The badge bit of the fault endpoints on the supervisor's endpoint: no
+/// console badge (a component's index + 1) ever has it.
+pub const FAULT_BADGE: u64 = 1 << 63;
+
+/// The badge of component `index`'s fault endpoint on the supervisor's endpoint.
+pub const fn fault_badge(index: usize) -> u64 {
+    FAULT_BADGE | (index as u64 + 1)
+}
 
 /// One report line, gathered before it is printed so that it reaches the
 /// console in one piece.
@@ -504,7 +517,8 @@ pub fn run(system: &mut System, clock: Option<&Clock>, limits: Limits) {
             }
             continue;
         }
-        let Some(index) = (received.badge as usize)
+        let is_fault = received.badge & FAULT_BADGE != 0;
+        let Some(index) = ((received.badge & !FAULT_BADGE) as usize)
             .checked_sub(1)
             .filter(|&i| i < system.instances.len())
         else {
@@ -514,11 +528,18 @@ pub fn run(system: &mut System, clock: Option<&Clock>, limits: Limits) {
             );
             continue;
         };
-        if label == console_label::LOG || label == console_label::PANIC {
+        if is_fault {
+            let fault = Fault::decode(&received, &IpcBuffer::current());
+            handle_fault(system, index, fault);
+        } else if label == console_label::LOG || label == console_label::PANIC {
             handle_console(system, index, label, length, &received.mrs);
-            continue;
+        } else {
+            // Not text, and not from the kernel: a console message that
+            // looks like something else (a fault, say) changes nothing.
+            println!(
+                "{}: sent label {label:#x} on its console channel, which carries only text; ignored",
+                system.name(index)
+            );
         }
-        let fault = Fault::decode(&received, &IpcBuffer::current());
-        handle_fault(system, index, fault);
     }
 }

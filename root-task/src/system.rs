@@ -32,6 +32,7 @@ use ward_userlib::{println, Cap, CapRights, InvocationError, ObjectType};
 
 use crate::pci::Bus;
 use crate::resources::{object_bytes, Resources, DEPTH};
+use crate::supervisor;
 use ward_rootkit::paging::map_with_tables;
 
 const _: () = assert!(ward_sysspec::SLOT_CONSOLE as u64 == ward_userlib::component::slot::CONSOLE);
@@ -250,7 +251,9 @@ pub struct System<'a> {
     pub channel_endpoints: Vec<Option<u64>, MAX_CHANNELS>,
     pub devices: Vec<DeviceState, MAX_DEVICES>,
     pub instances: Vec<Instance, MAX_COMPONENTS>,
-    /// The supervisor's endpoint: faults (Call) and console text (Send).
+    /// The supervisor's endpoint: faults (Call, badged with
+    /// [`supervisor::fault_badge`]) and console text (Send, badged with the
+    /// component's index + 1).
     pub supervisor_ep: u64,
     /// The supervisor's notification, bound to the root thread.
     pub supervisor_ntfn: u64,
@@ -284,6 +287,14 @@ pub fn cap_rights(rights: ward_sysspec::Rights, kind: CapKind) -> CapRights {
     }
     if rights.contains(ward_sysspec::Rights::GRANT) {
         out = out.union(CapRights::GRANT);
+    }
+    // Execute only where the file grants it: a memory mapping "rx" (capctl
+    // allows it on plain regions only). Program text is mapped executable
+    // by the root task from frames it keeps; no component holds their caps.
+    if rights.contains(ward_sysspec::Rights::EXECUTE)
+        && matches!(kind, CapKind::Frames | CapKind::DeviceFrames)
+    {
+        out = out.union(CapRights::EXECUTE);
     }
     out
 }
@@ -745,7 +756,12 @@ impl<'a> System<'a> {
                 cap,
                 slots,
                 &mut |slots, frame, vaddr, rights, memory| {
-                    map(slots, frame, vaddr, rights, VmAttributes::DEFAULT, memory)
+                    let attributes = if rights.can_execute() {
+                        VmAttributes::EXECUTABLE
+                    } else {
+                        VmAttributes::DEFAULT
+                    };
+                    map(slots, frame, vaddr, rights, attributes, memory)
                 },
                 &mut memory,
             )?;
@@ -755,12 +771,15 @@ impl<'a> System<'a> {
         // The thread.
         let component = self.spec.components[index];
         let fault_ep = slots.alloc().ok_or(fail("out of root slots"))?;
+        // A handler component's FAULTS endpoint carries faults only; on the
+        // supervisor's endpoint, which also carries console text, faults are
+        // badged apart so a console message can never pass for one.
         let (fault_source, badge) = match component.fault_handler() {
-            Some(handler) => (
-                self.fault_endpoints[handler].unwrap_or(self.supervisor_ep),
-                index as u64 + 1,
-            ),
-            None => (self.supervisor_ep, index as u64 + 1),
+            Some(handler) => match self.fault_endpoints[handler] {
+                Some(faults) => (faults, index as u64 + 1),
+                None => (self.supervisor_ep, supervisor::fault_badge(index)),
+            },
+            None => (self.supervisor_ep, supervisor::fault_badge(index)),
         };
         step(
             "badge the fault endpoint",
@@ -924,6 +943,8 @@ impl<'a> System<'a> {
                 };
                 let map_rights = if rights.can_write() {
                     CapRights::READ_WRITE
+                } else if rights.can_execute() {
+                    CapRights::READ_EXECUTE
                 } else {
                     CapRights::READ
                 };

@@ -17,8 +17,8 @@
 use core::fmt;
 use core::marker::PhantomData;
 
-use ward_abi::invocation::InvocationLabel;
-use ward_abi::message::REGISTER_MESSAGE_LENGTH;
+use ward_abi::invocation::{args, Invocation, InvocationLabel};
+use ward_abi::message::{MAX_EXTRA_CAPS, REGISTER_MESSAGE_LENGTH};
 pub use ward_abi::object::ObjectType;
 pub use ward_abi::rights::CapRights;
 
@@ -195,23 +195,37 @@ impl<T: CapType> Cap<T> {
         })
     }
 
-    fn invoke(
+    /// Invokes the capability with an invocation's arguments, laid out as
+    /// its declaration in `ward_abi::invocation` says (the one place the
+    /// kernel's decoding also follows).
+    pub(crate) fn invoke_declared<A: Invocation<CPtr>>(
         self,
-        label: InvocationLabel,
-        words: &[u64],
-        caps: &[CPtr],
+        arguments: A,
     ) -> Result<Received, InvocationError> {
-        self.invoke_raw(label as u64, words, caps)
+        let encoded = arguments.encode();
+        let (caps, count) = cap_list(&encoded.caps);
+        self.invoke_raw(A::DECLARATION.label as u64, encoded.words(), &caps[..count])
     }
 
-    fn invoke_unit(
+    /// [`Self::invoke_declared`] for invocations that return nothing.
+    pub(crate) fn invoke_unit<A: Invocation<CPtr>>(
         self,
-        label: InvocationLabel,
-        words: &[u64],
-        caps: &[CPtr],
+        arguments: A,
     ) -> Result<(), InvocationError> {
-        self.invoke(label, words, caps).map(|_| ())
+        self.invoke_declared(arguments).map(|_| ())
     }
+}
+
+/// The capability arguments of an encoded invocation that are present
+/// (optional ones left out are always the last).
+fn cap_list(caps: &[Option<CPtr>; MAX_EXTRA_CAPS]) -> ([CPtr; MAX_EXTRA_CAPS], usize) {
+    let mut list = [0; MAX_EXTRA_CAPS];
+    let mut count = 0;
+    for cptr in caps.iter().flatten() {
+        list[count] = *cptr;
+        count += 1;
+    }
+    (list, count)
 }
 
 // ---- Untyped -------------------------------------------------------------
@@ -257,18 +271,15 @@ impl Untyped {
         node_offset: u64,
         num_objects: u64,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::UntypedRetype,
-            &[
-                object_type,
-                size_bits,
-                node_index,
-                node_depth,
-                node_offset,
-                num_objects,
-            ],
-            &[root.cptr],
-        )
+        self.invoke_unit(args::UntypedRetype {
+            object_type,
+            size_bits,
+            node_index,
+            node_depth,
+            node_offset,
+            num_objects,
+            root: root.cptr,
+        })
     }
 }
 
@@ -287,17 +298,14 @@ impl CNode {
         src_depth: u64,
         rights: CapRights,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::CNodeCopy,
-            &[
-                dest_index,
-                dest_depth,
-                src_index,
-                src_depth,
-                rights.to_word(),
-            ],
-            &[src_root.cptr],
-        )
+        self.invoke_unit(args::CNodeCopy {
+            dest_index,
+            dest_depth,
+            src_index,
+            src_depth,
+            rights: rights.to_word(),
+            src_root: src_root.cptr,
+        })
     }
 
     /// As [`Self::cnode_copy`], and also badges an endpoint or notification
@@ -314,18 +322,15 @@ impl CNode {
         rights: CapRights,
         badge: u64,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::CNodeMint,
-            &[
-                dest_index,
-                dest_depth,
-                src_index,
-                src_depth,
-                rights.to_word(),
-                badge,
-            ],
-            &[src_root.cptr],
-        )
+        self.invoke_unit(args::CNodeMint {
+            dest_index,
+            dest_depth,
+            src_index,
+            src_depth,
+            rights: rights.to_word(),
+            badge,
+            src_root: src_root.cptr,
+        })
     }
 
     /// Moves the capability at `(src_root, src_index, src_depth)` into the
@@ -338,11 +343,13 @@ impl CNode {
         src_index: u64,
         src_depth: u64,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::CNodeMove,
-            &[dest_index, dest_depth, src_index, src_depth],
-            &[src_root.cptr],
-        )
+        self.invoke_unit(args::CNodeMove {
+            dest_index,
+            dest_depth,
+            src_index,
+            src_depth,
+            src_root: src_root.cptr,
+        })
     }
 
     /// As [`Self::cnode_move`], and sets a CNode capability's guard to `data`
@@ -356,32 +363,31 @@ impl CNode {
         src_depth: u64,
         data: u64,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::CNodeMutate,
-            &[dest_index, dest_depth, src_index, src_depth, data],
-            &[src_root.cptr],
-        )
+        self.invoke_unit(args::CNodeMutate {
+            dest_index,
+            dest_depth,
+            src_index,
+            src_depth,
+            data,
+            src_root: src_root.cptr,
+        })
     }
 
     /// Deletes the capability at `(self, index, depth)`; deleting the last
     /// capability to an object destroys it. An empty slot is no error.
     pub fn cnode_delete(self, index: u64, depth: u64) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::CNodeDelete, &[index, depth], &[])
+        self.invoke_unit(args::CNodeDelete { index, depth })
     }
 
     /// Deletes every capability derived from the one at `(self, index, depth)`.
     pub fn cnode_revoke(self, index: u64, depth: u64) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::CNodeRevoke, &[index, depth], &[])
+        self.invoke_unit(args::CNodeRevoke { index, depth })
     }
 
     /// Wakes every thread blocked sending through a badged copy of the
     /// endpoint capability at `(self, index, depth)`, with an error.
     pub fn cnode_cancel_badged_sends(self, index: u64, depth: u64) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::CNodeCancelBadgedSends,
-            &[index, depth],
-            &[],
-        )
+        self.invoke_unit(args::CNodeCancelBadgedSends { index, depth })
     }
 
     /// Moves the capability at the pivot to the empty destination
@@ -402,20 +408,18 @@ impl CNode {
         src_depth: u64,
         src_data: u64,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::CNodeRotate,
-            &[
-                dest_index,
-                dest_depth,
-                pivot_index,
-                pivot_depth,
-                pivot_data,
-                src_index,
-                src_depth,
-                src_data,
-            ],
-            &[pivot_root.cptr, src_root.cptr],
-        )
+        self.invoke_unit(args::CNodeRotate {
+            dest_index,
+            dest_depth,
+            pivot_index,
+            pivot_depth,
+            pivot_data,
+            src_index,
+            src_depth,
+            src_data,
+            pivot_root: pivot_root.cptr,
+            src_root: src_root.cptr,
+        })
     }
 
     /// A slot of this CNode named by full-depth CPtr (for CNodes whose guard
@@ -573,27 +577,33 @@ impl Tcb {
         ipc_buffer: u64,
         ipc_buffer_frame: Frame4K,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::TcbConfigure,
-            &[fault_ep, cspace_root_data, vspace_root_data, ipc_buffer],
-            &[cspace_root.cptr, vspace_root.cptr, ipc_buffer_frame.cptr],
-        )
+        self.invoke_unit(args::TcbConfigure {
+            fault_ep,
+            cspace_root_data,
+            vspace_root_data,
+            ipc_buffer,
+            cspace_root: cspace_root.cptr,
+            vspace_root: vspace_root.cptr,
+            ipc_buffer_frame: Some(ipc_buffer_frame.cptr),
+        })
     }
 
     /// Sets the thread's priority, with the authority of the thread
     /// `authority` (whose MCP bounds it).
     pub fn tcb_set_priority(self, authority: Tcb, priority: u64) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::TcbSetPriority,
-            &[priority],
-            &[authority.cptr],
-        )
+        self.invoke_unit(args::TcbSetPriority {
+            priority,
+            authority: authority.cptr,
+        })
     }
 
     /// Sets the thread's maximum controlled priority, bounded by
     /// `authority`'s own MCP.
     pub fn tcb_set_mc_priority(self, authority: Tcb, mcp: u64) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::TcbSetMcPriority, &[mcp], &[authority.cptr])
+        self.invoke_unit(args::TcbSetMcPriority {
+            mcp,
+            authority: authority.cptr,
+        })
     }
 
     /// Sets both MCP and priority at once.
@@ -603,11 +613,11 @@ impl Tcb {
         mcp: u64,
         priority: u64,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::TcbSetSchedParams,
-            &[mcp, priority],
-            &[authority.cptr],
-        )
+        self.invoke_unit(args::TcbSetSchedParams {
+            mcp,
+            priority,
+            authority: authority.cptr,
+        })
     }
 
     /// Sets the thread's IPC buffer: its user address and the frame holding it.
@@ -616,11 +626,10 @@ impl Tcb {
         ipc_buffer: u64,
         frame: Frame4K,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::TcbSetIpcBuffer,
-            &[ipc_buffer],
-            &[frame.cptr],
-        )
+        self.invoke_unit(args::TcbSetIpcBuffer {
+            ipc_buffer,
+            frame: Some(frame.cptr),
+        })
     }
 
     /// Sets fault endpoint, CSpace and VSpace without touching the IPC buffer.
@@ -632,11 +641,13 @@ impl Tcb {
         vspace_root: Pml4,
         vspace_root_data: u64,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::TcbSetSpace,
-            &[fault_ep, cspace_root_data, vspace_root_data],
-            &[cspace_root.cptr, vspace_root.cptr],
-        )
+        self.invoke_unit(args::TcbSetSpace {
+            fault_ep,
+            cspace_root_data,
+            vspace_root_data,
+            cspace_root: cspace_root.cptr,
+            vspace_root: vspace_root.cptr,
+        })
     }
 
     /// Reads the first `count` registers (at most [`UserContext::WORDS`]),
@@ -646,11 +657,10 @@ impl Tcb {
         suspend_source: bool,
         count: u64,
     ) -> Result<UserContext, InvocationError> {
-        let reply = self.invoke(
-            InvocationLabel::TcbReadRegisters,
-            &[suspend_source as u64, count],
-            &[],
-        )?;
+        let reply = self.invoke_declared(args::TcbReadRegisters {
+            flags: suspend_source as u64,
+            count,
+        })?;
         let buffer = IpcBuffer::current();
         let length = (reply.info.length() as usize).min(UserContext::WORDS);
         let mut words = [0u64; UserContext::WORDS];
@@ -668,14 +678,24 @@ impl Tcb {
         count: u64,
         context: &UserContext,
     ) -> Result<(), InvocationError> {
-        // seL4's layout: resume flag, architecture flags (none on x86_64),
-        // count, then the registers.
-        let mut words = [0u64; 3 + UserContext::WORDS];
-        words[0] = resume_target as u64;
-        words[2] = count;
-        words[3..].copy_from_slice(&context.to_words());
-        let used = 3 + (count as usize).min(UserContext::WORDS);
-        self.invoke_unit(InvocationLabel::TcbWriteRegisters, &words[..used], &[])
+        // seL4's layout: the declared words (resume flag, architecture
+        // flags, none on x86_64, count), then the registers as the tail.
+        let declared = Invocation::<CPtr>::encode(args::TcbWriteRegisters {
+            flags: resume_target as u64,
+            arch_flags: 0,
+            count,
+        });
+        let first = declared.word_count;
+        let mut words = [0u64; ward_abi::invocation::MAX_DECLARED_WORDS + UserContext::WORDS];
+        words[..first].copy_from_slice(declared.words());
+        words[first..first + UserContext::WORDS].copy_from_slice(&context.to_words());
+        let used = first + (count as usize).min(UserContext::WORDS);
+        self.invoke_raw(
+            InvocationLabel::TcbWriteRegisters as u64,
+            &words[..used],
+            &[],
+        )
+        .map(|_| ())
     }
 
     /// Copies registers from `source` into this thread: the frame registers
@@ -694,43 +714,41 @@ impl Tcb {
             | (resume_target as u64) << 1
             | (frame as u64) << 2
             | (integer as u64) << 3;
-        self.invoke_unit(
-            InvocationLabel::TcbCopyRegisters,
-            &[flags, 0],
-            &[source.cptr],
-        )
+        self.invoke_unit(args::TcbCopyRegisters {
+            flags,
+            arch_flags: 0,
+            source: source.cptr,
+        })
     }
 
     /// Stops the thread (it can be resumed).
     pub fn tcb_suspend(self) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::TcbSuspend, &[], &[])
+        self.invoke_unit(args::TcbSuspend {})
     }
 
     /// The TSC ticks the thread has run for (kernel entries on its behalf
     /// included); divide by the TSC rate for seconds.
     pub fn tcb_get_cpu_time(self) -> Result<u64, InvocationError> {
-        self.invoke(InvocationLabel::TcbGetCpuTime, &[], &[])
+        self.invoke_declared(args::TcbGetCpuTime {})
             .map(|reply| reply.mrs[0])
     }
 
     /// Makes a suspended thread runnable.
     pub fn tcb_resume(self) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::TcbResume, &[], &[])
+        self.invoke_unit(args::TcbResume {})
     }
 
     /// Binds a notification to the thread: signals then wake it while it
     /// waits on an endpoint.
     pub fn tcb_bind_notification(self, notification: Notification) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::TcbBindNotification,
-            &[],
-            &[notification.cptr],
-        )
+        self.invoke_unit(args::TcbBindNotification {
+            notification: notification.cptr,
+        })
     }
 
     /// Unbinds the thread's notification.
     pub fn tcb_unbind_notification(self) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::TcbUnbindNotification, &[], &[])
+        self.invoke_unit(args::TcbUnbindNotification {})
     }
 }
 
@@ -763,21 +781,22 @@ impl<T: cap_type::FrameType> Cap<T> {
         rights: CapRights,
         attributes: VmAttributes,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::FrameMap,
-            &[vaddr, rights.to_word(), attributes.0],
-            &[vspace.cptr],
-        )
+        self.invoke_unit(args::FrameMap {
+            vaddr,
+            rights: rights.to_word(),
+            attributes: attributes.0,
+            vspace: vspace.cptr,
+        })
     }
 
     /// Removes the frame's mapping (no error if it had none).
     pub fn frame_unmap(self) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::FrameUnmap, &[], &[])
+        self.invoke_unit(args::FrameUnmap {})
     }
 
     /// The frame's physical address.
     pub fn frame_get_address(self) -> Result<u64, InvocationError> {
-        self.invoke(InvocationLabel::FrameGetAddress, &[], &[])
+        self.invoke_declared(args::FrameGetAddress {})
             .map(|r| r.mrs[0])
     }
 
@@ -795,14 +814,14 @@ impl PageTable {
         vaddr: u64,
         attributes: VmAttributes,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::PageTableMap,
-            &[vaddr, attributes.0],
-            &[vspace.cptr],
-        )
+        self.invoke_unit(args::PageTableMap {
+            vaddr,
+            attributes: attributes.0,
+            vspace: vspace.cptr,
+        })
     }
     pub fn page_table_unmap(self) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::PageTableUnmap, &[], &[])
+        self.invoke_unit(args::PageTableUnmap {})
     }
 }
 
@@ -814,14 +833,14 @@ impl PageDirectory {
         vaddr: u64,
         attributes: VmAttributes,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::PageDirectoryMap,
-            &[vaddr, attributes.0],
-            &[vspace.cptr],
-        )
+        self.invoke_unit(args::PageDirectoryMap {
+            vaddr,
+            attributes: attributes.0,
+            vspace: vspace.cptr,
+        })
     }
     pub fn page_directory_unmap(self) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::PageDirectoryUnmap, &[], &[])
+        self.invoke_unit(args::PageDirectoryUnmap {})
     }
 }
 
@@ -833,14 +852,14 @@ impl Pdpt {
         vaddr: u64,
         attributes: VmAttributes,
     ) -> Result<(), InvocationError> {
-        self.invoke_unit(
-            InvocationLabel::PdptMap,
-            &[vaddr, attributes.0],
-            &[vspace.cptr],
-        )
+        self.invoke_unit(args::PdptMap {
+            vaddr,
+            attributes: attributes.0,
+            vspace: vspace.cptr,
+        })
     }
     pub fn pdpt_unmap(self) -> Result<(), InvocationError> {
-        self.invoke_unit(InvocationLabel::PdptUnmap, &[], &[])
+        self.invoke_unit(args::PdptUnmap {})
     }
 }
 

@@ -14,7 +14,8 @@
 //! | `NotEnoughMemory` | `[bytes available]` |
 //!
 //! [`InvocationError`] keeps the raw words and the invocation label, so its
-//! `Display` can name the argument ("argument 1 (size_bits)").
+//! `Display` can name the argument ("argument 1 (size_bits)") from the
+//! invocation's declaration in `ward_abi::invocation`.
 
 use core::fmt;
 
@@ -107,62 +108,6 @@ pub enum LookupSide {
     Destination,
 }
 
-/// The names of an invocation's word arguments, in message-register order
-/// (the order `InvalidArgument` indices count in), as docs/kernel.md lists them.
-pub fn argument_names(label: InvocationLabel) -> &'static [&'static str] {
-    use InvocationLabel::*;
-    match label {
-        UntypedRetype => &[
-            "type",
-            "size_bits",
-            "node_index",
-            "node_depth",
-            "node_offset",
-            "num_objects",
-        ],
-        CNodeRevoke | CNodeDelete => &["index", "depth"],
-        CNodeCopy => &[
-            "dest_index",
-            "dest_depth",
-            "src_index",
-            "src_depth",
-            "rights",
-        ],
-        CNodeMint => &[
-            "dest_index",
-            "dest_depth",
-            "src_index",
-            "src_depth",
-            "rights",
-            "badge",
-        ],
-        CNodeMove => &["dest_index", "dest_depth", "src_index", "src_depth"],
-        CNodeMutate => &["dest_index", "dest_depth", "src_index", "src_depth", "data"],
-        TcbConfigure => &[
-            "fault_ep",
-            "cspace_root_data",
-            "vspace_root_data",
-            "ipc_buffer",
-        ],
-        TcbSetPriority => &["priority"],
-        TcbSetMcPriority => &["mcp"],
-        TcbSetSchedParams => &["mcp", "priority"],
-        TcbSetIpcBuffer => &["ipc_buffer"],
-        TcbReadRegisters => &["suspend_source", "count"],
-        TcbWriteRegisters => &["resume_target", "arch_flags", "count"],
-        FrameMap => &["vaddr", "rights", "attributes"],
-        PdptMap | PageDirectoryMap | PageTableMap => &["vaddr", "attributes"],
-        _ => &[],
-    }
-}
-
-fn name_of(names: &[&'static str], index: u64) -> &'static str {
-    usize::try_from(index)
-        .ok()
-        .and_then(|i| names.get(i).copied())
-        .unwrap_or("?")
-}
-
 impl fmt::Display for LookupSide {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
@@ -201,7 +146,7 @@ impl fmt::Display for InvocationError {
             Error::InvalidArgument => {
                 write!(f, ": argument {}", d[0])?;
                 if let Some(label) = self.label {
-                    write!(f, " ({})", name_of(argument_names(label), d[0]))?;
+                    write!(f, " ({})", label.declaration().word_name(d[0]))?;
                 }
                 Ok(())
             }
@@ -209,16 +154,18 @@ impl fmt::Display for InvocationError {
             // 0.. (as in seL4).
             Error::InvalidCapability => match d[0] {
                 0 => write!(f, ": the invoked capability has the wrong type or rights"),
-                n => write!(
-                    f,
-                    ": capability argument {} has the wrong type or rights",
-                    n - 1
-                ),
+                n => {
+                    write!(f, ": capability argument {}", n - 1)?;
+                    if let Some(name) = self.label.and_then(|l| l.declaration().cap_name(n - 1)) {
+                        write!(f, " ({name})")?;
+                    }
+                    write!(f, " has the wrong type or rights")
+                }
             },
             Error::TruncatedMessage => {
                 write!(f, ": argument {} is missing", d[0])?;
                 if let Some(label) = self.label {
-                    write!(f, " ({})", name_of(argument_names(label), d[0]))?;
+                    write!(f, " ({})", label.declaration().word_name(d[0]))?;
                 }
                 Ok(())
             }
@@ -277,7 +224,35 @@ mod tests {
             [9, 0, 0, 0],
             Some(InvocationLabel::CNodeDelete),
         );
-        assert!(e.to_string().ends_with("argument 9 (?)"), "{e}");
+        assert!(
+            e.to_string()
+                .ends_with("argument 9 (beyond the 2 word arguments the invocation takes)"),
+            "{e}"
+        );
+    }
+
+    /// Every invocation names every argument an error can point at: its
+    /// declared words, its tail, and past its end; and each capability
+    /// argument. No "(?)" anywhere.
+    #[test]
+    fn no_invocation_has_an_unnamed_argument() {
+        for label in InvocationLabel::ALL.iter().copied() {
+            for index in 0..24 {
+                for error in [Error::InvalidArgument, Error::TruncatedMessage] {
+                    let text = err(error, [index, 0, 0, 0], Some(label)).to_string();
+                    assert!(!text.contains("(?)") && !text.contains("()"), "{text}");
+                }
+            }
+            for (index, cap) in label.declaration().caps.iter().enumerate() {
+                let text = err(
+                    Error::InvalidCapability,
+                    [index as u64 + 1, 0, 0, 0],
+                    Some(label),
+                )
+                .to_string();
+                assert!(text.contains(&std::format!("({})", cap.name)), "{text}");
+            }
+        }
     }
 
     #[test]
@@ -289,7 +264,7 @@ mod tests {
         );
         assert!(
             e.to_string()
-                .contains("capability argument 1 has the wrong type"),
+                .contains("capability argument 1 (vspace_root) has the wrong type"),
             "{e}"
         );
         let e = err(

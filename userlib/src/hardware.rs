@@ -11,7 +11,7 @@ use crate::cap::{
     CNode, IoPageTable, IoPort, IoPortControl, IoSpace, IrqControl, IrqHandler, Notification,
 };
 use crate::error::InvocationError;
-use ward_abi::invocation::InvocationLabel;
+use ward_abi::invocation::args;
 
 impl IoPortControl {
     /// Issues ports `first..=last` into the slot `(root, index, depth)`.
@@ -23,50 +23,54 @@ impl IoPortControl {
         index: u64,
         depth: u64,
     ) -> Result<(), InvocationError> {
-        self.invoke_raw(
-            InvocationLabel::IoPortControlIssue as u64,
-            &[u64::from(first), u64::from(last), index, depth],
-            &[root.cptr()],
-        )
-        .map(|_| ())
+        self.invoke_unit(args::IoPortControlIssue {
+            first: u64::from(first),
+            last: u64::from(last),
+            index,
+            depth,
+            root: root.cptr(),
+        })
     }
 }
 
 impl IoPort {
-    fn read(self, label: InvocationLabel, port: u16) -> Result<u64, InvocationError> {
-        self.invoke_raw(label as u64, &[u64::from(port)], &[])
-            .map(|reply| reply.mrs[0])
-    }
-
-    fn write(self, label: InvocationLabel, port: u16, value: u64) -> Result<(), InvocationError> {
-        self.invoke_raw(label as u64, &[u64::from(port), value], &[])
-            .map(|_| ())
-    }
-
     pub fn io_port_in8(self, port: u16) -> Result<u8, InvocationError> {
-        self.read(InvocationLabel::IoPortIn8, port).map(|v| v as u8)
+        let port = u64::from(port);
+        self.invoke_declared(args::IoPortIn8 { port })
+            .map(|r| r.mrs[0] as u8)
     }
 
     pub fn io_port_in16(self, port: u16) -> Result<u16, InvocationError> {
-        self.read(InvocationLabel::IoPortIn16, port)
-            .map(|v| v as u16)
+        let port = u64::from(port);
+        self.invoke_declared(args::IoPortIn16 { port })
+            .map(|r| r.mrs[0] as u16)
     }
 
     pub fn io_port_in32(self, port: u16) -> Result<u32, InvocationError> {
-        self.read(InvocationLabel::IoPortIn32, port)
-            .map(|v| v as u32)
+        let port = u64::from(port);
+        self.invoke_declared(args::IoPortIn32 { port })
+            .map(|r| r.mrs[0] as u32)
     }
 
     pub fn io_port_out8(self, port: u16, value: u8) -> Result<(), InvocationError> {
-        self.write(InvocationLabel::IoPortOut8, port, u64::from(value))
+        self.invoke_unit(args::IoPortOut8 {
+            port: u64::from(port),
+            value: u64::from(value),
+        })
     }
 
     pub fn io_port_out16(self, port: u16, value: u16) -> Result<(), InvocationError> {
-        self.write(InvocationLabel::IoPortOut16, port, u64::from(value))
+        self.invoke_unit(args::IoPortOut16 {
+            port: u64::from(port),
+            value: u64::from(value),
+        })
     }
 
     pub fn io_port_out32(self, port: u16, value: u32) -> Result<(), InvocationError> {
-        self.write(InvocationLabel::IoPortOut32, port, u64::from(value))
+        self.invoke_unit(args::IoPortOut32 {
+            port: u64::from(port),
+            value: u64::from(value),
+        })
     }
 }
 
@@ -98,12 +102,14 @@ impl IrqControl {
     ) -> Result<(), InvocationError> {
         let level = u64::from(trigger == Trigger::Level);
         let active_low = u64::from(polarity == Polarity::ActiveLow);
-        self.invoke_raw(
-            InvocationLabel::IrqControlGet as u64,
-            &[index, depth, line, level, active_low],
-            &[root.cptr()],
-        )
-        .map(|_| ())
+        self.invoke_unit(args::IrqControlGet {
+            index,
+            depth,
+            line,
+            level,
+            active_low,
+            root: root.cptr(),
+        })
     }
 }
 
@@ -120,11 +126,12 @@ impl IrqControl {
         index: u64,
         depth: u64,
     ) -> Result<(u64, u32), InvocationError> {
-        let reply = self.invoke_raw(
-            InvocationLabel::IrqControlGetMsi as u64,
-            &[index, depth, u64::from(requester)],
-            &[root.cptr()],
-        )?;
+        let reply = self.invoke_declared(args::IrqControlGetMsi {
+            index,
+            depth,
+            requester: u64::from(requester),
+            root: root.cptr(),
+        })?;
         Ok((reply.mrs[0], reply.mrs[1] as u32))
     }
 }
@@ -135,24 +142,19 @@ impl IrqHandler {
         self,
         notification: Notification,
     ) -> Result<(), InvocationError> {
-        self.invoke_raw(
-            InvocationLabel::IrqHandlerSetNotification as u64,
-            &[],
-            &[notification.cptr()],
-        )
-        .map(|_| ())
+        self.invoke_unit(args::IrqHandlerSetNotification {
+            notification: notification.cptr(),
+        })
     }
 
     /// The last interrupt was handled: unmask the line.
     pub fn irq_handler_ack(self) -> Result<(), InvocationError> {
-        self.invoke_raw(InvocationLabel::IrqHandlerAck as u64, &[], &[])
-            .map(|_| ())
+        self.invoke_unit(args::IrqHandlerAck {})
     }
 
     /// Unbinds the notification and masks the line.
     pub fn irq_handler_clear(self) -> Result<(), InvocationError> {
-        self.invoke_raw(InvocationLabel::IrqHandlerClear as u64, &[], &[])
-            .map(|_| ())
+        self.invoke_unit(args::IrqHandlerClear {})
     }
 }
 
@@ -178,12 +180,13 @@ impl IoSpace {
         index: u64,
         depth: u64,
     ) -> Result<(), InvocationError> {
-        self.invoke_raw(
-            InvocationLabel::IoSpaceIssue as u64,
-            &[u64::from(requester), u64::from(domain), index, depth],
-            &[root.cptr()],
-        )
-        .map(|_| ())
+        self.invoke_unit(args::IoSpaceIssue {
+            requester: u64::from(requester),
+            domain: u64::from(domain),
+            index,
+            depth,
+            root: root.cptr(),
+        })
     }
 
     /// The device's DMA faults will signal `notification` (with its badge).
@@ -191,17 +194,14 @@ impl IoSpace {
         self,
         notification: Notification,
     ) -> Result<(), InvocationError> {
-        self.invoke_raw(
-            InvocationLabel::IoSpaceSetFaultNotification as u64,
-            &[],
-            &[notification.cptr()],
-        )
-        .map(|_| ())
+        self.invoke_unit(args::IoSpaceSetFaultNotification {
+            notification: notification.cptr(),
+        })
     }
 
     /// Takes the oldest DMA fault recorded for the device, if any.
     pub fn io_space_read_fault(self) -> Result<Option<DmaFault>, InvocationError> {
-        let reply = self.invoke_raw(InvocationLabel::IoSpaceReadFault as u64, &[], &[])?;
+        let reply = self.invoke_declared(args::IoSpaceReadFault {})?;
         Ok((reply.mrs[0] == 1).then_some(DmaFault {
             address: reply.mrs[1],
             is_write: reply.mrs[2] != 0,
@@ -214,17 +214,14 @@ impl IoPageTable {
     /// Maps the IO page table into `space` for the IO addresses around
     /// `ioaddr`. The first table mapped into a domain becomes its root.
     pub fn io_page_table_map(self, space: IoSpace, ioaddr: u64) -> Result<(), InvocationError> {
-        self.invoke_raw(
-            InvocationLabel::IoPageTableMap as u64,
-            &[ioaddr],
-            &[space.cptr()],
-        )
-        .map(|_| ())
+        self.invoke_unit(args::IoPageTableMap {
+            ioaddr,
+            iospace: space.cptr(),
+        })
     }
 
     pub fn io_page_table_unmap(self) -> Result<(), InvocationError> {
-        self.invoke_raw(InvocationLabel::IoPageTableUnmap as u64, &[], &[])
-            .map(|_| ())
+        self.invoke_unit(args::IoPageTableUnmap {})
     }
 }
 
@@ -237,11 +234,10 @@ impl<T: crate::cap::cap_type::FrameType> crate::cap::Cap<T> {
         ioaddr: u64,
         rights: crate::CapRights,
     ) -> Result<(), InvocationError> {
-        self.invoke_raw(
-            InvocationLabel::FrameMapIo as u64,
-            &[ioaddr, rights.to_word()],
-            &[space.cptr()],
-        )
-        .map(|_| ())
+        self.invoke_unit(args::FrameMapIo {
+            ioaddr,
+            rights: rights.to_word(),
+            iospace: space.cptr(),
+        })
     }
 }

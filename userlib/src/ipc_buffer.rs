@@ -328,7 +328,11 @@ mod tests {
         let rsp = STACK.prepare(0x1234_0000);
         assert_eq!(rsp % 16, 8);
         assert_eq!(STACK.top() % THREAD_STACK_BYTES as u64, 0);
-        let found = buffer_for_stack(rsp, |b| unsafe { core::ptr::read(b as *const [u64; 2]) });
+        let found = buffer_for_stack(rsp, |b| {
+            // SAFETY: `b` is the header of STACK, which `prepare` just wrote:
+            // two words inside the static.
+            unsafe { core::ptr::read(b as *const [u64; 2]) }
+        });
         assert_eq!(found, 0x1234_0000);
     }
 }

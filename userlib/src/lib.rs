@@ -39,6 +39,10 @@
 //! tcb.tcb_bind_notification(Tcb::from_cptr(6)); // wants a Cap<Notification>
 //! ```
 #![cfg_attr(not(test), no_std)]
+// Every `unsafe` block says why it is sound, and an `unsafe fn` body is no
+// licence for unmarked unsafe operations (issue 16's aliasing rules).
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod cap;
 pub mod component;

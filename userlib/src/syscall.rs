@@ -222,3 +222,28 @@ pub fn wait(cptr: u64) -> Result<u64, InvocationError> {
 pub fn poll(cptr: u64) -> Result<u64, InvocationError> {
     nb_recv(cptr).map(|r| r.badge)
 }
+
+/// What `DebugCapIdentify` says about a slot (see `ward_abi::syscall`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CapIdentity {
+    /// Its kind (`ward_abi::cap_kind`; `NULL` for an empty slot).
+    pub kind: u64,
+    pub rights: ward_abi::rights::CapRights,
+    /// Endpoints and notifications: the badge (0 = unbadged).
+    pub badge: u64,
+    /// Frames and paging structures: mapped through this capability.
+    pub mapped: bool,
+}
+
+/// `DebugCapIdentify`: the kind, rights, badge and mapping of the
+/// capability at `cptr` (for audits and tests that check what a slot holds).
+pub fn debug_cap_identify(cptr: u64) -> CapIdentity {
+    let [_, kind, rights, badge, mapped, ..] =
+        raw_syscall6(Syscall::DebugCapIdentify as u64, cptr, 0, [0; 4]);
+    CapIdentity {
+        kind,
+        rights: ward_abi::rights::CapRights::from_word(rights),
+        badge,
+        mapped: mapped != 0,
+    }
+}

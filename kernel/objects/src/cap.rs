@@ -30,6 +30,10 @@ pub const ASID_BITS: u32 = 12;
 /// Mapped virtual addresses are user (lower-half) addresses below 2^47.
 pub const USER_VADDR_LIMIT: u64 = 1 << 47;
 const MAPPED_FLAG: u64 = 1 << 63;
+/// A frame cap's flags: its rights in the low bits, then its size and kind.
+const FRAME_LARGE_FLAG: u32 = CapRights::BITS;
+const FRAME_DEVICE_FLAG: u32 = CapRights::BITS + 1;
+const _: () = assert!(FRAME_DEVICE_FLAG < 7, "frame flags fit the 7 flag bits");
 
 /// The kind of a capability, without its data.
 #[repr(u8)]
@@ -60,6 +64,7 @@ pub enum CapType {
 }
 
 impl CapType {
+    #[inline]
     fn from_tag(tag: u64) -> CapType {
         use CapType::*;
         match tag {
@@ -153,8 +158,13 @@ pub enum Cap {
         guard: u64,
         guard_bits: u8,
     },
+    /// A thread. Its rights say what the holder may do with it: Read to
+    /// read its registers, Write to run it (suspend, resume, write registers,
+    /// priorities, notification binding), Grant to install capabilities in
+    /// it (fault endpoint, CSpace, VSpace, IPC buffer).
     Tcb {
         object: PAddr,
+        rights: CapRights,
     },
     Frame {
         object: PAddr,
@@ -231,7 +241,69 @@ fn word0(cap_type: CapType, object: PAddr, flags: u64) -> u64 {
     (object & PADDR_MASK) | ((cap_type as u64) << TAG_SHIFT) | (flags << FLAGS_SHIFT)
 }
 
+/// The fields of an endpoint capability, read straight from a slot's two
+/// words (see [`Cap::endpoint_in`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EndpointCap {
+    pub object: PAddr,
+    pub badge: u64,
+    pub rights: CapRights,
+}
+
+/// The tag of a slot's first word.
+#[inline(always)]
+fn tag_of(w0: u64) -> u64 {
+    (w0 >> TAG_SHIFT) & TAG_MASK
+}
+
 impl Cap {
+    /// The kind of the capability in a slot's two words, without decoding it.
+    #[inline(always)]
+    pub fn type_in(words: [u64; 2]) -> CapType {
+        CapType::from_tag(tag_of(words[0]))
+    }
+
+    /// An endpoint capability's fields from a slot's two words, or `None`
+    /// for any other kind: [`Cap::decode`] narrowed to what the IPC fast
+    /// path reads.
+    #[inline(always)]
+    pub fn endpoint_in(words: [u64; 2]) -> Option<EndpointCap> {
+        let [w0, w1] = words;
+        (tag_of(w0) == CapType::Endpoint as u64).then_some(EndpointCap {
+            object: w0 & PADDR_MASK,
+            badge: w1,
+            rights: CapRights::from_word((w0 >> FLAGS_SHIFT) & FLAGS_MASK),
+        })
+    }
+
+    /// A reply capability's caller and grant flag from a slot's two words.
+    #[inline(always)]
+    pub fn reply_in(words: [u64; 2]) -> Option<(PAddr, bool)> {
+        let w0 = words[0];
+        (tag_of(w0) == CapType::Reply as u64)
+            .then_some((w0 & PADDR_MASK, (w0 >> FLAGS_SHIFT) & 1 != 0))
+    }
+
+    /// A PML4 capability's object from a slot's two words.
+    #[inline(always)]
+    pub fn pml4_in(words: [u64; 2]) -> Option<PAddr> {
+        let w0 = words[0];
+        (tag_of(w0) == CapType::Pml4 as u64).then_some(w0 & PADDR_MASK)
+    }
+
+    /// A CNode capability's (object, radix bits, guard, guard bits) from a
+    /// slot's two words.
+    #[inline(always)]
+    pub fn cnode_in(words: [u64; 2]) -> Option<(PAddr, u32, u64, u32)> {
+        let [w0, w1] = words;
+        (tag_of(w0) == CapType::CNode as u64).then_some((
+            w0 & PADDR_MASK,
+            ((w0 >> FLAGS_SHIFT) & FLAGS_MASK) as u32,
+            w1 >> 6,
+            (w1 & 0x3f) as u32,
+        ))
+    }
+
     /// The kind of this capability.
     pub fn cap_type(&self) -> CapType {
         use Cap::*;
@@ -271,7 +343,7 @@ impl Cap {
             | Endpoint { object, .. }
             | Notification { object, .. }
             | CNode { object, .. }
-            | Tcb { object }
+            | Tcb { object, .. }
             | Frame { object, .. }
             | Pml4 { object, .. }
             | Pdpt { object, .. }
@@ -309,7 +381,8 @@ impl Cap {
         match *self {
             Cap::Endpoint { rights, .. }
             | Cap::Notification { rights, .. }
-            | Cap::Frame { rights, .. } => rights,
+            | Cap::Frame { rights, .. }
+            | Cap::Tcb { rights, .. } => rights,
             _ => CapRights::ALL,
         }
     }
@@ -387,7 +460,7 @@ impl Cap {
                 word0(t, object, radix_bits as u64),
                 guard_bits as u64 | (guard << 6),
             ],
-            Tcb { object } => [word0(t, object, 0), 0],
+            Tcb { object, rights } => [word0(t, object, rights.to_word()), 0],
             Frame {
                 object,
                 size,
@@ -396,8 +469,8 @@ impl Cap {
                 mapping,
             } => {
                 let flags = rights.to_word()
-                    | ((size == FrameSize::Large) as u64) << 4
-                    | (is_device as u64) << 5;
+                    | ((size == FrameSize::Large) as u64) << FRAME_LARGE_FLAG
+                    | (is_device as u64) << FRAME_DEVICE_FLAG;
                 [word0(t, object, flags), encode_mapping(mapping)]
             }
             Pml4 { object, asid } => [
@@ -427,6 +500,7 @@ impl Cap {
     }
 
     /// Decodes the two words of a slot.
+    #[inline]
     pub fn decode(words: [u64; 2]) -> Cap {
         let [w0, w1] = words;
         let object = w0 & PADDR_MASK;
@@ -456,16 +530,16 @@ impl Cap {
                 guard: w1 >> 6,
                 guard_bits: (w1 & 0x3f) as u8,
             },
-            CapType::Tcb => Cap::Tcb { object },
+            CapType::Tcb => Cap::Tcb { object, rights },
             CapType::Frame => Cap::Frame {
                 object,
-                size: if flags & (1 << 4) != 0 {
+                size: if flags & (1 << FRAME_LARGE_FLAG) != 0 {
                     FrameSize::Large
                 } else {
                     FrameSize::Small
                 },
                 rights,
-                is_device: flags & (1 << 5) != 0,
+                is_device: flags & (1 << FRAME_DEVICE_FLAG) != 0,
                 mapping: decode_mapping(w1),
             },
             CapType::Pml4 => Cap::Pml4 {

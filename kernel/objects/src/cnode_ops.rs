@@ -58,7 +58,7 @@ mod arg {
 }
 
 /// Decodes a CNode guard word: guard size in the low 6 bits, guard above.
-pub(crate) fn decode_guard(data: u64, radix_bits: u8) -> Option<(u64, u8)> {
+pub fn decode_guard(data: u64, radix_bits: u8) -> Option<(u64, u8)> {
     let guard_bits = (data & 0x3f) as u32;
     let guard = data >> 6;
     let fits = guard_bits <= MAX_GUARD_BITS
@@ -165,6 +165,10 @@ fn with_rights(cap: Cap, mask: CapRights) -> Cap {
             rights: rights.intersect(mask),
             is_device,
             mapping,
+        },
+        Cap::Tcb { object, rights } => Cap::Tcb {
+            object,
+            rights: rights.intersect(mask),
         },
         other => other,
     }
@@ -483,7 +487,7 @@ impl Objects {
                     );
                     return Step::More;
                 }
-                Cap::Tcb { object } if self.is_final(cur) => {
+                Cap::Tcb { object, .. } if self.is_final(cur) => {
                     hooks.finalise(*self, cap);
                     let remaining = TCB_SLOT_COUNT as u32;
                     self.set_cap(
@@ -502,6 +506,62 @@ impl Objects {
                 }
             }
         }
+    }
+
+    /// Deletes the cap in `slot` if that takes one step: anything but the
+    /// last capability to a CNode or TCB (whose slots must be emptied, a
+    /// preemptible job for [`Objects::delete_cap`]) or a zombie. Returns
+    /// whether it did; `false` changes nothing. For the kernel's own slots
+    /// whose caps are leaves by construction (a TCB's reply, fault-endpoint,
+    /// IPC-buffer and VSpace slots), where no preemption point can arise.
+    #[must_use]
+    pub fn delete_leaf_cap(&self, slot: Slot, hooks: &mut impl ObjectHooks) -> bool {
+        let cap = self.cap(slot);
+        let container = match cap {
+            Cap::Null => return true,
+            Cap::Zombie { .. } => true,
+            Cap::CNode { .. } | Cap::Tcb { .. } => self.is_final(slot),
+            _ => false,
+        };
+        if container {
+            return false;
+        }
+        self.delete_leaf(slot, hooks);
+        true
+    }
+
+    /// A reply capability made by [`Objects::put_reply_cap`] is taken out
+    /// of `slot` and returned (the caller it names, and whether the reply
+    /// may carry capabilities), without finalising it: for a reply that is
+    /// being delivered. `None` (and nothing changes) if `slot` holds no
+    /// reply capability.
+    #[inline]
+    pub fn take_reply_cap(&self, slot: Slot) -> Option<(crate::Tcb, bool)> {
+        let (tcb, can_grant) = Cap::reply_in(self.cap_words(slot))?;
+        // Reply caps are never linked into the derivation tree (they are
+        // originals that cannot be copied), so emptying the slot is all.
+        debug_assert!(self.mdb(slot).prev.is_none() && self.mdb(slot).next.is_none());
+        self.clear_unlinked(slot);
+        Some((crate::Tcb(tcb), can_grant))
+    }
+
+    /// Puts a reply capability to `caller` in the empty `slot` (a TCB's
+    /// caller slot): an original with no place in the derivation tree.
+    /// `false` (and nothing changes) if the slot is occupied.
+    #[inline]
+    #[must_use]
+    pub fn put_reply_cap(&self, slot: Slot, caller: crate::Tcb, can_grant: bool) -> bool {
+        if Cap::type_in(self.cap_words(slot)) != crate::CapType::Null {
+            return false;
+        }
+        self.set_unlinked_original(
+            slot,
+            Cap::Reply {
+                tcb: caller.0,
+                can_grant,
+            },
+        );
+        true
     }
 
     /// Deletes the cap in `slot`, with preemption points between steps.

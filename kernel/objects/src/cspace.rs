@@ -130,6 +130,24 @@ impl Objects {
         Ok(resolved.slot)
     }
 
+    /// The slot `cptr` names when the CSpace root in `root_slot` is a
+    /// single CNode whose guard and radix take all 64 bits (as every
+    /// component's and the root task's do): the one-level case of
+    /// [`Objects::lookup_cap`], without decoding a capability. `None` when
+    /// that is not the shape of the CSpace or the guard does not match: the
+    /// caller then does the general lookup, which also reports the failure.
+    #[inline(always)]
+    pub fn lookup_one_level(&self, root_slot: Slot, cptr: u64) -> Option<Slot> {
+        let (object, radix_bits, guard, guard_bits) = Cap::cnode_in(self.cap_words(root_slot))?;
+        if radix_bits + guard_bits != CPTR_BITS || radix_bits == 0 || radix_bits >= CPTR_BITS {
+            return None;
+        }
+        if cptr >> radix_bits != guard {
+            return None;
+        }
+        Some(self.cnode_slot(object, cptr & ((1u64 << radix_bits) - 1)))
+    }
+
     /// Finds the capability a syscall names by `cptr` in the thread's CSpace
     /// `root`, using all 64 bits (seL4's `lookupCap`); the walk may stop early
     /// at a non-CNode cap. An empty slot is a `MissingCapability` failure.

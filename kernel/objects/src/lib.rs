@@ -18,6 +18,10 @@
 //! (finalising destroyed objects, and the preemption check used by long
 //! operations). See docs/kernel.md for the user-visible semantics.
 #![no_std]
+// Every `unsafe` block says why it is sound, and an `unsafe fn` body is no
+// licence for unmarked unsafe operations (issue 16's aliasing rules).
+#![deny(clippy::undocumented_unsafe_blocks)]
+#![deny(unsafe_op_in_unsafe_fn)]
 
 pub mod cap;
 pub mod cnode_ops;
@@ -51,11 +55,12 @@ pub struct Objects {
 
 impl Objects {
     /// Wraps a physical-memory window.
-    pub fn new(window: PhysWindow) -> Objects {
+    pub const fn new(window: PhysWindow) -> Objects {
         Objects { mem: window }
     }
 
     /// The window, for the kernel's own access to object memory it defines.
+    #[inline(always)]
     pub fn window(&self) -> PhysWindow {
         self.mem
     }

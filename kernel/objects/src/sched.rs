@@ -58,6 +58,7 @@ impl ReadyQueues {
     }
 
     /// The highest priority with a ready thread.
+    #[inline]
     pub fn highest_priority(&self) -> Option<u8> {
         if self.top == 0 {
             return None;
@@ -69,12 +70,14 @@ impl ReadyQueues {
 
     /// The thread that should run next: the head of the highest non-empty
     /// queue (it stays queued; the kernel dequeues or rotates it).
+    #[inline]
     pub fn choose(&self) -> Option<Tcb> {
         self.highest_priority()
             .and_then(|p| Tcb::from_link(self.head[p as usize]))
     }
 
     /// Whether `tcb` is in a ready queue.
+    #[inline]
     pub fn contains(&self, objects: &Objects, tcb: Tcb) -> bool {
         objects.tcb_field(tcb, field::IN_READY_QUEUE) != 0
     }
@@ -140,6 +143,49 @@ impl ReadyQueues {
         if self.head[p] == 0 {
             self.unmark(p);
         }
+    }
+
+    /// The running thread `out` stops (it blocks) and `into`, which is in
+    /// no queue and has at least `out`'s priority, becomes runnable: the
+    /// same as removing `out` and enqueueing `into` at the back of its
+    /// queue, which is what the IPC fast path's general equivalent does.
+    /// Returns whether `into` is now the thread to run (the head of the
+    /// highest non-empty queue), so the caller can switch to it without
+    /// choosing; otherwise the scheduler must choose (another thread of
+    /// `into`'s priority was ready and comes first, round robin).
+    ///
+    /// When `out` is alone in its queue and `into` has its priority (a
+    /// client and its server taking turns), `into` simply takes `out`'s
+    /// place: a few stores, no bitmap change.
+    ///
+    /// `out` must be in its queue (the running thread is) and `into` in
+    /// none (it was blocked).
+    pub fn hand_over(&mut self, objects: &Objects, out: Tcb, into: Tcb) -> bool {
+        debug_assert!(self.contains(objects, out) && !self.contains(objects, into));
+        let p = objects.tcb_priority(out) as usize;
+        if objects.tcb_priority(into) as usize == p
+            && self.head[p] == out.0
+            && self.tail[p] == out.0
+        {
+            objects.set_tcb_field(into, field::SCHED_PREV, 0);
+            objects.set_tcb_field(into, field::SCHED_NEXT, 0);
+            objects.set_tcb_field(into, field::IN_READY_QUEUE, 1);
+            objects.set_tcb_field(out, field::IN_READY_QUEUE, 0);
+            self.head[p] = into.0;
+            self.tail[p] = into.0;
+            return true;
+        }
+        self.remove(objects, out);
+        self.enqueue(objects, into);
+        self.choose() == Some(into)
+    }
+
+    /// Whether `tcb` is alone in its priority's queue (so rotating it, as
+    /// Yield and the end of a time slice do, changes nothing).
+    #[inline]
+    pub fn is_alone(&self, objects: &Objects, tcb: Tcb) -> bool {
+        let p = objects.tcb_priority(tcb) as usize;
+        self.head[p] == tcb.0 && self.tail[p] == tcb.0
     }
 
     /// Round robin: moves `tcb` to the back of its queue (end of time slice, Yield).

@@ -53,11 +53,19 @@ fn link(word: u64) -> Option<Slot> {
 
 impl Objects {
     /// The capability in `slot`.
+    #[inline]
     pub fn cap(&self, slot: Slot) -> Cap {
-        Cap::decode([
-            self.mem.read_word(slot.word(0)),
-            self.mem.read_word(slot.word(1)),
-        ])
+        Cap::decode(self.cap_words(slot))
+    }
+
+    /// The two words of the capability in `slot`, undecoded (for the
+    /// narrow readers `Cap::endpoint_in` and its kin).
+    #[inline(always)]
+    pub fn cap_words(&self, slot: Slot) -> [u64; 2] {
+        [
+            self.mem.read_in(slot.0, SLOT_BITS, 0),
+            self.mem.read_in(slot.0, SLOT_BITS, 8),
+        ]
     }
 
     /// Overwrites the capability in `slot`, leaving its tree links alone.
@@ -96,6 +104,29 @@ impl Objects {
     pub(crate) fn set_next(&self, slot: Slot, next: Option<Slot>) {
         let node = self.mdb(slot);
         self.set_mdb(slot, MdbNode { next, ..node });
+    }
+
+    /// Writes `cap` into the empty `slot` as an original that stands alone
+    /// in the derivation tree (no links; revocable, the first of its badge),
+    /// four word writes: what [`Objects::put_reply_cap`] needs on the IPC
+    /// fast path.
+    #[inline(always)]
+    pub(crate) fn set_unlinked_original(&self, slot: Slot, cap: Cap) {
+        let [w0, w1] = cap.encode();
+        self.mem.write_in(slot.0, SLOT_BITS, 0, w0);
+        self.mem.write_in(slot.0, SLOT_BITS, 8, w1);
+        self.mem
+            .write_in(slot.0, SLOT_BITS, 16, REVOCABLE | FIRST_BADGED);
+        self.mem.write_in(slot.0, SLOT_BITS, 24, 0);
+    }
+
+    /// Empties a slot with no derivation-tree links (the counterpart of
+    /// [`Objects::set_unlinked_original`]).
+    #[inline(always)]
+    pub(crate) fn clear_unlinked(&self, slot: Slot) {
+        for word in 0..4 {
+            self.mem.write_in(slot.0, SLOT_BITS, word * 8, 0);
+        }
     }
 
     /// Empties `slot` completely (cap and links), without touching neighbours.

@@ -137,6 +137,7 @@ impl Tcb {
     pub fn slot(self, which: TcbSlot) -> Slot {
         Slot(self.0 + TCB_SLOTS_OFFSET + which as u64 * SLOT_SIZE)
     }
+    #[inline(always)]
     fn field(self, index: u64) -> PAddr {
         self.0 + FIELDS_OFFSET + index * 8
     }
@@ -144,24 +145,31 @@ impl Tcb {
 
 impl Objects {
     /// Reads a raw TCB field (see [`field`]).
+    #[inline(always)]
     pub fn tcb_field(&self, tcb: Tcb, index: u64) -> u64 {
-        self.mem.read_word(tcb.field(index))
+        self.mem.read_in(tcb.0, TCB_BITS, tcb.field(index) - tcb.0)
     }
     /// Writes a raw TCB field (see [`field`]).
+    #[inline(always)]
     pub fn set_tcb_field(&self, tcb: Tcb, index: u64, value: u64) {
-        self.mem.write_word(tcb.field(index), value)
+        self.mem
+            .write_in(tcb.0, TCB_BITS, tcb.field(index) - tcb.0, value)
     }
+    #[inline]
     pub fn tcb_state(&self, tcb: Tcb) -> ThreadState {
         ThreadState::from_word(self.tcb_field(tcb, field::STATE))
     }
+    #[inline]
     pub fn set_tcb_state(&self, tcb: Tcb, state: ThreadState) {
         self.set_tcb_field(tcb, field::STATE, state as u64)
     }
+    #[inline]
     pub fn tcb_priority(&self, tcb: Tcb) -> u8 {
         self.tcb_field(tcb, field::PRIORITY) as u8
     }
     /// The thread's maximum controlled priority: the highest priority it may
     /// give any thread (itself included).
+    #[inline]
     pub fn tcb_mcp(&self, tcb: Tcb) -> u8 {
         (self.tcb_field(tcb, field::PRIORITY) >> 8) as u8
     }
@@ -170,7 +178,10 @@ impl Objects {
     }
     /// The kernel-virtual address of the TCB's register context area
     /// ([`TCB_CONTEXT_BYTES`] bytes, 1 KiB aligned).
+    #[inline(always)]
     pub fn tcb_context(&self, tcb: Tcb) -> *mut u8 {
-        self.mem.kernel_pointer(tcb.0, TCB_CONTEXT_BYTES)
+        const _: () = assert!(TCB_CONTEXT_BYTES.is_power_of_two());
+        self.mem
+            .block_pointer(tcb.0, TCB_CONTEXT_BYTES.trailing_zeros())
     }
 }

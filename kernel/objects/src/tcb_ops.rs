@@ -84,11 +84,11 @@ impl Objects {
                     "the IPC buffer must be 512-byte aligned",
                 ));
             }
-            if !matches!(self.cap(frame), Cap::Frame { rights, .. } if rights.contains(CapRights::READ_WRITE))
+            if !matches!(self.cap(frame), Cap::Frame { rights, is_device: false, .. } if rights.contains(CapRights::READ_WRITE))
             {
                 return Err(InvocationError::invalid_capability(
                     arg::BUFFER_CAP,
-                    "the IPC buffer must be a writable frame",
+                    "the IPC buffer must be a writable frame of RAM",
                 ));
             }
         }

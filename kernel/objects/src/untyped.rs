@@ -68,7 +68,10 @@ fn new_object_cap(object_type: ObjectType, paddr: u64, size_bits: u32, is_device
             free_index: 0,
             is_device,
         },
-        Tcb => Cap::Tcb { object: paddr },
+        Tcb => Cap::Tcb {
+            object: paddr,
+            rights: CapRights::ALL,
+        },
         Endpoint => Cap::Endpoint {
             object: paddr,
             badge: 0,

@@ -9,7 +9,7 @@ fn paddr(align_bits: u32) -> impl Strategy<Value = u64> {
 }
 
 fn rights() -> impl Strategy<Value = CapRights> {
-    (0u64..16).prop_map(CapRights::from_word)
+    (0u64..32).prop_map(CapRights::from_word)
 }
 
 fn mapping() -> impl Strategy<Value = Option<Mapping>> {
@@ -53,7 +53,7 @@ fn cap() -> impl Strategy<Value = Cap> {
                 }
             }
         ),
-        paddr(11).prop_map(|object| Cap::Tcb { object }),
+        (paddr(11), rights()).prop_map(|(object, rights)| Cap::Tcb { object, rights }),
         (paddr(12), any::<bool>(), rights(), any::<bool>(), mapping()).prop_map(
             |(object, large, rights, is_device, mapping)| {
                 Cap::Frame {

@@ -112,8 +112,8 @@ fn op() -> impl Strategy<Value = Op> {
     prop_oneof![
         5 => (untyped_sel(), 0..8u8, 0..16u8, prop::option::weighted(0.2, 0..USED_SLOTS), 0..USED_SLOTS, 1..4u8)
             .prop_map(|(ut, kind, size, node, offset, count)| Op::Retype { ut, kind, size, node, offset, count }),
-        3 => (sel(), sel(), 0..16u8).prop_map(|(src, dest, rights)| Op::Copy { src, dest, rights }),
-        3 => (sel(), sel(), 0..16u8, 0..4u8).prop_map(|(src, dest, rights, badge)| Op::Mint { src, dest, rights, badge }),
+        3 => (sel(), sel(), 0..32u8).prop_map(|(src, dest, rights)| Op::Copy { src, dest, rights }),
+        3 => (sel(), sel(), 0..32u8, 0..4u8).prop_map(|(src, dest, rights, badge)| Op::Mint { src, dest, rights, badge }),
         2 => (sel(), sel()).prop_map(|(src, dest)| Op::Move { src, dest }),
         1 => (sel(), sel(), 0..32u8).prop_map(|(src, dest, data)| Op::Mutate { src, dest, data }),
         2 => (sel(), 0..4u8).prop_map(|(slot, preempt)| Op::Delete { slot, preempt }),
@@ -681,7 +681,15 @@ impl World {
         }
         Ok(dests
             .into_iter()
-            .map(|d| (d, Cap::Tcb { object: 0 }))
+            .map(|d| {
+                (
+                    d,
+                    Cap::Tcb {
+                        object: 0,
+                        rights: CapRights::ALL,
+                    },
+                )
+            })
             .map(|(d, _)| (d, self.o_placeholder(ty)))
             .collect())
     }
@@ -711,7 +719,10 @@ impl World {
                 guard: 0,
                 guard_bits: 0,
             },
-            ObjectType::Tcb => Cap::Tcb { object: 0 },
+            ObjectType::Tcb => Cap::Tcb {
+                object: 0,
+                rights: CapRights::ALL,
+            },
             ObjectType::PageTable => Cap::PageTable {
                 object: 0,
                 mapping: None,
@@ -775,6 +786,10 @@ impl World {
                 rights: r.intersect(rights),
                 is_device,
                 mapping: None,
+            },
+            Cap::Tcb { object, rights: r } => Cap::Tcb {
+                object,
+                rights: r.intersect(rights),
             },
             other => other,
         };

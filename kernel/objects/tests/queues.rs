@@ -166,6 +166,74 @@ fn ready_queues_pick_the_highest_priority_round_robin() {
     assert_eq!(rq.choose(), None);
 }
 
+/// The queue of one priority, head first, read through the links.
+fn queue_order(o: &ward_kernel_objects::Objects, head: Tcb) -> Vec<Tcb> {
+    let mut order = vec![head];
+    while let Some(next) = Tcb::from_link(o.tcb_field(*order.last().unwrap(), field::SCHED_NEXT)) {
+        order.push(next);
+    }
+    order
+}
+
+#[test]
+fn hand_over_is_remove_then_enqueue() {
+    let (b, t, _, _) = setup(5);
+    let o = b.o();
+    let mut rq = ReadyQueues::new();
+    for tcb in &t {
+        o.set_tcb_priority_unqueued(*tcb, 100);
+    }
+    // Alone at its priority: the callee takes its place and runs.
+    rq.enqueue(&o, t[0]);
+    assert!(rq.hand_over(&o, t[0], t[1]));
+    assert_eq!(rq.choose(), Some(t[1]));
+    assert!(rq.is_alone(&o, t[1]) && !rq.contains(&o, t[0]));
+    // With another ready thread at that priority, round robin: the callee
+    // goes to the back and the other one comes first.
+    rq.enqueue(&o, t[2]);
+    assert!(!rq.hand_over(&o, t[1], t[3]));
+    assert_eq!(queue_order(&o, t[2]), vec![t[2], t[3]]);
+    assert_eq!(rq.choose(), Some(t[2]));
+    // To a higher priority: the callee runs at once.
+    o.set_tcb_priority_unqueued(t[4], 200);
+    assert!(rq.hand_over(&o, t[2], t[4]));
+    assert_eq!(rq.highest_priority(), Some(200));
+    assert_eq!(rq.choose(), Some(t[4]));
+    assert_eq!(queue_order(&o, t[3]), vec![t[3]]);
+    rq.remove(&o, t[4]);
+    rq.remove(&o, t[3]);
+    assert_eq!(rq.choose(), None);
+}
+
+#[test]
+fn reply_caps_go_in_and_out_of_a_caller_slot() {
+    use ward_kernel_objects::tcb::TcbSlot;
+    use ward_kernel_objects::Cap;
+    let (b, t, _, _) = setup(2);
+    let o = b.o();
+    let slot = t[1].slot(TcbSlot::Caller);
+    assert_eq!(o.take_reply_cap(slot), None);
+    assert!(o.put_reply_cap(slot, t[0], true));
+    assert!(!o.put_reply_cap(slot, t[0], false), "the slot is occupied");
+    assert_eq!(
+        o.cap(slot),
+        Cap::Reply {
+            tcb: t[0].0,
+            can_grant: true
+        }
+    );
+    assert_eq!(o.take_reply_cap(slot), Some((t[0], true)));
+    assert!(o.cap(slot).is_null());
+    assert!(o.put_reply_cap(slot, t[0], false));
+    let mut hooks = Hooks::default();
+    assert!(o.delete_leaf_cap(slot, &mut hooks), "a reply cap is a leaf");
+    assert!(o.cap(slot).is_null());
+    // The last cap to a TCB is no leaf: deleting it empties the TCB's slots.
+    let tcb_slot = b.slot(1);
+    assert!(!o.delete_leaf_cap(tcb_slot, &mut hooks));
+    assert!(matches!(o.cap(tcb_slot), Cap::Tcb { .. }));
+}
+
 #[test]
 fn every_priority_is_found() {
     let (b, t, _, _) = setup(1);

@@ -231,7 +231,13 @@ pub fn install_caps(root: &RootTask, untyped: &UntypedList, boot: &BootData, inf
         // The guard makes a CPtr simply the slot index at depth 64.
         guard_bits: (64 - slots::ROOT_CNODE_BITS) as u8,
     };
-    insert(slots::ROOT_TCB, Cap::Tcb { object: root.tcb });
+    insert(
+        slots::ROOT_TCB,
+        Cap::Tcb {
+            object: root.tcb,
+            rights: CapRights::ALL,
+        },
+    );
     insert(slots::ROOT_CNODE, cnode_cap);
     insert(
         slots::ROOT_VSPACE,

@@ -6,7 +6,9 @@
 //!   task calls a server in a second VSpace, which answers with ReplyRecv),
 //!   and for contrast the same within one address space;
 //! - signal → wait wake-up of a higher-priority thread: the root task reads
-//!   the TSC and signals; the waiter, which preempts it, reads the TSC.
+//!   the TSC and signals; the waiter, which preempts it, reads the TSC; and
+//!   the same with the waiter in a timed wait (`RecvUntil`, a deadline far
+//!   ahead), whose deadline is armed and disarmed every time.
 //!
 //! Each figure is the median of [`RUNS`] single measurements with the 10th
 //! and 90th percentiles as spread, and the ratio of medians to the null
@@ -25,7 +27,10 @@ use crate::threads::{self, pack, unpack, ROOT_PRIORITY};
 
 /// Measurements per figure: enough for stable percentiles, few enough for
 /// a run of a few seconds under TCG.
-const RUNS: usize = 2001;
+pub const RUNS: usize = 2001;
+/// The most measurements per figure `runs=N` may ask for (the samples live
+/// on the stack).
+const MAX_RUNS: usize = 8001;
 /// The echo servers' priority: the client's own, so both halves of a round
 /// trip can take the kernel's IPC fast path (it switches directly only to a
 /// partner at a priority at least the caller's).
@@ -54,7 +59,24 @@ fn figure(samples: &mut [u64]) -> Figure {
     }
 }
 
-fn print_figure(name: &str, f: &Figure, null: Option<u64>) {
+/// Which figures to measure and how often: `only=` and `runs=` of the
+/// root task's arguments. `tests/ktest/profile-bench.py` boots the same
+/// figure with two run counts and subtracts, so that set-up cancels out.
+pub struct Selection<'a> {
+    /// Measure only the figures whose key contains this text (empty: all).
+    /// Keys: `null`, `lookup`, `local`, `remote`, `wake`, `timed`.
+    pub only: &'a str,
+    /// Measurements per figure.
+    pub runs: usize,
+}
+
+impl Selection<'_> {
+    fn wants(&self, key: &str) -> bool {
+        key.contains(self.only)
+    }
+}
+
+fn print_figure(name: &str, f: &Figure, runs: usize, null: Option<u64>) {
     let ratio = match null {
         Some(n) if n > 0 => {
             let hundredths = f.median * 100 / n;
@@ -66,7 +88,7 @@ fn print_figure(name: &str, f: &Figure, null: Option<u64>) {
     };
     let ratio_text = core::str::from_utf8(&ratio.0[..ratio.1]).unwrap_or("");
     println!(
-        "bench: {name}: median {} cycles (p10 {}, p90 {}, min {}, max {}; {RUNS} runs){}{}",
+        "bench: {name}: median {} cycles (p10 {}, p90 {}, min {}, max {}; {runs} runs){}{}",
         f.median,
         f.p10,
         f.p90,
@@ -97,15 +119,16 @@ fn format_ratio(out: &mut [u8; 24], hundredths: u64) -> usize {
     cursor.1
 }
 
-fn measure(mut operation: impl FnMut() -> u64) -> Figure {
-    let mut samples = [0u64; RUNS];
+fn measure(runs: usize, mut operation: impl FnMut() -> u64) -> Figure {
+    let mut samples = [0u64; MAX_RUNS];
+    let samples = &mut samples[..runs.clamp(1, MAX_RUNS)];
     for _ in 0..WARM_UP {
         operation();
     }
     for sample in samples.iter_mut() {
         *sample = operation();
     }
-    figure(&mut samples)
+    figure(samples)
 }
 
 /// Second-address-space server: answers each call with the badge and word
@@ -153,9 +176,9 @@ fn server_in_second_address_space(
 }
 
 /// Call+ReplyRecv round trips to an echo server on `ep`.
-fn round_trips(ep: ward_userlib::cap::Endpoint) -> Result<Figure, Why> {
+fn round_trips(ep: ward_userlib::cap::Endpoint, runs: usize) -> Result<Figure, Why> {
     let mut failures = 0u64;
-    let figure = measure(|| {
+    let figure = measure(runs, || {
         let start = rdtsc();
         let reply = ep.call(info(0, 1), [1, 0, 0, 0]);
         let cycles = rdtsc() - start;
@@ -185,8 +208,25 @@ fn waker_target(argument: u64) {
     }
 }
 
-pub fn run(env: &mut Env) -> bool {
-    match benchmarks(env) {
+/// How far ahead the timed waiter's deadline lies, in TSC ticks: far
+/// beyond any run, so only the signal ends a wait (the deadline is armed
+/// and disarmed every time, which is what is measured).
+const TIMED_WAIT_TICKS: u64 = 1 << 40;
+
+/// As [`waker_target`], waiting with `RecvUntil` and a deadline.
+fn timed_waker_target(argument: u64) {
+    let n = unpack(argument, 0);
+    loop {
+        if syscall::recv_until(n, rdtsc() + TIMED_WAIT_TICKS).is_err() {
+            return;
+        }
+        let now = rdtsc();
+        set(1, now.wrapping_sub(get(0)));
+    }
+}
+
+pub fn run(env: &mut Env, selection: &Selection) -> bool {
+    match benchmarks(env, selection) {
         Ok(()) => {
             println!("bench: note: guest TSC cycles under QEMU TCG emulation, not hardware cycles; compare the ratios");
             println!("ktest: PASS bench");
@@ -199,80 +239,115 @@ pub fn run(env: &mut Env) -> bool {
     }
 }
 
-fn benchmarks(env: &mut Env) -> Result<(), Why> {
+fn benchmarks(env: &mut Env, selection: &Selection) -> Result<(), Why> {
     env.root
         .tcb
         .tcb_set_priority(env.root.tcb, ROOT_PRIORITY)
         .ctx("root priority")?;
+    let runs = selection.runs;
 
-    let null = measure(|| {
+    // The baseline of every ratio; measured whenever anything is (with the
+    // default count when not asked for, so profile-bench.py's difference of
+    // two run counts leaves it out).
+    let null_runs = if selection.wants("null") { runs } else { RUNS };
+    let null = measure(null_runs, || {
         let start = rdtsc();
         syscall::yield_now();
         rdtsc() - start
     });
-    print_figure("null syscall (Yield)", &null, None);
-    let empty = env.slot();
-    let lookup = measure(|| {
-        let start = rdtsc();
-        let _ = syscall::nb_recv(empty);
-        rdtsc() - start
-    });
-    print_figure(
-        "failed capability lookup (NBRecv on an empty slot)",
-        &lookup,
-        Some(null.median),
-    );
+    if selection.wants("null") {
+        print_figure("null syscall (Yield)", &null, runs, None);
+    }
+    let null = Some(null.median);
+    if selection.wants("lookup") {
+        let empty = env.slot();
+        let lookup = measure(runs, || {
+            let start = rdtsc();
+            let _ = syscall::nb_recv(empty);
+            rdtsc() - start
+        });
+        print_figure(
+            "failed capability lookup (NBRecv on an empty slot)",
+            &lookup,
+            runs,
+            null,
+        );
+    }
 
     // For contrast: the same round trip with the server in this address
     // space, so no page-table switch happens.
-    let local_ep = new_endpoint(env);
-    let local = threads::spawn(
-        env,
-        same_space_echo_server,
-        pack(&[local_ep.cptr()]),
-        SERVER_PRIORITY,
-    )
-    .ctx("server in this address space")?;
-    let local_trip = round_trips(local_ep)?;
-    let _ = local.tcb.tcb_suspend();
-
-    let ep = new_endpoint(env);
-    let second = match server_in_second_address_space(env, ep) {
-        Ok(tcb) => Ok(tcb),
-        Err(_) => crate::pic::start_echo_server(env, ep, SERVER_PRIORITY)
-            .ctx("starting the copied echo routine in a second address space"),
+    let local_trip = if selection.wants("local") {
+        let local_ep = new_endpoint(env);
+        let local = threads::spawn(
+            env,
+            same_space_echo_server,
+            pack(&[local_ep.cptr()]),
+            SERVER_PRIORITY,
+        )
+        .ctx("server in this address space")?;
+        let trip = round_trips(local_ep, runs)?;
+        let _ = local.tcb.tcb_suspend();
+        Some(trip)
+    } else {
+        None
     };
-    match second {
-        Ok(server) => {
-            let trip = round_trips(ep)?;
-            let _ = server.tcb_suspend();
-            print_figure(
-                "Call+ReplyRecv round trip between two address spaces",
-                &trip,
-                Some(null.median),
-            );
-        }
-        Err(why) => println!("bench: NOTE: no second address space ({})", why.as_str()),
-    }
-    print_figure(
-        "Call+ReplyRecv round trip within one address space",
-        &local_trip,
-        Some(null.median),
-    );
 
-    let n = new_notification(env);
-    threads::spawn(env, waker_target, pack(&[n.cptr()]), ROOT_PRIORITY + 10).ctx("waiter")?;
-    let wake = measure(|| {
-        set(1, 0);
-        set(0, rdtsc());
-        let _ = n.signal();
-        get(1)
-    });
-    print_figure(
-        "signal -> wait wake-up of a higher-priority thread",
-        &wake,
-        Some(null.median),
-    );
+    if selection.wants("remote") {
+        let ep = new_endpoint(env);
+        let second = match server_in_second_address_space(env, ep) {
+            Ok(tcb) => Ok(tcb),
+            Err(_) => crate::pic::start_echo_server(env, ep, SERVER_PRIORITY)
+                .ctx("starting the copied echo routine in a second address space"),
+        };
+        match second {
+            Ok(server) => {
+                let trip = round_trips(ep, runs)?;
+                let _ = server.tcb_suspend();
+                print_figure(
+                    "Call+ReplyRecv round trip between two address spaces",
+                    &trip,
+                    runs,
+                    null,
+                );
+            }
+            Err(why) => println!("bench: NOTE: no second address space ({})", why.as_str()),
+        }
+    }
+    if let Some(local_trip) = local_trip {
+        print_figure(
+            "Call+ReplyRecv round trip within one address space",
+            &local_trip,
+            runs,
+            null,
+        );
+    }
+
+    let wakers: [(&str, fn(u64), &str); 2] = [
+        (
+            "wake",
+            waker_target,
+            "signal -> wait wake-up of a higher-priority thread",
+        ),
+        (
+            "timed",
+            timed_waker_target,
+            "signal -> timed wait (RecvUntil) wake-up of a higher-priority thread",
+        ),
+    ];
+    for (key, target, name) in wakers {
+        if !selection.wants(key) {
+            continue;
+        }
+        let n = new_notification(env);
+        threads::spawn(env, target, pack(&[n.cptr()]), ROOT_PRIORITY + 10).ctx("waiter")?;
+        let wake = measure(runs, || {
+            set(1, 0);
+            set(0, rdtsc());
+            let _ = n.signal();
+            get(1)
+        });
+        print_figure(name, &wake, runs, null);
+    }
     threads::clean_up(env, None);
     Ok(())
 }

@@ -21,6 +21,8 @@
 //!   and VSpace makes `count` random syscalls and invocations from `seed`
 //!   while a heartbeat pair of threads keeps doing IPC (see `fuzz`);
 //! - `test=bench`: kernel micro-benchmarks in guest TSC cycles (see `bench`);
+//!   `only=KEY` measures only the figures whose key contains KEY and
+//!   `runs=N` sets the measurements per figure;
 //! - `test=deadlock`: checks the suite's watchdog on a case that deadlocks
 //!   on purpose (the run must end with a FAIL line and status 1).
 #![no_std]
@@ -70,7 +72,15 @@ fn main(argument_register: u64) {
                 .unwrap_or(100_000);
             fuzz::run(&mut env, seed, count)
         }
-        "bench" => bench::run(&mut env),
+        "bench" => {
+            let selection = bench::Selection {
+                only: argument(arguments, "only").unwrap_or(""),
+                runs: argument(arguments, "runs")
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(bench::RUNS),
+            };
+            bench::run(&mut env, &selection)
+        }
         "deadlock" => framework::run_deadlock_check(&mut env),
         other => {
             println!("ktest: unknown mode 'test={other}' (known: all, fuzz, bench, deadlock)");

@@ -86,6 +86,13 @@ impl Checked {
 
 /// Checks a source file.
 pub fn check(src: &Source) -> Checked {
+    if let Some(error) = src.encoding_error() {
+        return Checked {
+            system: None,
+            layout: None,
+            diagnostics: vec![error],
+        };
+    }
     let raw: RawSystem = match toml::from_str(&src.text) {
         Ok(raw) => raw,
         Err(err) => {
@@ -962,6 +969,20 @@ impl Resolver {
                         "a mapping may be writable or executable, not both",
                     )
                     .with_help("W^X: map it \"rw\" for data or \"rx\" for code"),
+                );
+            } else if !rights.contains(Rights::READ) {
+                // Every mapping can be read (the kernel maps nothing without
+                // the read right), so "w" or "x" alone would mean "rw" or
+                // "rx" while saying something else.
+                self.err(
+                    Diagnostic::error(
+                        "invalid-value",
+                        Some(span(&raw_m.rights)),
+                        format!(
+                            "invalid rights \"{rights}\" for a mapping: every mapping can be read"
+                        ),
+                    )
+                    .with_help("valid values: \"r\" (read-only), \"rw\" (data) or \"rx\" (code)"),
                 );
             }
             let at = match &raw_m.at {

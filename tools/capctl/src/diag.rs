@@ -14,6 +14,9 @@ pub struct Source {
     pub path: String,
     pub text: String,
     line_starts: Vec<usize>,
+    /// Where the file stopped being UTF-8: the offset in `text` of the
+    /// first invalid byte (shown there as U+FFFD) and its value.
+    invalid_utf8: Option<(usize, u8)>,
 }
 
 impl Source {
@@ -29,7 +32,40 @@ impl Source {
             path: path.into(),
             text,
             line_starts,
+            invalid_utf8: None,
         }
+    }
+
+    /// A file's bytes. A file that is not UTF-8 still becomes a source (its
+    /// invalid bytes shown as U+FFFD) that remembers where the first one
+    /// was, so the checker can point at it ([`Source::encoding_error`]).
+    pub fn from_bytes(path: impl Into<String>, bytes: &[u8]) -> Source {
+        match std::str::from_utf8(bytes) {
+            Ok(text) => Source::new(path, text),
+            Err(error) => {
+                let valid = error.valid_up_to();
+                let byte = bytes[valid];
+                let mut source = Source::new(path, String::from_utf8_lossy(bytes).into_owned());
+                // The lossy text equals the bytes up to the first invalid one.
+                source.invalid_utf8 = Some((valid, byte));
+                source
+            }
+        }
+    }
+
+    /// The error for a file that is not UTF-8, pointing at the first byte
+    /// that is not, or `None` for a UTF-8 file.
+    pub fn encoding_error(&self) -> Option<Diagnostic> {
+        let (offset, byte) = self.invalid_utf8?;
+        let width = self.text[offset..].chars().next().map_or(1, char::len_utf8);
+        Some(
+            Diagnostic::error(
+                "syntax",
+                Some(offset..offset + width),
+                format!("the file is not UTF-8: byte {byte:#04x} here starts no character"),
+            )
+            .with_help("system descriptions are UTF-8 text (TOML): save the file as UTF-8"),
+        )
     }
 
     /// 1-based line and column (in characters) of a byte offset.

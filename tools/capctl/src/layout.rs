@@ -204,7 +204,7 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
             0,
             me,
             NONE,
-            "control its own thread".into(),
+            "run its own thread: suspend it, lower its priority, bind its notification (no grant right: it cannot change its fault endpoint, CSpace, VSpace or IPC buffer)".into(),
         ));
         caps.push(fixed(
             "CNODE",
@@ -214,7 +214,7 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
             0,
             me,
             NONE,
-            "manage its own capability slots".into(),
+            "manage its own capability slots: copy, mint, move and delete what it holds (rights only shrink, badges never change)".into(),
         ));
         caps.push(fixed(
             "VSPACE",
@@ -224,7 +224,7 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
             0,
             me,
             NONE,
-            "inspect its own address space".into(),
+            "map the frames it holds into its own address space, with no more rights than those caps carry (execute only from an \"rx\" mapping)".into(),
         ));
         caps.push(fixed(
             "CONSOLE",

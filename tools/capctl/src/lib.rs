@@ -27,9 +27,11 @@ pub mod schema;
 pub use check::{check, Checked};
 pub use diag::{Diagnostic, Severity, Source};
 
-/// Reads a file into a [`Source`], with a one-line error naming the file.
+/// Reads a file into a [`Source`], with a one-line error naming the file
+/// when it cannot be read. A file that is not UTF-8 is read all the same:
+/// [`check`] reports where it stops being UTF-8, as a located syntax error.
 pub fn read_source(path: &std::path::Path) -> Result<Source, String> {
-    std::fs::read_to_string(path)
-        .map(|text| Source::new(path.display().to_string(), text))
+    std::fs::read(path)
+        .map(|bytes| Source::from_bytes(path.display().to_string(), &bytes))
         .map_err(|e| format!("cannot read {}: {e}", path.display()))
 }

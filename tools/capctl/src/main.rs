@@ -309,6 +309,11 @@ fn run(cli: Cli) -> Result<ExitCode, String> {
         }
         Command::Edit { file, dry_run, op } => {
             let src = read_source(&file)?;
+            // Editing the lossy text would write U+FFFD over the bad bytes.
+            if let Some(error) = src.encoding_error() {
+                report(&src, &[error]);
+                return Ok(ExitCode::from(EXIT_INVALID));
+            }
             let e = to_edit(op)?;
             match edit::edit(&src, &e) {
                 Ok(done) => {

@@ -14,8 +14,8 @@ fn golden_dir() -> PathBuf {
 }
 
 /// What capctl says about a file: check diagnostics, then (if valid) lints.
-fn output_for(name: &str, text: &str) -> String {
-    let src = Source::new(format!("golden/{name}.toml"), text);
+fn output_for(name: &str, bytes: &[u8]) -> String {
+    let src = Source::from_bytes(format!("golden/{name}.toml"), bytes);
     let checked = check(&src);
     let mut out = render_all(&checked.diagnostics, &src);
     if let Some((sys, _)) = checked.valid() {
@@ -44,8 +44,9 @@ fn golden_messages() {
     let update = std::env::var_os("UPDATE_GOLDEN").is_some();
     let mut failures = Vec::new();
     for (name, path) in cases() {
-        let text = std::fs::read_to_string(&path).unwrap();
-        let got = output_for(&name, &text);
+        // Bytes, as capctl reads a file: one case is not UTF-8 on purpose.
+        let bytes = std::fs::read(&path).unwrap();
+        let got = output_for(&name, &bytes);
         let out_path = path.with_extension("out");
         if update {
             std::fs::write(&out_path, &got).unwrap();
@@ -140,8 +141,8 @@ fn every_lint_is_covered() {
 #[test]
 fn default_system_is_clean() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../system.toml");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let out = output_for("system", &text);
+    let bytes = std::fs::read(&path).unwrap();
+    let out = output_for("system", &bytes);
     assert_eq!(out, "(valid, no warnings)\n", "{out}");
 }
 
@@ -165,4 +166,24 @@ fn scenario_systems_are_valid() {
             );
         }
     }
+}
+
+/// The command line treats a file that is not UTF-8 like any other invalid
+/// file: the located syntax error on stderr and exit status 1 (problems in
+/// the file), not an I/O error with status 2.
+#[test]
+fn command_line_locates_a_non_utf8_byte() {
+    let path = golden_dir().join("not-utf8.toml");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_capctl"))
+        .arg("check")
+        .arg(&path)
+        .output()
+        .expect("run capctl");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stderr.contains("error[syntax]: the file is not UTF-8")
+            && stderr.contains("not-utf8.toml:6:15"),
+        "{stderr}"
+    );
 }

@@ -20,7 +20,9 @@ pub struct Ram {
 }
 
 impl Ram {
+    /// At least `bytes` of RAM: a window's size is a power of two.
     pub fn new(bytes: u64) -> Ram {
+        let bytes = bytes.next_power_of_two();
         let mut words = vec![0u64; (bytes / 8) as usize];
         // SAFETY: the buffer is owned by `Ram`, lives as long as `objects`
         // is used through it, and is not otherwise referenced.

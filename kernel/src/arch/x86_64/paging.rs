@@ -234,17 +234,6 @@ pub fn kernel_pml4() -> u64 {
     kernel_image_phys(&tables.pml4 as *const PageTable as u64)
 }
 
-/// A page-table page as an array of entries.
-///
-/// # Safety
-/// `paddr` must be a paging structure the kernel owns (a PML4, PDPT, page
-/// directory or page table object, or a boot-built table), and the caller
-/// must not keep two mutable views of it alive at once.
-pub unsafe fn table_entries<'a>(paddr: u64) -> &'a mut [u64; 512] {
-    // SAFETY: upheld by the caller.
-    unsafe { &mut *table_at(paddr) }
-}
-
 /// Drops the TLB entry for `vaddr` in the current address space.
 pub fn invalidate_page(vaddr: u64) {
     // SAFETY: invlpg only discards a cached translation.

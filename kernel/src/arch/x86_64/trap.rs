@@ -49,6 +49,70 @@ pub struct UserContext {
     pub ss: u64,
 }
 
+/// One register of a [`UserContext`], named by its word index there, so
+/// the kernel can read or write it through a raw pointer
+/// (`kobj::Registers`) without forming a reference to the context.
+#[repr(usize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reg {
+    R15 = 0,
+    R14,
+    R13,
+    R12,
+    R11,
+    R10,
+    R9,
+    R8,
+    Rbp,
+    Rdi,
+    Rsi,
+    Rdx,
+    Rcx,
+    Rbx,
+    Rax,
+    Vector,
+    ErrorCode,
+    Rip,
+    Cs,
+    Rflags,
+    Rsp,
+    Ss,
+}
+
+/// Words in a [`UserContext`].
+pub const CONTEXT_WORDS: usize = Reg::Ss as usize + 1;
+
+// Every `Reg` names the word of the field with its name.
+const _: () = {
+    use core::mem::offset_of;
+    const fn at(reg: Reg) -> usize {
+        reg as usize * 8
+    }
+    assert!(offset_of!(UserContext, r15) == at(Reg::R15));
+    assert!(offset_of!(UserContext, r14) == at(Reg::R14));
+    assert!(offset_of!(UserContext, r13) == at(Reg::R13));
+    assert!(offset_of!(UserContext, r12) == at(Reg::R12));
+    assert!(offset_of!(UserContext, r11) == at(Reg::R11));
+    assert!(offset_of!(UserContext, r10) == at(Reg::R10));
+    assert!(offset_of!(UserContext, r9) == at(Reg::R9));
+    assert!(offset_of!(UserContext, r8) == at(Reg::R8));
+    assert!(offset_of!(UserContext, rbp) == at(Reg::Rbp));
+    assert!(offset_of!(UserContext, rdi) == at(Reg::Rdi));
+    assert!(offset_of!(UserContext, rsi) == at(Reg::Rsi));
+    assert!(offset_of!(UserContext, rdx) == at(Reg::Rdx));
+    assert!(offset_of!(UserContext, rcx) == at(Reg::Rcx));
+    assert!(offset_of!(UserContext, rbx) == at(Reg::Rbx));
+    assert!(offset_of!(UserContext, rax) == at(Reg::Rax));
+    assert!(offset_of!(UserContext, vector) == at(Reg::Vector));
+    assert!(offset_of!(UserContext, error_code) == at(Reg::ErrorCode));
+    assert!(offset_of!(UserContext, rip) == at(Reg::Rip));
+    assert!(offset_of!(UserContext, cs) == at(Reg::Cs));
+    assert!(offset_of!(UserContext, rflags) == at(Reg::Rflags));
+    assert!(offset_of!(UserContext, rsp) == at(Reg::Rsp));
+    assert!(offset_of!(UserContext, ss) == at(Reg::Ss));
+    assert!(core::mem::size_of::<UserContext>() == CONTEXT_WORDS * 8);
+};
+
 /// Registers of a trap taken in kernel mode, as pushed by `trap_common`.
 #[repr(C)]
 #[derive(Debug)]

@@ -15,6 +15,7 @@ mod errors;
 mod fault;
 mod ipc;
 mod notification;
+mod privilege;
 mod sched;
 mod tcb;
 mod timeouts;
@@ -27,6 +28,7 @@ pub static ALL: &[&[Case]] = &[
     cnode::CASES,
     vspace::CASES,
     tcb::CASES,
+    privilege::CASES,
     ipc::CASES,
     notification::CASES,
     timeouts::CASES,
