@@ -13,12 +13,15 @@
 //!   link state, MAC address, statistics.
 //! - [`socket`]: network stack ↔ application: a socket protocol for UDP and TCP.
 //! - [`supervisor`]: fault reports and restart notices with generation numbers.
+//! - [`counters`]: a page of named counters one component publishes and
+//!   others read (a seqlock over shared memory).
 //! - [`stream`]: `embedded-io` `Read`/`Write` over the socket protocol (a TCP
 //!   stream) and over a plain byte channel (a console).
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod counters;
 pub mod driver;
 pub mod socket;
 pub mod stream;
