@@ -18,11 +18,16 @@
 
 use smoltcp::phy::{self, Checksum, ChecksumCapabilities, DeviceCapabilities, Medium};
 use smoltcp::time::Instant;
-use ward_proto::driver::{ChecksumStatus, RxCompletion, RxPosting, TxCompletion, TxRequest};
+use ward_proto::driver::{
+    ChecksumStatus, RxCompletion, RxPosting, TxCompletion, TxRequest, MAX_FRAME_BYTES,
+};
 use ward_ring::{PairEnd, PeerMisbehaved, PoolMemory, RingMemory, SendError};
 
 use crate::counters::{Counter, Counters};
 use crate::screen::{self, NicChecksum, Summary, MAX_FRAME};
+
+/// Bytes of the private receive copy.
+const RX_COPY: usize = MAX_FRAME_BYTES as usize;
 
 /// One ring pair with the driver and the pool it lends from.
 pub struct DriverPair<'a, M, const W: usize> {
@@ -43,8 +48,10 @@ pub struct Doorbells {
 
 /// The device: the private receive buffer, and everything else.
 pub struct RingDevice<'a, M, const W: usize> {
-    /// Private copy of the frame being received.
-    rx_frame: [u8; MAX_FRAME],
+    /// Private copy of the frame being received: room for the largest frame
+    /// the driver protocol allows, so that an oversize frame is seen whole
+    /// (and dropped as oversize) rather than cut to a valid length.
+    rx_frame: [u8; RX_COPY],
     /// The rings, the pools and the counters.
     pub nic: Nic<'a, M, W>,
 }
@@ -83,7 +90,7 @@ impl<'a, M: RingMemory, const W: usize> RingDevice<'a, M, W> {
         };
         nic.post_rx_buffers();
         Self {
-            rx_frame: [0; MAX_FRAME],
+            rx_frame: [0; RX_COPY],
             nic,
         }
     }
@@ -183,7 +190,7 @@ impl<'a, M: RingMemory, const W: usize> Nic<'a, M, W> {
 
     /// The next frame that passes screening, copied into `rx_frame`; its
     /// length. Every frame taken is counted, and its buffer lent again.
-    fn next_frame(&mut self, rx_frame: &mut [u8; MAX_FRAME]) -> Option<usize> {
+    fn next_frame(&mut self, rx_frame: &mut [u8; RX_COPY]) -> Option<usize> {
         if self.rx_stalled {
             return None;
         }
