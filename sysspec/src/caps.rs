@@ -90,3 +90,19 @@ pub const CNODE: Slot<Cnode> = Slot::new(crate::SLOT_CNODE);
 pub const VSPACE: Slot<Vspace> = Slot::new(crate::SLOT_VSPACE);
 pub const CONSOLE: Slot<Endpoint> = Slot::new(crate::SLOT_CONSOLE);
 pub const NOTIFICATION: Slot<Notification> = Slot::new(crate::SLOT_NOTIFICATION);
+
+/// How a network stack gets its IPv4 address (`ipv4` in system.toml).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ipv4Config {
+    /// Ask a DHCP server.
+    Dhcp,
+    /// A fixed address.
+    Static {
+        /// The address.
+        address: [u8; 4],
+        /// Network prefix length, 1..=32.
+        prefix_len: u8,
+        /// Default gateway, in the same network.
+        gateway: Option<[u8; 4]>,
+    },
+}

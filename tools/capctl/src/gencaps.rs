@@ -93,6 +93,14 @@ pub fn generate(sys: &System, layout: &Layout, file_name: &str, ci: usize) -> St
             let _ = writeln!(out, "pub const {}_BADGE: u64 = {:#x};", cap.name, cap.badge);
         }
     }
+    if let Some(setting) = c.ipv4 {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "/// How this component gets its IPv4 address (`ipv4`)."
+        );
+        let _ = writeln!(out, "pub const IPV4: Ipv4Config = {};", ipv4_text(setting));
+    }
     if !l.bits.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(
@@ -105,6 +113,24 @@ pub fn generate(sys: &System, layout: &Layout, file_name: &str, ci: usize) -> St
         }
     }
     out
+}
+
+/// The Rust expression of an `ipv4` setting.
+pub fn ipv4_text(setting: Ipv4Setting) -> String {
+    match setting {
+        Ipv4Setting::Dhcp => "Ipv4Config::Dhcp".into(),
+        Ipv4Setting::Static {
+            address,
+            prefix_len,
+            gateway,
+        } => format!(
+            "Ipv4Config::Static {{ address: {address:?}, prefix_len: {prefix_len}, gateway: {} }}",
+            match gateway {
+                Some(g) => format!("Some({g:?})"),
+                None => "None".into(),
+            }
+        ),
+    }
 }
 
 fn marker(kind: CapKind) -> &'static str {

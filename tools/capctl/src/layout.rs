@@ -615,6 +615,12 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
             );
         }
         layouts[ci].layout_hash = hash_caps(&caps);
+        if let Some(setting) = c.ipv4 {
+            // The setting is compiled into the program with its table: a
+            // program built for another address must be refused too.
+            let text = crate::gencaps::ipv4_text(setting);
+            layouts[ci].layout_hash ^= ward_sysspec::fnv1a64(text.as_bytes()).rotate_left(1);
+        }
         layouts[ci].caps = caps;
     }
     Layout {
