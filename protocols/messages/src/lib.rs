@@ -13,6 +13,8 @@
 //!   link state, MAC address, statistics.
 //! - [`socket`]: network stack ↔ application: a socket protocol for UDP and TCP.
 //! - [`supervisor`]: fault reports and restart notices with generation numbers.
+//! - [`client`]: the application side of the socket protocol with many
+//!   requests in flight, for event-driven servers.
 //! - [`counters`]: a page of named counters one component publishes and
 //!   others read (a seqlock over shared memory).
 //! - [`stream`]: `embedded-io` `Read`/`Write` over the socket protocol (a TCP
@@ -21,6 +23,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod counters;
 pub mod driver;
 pub mod socket;
