@@ -85,6 +85,24 @@ pub fn generate(sys: &System, layout: &Layout, file_name: &str, ci: usize) -> St
             kind => format!("pub const {}: Slot<{}> = Slot::new({slot});", cap.name, marker(kind)),
         };
         let _ = writeln!(out, "{line}");
+        if cap.kind == CapKind::Endpoint && cap.rights.contains(Rights::READ) {
+            // The server's side: the badge each client calls with, so that
+            // the server tells its clients apart by name, not by number.
+            if let Some(Ends::Endpoint { clients, .. }) =
+                sys.channels.get(cap.target as usize).map(|ch| &ch.ends)
+            {
+                for (client, badge, _) in clients {
+                    let who = &sys.components[*client].name;
+                    let _ = writeln!(out, "/// The badge `{who}` calls `{}` with.", sys.channels[cap.target as usize].name);
+                    let _ = writeln!(
+                        out,
+                        "pub const {}_FROM_{}: u64 = {badge:#x};",
+                        cap.name,
+                        const_name(who)
+                    );
+                }
+            }
+        }
         if matches!(cap.kind, CapKind::Endpoint | CapKind::Notification)
             && cap.badge != 0
             && !cap.rights.contains(Rights::READ)
