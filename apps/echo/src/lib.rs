@@ -337,7 +337,12 @@ impl Services {
                     line.text("tsc=");
                     line.number(clock.tsc());
                     line.text(" idle_tsc=");
-                    line.number(idle.unwrap_or(0));
+                    // Never a made-up figure: until the kernel publishes its
+                    // idle time the field says so, and a parser fails loudly.
+                    match idle {
+                        Some(idle) => line.number(idle),
+                        None => line.text("unavailable"),
+                    }
                     line.text(" udp_rx=");
                     line.number(self.stats.udp_rx);
                     line.text("\n");
