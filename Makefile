@@ -58,6 +58,9 @@ CAPCTL_BUILD_FLAGS ?= --allow-missing-programs
 JOBS ?=
 
 # --- Filled in by mk/*.mk ---------------------------------------------------------------------
+# Programs whose boot modules lose their debug info in the image (the root task reserves a
+# component's CNode slots by its module's file size; target/ keeps the full program for gdb).
+STRIP_PROGRAMS :=
 TEST_TARGETS :=
 BENCH_TARGETS :=
 FUZZ_TARGETS :=
@@ -101,6 +104,9 @@ image-only:
 	@test -n '$(SYSTEM_NAME)' || { echo "SYSTEM is empty" >&2; exit 2; }
 	$(CAPCTL) build '$(SYSTEM)' --kernel $(KERNEL_ELF) --root-task $(ROOT_TASK_ELF) \
 		--programs $(USER_BIN_DIR) --out '$(IMAGE_DIR)' $(CAPCTL_BUILD_FLAGS)
+	@for p in $(STRIP_PROGRAMS); do \
+		if [ -f '$(IMAGE_DIR)'/$$p.elf ]; then objcopy --strip-debug '$(IMAGE_DIR)'/$$p.elf; fi; \
+	done
 
 # --- Running ----------------------------------------------------------------------------------
 run: image

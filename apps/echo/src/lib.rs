@@ -34,13 +34,12 @@ pub const SOURCE_PORT: u16 = 19;
 /// UDP counters.
 pub const COUNTERS_PORT: u16 = 9000;
 
-/// Connections served at once. Each holds one request buffer at a time, so
-/// with the listeners' accepts and the UDP receives this fits a 128-buffer
-/// pool with room to spare; further clients wait in the stack's backlog.
-pub const MAX_CONNECTIONS: usize = 96;
+/// Connections served at once. Each holds one request buffer at a time;
+/// when the pool runs short, further clients wait in the stack's backlog.
+pub const MAX_CONNECTIONS: usize = 72;
 /// Receives kept outstanding on the UDP echo socket, so that a burst of
 /// datagrams finds a request waiting for each (the stack also queues them).
-pub const UDP_RECEIVES: usize = 8;
+pub const UDP_RECEIVES: usize = 4;
 /// TCP listen backlog of each service.
 pub const BACKLOG: u32 = 8;
 /// Payload of one send on a connection (fits a 2 KiB slot after the header).

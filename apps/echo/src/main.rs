@@ -29,6 +29,8 @@ mod component {
     /// Slot-set words for the pool's slots.
     const W: usize = ward_ring::slot_set_words(ENTRIES);
 
+    static mut SERVICES: Services = Services::new();
+
     struct Tsc;
     impl Clock for Tsc {
         fn tsc(&self) -> u64 {
@@ -46,16 +48,23 @@ mod component {
         let geometry =
             PoolGeometry::new(BUFFER_BYTES, ENTRIES, BUFFER_ALIGN).expect("echo-net pool geometry");
         let params = RingPairParams::new(ENTRIES, geometry).expect("echo-net ring geometry");
-        let region = ward_mapped::ring_region(caps::ECHO_NET_RING).expect("echo-net ring memory");
-        let pool = ward_mapped::pool(caps::ECHO_POOL, geometry).expect("echo-pool");
+        let region = ward_mapped::ring_region(&caps::ECHO_NET_RING).expect("echo-net ring memory");
+        let pool = ward_mapped::pool(&caps::ECHO_POOL, geometry).expect("echo-pool");
         let end = PairEnd::<_, W>::initialise_owner(region, &params, generation as u32)
             .expect("initialise echo-net");
         // Attach: from now on the stack serves the pair.
         let net = u64::from(caps::NET_API.index());
-        match syscall::call(net, message::info(api::LABEL_ATTACH, 1), [generation, 0, 0, 0]) {
+        match syscall::call(
+            net,
+            message::info(api::LABEL_ATTACH, 1),
+            [generation, 0, 0, 0],
+        ) {
             Ok(reply) if reply.info.label() == api::ATTACH_OK => {}
             Ok(reply) => {
-                println!("echo: the stack refused the attach ({})", reply.info.label());
+                println!(
+                    "echo: the stack refused the attach ({})",
+                    reply.info.label()
+                );
                 return;
             }
             Err(e) => {
@@ -64,7 +73,9 @@ mod component {
             }
         }
         let mut client = SocketClient::new(end, pool);
-        let mut services = Services::new();
+        // The connection table (tens of KiB) lives in static memory.
+        // SAFETY: touched here only, once, by the one thread.
+        let services = unsafe { &mut *core::ptr::addr_of_mut!(SERVICES) };
         if let Err(e) = services.start(&mut client) {
             println!("echo: cannot open its sockets: {e:?}");
             return;
@@ -93,7 +104,9 @@ mod component {
             }
             if services.ready() && !announced {
                 announced = true;
-                println!("echo: serving UDP/TCP 7, TCP 9 (sink), TCP 19 (source), UDP 9000 (counters)");
+                println!(
+                    "echo: serving UDP/TCP 7, TCP 9 (sink), TCP 19 (source), UDP 9000 (counters)"
+                );
             }
             if client.prepare_sleep() == Ok(true) {
                 let _ = component::wait();

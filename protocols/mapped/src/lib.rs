@@ -35,8 +35,8 @@ fn base(mapping: &Mapping, align: usize) -> Result<NonNull<u8>, ViewError> {
 }
 
 /// A ring channel's shared memory as a ward-ring region.
-pub fn ring_region(mapping: Mapping) -> Result<RegionMapping<'static>, ViewError> {
-    let base = base(&mapping, ward_ring::REGION_ALIGN)?;
+pub fn ring_region(mapping: &Mapping) -> Result<RegionMapping<'static>, ViewError> {
+    let base = base(mapping, ward_ring::REGION_ALIGN)?;
     // SAFETY: the root task maps the ring memory read-write at `vaddr`
     // (`size` bytes) for the component's whole life (`'static`), and both
     // ends access it only through ward-ring's atomic words.
@@ -57,14 +57,70 @@ fn shared_words<T>(mapping: &Mapping) -> Result<&'static [T], ViewError> {
 }
 
 /// A buffer pool shared with a peer.
-pub fn pool(mapping: Mapping, geometry: PoolGeometry) -> Result<PoolMemory<'static>, ViewError> {
-    let words = shared_words::<AtomicU32>(&mapping)?;
+pub fn pool(mapping: &Mapping, geometry: PoolGeometry) -> Result<PoolMemory<'static>, ViewError> {
+    let words = shared_words::<AtomicU32>(mapping)?;
     PoolMemory::new(words, geometry).ok_or(ViewError::TooSmall)
 }
 
 /// A page of 64-bit counters shared with readers (or written by another).
-pub fn counter_words(mapping: Mapping) -> Result<&'static [AtomicU64], ViewError> {
-    shared_words::<AtomicU64>(&mapping)
+pub fn counter_words(mapping: &Mapping) -> Result<&'static [AtomicU64], ViewError> {
+    shared_words::<AtomicU64>(mapping)
+}
+
+/// Bytes of the root task's status page.
+const STATUS_PAGE_BYTES: u64 = 4096;
+
+/// The root task's read-only status page (components, states,
+/// generations; layout in `ward_userlib::component::status`), as words.
+pub fn status_page() -> &'static [AtomicU64] {
+    let mapping = Mapping {
+        slot: ward_sysspec::caps::Slot::new(0),
+        vaddr: ward_userlib::component::STATUS_PAGE_VADDR,
+        size: STATUS_PAGE_BYTES,
+        writable: false,
+    };
+    // The page's address is page-aligned and non-zero by construction.
+    shared_words::<AtomicU64>(&mapping).unwrap_or(&[])
+}
+
+/// One component's entry on the status page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ComponentEntry {
+    /// Name bytes (ASCII), `name_len` of them.
+    pub name: [u8; ward_userlib::component::status::NAME_BYTES],
+    /// Bytes of `name` used.
+    pub name_len: usize,
+    /// Generation (1 at first start).
+    pub generation: u32,
+    /// `status::STATE_*`.
+    pub state: u32,
+}
+
+/// Reads every component's entry off the status page (at most `out.len()`).
+pub fn read_status(words: &[AtomicU64], out: &mut [ComponentEntry]) -> usize {
+    use core::sync::atomic::Ordering;
+    use ward_userlib::component::status;
+    let word = |byte: usize| words.get(byte / 8).map_or(0, |w| w.load(Ordering::Acquire));
+    if word(0) != status::MAGIC {
+        return 0;
+    }
+    let count = (word(8) as usize).min(status::MAX_ENTRIES).min(out.len());
+    for (index, entry) in out.iter_mut().enumerate().take(count) {
+        let at = status::FIRST_ENTRY + index * status::ENTRY_BYTES;
+        let first = word(at);
+        let name_len = (word(at + 8) as usize).min(status::NAME_BYTES);
+        let mut name = [0u8; status::NAME_BYTES];
+        for (i, byte) in name.iter_mut().enumerate().take(name_len) {
+            *byte = (word(at + 16 + (i & !7)) >> ((i & 7) * 8)) as u8;
+        }
+        *entry = ComponentEntry {
+            name,
+            name_len,
+            generation: first as u32,
+            state: (first >> 32) as u32,
+        };
+    }
+    count
 }
 
 /// A region that system.toml maps into this component alone, as bytes.
@@ -74,11 +130,11 @@ pub fn counter_words(mapping: Mapping) -> Result<&'static [AtomicU64], ViewError
 /// The caller promises that no other component maps the region (capctl's
 /// `explain` shows it) and that this is the only view made of it in this
 /// program: the bytes are handed out as `&'static mut`.
-pub unsafe fn private_bytes(mapping: Mapping) -> Result<&'static mut [u8], ViewError> {
+pub unsafe fn private_bytes(mapping: &Mapping) -> Result<&'static mut [u8], ViewError> {
     if !mapping.writable {
         return Err(ViewError::TooSmall);
     }
-    let base = base(&mapping, 1)?;
+    let base = base(mapping, 1)?;
     // SAFETY: mapped read-write for the component's life, seen by nobody
     // else (the caller's promise), and viewed once.
     Ok(unsafe { core::slice::from_raw_parts_mut(base.as_ptr(), mapping.size as usize) })

@@ -61,15 +61,17 @@ pub const TCP_TIMEOUT: Duration = Duration::from_millis(20_000);
 /// Largest UDP payload in one unfragmented Ethernet frame (1500 - 20 - 8).
 pub const MAX_UDP_PAYLOAD: usize = 1472;
 
-/// Most TCP sockets the tables track (the component's region decides how many exist).
-pub const MAX_TCP_SOCKETS: usize = 256;
+/// Most TCP sockets the tables track (the component decides how many exist,
+/// from its socket memory).
+pub const MAX_TCP_SOCKETS: usize = 128;
 /// Most UDP sockets the tables track.
-pub const MAX_UDP_SOCKETS: usize = 32;
-/// Most application sockets (listeners and fresh sockets hold no smoltcp
-/// socket, so this is larger than the smoltcp tables).
+pub const MAX_UDP_SOCKETS: usize = 16;
+/// Most application sockets: every smoltcp socket, plus listeners and
+/// fresh TCP sockets, which hold none.
 pub const MAX_APP_SOCKETS: usize = MAX_TCP_SOCKETS + MAX_UDP_SOCKETS + 32;
-/// Most applications: the sessions table.
-pub const MAX_SESSIONS: usize = 8;
+/// Most applications (sessions): the default system has two; each session
+/// costs about 9 KiB of tables.
+pub const MAX_SESSIONS: usize = 4;
 /// smoltcp sockets beyond TCP and UDP: the DHCP client.
 pub const EXTRA_SOCKETS: usize = 1;
 /// (socket, operation) pairs one retry pass remembers as blocked; past that

@@ -93,7 +93,11 @@ pub fn generate(sys: &System, layout: &Layout, file_name: &str, ci: usize) -> St
             {
                 for (client, badge, _) in clients {
                     let who = &sys.components[*client].name;
-                    let _ = writeln!(out, "/// The badge `{who}` calls `{}` with.", sys.channels[cap.target as usize].name);
+                    let _ = writeln!(
+                        out,
+                        "/// The badge `{who}` calls `{}` with.",
+                        sys.channels[cap.target as usize].name
+                    );
                     let _ = writeln!(
                         out,
                         "pub const {}_FROM_{}: u64 = {badge:#x};",
