@@ -33,8 +33,13 @@ KERNEL_ARGS ?=
 # `make run` and `make gdb` boot the machine the default system describes: VT-d on (DMA and
 # interrupt remapping) and the e1000 the network driver is written for, on QEMU's user-mode
 # network instead of q35's default NIC. Setting MACHINE or QEMU_ARGS replaces these defaults.
+# QEMU's user network forwards host 127.0.0.1:HTTP_PORT to the guest's port 80 and
+# 127.0.0.1:ECHO_PORT (TCP and UDP) to port 7; loopback only, never an outside interface.
+HTTP_PORT ?= 8080
+ECHO_PORT ?= 7007
+NET_FORWARDS = hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-:80,hostfwd=tcp:127.0.0.1:$(ECHO_PORT)-:7,hostfwd=udp:127.0.0.1:$(ECHO_PORT)-:7
 MACHINE ?= q35,kernel-irqchip=split
-QEMU_ARGS ?= -device intel-iommu,intremap=on,caching-mode=on -nic none -netdev user,id=net0 -device e1000,netdev=net0
+QEMU_ARGS ?= -device intel-iommu,intremap=on,caching-mode=on -nic none -netdev user,id=net0,$(NET_FORWARDS) -device e1000,netdev=net0
 RUN_SECONDS ?=
 
 # --- What to build ----------------------------------------------------------------------------
@@ -110,7 +115,8 @@ image-only:
 
 # --- Running ----------------------------------------------------------------------------------
 run: image
-	@scripts/run.sh '$(IMAGE_DIR)' '$(RUN_SECONDS)' -- $(RUN_OPTS)
+	@WARD_HTTP_PORT='$(HTTP_PORT)' WARD_ECHO_PORT='$(ECHO_PORT)' \
+		scripts/run.sh '$(IMAGE_DIR)' '$(RUN_SECONDS)' -- $(RUN_OPTS)
 
 gdb: image
 	@echo "QEMU is halted at reset, waiting for gdb:"
@@ -201,4 +207,5 @@ help:
 	@echo "  clean        remove target/ and build/"
 	@echo "Variables:"
 	@echo "  SYSTEM=$(SYSTEM)  RUN_SECONDS=N  ROOT_ARGS=..  KERNEL_ARGS=..  MACHINE=..  QEMU_ARGS=..  JOBS=N"
+	@echo "  HTTP_PORT=$(HTTP_PORT) ECHO_PORT=$(ECHO_PORT)  host ports make run forwards to the guest's 80 and 7"
 	@echo "  registered: TEST_TARGETS=[$(strip $(TEST_TARGETS))] BENCH_TARGETS=[$(strip $(BENCH_TARGETS))] FUZZ_TARGETS=[$(strip $(FUZZ_TARGETS))]"
