@@ -50,7 +50,7 @@ KERNEL_TARGET_DIR := target/kernel
 KERNEL_RUSTFLAGS := -C code-model=kernel -C relocation-model=static
 KERNEL_ELF := $(KERNEL_TARGET_DIR)/$(BARE_TARGET)/release/ward-kernel
 # Every bare-metal user program (root task, drivers, servers, apps) is a package here.
-USER_PACKAGES := ward-root-task ward-hwtest ward-ktest ward-test-components
+USER_PACKAGES := ward-root-task ward-hwtest ward-ktest ward-test-components ward-example-uptime
 USER_BIN_DIR := target/$(BARE_TARGET)/release
 ROOT_TASK_ELF := $(USER_BIN_DIR)/root-task
 # Host tools the image and test steps run.

@@ -41,6 +41,10 @@ pub struct ComponentStatus<'a> {
     pub state: &'a str,
     /// 1 at first start, +1 per restart.
     pub generation: u32,
+    /// Restarts so far.
+    pub restarts: u64,
+    /// CPU time over all its generations, in microseconds.
+    pub cpu_us: u64,
 }
 
 /// What the status page shows.
@@ -49,6 +53,8 @@ pub struct Status<'a> {
     pub components: &'a [ComponentStatus<'a>],
     /// The network stack's counters, by name.
     pub counters: &'a [(&'a str, u64)],
+    /// The kernel's figures (time, idle time, switches, interrupts per vector), by name.
+    pub kernel: &'a [(&'a str, u64)],
     /// The stack's address, once it has one.
     pub address: Option<&'a str>,
 }
@@ -178,9 +184,7 @@ pub fn render_html(status: &Status<'_>, page: &mut Page) {
         page.escaped(a);
         page.text("</p>");
     }
-    page.text(
-        "<h2>Components</h2><table><tr><th>component</th><th>state</th><th>generation</th></tr>",
-    );
+    page.text("<h2>Components</h2><table><tr><th>component</th><th>state</th><th>generation</th><th>restarts</th><th>CPU time (ms)</th></tr>");
     for c in status.components {
         page.text("<tr><td>");
         page.escaped(c.name);
@@ -188,17 +192,44 @@ pub fn render_html(status: &Status<'_>, page: &mut Page) {
         page.escaped(c.state);
         page.text("</td><td class=n>");
         page.number(c.generation.into());
+        page.text("</td><td class=n>");
+        page.number(c.restarts);
+        page.text("</td><td class=n>");
+        page.number(c.cpu_us / 1000);
         page.text("</td></tr>");
     }
-    page.text("</table><h2>Network stack</h2><table><tr><th>counter</th><th>value</th></tr>");
-    for (name, value) in status.counters {
+    page.text("</table>");
+    table(page, "Kernel", status.kernel);
+    table(page, "Network stack", status.counters);
+    page.text("<p><a href=\"/stats.json\">/stats.json</a></p></body></html>\n");
+}
+
+/// A titled table of named figures.
+fn table(page: &mut Page, title: &str, rows: &[(&str, u64)]) {
+    page.text("<h2>");
+    page.text(title);
+    page.text("</h2><table><tr><th>counter</th><th>value</th></tr>");
+    for (name, value) in rows {
         page.text("<tr><td>");
         page.escaped(name);
         page.text("</td><td class=n>");
         page.number(*value);
         page.text("</td></tr>");
     }
-    page.text("</table><p><a href=\"/stats.json\">/stats.json</a></p></body></html>\n");
+    page.text("</table>");
+}
+
+/// Writes `"name":value,...` pairs.
+fn json_pairs(page: &mut Page, rows: &[(&str, u64)]) {
+    for (i, (name, value)) in rows.iter().enumerate() {
+        if i > 0 {
+            page.text(",");
+        }
+        page.text("\"");
+        page.escaped(name);
+        page.text("\":");
+        page.number(*value);
+    }
 }
 
 /// Renders the same figures as JSON.
@@ -223,18 +254,16 @@ pub fn render_json(status: &Status<'_>, page: &mut Page) {
         page.escaped(c.state);
         page.text("\",\"generation\":");
         page.number(c.generation.into());
+        page.text(",\"restarts\":");
+        page.number(c.restarts);
+        page.text(",\"cpu_us\":");
+        page.number(c.cpu_us);
         page.text("}");
     }
-    page.text("],\"net\":{");
-    for (i, (name, value)) in status.counters.iter().enumerate() {
-        if i > 0 {
-            page.text(",");
-        }
-        page.text("\"");
-        page.escaped(name);
-        page.text("\":");
-        page.number(*value);
-    }
+    page.text("],\"kernel\":{");
+    json_pairs(page, status.kernel);
+    page.text("},\"net\":{");
+    json_pairs(page, status.counters);
     page.text("}}\n");
 }
 
@@ -677,18 +706,22 @@ mod tests {
             name: "e1000",
             state: "running",
             generation: 2,
+            restarts: 1,
+            cpu_us: 1500,
         }];
         let counters = [("rx.frames", 5u64), ("drop\"x", 1)];
+        let kernel = [("idle_ms", 7u64)];
         let status = Status {
             components: &components,
             counters: &counters,
+            kernel: &kernel,
             address: Some("10.0.2.15/24"),
         };
         let mut page = Page::new();
         render_json(&status, &mut page);
         assert_eq!(
             core::str::from_utf8(page.bytes()).unwrap(),
-            "{\"address\":\"10.0.2.15/24\",\"components\":[{\"name\":\"e1000\",\"state\":\"running\",\"generation\":2}],\"net\":{\"rx.frames\":5,\"drop_x\":1}}\n"
+            "{\"address\":\"10.0.2.15/24\",\"components\":[{\"name\":\"e1000\",\"state\":\"running\",\"generation\":2,\"restarts\":1,\"cpu_us\":1500}],\"kernel\":{\"idle_ms\":7},\"net\":{\"rx.frames\":5,\"drop_x\":1}}\n"
         );
     }
 }

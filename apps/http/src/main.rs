@@ -1,8 +1,9 @@
 //! The `http` component: [`ward_http`]'s server on the socket pair
-//! system.toml grants it (`http-net`), attached through `net-api`. The
-//! status page reads the root task's status page (every component's state
-//! and generation) and the network stack's counter page (`net-stats`,
-//! mapped read-only): nothing else.
+//! system.toml grants it (`http-net`, which it owns), attached through
+//! `net-api`. The status page shows what it may read and nothing else: the
+//! root task's status page (every component's state, generation, restarts
+//! and CPU time), the kernel's statistics page and the network stack's
+//! counter page (`net-stats`), all mapped read-only.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -12,58 +13,40 @@ mod component {
         include!(concat!(env!("OUT_DIR"), "/caps.rs"));
     }
 
-    use heapless::Vec;
+    use heapless::{String, Vec};
     use ward_http::{ComponentStatus, Page, Server, Status};
-    use ward_mapped::ComponentEntry;
     use ward_proto::client::{SocketClient, MAX_SLOT_BYTES};
-    use ward_proto::counters::{self, Counter};
+    use ward_proto::counters::{Counter, CounterReader};
     use ward_proto::socket::api;
-    use ward_ring::{PairEnd, PoolGeometry, RingPairParams};
-    use ward_userlib::component::status as st;
-    use ward_userlib::{component, message, println, syscall};
+    use ward_userlib::component::{status, StatusEntry, StatusPage};
+    use ward_userlib::kstats::KernelStatistics;
+    use ward_userlib::{component, message, println, region, ring, time};
 
-    ward_userlib::component!(main, caps::LAYOUT_HASH);
+    ward_userlib::component!(main, caps);
 
-    /// `http-net`'s entries and buffer size as system.toml states them, and
-    /// the pool's slot alignment. The caps table carries the ring geometry
-    /// once the components kit (issue 11) lands.
-    const ENTRIES: u32 = 64;
-    const BUFFER_BYTES: u32 = 2048;
-    const BUFFER_ALIGN: u32 = 64;
-    const W: usize = ward_ring::slot_set_words(ENTRIES);
-    /// Counters shown (the stack publishes fewer than this).
+    /// Counters shown (the stack publishes fewer).
     const MAX_COUNTERS: usize = 96;
     /// Components shown (the root task supervises at most 16).
     const MAX_COMPONENTS: usize = 16;
+    /// Kernel figures shown: six totals and the busiest interrupt vectors.
+    const MAX_KERNEL: usize = 24;
 
+    /// The rendered page (16 KiB) lives in static memory, not on the stack.
     static mut PAGE: Page = Page::new();
 
-    fn state_name(state: u32) -> &'static str {
-        match state {
-            st::STATE_RUNNING => "running",
-            st::STATE_RESTARTING => "restarting",
-            st::STATE_HELD => "held",
-            st::STATE_NOT_STARTED => "not started",
-            _ => "unknown",
-        }
-    }
-
     fn main(generation: u64) {
-        let geometry =
-            PoolGeometry::new(BUFFER_BYTES, ENTRIES, BUFFER_ALIGN).expect("http-net pool geometry");
-        let params = RingPairParams::new(ENTRIES, geometry).expect("http-net ring geometry");
-        let region = ward_mapped::ring_region(&caps::HTTP_NET_RING).expect("http-net ring memory");
-        let pool = ward_mapped::pool(&caps::HTTP_POOL, geometry).expect("http-pool");
-        let stats = ward_mapped::counter_words(&caps::NET_STATS).expect("net-stats");
-        let status_page = ward_mapped::status_page();
-        let end = PairEnd::<_, W>::initialise_owner(region, &params, generation as u32)
-            .expect("initialise http-net");
-        let net = u64::from(caps::NET_API.index());
-        match syscall::call(
-            net,
-            message::info(api::LABEL_ATTACH, 1),
-            [generation, 0, 0, 0],
-        ) {
+        let channel = match ring::attach(caps::HTTP_NET, generation) {
+            Ok(channel) => channel,
+            Err(e) => {
+                println!("http: cannot set up http-net: {e:?}");
+                return;
+            }
+        };
+        let Some(pool) = channel.pool else {
+            println!("http: http-net's pool is not mapped");
+            return;
+        };
+        match caps::NET_API.call(message::info(api::LABEL_ATTACH, 1), [generation, 0, 0, 0]) {
             Ok(reply) if reply.info.label() == api::ATTACH_OK => {}
             Ok(reply) => {
                 println!(
@@ -77,46 +60,85 @@ mod component {
                 return;
             }
         }
-        let mut client = SocketClient::new(end, pool);
+        let net_stats = CounterReader::new(region::words64(caps::NET_STATS));
+        let kernel = KernelStatistics::of(caps::KERNEL_STATISTICS);
+        let page_of_status = StatusPage::mapped();
+        let mut client = SocketClient::new(channel.pair, pool);
         let mut server = Server::new();
         if let Err(e) = server.start(&mut client) {
             println!("http: cannot open its socket: {e:?}");
             return;
         }
-        // SAFETY: PAGE is used by this single-threaded component only, here.
+        // SAFETY: PAGE is touched here only, once, by the one thread.
         let page = unsafe { &mut *core::ptr::addr_of_mut!(PAGE) };
-        let doorbell = u64::from(caps::HTTP_NET_SIGNAL.index());
-        let mut announced = false;
-        let mut copy = [0u8; MAX_SLOT_BYTES];
         // The figures, read afresh for each page.
         let mut snapshot = |render: &mut dyn FnMut(&Status<'_>)| {
-            let mut read: Vec<Counter, MAX_COUNTERS> = Vec::new();
-            let _ = counters::read(stats, &mut read);
-            let mut named: Vec<(&str, u64), MAX_COUNTERS> = Vec::new();
-            for c in &read {
-                let _ = named.push((c.name(), c.value));
-            }
-            let mut entries = [ComponentEntry {
-                name: [0; st::NAME_BYTES],
-                name_len: 0,
-                generation: 0,
-                state: 0,
-            }; MAX_COMPONENTS];
-            let n = ward_mapped::read_status(status_page, &mut entries);
-            let mut components: Vec<ComponentStatus<'_>, MAX_COMPONENTS> = Vec::new();
-            for e in &entries[..n] {
-                let _ = components.push(ComponentStatus {
-                    name: core::str::from_utf8(&e.name[..e.name_len]).unwrap_or("?"),
-                    state: state_name(e.state),
+            let counters: Vec<Counter, MAX_COUNTERS> =
+                net_stats.iter().take(MAX_COUNTERS).collect();
+            let named: Vec<(&str, u64), MAX_COUNTERS> =
+                counters.iter().map(|c| (c.name(), c.value)).collect();
+            let hz = page_of_status.tsc_hz().max(1);
+            let entries: Vec<StatusEntry, MAX_COMPONENTS> = (0..page_of_status.count())
+                .filter_map(|i| page_of_status.entry(i))
+                .take(MAX_COMPONENTS)
+                .collect();
+            let components: Vec<ComponentStatus<'_>, MAX_COMPONENTS> = entries
+                .iter()
+                .map(|e| ComponentStatus {
+                    name: e.name(),
+                    state: status::state_name(e.state),
                     generation: e.generation,
-                });
+                    restarts: e.restarts,
+                    cpu_us: time::ticks_to_duration(e.cpu_ticks, hz).as_micros() as u64,
+                })
+                .collect();
+            let mut names: Vec<String<24>, MAX_KERNEL> = Vec::new();
+            let mut values: Vec<u64, MAX_KERNEL> = Vec::new();
+            if let Some(k) = &kernel {
+                let now = time::read_tsc();
+                for (name, value) in [
+                    (
+                        "uptime_ms",
+                        time::ticks_to_duration(now, hz).as_millis() as u64,
+                    ),
+                    (
+                        "idle_ms",
+                        time::ticks_to_duration(k.idle_tsc(), hz).as_millis() as u64,
+                    ),
+                    ("context_switches", k.context_switches()),
+                    ("syscalls", k.syscalls()),
+                    ("signals", k.signals()),
+                    ("timeouts", k.timeouts()),
+                ] {
+                    let _ = names.push(String::try_from(name).unwrap_or_default());
+                    let _ = values.push(value);
+                }
+                for vector in 0..=u8::MAX {
+                    let count = k.interrupts(vector);
+                    if count == 0 || names.is_full() {
+                        continue;
+                    }
+                    let mut name = String::new();
+                    let _ =
+                        core::fmt::Write::write_fmt(&mut name, format_args!("irq.vector{vector}"));
+                    let _ = names.push(name);
+                    let _ = values.push(count);
+                }
             }
+            let kernel_figures: Vec<(&str, u64), MAX_KERNEL> = names
+                .iter()
+                .zip(values.iter())
+                .map(|(n, v)| (n.as_str(), *v))
+                .collect();
             render(&Status {
                 components: &components,
                 counters: &named,
+                kernel: &kernel_figures,
                 address: None,
             });
         };
+        let mut announced = false;
+        let mut copy = [0u8; MAX_SLOT_BYTES];
         loop {
             loop {
                 match client.next_answer(&mut copy) {
@@ -134,7 +156,7 @@ mod component {
                 }
             }
             if client.flush() {
-                let _ = syscall::signal(doorbell);
+                let _ = caps::HTTP_NET.doorbell.signal();
             }
             if server.ready() && !announced {
                 announced = true;

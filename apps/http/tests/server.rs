@@ -31,12 +31,15 @@ fn fetch(request: &[u8]) -> String {
                     name: "net",
                     state: "running",
                     generation: 1,
+                    restarts: 0,
+                    cpu_us: 0,
                 }];
                 let counters = [("rx.frames", rx)];
                 let mut status = |f: &mut dyn FnMut(&Status<'_>)| {
                     f(&Status {
                         components: &components,
                         counters: &counters,
+                        kernel: &[],
                         address: Some("10.0.0.1/24"),
                     })
                 };

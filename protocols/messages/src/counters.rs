@@ -1,198 +1,265 @@
-//! A counter page: named `u64` counters that one component publishes in a
-//! shared region and others map read-only (the network stack's frame, drop
-//! and socket counters, shown by the HTTP status page).
+//! Counter pages: how a component publishes its statistics to readers.
 //!
-//! Layout (little-endian 8-byte words, the region seen as `[AtomicU64]`):
+//! A component that keeps figures others should see (a driver's frames,
+//! interrupts and drops by reason; the network stack's sockets) writes them
+//! into a region it maps read-write; an observer (the HTTP status page, a
+//! test) maps the same region read-only. The page is plain words, viewed on
+//! both sides as `&[AtomicU64]` (`ward_userlib::region::words64`):
 //!
-//! | word | field |
+//! | word | content |
 //! |---|---|
-//! | 0 | magic `"WCOUNTRS"` |
-//! | 1 | sequence: odd while the writer updates, even when the page is consistent |
-//! | 2 | number of entries |
+//! | 0 | magic `"WARDCNTR"`, written last when the page is set up |
+//! | 1 | number of counters `n` |
+//! | 2 | the writer's generation (it sets the page up again after a restart) |
 //! | 3 | reserved, zero |
-//! | 4.. | entries of [`ENTRY_WORDS`] words: [`NAME_BYTES`] of ASCII name (NUL padded), then the value |
+//! | 4 + 4·i .. 4 + 4·i + 3 | counter i's name: 24 bytes, UTF-8, zero-padded |
+//! | 4 + 4·i + 3 | counter i's value |
 //!
-//! The writer is the only one that changes the page; a reader copies the page
-//! out between two reads of an even, unchanged sequence number (a seqlock), so
-//! it never acts on a half-written page. A reader is never trusted to write
-//! (its mapping is read-only) and a writer is not trusted either: the reader
-//! checks the magic, bounds the count by the page it mapped, and accepts only
-//! printable names.
+//! The writer is the only one who stores; each value is one aligned word, so
+//! a reader sees every value whole, though not all values of one instant.
+//! A reader trusts nothing: it checks the magic, bounds the count by the
+//! page's size and shows a name that is not UTF-8 as "?".
 
 use core::sync::atomic::{AtomicU64, Ordering};
 
-/// `"WCOUNTRS"` as a little-endian word.
-pub const MAGIC: u64 = u64::from_le_bytes(*b"WCOUNTRS");
-/// Bytes of a counter name.
+/// "WARDCNTR" in little-endian ASCII.
+pub const MAGIC: u64 = u64::from_le_bytes(*b"WARDCNTR");
+/// Bytes of a counter's name.
 pub const NAME_BYTES: usize = 24;
-/// Words per entry: the name, then the value.
-pub const ENTRY_WORDS: usize = NAME_BYTES / 8 + 1;
-/// Words before the first entry.
-pub const HEADER_WORDS: usize = 4;
+/// Words per counter: its name and its value.
+const ENTRY_WORDS: usize = NAME_BYTES / 8 + 1;
+/// Words before the first counter.
+const HEADER_WORDS: usize = 4;
 
-/// Entries a page of `words` words holds.
+/// The most counters a page of `words` words holds.
 pub const fn capacity(words: usize) -> usize {
     words.saturating_sub(HEADER_WORDS) / ENTRY_WORDS
 }
 
-/// Why a page could not be written or read.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum CounterPageError {
-    /// More counters than the page holds.
-    TooMany {
-        /// Counters given.
-        counters: usize,
-        /// Entries the page holds.
-        capacity: usize,
-    },
-    /// A name is empty, too long or not printable ASCII.
-    BadName,
-    /// The page does not start with [`MAGIC`] (not written yet).
-    NotInitialised,
-    /// The writer kept changing the page while we read it.
-    Busy,
-    /// The page claims more entries than it can hold.
-    BadCount(u64),
-}
-
-fn name_ok(name: &[u8]) -> bool {
-    !name.is_empty() && name.len() <= NAME_BYTES && name.iter().all(|b| b.is_ascii_graphic())
-}
-
-fn name_words(name: &str) -> [u64; NAME_BYTES / 8] {
-    let mut bytes = [0u8; NAME_BYTES];
-    bytes[..name.len()].copy_from_slice(name.as_bytes());
-    let mut words = [0u64; NAME_BYTES / 8];
-    for (word, chunk) in words.iter_mut().zip(bytes.chunks_exact(8)) {
-        let mut b = [0u8; 8];
-        b.copy_from_slice(chunk);
-        *word = u64::from_le_bytes(b);
-    }
-    words
-}
-
-/// The writing side of a counter page.
-pub struct CounterPageWriter<'a> {
+/// The writer's side of a counter page.
+pub struct CounterWriter<'a> {
     words: &'a [AtomicU64],
     count: usize,
 }
 
-impl<'a> CounterPageWriter<'a> {
-    /// Lays out the page with `names` (in this order) and zero values. The
-    /// names never change afterwards; [`update`](Self::update) writes values.
-    pub fn new(words: &'a [AtomicU64], names: &[&str]) -> Result<Self, CounterPageError> {
-        let capacity = capacity(words.len());
-        if names.len() > capacity {
-            return Err(CounterPageError::TooMany {
-                counters: names.len(),
-                capacity,
+/// The page is too small for the counters asked for.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PageTooSmall {
+    /// Counters asked for.
+    pub wanted: usize,
+    /// Counters the page holds.
+    pub capacity: usize,
+}
+
+impl<'a> CounterWriter<'a> {
+    /// Sets the page up with `names` (cut to 24 bytes), every value zero,
+    /// stamped with `generation`.
+    pub fn create(
+        words: &'a [AtomicU64],
+        names: &[&str],
+        generation: u64,
+    ) -> Result<CounterWriter<'a>, PageTooSmall> {
+        if names.len() > capacity(words.len()) {
+            return Err(PageTooSmall {
+                wanted: names.len(),
+                capacity: capacity(words.len()),
             });
         }
-        if !names.iter().all(|n| name_ok(n.as_bytes())) {
-            return Err(CounterPageError::BadName);
-        }
-        words[0].store(0, Ordering::Relaxed);
-        words[1].store(1, Ordering::Relaxed);
-        words[2].store(names.len() as u64, Ordering::Relaxed);
-        words[3].store(0, Ordering::Relaxed);
-        for (index, name) in names.iter().enumerate() {
-            let at = HEADER_WORDS + index * ENTRY_WORDS;
-            for (i, w) in name_words(name).iter().enumerate() {
-                words[at + i].store(*w, Ordering::Relaxed);
+        words[0].store(0, Ordering::Release);
+        for (i, name) in names.iter().enumerate() {
+            let at = HEADER_WORDS + i * ENTRY_WORDS;
+            let bytes = name.as_bytes();
+            let mut cut = bytes.len().min(NAME_BYTES);
+            while !name.is_char_boundary(cut) {
+                cut -= 1;
             }
-            words[at + NAME_BYTES / 8].store(0, Ordering::Relaxed);
+            let mut padded = [0u8; NAME_BYTES];
+            padded[..cut].copy_from_slice(&bytes[..cut]);
+            for (w, chunk) in padded.chunks(8).enumerate() {
+                let value = u64::from_le_bytes(chunk.try_into().expect("8-byte chunks"));
+                words[at + w].store(value, Ordering::Relaxed);
+            }
+            words[at + ENTRY_WORDS - 1].store(0, Ordering::Relaxed);
         }
-        words[1].store(2, Ordering::Release);
+        words[1].store(names.len() as u64, Ordering::Relaxed);
+        words[2].store(generation, Ordering::Relaxed);
+        words[3].store(0, Ordering::Relaxed);
         words[0].store(MAGIC, Ordering::Release);
-        Ok(Self {
+        Ok(CounterWriter {
             words,
             count: names.len(),
         })
     }
 
-    /// Writes the values, in the order of the names given to [`new`](Self::new)
-    /// (extra values are ignored, missing ones keep their old value).
-    pub fn update(&mut self, values: impl IntoIterator<Item = u64>) {
-        let sequence = self.words[1].load(Ordering::Relaxed);
-        self.words[1].store(sequence.wrapping_add(1), Ordering::Relaxed);
-        // Readers that see the odd sequence retry; the fence keeps the value
-        // stores after it.
-        core::sync::atomic::fence(Ordering::Release);
-        for (index, value) in values.into_iter().take(self.count).enumerate() {
-            let at = HEADER_WORDS + index * ENTRY_WORDS + NAME_BYTES / 8;
-            self.words[at].store(value, Ordering::Relaxed);
+    fn value(&self, index: usize) -> Option<&AtomicU64> {
+        (index < self.count)
+            .then(|| &self.words[HEADER_WORDS + index * ENTRY_WORDS + ENTRY_WORDS - 1])
+    }
+
+    /// Sets counter `index` (ignored past the last counter).
+    pub fn set(&self, index: usize, value: u64) {
+        if let Some(word) = self.value(index) {
+            word.store(value, Ordering::Relaxed);
         }
-        self.words[1].store(sequence.wrapping_add(2), Ordering::Release);
+    }
+
+    /// Adds to counter `index` (wrapping).
+    pub fn add(&self, index: usize, amount: u64) {
+        if let Some(word) = self.value(index) {
+            // Only this side writes, so a load and a store are enough.
+            word.store(
+                word.load(Ordering::Relaxed).wrapping_add(amount),
+                Ordering::Relaxed,
+            );
+        }
+    }
+
+    /// Counter `index`'s current value (0 past the last counter).
+    pub fn get(&self, index: usize) -> u64 {
+        self.value(index)
+            .map_or(0, |word| word.load(Ordering::Relaxed))
     }
 }
 
-/// One counter as a reader copied it.
+/// One counter as a reader sees it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Counter {
     name: [u8; NAME_BYTES],
-    name_len: u8,
-    /// The value.
+    name_length: usize,
+    /// The value when it was read.
     pub value: u64,
 }
 
 impl Counter {
-    /// The name (printable ASCII, checked when read).
+    /// The counter's name ("?" if the writer put something other than UTF-8 there).
     pub fn name(&self) -> &str {
-        core::str::from_utf8(&self.name[..self.name_len as usize]).unwrap_or("?")
+        core::str::from_utf8(&self.name[..self.name_length]).unwrap_or("?")
     }
 }
 
-/// How many times a reader retries while the writer is busy before it gives
-/// up: the writer holds the page odd for a few hundred stores at most, so a
-/// reader that sees it busy this often is racing a writer that stopped
-/// half-way (a crash); it reports `Busy` instead of spinning forever.
-const READ_ATTEMPTS: usize = 64;
+/// The reader's side of a counter page.
+pub struct CounterReader<'a> {
+    words: &'a [AtomicU64],
+}
 
-/// Copies the page out of `words` into `out` (at most `N` counters).
-pub fn read<const N: usize>(
-    words: &[AtomicU64],
-    out: &mut heapless::Vec<Counter, N>,
-) -> Result<(), CounterPageError> {
-    for _ in 0..READ_ATTEMPTS {
-        out.clear();
-        if words.len() < HEADER_WORDS || words[0].load(Ordering::Acquire) != MAGIC {
-            return Err(CounterPageError::NotInitialised);
-        }
-        let before = words[1].load(Ordering::Acquire);
-        if before % 2 == 1 {
-            core::hint::spin_loop();
-            continue;
-        }
-        let count = words[2].load(Ordering::Relaxed);
-        if count as usize > capacity(words.len()).min(N) {
-            return Err(CounterPageError::BadCount(count));
-        }
-        let mut names_ok = true;
-        for index in 0..count as usize {
-            let at = HEADER_WORDS + index * ENTRY_WORDS;
-            let mut name = [0u8; NAME_BYTES];
-            for i in 0..NAME_BYTES / 8 {
-                name[i * 8..i * 8 + 8]
-                    .copy_from_slice(&words[at + i].load(Ordering::Relaxed).to_le_bytes());
-            }
-            let name_len = name.iter().position(|b| *b == 0).unwrap_or(NAME_BYTES);
-            names_ok &= name_ok(&name[..name_len]);
-            let value = words[at + NAME_BYTES / 8].load(Ordering::Relaxed);
-            // `count <= N` was checked, so this push cannot fail.
-            let _ = out.push(Counter {
-                name,
-                name_len: name_len as u8,
-                value,
-            });
-        }
-        core::sync::atomic::fence(Ordering::Acquire);
-        if words[1].load(Ordering::Relaxed) == before {
-            return if names_ok {
-                Ok(())
-            } else {
-                Err(CounterPageError::BadName)
-            };
+impl<'a> CounterReader<'a> {
+    /// A reader over a page (set up or not).
+    pub fn new(words: &'a [AtomicU64]) -> CounterReader<'a> {
+        CounterReader { words }
+    }
+
+    /// Whether the writer has set the page up.
+    pub fn is_ready(&self) -> bool {
+        self.words
+            .first()
+            .is_some_and(|w| w.load(Ordering::Acquire) == MAGIC)
+    }
+
+    /// The writer's generation (0 if the page is not set up).
+    pub fn generation(&self) -> u64 {
+        if self.is_ready() {
+            self.words[2].load(Ordering::Relaxed)
+        } else {
+            0
         }
     }
-    Err(CounterPageError::Busy)
+
+    /// Counters on the page (bounded by what the page can hold).
+    pub fn len(&self) -> usize {
+        if self.is_ready() {
+            (self.words[1].load(Ordering::Relaxed) as usize).min(capacity(self.words.len()))
+        } else {
+            0
+        }
+    }
+
+    /// Whether the page has no counters (or is not set up).
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Counter `index`.
+    pub fn get(&self, index: usize) -> Option<Counter> {
+        if index >= self.len() {
+            return None;
+        }
+        let at = HEADER_WORDS + index * ENTRY_WORDS;
+        let mut name = [0u8; NAME_BYTES];
+        for (w, chunk) in name.chunks_mut(8).enumerate() {
+            chunk.copy_from_slice(&self.words[at + w].load(Ordering::Relaxed).to_le_bytes());
+        }
+        let name_length = name.iter().position(|&b| b == 0).unwrap_or(NAME_BYTES);
+        Some(Counter {
+            name,
+            name_length,
+            value: self.words[at + ENTRY_WORDS - 1].load(Ordering::Relaxed),
+        })
+    }
+
+    /// The value of the counter called `name`.
+    pub fn value_of(&self, name: &str) -> Option<u64> {
+        self.iter().find(|c| c.name() == name).map(|c| c.value)
+    }
+
+    /// Every counter, in order.
+    pub fn iter(&self) -> impl Iterator<Item = Counter> + '_ {
+        (0..self.len()).filter_map(|i| self.get(i))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn page<const N: usize>() -> [AtomicU64; N] {
+        [const { AtomicU64::new(0) }; N]
+    }
+
+    #[test]
+    fn a_written_page_reads_back() {
+        let words = page::<64>();
+        let reader = CounterReader::new(&words);
+        assert!(!reader.is_ready());
+        assert_eq!(reader.len(), 0);
+        let writer = CounterWriter::create(
+            &words,
+            &["rx_frames", "a name much longer than twenty-four bytes"],
+            3,
+        )
+        .unwrap();
+        writer.add(0, 5);
+        writer.add(0, 2);
+        writer.set(1, 9);
+        writer.set(7, 1); // past the end: ignored
+        assert_eq!(reader.generation(), 3);
+        assert_eq!(reader.value_of("rx_frames"), Some(7));
+        assert_eq!(reader.get(1).unwrap().name(), "a name much longer than ");
+        assert_eq!(reader.iter().count(), 2);
+        assert_eq!(writer.get(0), 7);
+    }
+
+    #[test]
+    fn too_many_counters_are_refused() {
+        let words = page::<12>();
+        assert_eq!(capacity(12), 2);
+        assert_eq!(
+            CounterWriter::create(&words, &["a", "b", "c"], 1).err(),
+            Some(PageTooSmall {
+                wanted: 3,
+                capacity: 2
+            })
+        );
+    }
+
+    #[test]
+    fn a_lying_page_is_bounded() {
+        let words = page::<12>();
+        words[0].store(MAGIC, Ordering::Relaxed);
+        words[1].store(u64::MAX, Ordering::Relaxed);
+        words[4].store(u64::MAX, Ordering::Relaxed); // not UTF-8
+        let reader = CounterReader::new(&words);
+        assert_eq!(reader.len(), 2);
+        assert_eq!(reader.get(0).unwrap().name(), "?");
+        assert_eq!(reader.get(2), None);
+    }
 }

@@ -9,14 +9,13 @@
 //! controls (kinds, enumerations, lengths, reserved words) and says what was
 //! wrong with a [`ProtoError`] instead of trusting it.
 //!
+//! - [`counters`]: counter pages, how a component publishes statistics.
 //! - [`driver`]: NIC driver ↔ network stack: rx/tx buffer hand-off status,
 //!   link state, MAC address, statistics.
 //! - [`socket`]: network stack ↔ application: a socket protocol for UDP and TCP.
 //! - [`supervisor`]: fault reports and restart notices with generation numbers.
 //! - [`client`]: the application side of the socket protocol with many
 //!   requests in flight, for event-driven servers.
-//! - [`counters`]: a page of named counters one component publishes and
-//!   others read (a seqlock over shared memory).
 //! - [`stream`]: `embedded-io` `Read`/`Write` over the socket protocol (a TCP
 //!   stream) and over a plain byte channel (a console).
 #![no_std]

@@ -1,13 +1,16 @@
 //! The `net` component: the [`ward_net`] stack on what system.toml grants
 //! it — the rx and tx pairs with the e1000 driver (it owns both packet
 //! pools), one socket pair per application (each application owns its
-//! pool), `net-api` for attaching them, its socket memory (`net-sockets`,
-//! mapped here alone) and its counter page (`net-stats`).
+//! pool), `net-api` for attaching them, `nic-control` to ask the driver for
+//! its MAC address, its socket memory (`net-sockets`, mapped here alone)
+//! and its counter page (`net-stats`).
 //!
-//! The loop: wait on `net-api` (the notification is bound to the thread,
-//! so doorbells wake the wait too), serve an attach call or run one step of
-//! the stack, ring the doorbells it asks for, publish the counters, and
-//! sleep once every ring has asked for a signal.
+//! The loop: run one step of the stack, ring the doorbells it asks for,
+//! publish the counters, then wait on `net-api` until the stack's next
+//! timer (the notification is bound to the thread, so doorbells end the
+//! wait too) and serve an attach call if one came. A driver restart (the
+//! supervisor signals the ring's bit and the status page shows a new
+//! generation) re-initialises both driver pairs and lends every buffer anew.
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -19,29 +22,19 @@ mod component {
 
     use smoltcp::iface::SocketStorage;
     use smoltcp::socket::udp::PacketMetadata;
-    use smoltcp::time::Instant;
-    use ward_net::counters;
+    use ward_net::counters::{self, COUNTERS};
     use ward_net::device::{DriverPair, RingDevice};
     use ward_net::stack::{AddressConfig, SocketMemory, Stack, UdpBuffers, EXTRA_SOCKETS};
-    use ward_proto::counters::CounterPageWriter;
+    use ward_proto::counters::CounterWriter;
     use ward_proto::driver::{DriverEvent, StackRequest, MAX_CONTROL_BYTES};
     use ward_proto::socket::api;
-    use ward_ring::{PairEnd, PoolGeometry, RingPairParams, SharedRing};
-    use ward_sysspec::caps::Ipv4Config;
-    use ward_userlib::{message, println, syscall};
+    use ward_userlib::component::{Incoming, StatusPage};
+    use ward_userlib::ring::{self, Pair, SLOT_SET_WORDS};
+    use ward_userlib::spec::{Ipv4Config, Mapping, RingChannel};
+    use ward_userlib::time::{Duration, Instant};
+    use ward_userlib::{component, message, println, region};
 
-    ward_userlib::component!(main, caps::LAYOUT_HASH);
-
-    /// Ring geometry as system.toml states it (`net-rx`, `net-tx`: 256
-    /// entries of 2048 bytes; `echo-net`, `http-net`: 64 of 2048). The caps
-    /// table carries it once the components kit (issue 11) lands.
-    const NIC_ENTRIES: u32 = 256;
-    const APP_ENTRIES: u32 = 64;
-    const BUFFER_BYTES: u32 = 2048;
-    /// Buffers start on a cache line (and the NIC's 16-byte DMA alignment).
-    const BUFFER_ALIGN: u32 = 64;
-    /// Slot-set words: enough for the largest pool (256 slots).
-    const W: usize = ward_ring::slot_set_words(NIC_ENTRIES);
+    ward_userlib::component!(main, caps);
 
     /// TCP sockets: 64 concurrent connections (the host tests' load) plus
     /// the listeners' backlogs (echo 8, sink 8, source 8, http 8), rounded
@@ -50,13 +43,12 @@ mod component {
     /// UDP sockets: the two bench services and room for applications to grow.
     const UDP_SOCKETS: usize = 4;
     /// Datagrams queued per UDP socket and direction, and their bytes: a
-    /// burst of 16 full-size datagrams (more wait in the NIC's 256-entry ring).
+    /// burst of 16 full-size datagrams (more wait in the NIC's ring).
     const UDP_PACKETS: usize = 16;
     const UDP_BYTES: usize = 16 * 1536;
 
-    type Ring = SharedRing<'static>;
-
-    static mut STACK: Option<Stack<'static, Ring, W>> = None;
+    type Ring = ward_ring::SharedRing<'static>;
+    type NetStack = Stack<'static, Ring, SLOT_SET_WORDS>;
 
     static mut STORAGE: [SocketStorage<'static>; TCP_SOCKETS + UDP_SOCKETS + EXTRA_SOCKETS] =
         [SocketStorage::EMPTY; TCP_SOCKETS + UDP_SOCKETS + EXTRA_SOCKETS];
@@ -66,36 +58,19 @@ mod component {
     static mut TCP_TABLE: heapless::Vec<(&'static mut [u8], &'static mut [u8]), TCP_SOCKETS> =
         heapless::Vec::new();
     static mut UDP_TABLE: heapless::Vec<UdpBuffers<'static>, UDP_SOCKETS> = heapless::Vec::new();
+    /// The stack's tables (tens of KiB) live in static memory, not on the stack.
+    static mut STACK: Option<NetStack> = None;
 
-    /// Time from the TSC, at the frequency CPUID reports.
-    struct Clock {
-        ticks_per_ms: u64,
-        start: u64,
-    }
+    /// The applications the stack serves: the badge each calls `net-api`
+    /// with, and its socket pair.
+    const APPLICATIONS: [(u64, RingChannel); 2] = [
+        (caps::NET_API_FROM_ECHO, caps::ECHO_NET),
+        (caps::NET_API_FROM_HTTP, caps::HTTP_NET),
+    ];
 
-    impl Clock {
-        fn new() -> Option<Clock> {
-            // CPUID leaf 0x16 (processor frequency information), EAX = base
-            // MHz; leaf 0 says which leaves exist.
-            let max = core::arch::x86_64::__cpuid(0).eax;
-            if max < 0x16 {
-                return None;
-            }
-            let mhz = core::arch::x86_64::__cpuid(0x16).eax & 0xffff;
-            (mhz != 0).then(|| Clock {
-                ticks_per_ms: u64::from(mhz) * 1000,
-                start: tsc(),
-            })
-        }
-
-        fn now(&self) -> Instant {
-            Instant::from_millis(((tsc() - self.start) / self.ticks_per_ms) as i64)
-        }
-    }
-
-    fn tsc() -> u64 {
-        // SAFETY: RDTSC reads the time-stamp counter; no memory effects.
-        unsafe { core::arch::x86_64::_rdtsc() }
+    /// smoltcp's time from the component clock.
+    fn smoltcp_now() -> smoltcp::time::Instant {
+        smoltcp::time::Instant::from_micros(Instant::now().since_boot().as_micros() as i64)
     }
 
     fn words_of(bytes: &[u8]) -> [u64; 4] {
@@ -112,12 +87,9 @@ mod component {
     fn query_mac() -> Option<[u8; 6]> {
         let mut request = [0u8; MAX_CONTROL_BYTES];
         let n = StackRequest::QueryMac.encode(0, 1, &mut request).ok()?;
-        let reply = syscall::call(
-            u64::from(caps::NIC_CONTROL.index()),
-            message::info(1, n.div_ceil(8)),
-            words_of(&request[..n]),
-        )
-        .ok()?;
+        let reply = caps::NIC_CONTROL
+            .call(message::info(1, n.div_ceil(8)), words_of(&request[..n]))
+            .ok()?;
         let mut bytes = [0u8; 32];
         for (i, w) in reply.mrs.iter().enumerate() {
             bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
@@ -143,49 +115,41 @@ mod component {
         }
     }
 
-    fn main(generation: u64) {
-        let nic_pool =
-            PoolGeometry::new(BUFFER_BYTES, NIC_ENTRIES, BUFFER_ALIGN).expect("nic pool");
-        let nic_params = RingPairParams::new(NIC_ENTRIES, nic_pool).expect("nic rings");
-        let app_pool =
-            PoolGeometry::new(BUFFER_BYTES, APP_ENTRIES, BUFFER_ALIGN).expect("app pool");
-        let app_params = RingPairParams::new(APP_ENTRIES, app_pool).expect("app rings");
-        let generation = generation as u32;
-        let rx_region = ward_mapped::ring_region(&caps::NET_RX_RING).expect("net-rx memory");
-        let tx_region = ward_mapped::ring_region(&caps::NET_TX_RING).expect("net-tx memory");
-        let rx = DriverPair {
-            end: PairEnd::<Ring, W>::initialise_owner(rx_region, &nic_params, generation)
-                .expect("initialise net-rx"),
-            pool: ward_mapped::pool(&caps::NET_RX_POOL, nic_pool).expect("net-rx-pool"),
+    /// Both driver pairs, written afresh with `generation` (every buffer
+    /// the stack's again).
+    fn driver_pairs(
+        generation: u64,
+    ) -> Option<(
+        DriverPair<'static, Ring, SLOT_SET_WORDS>,
+        DriverPair<'static, Ring, SLOT_SET_WORDS>,
+    )> {
+        let pair = |channel: RingChannel| {
+            let end = ring::attach(channel, generation).ok()?;
+            Some(DriverPair {
+                end: end.pair,
+                pool: end.pool?,
+            })
         };
-        let tx = DriverPair {
-            end: PairEnd::<Ring, W>::initialise_owner(tx_region, &nic_params, generation)
-                .expect("initialise net-tx"),
-            pool: ward_mapped::pool(&caps::NET_TX_POOL, nic_pool).expect("net-tx-pool"),
-        };
-        let Some(clock) = Clock::new() else {
-            println!("net: the CPU reports no TSC frequency (CPUID 0x16); no clock for TCP timers");
-            return;
-        };
-        println!("net: waiting for the driver's MAC address");
-        let Some(mac) = query_mac() else {
-            println!("net: the driver did not give its MAC address");
-            return;
-        };
-        println!(
-            "net: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
-            mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
-        );
-        let device = RingDevice::new(rx, tx, mac);
+        Some((pair(caps::NET_RX)?, pair(caps::NET_TX)?))
+    }
 
-        // Socket memory: net-sockets is mapped into this component alone.
-        // SAFETY: capctl explain shows net-sockets mapped only here, and this
-        // is the only view of it.
-        let region =
-            unsafe { ward_mapped::private_bytes(&caps::NET_SOCKETS) }.expect("net-sockets");
+    /// `net-sockets` as bytes.
+    fn socket_memory(mapping: Mapping) -> &'static mut [u8] {
+        // SAFETY: the root task maps net-sockets read-write at `vaddr` for
+        // the component's life, and into this component alone (`capctl
+        // explain system.toml net-sockets`): no one else can write it, so a
+        // plain byte slice over it is sound. This is the only view made.
+        unsafe {
+            core::slice::from_raw_parts_mut(mapping.vaddr() as *mut u8, mapping.size() as usize)
+        }
+    }
+
+    /// Carves the socket memory and the static tables into smoltcp's sockets.
+    fn sockets() -> SocketMemory<'static> {
+        let region = socket_memory(caps::NET_SOCKETS);
         let (udp_bytes, tcp_bytes) = region.split_at_mut(UDP_SOCKETS * 2 * UDP_BYTES);
         // Each TCP socket gets an equal share, split evenly between its
-        // receive and send buffers, whole KiB.
+        // receive and send buffers, in whole KiB.
         let per_buffer = (tcp_bytes.len() / (2 * TCP_SOCKETS)) & !1023;
         // SAFETY: the statics are touched here only, once, by the one thread.
         let (storage, udp_meta, tcp, udp) = unsafe {
@@ -223,63 +187,81 @@ mod component {
             "net: {TCP_SOCKETS} TCP sockets with {} KiB each way, {UDP_SOCKETS} UDP sockets",
             per_buffer / 1024
         );
+        SocketMemory {
+            storage,
+            tcp: tcp.as_mut_slice(),
+            udp: udp.as_mut_slice(),
+        }
+    }
 
-        let clients = [
-            (
-                caps::NET_API_FROM_ECHO,
-                ward_mapped::pool(&caps::ECHO_POOL, app_pool).expect("echo-pool"),
-            ),
-            (
-                caps::NET_API_FROM_HTTP,
-                ward_mapped::pool(&caps::HTTP_POOL, app_pool).expect("http-pool"),
-            ),
-        ];
-        let app_regions = [
-            (
-                caps::NET_API_FROM_ECHO,
-                caps::ECHO_NET_RING,
-                caps::ECHO_NET_SIGNAL,
-            ),
-            (
-                caps::NET_API_FROM_HTTP,
-                caps::HTTP_NET_RING,
-                caps::HTTP_NET_SIGNAL,
-            ),
-        ];
-        // The stack's tables (tens of KiB) live in static memory, not on the
-        // component's stack.
-        // SAFETY: touched here only, once, by the one thread.
-        let stack = unsafe { &mut *core::ptr::addr_of_mut!(STACK) };
-        let stack = stack.insert(Stack::new(
-            device,
+    fn main(generation: u64) {
+        let Some((rx, tx)) = driver_pairs(generation) else {
+            println!("net: cannot set up the driver's ring pairs");
+            return;
+        };
+        let status = StatusPage::mapped();
+        let mut driver_generation = status.generation_of(caps::NET_RX.peer);
+        println!("net: asking the driver for its MAC address");
+        let Some(mac) = query_mac() else {
+            println!("net: the driver did not give its MAC address");
+            return;
+        };
+        println!(
+            "net: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+            mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
+        );
+        let mut clients: heapless::Vec<(u64, ward_ring::PoolMemory<'static>), 2> =
+            heapless::Vec::new();
+        for (badge, channel) in APPLICATIONS {
+            let pool = channel
+                .pool
+                .and_then(|p| ring::pool_memory(p, ring::geometry(&channel).ok()?).ok());
+            match pool {
+                Some(pool) => {
+                    let _ = clients.push((badge, pool));
+                }
+                None => println!("net: {}'s pool is not usable", channel.peer),
+            }
+        }
+        // SAFETY: STACK is touched here only, once, by the one thread.
+        let slot = unsafe { &mut *core::ptr::addr_of_mut!(STACK) };
+        let stack = slot.insert(Stack::new(
+            RingDevice::new(rx, tx, mac),
             address_config(),
-            SocketMemory {
-                storage,
-                tcp: tcp.as_mut_slice(),
-                udp: udp.as_mut_slice(),
-            },
+            sockets(),
             &clients,
-            tsc(),
-            clock.now(),
+            ward_userlib::time::read_tsc(),
+            smoltcp_now(),
         ));
-        let stats = ward_mapped::counter_words(&caps::NET_STATS).expect("net-stats");
-        let mut page = CounterPageWriter::new(stats, &counters::names()).expect("counter page");
+        let names = counters::names();
+        let page = match CounterWriter::create(region::words64(caps::NET_STATS), &names, generation)
+        {
+            Ok(page) => Some(page),
+            Err(e) => {
+                println!("net: the counter page is too small: {e:?}");
+                None
+            }
+        };
         let mut announced = None;
-        let endpoint = u64::from(caps::NET_API.index());
         loop {
-            let result = stack.poll(clock.now());
+            let now = smoltcp_now();
+            let result = stack.poll(now);
             if result.driver.rx {
-                let _ = syscall::signal(u64::from(caps::NET_RX_SIGNAL.index()));
+                let _ = caps::NET_RX.doorbell.signal();
             }
             if result.driver.tx {
-                let _ = syscall::signal(u64::from(caps::NET_TX_SIGNAL.index()));
+                let _ = caps::NET_TX.doorbell.signal();
             }
-            for (i, (_, _, signal)) in app_regions.iter().enumerate() {
+            for (i, (_, channel)) in APPLICATIONS.iter().enumerate() {
                 if result.sessions & (1 << i) != 0 {
-                    let _ = syscall::signal(u64::from(signal.index()));
+                    let _ = channel.doorbell.signal();
                 }
             }
-            page.update(stack.counters().values().iter().copied());
+            if let Some(page) = &page {
+                for (index, value) in stack.counters().values().iter().enumerate().take(COUNTERS) {
+                    page.set(index, *value);
+                }
+            }
             if stack.address() != announced {
                 announced = stack.address();
                 if let Some(a) = announced {
@@ -297,30 +279,57 @@ mod component {
             if result.busy || !stack.prepare_sleep() {
                 continue;
             }
-            // A doorbell (notification, label 0) or an attach call (label 1).
-            let Ok(received) = syscall::recv(endpoint) else {
-                continue;
-            };
-            if received.info.label() != api::LABEL_ATTACH {
-                continue;
-            }
-            let answer = match app_regions
-                .iter()
-                .find(|(badge, _, _)| *badge == received.badge)
-            {
-                None => api::ATTACH_UNKNOWN_CLIENT,
-                Some((badge, ring, _)) => {
-                    let end = ward_mapped::ring_region(ring)
-                        .ok()
-                        .and_then(|r| PairEnd::<Ring, W>::attach_borrower(r, &app_params).ok());
-                    match end.map(|end| stack.attach(*badge, end)) {
-                        Some(Ok(_)) => api::ATTACH_OK,
-                        Some(Err(_)) => api::ATTACH_UNKNOWN_CLIENT,
-                        None => api::ATTACH_BAD_REGION,
+            let deadline = stack.poll_at(now).map(|at| {
+                let wait = (at - now).total_micros();
+                Instant::now() + Duration::from_micros(wait)
+            });
+            match component::receive_until(caps::NET_API, deadline) {
+                Incoming::Message(call) => {
+                    let answer = attach(stack, call.badge, call.info.label());
+                    let _ = ward_userlib::syscall::reply(
+                        message::info(answer, 1),
+                        [generation, 0, 0, 0],
+                    );
+                }
+                Incoming::Signalled(bits) => {
+                    if bits & (caps::NET_RX.bit | caps::NET_TX.bit) != 0 {
+                        let now_generation = status.generation_of(caps::NET_RX.peer);
+                        if now_generation != driver_generation {
+                            driver_generation = now_generation;
+                            // The regions carry the new driver's generation.
+                            restart_driver(stack, u64::from(now_generation.unwrap_or(0)));
+                        }
                     }
                 }
-            };
-            let _ = syscall::reply(message::info(answer, 1), [u64::from(generation), 0, 0, 0]);
+                Incoming::TimedOut => {}
+            }
+        }
+    }
+
+    /// Serves an attach call from the application with `badge`.
+    fn attach(stack: &mut NetStack, badge: u64, label: u64) -> u64 {
+        if label != api::LABEL_ATTACH {
+            return api::UNKNOWN_CALL;
+        }
+        let Some((_, channel)) = APPLICATIONS.iter().find(|(b, _)| *b == badge) else {
+            return api::ATTACH_UNKNOWN_CLIENT;
+        };
+        let end: Option<Pair> = ring::attach(*channel, 0).ok().map(|e| e.pair);
+        match end.map(|end| stack.attach(badge, end)) {
+            Some(Ok(_)) => api::ATTACH_OK,
+            Some(Err(_)) => api::ATTACH_UNKNOWN_CLIENT,
+            None => api::ATTACH_BAD_REGION,
+        }
+    }
+
+    /// The driver restarted: both pairs afresh, every buffer re-lent.
+    fn restart_driver(stack: &mut NetStack, driver_generation: u64) {
+        match driver_pairs(driver_generation) {
+            Some((rx, tx)) => {
+                println!("net: the driver restarted; its ring pairs start afresh");
+                stack.driver_restarted(rx, tx);
+            }
+            None => println!("net: cannot set up the driver's ring pairs again"),
         }
     }
 }

@@ -32,8 +32,8 @@ pub struct ComponentLayout {
     pub caps: Vec<CapEntry>,
     /// Bits of the component's own notification, in bit order.
     pub bits: Vec<SignalBit>,
-    /// Hash of (slot, kind, name, vaddr) of every cap; goes into the spec
-    /// and the generated table so that a stale build is detectable.
+    /// Hash of the component's generated caps table; goes into the spec and
+    /// the table so that a stale build is detectable.
     pub layout_hash: u64,
 }
 
@@ -614,29 +614,17 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                 .with_help("use fewer or smaller regions"),
             );
         }
-        layouts[ci].layout_hash = hash_caps(&caps);
-        if let Some(setting) = c.ipv4 {
-            // The setting is compiled into the program with its table: a
-            // program built for another address must be refused too.
-            let text = crate::gencaps::ipv4_text(setting);
-            layouts[ci].layout_hash ^= ward_sysspec::fnv1a64(text.as_bytes()).rotate_left(1);
-        }
         layouts[ci].caps = caps;
+    }
+    // 3. The layout hash: over the whole generated table (every slot and
+    // every number it states), so that a program built against any other
+    // value is refused at start.
+    for (ci, l) in layouts.iter_mut().enumerate() {
+        l.layout_hash = ward_sysspec::fnv1a64(crate::gencaps::body(sys, l, ci).as_bytes());
     }
     Layout {
         components: layouts,
     }
-}
-
-fn hash_caps(caps: &[CapEntry]) -> u64 {
-    let mut text = String::new();
-    for cap in caps {
-        text.push_str(&format!(
-            "{} {} {} {:#x};",
-            cap.slot, cap.kind, cap.name, cap.vaddr
-        ));
-    }
-    ward_sysspec::fnv1a64(text.as_bytes())
 }
 
 fn irq_text(d: &Device) -> String {
