@@ -557,7 +557,7 @@ impl Services {
         match (c.kind, answer.result) {
             // The peer finished sending: the sink answers its count, the
             // others close their end.
-            (_, Ok(SocketReply::Received { data, .. })) if data.is_empty() => {
+            (_, Ok(SocketReply::Received { data: [], .. })) => {
                 if c.kind == Kind::Sink {
                     c.closing = true;
                     self.connections[slot] = Some(c);

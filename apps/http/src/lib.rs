@@ -59,6 +59,10 @@ pub struct Status<'a> {
     pub address: Option<&'a str>,
 }
 
+/// Where a page's figures come from: called with a renderer, it reads the
+/// figures afresh and hands them to it.
+pub type StatusSource<'s> = dyn FnMut(&mut dyn FnMut(&Status<'_>)) + 's;
+
 /// A request's outcome.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Route {
@@ -372,7 +376,7 @@ impl Server {
         &mut self,
         client: &mut SocketClient<'_, M, W>,
         answer: &SocketResponse<'_>,
-        status: &mut dyn FnMut(&mut dyn FnMut(&Status<'_>)),
+        status: &mut StatusSource<'_>,
         page: &mut Page,
     ) -> Result<(), ClientError> {
         let id = answer.request_id;
@@ -510,7 +514,7 @@ impl Server {
         &mut self,
         client: &mut SocketClient<'_, M, W>,
         slot: usize,
-        status: &mut dyn FnMut(&mut dyn FnMut(&Status<'_>)),
+        status: &mut StatusSource<'_>,
         page: &mut Page,
     ) -> Result<(), ClientError> {
         let Some(c) = self.connections[slot] else {
@@ -561,7 +565,7 @@ impl Server {
         slot: usize,
         op: u32,
         answer: &SocketResponse<'_>,
-        status: &mut dyn FnMut(&mut dyn FnMut(&Status<'_>)),
+        status: &mut StatusSource<'_>,
         page: &mut Page,
     ) -> Result<(), ClientError> {
         let Some(mut c) = self.connections[slot] else {
@@ -621,12 +625,7 @@ impl Server {
 }
 
 /// Renders the whole response of `route` (for the bench: its head only).
-fn render(
-    route: Route,
-    head_only: bool,
-    status: &mut dyn FnMut(&mut dyn FnMut(&Status<'_>)),
-    page: &mut Page,
-) {
+fn render(route: Route, head_only: bool, status: &mut StatusSource<'_>, page: &mut Page) {
     page.clear();
     let mut body = Page::new();
     let (code, reason, content_type) = match route {

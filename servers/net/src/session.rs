@@ -148,9 +148,10 @@ impl<'a, M: RingMemory, const W: usize> Session<'a, M, W> {
         self.end.as_ref().map_or(0, |e| e.held().len())
     }
 
-    /// The next request buffer, or `None`. `Err(())` counts one protocol
-    /// violation by the application (already handled).
-    pub fn next_request(&mut self) -> Result<Option<Buffer>, ()> {
+    /// The next request buffer, or `None`. An error is one protocol
+    /// violation by the application, already handled (the session stalls if
+    /// it must); the caller counts it.
+    pub fn next_request(&mut self) -> Result<Option<Buffer>, PeerMisbehaved> {
         let Some(end) = self.end.as_mut().filter(|_| !self.broken) else {
             return Ok(None);
         };
@@ -158,7 +159,7 @@ impl<'a, M: RingMemory, const W: usize> Session<'a, M, W> {
             Ok(b) => Ok(b),
             Err(e) => {
                 self.broken |= stalls(&e);
-                Err(())
+                Err(e)
             }
         }
     }

@@ -504,15 +504,14 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
                     }
                 }
             }
-            Summary::Udp { port, .. } => {
+            Summary::Udp { port, .. }
                 if port != DHCP_CLIENT_PORT
                     && !self.udp.iter().any(|u| {
                         u.app.is_some()
                             && self.sockets.get::<udp::Socket>(u.handle).endpoint().port == port
-                    })
-                {
-                    self.count(Counter::UdpNoSocket);
-                }
+                    }) =>
+            {
+                self.count(Counter::UdpNoSocket);
             }
             _ => {}
         }
@@ -800,7 +799,7 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
             let buffer = match self.sessions[s].next_request() {
                 Ok(Some(b)) => b,
                 Ok(None) => return false,
-                Err(()) => {
+                Err(_) => {
                     self.count(Counter::AppProtocolErrors);
                     continue;
                 }
