@@ -19,7 +19,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-use ward_proto::client::{ClientError, SocketClient};
+use ward_proto::client::{ClientError, SocketClient, Tag};
 use ward_proto::socket::{
     Endpoint, Protocol, SocketError, SocketReply, SocketRequest, SocketResponse,
 };
@@ -66,7 +66,7 @@ enum Role {
 }
 
 impl Role {
-    fn from(v: u32) -> Option<Role> {
+    fn from(v: u8) -> Option<Role> {
         Some(match v {
             1 => Role::UdpEcho,
             2 => Role::UdpCounters,
@@ -148,7 +148,6 @@ pub struct Services {
     udp_counters: Service,
     listeners: [Service; 3],
     connections: [Option<Connection>; MAX_CONNECTIONS],
-    sequence: u8,
     /// Accepts waiting for a free connection slot or buffer.
     accepts_owed: [bool; 3],
     /// UDP echo receives not yet posted (for lack of buffers).
@@ -162,11 +161,11 @@ const LISTEN: [(Role, u16); 3] = [
     (Role::ListenSource, SOURCE_PORT),
 ];
 
-/// Request-id operation tags (low byte's top bits).
-const OP_SETUP_OPEN: u32 = 0;
-const OP_SETUP_BIND: u32 = 1;
-const OP_SETUP_LISTEN: u32 = 2;
-const OP_WORK: u32 = 3;
+/// The steps a request's tag names.
+const OP_SETUP_OPEN: u8 = 0;
+const OP_SETUP_BIND: u8 = 1;
+const OP_SETUP_LISTEN: u8 = 2;
+const OP_WORK: u8 = 3;
 
 impl Default for Services {
     fn default() -> Self {
@@ -191,7 +190,6 @@ impl Services {
                 ready: false,
             }; 3],
             connections: [None; MAX_CONNECTIONS],
-            sequence: 0,
             accepts_owed: [false; 3],
             receives_owed: 0,
             stats: Stats {
@@ -212,11 +210,6 @@ impl Services {
         self.udp_echo.ready && self.udp_counters.ready && self.listeners.iter().all(|l| l.ready)
     }
 
-    fn id(&mut self, role: Role, index: usize, op: u32) -> u32 {
-        self.sequence = self.sequence.wrapping_add(1);
-        ((role as u32) << 24) | ((index as u32) << 10) | (op << 8) | u32::from(self.sequence)
-    }
-
     /// Opens every socket (the rest of the set-up follows the answers).
     pub fn start<M: RingMemory, const W: usize>(
         &mut self,
@@ -228,12 +221,12 @@ impl Services {
         let tcp = SocketRequest::Open {
             protocol: Protocol::Tcp,
         };
-        let id = self.id(Role::UdpEcho, 0, OP_SETUP_OPEN);
+        let id = client.id(Tag::new(Role::UdpEcho as u8, 0, OP_SETUP_OPEN));
         client.submit(id, udp)?;
-        let id = self.id(Role::UdpCounters, 0, OP_SETUP_OPEN);
+        let id = client.id(Tag::new(Role::UdpCounters as u8, 0, OP_SETUP_OPEN));
         client.submit(id, udp)?;
         for (index, (role, _)) in LISTEN.iter().enumerate() {
-            let id = self.id(*role, index, OP_SETUP_OPEN);
+            let id = client.id(Tag::new(*role as u8, index, OP_SETUP_OPEN));
             client.submit(id, tcp)?;
         }
         Ok(())
@@ -247,11 +240,8 @@ impl Services {
         clock: &dyn Clock,
     ) -> Result<(), ClientError> {
         let id = answer.request_id;
-        let (role, index, op) = (
-            Role::from(id >> 24),
-            ((id >> 10) & 0x3fff) as usize,
-            (id >> 8) & 3,
-        );
+        let tag = Tag::of(id);
+        let (role, index, op) = (Role::from(tag.role), usize::from(tag.index), tag.step);
         let Some(role) = role else { return Ok(()) };
         if answer.result.is_err() {
             self.stats.refused += 1;
@@ -288,14 +278,14 @@ impl Services {
         client: &mut SocketClient<'_, M, W>,
         role: Role,
         port: u16,
-        op: u32,
+        op: u8,
         answer: &SocketResponse<'_>,
         clock: &dyn Clock,
     ) -> Result<(), ClientError> {
         match (op, answer.result) {
             (OP_SETUP_OPEN, Ok(SocketReply::Opened { socket })) => {
                 self.service(role).socket = socket;
-                let id = self.id(role, 0, OP_SETUP_BIND);
+                let id = client.id(Tag::new(role as u8, 0, OP_SETUP_BIND));
                 client.submit(
                     id,
                     SocketRequest::Bind {
@@ -318,7 +308,7 @@ impl Services {
             }
             (OP_WORK, Ok(SocketReply::Received { from, data })) => {
                 let socket = self.service(role).socket;
-                let id = self.id(role, 0, OP_WORK);
+                let id = client.id(Tag::new(role as u8, 0, OP_WORK));
                 if role == Role::UdpEcho {
                     self.stats.udp_rx += 1;
                     // The reply takes a buffer; the next receive too.
@@ -368,7 +358,7 @@ impl Services {
         role: Role,
     ) -> Result<(), ClientError> {
         let socket = self.service(role).socket;
-        let id = self.id(role, 0, OP_WORK);
+        let id = client.id(Tag::new(role as u8, 0, OP_WORK));
         let max_len = client.room() as u32;
         match client.submit(id, SocketRequest::Receive { socket, max_len }) {
             Err(ClientError::NoBuffer) if role == Role::UdpEcho => {
@@ -384,14 +374,14 @@ impl Services {
         client: &mut SocketClient<'_, M, W>,
         role: Role,
         index: usize,
-        op: u32,
+        op: u8,
         answer: &SocketResponse<'_>,
     ) -> Result<(), ClientError> {
         let port = LISTEN[index].1;
         match (op, answer.result) {
             (OP_SETUP_OPEN, Ok(SocketReply::Opened { socket })) => {
                 self.listeners[index].socket = socket;
-                let id = self.id(role, index, OP_SETUP_BIND);
+                let id = client.id(Tag::new(role as u8, index, OP_SETUP_BIND));
                 client.submit(
                     id,
                     SocketRequest::Bind {
@@ -402,7 +392,7 @@ impl Services {
             }
             (OP_SETUP_BIND, Ok(SocketReply::Done)) => {
                 let socket = self.listeners[index].socket;
-                let id = self.id(role, index, OP_SETUP_LISTEN);
+                let id = client.id(Tag::new(role as u8, index, OP_SETUP_LISTEN));
                 client.submit(
                     id,
                     SocketRequest::Listen {
@@ -426,7 +416,7 @@ impl Services {
                     None => {
                         // Cannot happen: accepts are only posted with a free
                         // slot. Close rather than leak the socket.
-                        let id = self.id(Role::Connection, 0, OP_SETUP_OPEN);
+                        let id = client.id(Tag::new(Role::Connection as u8, 0, OP_SETUP_OPEN));
                         client.submit(id, SocketRequest::Close { socket })?;
                     }
                 }
@@ -450,7 +440,7 @@ impl Services {
             return Ok(());
         }
         let socket = self.listeners[index].socket;
-        let id = self.id(LISTEN[index].0, index, OP_WORK);
+        let id = client.id(Tag::new(LISTEN[index].0 as u8, index, OP_WORK));
         match client.submit(id, SocketRequest::Accept { socket }) {
             Err(ClientError::NoBuffer) => {
                 self.accepts_owed[index] = true;
@@ -492,7 +482,7 @@ impl Services {
             Kind::Source => 8 - u32::from(c.header_len),
             _ => client.room().min(CHUNK) as u32,
         };
-        let id = self.id(Role::Connection, slot, OP_WORK);
+        let id = client.id(Tag::new(Role::Connection as u8, slot, OP_WORK));
         client.submit(
             id,
             SocketRequest::Receive {
@@ -511,7 +501,7 @@ impl Services {
         let Some(c) = self.connections[slot] else {
             return Ok(());
         };
-        let id = self.id(Role::Connection, slot, OP_WORK);
+        let id = client.id(Tag::new(Role::Connection as u8, slot, OP_WORK));
         client.submit(
             id,
             SocketRequest::Send {
@@ -532,7 +522,7 @@ impl Services {
         };
         // The close's answer carries the connection index of a slot that
         // may be reused: OP_SETUP_OPEN marks it as "ignore".
-        let id = self.id(Role::Connection, slot, OP_SETUP_OPEN);
+        let id = client.id(Tag::new(Role::Connection as u8, slot, OP_SETUP_OPEN));
         client.submit(id, SocketRequest::Close { socket: c.socket })
     }
 
@@ -542,7 +532,7 @@ impl Services {
         slot: usize,
         answer: &SocketResponse<'_>,
     ) -> Result<(), ClientError> {
-        if (answer.request_id >> 8) & 3 != OP_WORK {
+        if Tag::of(answer.request_id).step != OP_WORK {
             return Ok(()); // a close's answer
         }
         let Some(mut c) = self.connections.get(slot).copied().flatten() else {

@@ -12,10 +12,8 @@ mod component {
     }
 
     use ward_echo::{Clock, Services};
-    use ward_proto::client::{SocketClient, MAX_SLOT_BYTES};
-    use ward_proto::socket::api;
     use ward_userlib::kstats::KernelStatistics;
-    use ward_userlib::{component, message, println, ring, time};
+    use ward_userlib::{println, time};
 
     ward_userlib::component!(main, caps);
 
@@ -38,36 +36,16 @@ mod component {
     static mut SERVICES: Services = Services::new();
 
     fn main(generation: u64) {
-        let channel = match ring::attach(caps::ECHO_NET, generation) {
-            Ok(channel) => channel,
+        let mut client = match ward_socket_app::attach(caps::ECHO_NET, caps::NET_API, generation) {
+            Ok(client) => client,
             Err(e) => {
-                println!("echo: cannot set up echo-net: {e:?}");
+                println!("echo: cannot attach to the stack: {e:?}");
                 return;
             }
         };
-        let Some(pool) = channel.pool else {
-            println!("echo: echo-net's pool is not mapped");
-            return;
-        };
-        // Attach: from now on the stack serves the pair.
-        match caps::NET_API.call(message::info(api::LABEL_ATTACH, 1), [generation, 0, 0, 0]) {
-            Ok(reply) if reply.info.label() == api::ATTACH_OK => {}
-            Ok(reply) => {
-                println!(
-                    "echo: the stack refused the attach ({})",
-                    reply.info.label()
-                );
-                return;
-            }
-            Err(e) => {
-                println!("echo: cannot call the stack: {e}");
-                return;
-            }
-        }
         let figures = Figures {
             kernel: KernelStatistics::of(caps::KERNEL_STATISTICS),
         };
-        let mut client = SocketClient::new(channel.pair, pool);
         // SAFETY: SERVICES is touched here only, once, by the one thread.
         let services = unsafe { &mut *core::ptr::addr_of_mut!(SERVICES) };
         if let Err(e) = services.start(&mut client) {
@@ -75,25 +53,9 @@ mod component {
             return;
         }
         let mut announced = false;
-        let mut copy = [0u8; MAX_SLOT_BYTES];
-        loop {
-            loop {
-                match client.next_answer(&mut copy) {
-                    Ok(Some(answer)) => {
-                        if let Err(e) = services.on_answer(&mut client, &answer, &figures) {
-                            println!("echo: {e:?}");
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        // The stack broke the protocol: wait to be restarted with it.
-                        println!("echo: the stack misbehaved: {e:?}");
-                        return;
-                    }
-                }
-            }
-            if client.flush() {
-                let _ = caps::ECHO_NET.doorbell.signal();
+        let error = ward_socket_app::serve(&mut client, caps::ECHO_NET, |client, answer| {
+            if let Err(e) = services.on_answer(client, answer, &figures) {
+                println!("echo: {e:?}");
             }
             if services.ready() && !announced {
                 announced = true;
@@ -101,10 +63,9 @@ mod component {
                     "echo: serving UDP/TCP 7, TCP 9 (sink), TCP 19 (source), UDP 9000 (counters)"
                 );
             }
-            if client.prepare_sleep() == Ok(true) {
-                let _ = component::wait();
-            }
-        }
+        });
+        // The stack broke the protocol: wait to be restarted with it.
+        println!("echo: the stack misbehaved: {error:?}");
     }
 }
 

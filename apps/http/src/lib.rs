@@ -11,7 +11,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-use ward_proto::client::{ClientError, SocketClient};
+use ward_proto::client::{ClientError, SocketClient, Tag};
 use ward_proto::socket::{Endpoint, Protocol, SocketReply, SocketRequest, SocketResponse};
 use ward_ring::RingMemory;
 
@@ -316,17 +316,16 @@ pub struct Server {
     ready: bool,
     accept_posted: bool,
     connections: [Option<Connection>; MAX_CONNECTIONS],
-    sequence: u8,
     /// Requests served.
     pub served: u64,
 }
 
-const ROLE_LISTENER: u32 = 1;
-const ROLE_CONNECTION: u32 = 2;
-const OP_OPEN: u32 = 0;
-const OP_BIND: u32 = 1;
-const OP_LISTEN: u32 = 2;
-const OP_WORK: u32 = 3;
+const ROLE_LISTENER: u8 = 1;
+const ROLE_CONNECTION: u8 = 2;
+const OP_OPEN: u8 = 0;
+const OP_BIND: u8 = 1;
+const OP_LISTEN: u8 = 2;
+const OP_WORK: u8 = 3;
 
 impl Default for Server {
     fn default() -> Self {
@@ -342,7 +341,6 @@ impl Server {
             ready: false,
             accept_posted: false,
             connections: [None; MAX_CONNECTIONS],
-            sequence: 0,
             served: 0,
         }
     }
@@ -352,17 +350,12 @@ impl Server {
         self.ready
     }
 
-    fn id(&mut self, role: u32, index: usize, op: u32) -> u32 {
-        self.sequence = self.sequence.wrapping_add(1);
-        (role << 24) | ((index as u32) << 10) | (op << 8) | u32::from(self.sequence)
-    }
-
     /// Opens the listener.
     pub fn start<M: RingMemory, const W: usize>(
         &mut self,
         client: &mut SocketClient<'_, M, W>,
     ) -> Result<(), ClientError> {
-        let id = self.id(ROLE_LISTENER, 0, OP_OPEN);
+        let id = client.id(Tag::new(ROLE_LISTENER, 0, OP_OPEN));
         client.submit(
             id,
             SocketRequest::Open {
@@ -380,7 +373,8 @@ impl Server {
         page: &mut Page,
     ) -> Result<(), ClientError> {
         let id = answer.request_id;
-        let (role, index, op) = (id >> 24, ((id >> 10) & 0x3fff) as usize, (id >> 8) & 3);
+        let tag = Tag::of(id);
+        let (role, index, op) = (tag.role, usize::from(tag.index), tag.step);
         if role == ROLE_LISTENER {
             self.on_listener(client, op, answer)?;
         } else if role == ROLE_CONNECTION && index < MAX_CONNECTIONS {
@@ -395,13 +389,13 @@ impl Server {
     fn on_listener<M: RingMemory, const W: usize>(
         &mut self,
         client: &mut SocketClient<'_, M, W>,
-        op: u32,
+        op: u8,
         answer: &SocketResponse<'_>,
     ) -> Result<(), ClientError> {
         match (op, answer.result) {
             (OP_OPEN, Ok(SocketReply::Opened { socket })) => {
                 self.listener = socket;
-                let id = self.id(ROLE_LISTENER, 0, OP_BIND);
+                let id = client.id(Tag::new(ROLE_LISTENER, 0, OP_BIND));
                 client.submit(
                     id,
                     SocketRequest::Bind {
@@ -414,7 +408,7 @@ impl Server {
                 )
             }
             (OP_BIND, Ok(SocketReply::Done)) => {
-                let id = self.id(ROLE_LISTENER, 0, OP_LISTEN);
+                let id = client.id(Tag::new(ROLE_LISTENER, 0, OP_LISTEN));
                 client.submit(
                     id,
                     SocketRequest::Listen {
@@ -446,7 +440,7 @@ impl Server {
                             self.receive(client, slot)?;
                         }
                         None => {
-                            let id = self.id(ROLE_LISTENER, 0, OP_OPEN);
+                            let id = client.id(Tag::new(ROLE_LISTENER, 0, OP_OPEN));
                             client.submit(id, SocketRequest::Close { socket })?;
                         }
                     }
@@ -464,7 +458,7 @@ impl Server {
         if self.connections.iter().all(Option::is_some) || client.free() < 2 {
             return Ok(());
         }
-        let id = self.id(ROLE_LISTENER, 0, OP_WORK);
+        let id = client.id(Tag::new(ROLE_LISTENER, 0, OP_WORK));
         client.submit(
             id,
             SocketRequest::Accept {
@@ -485,7 +479,7 @@ impl Server {
         };
         let socket = c.socket;
         let want = (MAX_HEAD - c.head_len).clamp(1, client.room());
-        let id = self.id(ROLE_CONNECTION, slot, OP_WORK);
+        let id = client.id(Tag::new(ROLE_CONNECTION, slot, OP_WORK));
         client.submit(
             id,
             SocketRequest::Receive {
@@ -505,7 +499,7 @@ impl Server {
         };
         c.phase = Phase::Closing;
         let socket = c.socket;
-        let id = self.id(ROLE_CONNECTION, slot, OP_OPEN);
+        let id = client.id(Tag::new(ROLE_CONNECTION, slot, OP_OPEN));
         client.submit(id, SocketRequest::Close { socket })
     }
 
@@ -548,7 +542,7 @@ impl Server {
             n = (bytes.len() - c.at).min(CHUNK);
             chunk[..n].copy_from_slice(&bytes[c.at..c.at + n]);
         }
-        let id = self.id(ROLE_CONNECTION, slot, OP_WORK);
+        let id = client.id(Tag::new(ROLE_CONNECTION, slot, OP_WORK));
         client.submit(
             id,
             SocketRequest::Send {
@@ -563,7 +557,7 @@ impl Server {
         &mut self,
         client: &mut SocketClient<'_, M, W>,
         slot: usize,
-        op: u32,
+        op: u8,
         answer: &SocketResponse<'_>,
         status: &mut StatusSource<'_>,
         page: &mut Page,

@@ -15,12 +15,10 @@ mod component {
 
     use heapless::{String, Vec};
     use ward_http::{ComponentStatus, Page, Server, Status};
-    use ward_proto::client::{SocketClient, MAX_SLOT_BYTES};
     use ward_proto::counters::{Counter, CounterReader};
-    use ward_proto::socket::api;
     use ward_userlib::component::{status, StatusEntry, StatusPage};
     use ward_userlib::kstats::KernelStatistics;
-    use ward_userlib::{component, message, println, region, ring, time};
+    use ward_userlib::{println, region, time};
 
     ward_userlib::component!(main, caps);
 
@@ -35,35 +33,16 @@ mod component {
     static mut PAGE: Page = Page::new();
 
     fn main(generation: u64) {
-        let channel = match ring::attach(caps::HTTP_NET, generation) {
-            Ok(channel) => channel,
+        let mut client = match ward_socket_app::attach(caps::HTTP_NET, caps::NET_API, generation) {
+            Ok(client) => client,
             Err(e) => {
-                println!("http: cannot set up http-net: {e:?}");
+                println!("http: cannot attach to the stack: {e:?}");
                 return;
             }
         };
-        let Some(pool) = channel.pool else {
-            println!("http: http-net's pool is not mapped");
-            return;
-        };
-        match caps::NET_API.call(message::info(api::LABEL_ATTACH, 1), [generation, 0, 0, 0]) {
-            Ok(reply) if reply.info.label() == api::ATTACH_OK => {}
-            Ok(reply) => {
-                println!(
-                    "http: the stack refused the attach ({})",
-                    reply.info.label()
-                );
-                return;
-            }
-            Err(e) => {
-                println!("http: cannot call the stack: {e}");
-                return;
-            }
-        }
         let net_stats = CounterReader::new(region::words64(caps::NET_STATS));
         let kernel = KernelStatistics::of(caps::KERNEL_STATISTICS);
         let page_of_status = StatusPage::mapped();
-        let mut client = SocketClient::new(channel.pair, pool);
         let mut server = Server::new();
         if let Err(e) = server.start(&mut client) {
             println!("http: cannot open its socket: {e:?}");
@@ -138,34 +117,16 @@ mod component {
             });
         };
         let mut announced = false;
-        let mut copy = [0u8; MAX_SLOT_BYTES];
-        loop {
-            loop {
-                match client.next_answer(&mut copy) {
-                    Ok(Some(answer)) => {
-                        if let Err(e) = server.on_answer(&mut client, &answer, &mut snapshot, page)
-                        {
-                            println!("http: {e:?}");
-                        }
-                    }
-                    Ok(None) => break,
-                    Err(e) => {
-                        println!("http: the stack misbehaved: {e:?}");
-                        return;
-                    }
-                }
-            }
-            if client.flush() {
-                let _ = caps::HTTP_NET.doorbell.signal();
+        let error = ward_socket_app::serve(&mut client, caps::HTTP_NET, |client, answer| {
+            if let Err(e) = server.on_answer(client, answer, &mut snapshot, page) {
+                println!("http: {e:?}");
             }
             if server.ready() && !announced {
                 announced = true;
                 println!("http: serving port 80 (/, /stats.json, /bench/10MiB)");
             }
-            if client.prepare_sleep() == Ok(true) {
-                let _ = component::wait();
-            }
-        }
+        });
+        println!("http: the stack misbehaved: {error:?}");
     }
 }
 

@@ -17,6 +17,47 @@ use ward_ring::{PairEnd, PeerMisbehaved, PoolMemory, RingMemory, SendError, Wait
 use crate::socket::{SocketRequest, SocketResponse};
 use crate::wire::ProtoError;
 
+/// What a request is for, carried in its id so that answers arriving in any
+/// order find their way: a role (which service or socket kind), an index
+/// (which connection), a step (which stage of its work), and a sequence
+/// number that keeps apart requests of the same role, index and step in
+/// flight at once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Tag {
+    /// The caller's role code.
+    pub role: u8,
+    /// The caller's index, below 2^14.
+    pub index: u16,
+    /// The caller's step code, below 4.
+    pub step: u8,
+}
+
+const TAG_INDEX_SHIFT: u32 = 10;
+const TAG_INDEX_MASK: u32 = 0x3fff;
+const TAG_STEP_SHIFT: u32 = 8;
+const TAG_STEP_MASK: u32 = 3;
+const TAG_ROLE_SHIFT: u32 = 24;
+
+impl Tag {
+    /// A tag (index and step are cut to their widths).
+    pub const fn new(role: u8, index: usize, step: u8) -> Tag {
+        Tag {
+            role,
+            index: (index as u32 & TAG_INDEX_MASK) as u16,
+            step: step & TAG_STEP_MASK as u8,
+        }
+    }
+
+    /// The tag an id carries.
+    pub const fn of(id: u32) -> Tag {
+        Tag {
+            role: (id >> TAG_ROLE_SHIFT) as u8,
+            index: ((id >> TAG_INDEX_SHIFT) & TAG_INDEX_MASK) as u16,
+            step: ((id >> TAG_STEP_SHIFT) & TAG_STEP_MASK) as u8,
+        }
+    }
+}
+
 /// Largest slot a client copies through its private buffers.
 pub const MAX_SLOT_BYTES: usize = 2048;
 /// Most requests in flight (and pool slots the client can track).
@@ -44,6 +85,7 @@ pub struct SocketClient<'a, M, const W: usize> {
     /// (request id, most bytes a `Receive` asked for) of every request in flight.
     in_flight: Vec<(u32, Option<u32>), MAX_IN_FLIGHT>,
     doorbell: bool,
+    sequence: u8,
 }
 
 impl<'a, M: RingMemory, const W: usize> SocketClient<'a, M, W> {
@@ -54,7 +96,17 @@ impl<'a, M: RingMemory, const W: usize> SocketClient<'a, M, W> {
             pool,
             in_flight: Vec::new(),
             doorbell: false,
+            sequence: 0,
         }
+    }
+
+    /// A fresh request id carrying `tag`.
+    pub fn id(&mut self, tag: Tag) -> u32 {
+        self.sequence = self.sequence.wrapping_add(1);
+        (u32::from(tag.role) << TAG_ROLE_SHIFT)
+            | (u32::from(tag.index) << TAG_INDEX_SHIFT)
+            | (u32::from(tag.step) << TAG_STEP_SHIFT)
+            | u32::from(self.sequence)
     }
 
     /// Bytes of payload one request or answer can carry.
@@ -136,6 +188,36 @@ impl<'a, M: RingMemory, const W: usize> SocketClient<'a, M, W> {
     pub fn flush(&mut self) -> bool {
         let published = self.end.publish().should_signal();
         published | core::mem::take(&mut self.doorbell)
+    }
+
+    /// Serves answers until the stack breaks the protocol: hands each answer
+    /// to `on_answer` (which submits what follows), publishes, calls `ring`
+    /// when the stack asked for a doorbell, and `wait` when there is nothing
+    /// to do (the caller waits on its notification there).
+    pub fn serve(
+        &mut self,
+        mut on_answer: impl FnMut(&mut Self, &SocketResponse<'_>),
+        mut ring: impl FnMut(),
+        mut wait: impl FnMut(),
+    ) -> ClientError {
+        let mut copy = [0u8; MAX_SLOT_BYTES];
+        loop {
+            loop {
+                match self.next_answer(&mut copy) {
+                    Ok(Some(answer)) => on_answer(self, &answer),
+                    Ok(None) => break,
+                    Err(e) => return e,
+                }
+            }
+            if self.flush() {
+                ring();
+            }
+            match self.prepare_sleep() {
+                Ok(true) => wait(),
+                Ok(false) => {}
+                Err(e) => return e,
+            }
+        }
     }
 
     /// Asks the stack to ring when an answer arrives; false if one is

@@ -279,23 +279,7 @@ fn good_frames_pass_screening_and_get_answers() {
 #[test]
 fn a_hundred_thousand_bad_frames_then_echo_still_works() {
     let mut net = Net::pair();
-    let server = net
-        .call(
-            0,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Udp,
-            },
-        )
-        .socket();
-    net.call(
-        0,
-        0,
-        SocketRequest::Bind {
-            socket: server,
-            local: any(7),
-        },
-    );
+    let server = net.udp(0, 0, Some(7));
     let frames = bad_frames();
     let mut sent = 0u64;
     net.connected = false;
@@ -319,15 +303,7 @@ fn a_hundred_thousand_bad_frames_then_echo_still_works() {
         rx <= ENTRIES && tx == ENTRIES,
         "buffers leaked: rx {rx} tx {tx}"
     );
-    let client = net
-        .call(
-            1,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Udp,
-            },
-        )
-        .socket();
+    let client = net.udp(1, 0, None);
     net.call(
         1,
         0,
@@ -354,31 +330,7 @@ fn a_hundred_thousand_bad_frames_then_echo_still_works() {
 #[test]
 fn a_syn_flood_is_bounded_and_a_real_client_still_connects() {
     let mut net = Net::pair();
-    let listener = net
-        .call(
-            0,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Tcp,
-            },
-        )
-        .socket();
-    net.call(
-        0,
-        0,
-        SocketRequest::Bind {
-            socket: listener,
-            local: any(7),
-        },
-    );
-    net.call(
-        0,
-        0,
-        SocketRequest::Listen {
-            socket: listener,
-            backlog: 4,
-        },
-    );
+    let listener = net.listen(0, 0, 7, 4);
     // 200 SYNs from a host that never completes a handshake (its replies go nowhere).
     net.step();
     for port in 0..200u16 {
@@ -395,33 +347,10 @@ fn a_syn_flood_is_bounded_and_a_real_client_still_connects() {
     net.run_until(4_000, |_| false);
     assert!(net.nodes[0].stack.counters().get(Counter::TcpHalfOpenReset) >= 4);
     let accept = net.nodes[0].apps[0].send(SocketRequest::Accept { socket: listener });
-    let client = net
-        .call(
-            1,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Tcp,
-            },
-        )
-        .socket();
-    assert_eq!(
-        net.call(
-            1,
-            0,
-            SocketRequest::Connect {
-                socket: client,
-                remote: at(IP_A, 7)
-            }
-        ),
-        Answer::Ok(OwnedReply::Done)
-    );
-    let mut accepted = None;
-    net.run_until(1000, |net| {
-        accepted = net.nodes[0].apps[0].take(accept);
-        accepted.is_some()
-    });
+    let (_, connected) = net.connect(1, 0, at(IP_A, 7));
+    assert_eq!(connected, Answer::Ok(OwnedReply::Done));
     assert!(matches!(
-        accepted,
+        net.answer_to(0, 0, accept, 1000),
         Some(Answer::Ok(OwnedReply::Accepted(_, _)))
     ));
 }
@@ -502,23 +431,7 @@ fn garbage_requests_get_errors_and_bad_descriptors_stall_only_their_application(
 #[test]
 fn a_driver_restart_gets_every_buffer_back() {
     let mut net = Net::pair();
-    let server = net
-        .call(
-            0,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Udp,
-            },
-        )
-        .socket();
-    net.call(
-        0,
-        0,
-        SocketRequest::Bind {
-            socket: server,
-            local: any(7),
-        },
-    );
+    let server = net.udp(0, 0, Some(7));
     // The driver holds every posted rx buffer, then dies.
     net.step();
     let (rx, _) = net.nodes[0].stack.device.nic.held();
@@ -546,15 +459,7 @@ fn a_driver_restart_gets_every_buffer_back() {
         net.nodes[0].stack.counters().get(Counter::DriverRestarts),
         1
     );
-    let client = net
-        .call(
-            1,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Udp,
-            },
-        )
-        .socket();
+    let client = net.udp(1, 0, None);
     net.call(
         1,
         0,

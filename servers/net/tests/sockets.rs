@@ -5,61 +5,36 @@
 mod common;
 
 use common::*;
-use ward_proto::socket::{Protocol, SocketError, SocketRequest};
+use ward_net::counters::Counter;
+use ward_proto::socket::{SocketError, SocketRequest};
+
+fn send(
+    socket: u32,
+    to: Option<ward_proto::socket::Endpoint>,
+    payload: &[u8],
+) -> SocketRequest<'_> {
+    SocketRequest::Send {
+        socket,
+        to,
+        payload,
+    }
+}
+
+fn receive(socket: u32, max_len: u32) -> SocketRequest<'static> {
+    SocketRequest::Receive { socket, max_len }
+}
 
 #[test]
 fn udp_datagrams_cross_and_come_back() {
     let mut net = Net::pair();
-    let server = net
-        .call(
-            0,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Udp,
-            },
-        )
-        .socket();
-    assert_eq!(
-        net.call(
-            0,
-            0,
-            SocketRequest::Bind {
-                socket: server,
-                local: any(7)
-            }
-        ),
-        Answer::Ok(OwnedReply::Done)
-    );
-    let client = net
-        .call(
-            1,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Udp,
-            },
-        )
-        .socket();
+    let server = net.udp(0, 0, Some(7));
+    let client = net.udp(1, 0, None);
     let payload: Vec<u8> = (0..1000u32).map(|i| (i * 7) as u8).collect();
     assert_eq!(
-        net.call(
-            1,
-            0,
-            SocketRequest::Send {
-                socket: client,
-                to: Some(at(IP_A, 7)),
-                payload: &payload
-            }
-        ),
+        net.call(1, 0, send(client, Some(at(IP_A, 7)), &payload)),
         Answer::Ok(OwnedReply::Sent(1000))
     );
-    let got = net.call(
-        0,
-        0,
-        SocketRequest::Receive {
-            socket: server,
-            max_len: 2000,
-        },
-    );
+    let got = net.call(0, 0, receive(server, 2000));
     let Answer::Ok(OwnedReply::Received(from, data)) = got else {
         panic!("{got:?}")
     };
@@ -67,31 +42,12 @@ fn udp_datagrams_cross_and_come_back() {
     assert_eq!(from.addr, IP_B);
     // Echo it back to where it came from.
     assert_eq!(
-        net.call(
-            0,
-            0,
-            SocketRequest::Send {
-                socket: server,
-                to: Some(from),
-                payload: &data
-            }
-        ),
+        net.call(0, 0, send(server, Some(from), &data)),
         Answer::Ok(OwnedReply::Sent(1000))
     );
-    let back = net.call(
-        1,
-        0,
-        SocketRequest::Receive {
-            socket: client,
-            max_len: 2000,
-        },
-    );
-    assert_eq!(back.data(), payload);
+    assert_eq!(net.call(1, 0, receive(client, 2000)).data(), payload);
     assert_eq!(
-        net.nodes[0]
-            .stack
-            .counters()
-            .get(ward_net::counters::Counter::DropUdpChecksum),
+        net.nodes[0].stack.counters().get(Counter::DropUdpChecksum),
         0
     );
 }
@@ -99,61 +55,14 @@ fn udp_datagrams_cross_and_come_back() {
 #[test]
 fn tcp_stream_echoes_100_kib() {
     let mut net = Net::pair();
-    let listener = net
-        .call(
-            0,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Tcp,
-            },
-        )
+    let listener = net.listen(0, 0, 7, 4);
+    let accept = net.nodes[0].apps[0].send(SocketRequest::Accept { socket: listener });
+    let (client, connected) = net.connect(1, 0, at(IP_A, 7));
+    assert_eq!(connected, Answer::Ok(OwnedReply::Done));
+    let conn = net
+        .answer_to(0, 0, accept, 1000)
+        .expect("accepted")
         .socket();
-    net.call(
-        0,
-        0,
-        SocketRequest::Bind {
-            socket: listener,
-            local: any(7),
-        },
-    );
-    assert_eq!(
-        net.call(
-            0,
-            0,
-            SocketRequest::Listen {
-                socket: listener,
-                backlog: 4
-            }
-        ),
-        Answer::Ok(OwnedReply::Done)
-    );
-    let accept_id = net.nodes[0].apps[0].send(SocketRequest::Accept { socket: listener });
-    let client = net
-        .call(
-            1,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Tcp,
-            },
-        )
-        .socket();
-    assert_eq!(
-        net.call(
-            1,
-            0,
-            SocketRequest::Connect {
-                socket: client,
-                remote: at(IP_A, 7)
-            }
-        ),
-        Answer::Ok(OwnedReply::Done)
-    );
-    let mut accepted = None;
-    net.run_until(1000, |net| {
-        accepted = net.nodes[0].apps[0].take(accept_id);
-        accepted.is_some()
-    });
-    let conn = accepted.expect("accepted").socket();
     let data: Vec<u8> = (0..100 * 1024u32).map(|i| (i % 251) as u8).collect();
     let (mut sent, mut echoed, mut received) = (0usize, Vec::new(), Vec::new());
     let mut steps = 0;
@@ -167,93 +76,43 @@ fn tcp_stream_echoes_100_kib() {
         );
         if sent < data.len() {
             let end = (sent + 2000).min(data.len());
-            if let Answer::Ok(OwnedReply::Sent(n)) = net.call(
-                1,
-                0,
-                SocketRequest::Send {
-                    socket: client,
-                    to: None,
-                    payload: &data[sent..end],
-                },
-            ) {
+            if let Answer::Ok(OwnedReply::Sent(n)) =
+                net.call(1, 0, send(client, None, &data[sent..end]))
+            {
                 sent += n as usize;
             }
         }
-        let chunk = net
-            .call(
-                0,
-                0,
-                SocketRequest::Receive {
-                    socket: conn,
-                    max_len: 2000,
-                },
-            )
-            .data();
+        let chunk = net.call(0, 0, receive(conn, 2000)).data();
         echoed.extend_from_slice(&chunk);
         let mut at = 0;
         while at < chunk.len() {
-            let Answer::Ok(OwnedReply::Sent(n)) = net.call(
-                0,
-                0,
-                SocketRequest::Send {
-                    socket: conn,
-                    to: None,
-                    payload: &chunk[at..],
-                },
-            ) else {
+            let Answer::Ok(OwnedReply::Sent(n)) = net.call(0, 0, send(conn, None, &chunk[at..]))
+            else {
                 panic!("echo send failed")
             };
             at += n as usize;
         }
         while received.len() < echoed.len() {
-            received.extend(
-                net.call(
-                    1,
-                    0,
-                    SocketRequest::Receive {
-                        socket: client,
-                        max_len: 2000,
-                    },
-                )
-                .data(),
-            );
+            received.extend(net.call(1, 0, receive(client, 2000)).data());
         }
     }
     assert_eq!(received, data);
     let counters = net.nodes[0].stack.counters();
-    assert!(
-        counters.get(ward_net::counters::Counter::RxDelivered) > 70,
-        "{counters:?}"
-    );
+    assert!(counters.get(Counter::RxDelivered) > 70, "{counters:?}");
     assert_eq!(counters.frames_dropped(), 0);
     // Orderly close: the server sees the end of the stream.
     assert_eq!(
         net.call(1, 0, SocketRequest::Close { socket: client }),
         Answer::Ok(OwnedReply::Done)
     );
-    let eof = net.call(
-        0,
-        0,
-        SocketRequest::Receive {
-            socket: conn,
-            max_len: 100,
-        },
-    );
-    assert_eq!(eof.data(), Vec::<u8>::new());
+    assert_eq!(net.call(0, 0, receive(conn, 100)).data(), Vec::<u8>::new());
     assert_eq!(
         net.call(0, 0, SocketRequest::Close { socket: conn }),
         Answer::Ok(OwnedReply::Done)
     );
     // The closed number is refused from now on.
     assert_eq!(
-        net.call(
-            0,
-            0,
-            SocketRequest::Receive {
-                socket: conn,
-                max_len: 100
-            }
-        ),
+        net.call(0, 0, receive(conn, 100)),
         Answer::Err(SocketError::NoSuchSocket)
     );
 }
@@ -261,47 +120,15 @@ fn tcp_stream_echoes_100_kib() {
 #[test]
 fn connecting_to_a_closed_port_is_refused() {
     let mut net = Net::pair();
-    let client = net
-        .call(
-            1,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Tcp,
-            },
-        )
-        .socket();
-    assert_eq!(
-        net.call(
-            1,
-            0,
-            SocketRequest::Connect {
-                socket: client,
-                remote: at(IP_A, 8)
-            }
-        ),
-        Answer::Err(SocketError::ConnectionRefused)
-    );
-    assert_eq!(
-        net.nodes[0]
-            .stack
-            .counters()
-            .get(ward_net::counters::Counter::TcpClosedPort),
-        1
-    );
+    let (_, answer) = net.connect(1, 0, at(IP_A, 8));
+    assert_eq!(answer, Answer::Err(SocketError::ConnectionRefused));
+    assert_eq!(net.nodes[0].stack.counters().get(Counter::TcpClosedPort), 1);
 }
 
 #[test]
 fn sockets_belong_to_their_application() {
     let mut net = Net::pair();
-    let mine = net
-        .call(
-            0,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Udp,
-            },
-        )
-        .socket();
+    let mine = net.udp(0, 0, None);
     // The other application cannot name it.
     assert_eq!(
         net.call(
@@ -327,15 +154,7 @@ fn sockets_belong_to_their_application() {
             local: any(9),
         },
     );
-    let other = net
-        .call(
-            0,
-            1,
-            SocketRequest::Open {
-                protocol: Protocol::Udp,
-            },
-        )
-        .socket();
+    let other = net.udp(0, 1, None);
     assert_eq!(
         net.call(
             0,
@@ -364,104 +183,24 @@ fn sockets_belong_to_their_application() {
 #[test]
 fn receives_on_one_socket_are_answered_in_order() {
     let mut net = Net::pair();
-    let server = net
-        .call(
-            0,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Udp,
-            },
-        )
-        .socket();
-    net.call(
-        0,
-        0,
-        SocketRequest::Bind {
-            socket: server,
-            local: any(7),
-        },
-    );
-    let first = net.nodes[0].apps[0].send(SocketRequest::Receive {
-        socket: server,
-        max_len: 100,
-    });
-    let second = net.nodes[0].apps[0].send(SocketRequest::Receive {
-        socket: server,
-        max_len: 100,
-    });
-    let client = net
-        .call(
-            1,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Udp,
-            },
-        )
-        .socket();
+    let server = net.udp(0, 0, Some(7));
+    let first = net.nodes[0].apps[0].send(receive(server, 100));
+    let second = net.nodes[0].apps[0].send(receive(server, 100));
+    let client = net.udp(1, 0, None);
     for text in [&b"one"[..], b"two"] {
-        net.call(
-            1,
-            0,
-            SocketRequest::Send {
-                socket: client,
-                to: Some(at(IP_A, 7)),
-                payload: text,
-            },
-        );
+        net.call(1, 0, send(client, Some(at(IP_A, 7)), text));
     }
-    let (mut a, mut b) = (None, None);
-    net.run_until(1000, |net| {
-        let app = &mut net.nodes[0].apps[0];
-        a = a.take().or_else(|| app.take(first));
-        b = b.take().or_else(|| app.take(second));
-        a.is_some() && b.is_some()
-    });
-    assert_eq!(a.unwrap().data(), b"one");
-    assert_eq!(b.unwrap().data(), b"two");
+    assert_eq!(net.answer_to(0, 0, first, 1000).unwrap().data(), b"one");
+    assert_eq!(net.answer_to(0, 0, second, 1000).unwrap().data(), b"two");
 }
 
 #[test]
 fn restarting_an_application_drops_its_sockets_only() {
     let mut net = Net::pair();
-    let a = net
-        .call(
-            0,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Udp,
-            },
-        )
-        .socket();
-    net.call(
-        0,
-        0,
-        SocketRequest::Bind {
-            socket: a,
-            local: any(7),
-        },
-    );
-    let b = net
-        .call(
-            0,
-            1,
-            SocketRequest::Open {
-                protocol: Protocol::Udp,
-            },
-        )
-        .socket();
-    net.call(
-        0,
-        1,
-        SocketRequest::Bind {
-            socket: b,
-            local: any(8),
-        },
-    );
+    let a = net.udp(0, 0, Some(7));
+    let b = net.udp(0, 1, Some(8));
     // Application 0 parks a receive, then "restarts".
-    net.nodes[0].apps[0].send(SocketRequest::Receive {
-        socket: a,
-        max_len: 10,
-    });
+    net.nodes[0].apps[0].send(receive(a, 10));
     net.step();
     net.nodes[0].attach(0);
     net.step();
@@ -471,26 +210,7 @@ fn restarting_an_application_drops_its_sockets_only() {
         "nothing held from the old attachment"
     );
     // Its port is free again; application 1 kept its socket.
-    let again = net
-        .call(
-            0,
-            0,
-            SocketRequest::Open {
-                protocol: Protocol::Udp,
-            },
-        )
-        .socket();
-    assert_eq!(
-        net.call(
-            0,
-            0,
-            SocketRequest::Bind {
-                socket: again,
-                local: any(7)
-            }
-        ),
-        Answer::Ok(OwnedReply::Done)
-    );
+    net.udp(0, 0, Some(7));
     assert_eq!(
         net.call(
             0,

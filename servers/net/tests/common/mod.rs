@@ -13,7 +13,7 @@ use smoltcp::time::Instant;
 use ward_net::device::{DriverPair, RingDevice};
 use ward_net::stack::{AddressConfig, SocketMemory, Stack, UdpBuffers, EXTRA_SOCKETS};
 use ward_proto::driver::{ChecksumStatus, RxCompletion, RxPosting, TxRequest};
-use ward_proto::socket::{Endpoint, SocketReply, SocketRequest, SocketResponse};
+use ward_proto::socket::{Endpoint, Protocol, SocketReply, SocketRequest, SocketResponse};
 use ward_ring::{
     Buffer, PairEnd, PoolGeometry, PoolMemory, RegionMapping, RingPairParams, SharedRing,
 };
@@ -315,6 +315,91 @@ impl Net {
             answer.is_some()
         });
         answer.unwrap_or_else(|| panic!("no answer to {request:?}"))
+    }
+
+    /// Steps until application `app` of node `n` has the answer to request
+    /// `id` (lent earlier without waiting), at most `limit` steps.
+    pub fn answer_to(&mut self, n: usize, app: usize, id: u32, limit: usize) -> Option<Answer> {
+        let mut answer = None;
+        self.run_until(limit, |net| {
+            answer = net.nodes[n].apps[app].take(id);
+            answer.is_some()
+        });
+        answer
+    }
+
+    /// Opens a TCP socket on node `n` for application `app`, bound to
+    /// `port` and listening with `backlog`.
+    pub fn listen(&mut self, n: usize, app: usize, port: u16, backlog: u32) -> u32 {
+        let socket = self
+            .call(
+                n,
+                app,
+                SocketRequest::Open {
+                    protocol: Protocol::Tcp,
+                },
+            )
+            .socket();
+        assert_eq!(
+            self.call(
+                n,
+                app,
+                SocketRequest::Bind {
+                    socket,
+                    local: any(port)
+                }
+            ),
+            Answer::Ok(OwnedReply::Done)
+        );
+        assert_eq!(
+            self.call(n, app, SocketRequest::Listen { socket, backlog }),
+            Answer::Ok(OwnedReply::Done)
+        );
+        socket
+    }
+
+    /// Opens a TCP socket on node `n` for application `app` and connects
+    /// it to `remote`; the connect's answer.
+    pub fn connect(&mut self, n: usize, app: usize, remote: Endpoint) -> (u32, Answer) {
+        let socket = self
+            .call(
+                n,
+                app,
+                SocketRequest::Open {
+                    protocol: Protocol::Tcp,
+                },
+            )
+            .socket();
+        let answer = self.call(n, app, SocketRequest::Connect { socket, remote });
+        (socket, answer)
+    }
+
+    /// Opens a UDP socket on node `n` for application `app`, bound to
+    /// `port` if given.
+    pub fn udp(&mut self, n: usize, app: usize, port: Option<u16>) -> u32 {
+        let socket = self
+            .call(
+                n,
+                app,
+                SocketRequest::Open {
+                    protocol: Protocol::Udp,
+                },
+            )
+            .socket();
+        if let Some(port) = port {
+            assert_eq!(
+                self.call(
+                    n,
+                    app,
+                    SocketRequest::Bind {
+                        socket,
+                        local: any(port)
+                    }
+                ),
+                Answer::Ok(OwnedReply::Done)
+            );
+        }
+        socket
     }
 }
 
