@@ -15,6 +15,8 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("victim", "tests/systems/least-privilege.toml"),
     ("edu-driver", "tests/systems/edu.toml"),
     ("timekeeper", "tests/systems/clock.toml"),
+    ("scribe", "tests/systems/serial.toml"),
+    ("pulse", "tests/systems/inject.toml"),
 ];
 
 fn main() {

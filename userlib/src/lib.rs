@@ -55,6 +55,7 @@ pub mod ring;
 pub mod runtime;
 pub mod spec;
 pub mod syscall;
+pub mod text_channel;
 pub mod time;
 
 pub use cap::{cap_type, Cap, CapRights, ObjectType};

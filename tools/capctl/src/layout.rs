@@ -616,11 +616,18 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
         }
         layouts[ci].caps = caps;
     }
-    // 3. The layout hash: over the whole generated table (every slot and
-    // every number it states), so that a program built against any other
-    // value is refused at start.
+    // 3. The layout hash: over the code of the generated table (every slot
+    // and every number it states; not its comments, which name peers in
+    // words), so that a program built against any other value is refused
+    // at start, and one built for a system that grants it the same is not.
     for (ci, l) in layouts.iter_mut().enumerate() {
-        l.layout_hash = ward_sysspec::fnv1a64(crate::gencaps::body(sys, l, ci).as_bytes());
+        let body = crate::gencaps::body(sys, l, ci);
+        let code: String = body
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        l.layout_hash = ward_sysspec::fnv1a64(code.as_bytes());
     }
     Layout {
         components: layouts,
