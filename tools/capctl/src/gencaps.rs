@@ -166,12 +166,21 @@ pub fn body(sys: &System, l: &ComponentLayout, ci: usize) -> String {
         let _ = writeln!(out, "/// Can {}.", cap.what);
         let _ = writeln!(out, "{line}");
         if cap.kind == CapKind::Endpoint && cap.rights.contains(Rights::READ) {
-            // The server's side: the badge each client calls with, so that
-            // the server tells its clients apart by name, not by number.
+            // The server's side: the badge of each client it also shares a
+            // ring channel with, so that the server tells which caller owns
+            // which ring by name, not by number (the network stack and its
+            // applications). A server that needs no such link (the serial
+            // driver) gets none, so its table stays the same whoever its
+            // clients are.
             if let Some(Ends::Endpoint { clients, .. }) =
                 sys.channels.get(cap.target as usize).map(|ch| &ch.ends)
             {
-                for (client, badge, _) in clients {
+                for (client, badge, _) in clients.iter().filter(|(client, _, _)| {
+                    sys.channels.iter().any(|ch| {
+                        matches!(ch.ends, Ends::Ring { producer, consumer, .. }
+                            if (producer == ci && consumer == *client) || (producer == *client && consumer == ci))
+                    })
+                }) {
                     let who = &sys.components[*client].name;
                     let _ = writeln!(
                         out,
