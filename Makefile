@@ -40,6 +40,11 @@ ECHO_PORT ?= 7007
 NET_FORWARDS = hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-:80,hostfwd=tcp:127.0.0.1:$(ECHO_PORT)-:7,hostfwd=udp:127.0.0.1:$(ECHO_PORT)-:7
 MACHINE ?= q35,kernel-irqchip=split
 QEMU_ARGS ?= -device intel-iommu,intremap=on,caching-mode=on -nic none -netdev user,id=net0,$(NET_FORWARDS) -device e1000,netdev=net0
+# `make run PCAP=wire.pcap`: QEMU also records every frame of the NIC's network (netdev net0) to
+# that file, in pcap format (Wireshark, `tcpdump -r`). QEMU runs in the image directory, so the
+# path is made absolute.
+PCAP ?=
+PCAP_ARGS = $(if $(PCAP),-object filter-dump$(comma)id=wire$(comma)netdev=net0$(comma)file=$(abspath $(PCAP)))
 RUN_SECONDS ?=
 # COM2, the serial driver's line: a file by default (`tail -f build/com2.log`), or a loopback
 # TCP port to type into (`make run COM2=tcp:4555`, then `nc 127.0.0.1 4555`).
@@ -57,7 +62,7 @@ KERNEL_TARGET_DIR := target/kernel
 KERNEL_RUSTFLAGS := -C code-model=kernel -C relocation-model=static
 KERNEL_ELF := $(KERNEL_TARGET_DIR)/$(BARE_TARGET)/release/ward-kernel
 # Every bare-metal user program (root task, drivers, servers, apps) is a package here.
-USER_PACKAGES := ward-root-task ward-hwtest ward-ktest ward-test-components ward-example-uptime ward-serial
+USER_PACKAGES := ward-root-task ward-hwtest ward-ktest ward-test-components ward-example-uptime ward-serial ward-e1000
 USER_BIN_DIR := target/$(BARE_TARGET)/release
 ROOT_TASK_ELF := $(USER_BIN_DIR)/root-task
 # Host tools the image and test steps run.
@@ -70,9 +75,6 @@ CAPCTL_BUILD_FLAGS ?= --allow-missing-programs
 JOBS ?=
 
 # --- Filled in by mk/*.mk ---------------------------------------------------------------------
-# Programs whose boot modules lose their debug info in the image (the root task reserves a
-# component's CNode slots by its module's file size; target/ keeps the full program for gdb).
-STRIP_PROGRAMS :=
 TEST_TARGETS :=
 BENCH_TARGETS :=
 FUZZ_TARGETS :=
@@ -82,7 +84,7 @@ include $(wildcard mk/*.mk)
 RUN_OPTS = $(if $(ROOT_ARGS),--root-args '$(ROOT_ARGS)') \
 	$(if $(KERNEL_ARGS),--kernel-args '$(KERNEL_ARGS)') \
 	$(if $(MACHINE),--machine '$(MACHINE)') \
-	$(foreach a,$(QEMU_ARGS),--qemu-arg '$(a)') \
+	$(foreach a,$(QEMU_ARGS) $(PCAP_ARGS),--qemu-arg '$(a)') \
 	--qemu-arg -chardev --qemu-arg '$(COM2_CHARDEV)' --qemu-arg -serial --qemu-arg chardev:com2
 SCENARIO_FLAGS = $(if $(JOBS),--jobs $(JOBS))
 # The harness builds each scenario's image with `make image-only`; tell it which make we are.
@@ -113,18 +115,22 @@ image: build
 	@$(MAKE) --no-print-directory image-only
 
 # The image step alone, for when kernel, programs and capctl are already built.
+# The components' boot modules lose their debug info in the image: the root task reserves a
+# component's CNode slots by its module's file size, and debug info would take hundreds of them
+# (target/ keeps the full programs for gdb).
 image-only:
 	@test -n '$(SYSTEM_NAME)' || { echo "SYSTEM is empty" >&2; exit 2; }
 	$(CAPCTL) build '$(SYSTEM)' --kernel $(KERNEL_ELF) --root-task $(ROOT_TASK_ELF) \
 		--programs $(USER_BIN_DIR) --out '$(IMAGE_DIR)' $(CAPCTL_BUILD_FLAGS)
-	@for p in $(STRIP_PROGRAMS); do \
-		if [ -f '$(IMAGE_DIR)'/$$p.elf ]; then objcopy --strip-debug '$(IMAGE_DIR)'/$$p.elf; fi; \
+	@for m in '$(IMAGE_DIR)'/*.elf; do \
+		case "$${m##*/}" in kernel.elf|root-task.elf) ;; *) objcopy --strip-debug "$$m" ;; esac; \
 	done
 
 # --- Running ----------------------------------------------------------------------------------
 run: image
 	@mkdir -p build
 	@echo "run: COM2, the serial driver's console: $(COM2_WHERE)"
+	$(if $(PCAP),@echo "run: recording the NIC's network to $(abspath $(PCAP)) (pcap)")
 	@WARD_HTTP_PORT='$(HTTP_PORT)' WARD_ECHO_PORT='$(ECHO_PORT)' \
 		scripts/run.sh '$(IMAGE_DIR)' '$(RUN_SECONDS)' -- $(RUN_OPTS)
 
@@ -216,6 +222,6 @@ help:
 	@echo "  prereqs      install the Rust target, rust-src and QEMU when missing"
 	@echo "  clean        remove target/ and build/"
 	@echo "Variables:"
-	@echo "  SYSTEM=$(SYSTEM)  RUN_SECONDS=N  ROOT_ARGS=..  KERNEL_ARGS=..  MACHINE=..  QEMU_ARGS=..  JOBS=N"
+	@echo "  SYSTEM=$(SYSTEM)  RUN_SECONDS=N  ROOT_ARGS=..  KERNEL_ARGS=..  MACHINE=..  QEMU_ARGS=..  PCAP=file  JOBS=N"
 	@echo "  HTTP_PORT=$(HTTP_PORT) ECHO_PORT=$(ECHO_PORT)  host ports make run forwards to the guest's 80 and 7"
 	@echo "  registered: TEST_TARGETS=[$(strip $(TEST_TARGETS))] BENCH_TARGETS=[$(strip $(BENCH_TARGETS))] FUZZ_TARGETS=[$(strip $(FUZZ_TARGETS))]"

@@ -11,7 +11,6 @@
 # 12): `make test` runs them once it is in the tree.
 
 USER_PACKAGES += ward-net ward-echo ward-http
-STRIP_PROGRAMS += net echo http
 ifneq ($(wildcard drivers/e1000/Cargo.toml),)
 TEST_TARGETS += test-net
 endif

@@ -9,6 +9,7 @@
 //! turns the stack's answers into doorbells and waits.
 //!
 //! - [`device`]: smoltcp's `Device` over the rx and tx pairs.
+//! - [`events`]: the driver's control messages (MAC address, link).
 //! - [`screen`]: every received frame checked and counted before smoltcp.
 //! - [`counters`]: what is counted, by name.
 //! - [`stack`]: the interface, the sockets, the sessions and one poll step.
@@ -18,6 +19,7 @@
 
 pub mod counters;
 pub mod device;
+pub mod events;
 pub mod screen;
 pub mod session;
 pub mod stack;

@@ -1,9 +1,9 @@
 //! The `net` component: the [`ward_net`] stack on what system.toml grants
 //! it — the rx and tx pairs with the e1000 driver (it owns both packet
 //! pools), one socket pair per application (each application owns its
-//! pool), `net-api` for attaching them, `nic-control` to ask the driver for
-//! its MAC address, its socket memory (`net-sockets`, mapped here alone)
-//! and its counter page (`net-stats`).
+//! pool), `net-api` for attaching them, the `net-events` pair on which the
+//! driver reports its MAC address and link, its socket memory
+//! (`net-sockets`, mapped here alone) and its counter page (`net-stats`).
 //!
 //! The loop: run one step of the stack, ring the doorbells it asks for,
 //! publish the counters, then wait on `net-api` until the stack's next
@@ -24,9 +24,10 @@ mod component {
     use smoltcp::socket::udp::PacketMetadata;
     use ward_net::counters::{self, COUNTERS};
     use ward_net::device::{DriverPair, RingDevice};
+    use ward_net::events::DriverEvents;
     use ward_net::stack::{AddressConfig, SocketMemory, Stack, UdpBuffers, EXTRA_SOCKETS};
     use ward_proto::counters::CounterWriter;
-    use ward_proto::driver::{DriverEvent, StackRequest, MAX_CONTROL_BYTES};
+    use ward_proto::driver::DriverEvent;
     use ward_proto::socket::api;
     use ward_userlib::component::{Incoming, StatusPage};
     use ward_userlib::ring::{self, Pair, SLOT_SET_WORDS};
@@ -73,33 +74,6 @@ mod component {
         smoltcp::time::Instant::from_micros(Instant::now().since_boot().as_micros() as i64)
     }
 
-    fn words_of(bytes: &[u8]) -> [u64; 4] {
-        let mut words = [0u64; 4];
-        for (i, chunk) in bytes.chunks(8).take(4).enumerate() {
-            let mut b = [0u8; 8];
-            b[..chunk.len()].copy_from_slice(chunk);
-            words[i] = u64::from_le_bytes(b);
-        }
-        words
-    }
-
-    /// Asks the driver for its MAC address over `nic-control`.
-    fn query_mac() -> Option<[u8; 6]> {
-        let mut request = [0u8; MAX_CONTROL_BYTES];
-        let n = StackRequest::QueryMac.encode(0, 1, &mut request).ok()?;
-        let reply = caps::NIC_CONTROL
-            .call(message::info(1, n.div_ceil(8)), words_of(&request[..n]))
-            .ok()?;
-        let mut bytes = [0u8; 32];
-        for (i, w) in reply.mrs.iter().enumerate() {
-            bytes[i * 8..i * 8 + 8].copy_from_slice(&w.to_le_bytes());
-        }
-        match DriverEvent::decode(&bytes) {
-            Ok((_, DriverEvent::Mac(mac))) => Some(mac.0),
-            _ => None,
-        }
-    }
-
     fn address_config() -> AddressConfig {
         match caps::IPV4 {
             Ipv4Config::Dhcp => AddressConfig::Dhcp,
@@ -115,22 +89,71 @@ mod component {
         }
     }
 
-    /// Both driver pairs, written afresh with `generation` (every buffer
-    /// the stack's again).
+    type Events = DriverEvents<'static, Ring, SLOT_SET_WORDS>;
+    type DriverEnd = DriverPair<'static, Ring, SLOT_SET_WORDS>;
+
+    /// How long the stack waits for the driver's MAC address before it says
+    /// so (it keeps waiting: without the address nothing can be sent).
+    const MAC_PATIENCE: Duration = Duration::from_secs(5);
+
+    /// The three driver pairs, written afresh for the pairing of this
+    /// instance (`generation`) with the driver's `driver_generation` (every
+    /// buffer the stack's again; docs/drivers.md, "Restarts").
     fn driver_pairs(
         generation: u64,
-    ) -> Option<(
-        DriverPair<'static, Ring, SLOT_SET_WORDS>,
-        DriverPair<'static, Ring, SLOT_SET_WORDS>,
-    )> {
+        driver_generation: u32,
+    ) -> Option<(DriverEnd, DriverEnd, Events)> {
+        let region_generation = ring::pair_generation(generation, u64::from(driver_generation));
         let pair = |channel: RingChannel| {
-            let end = ring::attach(channel, generation).ok()?;
+            let end = ring::attach_for(channel, region_generation).ok()?;
             Some(DriverPair {
                 end: end.pair,
                 pool: end.pool?,
             })
         };
-        Some((pair(caps::NET_RX)?, pair(caps::NET_TX)?))
+        let events = pair(caps::NET_EVENTS)?;
+        Some((
+            pair(caps::NET_RX)?,
+            pair(caps::NET_TX)?,
+            DriverEvents::new(events.end, events.pool),
+        ))
+    }
+
+    /// Waits for the driver's station address on the events pair.
+    fn wait_for_mac(events: &mut Events) -> [u8; 6] {
+        let mut warned = false;
+        let start = Instant::now();
+        loop {
+            while let Some(event) = events.next() {
+                if let DriverEvent::Mac(mac) = event {
+                    return mac.0;
+                }
+            }
+            if events.flush() {
+                let _ = caps::NET_EVENTS.doorbell.signal();
+            }
+            if !warned && start.elapsed() > MAC_PATIENCE {
+                warned = true;
+                println!("net: still waiting for the driver's MAC address");
+            }
+            if events.prepare_sleep() {
+                let _ = component::wait_until(Some(Instant::now() + MAC_PATIENCE));
+            }
+        }
+    }
+
+    /// The driver restarted: its three pairs afresh, every buffer re-lent.
+    fn restart_driver(
+        stack: &mut NetStack,
+        generation: u64,
+        driver_generation: u32,
+    ) -> Option<Events> {
+        let (rx, tx, events) = driver_pairs(generation, driver_generation)?;
+        println!(
+            "net: the driver restarted (generation {driver_generation}); its ring pairs start afresh"
+        );
+        stack.driver_restarted(rx, tx);
+        Some(events)
     }
 
     /// `net-sockets` as bytes.
@@ -195,17 +218,13 @@ mod component {
     }
 
     fn main(generation: u64) {
-        let Some((rx, tx)) = driver_pairs(generation) else {
+        let status = StatusPage::mapped();
+        let mut driver_generation = status.generation_of(caps::NET_RX.peer).unwrap_or(0);
+        let Some((rx, tx, mut events)) = driver_pairs(generation, driver_generation) else {
             println!("net: cannot set up the driver's ring pairs");
             return;
         };
-        let status = StatusPage::mapped();
-        let mut driver_generation = status.generation_of(caps::NET_RX.peer);
-        println!("net: asking the driver for its MAC address");
-        let Some(mac) = query_mac() else {
-            println!("net: the driver did not give its MAC address");
-            return;
-        };
+        let mac = wait_for_mac(&mut events);
         println!(
             "net: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
             mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
@@ -244,6 +263,29 @@ mod component {
         };
         let mut announced = None;
         loop {
+            // A new driver instance: every buffer back, the pairs afresh.
+            let now_generation = status.generation_of(caps::NET_RX.peer).unwrap_or(0);
+            if now_generation != driver_generation {
+                driver_generation = now_generation;
+                match restart_driver(stack, generation, driver_generation) {
+                    Some(fresh) => events = fresh,
+                    None => println!("net: cannot set up the driver's ring pairs again"),
+                }
+            }
+            while let Some(event) = events.next() {
+                match event {
+                    DriverEvent::Mac(mac) => stack.set_mac(mac.0),
+                    DriverEvent::Link(link) => println!(
+                        "net: link {} ({} Mbit/s)",
+                        if link.up { "up" } else { "down" },
+                        link.speed_mbps
+                    ),
+                    DriverEvent::Statistics(_) => {}
+                }
+            }
+            if events.flush() {
+                let _ = caps::NET_EVENTS.doorbell.signal();
+            }
             let now = smoltcp_now();
             let result = stack.poll(now);
             if result.driver.rx {
@@ -276,32 +318,19 @@ mod component {
                     );
                 }
             }
-            if result.busy || !stack.prepare_sleep() {
+            if result.busy || !stack.prepare_sleep() || !events.prepare_sleep() {
                 continue;
             }
             let deadline = stack.poll_at(now).map(|at| {
                 let wait = (at - now).total_micros();
                 Instant::now() + Duration::from_micros(wait)
             });
-            match component::receive_until(caps::NET_API, deadline) {
-                Incoming::Message(call) => {
-                    let answer = attach(stack, call.badge, call.info.label());
-                    let _ = ward_userlib::syscall::reply(
-                        message::info(answer, 1),
-                        [generation, 0, 0, 0],
-                    );
-                }
-                Incoming::Signalled(bits) => {
-                    if bits & (caps::NET_RX.bit | caps::NET_TX.bit) != 0 {
-                        let now_generation = status.generation_of(caps::NET_RX.peer);
-                        if now_generation != driver_generation {
-                            driver_generation = now_generation;
-                            // The regions carry the new driver's generation.
-                            restart_driver(stack, u64::from(now_generation.unwrap_or(0)));
-                        }
-                    }
-                }
-                Incoming::TimedOut => {}
+            // Doorbells and the supervisor's restart signals end the wait
+            // too; the next step looks at every ring and the driver's generation.
+            if let Incoming::Message(call) = component::receive_until(caps::NET_API, deadline) {
+                let answer = attach(stack, call.badge, call.info.label());
+                let _ =
+                    ward_userlib::syscall::reply(message::info(answer, 1), [generation, 0, 0, 0]);
             }
         }
     }
@@ -319,17 +348,6 @@ mod component {
             Some(Ok(_)) => api::ATTACH_OK,
             Some(Err(_)) => api::ATTACH_UNKNOWN_CLIENT,
             None => api::ATTACH_BAD_REGION,
-        }
-    }
-
-    /// The driver restarted: both pairs afresh, every buffer re-lent.
-    fn restart_driver(stack: &mut NetStack, driver_generation: u64) {
-        match driver_pairs(driver_generation) {
-            Some((rx, tx)) => {
-                println!("net: the driver restarted; its ring pairs start afresh");
-                stack.driver_restarted(rx, tx);
-            }
-            None => println!("net: cannot set up the driver's ring pairs again"),
         }
     }
 }

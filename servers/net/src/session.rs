@@ -23,8 +23,9 @@ pub const MAX_SLOT_BYTES: usize = 4096;
 
 /// Requests and answers one session can hold at once. The stack holds at
 /// most as many buffers as the application's pool has slots; this bounds
-/// the pools the stack can serve (128 slots: 256 KiB of 2 KiB buffers).
-pub const MAX_HELD: usize = 128;
+/// the pools the stack can serve (64 slots: 128 KiB of 2 KiB buffers, the
+/// default system's socket pools).
+pub const MAX_HELD: usize = 64;
 
 /// A request the stack holds until it can answer it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

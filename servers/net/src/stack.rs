@@ -335,6 +335,13 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
         stack
     }
 
+    /// Sets the station address (the driver reported it).
+    pub fn set_mac(&mut self, mac: [u8; 6]) {
+        self.device.nic.set_mac(mac);
+        self.iface
+            .set_hardware_addr(HardwareAddress::Ethernet(EthernetAddress(mac)));
+    }
+
     /// The interface address, once configured.
     pub fn address(&self) -> Option<Ipv4Cidr> {
         self.address

@@ -68,6 +68,8 @@ pub struct Component {
     pub maps: Vec<Map>,
     /// `ipv4`: how this component (a network stack) gets its address.
     pub ipv4: Option<Ipv4Setting>,
+    /// `settings`, in file order: numbers the program interprets.
+    pub settings: Vec<Setting>,
 }
 
 /// A network stack's IPv4 configuration.
@@ -81,6 +83,15 @@ pub enum Ipv4Setting {
         prefix_len: u8,
         gateway: Option<[u8; 4]>,
     },
+}
+
+/// One entry of a component's `settings`.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    pub name: String,
+    pub value: u64,
+    /// Span of the name.
+    pub span: Span,
 }
 
 /// A region mapped into a component.

@@ -85,6 +85,9 @@ pub struct RawComponent {
     pub maps: Vec<Sp<RawMap>>,
     /// How a network stack gets its IPv4 address.
     pub ipv4: Option<Sp<RawIpv4>>,
+    /// Named numbers for the program to interpret (a driver's interrupt
+    /// coalescing, say): `settings = { interrupt_interval_us = 200 }`.
+    pub settings: Option<Sp<IndexMap<Sp<String>, Sp<i64>>>>,
 }
 
 /// `ipv4 = "dhcp"`, `ipv4 = "10.0.2.15/24"` or
