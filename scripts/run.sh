@@ -54,7 +54,9 @@ announce() {
     [ -n "$HTTP_PORT" ] || return 0
     local line
     # tail ends with this script (--pid), so no watcher outlives the run.
-    line="$(tail -n +1 -F --pid=$$ "$LOG" 2>/dev/null | grep -m1 -F "$ADDRESS_LINE")" || return 0
+    # (grep reads tail through a process substitution, so the first match
+    # returns at once instead of waiting for tail's next write.)
+    line="$(grep -m1 -F "$ADDRESS_LINE" < <(tail -n +1 -F --pid=$$ "$LOG" 2>/dev/null))" || return 0
     printf '\r\nrun: the network stack is up (%s)\r\n' "${line##*"$ADDRESS_LINE"}"
     printf 'run: open http://127.0.0.1:%s/ for the live status page (http://127.0.0.1:%s/stats.json: the same as JSON)\r\n' "$HTTP_PORT" "$HTTP_PORT"
     [ -n "$ECHO_PORT" ] && printf 'run: echo service: nc 127.0.0.1 %s (TCP) or nc -u 127.0.0.1 %s (UDP)\r\n' "$ECHO_PORT" "$ECHO_PORT"
