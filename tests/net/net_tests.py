@@ -38,8 +38,6 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 # How long the guest may take to answer its first UDP echo: boot, link-up (~2 s on the e1000)
 # and DHCP, under TCG on a busy machine.
 READY_SECONDS = int(os.environ.get("WARD_NET_READY_SECONDS", "120"))
-# Slirp's own MAC address (the gateway 10.0.2.2): frames from it are not the guest's.
-SLIRP_MAC = bytes.fromhex("525500000202")
 GUEST_PORTS = {"http": 80, "echo": 7, "sink": 9, "source": 19, "closed": 8}
 
 
@@ -144,9 +142,9 @@ class Guest:
             try:
                 while True:
                     frame = self.wire.recv(65536)
-                    src = frame[6:12]
-                    if src != SLIRP_MAC and not src[0] & 1:
-                        self.mac = src
+                    # An IPv4 frame from the guest's address (its echo reply).
+                    if frame[12:14] == b"\x08\x00" and frame[14 + 12:14 + 16] == GUEST_IP:
+                        self.mac = frame[6:12]
                         break
             except OSError:
                 pass
@@ -213,10 +211,11 @@ def bad_frames(mac):
         h = h[:10] + b"\0\0" + h[12:]
         return frame[:ip + 10] + struct.pack("!H", checksum(h)) + frame[ip + 12:]
 
+    # (Frames to another station and frames over 1518 bytes never reach the stack: the e1000's
+    # address filter and long-packet check drop them in hardware. The host tests of
+    # servers/net feed those to the stack directly.)
     v = [
         ("drop.vlan", patch(good, 12, b"\x81\x00")),
-        ("drop.oversize", udp(mac, 7, bytes(1472)) + b"\0"),
-        ("drop.not_for_us", patch(good, 0, bytes.fromhex("021122334455"))),
         ("drop.bad_source_mac", patch(good, 6, b"\x01")),
         ("drop.ethertype", mac + PEER_MAC + b"\x86\xdd" + bytes(60)),
         ("drop.arp_malformed", mac + PEER_MAC + b"\x08\x06" + bytes([0, 1, 8, 0])),

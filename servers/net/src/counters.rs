@@ -71,11 +71,15 @@ pub enum Counter {
     /// TCP flag combinations no conforming stack sends (SYN+FIN, SYN+RST,
     /// no flags at all, FIN/PSH/URG without ACK).
     DropTcpFlags,
+    /// TCP SYNs dropped because every listener of their port was busy (the
+    /// client retries).
+    DropTcpBacklogFull,
     /// Descriptors and messages from the driver that broke the ring protocol.
     DriverProtocolErrors,
     /// TCP SYNs to a port nobody listens on (answered with RST by smoltcp).
     TcpClosedPort,
-    /// TCP SYNs to a listening port whose backlog was full.
+    /// TCP SYNs that reached smoltcp for a listening port with no listener
+    /// free (answered with a reset; normally the device drops them first).
     TcpBacklogFull,
     /// UDP datagrams to a port with no socket.
     UdpNoSocket,
@@ -133,6 +137,7 @@ impl Counter {
         Counter::DropTcpTruncated,
         Counter::DropTcpChecksum,
         Counter::DropTcpFlags,
+        Counter::DropTcpBacklogFull,
         Counter::DriverProtocolErrors,
         Counter::TcpClosedPort,
         Counter::TcpBacklogFull,
@@ -181,6 +186,7 @@ impl Counter {
             Counter::DropTcpTruncated => "drop.tcp_truncated",
             Counter::DropTcpChecksum => "drop.tcp_checksum",
             Counter::DropTcpFlags => "drop.tcp_flags",
+            Counter::DropTcpBacklogFull => "drop.tcp_backlog_full",
             Counter::DriverProtocolErrors => "driver.protocol_errors",
             Counter::TcpClosedPort => "tcp.closed_port",
             Counter::TcpBacklogFull => "tcp.backlog_full",
@@ -204,7 +210,7 @@ impl Counter {
 }
 
 /// Number of counters.
-pub const COUNTERS: usize = 43;
+pub const COUNTERS: usize = 44;
 
 /// The counters' values.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -26,6 +26,10 @@ use ward_ring::{PairEnd, PeerMisbehaved, PoolMemory, RingMemory, SendError};
 use crate::counters::{Counter, Counters};
 use crate::screen::{self, NicChecksum, Summary, MAX_FRAME};
 
+/// Listening ports a backlog check covers (listeners beyond this many are
+/// never marked full, so their SYNs reach smoltcp as before).
+const FULL_PORTS: usize = 16;
+
 /// Bytes of the private receive copy.
 const RX_COPY: usize = MAX_FRAME_BYTES as usize;
 
@@ -68,6 +72,10 @@ pub struct Nic<'a, M, const W: usize> {
     tx_frame: [u8; MAX_FRAME],
     /// What the last screened frame carried (for the stack's socket counters).
     last: Option<Summary>,
+    /// Ports whose listeners are all busy: a SYN to one is dropped (the
+    /// client retries, as with a full Linux backlog) instead of reaching
+    /// smoltcp, which would answer it with a reset.
+    full_ports: heapless::Vec<u16, FULL_PORTS>,
     doorbells: Doorbells,
     /// Counters, shared with the stack.
     pub counters: Counters,
@@ -85,6 +93,7 @@ impl<'a, M: RingMemory, const W: usize> RingDevice<'a, M, W> {
             mac,
             tx_frame: [0; MAX_FRAME],
             last: None,
+            full_ports: heapless::Vec::new(),
             doorbells: Doorbells::default(),
             counters: Counters::new(),
         };
@@ -105,6 +114,14 @@ impl<'a, M: RingMemory, const W: usize> Nic<'a, M, W> {
     /// Sets the station address (when the driver reports it).
     pub fn set_mac(&mut self, mac: [u8; 6]) {
         self.mac = mac;
+    }
+
+    /// Sets the ports whose listen backlogs are full (see `full_ports`).
+    pub fn set_full_ports(&mut self, ports: &[u16]) {
+        self.full_ports.clear();
+        for port in ports.iter().take(FULL_PORTS) {
+            let _ = self.full_ports.push(*port);
+        }
     }
 
     /// What the last frame handed to smoltcp carried; taken once.
@@ -242,6 +259,9 @@ impl<'a, M: RingMemory, const W: usize> Nic<'a, M, W> {
             // The pool copy can be shorter than the descriptor claims only
             // for a buffer longer than a frame, which decode refused.
             match screen::screen(&rx_frame[..len], self.mac, nic) {
+                Ok(Summary::Tcp { port, syn: true }) if self.full_ports.contains(&port) => {
+                    self.counters.bump(Counter::DropTcpBacklogFull)
+                }
                 Ok(summary) => {
                     self.counters.bump(Counter::RxDelivered);
                     self.last = Some(summary);

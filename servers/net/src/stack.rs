@@ -426,6 +426,10 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
             frames += 1;
             if let Some(summary) = self.device.nic.take_summary() {
                 self.account(summary);
+                if matches!(summary, Summary::Tcp { syn: true, .. }) {
+                    // A listener may just have taken its last free slot.
+                    self.mark_full_ports();
+                }
             }
         }
         result.busy |= frames == RX_BUDGET;
@@ -590,6 +594,12 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
                 _ => self.tcp[i].half_open_since = None,
             }
         }
+        self.refill_listeners();
+        self.mark_full_ports();
+    }
+
+    /// Tops every listener up to its backlog.
+    fn refill_listeners(&mut self) {
         for app in 0..self.apps.len() {
             if let AppKind::TcpListener { port, backlog } = self.apps[app].kind {
                 let members = self.members_of(app);
@@ -608,6 +618,24 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
                 }
             }
         }
+    }
+
+    /// Tells the device which listening ports have no listener free.
+    fn mark_full_ports(&mut self) {
+        let mut full: Vec<u16, 16> = Vec::new();
+        for app in 0..self.apps.len() {
+            let AppKind::TcpListener { port, .. } = self.apps[app].kind else {
+                continue;
+            };
+            let free = self.tcp.iter().any(|t| {
+                t.use_ == (TcpUse::Member { listener: app })
+                    && self.sockets.get::<tcp::Socket>(t.handle).state() == tcp::State::Listen
+            });
+            if !free {
+                let _ = full.push(port);
+            }
+        }
+        self.device.nic.set_full_ports(&full);
     }
 
     fn relisten(&mut self, slot: usize, listener: usize) {
