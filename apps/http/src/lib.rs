@@ -55,6 +55,8 @@ pub struct Status<'a> {
     pub counters: &'a [(&'a str, u64)],
     /// The kernel's figures (time, idle time, switches, interrupts per vector), by name.
     pub kernel: &'a [(&'a str, u64)],
+    /// The NIC driver's counters (frames, interrupts, polls, drops, the NIC's statistics).
+    pub driver: &'a [(&'a str, u64)],
     /// The stack's address, once it has one.
     pub address: Option<&'a str>,
 }
@@ -204,6 +206,7 @@ pub fn render_html(status: &Status<'_>, page: &mut Page) {
     }
     page.text("</table>");
     table(page, "Kernel", status.kernel);
+    table(page, "NIC driver", status.driver);
     table(page, "Network stack", status.counters);
     page.text("<p><a href=\"/stats.json\">/stats.json</a></p></body></html>\n");
 }
@@ -266,6 +269,8 @@ pub fn render_json(status: &Status<'_>, page: &mut Page) {
     }
     page.text("],\"kernel\":{");
     json_pairs(page, status.kernel);
+    page.text("},\"driver\":{");
+    json_pairs(page, status.driver);
     page.text("},\"net\":{");
     json_pairs(page, status.counters);
     page.text("}}\n");
@@ -364,21 +369,24 @@ impl Server {
         )
     }
 
-    /// Reacts to one answer; `status` renders the figures when a page is asked for.
+    /// Reacts to one answer; `status` gives the figures when a page is asked
+    /// for. `pages` holds one response per connection ([`MAX_CONNECTIONS`]):
+    /// a response is rendered once, when its request has arrived, so that
+    /// figures changing while it is sent cannot garble it.
     pub fn on_answer<M: RingMemory, const W: usize>(
         &mut self,
         client: &mut SocketClient<'_, M, W>,
         answer: &SocketResponse<'_>,
         status: &mut StatusSource<'_>,
-        page: &mut Page,
+        pages: &mut [Page],
     ) -> Result<(), ClientError> {
         let id = answer.request_id;
         let tag = Tag::of(id);
         let (role, index, op) = (tag.role, usize::from(tag.index), tag.step);
         if role == ROLE_LISTENER {
             self.on_listener(client, op, answer)?;
-        } else if role == ROLE_CONNECTION && index < MAX_CONNECTIONS {
-            self.on_connection(client, index, op, answer, status, page)?;
+        } else if role == ROLE_CONNECTION && index < MAX_CONNECTIONS.min(pages.len()) {
+            self.on_connection(client, index, op, answer, status, &mut pages[index])?;
         }
         if self.ready && !self.accept_posted {
             self.accept(client)?;
@@ -503,13 +511,13 @@ impl Server {
         client.submit(id, SocketRequest::Close { socket })
     }
 
-    /// Renders the response and sends the next chunk of it.
+    /// Sends the next chunk of the connection's response (`page`, rendered
+    /// when the request arrived; for the bench, its head, then the pattern).
     fn send_next<M: RingMemory, const W: usize>(
         &mut self,
         client: &mut SocketClient<'_, M, W>,
         slot: usize,
-        status: &mut StatusSource<'_>,
-        page: &mut Page,
+        page: &Page,
     ) -> Result<(), ClientError> {
         let Some(c) = self.connections[slot] else {
             return Ok(());
@@ -528,9 +536,6 @@ impl Server {
                 value = if value == 250 { 0 } else { value + 1 };
             }
         } else {
-            // Head and body are rendered again for each chunk, so that no
-            // connection keeps a page of its own.
-            render(c.route, c.head_only, status, page);
             let bytes = if c.route == Route::Bench {
                 &page.bytes()[..c.head_bytes.min(page.bytes().len())]
             } else {
@@ -600,7 +605,7 @@ impl Server {
                         };
                         self.served += 1;
                         self.connections[slot] = Some(c);
-                        self.send_next(client, slot, status, page)
+                        self.send_next(client, slot, page)
                     }
                 }
             }
@@ -611,7 +616,7 @@ impl Server {
                     c.at += accepted as usize;
                 }
                 self.connections[slot] = Some(c);
-                self.send_next(client, slot, status, page)
+                self.send_next(client, slot, page)
             }
             _ => self.close(client, slot),
         }
@@ -708,13 +713,14 @@ mod tests {
             components: &components,
             counters: &counters,
             kernel: &kernel,
+            driver: &[],
             address: Some("10.0.2.15/24"),
         };
         let mut page = Page::new();
         render_json(&status, &mut page);
         assert_eq!(
             core::str::from_utf8(page.bytes()).unwrap(),
-            "{\"address\":\"10.0.2.15/24\",\"components\":[{\"name\":\"e1000\",\"state\":\"running\",\"generation\":2,\"restarts\":1,\"cpu_us\":1500}],\"kernel\":{\"idle_ms\":7},\"net\":{\"rx.frames\":5,\"drop_x\":1}}\n"
+            "{\"address\":\"10.0.2.15/24\",\"components\":[{\"name\":\"e1000\",\"state\":\"running\",\"generation\":2,\"restarts\":1,\"cpu_us\":1500}],\"kernel\":{\"idle_ms\":7},\"driver\":{},\"net\":{\"rx.frames\":5,\"drop_x\":1}}\n"
         );
     }
 }

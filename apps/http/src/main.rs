@@ -29,8 +29,9 @@ mod component {
     /// Kernel figures shown: six totals and the busiest interrupt vectors.
     const MAX_KERNEL: usize = 24;
 
-    /// The rendered page (16 KiB) lives in static memory, not on the stack.
-    static mut PAGE: Page = Page::new();
+    /// One rendered response per connection (16 KiB each), in static memory.
+    static mut PAGES: [Page; ward_http::MAX_CONNECTIONS] =
+        [const { Page::new() }; ward_http::MAX_CONNECTIONS];
 
     fn main(generation: u64) {
         let mut client = match ward_socket_app::attach(caps::HTTP_NET, caps::NET_API, generation) {
@@ -41,6 +42,7 @@ mod component {
             }
         };
         let net_stats = CounterReader::new(region::words64(caps::NET_STATS));
+        let driver_stats = CounterReader::new(region::words64(caps::E1000_STATS));
         let kernel = KernelStatistics::of(caps::KERNEL_STATISTICS);
         let page_of_status = StatusPage::mapped();
         let mut server = Server::new();
@@ -48,14 +50,18 @@ mod component {
             println!("http: cannot open its socket: {e:?}");
             return;
         }
-        // SAFETY: PAGE is touched here only, once, by the one thread.
-        let page = unsafe { &mut *core::ptr::addr_of_mut!(PAGE) };
+        // SAFETY: PAGES is touched here only, once, by the one thread.
+        let pages = unsafe { &mut *core::ptr::addr_of_mut!(PAGES) };
         // The figures, read afresh for each page.
         let mut snapshot = |render: &mut dyn FnMut(&Status<'_>)| {
             let counters: Vec<Counter, MAX_COUNTERS> =
                 net_stats.iter().take(MAX_COUNTERS).collect();
             let named: Vec<(&str, u64), MAX_COUNTERS> =
                 counters.iter().map(|c| (c.name(), c.value)).collect();
+            let driver: Vec<Counter, MAX_COUNTERS> =
+                driver_stats.iter().take(MAX_COUNTERS).collect();
+            let driver_named: Vec<(&str, u64), MAX_COUNTERS> =
+                driver.iter().map(|c| (c.name(), c.value)).collect();
             let hz = page_of_status.tsc_hz().max(1);
             let entries: Vec<StatusEntry, MAX_COMPONENTS> = (0..page_of_status.count())
                 .filter_map(|i| page_of_status.entry(i))
@@ -113,12 +119,13 @@ mod component {
                 components: &components,
                 counters: &named,
                 kernel: &kernel_figures,
+                driver: &driver_named,
                 address: None,
             });
         };
         let mut announced = false;
         let error = ward_socket_app::serve(&mut client, caps::HTTP_NET, |client, answer| {
-            if let Err(e) = server.on_answer(client, answer, &mut snapshot, page) {
+            if let Err(e) = server.on_answer(client, answer, &mut snapshot, pages) {
                 println!("http: {e:?}");
             }
             if server.ready() && !announced {

@@ -17,7 +17,9 @@ fn fetch(request: &[u8]) -> String {
     let mut server = Server::new();
     server.start(&mut client).unwrap();
     client.flush();
-    let mut page = Page::new();
+    let mut pages: Vec<Page> = (0..ward_http::MAX_CONNECTIONS)
+        .map(|_| Page::new())
+        .collect();
     let mut step =
         |net: &mut Net, client: &mut SocketClient<'static, Ring, W>, server: &mut Server| {
             net.step();
@@ -40,11 +42,12 @@ fn fetch(request: &[u8]) -> String {
                         components: &components,
                         counters: &counters,
                         kernel: &[],
+                        driver: &[],
                         address: Some("10.0.0.1/24"),
                     })
                 };
                 server
-                    .on_answer(client, &answer, &mut status, &mut page)
+                    .on_answer(client, &answer, &mut status, &mut pages)
                     .unwrap();
             }
             client.flush();
