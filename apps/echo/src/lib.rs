@@ -40,8 +40,13 @@ pub const MAX_CONNECTIONS: usize = 72;
 /// Receives kept outstanding on the UDP echo socket, so that a burst of
 /// datagrams finds a request waiting for each (the stack also queues them).
 pub const UDP_RECEIVES: usize = 4;
-/// TCP listen backlog of each service.
-pub const BACKLOG: u32 = 8;
+/// TCP listen backlog of the echo service: deep enough that 64 simultaneous
+/// clients (the host tests' load) find a listener while the first ones are
+/// still being accepted; a SYN dropped for a full backlog makes QEMU's user
+/// network reset the host's connection instead of retrying.
+pub const ECHO_BACKLOG: u32 = 40;
+/// TCP listen backlog of the sink and the source (one bulk transfer at a time).
+pub const BULK_BACKLOG: u32 = 4;
 /// Payload of one send on a connection (fits a 2 KiB slot after the header).
 const CHUNK: usize = 1024;
 
@@ -397,7 +402,11 @@ impl Services {
                     id,
                     SocketRequest::Listen {
                         socket,
-                        backlog: BACKLOG,
+                        backlog: if index == 0 {
+                            ECHO_BACKLOG
+                        } else {
+                            BULK_BACKLOG
+                        },
                     },
                 )
             }
