@@ -28,7 +28,13 @@ struct Rig {
 
 impl Rig {
     fn new() -> Rig {
-        let mut net = Net::pair();
+        // Sockets enough for every listener's backlog (echo's is 40), as in the
+        // default system.
+        let mut net = Net::pair_with(Sizes {
+            tcp_sockets: 96,
+            tcp_buffer: 4096,
+            ..Sizes::default()
+        });
         let end = net.nodes[0].apps[0].end.take().unwrap();
         let pool = net.nodes[0].apps[0].pool;
         let mut client = SocketClient::new(end, pool);
