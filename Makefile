@@ -69,8 +69,8 @@ ROOT_TASK_ELF := $(USER_BIN_DIR)/root-task
 HOST_PACKAGES := capctl ward-scenario
 CAPCTL ?= target/release/capctl
 SCENARIO_RUNNER ?= target/release/ward-scenario
-# The default system names driver programs that do not exist yet; drop this once they do.
-CAPCTL_BUILD_FLAGS ?= --allow-missing-programs
+# Extra flags of `capctl build` (e.g. --allow-missing-programs while a program is being written).
+CAPCTL_BUILD_FLAGS ?=
 # Scenarios run at once (empty: one per core).
 JOBS ?=
 
