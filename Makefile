@@ -33,8 +33,13 @@ KERNEL_ARGS ?=
 # `make run` and `make gdb` boot the machine the default system describes: VT-d on (DMA and
 # interrupt remapping) and the e1000 the network driver is written for, on QEMU's user-mode
 # network instead of q35's default NIC. Setting MACHINE or QEMU_ARGS replaces these defaults.
+# QEMU's user network forwards host 127.0.0.1:HTTP_PORT to the guest's port 80 and
+# 127.0.0.1:ECHO_PORT (TCP and UDP) to port 7; loopback only, never an outside interface.
+HTTP_PORT ?= 8080
+ECHO_PORT ?= 7007
+NET_FORWARDS = hostfwd=tcp:127.0.0.1:$(HTTP_PORT)-:80,hostfwd=tcp:127.0.0.1:$(ECHO_PORT)-:7,hostfwd=udp:127.0.0.1:$(ECHO_PORT)-:7
 MACHINE ?= q35,kernel-irqchip=split
-QEMU_ARGS ?= -device intel-iommu,intremap=on,caching-mode=on -nic none -netdev user,id=net0 -device e1000,netdev=net0
+QEMU_ARGS ?= -device intel-iommu,intremap=on,caching-mode=on -nic none -netdev user,id=net0,$(NET_FORWARDS) -device e1000,netdev=net0
 # `make run PCAP=wire.pcap`: QEMU also records every frame of the NIC's network (netdev net0) to
 # that file, in pcap format (Wireshark, `tcpdump -r`). QEMU runs in the image directory, so the
 # path is made absolute.
@@ -70,8 +75,8 @@ ROOT_TASK_ELF := $(USER_BIN_DIR)/root-task
 HOST_PACKAGES := capctl ward-scenario
 CAPCTL ?= target/release/capctl
 SCENARIO_RUNNER ?= target/release/ward-scenario
-# The default system names driver programs that do not exist yet; drop this once they do.
-CAPCTL_BUILD_FLAGS ?= --allow-missing-programs
+# Extra flags of `capctl build` (e.g. --allow-missing-programs while a program is being written).
+CAPCTL_BUILD_FLAGS ?=
 # Scenarios run at once (empty: one per core).
 JOBS ?=
 
@@ -116,17 +121,24 @@ image: build
 	@$(MAKE) --no-print-directory image-only
 
 # The image step alone, for when kernel, programs and capctl are already built.
+# The components' boot modules lose their debug info in the image: the root task reserves a
+# component's CNode slots by its module's file size, and debug info would take hundreds of them
+# (target/ keeps the full programs for gdb).
 image-only:
 	@test -n '$(SYSTEM_NAME)' || { echo "SYSTEM is empty" >&2; exit 2; }
 	$(CAPCTL) build '$(SYSTEM)' --kernel $(KERNEL_ELF) --root-task $(ROOT_TASK_ELF) \
 		--programs $(USER_BIN_DIR) --out '$(IMAGE_DIR)' $(CAPCTL_BUILD_FLAGS)
+	@for m in '$(IMAGE_DIR)'/*.elf; do \
+		case "$${m##*/}" in kernel.elf|root-task.elf) ;; *) objcopy --strip-debug "$$m" ;; esac; \
+	done
 
 # --- Running ----------------------------------------------------------------------------------
 run: image
 	@mkdir -p build
 	@echo "run: COM2, the serial driver's console: $(COM2_WHERE)"
 	$(if $(PCAP),@echo "run: recording the NIC's network to $(abspath $(PCAP)) (pcap)")
-	@scripts/run.sh '$(IMAGE_DIR)' '$(RUN_SECONDS)' -- $(RUN_OPTS)
+	@WARD_HTTP_PORT='$(HTTP_PORT)' WARD_ECHO_PORT='$(ECHO_PORT)' \
+		scripts/run.sh '$(IMAGE_DIR)' '$(RUN_SECONDS)' -- $(RUN_OPTS)
 
 gdb: image
 	@echo "QEMU is halted at reset, waiting for gdb:"
@@ -217,4 +229,5 @@ help:
 	@echo "  clean        remove target/ and build/"
 	@echo "Variables:"
 	@echo "  SYSTEM=$(SYSTEM)  RUN_SECONDS=N  ROOT_ARGS=..  KERNEL_ARGS=..  MACHINE=..  QEMU_ARGS=..  PCAP=file  JOBS=N"
+	@echo "  HTTP_PORT=$(HTTP_PORT) ECHO_PORT=$(ECHO_PORT)  host ports make run forwards to the guest's 80 and 7"
 	@echo "  registered: TEST_TARGETS=[$(strip $(TEST_TARGETS))] BENCH_TARGETS=[$(strip $(BENCH_TARGETS))] FUZZ_TARGETS=[$(strip $(FUZZ_TARGETS))]"

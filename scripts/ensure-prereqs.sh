@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs what building and booting Ward needs, and nothing else, without asking:
 #   - the bare-metal Rust target `x86_64-unknown-none` and the `rust-src` component (rustup);
-#   - QEMU for x86_64 (Debian package `qemu-system-x86`, which brings qboot.rom along).
+#   - QEMU for x86_64 (Debian package `qemu-system-x86`, which brings qboot.rom along);
+#   - objcopy (binutils), curl and python3 for the network components' image and tests.
 # When everything is already there it does no network access and returns in well under a second,
 # so every make target that needs these things can depend on it.
 #
@@ -33,19 +34,28 @@ if ! rustup component list --installed 2>/dev/null | grep -q '^rust-src'; then
     rustup component add rust-src
 fi
 
+# Debian packages: QEMU; objcopy (binutils), which strips debug info from the network
+# components' boot modules; curl and Python 3, the host clients of the network tests.
+need=()
 if ! command -v qemu-system-x86_64 >/dev/null 2>&1 || [ ! -e "$QBOOT" ]; then
-    say "installing qemu-system-x86 with apt-get"
+    need+=(qemu-system-x86)
+fi
+command -v objcopy >/dev/null 2>&1 || need+=(binutils)
+command -v curl >/dev/null 2>&1 || need+=(curl)
+command -v python3 >/dev/null 2>&1 || need+=(python3)
+if [ ${#need[@]} -gt 0 ]; then
+    say "installing ${need[*]} with apt-get"
     if [ "$(id -u)" -eq 0 ]; then
         sudo=()
     elif command -v sudo >/dev/null 2>&1; then
         sudo=(sudo -n)
     else
-        say "error: not root and no sudo; install qemu-system-x86 by hand"
+        say "error: not root and no sudo; install ${need[*]} by hand"
         exit 1
     fi
     export DEBIAN_FRONTEND=noninteractive
     "${sudo[@]}" apt-get update -q
-    "${sudo[@]}" apt-get install -y -q --no-install-recommends qemu-system-x86
+    "${sudo[@]}" apt-get install -y -q --no-install-recommends "${need[@]}"
 fi
 
 # `timeout` (coreutils) bounds every non-interactive QEMU run; it is part of any Debian base system,

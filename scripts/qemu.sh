@@ -18,6 +18,8 @@
 #   --machine STR      replaces the -machine value (default: q35)
 #   --qemu-arg ARG     one extra QEMU argument, repeatable; they come before Ward's own -device
 #                      arguments, so an intel-iommu device given here is created first as VT-d needs
+#   --console-log F    interactive mode: also write the serial console to file F (so that a
+#                      watcher can react to what the system prints)
 #   --gdb              start halted with a gdb server on 127.0.0.1:1234
 #   --icount           count guest work exactly: -icount shift=0,align=off makes the guest TSC
 #                      advance one tick per guest instruction (for `make bench`'s instruction counts)
@@ -51,6 +53,7 @@ machine="q35"
 extra=()
 gdb=0
 icount=0
+console_log=""
 dry_run=0
 image=""
 
@@ -61,6 +64,7 @@ while [ $# -gt 0 ]; do
         --kernel-args) [ $# -ge 2 ] || usage; kernel_args="$2"; shift 2 ;;
         --machine) [ $# -ge 2 ] || usage; machine="$2"; shift 2 ;;
         --qemu-arg) [ $# -ge 2 ] || usage; extra+=("$2"); shift 2 ;;
+        --console-log) [ $# -ge 2 ] || usage; console_log="$(realpath -m "$2")"; shift 2 ;;
         --gdb) gdb=1; shift ;;
         --icount) icount=1; shift ;;
         --dry-run) dry_run=1; shift ;;
@@ -108,12 +112,19 @@ append="${append%"${append##*[![:space:]]}"}"   # trim trailing blanks
 cmd=(qemu-system-x86_64
     -machine "$machine" -accel tcg -cpu max -m "$MEMORY"
     -bios "$BIOS"
-    -nographic -no-reboot)
+    -no-reboot)
 # One guest TSC tick per guest instruction, identical from run to run (see docs/benchmarks.md).
 [ "$icount" -eq 1 ] && cmd+=(-icount shift=0,align=off)
 if [ -n "$seconds" ]; then
     # Batch: serial alone on stdout, no monitor to read keys from.
-    cmd+=(-serial stdio -monitor none)
+    cmd+=(-nographic -serial stdio -monitor none)
+elif [ -n "$console_log" ]; then
+    # Interactive with a copy of the console: serial and monitor muxed on the terminal as with
+    # -nographic (Ctrl-A X still quits), the serial output also appended to the log.
+    cmd+=(-display none -chardev "stdio,id=console,mux=on,signal=off,logfile=$console_log"
+          -serial chardev:console -mon chardev=console)
+else
+    cmd+=(-nographic)
 fi
 cmd+=("${extra[@]}" -device "$DEBUG_EXIT" -kernel kernel.elf)
 [ -n "$initrd" ] && cmd+=(-initrd "$initrd")

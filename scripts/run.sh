@@ -15,8 +15,14 @@ set -euo pipefail
 readonly DEFAULT_SECONDS=30
 # The line the system prints once it is up (see README.md).
 readonly READY_LINE='ward: system ready'
-# Where a non-interactive run's console is kept.
+# Where a run's console is kept.
 readonly LOG=build/run.log
+# The line the network stack prints once it has its address ("net: address 10.0.2.15/24").
+readonly ADDRESS_LINE='net: address '
+# Host ports QEMU forwards to the guest's HTTP server and echo service (make run sets them; empty:
+# no forwarding, nothing to announce).
+readonly HTTP_PORT="${WARD_HTTP_PORT:-}"
+readonly ECHO_PORT="${WARD_ECHO_PORT:-}"
 
 here="$(cd "$(dirname "$0")" && pwd)"
 [ $# -ge 1 ] || { echo "usage: $0 IMAGE_DIR [SECONDS] [-- RUNNER_OPTIONS...]" >&2; exit 2; }
@@ -43,12 +49,31 @@ describe() {  # describe EXIT_CODE: what QEMU's exit status means (see scripts/q
     esac
 }
 
+# announce: once the console shows the stack's address, say where to point a browser and nc.
+announce() {
+    [ -n "$HTTP_PORT" ] || return 0
+    local line
+    # tail ends with this script (--pid), so no watcher outlives the run.
+    # (grep reads tail through a process substitution, so the first match
+    # returns at once instead of waiting for tail's next write.)
+    line="$(grep -m1 -F "$ADDRESS_LINE" < <(tail -n +1 -F --pid=$$ "$LOG" 2>/dev/null))" || return 0
+    printf '\r\nrun: the network stack is up (%s)\r\n' "${line##*"$ADDRESS_LINE"}"
+    printf 'run: open http://127.0.0.1:%s/ for the live status page (http://127.0.0.1:%s/stats.json: the same as JSON)\r\n' "$HTTP_PORT" "$HTTP_PORT"
+    [ -n "$ECHO_PORT" ] && printf 'run: echo service: nc 127.0.0.1 %s (TCP) or nc -u 127.0.0.1 %s (UDP)\r\n' "$ECHO_PORT" "$ECHO_PORT"
+    return 0
+}
+
 if [ -z "$seconds" ] && [ -t 0 ]; then
     echo "run: booting $image; quit QEMU with Ctrl-A then X"
+    mkdir -p "$(dirname "$LOG")"
+    : > "$LOG"
+    announce &
+    watcher=$!
     set +e
-    "$here/qemu.sh" "${runner_opts[@]}" "$image"
+    "$here/qemu.sh" --console-log "$LOG" "${runner_opts[@]}" "$image"
     code=$?
     set -e
+    kill "$watcher" 2>/dev/null || true
     echo "run: $(describe "$code")"
     # A guest's success status and a plain quit are both a good ending of an interactive session.
     [ "$code" -eq 0 ] || [ "$code" -eq 1 ]
@@ -58,10 +83,14 @@ fi
 seconds="${seconds:-$DEFAULT_SECONDS}"
 mkdir -p "$(dirname "$LOG")"
 echo "run: booting $image for at most $seconds s (console also in $LOG)"
+: > "$LOG"
+announce &
+watcher=$!
 set +e
 "$here/qemu.sh" --seconds "$seconds" "${runner_opts[@]}" "$image" | tee "$LOG"
 code=${PIPESTATUS[0]}
 set -e
+kill "$watcher" 2>/dev/null || true
 echo "run: $(describe "$code")"
 if grep -qF "$READY_LINE" "$LOG"; then
     echo "run: the system reported '$READY_LINE'"

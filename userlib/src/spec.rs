@@ -237,6 +237,22 @@ pub struct RingChannel {
     pub bit: u64,
 }
 
+/// How a network stack gets its IPv4 address (`ipv4` in system.toml).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Ipv4Config {
+    /// Ask a DHCP server.
+    Dhcp,
+    /// A fixed address.
+    Static {
+        /// The address.
+        address: [u8; 4],
+        /// Network prefix length, 1..=32.
+        prefix_len: u8,
+        /// Default gateway, in the same network.
+        gateway: Option<[u8; 4]>,
+    },
+}
+
 /// The fixed capabilities every component has (`ward_sysspec::SLOT_*`).
 pub mod fixed {
     use super::*;

@@ -14,12 +14,15 @@
 //!   link state, MAC address, statistics.
 //! - [`socket`]: network stack ↔ application: a socket protocol for UDP and TCP.
 //! - [`supervisor`]: fault reports and restart notices with generation numbers.
+//! - [`client`]: the application side of the socket protocol with many
+//!   requests in flight, for event-driven servers.
 //! - [`stream`]: `embedded-io` `Read`/`Write` over the socket protocol (a TCP
 //!   stream) and over a plain byte channel (a console).
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod client;
 pub mod counters;
 pub mod driver;
 pub mod socket;

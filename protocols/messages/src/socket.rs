@@ -651,3 +651,26 @@ impl<'a> SocketResponse<'a> {
         }
     }
 }
+
+/// The `net-api` endpoint: control calls from an application to the stack,
+/// outside the data path. The kernel's badge tells the stack which
+/// application calls, so a call cannot speak for another application.
+pub mod api {
+    /// Attach: "my socket pair is initialised, start serving it". Message
+    /// register 0 carries the generation the application wrote into the
+    /// region header. The stack drops every socket of the application's
+    /// previous attachment (a restarted application starts afresh), checks the
+    /// region against its own copy of the geometry and answers with one of
+    /// the `ATTACH_*` labels.
+    pub const LABEL_ATTACH: u64 = 1;
+    /// Attached: requests on the pair are served from now on. Message
+    /// register 0 carries the stack's generation.
+    pub const ATTACH_OK: u64 = 0;
+    /// The badge is not one of the stack's clients.
+    pub const ATTACH_UNKNOWN_CLIENT: u64 = 1;
+    /// The region is not initialised, or its header does not match the
+    /// geometry the stack was built with (or the generation differs).
+    pub const ATTACH_BAD_REGION: u64 = 2;
+    /// The call's label is not one this endpoint knows.
+    pub const UNKNOWN_CALL: u64 = 3;
+}

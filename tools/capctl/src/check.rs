@@ -1047,8 +1047,113 @@ impl Resolver {
             devices,
             irqs,
             maps,
+            ipv4: c.ipv4.as_ref().and_then(|v| self.ipv4(v)),
             settings,
         }
+    }
+
+    /// Checks an `ipv4` setting; errors point at the offending text.
+    fn ipv4(&mut self, value: &Sp<schema::RawIpv4>) -> Option<Ipv4Setting> {
+        const FORMS: &str = "write \"dhcp\", an address with its prefix length such as \"10.0.2.15/24\", or `{ address = \"10.0.2.15/24\", gateway = \"10.0.2.2\" }`";
+        let (text, text_span, gateway) = match value.get_ref() {
+            schema::RawIpv4::Text(t) => (t.clone(), span(value), None),
+            schema::RawIpv4::Table { address, gateway } => {
+                (address.get_ref().clone(), span(address), gateway.as_ref())
+            }
+        };
+        if text == "dhcp" {
+            if let Some(g) = gateway {
+                self.err(
+                    Diagnostic::error("invalid-value", Some(span(g)), "a gateway with DHCP")
+                        .with_help("the DHCP server names the gateway; remove `gateway` or give a fixed `address`"),
+                );
+                return None;
+            }
+            return Some(Ipv4Setting::Dhcp);
+        }
+        let Some((address, prefix_len)) = text
+            .split_once('/')
+            .and_then(|(a, p)| Some((parse_ipv4(a)?, p.parse::<u8>().ok()?)))
+        else {
+            let mut d = Diagnostic::error(
+                "invalid-value",
+                Some(text_span),
+                format!("invalid IPv4 setting `{text}`"),
+            );
+            if parse_ipv4(&text).is_some() {
+                d = d.with_help(format!("add the prefix length, e.g. \"{text}/24\""));
+            }
+            self.err(d.with_help(FORMS));
+            return None;
+        };
+        if !(1..=32).contains(&prefix_len) {
+            self.err(
+                Diagnostic::error(
+                    "invalid-value",
+                    Some(text_span),
+                    format!("prefix length /{prefix_len} is out of range"),
+                )
+                .with_help("use 1 to 32, e.g. /24 for a 255.255.255.0 network"),
+            );
+            return None;
+        }
+        let number = u32::from_be_bytes(address);
+        let mask = u32::MAX << (32 - u32::from(prefix_len));
+        let why = if address[0] == 0 {
+            Some("is in 0.0.0.0/8 (\"this network\")")
+        } else if address[0] == 127 {
+            Some("is a loopback address")
+        } else if address[0] >= 224 {
+            Some("is multicast or reserved, not a host address")
+        } else if prefix_len <= 30 && number & !mask == 0 {
+            Some("is the network's own address")
+        } else if prefix_len <= 30 && number & !mask == !mask {
+            Some("is the network's broadcast address")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            self.err(
+                Diagnostic::error("invalid-value", Some(text_span), format!("`{text}` {why}"))
+                    .with_help(
+                        "give the address of this host in its network, e.g. \"10.0.2.15/24\"",
+                    ),
+            );
+            return None;
+        }
+        let gateway = match gateway {
+            None => None,
+            Some(g) => {
+                let Some(gw) = parse_ipv4(g.get_ref()) else {
+                    self.err(
+                        Diagnostic::error(
+                            "invalid-value",
+                            Some(span(g)),
+                            format!("invalid gateway `{}`", g.get_ref()),
+                        )
+                        .with_help("write an IPv4 address without a prefix, e.g. \"10.0.2.2\""),
+                    );
+                    return None;
+                };
+                if u32::from_be_bytes(gw) & mask != number & mask || gw == address {
+                    self.err(
+                        Diagnostic::error(
+                            "invalid-value",
+                            Some(span(g)),
+                            format!("gateway `{}` is not another host of {text}'s network", g.get_ref()),
+                        )
+                        .with_help("a gateway must be reachable directly: an address of the same network, other than this host's"),
+                    );
+                    return None;
+                }
+                Some(gw)
+            }
+        };
+        Some(Ipv4Setting::Static {
+            address,
+            prefix_len,
+            gateway,
+        })
     }
 
     /// A component's `settings`: names a program can take as identifiers
@@ -2112,4 +2217,19 @@ mod tests {
         assert_eq!(parse_bdf("00:20.0"), None);
         assert_eq!(parse_bdf("00:03.8"), None);
     }
+}
+
+/// Parses a dotted-quad IPv4 address ("10.0.2.15"); no leading zeros, no
+/// missing or extra parts.
+fn parse_ipv4(text: &str) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let mut parts = text.split('.');
+    for byte in out.iter_mut() {
+        let part = parts.next()?;
+        if part.is_empty() || part.len() > 3 || (part.len() > 1 && part.starts_with('0')) {
+            return None;
+        }
+        *byte = part.parse().ok()?;
+    }
+    parts.next().is_none().then_some(out)
 }

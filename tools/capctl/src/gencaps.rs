@@ -179,6 +179,37 @@ pub fn body(sys: &System, l: &ComponentLayout, ci: usize) -> String {
         let _ = writeln!(out);
         let _ = writeln!(out, "/// Can {}.", cap.what);
         let _ = writeln!(out, "{line}");
+        if cap.kind == CapKind::Endpoint && cap.rights.contains(Rights::READ) {
+            // The server's side: the badge of each client it also shares a
+            // ring channel with, so that the server tells which caller owns
+            // which ring by name, not by number (the network stack and its
+            // applications). A server that needs no such link (the serial
+            // driver) gets none, so its table stays the same whoever its
+            // clients are.
+            if let Some(Ends::Endpoint { clients, .. }) =
+                sys.channels.get(cap.target as usize).map(|ch| &ch.ends)
+            {
+                for (client, badge, _) in clients.iter().filter(|(client, _, _)| {
+                    sys.channels.iter().any(|ch| {
+                        matches!(ch.ends, Ends::Ring { producer, consumer, .. }
+                            if (producer == ci && consumer == *client) || (producer == *client && consumer == ci))
+                    })
+                }) {
+                    let who = &sys.components[*client].name;
+                    let _ = writeln!(
+                        out,
+                        "/// The badge `{who}` calls `{}` with.",
+                        sys.channels[cap.target as usize].name
+                    );
+                    let _ = writeln!(
+                        out,
+                        "pub const {}_FROM_{}: u64 = {badge:#x};",
+                        cap.name,
+                        const_name(who)
+                    );
+                }
+            }
+        }
         if matches!(cap.kind, CapKind::Endpoint | CapKind::Notification)
             && cap.badge != 0
             && !cap.rights.contains(Rights::READ)
@@ -218,6 +249,14 @@ pub fn body(sys: &System, l: &ComponentLayout, ci: usize) -> String {
             );
         }
     }
+    if let Some(setting) = c.ipv4 {
+        let _ = writeln!(out);
+        let _ = writeln!(
+            out,
+            "/// How this component gets its IPv4 address (`ipv4`)."
+        );
+        let _ = writeln!(out, "pub const IPV4: Ipv4Config = {};", ipv4_text(setting));
+    }
     if !l.bits.is_empty() {
         let _ = writeln!(out);
         let _ = writeln!(
@@ -230,6 +269,24 @@ pub fn body(sys: &System, l: &ComponentLayout, ci: usize) -> String {
         }
     }
     out
+}
+
+/// The Rust expression of an `ipv4` setting.
+pub fn ipv4_text(setting: Ipv4Setting) -> String {
+    match setting {
+        Ipv4Setting::Dhcp => "Ipv4Config::Dhcp".into(),
+        Ipv4Setting::Static {
+            address,
+            prefix_len,
+            gateway,
+        } => format!(
+            "Ipv4Config::Static {{ address: {address:?}, prefix_len: {prefix_len}, gateway: {} }}",
+            match gateway {
+                Some(g) => format!("Some({g:?})"),
+                None => "None".into(),
+            }
+        ),
+    }
 }
 
 /// The text of a RAM mapping's constant value.

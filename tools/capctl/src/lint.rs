@@ -59,8 +59,21 @@ pub fn lint(sys: &System) -> Vec<Diagnostic> {
     out
 }
 
+/// True if region `ri` is the pool of a ring channel that gives both ends
+/// write access on purpose (`producer_pool` and `consumer_pool` both "rw"):
+/// the ring decides who holds each buffer, so the two writers take turns.
+fn turn_taking_pool(sys: &System, ri: usize) -> bool {
+    sys.channels.iter().any(|ch| {
+        matches!(&ch.ends, Ends::Ring { pool: Some(p), producer_pool, consumer_pool, .. }
+            if *p == ri && producer_pool.contains(Rights::WRITE) && consumer_pool.contains(Rights::WRITE))
+    })
+}
+
 fn shared_writable(sys: &System, out: &mut Vec<Diagnostic>) {
     for (ri, r) in sys.regions.iter().enumerate() {
+        if turn_taking_pool(sys, ri) {
+            continue;
+        }
         let writers: Vec<(&Component, &Map)> = sys
             .components
             .iter()

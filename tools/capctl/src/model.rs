@@ -66,8 +66,23 @@ pub struct Component {
     pub devices: Vec<(usize, Span)>,
     pub irqs: Vec<(usize, Span)>,
     pub maps: Vec<Map>,
+    /// `ipv4`: how this component (a network stack) gets its address.
+    pub ipv4: Option<Ipv4Setting>,
     /// `settings`, in file order: numbers the program interprets.
     pub settings: Vec<Setting>,
+}
+
+/// A network stack's IPv4 configuration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ipv4Setting {
+    /// Ask a DHCP server.
+    Dhcp,
+    /// A fixed address with its prefix length, and maybe a default gateway.
+    Static {
+        address: [u8; 4],
+        prefix_len: u8,
+        gateway: Option<[u8; 4]>,
+    },
 }
 
 /// One entry of a component's `settings`.

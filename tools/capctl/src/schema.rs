@@ -83,9 +83,56 @@ pub struct RawComponent {
     pub irqs: Vec<Sp<String>>,
     #[serde(default)]
     pub maps: Vec<Sp<RawMap>>,
+    /// How a network stack gets its IPv4 address.
+    pub ipv4: Option<Sp<RawIpv4>>,
     /// Named numbers for the program to interpret (a driver's interrupt
     /// coalescing, say): `settings = { interrupt_interval_us = 200 }`.
     pub settings: Option<Sp<IndexMap<Sp<String>, Sp<i64>>>>,
+}
+
+/// `ipv4 = "dhcp"`, `ipv4 = "10.0.2.15/24"` or
+/// `ipv4 = { address = "10.0.2.15/24", gateway = "10.0.2.2" }`. The texts
+/// are checked in `check`, so that each error points at its own value.
+#[derive(Debug)]
+pub enum RawIpv4 {
+    /// A string: "dhcp" or an address with its prefix length.
+    Text(String),
+    /// A table with an address and maybe a gateway.
+    Table {
+        address: Sp<String>,
+        gateway: Option<Sp<String>>,
+    },
+}
+
+impl<'de> Deserialize<'de> for RawIpv4 {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = RawIpv4;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("\"dhcp\", an address such as \"10.0.2.15/24\", or a table `{ address = \"10.0.2.15/24\", gateway = \"10.0.2.2\" }`")
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<RawIpv4, E> {
+                Ok(RawIpv4::Text(v.to_string()))
+            }
+            fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<RawIpv4, A::Error> {
+                let mut address = None;
+                let mut gateway = None;
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "address" => address = Some(map.next_value::<Sp<String>>()?),
+                        "gateway" => gateway = Some(map.next_value::<Sp<String>>()?),
+                        other => {
+                            return Err(de::Error::unknown_field(other, &["address", "gateway"]))
+                        }
+                    }
+                }
+                let address = address.ok_or_else(|| de::Error::missing_field("address"))?;
+                Ok(RawIpv4::Table { address, gateway })
+            }
+        }
+        d.deserialize_any(V)
+    }
 }
 
 /// A component's kind.

@@ -250,6 +250,39 @@ fn build_script_writes_the_table_for_cargo() {
     std::env::remove_var("WARD_SYSTEM");
 }
 
+/// The `ipv4` setting reaches the component's table as a typed constant, and
+/// enters the layout hash (a program built for another address is refused).
+#[test]
+fn ipv4_setting_is_generated_and_hashed() {
+    let table = |setting: &str| {
+        let text = format!(
+            "[kernel]\nram = \"64MiB\"\n[component.net]\nkind = \"server\"\npriority = 150\nipv4 = {setting}\n"
+        );
+        let src = Source::new("ipv4.toml", text);
+        let checked = check(&src);
+        let (sys, layout) = checked.valid().expect("valid");
+        let ci = gencaps::find_component(sys, "net").unwrap();
+        (
+            gencaps::generate(sys, layout, "ipv4.toml", ci),
+            layout.components[ci].layout_hash,
+        )
+    };
+    let (dhcp, dhcp_hash) = table("\"dhcp\"");
+    assert!(
+        dhcp.contains("pub const IPV4: Ipv4Config = Ipv4Config::Dhcp;"),
+        "{dhcp}"
+    );
+    let (fixed, fixed_hash) = table("{ address = \"10.0.2.15/24\", gateway = \"10.0.2.2\" }");
+    assert!(
+        fixed.contains("pub const IPV4: Ipv4Config = Ipv4Config::Static { address: [10, 0, 2, 15], prefix_len: 24, gateway: Some([10, 0, 2, 2]) };"),
+        "{fixed}"
+    );
+    let (other, other_hash) = table("\"10.0.2.16/24\"");
+    assert!(other.contains("gateway: None"));
+    assert_ne!(dhcp_hash, fixed_hash);
+    assert_ne!(fixed_hash, other_hash);
+}
+
 #[test]
 fn settings_reach_the_table_and_the_program_checks_their_names() {
     let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("settings");

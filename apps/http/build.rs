@@ -1,0 +1,4 @@
+//! Writes the component's capability table from the system description.
+fn main() {
+    capctl::gencaps::build_script("http");
+}
