@@ -355,7 +355,9 @@ pub fn parse_counters(line: &str) -> Result<Counters, String> {
 /// sent (each one is a marker in a wire capture).
 pub fn counters(to: SocketAddr) -> Result<(Counters, usize), String> {
     const ATTEMPTS: usize = 5;
-    const WAIT: Duration = Duration::from_millis(500);
+    // Long enough that a busy host does not make a slow answer look lost (a retry is a second
+    // marker on the wire, which the instruction counts then refuse).
+    const WAIT: Duration = Duration::from_secs(2);
     let socket = udp_socket().map_err(|e| e.to_string())?;
     socket
         .set_read_timeout(Some(WAIT))

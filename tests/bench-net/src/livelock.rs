@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::frames::{self, Received};
 use crate::guest::Guest;
+use crate::stats::summarize;
 
 /// Step tag of the readiness probes (never a measurement step).
 const READY_STEP: u32 = u32::MAX;
@@ -29,6 +30,8 @@ const RESPONDER_TICK: Duration = Duration::from_millis(50);
 /// A ramp step whose delivered rate is below this fraction of the offered rate has passed the
 /// knee: the search for the saturation rate stops there.
 const KNEE: f64 = 0.8;
+/// Once past the knee, the ramp stops when it offers this many times the best delivered rate.
+const BEYOND_KNEE: f64 = 2.0;
 /// Each ramp step offers this many times the previous one.
 const RAMP_FACTOR: f64 = 1.5;
 /// At most this many ramp steps, whatever the guest does.
@@ -87,6 +90,40 @@ impl Curve {
         let peak = self.peak();
         (peak > 0.0).then(|| point.delivered / peak)
     }
+}
+
+/// One point of a configuration's curves over several rounds: the medians.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Median {
+    pub offered: f64,
+    pub delivered: f64,
+    /// Of each round's own peak.
+    pub fraction_of_peak: f64,
+}
+
+/// The medians over `curves` at `multiple` times saturation.
+pub fn median_at(curves: &[Curve], multiple: f64) -> Option<Median> {
+    let mut offered = Vec::new();
+    let mut delivered = Vec::new();
+    let mut fractions = Vec::new();
+    for curve in curves {
+        if let (Some(p), Some(f)) = (
+            curve
+                .points
+                .iter()
+                .find(|p| (p.multiple - multiple).abs() < 1e-9),
+            curve.fraction_of_peak_at(multiple),
+        ) {
+            offered.push(p.offered);
+            delivered.push(p.delivered);
+            fractions.push(f);
+        }
+    }
+    Some(Median {
+        offered: summarize(&offered)?.median,
+        delivered: summarize(&delivered)?.median,
+        fraction_of_peak: summarize(&fractions)?.median,
+    })
 }
 
 /// The generator: a UDP socket QEMU's socket backend exchanges frames with, and a responder
@@ -197,16 +234,20 @@ impl Generator {
         }
     }
 
-    /// The ramp, then the curve.
+    /// The ramp, then the curve. The ramp goes on past the first step that falls short of the
+    /// offered load until it offers twice the best delivered rate, so that one unlucky step
+    /// (the host is shared) does not end the search early.
     pub fn curve(&self, plan: &Plan) -> Curve {
         let mut step = 0u32;
-        let mut ramp = Vec::new();
+        let mut ramp: Vec<Point> = Vec::new();
         let mut rate = plan.ramp_start;
         for _ in 0..RAMP_STEPS {
             step += 1;
             let p = self.offer(step, 0.0, rate, plan.ramp_window);
             ramp.push(p);
-            if p.delivered < KNEE * p.offered || rate * RAMP_FACTOR > plan.max_rate {
+            let best = ramp.iter().map(|p| p.delivered).fold(0.0, f64::max);
+            let past_the_knee = ramp.iter().any(|p| p.delivered < KNEE * p.offered);
+            if past_the_knee && rate >= BEYOND_KNEE * best || rate * RAMP_FACTOR > plan.max_rate {
                 break;
             }
             rate *= RAMP_FACTOR;
@@ -275,6 +316,25 @@ mod tests {
             offered: multiple * 1000.0,
             delivered,
         }
+    }
+
+    #[test]
+    fn medians_over_rounds_take_each_round_against_its_own_peak() {
+        let round = |peak: f64, at2: f64| Curve {
+            saturation: peak,
+            ramp: vec![point(0.0, peak)],
+            points: vec![point(2.0, at2)],
+        };
+        let curves = [
+            round(1000.0, 900.0),
+            round(2000.0, 1000.0),
+            round(1500.0, 1500.0),
+        ];
+        let m = median_at(&curves, 2.0).unwrap();
+        assert_eq!(m.delivered, 1000.0);
+        assert_eq!(m.fraction_of_peak, 0.9);
+        assert_eq!(median_at(&curves, 4.0), None);
+        assert_eq!(median_at(&[], 2.0), None);
     }
 
     #[test]

@@ -444,11 +444,10 @@ impl Bench {
     }
 
     /// One livelock curve on the socket backend.
-    fn livelock(&mut self, config: Config) {
+    fn livelock(&mut self, config: Config, round: usize) {
         if self.skipped(config) {
             let why = self.ward_down_reason().unwrap_or_default();
-            self.results.livelock.insert(config.name, Err(why));
-            return;
+            return self.results.add_curve(config.name, Err(why));
         }
         let outcome = (|| {
             let (generator, generator_port, qemu_port) =
@@ -457,9 +456,10 @@ impl Bench {
                 qemu: qemu_port,
                 generator: generator_port,
             };
-            let boot = self.boot(config, network, "livelock", 0);
+            let boot = self.boot(config, network, "livelock", round);
             progress(&format!(
-                "livelock: {}, console in {}",
+                "round {}: {} (livelock), console in {}",
+                round + 1,
                 config.name,
                 boot.log.display()
             ));
@@ -469,7 +469,7 @@ impl Bench {
                 .map_err(|e| format!("{e}; console ends: {}", console_tail(&guest.console(), 2)))?;
             Ok(generator.curve(&self.sizes.livelock))
         })();
-        self.results.livelock.insert(config.name, outcome);
+        self.results.add_curve(config.name, outcome);
     }
 
     /// The IPC figures: Ward's kernel benchmark and Linux's pipe-rtt, both under icount.
@@ -674,11 +674,11 @@ fn write_plots(results: &Results, dir: &Path) -> Vec<(&'static str, PathBuf)> {
         progress(&format!("plots: {}: {e}", dir.display()));
         return written;
     }
-    let curves: Vec<(&str, &livelock::Curve)> =
+    let curves: Vec<(&str, &[livelock::Curve])> =
         [WARD, WARD_NO_MODERATION, LINUX, LINUX_NO_MODERATION]
             .iter()
             .filter_map(|c| match results.livelock.get(c.name) {
-                Some(Ok(curve)) => Some((c.name, curve)),
+                Some(Ok(curves)) if !curves.is_empty() => Some((c.name, curves.as_slice())),
                 _ => None,
             })
             .collect();
@@ -757,13 +757,16 @@ fn main() -> ExitCode {
         for &c in &order {
             bench.counted(c, round);
         }
-    }
-    let mut livelock_configs = vec![WARD, LINUX];
-    if sizes.livelock_without_moderation {
-        livelock_configs.extend([WARD_NO_MODERATION, LINUX_NO_MODERATION]);
-    }
-    for c in livelock_configs {
-        bench.livelock(c);
+        for &c in &order {
+            if c != LINUX_VTD {
+                bench.livelock(c, round);
+            }
+        }
+        if sizes.livelock_without_moderation {
+            for c in [WARD_NO_MODERATION, LINUX_NO_MODERATION] {
+                bench.livelock(c, round);
+            }
+        }
     }
     bench.ipc();
     progress(&format!("measured in {} s", started.elapsed().as_secs()));
@@ -773,7 +776,7 @@ fn main() -> ExitCode {
     printed.extend(
         report::goals(&results)
             .iter()
-            .map(|(g, v)| report::goal_line(g, v)),
+            .map(|(g, v)| report::goal_line(&results, g, v)),
     );
     let plots = write_plots(&results, &out);
     for l in &printed {

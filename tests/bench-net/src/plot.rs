@@ -5,10 +5,12 @@ use std::path::Path;
 
 use plotters::prelude::*;
 
-use crate::livelock::Curve;
+use crate::livelock::{median_at, Curve};
 
 /// Picture size in pixels: fits a documentation page.
 const SIZE: (u32, u32) = (800, 500);
+/// Points per distribution line.
+const CDF_STEPS: usize = 1000;
 /// Colours per series, in the order configurations are drawn.
 const COLOURS: [RGBColor; 5] = [
     RGBColor(0x1f, 0x77, 0xb4),
@@ -22,18 +24,19 @@ fn err(e: impl std::fmt::Display) -> String {
     e.to_string()
 }
 
-/// Delivered against offered frames per second, one line per configuration, with the
+/// Delivered against offered frames per second, one line per configuration through the medians
+/// of its rounds at each multiple of saturation, every measured step as a faint dot, and the
 /// "everything delivered" diagonal for reference.
-pub fn livelock(path: &Path, curves: &[(&str, &Curve)]) -> Result<(), String> {
+pub fn livelock(path: &Path, configs: &[(&str, &[Curve])]) -> Result<(), String> {
     let kilo = |v: f64| v / 1000.0;
-    let max_offered = curves
-        .iter()
-        .flat_map(|(_, c)| c.ramp.iter().chain(&c.points).map(|p| kilo(p.offered)))
-        .fold(1.0, f64::max);
-    let max_delivered = curves
-        .iter()
-        .flat_map(|(_, c)| c.ramp.iter().chain(&c.points).map(|p| kilo(p.delivered)))
-        .fold(1.0, f64::max);
+    let all_points = || {
+        configs
+            .iter()
+            .flat_map(|(_, curves)| curves.iter())
+            .flat_map(|c| c.ramp.iter().chain(&c.points))
+    };
+    let max_offered = all_points().map(|p| kilo(p.offered)).fold(1.0, f64::max);
+    let max_delivered = all_points().map(|p| kilo(p.delivered)).fold(1.0, f64::max);
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
@@ -61,25 +64,44 @@ pub fn livelock(path: &Path, curves: &[(&str, &Curve)]) -> Result<(), String> {
         .map_err(err)?
         .label("all delivered")
         .legend(|(x, y)| PathElement::new([(x, y), (x + 20, y)], BLACK.mix(0.3)));
-    for (i, (name, curve)) in curves.iter().enumerate() {
+    for (i, (name, curves)) in configs.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
-        let mut points: Vec<(f64, f64)> = curve
-            .ramp
+        let dots: Vec<(f64, f64)> = curves
             .iter()
-            .chain(&curve.points)
+            .flat_map(|c| c.ramp.iter().chain(&c.points))
             .map(|p| (kilo(p.offered), kilo(p.delivered)))
             .collect();
-        points.sort_by(|a, b| a.0.total_cmp(&b.0));
         chart
-            .draw_series(LineSeries::new(points.clone(), colour.stroke_width(2)))
+            .draw_series(
+                dots.into_iter()
+                    .map(|p| Circle::new(p, 2, colour.mix(0.35).filled())),
+            )
+            .map_err(err)?;
+        let mut multiples: Vec<f64> = curves
+            .iter()
+            .flat_map(|c| c.points.iter().map(|p| p.multiple))
+            .collect();
+        multiples.sort_by(f64::total_cmp);
+        multiples.dedup();
+        let medians: Vec<(f64, f64)> = std::iter::once((0.0, 0.0))
+            .chain(
+                multiples
+                    .iter()
+                    .filter_map(|&m| median_at(curves, m))
+                    .map(|p| (kilo(p.offered), kilo(p.delivered))),
+            )
+            .collect();
+        chart
+            .draw_series(LineSeries::new(medians.clone(), colour.stroke_width(2)))
             .map_err(err)?
-            .label(*name)
+            .label(format!("{name} ({} round(s))", curves.len()))
             .legend(move |(x, y)| PathElement::new([(x, y), (x + 20, y)], colour.stroke_width(2)));
         chart
             .draw_series(
-                points
+                medians
                     .into_iter()
-                    .map(|p| Circle::new(p, 3, colour.filled())),
+                    .skip(1)
+                    .map(|p| Circle::new(p, 4, colour.filled())),
             )
             .map_err(err)?;
     }
@@ -95,7 +117,7 @@ pub fn livelock(path: &Path, curves: &[(&str, &Curve)]) -> Result<(), String> {
 
 /// The cumulative distribution of UDP echo round trips, one line per configuration.
 pub fn rtt_distribution(path: &Path, series: &[(&str, &[f64])]) -> Result<(), String> {
-    let mut sorted: Vec<(&str, Vec<f64>)> = series
+    let sorted: Vec<(&str, Vec<f64>)> = series
         .iter()
         .filter(|(_, s)| !s.is_empty())
         .map(|(n, s)| {
@@ -107,11 +129,18 @@ pub fn rtt_distribution(path: &Path, series: &[(&str, &[f64])]) -> Result<(), St
     if sorted.is_empty() {
         return Err("no round trips to draw".into());
     }
-    // The x axis ends at the largest 99.5th percentile, so one outlier does not squash the rest.
+    // A logarithmic axis from the fastest round trip to the largest 99.9th percentile: the body
+    // and the tail both stay readable.
+    let quantile = |v: &[f64], q: f64| v[((v.len() - 1) as f64 * q) as usize];
+    let left = sorted
+        .iter()
+        .map(|(_, v)| v[0])
+        .fold(f64::INFINITY, f64::min)
+        .max(1.0);
     let right = sorted
         .iter()
-        .map(|(_, v)| v[((v.len() - 1) as f64 * 0.995) as usize])
-        .fold(1.0, f64::max);
+        .map(|(_, v)| quantile(v, 0.999))
+        .fold(left * 2.0, f64::max);
     let root = SVGBackend::new(path, SIZE).into_drawing_area();
     root.fill(&WHITE).map_err(err)?;
     let mut chart = ChartBuilder::on(&root)
@@ -122,22 +151,22 @@ pub fn rtt_distribution(path: &Path, series: &[(&str, &[f64])]) -> Result<(), St
         .margin(15)
         .x_label_area_size(45)
         .y_label_area_size(60)
-        .build_cartesian_2d(0.0..right * 1.05, 0.0..1.0)
+        .build_cartesian_2d((left * 0.9..right * 1.1).log_scale(), 0.0..1.0)
         .map_err(err)?;
     chart
         .configure_mesh()
-        .x_desc("round trip (µs, wall time under TCG)")
+        .x_desc("round trip (µs, wall time under TCG, logarithmic)")
         .y_desc("fraction of datagrams")
         .draw()
         .map_err(err)?;
-    for (i, (name, values)) in sorted.iter_mut().enumerate() {
+    for (i, (name, values)) in sorted.iter().enumerate() {
         let colour = COLOURS[i % COLOURS.len()];
-        let n = values.len() as f64;
-        let points: Vec<(f64, f64)> = values
-            .iter()
-            .enumerate()
-            .filter(|(_, v)| **v <= right * 1.05)
-            .map(|(k, v)| (*v, (k + 1) as f64 / n))
+        // One point per thousandth of the distribution is as fine as the picture can show.
+        let points: Vec<(f64, f64)> = (0..=CDF_STEPS)
+            .map(|k| {
+                let q = k as f64 / CDF_STEPS as f64;
+                (quantile(values, q).min(right * 1.1), q)
+            })
             .collect();
         chart
             .draw_series(LineSeries::new(points, colour.stroke_width(2)))
@@ -178,7 +207,8 @@ mod tests {
             }],
         };
         let livelock_svg = dir.join("livelock.svg");
-        livelock(&livelock_svg, &[("ward", &curve), ("linux", &curve)]).unwrap();
+        let curves = [curve.clone(), curve];
+        livelock(&livelock_svg, &[("ward", &curves), ("linux", &curves[..1])]).unwrap();
         let rtt_svg = dir.join("rtt.svg");
         let a = [100.0, 120.0, 150.0, 900.0];
         rtt_distribution(&rtt_svg, &[("linux", &a), ("ward", &[])]).unwrap();

@@ -2,6 +2,7 @@
 //! section of docs/benchmarks.md that replaces the previous run's.
 
 use crate::guest::{LINUX, LINUX_NO_MODERATION, LINUX_VTD, WARD, WARD_NO_MODERATION};
+use crate::livelock::{median_at, Curve};
 use crate::results::{Better, Ipc, Metric, Results};
 use crate::stats::{figure, ratio, summarize};
 
@@ -124,6 +125,7 @@ fn livelock_multiples(results: &Results) -> Vec<f64> {
         .livelock
         .values()
         .filter_map(|c| c.as_ref().ok())
+        .flatten()
         .flat_map(|c| c.points.iter().map(|p| p.multiple))
         .collect();
     m.sort_by(f64::total_cmp);
@@ -131,23 +133,54 @@ fn livelock_multiples(results: &Results) -> Vec<f64> {
     m
 }
 
-fn fraction_at(results: &Results, config: &str, multiple: f64) -> Result<f64, String> {
+/// A configuration's curves, or why it has none.
+fn curves<'a>(results: &'a Results, config: &str) -> Result<&'a [Curve], String> {
     match results
         .livelock
         .iter()
         .find(|(c, _)| **c == config)
         .map(|(_, v)| v)
     {
-        Some(Ok(curve)) => curve
-            .fraction_of_peak_at(multiple)
-            .ok_or_else(|| format!("no point at {multiple}x")),
+        Some(Ok(curves)) if !curves.is_empty() => Ok(curves),
         Some(Err(e)) => Err(e.clone()),
-        None => Err(results
+        _ => Err(results
             .unavailable
             .iter()
             .find(|(c, _)| **c == config)
             .map(|(_, w)| w.clone())
             .unwrap_or_else(|| "not measured in this run".into())),
+    }
+}
+
+/// The median delivered fraction of peak at `multiple` times saturation.
+fn fraction_at(results: &Results, config: &str, multiple: f64) -> Result<f64, String> {
+    let curves = curves(results, config)?;
+    median_at(curves, multiple)
+        .map(|m| m.fraction_of_peak)
+        .ok_or_else(|| format!("no point at {multiple}x"))
+}
+
+/// The saturation rates over the rounds, in frames per second.
+fn saturation(results: &Results, config: &str) -> Result<crate::stats::Summary, String> {
+    let rates: Vec<f64> = curves(results, config)?
+        .iter()
+        .map(|c| c.saturation)
+        .collect();
+    summarize(&rates).ok_or_else(|| "no curve".to_string())
+}
+
+fn saturation_text(s: &crate::stats::Summary) -> String {
+    let k = |v: f64| figure(v / 1000.0);
+    if s.count == 1 {
+        format!("{} kframes/s", k(s.median))
+    } else {
+        format!(
+            "{} kframes/s ({}–{}, n={})",
+            k(s.median),
+            k(s.min),
+            k(s.max),
+            s.count
+        )
     }
 }
 
@@ -179,25 +212,19 @@ pub fn lines(results: &Results) -> Vec<String> {
         if !results.livelock.contains_key(ward) && !results.livelock.contains_key(linux) {
             continue;
         }
-        let saturation = |c: &str| match results.livelock.get(c) {
-            Some(Ok(curve)) => Ok(curve.saturation / 1000.0),
-            Some(Err(e)) => Err(e.clone()),
-            None => Err(results
-                .unavailable
-                .get(c)
-                .cloned()
-                .unwrap_or_else(|| "not measured in this run".into())),
+        let (ws, ls) = (saturation(results, ward), saturation(results, linux));
+        let text = |s: &Result<crate::stats::Summary, String>| match s {
+            Ok(s) => saturation_text(s),
+            Err(e) => format!("not available ({e})"),
         };
-        let (ws, ls) = (saturation(ward), saturation(linux));
         out.push(line(
-            &format!("receive livelock, saturation rate{what} (kframes/s)"),
-            &ws.clone()
-                .map(figure)
-                .unwrap_or_else(|e| format!("not available ({e})")),
-            &ls.clone()
-                .map(figure)
-                .unwrap_or_else(|e| format!("not available ({e})")),
-            ratio_of(ws.as_ref().ok().copied(), ls.as_ref().ok().copied()),
+            &format!("receive livelock, saturation rate{what}"),
+            &text(&ws),
+            &text(&ls),
+            ratio_of(
+                ws.as_ref().ok().map(|s| s.median),
+                ls.as_ref().ok().map(|s| s.median),
+            ),
             ws.is_err(),
         ));
         for m in livelock_multiples(results) {
@@ -327,12 +354,23 @@ pub fn goals(results: &Results) -> Vec<(String, Verdict)> {
     out
 }
 
-pub fn goal_line(goal: &str, verdict: &Verdict) -> String {
+/// A goal's verdict in words; Ward's reason for being down is said once elsewhere.
+fn verdict_text(results: &Results, verdict: &Verdict, missed: &str) -> String {
     match verdict {
-        Verdict::Met(t) => format!("bench-net: goal: {goal}: met ({t})"),
-        Verdict::Missed(t) => format!("bench-net: goal: {goal}: MISSED ({t})"),
-        Verdict::NotMeasured(t) => format!("bench-net: goal: {goal}: not measured ({t})"),
+        Verdict::Met(t) => format!("met ({t})"),
+        Verdict::Missed(t) => format!("{missed} ({t})"),
+        Verdict::NotMeasured(t) if ward_down(results) == Some(t) => {
+            "not measured (ward not available)".into()
+        }
+        Verdict::NotMeasured(t) => format!("not measured ({t})"),
     }
+}
+
+pub fn goal_line(results: &Results, goal: &str, verdict: &Verdict) -> String {
+    format!(
+        "bench-net: goal: {goal}: {}",
+        verdict_text(results, verdict, "MISSED")
+    )
 }
 
 /// Facts about the run for the section's first lines.
@@ -347,10 +385,24 @@ pub struct Setting {
     pub sizes: String,
 }
 
+/// Why Ward was not available at all in this run, if it was not.
+fn ward_down(results: &Results) -> Option<&String> {
+    results.unavailable.get(WARD.name)
+}
+
+/// A reason for a table: Ward's reason for being down is said once above the tables.
+fn md_reason(results: &Results, why: &str) -> String {
+    if ward_down(results).is_some_and(|w| w == why) {
+        "not available".into()
+    } else {
+        format!("not available ({})", why.replace('|', "/"))
+    }
+}
+
 fn md_cell(results: &Results, config: &str, metric: Metric) -> String {
     match cell(results, config, metric) {
         c @ Cell::Figure { .. } => c.text(metric.unit()),
-        Cell::Missing(why) => format!("not available ({})", why.replace('|', "/")),
+        Cell::Missing(why) => md_reason(results, &why),
     }
 }
 
@@ -374,6 +426,13 @@ pub fn markdown(results: &Results, setting: &Setting, plots: &[(&str, &str)]) ->
         setting.sizes
     ));
     add("");
+    if let Some(why) = ward_down(results) {
+        add(&format!(
+            "**Ward was not available in this run**: {why}. Its cells stay empty until its data path answers \
+             the bench service contract ([bench-net.md](bench-net.md))."
+        ));
+        add("");
+    }
     add("Each cell is the median with the lowest and highest sample and their count. Times and rates are");
     add("wall time under TCG (±25% between runs on these machines: compare the ratios); instructions are");
     add("counted under `-icount shift=0,align=off` with the guest's idle time taken out (the counters on");
@@ -410,9 +469,10 @@ pub fn markdown(results: &Results, setting: &Setting, plots: &[(&str, &str)]) ->
         add("");
         add("Receive livelock: UDP echo frames of 60 bytes from a host-side generator on QEMU's socket");
         add("backend; each system's offered load is a multiple of its own saturation rate (the most it");
-        add("delivered while the ramp raised the load). Delivered rate in kframes/s, and as a fraction of");
-        add("the system's peak. \"Moderation off\" is QEMU's e1000 with `mitigation=off`: the NIC ignores");
-        add("ITR and the receive/transmit delay timers and interrupts for every frame.");
+        add("delivered while the ramp raised the load), one curve per round. Cells: the median delivered");
+        add("rate in kframes/s over the rounds, and the median fraction of each round's peak. \"nomod\" is");
+        add("QEMU's e1000 with `mitigation=off`: the NIC ignores ITR and the receive/transmit delay timers");
+        add("and interrupts for every frame. Wall time on a shared host: read the shapes, not the digits.");
         add("");
         let configs = [
             WARD.name,
@@ -424,17 +484,9 @@ pub fn markdown(results: &Results, setting: &Setting, plots: &[(&str, &str)]) ->
         add(&format!("|---|{}", "---|".repeat(configs.len())));
         let saturation_cells: Vec<String> = configs
             .iter()
-            .map(|c| match results.livelock.get(c) {
-                Some(Ok(curve)) => format!("{} kframes/s", figure(curve.saturation / 1000.0)),
-                Some(Err(e)) => format!("not available ({e})"),
-                None => format!(
-                    "not available ({})",
-                    results
-                        .unavailable
-                        .get(c)
-                        .map(String::as_str)
-                        .unwrap_or("not measured")
-                ),
+            .map(|c| match saturation(results, c) {
+                Ok(s) => saturation_text(&s),
+                Err(e) => md_reason(results, &e),
             })
             .collect();
         add(&format!(
@@ -444,20 +496,18 @@ pub fn markdown(results: &Results, setting: &Setting, plots: &[(&str, &str)]) ->
         for m in &multiples {
             let cells: Vec<String> = configs
                 .iter()
-                .map(|c| match results.livelock.get(c) {
-                    Some(Ok(curve)) => curve
-                        .points
-                        .iter()
-                        .find(|p| p.multiple == *m)
+                .map(|c| {
+                    curves(results, c)
+                        .ok()
+                        .and_then(|curves| median_at(curves, *m))
                         .map(|p| {
                             format!(
                                 "{} ({})",
                                 figure(p.delivered / 1000.0),
-                                ratio(p.delivered / curve.peak().max(1.0))
+                                ratio(p.fraction_of_peak)
                             )
                         })
-                        .unwrap_or_else(|| "–".into()),
-                    _ => "–".into(),
+                        .unwrap_or_else(|| "–".into())
                 })
                 .collect();
             add(&format!("| {m}x | {} |", cells.join(" | ")));
@@ -508,12 +558,10 @@ pub fn markdown(results: &Results, setting: &Setting, plots: &[(&str, &str)]) ->
     add("Goals (from issue 15), judged on this run:");
     add("");
     for (goal, verdict) in goals(results) {
-        let v = match verdict {
-            Verdict::Met(t) => format!("met ({t})"),
-            Verdict::Missed(t) => format!("**missed** ({t})"),
-            Verdict::NotMeasured(t) => format!("not measured ({t})"),
-        };
-        add(&format!("- {goal}: {v}"));
+        add(&format!(
+            "- {goal}: {}",
+            verdict_text(results, &verdict, "**missed**")
+        ));
     }
     add(END);
     s
@@ -606,8 +654,10 @@ mod tests {
                 delivered: at2,
             }],
         };
-        r.livelock.insert("ward", Ok(curve(10_000.0, 9_500.0)));
-        r.livelock.insert("linux", Ok(curve(20_000.0, 10_000.0)));
+        r.add_curve("ward", Ok(curve(10_000.0, 9_500.0)));
+        r.add_curve("linux", Ok(curve(20_000.0, 10_000.0)));
+        r.add_curve("linux", Ok(curve(20_000.0, 12_000.0)));
+        r.add_curve("linux", Ok(curve(30_000.0, 12_000.0)));
         let fig = |m| BenchFigure {
             median: m,
             p10: m,
@@ -647,10 +697,33 @@ mod tests {
             &[("livelock", "bench-net/livelock.svg")],
         );
         assert!(
-            md.contains("| 2x | 9.50 (0.95) | – | 10 (0.50) | – |"),
+            md.contains("| 2x | 9.50 (0.95) | – | 12 (0.50) | – |"),
+            "{md}"
+        );
+        assert!(
+            md.contains(
+                "| saturation | 10 kframes/s | not available (not measured in this run) \
+                 | 20 kframes/s (20–30, n=3) | not available (not measured in this run) |"
+            ),
             "{md}"
         );
         assert!(md.contains("![livelock](bench-net/livelock.svg)"));
+    }
+
+    #[test]
+    fn an_absent_ward_is_explained_once_in_the_document() {
+        let r = sample_results();
+        let md = markdown(&r, &Setting::default(), &[]);
+        let why = "no UDP echo reply within 20 s of 'ward: system ready'";
+        assert_eq!(md.matches(why).count(), 1, "{md}");
+        assert!(md.contains("**Ward was not available in this run**"));
+        assert!(md.contains(
+            "| boot to first UDP echo reply | not available | 3.60 s (3.40–4.10, n=3) | – |"
+        ));
+        assert!(md.contains(
+            "- boot to first reply: Ward at most 0.1x Linux: not measured (ward not available)"
+        ));
+        assert!(md.starts_with(BEGIN) && md.trim_end().ends_with(END));
     }
 
     #[test]

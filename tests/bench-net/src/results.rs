@@ -104,7 +104,8 @@ pub struct Results {
     pub unavailable: BTreeMap<&'static str, String>,
     /// Every UDP echo round trip in microseconds (for the distribution plot).
     pub udp_rtts: BTreeMap<&'static str, Vec<f64>>,
-    pub livelock: BTreeMap<&'static str, Result<Curve, String>>,
+    /// Each configuration's curves, one per round, or why there are none.
+    pub livelock: BTreeMap<&'static str, Result<Vec<Curve>, String>>,
     /// Keyed "ward" / "linux".
     pub ipc: BTreeMap<&'static str, Result<Ipc, String>>,
     /// Configurations measured, in the order first seen.
@@ -130,6 +131,20 @@ impl Results {
     pub fn fail(&mut self, config: &'static str, metric: Metric, why: String) {
         self.seen(config);
         self.missing.entry((config, metric)).or_insert(why);
+    }
+
+    /// Adds one round's curve; a failed round replaces the curves with its reason.
+    pub fn add_curve(&mut self, config: &'static str, curve: Result<Curve, String>) {
+        self.seen(config);
+        let entry = self
+            .livelock
+            .entry(config)
+            .or_insert_with(|| Ok(Vec::new()));
+        match (entry.as_mut(), curve) {
+            (Ok(curves), Ok(c)) => curves.push(c),
+            (Ok(_), Err(e)) => *entry = Err(e),
+            (Err(_), _) => {}
+        }
     }
 
     pub fn set_unavailable(&mut self, config: &'static str, why: String) {
