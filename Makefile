@@ -36,6 +36,13 @@ KERNEL_ARGS ?=
 MACHINE ?= q35,kernel-irqchip=split
 QEMU_ARGS ?= -device intel-iommu,intremap=on,caching-mode=on -nic none -netdev user,id=net0 -device e1000,netdev=net0
 RUN_SECONDS ?=
+# COM2, the serial driver's line: a file by default (`tail -f build/com2.log`), or a loopback
+# TCP port to type into (`make run COM2=tcp:4555`, then `nc 127.0.0.1 4555`).
+COM2 ?= file
+COM2_LOG := $(CURDIR)/build/com2.log
+comma := ,
+COM2_CHARDEV = $(if $(filter tcp:%,$(COM2)),socket$(comma)id=com2$(comma)host=127.0.0.1$(comma)port=$(patsubst tcp:%,%,$(COM2))$(comma)server=on$(comma)wait=off,file$(comma)id=com2$(comma)path=$(COM2_LOG))
+COM2_WHERE = $(if $(filter tcp:%,$(COM2)),127.0.0.1:$(patsubst tcp:%,%,$(COM2)) (nc 127.0.0.1 $(patsubst tcp:%,%,$(COM2))),$(COM2_LOG) (tail -f it; make run COM2=tcp:PORT to type into it))
 
 # --- What to build ----------------------------------------------------------------------------
 BARE_TARGET := x86_64-unknown-none
@@ -45,7 +52,7 @@ KERNEL_TARGET_DIR := target/kernel
 KERNEL_RUSTFLAGS := -C code-model=kernel -C relocation-model=static
 KERNEL_ELF := $(KERNEL_TARGET_DIR)/$(BARE_TARGET)/release/ward-kernel
 # Every bare-metal user program (root task, drivers, servers, apps) is a package here.
-USER_PACKAGES := ward-root-task ward-hwtest ward-ktest ward-test-components
+USER_PACKAGES := ward-root-task ward-hwtest ward-ktest ward-test-components ward-example-uptime ward-serial
 USER_BIN_DIR := target/$(BARE_TARGET)/release
 ROOT_TASK_ELF := $(USER_BIN_DIR)/root-task
 # Host tools the image and test steps run.
@@ -67,7 +74,8 @@ include $(wildcard mk/*.mk)
 RUN_OPTS = $(if $(ROOT_ARGS),--root-args '$(ROOT_ARGS)') \
 	$(if $(KERNEL_ARGS),--kernel-args '$(KERNEL_ARGS)') \
 	$(if $(MACHINE),--machine '$(MACHINE)') \
-	$(foreach a,$(QEMU_ARGS),--qemu-arg '$(a)')
+	$(foreach a,$(QEMU_ARGS),--qemu-arg '$(a)') \
+	--qemu-arg -chardev --qemu-arg '$(COM2_CHARDEV)' --qemu-arg -serial --qemu-arg chardev:com2
 SCENARIO_FLAGS = $(if $(JOBS),--jobs $(JOBS))
 # The harness builds each scenario's image with `make image-only`; tell it which make we are.
 SCENARIO = MAKE='$(MAKE)' $(SCENARIO_RUNNER) $(SCENARIO_FLAGS)
@@ -104,6 +112,8 @@ image-only:
 
 # --- Running ----------------------------------------------------------------------------------
 run: image
+	@mkdir -p build
+	@echo "run: COM2, the serial driver's console: $(COM2_WHERE)"
 	@scripts/run.sh '$(IMAGE_DIR)' '$(RUN_SECONDS)' -- $(RUN_OPTS)
 
 gdb: image

@@ -11,7 +11,7 @@ use zerocopy::{FromBytes, Immutable, IntoBytes, KnownLayout};
 /// "WARDBOOT" in little-endian ASCII.
 pub const BOOTINFO_MAGIC: u64 = u64::from_le_bytes(*b"WARDBOOT");
 /// Bumped whenever the layout below changes.
-pub const BOOTINFO_VERSION: u32 = 2;
+pub const BOOTINFO_VERSION: u32 = 3;
 
 /// Most untyped regions one boot can describe. seL4 uses a similar bound
 /// (CONFIG_MAX_NUM_BOOTINFO_UNTYPED_CAPS = 230); a fragmented memory map that
@@ -136,6 +136,9 @@ pub struct PlatformInfo {
     /// 1 when VT-d interrupt remapping is on (MSI handlers can be had).
     pub interrupt_remapping: u8,
     pub _reserved: [u8; 3],
+    /// TSC ticks per second, calibrated against the PIT at boot. User code
+    /// reads the TSC directly (`rdtsc` is allowed in user mode).
+    pub tsc_hz: u64,
 }
 
 /// Pages the kernel reserves for the boot-info block.
@@ -224,6 +227,9 @@ pub mod slots {
     pub const IO_SPACE_CONTROL: u64 = 6;
     /// The frame holding the root task's IPC buffer.
     pub const ROOT_IPC_BUFFER: u64 = 7;
+    /// A read-only, unmapped frame capability to the kernel's statistics
+    /// page ([`crate::kstats::KernelStatistics`]).
+    pub const KERNEL_STATISTICS: u64 = 8;
     /// First slot described by the boot info's slot regions.
     pub const FIRST_FREE: u64 = 16;
 }

@@ -30,6 +30,8 @@ pub enum Error {
     NotEnoughMemory = 10,
     /// The syscall number is not one the kernel knows.
     UnknownSyscall = 11,
+    /// A timed receive reached its deadline with nothing received.
+    TimedOut = 12,
 }
 
 impl Error {
@@ -48,6 +50,7 @@ impl Error {
             9 => RevokeFirst,
             10 => NotEnoughMemory,
             11 => UnknownSyscall,
+            12 => TimedOut,
             _ => return None,
         })
     }
@@ -67,6 +70,7 @@ impl Error {
             RevokeFirst => "object has children (revoke first)",
             NotEnoughMemory => "not enough memory",
             UnknownSyscall => "unknown syscall",
+            TimedOut => "timed out",
         }
     }
 }
@@ -77,12 +81,12 @@ mod tests {
 
     #[test]
     fn codes_round_trip() {
-        for code in 1..=11 {
+        for code in 1..=12 {
             let e = Error::from_code(code).unwrap();
             assert_eq!(e as u64, code);
             assert!(!e.name().is_empty());
         }
         assert_eq!(Error::from_code(0), None);
-        assert_eq!(Error::from_code(12), None);
+        assert_eq!(Error::from_code(13), None);
     }
 }

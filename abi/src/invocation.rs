@@ -34,6 +34,8 @@ pub enum InvocationLabel {
     TcbResume = 0x3a,
     TcbBindNotification = 0x3b,
     TcbUnbindNotification = 0x3c,
+    /// MR0 = TSC ticks the thread has run for (its CPU time).
+    TcbGetCpuTime = 0x3d,
 
     FrameMap = 0x40,
     FrameUnmap = 0x41,
@@ -95,6 +97,7 @@ impl InvocationLabel {
         Self::TcbResume,
         Self::TcbBindNotification,
         Self::TcbUnbindNotification,
+        Self::TcbGetCpuTime,
         Self::FrameMap,
         Self::FrameUnmap,
         Self::FrameGetAddress,

@@ -12,6 +12,7 @@ pub mod cap_kind;
 pub mod error;
 pub mod fault;
 pub mod invocation;
+pub mod kstats;
 pub mod layout;
 pub mod lookup;
 pub mod message;

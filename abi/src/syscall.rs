@@ -35,6 +35,11 @@ pub enum Syscall {
     Reply = 7,
     /// Give up the rest of this time slice to threads of the same priority.
     Yield = 8,
+    /// Recv with a deadline: `rsi` is the TSC value at which to give up. A
+    /// wait still unanswered at the first timer tick at or after the
+    /// deadline ends with [`crate::Error::TimedOut`]; a deadline already
+    /// past gives up at once if nothing is pending.
+    RecvUntil = 9,
     /// Debug: write bytes to the kernel console. `rdi` = address, `rsi` = length.
     DebugPrint = 0x100,
     /// Debug: end the run with a status (QEMU `isa-debug-exit`). `rdi` = status.
@@ -63,6 +68,7 @@ impl Syscall {
             6 => NBRecv,
             7 => Reply,
             8 => Yield,
+            9 => RecvUntil,
             0x100 => DebugPrint,
             0x101 => DebugExit,
             0x102 => DebugPutChar,
@@ -91,6 +97,7 @@ mod tests {
             Syscall::NBRecv,
             Syscall::Reply,
             Syscall::Yield,
+            Syscall::RecvUntil,
             Syscall::DebugPrint,
             Syscall::DebugExit,
             Syscall::DebugPutChar,

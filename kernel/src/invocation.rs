@@ -759,6 +759,9 @@ fn tcb(args: &Arguments, target: Tcb, label: Label) -> Result<Outcome, Invocatio
             }
             done()
         }
+        Label::TcbGetCpuTime => Ok(Outcome::Reply(
+            Vec::from_slice(&[objects.tcb_field(target, field::CPU_TICKS)]).expect("fits"),
+        )),
         Label::TcbResume => {
             if !matches!(
                 objects.cap(target.slot(TcbSlot::VSpaceRoot)),

@@ -383,6 +383,7 @@ pub fn receive(receiver: Tcb, cap: Cap, blocking: bool) -> Result<(), Error> {
 
 /// Signal a notification (Send on a notification capability, or an IRQ).
 pub fn signal(object: u64, badge: u64) {
+    crate::stats::count_signal();
     match objects().notification_signal(object, badge) {
         SignalOutcome::Pending => {}
         SignalOutcome::Woke { tcb, badge } | SignalOutcome::WokeBound { tcb, badge } => {

@@ -22,6 +22,7 @@ mod irq;
 mod kobj;
 mod platform;
 mod sched;
+mod stats;
 mod syscall;
 mod thread;
 mod traps;
@@ -278,6 +279,7 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     info.platform.iommu = u8::from(arch::x86_64::vtd::enabled());
     info.platform.ioapic_lines = arch::x86_64::ioapic::lines() as u8;
     info.platform.interrupt_remapping = u8::from(arch::x86_64::vtd::remapping());
+    info.platform.tsc_hz = apic::tsc_hz();
     let root_args = boot
         .modules
         .first()

@@ -21,7 +21,7 @@ use ward_abi::message::MessageInfo;
 use ward_abi::rights::CapRights;
 use ward_abi::syscall::DEBUG_PRINT_MAX;
 use ward_abi::{Error, Syscall};
-use ward_kernel_objects::tcb::TcbSlot;
+use ward_kernel_objects::tcb::{TcbSlot, ThreadState};
 use ward_kernel_objects::{Cap, Tcb};
 
 /// Sets up `syscall`/`sysret`: the entry point, the selectors, and which
@@ -152,6 +152,17 @@ fn handle_receive(caller: Tcb, cptr: u64, blocking: bool) {
     }
 }
 
+/// `RecvUntil`: a blocking receive that the timer tick ends at `deadline`.
+fn handle_receive_until(caller: Tcb, cptr: u64, deadline: u64) {
+    handle_receive(caller, cptr, true);
+    if matches!(
+        objects().tcb_state(caller),
+        ThreadState::BlockedOnReceive | ThreadState::BlockedOnNotification
+    ) {
+        sched::arm_timeout(caller, deadline);
+    }
+}
+
 /// Entry from `syscall_entry`.
 #[no_mangle]
 extern "C" fn handle_syscall() {
@@ -160,6 +171,7 @@ extern "C" fn handle_syscall() {
     };
     let saved = *context(caller);
     let (number, arg0, arg1) = (saved.rax, saved.rdi, saved.rsi);
+    crate::stats::count_syscall();
     match Syscall::from_number(number) {
         Some(Syscall::DebugPutChar) => {
             console::write_raw(&[arg0 as u8]);
@@ -234,6 +246,7 @@ extern "C" fn handle_syscall() {
         }
         Some(Syscall::Recv) => handle_receive(caller, arg0, true),
         Some(Syscall::NBRecv) => handle_receive(caller, arg0, false),
+        Some(Syscall::RecvUntil) => handle_receive_until(caller, arg0, arg1),
         Some(Syscall::Reply) => {
             context(caller).rax = 0;
             ipc::reply(caller);

@@ -48,6 +48,7 @@ pub fn set_entry(tcb: Tcb, entry: u64, stack_top: u64, argument: u64) {
 /// Stops a thread: takes it off any IPC queue and the ready queues.
 pub fn suspend(tcb: Tcb) {
     let objects = objects();
+    crate::sched::forget_timeout(tcb);
     objects.ipc_cancel(tcb);
     objects.set_tcb_state(tcb, ThreadState::Inactive);
     kobj::make_not_runnable(tcb);

@@ -21,6 +21,7 @@ pub static SPURIOUS_INTERRUPTS: AtomicU64 = AtomicU64::new(0);
 
 /// Handles an interrupt (not an exception). Returns after acknowledging it.
 fn handle_interrupt(vector: u64) {
+    crate::stats::count_interrupt(vector);
     match vector {
         v if v == u64::from(TIMER_VECTOR) => {
             sched::tick();

@@ -14,7 +14,7 @@ use ward_userlib::{println, Cap, CapRights, InvocationError, ObjectType};
 
 use crate::resources::DEPTH;
 use crate::system::{cap_rights, DeviceState, FrameRun, System, FIRST_DOMAIN};
-use ward_userlib::pci::command;
+use ward_rootkit::pci::command;
 
 impl<'a> System<'a> {
     /// Finds every device of the spec on the machine and makes what its

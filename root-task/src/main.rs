@@ -38,7 +38,7 @@ const READY_LINE: &str = "ward: system ready";
 /// The boot module holding the compiled system description.
 const SPEC_MODULE: &str = "system.bin";
 /// The supervisor's priority: above every component (capctl allows 1..=254).
-const SUPERVISOR_PRIORITY: u64 = 255;
+const SUPERVISOR_PRIORITY: u64 = ward_sysspec::SUPERVISOR_PRIORITY as u64;
 
 /// The boot-info block the kernel mapped for us.
 fn boot_info(argument: u64) -> &'static BootInfo {
@@ -184,7 +184,7 @@ fn run_system(info: &'static BootInfo) {
         spec.caps.len()
     );
     // The supervisor runs above every component (their priorities are 1..=254).
-    let root_tcb = ward_userlib::bootinfo::RootCaps::new().tcb;
+    let root_tcb = ward_rootkit::bootinfo::RootCaps::new().tcb;
     if let Err(e) =
         root_tcb.tcb_set_sched_params(root_tcb, SUPERVISOR_PRIORITY, SUPERVISOR_PRIORITY)
     {

@@ -10,7 +10,7 @@
 //! whose DMA is confined (or explicitly allowed unconfined).
 
 use heapless::Vec;
-use ward_userlib::pci::{capability, command, reg, Bar, ConfigSpace};
+use ward_rootkit::pci::{capability, command, reg, Bar, ConfigSpace};
 use ward_userlib::CapRights;
 
 use crate::resources::Resources;

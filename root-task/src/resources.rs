@@ -10,11 +10,12 @@
 //! component's own untyped and die with it.
 
 use heapless::Vec;
+use ward_rootkit::bootinfo::{untypeds, RootCaps, SlotAllocator};
+use ward_rootkit::device_memory::DeviceMemory;
+use ward_rootkit::paging::map_with_tables;
 use ward_userlib::abi::bootinfo::BootInfo;
 use ward_userlib::abi::Error;
-use ward_userlib::bootinfo::{untypeds, RootCaps, SlotAllocator};
-use ward_userlib::cap::{Frame4K, PageDirectory, PageTable, Pdpt, Pml4, Untyped, VmAttributes};
-use ward_userlib::device_memory::DeviceMemory;
+use ward_userlib::cap::{Frame4K, Untyped, VmAttributes};
 use ward_userlib::{Cap, CapRights, InvocationError, ObjectType};
 
 /// Depth of a root-CNode lookup: CPtrs are slot indices at full depth.
@@ -214,53 +215,4 @@ pub fn object_bytes(object_type: ObjectType, size_bits: u64) -> u64 {
         ObjectType::Frame2M => 2 << 20,
         _ => 4096,
     }
-}
-
-/// Maps `frame` at `vaddr` in `vspace`, adding whichever paging structures
-/// are missing; `make_table` makes one of the given type and returns its
-/// root slot (or `None` when out of memory).
-pub fn map_with_tables(
-    frame: Frame4K,
-    vspace: Pml4,
-    vaddr: u64,
-    rights: CapRights,
-    attributes: VmAttributes,
-    mut make_table: impl FnMut(ObjectType) -> Option<u64>,
-) -> Result<(), InvocationError> {
-    for _ in 0..4 {
-        match frame.frame_map(vspace, vaddr, rights, attributes) {
-            Ok(()) => return Ok(()),
-            Err(e) if e.error == Error::FailedLookup => {
-                add_paging_level(vspace, vaddr, &mut make_table)?
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    frame.frame_map(vspace, vaddr, rights, attributes)
-}
-
-/// Maps whichever paging structure `vaddr` misses, lowest level first.
-fn add_paging_level(
-    vspace: Pml4,
-    vaddr: u64,
-    make_table: &mut impl FnMut(ObjectType) -> Option<u64>,
-) -> Result<(), InvocationError> {
-    let out_of_memory = InvocationError::local(Error::NotEnoughMemory, [0; 4]);
-    let table: PageTable = Cap::from_cptr(make_table(ObjectType::PageTable).ok_or(out_of_memory)?);
-    if table
-        .page_table_map(vspace, vaddr, VmAttributes::DEFAULT)
-        .is_ok()
-    {
-        return Ok(());
-    }
-    let directory: PageDirectory =
-        Cap::from_cptr(make_table(ObjectType::PageDirectory).ok_or(out_of_memory)?);
-    if directory
-        .page_directory_map(vspace, vaddr, VmAttributes::DEFAULT)
-        .is_ok()
-    {
-        return Ok(());
-    }
-    let pdpt: Pdpt = Cap::from_cptr(make_table(ObjectType::Pdpt).ok_or(out_of_memory)?);
-    pdpt.pdpt_map(vspace, vaddr, VmAttributes::DEFAULT)
 }

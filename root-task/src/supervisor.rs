@@ -384,6 +384,7 @@ fn handle_tick(system: &mut System) {
     system.tick += 1;
     let now = system.tick;
     for index in 0..system.instances.len() {
+        system.update_usage(index);
         let component = system.spec.components[index];
         match system.instances[index].state {
             State::Running => {

@@ -61,7 +61,7 @@ impl Tally {
 
 /// The boot info, for the retype check.
 fn info_for_retype() -> &'static ward_userlib::abi::bootinfo::BootInfo {
-    ward_userlib::bootinfo::boot_info(ward_userlib::abi::layout::ROOT_BOOTINFO_VADDR)
+    ward_rootkit::bootinfo::boot_info(ward_userlib::abi::layout::ROOT_BOOTINFO_VADDR)
 }
 
 /// Runs the test; returns true when every check passed.
@@ -72,7 +72,18 @@ pub fn run() -> bool {
     };
     let print = Syscall::DebugPrint as u64;
 
-    for number in [0, 9, 0xff, 0x1ff, 0x8000_0000_0000_0000, u64::MAX] {
+    // The first number after the assigned ones, whatever they are by now.
+    let first_unassigned = (1..)
+        .find(|&n| Syscall::from_number(n).is_none())
+        .expect("some number is unassigned");
+    for number in [
+        0,
+        first_unassigned,
+        0xff,
+        0x1ff,
+        0x8000_0000_0000_0000,
+        u64::MAX,
+    ] {
         tally.check(
             "unknown syscall number",
             raw_syscall(number, 1, 2),
@@ -141,14 +152,14 @@ pub fn run() -> bool {
 
     // A large retype (64 MiB of 2 MiB frames) completes even though the
     // kernel stops it at preemption points to take timer interrupts.
-    let untyped = ward_userlib::bootinfo::largest_ram_untyped(info_for_retype());
+    let untyped = ward_rootkit::bootinfo::largest_ram_untyped(info_for_retype());
     if let Some(untyped) = untyped.filter(|u| u.size_bits >= 27) {
-        let mut slots = ward_userlib::bootinfo::SlotAllocator::from_boot_info(info_for_retype());
+        let mut slots = ward_rootkit::bootinfo::SlotAllocator::from_boot_info(info_for_retype());
         let first = slots.alloc_range(32).map(|r| r.start).unwrap_or(0);
         let made = untyped.cap.untyped_retype(
             ward_userlib::ObjectType::Frame2M,
             0,
-            ward_userlib::bootinfo::RootCaps::new().cnode,
+            ward_rootkit::bootinfo::RootCaps::new().cnode,
             0,
             0,
             first,

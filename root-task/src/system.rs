@@ -19,21 +19,21 @@
 
 use heapless::Vec;
 use ward_kernel_core::elf_image::UserImage;
+use ward_rootkit::bootinfo::SlotAllocator;
 use ward_sysspec::{
     CapKind, CapRec, ChannelKind, Spec, COMPONENT_IPC_BUFFER, COMPONENT_STACK_TOP, MAX_SLOTS, NONE,
 };
 use ward_userlib::abi::bootinfo::{BootInfo, SlotRegion};
-use ward_userlib::bootinfo::SlotAllocator;
 use ward_userlib::cap::{
     CNode, Frame4K, IrqHandler, Notification, Pml4, Tcb, Untyped, UserContext, VmAttributes,
 };
-use ward_userlib::component::{status, STATUS_PAGE_VADDR};
+use ward_userlib::component::{status, StatusPage, STATUS_PAGE_VADDR};
 use ward_userlib::{println, Cap, CapRights, InvocationError, ObjectType};
 
 use crate::pci::Bus;
-use crate::resources::{map_with_tables, object_bytes, Resources, DEPTH};
+use crate::resources::{object_bytes, Resources, DEPTH};
+use ward_rootkit::paging::map_with_tables;
 
-const _: () = assert!(ward_userlib::component::IPC_BUFFER_VADDR == COMPONENT_IPC_BUFFER);
 const _: () = assert!(ward_sysspec::SLOT_CONSOLE as u64 == ward_userlib::component::slot::CONSOLE);
 const _: () =
     assert!(ward_sysspec::SLOT_NOTIFICATION as u64 == ward_userlib::component::slot::NOTIFICATION);
@@ -179,6 +179,8 @@ pub struct Instance {
     pub heartbeat: Option<u64>,
     pub generation: u32,
     pub restarts: u32,
+    /// CPU time (TSC ticks) of the component's earlier generations.
+    pub cpu_ticks_done: u64,
     pub state: State,
     pub started_tick: u64,
     pub last_beat_tick: u64,
@@ -222,7 +224,9 @@ pub struct System<'a> {
     /// FAULTS endpoints of components that handle others' faults.
     pub fault_endpoints: Vec<Option<u64>, MAX_COMPONENTS>,
     status_frame: Frame4K,
-    status_vaddr: u64,
+    status: StatusPage,
+    /// TSC ticks per second, as the kernel calibrated it.
+    pub tsc_hz: u64,
     /// An empty root slot for short-lived copies (badged signals, audit probes).
     pub scratch_slot: u64,
     pub tick: u64,
@@ -308,7 +312,10 @@ impl<'a> System<'a> {
             supervisor_ntfn,
             fault_endpoints: Vec::new(),
             status_frame,
-            status_vaddr,
+            // SAFETY: the page stays mapped read-write in the root task for
+            // as long as it runs.
+            status: unsafe { StatusPage::at(status_vaddr) },
+            tsc_hz: info.platform.tsc_hz,
             scratch_slot,
             tick: 0,
         };
@@ -320,6 +327,14 @@ impl<'a> System<'a> {
 
     fn make_regions(&mut self) -> Result<(), BuildError> {
         for region in self.spec.regions {
+            if region.kind() == ward_sysspec::RegionKind::KernelStatistics {
+                // The kernel's own page, shared read-only: nothing to make.
+                let _ = self.regions.push(FrameRun {
+                    first: ward_userlib::abi::bootinfo::slots::KERNEL_STATISTICS,
+                    count: 1,
+                });
+                continue;
+            }
             let count = region.size.get().div_ceil(4096);
             let first = step(
                 "region frames",
@@ -397,6 +412,7 @@ impl<'a> System<'a> {
                 heartbeat,
                 generation: 0,
                 restarts: 0,
+                cpu_ticks_done: 0,
                 state: State::Failed,
                 started_tick: 0,
                 last_beat_tick: 0,
@@ -881,8 +897,12 @@ impl<'a> System<'a> {
     /// Stops component `index` and destroys everything it owned: its root
     /// slots are emptied and its untyped revoked (which resets it).
     pub fn tear_down(&mut self, index: usize) {
-        let instance = &self.instances[index];
         let root = self.res.caps.cnode;
+        if self.instances[index].state == State::Running {
+            let spent = self.instances[index].tcb.tcb_get_cpu_time().unwrap_or(0);
+            self.instances[index].cpu_ticks_done += spent;
+        }
+        let instance = &self.instances[index];
         let _ = instance.tcb.tcb_suspend();
         let _ = instance.tcb.tcb_unbind_notification();
         for slot in instance.slots.start..instance.slots.end {
@@ -900,29 +920,30 @@ impl<'a> System<'a> {
         if index >= count {
             return;
         }
-        let name = self.name(index).as_bytes();
-        let length = name.len().min(status::NAME_BYTES);
-        let base = self.status_vaddr;
-        let at = base + (status::FIRST_ENTRY + index * status::ENTRY_BYTES) as u64;
-        let generation = u64::from(self.instances[index].generation);
-        let state = u64::from(self.instances[index].state.status_code());
-        // SAFETY: the status page is mapped read-write at `status_vaddr` in the
-        // root task for as long as it runs; every offset written lies inside
-        // it (MAX_ENTRIES bounds `index`). Components map it read-only.
-        unsafe {
-            core::ptr::write_volatile(base as *mut u64, status::MAGIC);
-            core::ptr::write_volatile((base + 8) as *mut u64, count as u64);
-            core::ptr::write_volatile(at as *mut u64, generation | (state << 32));
-            core::ptr::write_volatile((at + 8) as *mut u64, length as u64);
-            for (word, chunk) in name[..length].chunks(8).enumerate() {
-                let mut bytes = [0u8; 8];
-                bytes[..chunk.len()].copy_from_slice(chunk);
-                core::ptr::write_volatile(
-                    (at + 16 + word as u64 * 8) as *mut u64,
-                    u64::from_le_bytes(bytes),
-                );
-            }
-        }
+        let instance = &self.instances[index];
+        self.status.write_entry(
+            index,
+            self.name(index),
+            instance.generation,
+            instance.state.status_code(),
+        );
+        self.status.write_header(count, self.tsc_hz);
+        self.update_usage(index);
+    }
+
+    /// Writes component `index`'s CPU time (all generations) and restarts in
+    /// a row into the status page.
+    pub fn update_usage(&mut self, index: usize) {
+        let instance = &self.instances[index];
+        let current = match instance.state {
+            State::Running => instance.tcb.tcb_get_cpu_time().unwrap_or(0),
+            _ => 0,
+        };
+        self.status.write_usage(
+            index,
+            instance.cpu_ticks_done + current,
+            u64::from(instance.restarts),
+        );
     }
 
     /// Signals `peer`'s notification with `bits` (through a badged copy made

@@ -270,7 +270,7 @@ impl<'a> Spec<'a> {
                     what: "its capability range is out of bounds",
                 });
             }
-            if c.priority == 0 || c.priority == 255 {
+            if c.priority == 0 || c.priority == crate::SUPERVISOR_PRIORITY {
                 return Err(DecodeError::BadValue {
                     table: t,
                     index: i,

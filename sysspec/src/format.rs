@@ -63,6 +63,13 @@ pub const MAX_SIGNAL_BITS: u32 = 64;
 pub const COMPONENT_STACK_TOP: u64 = 0x0000_7fff_f000_0000;
 /// Where the component's IPC buffer is mapped (one page).
 pub const COMPONENT_IPC_BUFFER: u64 = 0x0000_7fff_f800_0000;
+/// Where the root task maps the read-only status page in every component:
+/// in the reserved top area (between the stack top and the IPC buffer),
+/// where capctl never places a mapping.
+pub const COMPONENT_STATUS_PAGE: u64 = 0x0000_7fff_f400_0000;
+/// The supervisor's (root task's) priority: above every component, so that
+/// fault handling and restarts are never starved. Components get 1..=254.
+pub const SUPERVISOR_PRIORITY: u8 = 255;
 /// Start of the window where capctl places mappings that have no fixed
 /// address. 64 GiB is far above any program image (programs link at a few
 /// MiB) and leaves the range below it for fixed mappings.
@@ -77,19 +84,20 @@ pub const RESERVED_TOP_BASE: u64 = COMPONENT_STACK_TOP - (1 << 30);
 /// End of the reserved top area (exclusive).
 pub const RESERVED_TOP_END: u64 = COMPONENT_IPC_BUFFER + 0x1000;
 
-/// Bytes of a ring channel's shared memory per entry: one 16-byte
-/// descriptor (offset, length, cookie, flags) in each of the pair's two
-/// rings. Matches `ward-ring`'s `RingPairParams::region_bytes`.
-pub const RING_BYTES_PER_ENTRY: u64 = 2 * 16;
-/// Bytes of a ring channel's shared-memory header: `ward-ring`'s header line
-/// and four control lines, 128 bytes each (a prefetch pair of cache lines).
-pub const RING_HEADER_BYTES: u64 = 5 * 128;
-/// The shared memory a ring channel of `entries` entries needs, rounded up
-/// to whole 4 KiB pages.
+/// The shared memory a ring channel of `entries` entries needs (a
+/// `ward-ring` pair region), rounded up to whole 4 KiB pages.
 pub const fn ring_memory_bytes(entries: u64) -> u64 {
-    let bytes = RING_HEADER_BYTES + entries * RING_BYTES_PER_ENTRY;
+    let bytes = ward_ring::layout::region_bytes_for(entries as u32) as u64;
     bytes.div_ceil(4096) * 4096
 }
+
+/// Most pool buffers (slots) one ring channel may have: the ownership set a
+/// ring end keeps (`ward_userlib::ring`) tracks this many, 128 bytes' worth.
+pub const MAX_RING_POOL_SLOTS: u32 = 1024;
+
+/// Alignment of data inside a ring pool's buffers: a cache line, so that a
+/// frame or message never shares a line with the buffer before it.
+pub const RING_BUFFER_ALIGN: u32 = 64;
 
 // ---------------------------------------------------------------------------
 // Enumerations stored as one byte.
@@ -154,6 +162,9 @@ byte_enum! {
         Plain = 0 => "region",
         /// The shared memory of a ring channel, made by capctl.
         Ring = 1 => "ring",
+        /// The kernel's statistics page (one page, read-only): the root task
+        /// shares its own frame instead of allocating one.
+        KernelStatistics = 2 => "kernel-statistics",
     }
 }
 

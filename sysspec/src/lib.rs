@@ -24,7 +24,7 @@
 //! Other parts of this crate:
 //! - [`dump`]: the capability-dump line format that the root task prints and
 //!   `capctl audit` reads;
-//! - [`caps`]: the typed slot handles that generated capability tables use;
+//! - the generated capability tables use `ward_userlib::spec`, not this crate;
 //! - [`policy`]: what a component's restart policy decides after a fault;
 //! - [`model`] (feature `alloc`): an owned model of a spec and the encoder.
 #![no_std]
@@ -33,7 +33,6 @@
 #[cfg(feature = "alloc")]
 extern crate alloc;
 
-pub mod caps;
 mod decode;
 pub mod dump;
 pub mod format;

@@ -14,6 +14,8 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("prober", "tests/systems/least-privilege.toml"),
     ("victim", "tests/systems/least-privilege.toml"),
     ("edu-driver", "tests/systems/edu.toml"),
+    ("timekeeper", "tests/systems/clock.toml"),
+    ("scribe", "tests/systems/serial.toml"),
 ];
 
 fn main() {

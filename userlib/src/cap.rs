@@ -706,6 +706,13 @@ impl Tcb {
         self.invoke_unit(InvocationLabel::TcbSuspend, &[], &[])
     }
 
+    /// The TSC ticks the thread has run for (kernel entries on its behalf
+    /// included); divide by the TSC rate for seconds.
+    pub fn tcb_get_cpu_time(self) -> Result<u64, InvocationError> {
+        self.invoke(InvocationLabel::TcbGetCpuTime, &[], &[])
+            .map(|reply| reply.mrs[0])
+    }
+
     /// Makes a suspended thread runnable.
     pub fn tcb_resume(self) -> Result<(), InvocationError> {
         self.invoke_unit(InvocationLabel::TcbResume, &[], &[])

@@ -1,17 +1,19 @@
 //! The runtime of a component: a program the root task builds from the
 //! system description and supervises.
 //!
-//! A component needs nothing but an entry function:
+//! A component needs nothing but its caps table and an entry function:
 //!
 //! ```ignore
 //! #![no_std]
 //! #![no_main]
-//! ward_userlib::component!(main);
+//! mod caps { include!(concat!(env!("OUT_DIR"), "/caps.rs")); }
+//! ward_userlib::component!(main, caps);
 //! fn main(generation: u64) { ward_userlib::println!("hello"); }
 //! ```
 //!
-//! [`component!`](crate::component) marks the program as a component before
-//! `main` runs, which changes three things:
+//! [`component!`](crate::component) stamps the program with its caps table's
+//! layout hash (the root task refuses a program built against another
+//! system description) and sets up the runtime before `main` runs:
 //!
 //! - the IPC buffer is the one the root task mapped at [`IPC_BUFFER_VADDR`];
 //! - `print!`/`println!` go to the supervisor's console over the component's
@@ -19,37 +21,50 @@
 //!   supervisor prefixes each line with the component's name;
 //! - a panic sends its message to the supervisor ([`console_label::PANIC`])
 //!   and then stops the thread with an invalid instruction, so that the
-//!   supervisor sees a fault and applies the component's restart policy.
+//!   supervisor sees a fault and applies the component's restart policy;
+//! - the clock ([`crate::time`]) is calibrated from the status page;
+//! - a component with a `heartbeat` in the system description keeps it
+//!   alive from every wait ([`wait_until`], [`wait`], [`sleep`],
+//!   [`receive_until`]): a wait wakes for the heartbeat at half its period,
+//!   signals, and waits again. An idle component is therefore never taken
+//!   for hung; one that stops waiting (an endless loop) stops signalling and
+//!   is restarted.
 //!
 //! The root task also maps a read-only [status page](StatusPage) into every
-//! component: each component's generation and state, so that a peer can see
-//! that the other end of a ring was restarted and resynchronise.
+//! component: the TSC rate, and each component's generation, state, CPU time
+//! and restarts, so that a peer can see that the other end of a ring was
+//! restarted and resynchronise.
 
-use core::sync::atomic::{AtomicBool, Ordering};
+use core::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
+use crate::cap::cap_type::Endpoint;
+use crate::cap::Cap;
 use crate::message;
-use crate::syscall;
+use crate::syscall::{self, Received};
+use crate::time::{self, Duration, Instant};
+use crate::Error;
 
-/// Where the root task maps a component's IPC buffer (one page). Equal to
-/// `ward_sysspec::COMPONENT_IPC_BUFFER`; the root task checks this at
-/// compile time.
-pub const IPC_BUFFER_VADDR: u64 = 0x0000_7fff_f800_0000;
+/// Where the root task maps a component's IPC buffer (one page).
+pub const IPC_BUFFER_VADDR: u64 = ward_sysspec::COMPONENT_IPC_BUFFER;
 
-/// Where the root task maps the read-only status page. It lies in the
-/// reserved top area of every component's address space (between the stack
-/// top at 0x7fff_f000_0000 and the IPC buffer), where capctl never places a
-/// mapping.
-pub const STATUS_PAGE_VADDR: u64 = 0x0000_7fff_f400_0000;
+/// Where the root task maps the read-only status page.
+pub const STATUS_PAGE_VADDR: u64 = ward_sysspec::COMPONENT_STATUS_PAGE;
 
 /// Fixed slots of every component's CSpace (`ward_sysspec::SLOT_*`); kept
 /// here so that the runtime needs no generated table.
 pub mod slot {
+    /// The component's own thread.
+    pub const TCB: u64 = ward_sysspec::SLOT_TCB as u64;
+    /// Its CSpace root.
+    pub const CNODE: u64 = ward_sysspec::SLOT_CNODE as u64;
+    /// Its VSpace.
+    pub const VSPACE: u64 = ward_sysspec::SLOT_VSPACE as u64;
     /// Send-only endpoint to the supervisor's console.
-    pub const CONSOLE: u64 = 4;
+    pub const CONSOLE: u64 = ward_sysspec::SLOT_CONSOLE as u64;
     /// The component's own notification, bound to its thread.
-    pub const NOTIFICATION: u64 = 5;
+    pub const NOTIFICATION: u64 = ward_sysspec::SLOT_NOTIFICATION as u64;
     /// Signal-only notification to the supervisor, present with a heartbeat.
-    pub const HEARTBEAT: u64 = 6;
+    pub const HEARTBEAT: u64 = ward_sysspec::SLOT_HEARTBEAT as u64;
 }
 
 /// Labels of the messages a component sends on its console endpoint. They
@@ -76,10 +91,24 @@ pub fn is_component() -> bool {
     IS_COMPONENT.load(Ordering::Relaxed)
 }
 
-/// Called by [`component!`](crate::component) before the entry function.
-pub fn init() {
+/// The heartbeat period in TSC ticks (0: the component has none).
+static HEARTBEAT_TICKS: AtomicU64 = AtomicU64::new(0);
+/// When the next heartbeat is due (TSC).
+static NEXT_HEARTBEAT: AtomicU64 = AtomicU64::new(0);
+
+/// Called by [`component!`](crate::component) before the entry function,
+/// with the caps table's heartbeat period.
+pub fn init(heartbeat: Option<Duration>) {
     crate::ipc_buffer::set_default_ipc_buffer(IPC_BUFFER_VADDR);
     IS_COMPONENT.store(true, Ordering::Relaxed);
+    time::set_tsc_hz(StatusPage::mapped().tsc_hz());
+    if let Some(period) = heartbeat {
+        // Signal at half the period: the supervisor checks once per period,
+        // so one late wake-up never makes a live component look hung.
+        let ticks = time::duration_to_ticks(period / 2, time::tsc_hz()).max(1);
+        HEARTBEAT_TICKS.store(ticks, Ordering::Relaxed);
+        heartbeat_now();
+    }
 }
 
 /// Packs `text` into console message words: byte count, then the bytes.
@@ -127,15 +156,165 @@ pub fn send_console(label: u64, text: &[u8]) {
     }
 }
 
-/// Signals the supervisor that this component is alive (components with a
-/// `heartbeat` in the system description must do so at least once a period).
+/// Signals the supervisor that this component is alive. The runtime does
+/// this from every wait; call it yourself only in a long computation that
+/// does not wait.
 pub fn heartbeat() {
+    if HEARTBEAT_TICKS.load(Ordering::Relaxed) != 0 {
+        heartbeat_now();
+    }
+}
+
+fn heartbeat_now() {
     let _ = syscall::signal(slot::HEARTBEAT);
+    let period = HEARTBEAT_TICKS.load(Ordering::Relaxed);
+    NEXT_HEARTBEAT.store(time::read_tsc().saturating_add(period), Ordering::Relaxed);
+}
+
+/// Signals the heartbeat if it is due, and returns when the next one is.
+fn heartbeat_if_due() -> Option<u64> {
+    if HEARTBEAT_TICKS.load(Ordering::Relaxed) == 0 {
+        return None;
+    }
+    if time::read_tsc() >= NEXT_HEARTBEAT.load(Ordering::Relaxed) {
+        heartbeat_now();
+    }
+    Some(NEXT_HEARTBEAT.load(Ordering::Relaxed))
+}
+
+/// How a wait ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Wakeup {
+    /// These bits of the component's notification were signalled.
+    Signalled(u64),
+    /// The deadline passed first.
+    TimedOut,
+}
+
+/// What a server's wait on an endpoint brought.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Incoming {
+    /// A message (a Call or Send) on the endpoint.
+    Message(Received),
+    /// Bits of the component's own (bound) notification.
+    Signalled(u64),
+    /// The deadline passed first.
+    TimedOut,
+}
+
+/// Receives on `cptr` until `deadline`, waking for heartbeats on the way.
+fn receive_on(cptr: u64, deadline: Option<Instant>) -> Result<Received, Error> {
+    loop {
+        let heartbeat = heartbeat_if_due();
+        let wake = match (deadline.map(Instant::tsc), heartbeat) {
+            (Some(d), Some(h)) => Some(d.min(h)),
+            (d, h) => d.or(h),
+        };
+        let result = match wake {
+            Some(at) => syscall::recv_until(cptr, at),
+            None => syscall::recv(cptr),
+        };
+        match result {
+            Err(e) if e.error == Error::TimedOut => {
+                if deadline.is_some_and(|d| d.has_passed()) {
+                    return Err(Error::TimedOut);
+                }
+            }
+            Err(e) => return Err(e.error),
+            Ok(received) => return Ok(received),
+        }
+    }
+}
+
+/// Waits on the component's own notification until a signal arrives or
+/// `deadline` (if any) passes.
+pub fn wait_until(deadline: Option<Instant>) -> Wakeup {
+    match receive_on(slot::NOTIFICATION, deadline) {
+        Ok(received) => Wakeup::Signalled(received.badge),
+        Err(_) => Wakeup::TimedOut,
+    }
 }
 
 /// Waits on the component's own notification; returns the bits signalled.
 pub fn wait() -> u64 {
-    syscall::wait(slot::NOTIFICATION).unwrap_or(0)
+    match wait_until(None) {
+        Wakeup::Signalled(bits) => bits,
+        Wakeup::TimedOut => 0,
+    }
+}
+
+/// Waits for `duration`, keeping the heartbeat; returns the bits signalled
+/// meanwhile (they are not lost).
+pub fn sleep(duration: Duration) -> u64 {
+    let deadline = Instant::now() + duration;
+    let mut bits = 0;
+    while let Wakeup::Signalled(more) = wait_until(Some(deadline)) {
+        bits |= more;
+    }
+    bits
+}
+
+/// An event loop's view of the component's notification: wait for signals
+/// or a deadline, then take the bits one source at a time.
+///
+/// ```ignore
+/// let mut events = Events::new();
+/// loop {
+///     events.wait_until(next_timer);
+///     if events.take(caps::NIC_IRQ.bit) { /* the interrupt */ }
+///     if events.take(caps::NET_RX.bit) { /* the ring's doorbell */ }
+///     if events.timed_out() { /* the timer */ }
+/// }
+/// ```
+///
+/// Bits not taken stay pending for the next round, so no signal is lost
+/// when a handler runs long or a source is handled later.
+#[derive(Debug, Default)]
+pub struct Events {
+    pending: u64,
+    timed_out: bool,
+}
+
+impl Events {
+    /// No bits pending.
+    pub const fn new() -> Events {
+        Events {
+            pending: 0,
+            timed_out: false,
+        }
+    }
+
+    /// Waits until a signal arrives or `deadline` passes; returns at once if
+    /// bits are still pending from the last round (after adding whatever
+    /// arrived meanwhile).
+    pub fn wait_until(&mut self, deadline: Option<Instant>) {
+        self.pending |= poll();
+        self.timed_out = deadline.is_some_and(|d| d.has_passed());
+        if self.pending != 0 || self.timed_out {
+            return;
+        }
+        match wait_until(deadline) {
+            Wakeup::Signalled(bits) => self.pending |= bits,
+            Wakeup::TimedOut => self.timed_out = true,
+        }
+    }
+
+    /// Whether any of `bits` was signalled; takes them.
+    pub fn take(&mut self, bits: u64) -> bool {
+        let hit = self.pending & bits != 0;
+        self.pending &= !bits;
+        hit
+    }
+
+    /// Whether the last wait ended at its deadline.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
+    }
+
+    /// Bits still pending (signalled but not taken).
+    pub fn pending(&self) -> u64 {
+        self.pending
+    }
 }
 
 /// Takes the bits signalled so far without waiting.
@@ -143,18 +322,45 @@ pub fn poll() -> u64 {
     syscall::poll(slot::NOTIFICATION).unwrap_or(0)
 }
 
+/// For a server: waits for a message on `endpoint` or a signal on the
+/// component's bound notification, until `deadline`. A message with label 0
+/// and no words is how the kernel delivers the notification, so requests
+/// on the endpoint must use non-zero labels (see docs/kernel.md).
+pub fn receive_until(endpoint: Cap<Endpoint>, deadline: Option<Instant>) -> Incoming {
+    match receive_on(endpoint.cptr(), deadline) {
+        Ok(received) if received.info.label() == 0 && received.info.length() == 0 => {
+            Incoming::Signalled(received.badge)
+        }
+        Ok(received) => Incoming::Message(received),
+        Err(_) => Incoming::TimedOut,
+    }
+}
+
 /// The status page's layout: a header and one entry per component.
 pub mod status {
     /// "WARDSTAT".
     pub const MAGIC: u64 = u64::from_le_bytes(*b"WARDSTAT");
-    /// Bytes of a component name kept in an entry (names are at most this long
-    /// in practice; longer ones are cut).
+    /// Bumped whenever the layout changes.
+    pub const VERSION: u64 = 2;
+    /// Header words: magic, entry count, TSC ticks per second, version.
+    pub const WORD_MAGIC: usize = 0;
+    pub const WORD_COUNT: usize = 1;
+    pub const WORD_TSC_HZ: usize = 2;
+    pub const WORD_VERSION: usize = 3;
+    /// Bytes of a component name kept in an entry (longer names are cut).
     pub const NAME_BYTES: usize = 32;
-    /// Bytes per entry: generation (low 4 bytes of the first word), state
-    /// (high 4 bytes), name length (8), name.
-    pub const ENTRY_BYTES: usize = 16 + NAME_BYTES;
-    /// Offset of the first entry (after magic and count).
-    pub const FIRST_ENTRY: usize = 16;
+    /// Bytes per entry: generation (low 4 bytes of the first word) and state
+    /// (high 4 bytes), name length, name, CPU time (TSC ticks, all
+    /// generations), restarts.
+    pub const ENTRY_BYTES: usize = 16 + NAME_BYTES + 16;
+    /// Word offsets inside an entry.
+    pub const ENTRY_STATE: usize = 0;
+    pub const ENTRY_NAME_LENGTH: usize = 1;
+    pub const ENTRY_NAME: usize = 2;
+    pub const ENTRY_CPU_TICKS: usize = 2 + NAME_BYTES / 8;
+    pub const ENTRY_RESTARTS: usize = ENTRY_CPU_TICKS + 1;
+    /// Offset of the first entry (after the header).
+    pub const FIRST_ENTRY: usize = 32;
     /// Most entries a 4 KiB page holds.
     pub const MAX_ENTRIES: usize = (4096 - FIRST_ENTRY) / ENTRY_BYTES;
 
@@ -163,9 +369,43 @@ pub mod status {
     pub const STATE_RESTARTING: u32 = 2;
     pub const STATE_HELD: u32 = 3;
     pub const STATE_NOT_STARTED: u32 = 4;
+
+    /// A state's name, for people.
+    pub fn state_name(state: u32) -> &'static str {
+        match state {
+            STATE_RUNNING => "running",
+            STATE_RESTARTING => "restarting",
+            STATE_HELD => "held",
+            STATE_NOT_STARTED => "not started",
+            _ => "unknown",
+        }
+    }
 }
 
-/// The read-only status page the root task keeps up to date.
+/// One component's line on the status page.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StatusEntry {
+    name: [u8; status::NAME_BYTES],
+    name_length: usize,
+    /// 1 at first start, +1 per restart.
+    pub generation: u32,
+    /// `status::STATE_*`.
+    pub state: u32,
+    /// TSC ticks the component has run for, over all its generations.
+    pub cpu_ticks: u64,
+    /// Restarts so far.
+    pub restarts: u64,
+}
+
+impl StatusEntry {
+    /// The component's name ("?" if it is not UTF-8).
+    pub fn name(&self) -> &str {
+        core::str::from_utf8(&self.name[..self.name_length]).unwrap_or("?")
+    }
+}
+
+/// The status page the root task keeps up to date: read-only in every
+/// component, read-write in the root task.
 pub struct StatusPage {
     base: u64,
 }
@@ -178,38 +418,143 @@ impl StatusPage {
         }
     }
 
-    fn read_u64(&self, offset: usize) -> u64 {
-        // SAFETY: the root task maps the status page read-only at `base` in
-        // every component before it starts; offsets stay inside the page.
-        unsafe { core::ptr::read_volatile((self.base + offset as u64) as *const u64) }
+    /// The page at `base`.
+    ///
+    /// # Safety
+    /// One page at `base` must stay mapped (read-write to write entries) for
+    /// as long as the value is used.
+    pub const unsafe fn at(base: u64) -> StatusPage {
+        StatusPage { base }
+    }
+
+    fn word(&self, index: usize) -> &AtomicU64 {
+        assert!(
+            index < 4096 / 8,
+            "status page word {index} is outside the page"
+        );
+        // SAFETY: the page is mapped at `base` (the constructors' contract;
+        // the root task maps it read-only in every component before it
+        // starts) and `index` lies inside it; the root task updates it while
+        // others read, so it is only viewed as atomics.
+        unsafe { &*((self.base as *const AtomicU64).add(index)) }
+    }
+
+    fn read(&self, index: usize) -> u64 {
+        self.word(index).load(Ordering::Relaxed)
+    }
+
+    fn entry_word(index: usize, word: usize) -> usize {
+        (status::FIRST_ENTRY + index * status::ENTRY_BYTES) / 8 + word
+    }
+
+    fn valid(&self) -> bool {
+        self.word(status::WORD_MAGIC).load(Ordering::Acquire) == status::MAGIC
+            && self.read(status::WORD_VERSION) == status::VERSION
+    }
+
+    /// The calibrated TSC rate (0 if the page is not set up).
+    pub fn tsc_hz(&self) -> u64 {
+        if self.valid() {
+            self.read(status::WORD_TSC_HZ)
+        } else {
+            0
+        }
+    }
+
+    /// Entries on the page.
+    pub fn count(&self) -> usize {
+        if self.valid() {
+            (self.read(status::WORD_COUNT) as usize).min(status::MAX_ENTRIES)
+        } else {
+            0
+        }
+    }
+
+    /// Entry `index` (in system.toml order).
+    pub fn entry(&self, index: usize) -> Option<StatusEntry> {
+        if index >= self.count() {
+            return None;
+        }
+        let state = self.read(Self::entry_word(index, status::ENTRY_STATE));
+        let name_length = (self.read(Self::entry_word(index, status::ENTRY_NAME_LENGTH)) as usize)
+            .min(status::NAME_BYTES);
+        let mut name = [0u8; status::NAME_BYTES];
+        for (i, chunk) in name.chunks_mut(8).enumerate() {
+            let word = self.read(Self::entry_word(index, status::ENTRY_NAME + i));
+            chunk.copy_from_slice(&word.to_le_bytes());
+        }
+        Some(StatusEntry {
+            name,
+            name_length,
+            generation: state as u32,
+            state: (state >> 32) as u32,
+            cpu_ticks: self.read(Self::entry_word(index, status::ENTRY_CPU_TICKS)),
+            restarts: self.read(Self::entry_word(index, status::ENTRY_RESTARTS)),
+        })
+    }
+
+    /// The entry of component `name`.
+    pub fn find(&self, name: &str) -> Option<StatusEntry> {
+        (0..self.count())
+            .filter_map(|i| self.entry(i))
+            .find(|e| e.name() == name)
     }
 
     /// The generation of component `name` (1 at first start, +1 per restart),
     /// or `None` if no such component is listed.
     pub fn generation_of(&self, name: &str) -> Option<u32> {
-        self.entry_of(name).map(|word| word as u32)
+        self.find(name).map(|e| e.generation)
     }
 
     /// The state of component `name` (`status::STATE_*`).
     pub fn state_of(&self, name: &str) -> Option<u32> {
-        self.entry_of(name).map(|word| (word >> 32) as u32)
+        self.find(name).map(|e| e.state)
     }
 
-    /// The first word of `name`'s entry: generation, state in the high half.
-    fn entry_of(&self, name: &str) -> Option<u64> {
-        if self.read_u64(0) != status::MAGIC {
-            return None;
+    /// The root task's side: writes the header (count and TSC rate).
+    pub fn write_header(&self, count: usize, tsc_hz: u64) {
+        let count = count.min(status::MAX_ENTRIES);
+        self.word(status::WORD_COUNT)
+            .store(count as u64, Ordering::Relaxed);
+        self.word(status::WORD_TSC_HZ)
+            .store(tsc_hz, Ordering::Relaxed);
+        self.word(status::WORD_VERSION)
+            .store(status::VERSION, Ordering::Relaxed);
+        self.word(status::WORD_MAGIC)
+            .store(status::MAGIC, Ordering::Release);
+    }
+
+    /// The root task's side: writes entry `index` (ignored past the page).
+    pub fn write_entry(&self, index: usize, name: &str, generation: u32, state: u32) {
+        if index >= status::MAX_ENTRIES {
+            return;
         }
-        let count = (self.read_u64(8) as usize).min(status::MAX_ENTRIES);
-        (0..count).find_map(|index| {
-            let at = status::FIRST_ENTRY + index * status::ENTRY_BYTES;
-            let length = (self.read_u64(at + 8) as usize).min(status::NAME_BYTES);
-            let mut name_bytes = [0u8; status::NAME_BYTES];
-            for (i, byte) in name_bytes.iter_mut().enumerate().take(length) {
-                *byte = (self.read_u64(at + 16 + (i & !7)) >> ((i & 7) * 8)) as u8;
-            }
-            (&name_bytes[..length] == name.as_bytes()).then(|| self.read_u64(at))
-        })
+        let name = name.as_bytes();
+        let length = name.len().min(status::NAME_BYTES);
+        for (i, chunk) in name[..length].chunks(8).enumerate() {
+            let mut bytes = [0u8; 8];
+            bytes[..chunk.len()].copy_from_slice(chunk);
+            self.word(Self::entry_word(index, status::ENTRY_NAME + i))
+                .store(u64::from_le_bytes(bytes), Ordering::Relaxed);
+        }
+        self.word(Self::entry_word(index, status::ENTRY_NAME_LENGTH))
+            .store(length as u64, Ordering::Relaxed);
+        self.word(Self::entry_word(index, status::ENTRY_STATE))
+            .store(
+                u64::from(generation) | (u64::from(state) << 32),
+                Ordering::Relaxed,
+            );
+    }
+
+    /// The root task's side: entry `index`'s CPU time and restarts.
+    pub fn write_usage(&self, index: usize, cpu_ticks: u64, restarts: u64) {
+        if index >= status::MAX_ENTRIES {
+            return;
+        }
+        self.word(Self::entry_word(index, status::ENTRY_CPU_TICKS))
+            .store(cpu_ticks, Ordering::Relaxed);
+        self.word(Self::entry_word(index, status::ENTRY_RESTARTS))
+            .store(restarts, Ordering::Relaxed);
     }
 }
 
@@ -236,22 +581,34 @@ pub fn find_layout_stamp(file: &[u8]) -> Option<u64> {
     Some(u64::from_le_bytes(bytes.try_into().ok()?))
 }
 
-/// Declares a component's entry function, `fn(generation: u64)`. When it
-/// returns, the component waits on its notification forever. With a second
-/// argument, `caps::LAYOUT_HASH`, the program carries a stamp of the
-/// capability layout it was built against, which the root task checks.
+/// Declares a component's entry function, `fn(generation: u64)`, given the
+/// component's caps table module (`mod caps`). The program is stamped with
+/// the table's `LAYOUT_HASH`, which the root task checks, and the runtime
+/// takes the table's `HEARTBEAT_PERIOD`. When `main` returns, the component
+/// waits on its notification forever (keeping its heartbeat).
+///
+/// `component!(main)` alone declares a program that uses only the fixed
+/// capabilities and fits any layout: no stamp, no heartbeat.
 #[macro_export]
 macro_rules! component {
-    ($main:path, $layout_hash:expr) => {
-        #[used]
-        #[link_section = ".rodata.ward_layout"]
-        static WARD_LAYOUT_STAMP: [u8; 16] = $crate::component::layout_stamp($layout_hash);
-        $crate::component!($main);
-    };
     ($main:path) => {
         #[no_mangle]
         extern "C" fn ward_program_entry(generation: u64) -> ! {
-            $crate::component::init();
+            $crate::component::init(None);
+            let main: fn(u64) = $main;
+            main(generation);
+            loop {
+                let _ = $crate::component::wait();
+            }
+        }
+    };
+    ($main:path, $caps:ident) => {
+        #[used]
+        #[link_section = ".rodata.ward_layout"]
+        static WARD_LAYOUT_STAMP: [u8; 16] = $crate::component::layout_stamp($caps::LAYOUT_HASH);
+        #[no_mangle]
+        extern "C" fn ward_program_entry(generation: u64) -> ! {
+            $crate::component::init($caps::HEARTBEAT_PERIOD);
             let main: fn(u64) = $main;
             main(generation);
             loop {
@@ -272,6 +629,45 @@ mod tests {
         assert_eq!(find_layout_stamp(&file), Some(0x1122_3344_5566_7788));
         assert_eq!(find_layout_stamp(&file[..30]), None);
         assert_eq!(find_layout_stamp(&[0u8; 64]), None);
+    }
+
+    #[test]
+    fn status_entries_round_trip() {
+        let mut page = vec![0u64; 512];
+        // SAFETY: `page` is one page of memory that outlives `status`.
+        let status = unsafe { StatusPage::at(page.as_mut_ptr() as u64) };
+        assert_eq!(status.count(), 0);
+        assert_eq!(status.tsc_hz(), 0);
+        status.write_header(2, 2_000_000_000);
+        status.write_entry(0, "e1000", 3, status::STATE_RUNNING);
+        status.write_entry(
+            1,
+            "a-name-longer-than-thirty-two-bytes!",
+            1,
+            status::STATE_HELD,
+        );
+        status.write_usage(0, 12345, 2);
+        assert_eq!(status.tsc_hz(), 2_000_000_000);
+        let e1000 = status.find("e1000").unwrap();
+        assert_eq!(
+            (
+                e1000.generation,
+                e1000.state,
+                e1000.cpu_ticks,
+                e1000.restarts
+            ),
+            (3, 1, 12345, 2)
+        );
+        assert_eq!(
+            status.entry(1).unwrap().name(),
+            "a-name-longer-than-thirty-two-by"
+        );
+        assert_eq!(status.generation_of("nobody"), None);
+        assert_eq!(status.entry(2), None);
+        assert_eq!(
+            status::state_name(status.state_of("e1000").unwrap()),
+            "running"
+        );
     }
 
     #[test]

@@ -16,9 +16,14 @@
 //! their invocations ([`cap`]: `Cap<Endpoint>`, `tcb.tcb_resume()`,
 //! `untyped.untyped_retype(..)`), errors that explain themselves
 //! ([`error`]), the IPC buffer ([`ipc_buffer`]), message helpers
-//! ([`message`]), fault messages ([`fault`]), the root task's boot-info
-//! helpers ([`bootinfo`]), device memory carved a page at a time
-//! ([`device_memory`]) and PCI configuration space ([`pci`]).
+//! ([`message`]) and fault messages ([`fault`]).
+//!
+//! Components use the kit (docs/components.md): the types of their
+//! generated caps table ([`spec`]), the runtime's waits, heartbeats and
+//! events ([`component`]), time ([`time`]), device registers ([`mmio`]),
+//! ring channels ([`ring`]), shared regions ([`region`]) and the kernel's
+//! statistics ([`kstats`]). What only the root task needs lives in
+//! `ward-rootkit`.
 //!
 //! Invalid uses are compile errors where the types allow:
 //!
@@ -35,19 +40,23 @@
 //! ```
 #![cfg_attr(not(test), no_std)]
 
-pub mod bootinfo;
 pub mod cap;
 pub mod component;
 pub mod debug;
-pub mod device_memory;
 pub mod error;
 pub mod fault;
 pub mod hardware;
 pub mod ipc_buffer;
+pub mod kstats;
 pub mod message;
-pub mod pci;
+pub mod mmio;
+pub mod region;
+pub mod ring;
 pub mod runtime;
+pub mod spec;
 pub mod syscall;
+pub mod text_channel;
+pub mod time;
 
 pub use cap::{cap_type, Cap, CapRights, ObjectType};
 pub use error::{Error, InvocationError};

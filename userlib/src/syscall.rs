@@ -174,6 +174,18 @@ pub fn nb_recv(cptr: u64) -> Result<Received, InvocationError> {
     decode_received(raw_syscall6(Syscall::NBRecv as u64, cptr, 0, [0; 4]))
 }
 
+/// `RecvUntil`: as [`recv`], but gives up with [`crate::Error::TimedOut`]
+/// once the TSC passes `deadline` (checked on the kernel's 1 ms tick).
+#[inline]
+pub fn recv_until(cptr: u64, deadline: u64) -> Result<Received, InvocationError> {
+    decode_received(raw_syscall6(
+        Syscall::RecvUntil as u64,
+        cptr,
+        deadline,
+        [0; 4],
+    ))
+}
+
 /// `Reply`: replies to the thread that last called this one.
 #[inline]
 pub fn reply(info: MessageInfo, mrs: [u64; 4]) -> Result<(), InvocationError> {

@@ -4,7 +4,8 @@
 //! encoding ([`cap`]), slots and the capability derivation tree ([`slot`],
 //! [`mdb`]), CSpace lookup ([`cspace`]), the CNode operations ([`cnode_ops`]),
 //! untyped retype ([`untyped`]), thread control blocks ([`tcb`], [`tcb_ops`]), endpoint and
-//! notification queues ([`ipc`]) and the scheduler's ready queues ([`sched`]).
+//! notification queues ([`ipc`]), the scheduler's ready queues ([`sched`]) and
+//! the queue of timed receives ([`timeouts`]).
 //!
 //! The kernel has no heap: every object lives in physical memory retyped from
 //! Untyped and is reached through a [`PhysWindow`]. The same code runs in the
@@ -29,6 +30,7 @@ pub mod sched;
 pub mod slot;
 pub mod tcb;
 pub mod tcb_ops;
+pub mod timeouts;
 pub mod untyped;
 
 pub use cap::{Cap, CapType, FrameSize, Mapping};

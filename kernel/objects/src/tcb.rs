@@ -73,8 +73,15 @@ pub mod field {
     pub const IN_READY_QUEUE: u64 = 11;
     /// Free for the kernel's IPC path (message info of a blocked sender...).
     pub const KERNEL_SCRATCH: u64 = 12;
+    /// The deadline of a timed receive, in TSC ticks (0 = not in the timeout queue).
+    pub const TIMEOUT_DEADLINE: u64 = 13;
+    /// Timeout-queue links (TCB physical addresses, 0 = none).
+    pub const TIMEOUT_PREV: u64 = 14;
+    pub const TIMEOUT_NEXT: u64 = 15;
+    /// TSC ticks this thread has run for, kernel entries on its behalf included.
+    pub const CPU_TICKS: u64 = 16;
     /// Number of field words.
-    pub const COUNT: u64 = 13;
+    pub const COUNT: u64 = 17;
 }
 
 const _: () = assert!(FIELDS_OFFSET + field::COUNT * 8 <= 1 << TCB_BITS);

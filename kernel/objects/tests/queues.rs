@@ -244,3 +244,50 @@ fn cancel_badged_sends_takes_only_that_badge() {
         .unwrap_err();
     assert_eq!(e.error, ward_abi::Error::IllegalOperation);
 }
+
+mod timeouts {
+    use super::*;
+    use ward_kernel_objects::timeouts::TimeoutQueue;
+
+    fn drain(q: &mut TimeoutQueue, o: &ward_kernel_objects::Objects, now: u64) -> Vec<Tcb> {
+        std::iter::from_fn(|| q.pop_expired(o, now)).collect()
+    }
+
+    #[test]
+    fn expire_in_deadline_order_and_only_when_due() {
+        let (b, t, _, _) = setup(4);
+        let o = b.o();
+        let mut q = TimeoutQueue::new();
+        q.insert(&o, t[0], 300);
+        q.insert(&o, t[1], 100);
+        q.insert(&o, t[2], 200);
+        q.insert(&o, t[3], 100); // equal deadlines keep arrival order
+        assert_eq!(q.first(&o), Some((100, t[1])));
+        assert_eq!(drain(&mut q, &o, 99), vec![]);
+        assert_eq!(drain(&mut q, &o, 200), vec![t[1], t[3], t[2]]);
+        assert!(q.contains(&o, t[0]));
+        assert!(!q.contains(&o, t[1]));
+        assert_eq!(drain(&mut q, &o, u64::MAX), vec![t[0]]);
+        assert_eq!(q.first(&o), None);
+    }
+
+    #[test]
+    fn remove_and_reinsert_keep_the_links_straight() {
+        let (b, t, _, _) = setup(4);
+        let o = b.o();
+        let mut q = TimeoutQueue::new();
+        for (i, tcb) in t.iter().enumerate() {
+            q.insert(&o, *tcb, 10 * (i as u64 + 1));
+        }
+        assert!(q.remove(&o, t[1])); // middle
+        assert!(!q.remove(&o, t[1])); // twice is harmless
+        assert!(q.remove(&o, t[0])); // head
+        q.insert(&o, t[3], 5); // moving the tail to the front
+        q.insert(&o, t[0], 0); // deadline 0 still queues (as 1)
+        assert_eq!(drain(&mut q, &o, 1000), vec![t[0], t[3], t[2]]);
+        for tcb in &t {
+            assert_eq!(o.tcb_field(*tcb, field::TIMEOUT_NEXT), 0);
+            assert_eq!(o.tcb_field(*tcb, field::TIMEOUT_PREV), 0);
+        }
+    }
+}

@@ -38,6 +38,8 @@ pub struct RootTask {
     pub entry: u64,
     /// Physical address of the (contiguous) boot-info pages.
     pub bootinfo: u64,
+    /// Physical address of the kernel's statistics page (`crate::stats`).
+    pub statistics: u64,
     /// Where each boot module is mapped, in module order.
     pub module_vaddrs: Vec<u64, MAX_MODULES>,
 }
@@ -170,6 +172,11 @@ pub fn build(boot: &BootData, memory: &mut PhysMemory) -> Result<RootTask, RootT
         )?;
     }
 
+    // The kernel's statistics page: the root task gets a read-only frame
+    // capability to it (unmapped) and may share it further.
+    let statistics = allocate_page(memory).ok_or(RootTaskError::OutOfMemory)?;
+    crate::stats::init(statistics, crate::arch::x86_64::apic::tsc_hz());
+
     // Every module, read-only, one after another with a guard page between.
     let mut module_vaddrs = Vec::new();
     let mut cursor = ROOT_MODULES_VADDR;
@@ -193,6 +200,7 @@ pub fn build(boot: &BootData, memory: &mut PhysMemory) -> Result<RootTask, RootT
         ipc_buffer,
         entry: image.entry,
         bootinfo,
+        statistics,
         module_vaddrs,
     })
 }
@@ -248,6 +256,17 @@ pub fn install_caps(root: &RootTask, untyped: &UntypedList, boot: &BootData, inf
                 asid,
                 vaddr: ROOT_IPC_BUFFER_VADDR,
             }),
+        },
+    );
+
+    insert(
+        slots::KERNEL_STATISTICS,
+        Cap::Frame {
+            object: root.statistics,
+            size: FrameSize::Small,
+            rights: CapRights::READ,
+            is_device: false,
+            mapping: None,
         },
     );
 

@@ -9,6 +9,7 @@
 //! controls (kinds, enumerations, lengths, reserved words) and says what was
 //! wrong with a [`ProtoError`] instead of trusting it.
 //!
+//! - [`counters`]: counter pages, how a component publishes statistics.
 //! - [`driver`]: NIC driver ↔ network stack: rx/tx buffer hand-off status,
 //!   link state, MAC address, statistics.
 //! - [`socket`]: network stack ↔ application: a socket protocol for UDP and TCP.
@@ -19,6 +20,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod counters;
 pub mod driver;
 pub mod socket;
 pub mod stream;

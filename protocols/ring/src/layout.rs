@@ -166,6 +166,15 @@ pub(crate) const LINES_PER_RING: usize = 4;
 /// Lines before the descriptors: the header line and the control lines of both rings.
 pub(crate) const HEADER_LINES: usize = 1 + 2 * LINES_PER_RING;
 
+/// Bytes before the first descriptor: the header line and the eight control lines.
+pub const HEADER_BYTES: usize = CONTROL_LINE_BYTES * HEADER_LINES;
+
+/// Bytes a ring-pair region of `capacity` entries per ring occupies (what
+/// [`RingPairParams::region_bytes`] says, without a pool geometry).
+pub const fn region_bytes_for(capacity: u32) -> usize {
+    HEADER_BYTES + 2 * capacity as usize * DESCRIPTOR_BYTES
+}
+
 /// Initial value of `producer_wake_at`: the producer has asked for nothing, so
 /// point as far from index 0 as the counter allows.
 pub(crate) const WAKE_NEVER_FROM_START: u32 = u32::MAX;

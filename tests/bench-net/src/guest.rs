@@ -175,7 +175,10 @@ pub struct Boot<'a> {
     pub image: Option<&'a Path>,
     /// The runner's own time limit: QEMU never outlives it, whatever happens here.
     pub seconds: u64,
+    /// The console (COM1) log.
     pub log: PathBuf,
+    /// Where COM2 goes (Ward's serial driver drives it; `make run` gives it the same way).
+    pub com2: PathBuf,
 }
 
 impl Boot<'_> {
@@ -206,6 +209,13 @@ impl Boot<'_> {
         add(&[
             "-device",
             &format!("e1000,netdev=net0,mac={mac},autonegotiation=off,mitigation={moderation}"),
+        ]);
+        // COM2 to a file, as `make run` connects it: the second -serial after the runner's own.
+        add(&[
+            "-chardev",
+            &format!("file,id=com2,path={}", self.com2.display()),
+            "-serial",
+            "chardev:com2",
         ]);
         if self.icount {
             add(&["-icount", "shift=0,align=off"]);
@@ -415,6 +425,7 @@ mod tests {
             image: None,
             seconds: 60,
             log: PathBuf::from("x.log"),
+            com2: PathBuf::from("/tmp/com2.log"),
         }
     }
 

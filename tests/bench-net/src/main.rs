@@ -227,6 +227,9 @@ impl Bench {
             image: None,
             seconds: limits::QEMU_SECONDS,
             log: self.out.join(format!("{}-{kind}-{round}.log", config.name)),
+            com2: self
+                .out
+                .join(format!("{}-{kind}-{round}.com2.log", config.name)),
         }
     }
 

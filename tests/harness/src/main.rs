@@ -180,20 +180,30 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
             dest
         }
     };
+    let mut qemu_args = s.qemu_args.clone();
+    let com2 = out.join(format!("{}.com2", s.name));
+    if let Some(input) = &s.com2_input {
+        if let Err(e) = qemu::wire_com2(&com2, input, &mut qemu_args) {
+            return fail(format!("cannot wire COM2: {e}"));
+        }
+    }
     let run = qemu::Run {
         root,
         image: &image,
         root_args: &s.root_args,
         kernel_args: &s.kernel_args,
         machine: s.machine.as_deref(),
-        qemu_args: &s.qemu_args,
+        qemu_args: &qemu_args,
         seconds: s.timeout_seconds,
         log: &log_path,
     };
-    let finished = match qemu::boot(&run) {
+    let mut finished = match qemu::boot(&run) {
         Ok(f) => f,
         Err(e) => return fail(e),
     };
+    if s.com2_input.is_some() {
+        qemu::append_com2(&com2, &log_path, &mut finished.log);
+    }
     let want = Expectations {
         status: s.expect_status,
         expect: s.expect.clone(),

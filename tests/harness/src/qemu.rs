@@ -50,6 +50,42 @@ pub struct Finished {
     pub guard_fired: bool,
 }
 
+/// Connects COM2 to files next to `base` (`base.in`, `base.out`) through QEMU's pipe backend:
+/// the guest reads `input` from the first and writes into the second.
+pub fn wire_com2(base: &Path, input: &str, qemu_args: &mut Vec<String>) -> Result<(), String> {
+    let with = |ext: &str| PathBuf::from(format!("{}.{ext}", base.display()));
+    fs::write(with("in"), input).map_err(|e| format!("{}: {e}", with("in").display()))?;
+    fs::write(with("out"), "").map_err(|e| format!("{}: {e}", with("out").display()))?;
+    qemu_args.extend([
+        "-chardev".to_string(),
+        format!("pipe,id=com2,path={}", base.display()),
+        "-serial".to_string(),
+        "chardev:com2".to_string(),
+    ]);
+    Ok(())
+}
+
+/// Appends what the guest wrote to COM2 to the judged log (and its file), one `[com2] `
+/// line per line.
+pub fn append_com2(base: &Path, log_path: &Path, log: &mut String) {
+    let out = PathBuf::from(format!("{}.out", base.display()));
+    let text = fs::read(&out).unwrap_or_default();
+    let mut lines = String::new();
+    for line in String::from_utf8_lossy(&text).lines() {
+        lines.push_str("[com2] ");
+        lines.push_str(line.trim_end_matches('\r'));
+        lines.push('\n');
+    }
+    if !log.ends_with('\n') {
+        log.push('\n');
+    }
+    log.push_str(&lines);
+    let _ = fs::OpenOptions::new()
+        .append(true)
+        .open(log_path)
+        .and_then(|mut f| std::io::Write::write_all(&mut f, lines.as_bytes()));
+}
+
 /// The runner's arguments for `run` (without the program), in the order the runner documents.
 pub fn runner_args(run: &Run<'_>) -> Vec<String> {
     let mut a = vec!["--seconds".to_string(), run.seconds.to_string()];

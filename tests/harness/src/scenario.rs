@@ -17,7 +17,12 @@
 //! forbid = ["triple"]                # must appear nowhere
 //! root_task = "truncate"             # corrupt the root-task module (see `elf::Mutation`)
 //! root_program = "ktest"             # boot this user program as the root task instead
+//! com2_input = "status\r"            # wire COM2 to the harness: this is typed, what comes back is judged
 //! ```
+//!
+//! With `com2_input`, COM2 (the serial driver's UART) is connected to two files in the
+//! scenario's output directory: the guest reads the text from `NAME.com2.in`, and what it writes
+//! goes to `NAME.com2.out`, whose lines are appended to the judged log as `[com2] LINE`.
 //!
 //! `root_program` names a bare-metal user program built into
 //! `target/x86_64-unknown-none/release/` (its package must be in the Makefile's USER_PACKAGES);
@@ -61,6 +66,8 @@ pub struct Scenario {
     pub root_task: Option<Mutation>,
     /// A user program to boot as the root task instead of the image's own.
     pub root_program: Option<String>,
+    /// Text typed into COM2; its output is judged with the console's.
+    pub com2_input: Option<String>,
 }
 
 /// The file as written; [`Scenario`] is what is left after the checks.
@@ -84,6 +91,7 @@ struct ScenarioFile {
     forbid: Vec<String>,
     root_task: Option<Mutation>,
     root_program: Option<String>,
+    com2_input: Option<String>,
 }
 
 /// Why a scenario file was rejected; names the file so the message stands on its own.
@@ -192,6 +200,7 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         forbid: raw.forbid,
         root_task: raw.root_task,
         root_program: raw.root_program,
+        com2_input: raw.com2_input,
     })
 }
 

@@ -3,7 +3,9 @@
 //! address — which VT-d translates) and its own 4 KiB buffer.
 use crate::env::Env;
 use crate::pci::{self, Function};
-use ward_userlib::pci::capability;
+use ward_rootkit::pci::capability;
+use ward_userlib::mmio::{Register, RegisterBlock};
+use ward_userlib::time::{Duration, Instant};
 use ward_userlib::{syscall, CapRights};
 
 pub const VENDOR: u16 = 0x1234;
@@ -14,23 +16,26 @@ pub const BAR0_ADDRESS: u32 = 0xc000_0000;
 /// The device-side address of edu's DMA buffer.
 pub const DEVICE_BUFFER: u64 = 0x40000;
 
-const ID: usize = 0x00;
-const LIVENESS: usize = 0x04;
-const INTERRUPT_STATUS: usize = 0x24;
-const RAISE_INTERRUPT: usize = 0x60;
-const ACK_INTERRUPT: usize = 0x64;
-const DMA_SOURCE: usize = 0x80;
-const DMA_DESTINATION: usize = 0x88;
-const DMA_COUNT: usize = 0x90;
-const DMA_COMMAND: usize = 0x98;
+const ID: Register<u32> = Register::new("ID", 0x00);
+const LIVENESS: Register<u32> = Register::new("LIVENESS", 0x04);
+const INTERRUPT_STATUS: Register<u32> = Register::new("INTERRUPT_STATUS", 0x24);
+const RAISE_INTERRUPT: Register<u32> = Register::new("RAISE_INTERRUPT", 0x60);
+const ACK_INTERRUPT: Register<u32> = Register::new("ACK_INTERRUPT", 0x64);
+const DMA_SOURCE: Register<u64> = Register::new("DMA_SOURCE", 0x80);
+const DMA_DESTINATION: Register<u64> = Register::new("DMA_DESTINATION", 0x88);
+const DMA_COUNT: Register<u64> = Register::new("DMA_COUNT", 0x90);
+const DMA_COMMAND: Register<u64> = Register::new("DMA_COMMAND", 0x98);
 const DMA_START: u64 = 1 << 0;
 const DMA_TO_RAM: u64 = 1 << 1;
-/// Yields while waiting for a DMA: edu finishes after 100 ms of virtual time.
-const DMA_WAIT_YIELDS: u32 = 2_000_000;
+/// edu finishes a DMA on a 100 ms timer of QEMU's virtual clock; wait up to
+/// ten times that.
+const DMA_TIMEOUT: Duration = Duration::from_secs(1);
+/// The register page this test maps.
+const REGISTER_PAGE: usize = 0x1000;
 
 pub struct Edu {
     pub function: Function,
-    registers: u64,
+    registers: RegisterBlock,
 }
 
 impl Edu {
@@ -39,31 +44,14 @@ impl Edu {
         let function = pci::find(env, VENDOR, DEVICE)?;
         function.assign_bar(0, BAR0_ADDRESS);
         let frame = env.device_frame(u64::from(BAR0_ADDRESS))?;
-        let registers = env.map(frame, CapRights::READ_WRITE);
+        let base = env.map(frame, CapRights::READ_WRITE);
+        // SAFETY: the test just mapped edu's first register page uncached
+        // and read-write at `base`, and never unmaps it.
+        let registers = unsafe { RegisterBlock::new(base as usize, REGISTER_PAGE) };
         Some(Edu {
             function,
             registers,
         })
-    }
-
-    fn read32(&self, offset: usize) -> u32 {
-        // SAFETY: the register page is mapped uncached; offsets are edu's registers.
-        unsafe { core::ptr::read_volatile((self.registers + offset as u64) as *const u32) }
-    }
-
-    fn write32(&self, offset: usize, value: u32) {
-        // SAFETY: as for `read32`.
-        unsafe { core::ptr::write_volatile((self.registers + offset as u64) as *mut u32, value) }
-    }
-
-    fn write64(&self, offset: usize, value: u64) {
-        // SAFETY: as for `read32`; edu takes 64-bit writes to its DMA registers.
-        unsafe { core::ptr::write_volatile((self.registers + offset as u64) as *mut u64, value) }
-    }
-
-    fn read64(&self, offset: usize) -> u64 {
-        // SAFETY: as for `read32`.
-        unsafe { core::ptr::read_volatile((self.registers + offset as u64) as *const u64) }
     }
 
     /// Programs edu's MSI capability with `address` and `data`, turns MSI
@@ -78,40 +66,41 @@ impl Edu {
     }
 
     pub fn id(&self) -> u32 {
-        self.read32(ID)
+        self.registers.read(ID)
     }
 
     /// Writes `value` to the liveness register, which answers its complement.
     pub fn liveness(&self, value: u32) -> u32 {
-        self.write32(LIVENESS, value);
-        self.read32(LIVENESS)
+        self.registers.write(LIVENESS, value);
+        self.registers.read(LIVENESS)
     }
 
     pub fn raise_interrupt(&self, bits: u32) {
-        self.write32(RAISE_INTERRUPT, bits);
+        self.registers.write(RAISE_INTERRUPT, bits);
     }
 
     pub fn interrupt_status(&self) -> u32 {
-        self.read32(INTERRUPT_STATUS)
+        self.registers.read(INTERRUPT_STATUS)
     }
 
     pub fn ack_interrupt(&self, bits: u32) {
-        self.write32(ACK_INTERRUPT, bits);
+        self.registers.write(ACK_INTERRUPT, bits);
     }
 
     /// Runs one DMA and waits for it; false if it never finished.
     fn dma(&self, source: u64, destination: u64, count: u64, command: u64) -> bool {
-        self.write64(DMA_SOURCE, source);
-        self.write64(DMA_DESTINATION, destination);
-        self.write64(DMA_COUNT, count);
-        self.write64(DMA_COMMAND, command | DMA_START);
-        for _ in 0..DMA_WAIT_YIELDS {
-            if self.read64(DMA_COMMAND) & DMA_START == 0 {
-                return true;
+        self.registers.write(DMA_SOURCE, source);
+        self.registers.write(DMA_DESTINATION, destination);
+        self.registers.write(DMA_COUNT, count);
+        self.registers.write(DMA_COMMAND, command | DMA_START);
+        let deadline = Instant::now() + DMA_TIMEOUT;
+        while self.registers.read(DMA_COMMAND) & DMA_START != 0 {
+            if deadline.has_passed() {
+                return false;
             }
             syscall::yield_now();
         }
-        false
+        true
     }
 
     /// Copies `count` bytes from RAM at IO address `ioaddr` into edu's buffer.

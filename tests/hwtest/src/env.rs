@@ -4,12 +4,12 @@
 //! frames on demand by userlib's `DeviceMemory`. Mapping into the test's own VSpace adds the page
 //! table, page directory or PDPT a new address needs, the seL4 way: try,
 //! and on a lookup failure map the missing level and try again.
+use ward_rootkit::bootinfo::{untypeds, RootCaps, SlotAllocator};
+use ward_rootkit::device_memory::DeviceMemory;
+use ward_rootkit::paging::map_with_tables;
 use ward_userlib::abi::bootinfo::BootInfo;
-use ward_userlib::abi::Error;
-use ward_userlib::bootinfo::{untypeds, RootCaps, SlotAllocator};
 use ward_userlib::cap::cap_type::CapType;
-use ward_userlib::cap::{Frame4K, PageDirectory, PageTable, Pdpt, Untyped, VmAttributes};
-use ward_userlib::device_memory::DeviceMemory;
+use ward_userlib::cap::{Frame4K, Untyped, VmAttributes};
 use ward_userlib::{Cap, CapRights, ObjectType};
 
 /// Where the test maps what it needs: far from the program and its stack.
@@ -30,7 +30,7 @@ pub struct Env<'a> {
 
 impl<'a> Env<'a> {
     pub fn new(info: &'a BootInfo) -> Env<'a> {
-        let ram = ward_userlib::bootinfo::largest_ram_untyped(info)
+        let ram = ward_rootkit::bootinfo::largest_ram_untyped(info)
             .expect("RAM untyped")
             .cap;
         Env {
@@ -92,35 +92,21 @@ impl<'a> Env<'a> {
     pub fn map(&mut self, frame: Frame4K, rights: CapRights) -> u64 {
         let vaddr = self.next_vaddr;
         self.next_vaddr += 0x1000;
-        for _ in 0..4 {
-            match frame.frame_map(self.caps.vspace, vaddr, rights, VmAttributes::DEFAULT) {
-                Ok(()) => return vaddr,
-                Err(e) if e.error == Error::FailedLookup => self.add_paging_level(vaddr),
-                Err(e) => panic!("frame_map at {vaddr:#x}: {e}"),
-            }
-        }
-        panic!("frame_map at {vaddr:#x} kept failing");
-    }
-
-    /// Maps whichever paging structure `vaddr` misses, lowest level first.
-    fn add_paging_level(&mut self, vaddr: u64) {
         let vspace = self.caps.vspace;
-        let table: PageTable = self.make(ObjectType::PageTable);
-        if table
-            .page_table_map(vspace, vaddr, VmAttributes::DEFAULT)
-            .is_ok()
-        {
-            return;
-        }
-        let directory: PageDirectory = self.make(ObjectType::PageDirectory);
-        if directory
-            .page_directory_map(vspace, vaddr, VmAttributes::DEFAULT)
-            .is_ok()
-        {
-            return;
-        }
-        let pdpt: Pdpt = self.make(ObjectType::Pdpt);
-        pdpt.pdpt_map(vspace, vaddr, VmAttributes::DEFAULT)
-            .expect("map a PDPT");
+        map_with_tables(
+            frame,
+            vspace,
+            vaddr,
+            rights,
+            VmAttributes::DEFAULT,
+            |object_type| {
+                Some(
+                    self.make::<ward_userlib::cap::cap_type::Null>(object_type)
+                        .cptr(),
+                )
+            },
+        )
+        .unwrap_or_else(|e| panic!("frame_map at {vaddr:#x}: {e}"));
+        vaddr
     }
 }

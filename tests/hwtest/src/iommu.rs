@@ -174,7 +174,7 @@ pub fn run_dma(info: &BootInfo, tally: &mut Tally) {
 
     // iommu-dma-blocked: an unmapped IO address, and another component's memory.
     let victim_source = env.ram_below(EDU_ADDRESS_LIMIT).unwrap_or_else(|| {
-        ward_userlib::bootinfo::largest_ram_untyped(info)
+        ward_rootkit::bootinfo::largest_ram_untyped(info)
             .expect("RAM")
             .cap
     });

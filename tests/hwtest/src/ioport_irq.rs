@@ -8,9 +8,9 @@
 //! masked until the handler acknowledges, so an unacknowledged interrupt
 //! arrives once and no more; a second handler for the same line is refused.
 use crate::Tally;
+use ward_rootkit::bootinfo::{largest_ram_untyped, RootCaps, SlotAllocator};
 use ward_userlib::abi::bootinfo::BootInfo;
 use ward_userlib::abi::object::ObjectType;
-use ward_userlib::bootinfo::{largest_ram_untyped, RootCaps, SlotAllocator};
 use ward_userlib::cap::{IoPort, IrqHandler, Notification};
 use ward_userlib::hardware::{Polarity, Trigger};
 use ward_userlib::CapRights;

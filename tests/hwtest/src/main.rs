@@ -23,7 +23,7 @@ mod iommu;
 mod ioport_irq;
 mod pci;
 
-use ward_userlib::bootinfo::boot_info;
+use ward_rootkit::bootinfo::boot_info;
 use ward_userlib::{println, syscall};
 
 ward_userlib::entry!(main);

@@ -5,7 +5,7 @@
 //! Each function's 4 KiB of configuration space is its own device frame, so
 //! this code holds exactly the pages of the functions it looks at.
 use crate::env::Env;
-use ward_userlib::pci::{command, ConfigSpace};
+use ward_rootkit::pci::{command, ConfigSpace};
 use ward_userlib::CapRights;
 
 /// One function's configuration space, mapped.

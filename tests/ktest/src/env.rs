@@ -8,7 +8,7 @@
 
 use ward_abi::bootinfo::BootInfo;
 use ward_abi::layout::PAGE_SIZE;
-use ward_userlib::bootinfo::{self, RootCaps, SlotAllocator, UntypedRegion};
+use ward_rootkit::bootinfo::{self, RootCaps, SlotAllocator, UntypedRegion};
 use ward_userlib::cap::{self, cap_type, cap_type::CapType, Cap, VmAttributes};
 use ward_userlib::{CapRights, InvocationError, ObjectType};
 

@@ -7,10 +7,11 @@
 //! A case that cannot run on this machine returns [`skip`].
 //!
 //! The watchdog, a helper at the lowest priority, runs only when every
-//! other thread is blocked — which in this suite means a case deadlocked
-//! (no case waits for time to pass). It then reports the case as failed,
-//! prints the summary so far and ends the run, so a hang costs one line
-//! instead of the scenario's whole time limit.
+//! other thread is blocked — which in this suite means a case deadlocked,
+//! unless the case said it waits for time to pass ([`quiet_until`]: timed
+//! receives). It then reports the case as failed, prints the summary so far
+//! and ends the run, so a hang costs one line instead of the scenario's
+//! whole time limit.
 
 use core::fmt::{self, Write};
 use core::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
@@ -128,6 +129,15 @@ static SKIPPED: AtomicU64 = AtomicU64::new(0);
 static CURRENT: AtomicUsize = AtomicUsize::new(usize::MAX);
 /// 1 while the watchdog self-check runs instead of the suite.
 static GROUPS: AtomicUsize = AtomicUsize::new(0);
+/// Until this TSC value every thread may be blocked without a deadlock:
+/// a case is waiting for a deadline.
+static QUIET_UNTIL: AtomicU64 = AtomicU64::new(0);
+
+/// Tells the watchdog that until TSC value `tsc` every thread may be
+/// blocked at once (a case waits for timed receives to end).
+pub fn quiet_until(tsc: u64) {
+    QUIET_UNTIL.fetch_max(tsc, Ordering::SeqCst);
+}
 
 fn case_name(index: usize) -> &'static str {
     if GROUPS.load(Ordering::Relaxed) == 1 {
@@ -153,6 +163,12 @@ fn print_summary() {
 }
 
 fn watchdog(_: u64) {
+    // Everything else is blocked. While a case waits for a deadline that is
+    // fine: spin (at the lowest priority, so whatever wakes runs at once)
+    // until the quiet time is over; running after that is a deadlock.
+    while cases::rdtsc() < QUIET_UNTIL.load(Ordering::SeqCst) {
+        core::hint::spin_loop();
+    }
     println!(
         "ktest: FAIL {}: deadlock: every thread is blocked",
         case_name(CURRENT.load(Ordering::Relaxed))

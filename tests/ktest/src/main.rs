@@ -40,7 +40,8 @@ mod process;
 mod rng;
 mod threads;
 
-use ward_userlib::{bootinfo, println, syscall};
+use ward_rootkit::bootinfo;
+use ward_userlib::{println, syscall};
 
 ward_userlib::entry!(main);
 

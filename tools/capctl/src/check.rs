@@ -23,9 +23,9 @@ use crate::schema::{self, RawSystem, Sp};
 pub const MIN_PRIORITY: i64 = 1;
 /// Highest priority a component may have; 255 is the supervisor's, so that
 /// no component can starve the one that restarts the others.
-pub const MAX_PRIORITY: i64 = 254;
+pub const MAX_PRIORITY: i64 = ward_sysspec::SUPERVISOR_PRIORITY as i64 - 1;
 /// Priority of the supervisor (root task), for the IPC priority rule.
-pub const SUPERVISOR_PRIORITY: u8 = 255;
+pub use ward_sysspec::SUPERVISOR_PRIORITY;
 /// Stack of a component that does not say: enough for a driver's poll loop
 /// and formatting a log line, small enough to give every component one.
 pub const DEFAULT_STACK: u64 = 16 << 10;
@@ -374,7 +374,32 @@ impl Resolver {
             self.define(name, NameKind::Component, i);
         }
         for (i, name) in raw.region.keys().enumerate() {
+            if name.get_ref() == KERNEL_STATISTICS_REGION {
+                self.err(
+                    Diagnostic::error(
+                        "invalid-name",
+                        Some(span(name)),
+                        format!("`{KERNEL_STATISTICS_REGION}` is the kernel's statistics page; it cannot be defined"),
+                    )
+                    .with_help(format!("map it read-only where it is needed: `maps = [{{ region = \"{KERNEL_STATISTICS_REGION}\", rights = \"r\" }}]`")),
+                );
+                continue;
+            }
             self.define(name, NameKind::Region, i);
+        }
+        // The kernel's statistics page is a region when someone maps it.
+        let statistics_use = raw.component.values().find_map(|c| {
+            c.get_ref()
+                .maps
+                .iter()
+                .find(|m| m.get_ref().region.get_ref() == KERNEL_STATISTICS_REGION)
+                .map(|m| span(&m.get_ref().region))
+        });
+        if let Some(sp) = &statistics_use {
+            self.names.insert(
+                KERNEL_STATISTICS_REGION.to_string(),
+                (NameKind::Region, raw.region.len(), sp.clone()),
+            );
         }
         for (i, name) in raw.device.keys().enumerate() {
             self.define(name, NameKind::Device, i);
@@ -392,6 +417,17 @@ impl Resolver {
             None => "ward".to_string(),
         };
         let mut regions: Vec<Region> = raw.region.iter().map(|(n, r)| self.region(n, r)).collect();
+        if let Some(sp) = statistics_use {
+            regions.push(Region {
+                name: KERNEL_STATISTICS_REGION.to_string(),
+                span: sp,
+                size: 4096,
+                page_size: 4096,
+                fill: 0,
+                ring_of: None,
+                kernel_statistics: true,
+            });
+        }
         let devices: Vec<Device> = raw
             .device
             .iter()
@@ -561,6 +597,7 @@ impl Resolver {
             page_size,
             fill,
             ring_of: None,
+            kernel_statistics: false,
         }
     }
 
@@ -725,6 +762,17 @@ impl Resolver {
             let Some(region) = self.lookup(&raw_w.region, NameKind::Region, "a DMA window") else {
                 continue;
             };
+            if raw_w.region.get_ref() == KERNEL_STATISTICS_REGION {
+                self.err(
+                    Diagnostic::error(
+                        "channel-rights",
+                        Some(span(&raw_w.region)),
+                        "no device may reach the kernel's statistics page by DMA",
+                    )
+                    .with_help("give the device a region of its own"),
+                );
+                continue;
+            }
             let iova = *raw_w.iova.get_ref();
             if iova < 0 {
                 self.err(Diagnostic::error(
@@ -893,6 +941,16 @@ impl Resolver {
                 continue;
             };
             let rights = raw_m.rights.get_ref().0;
+            if raw_m.region.get_ref() == KERNEL_STATISTICS_REGION && rights != Rights::READ {
+                self.err(
+                    Diagnostic::error(
+                        "channel-rights",
+                        Some(span(&raw_m.rights)),
+                        "the kernel's statistics page can only be mapped read-only",
+                    )
+                    .with_help("use `rights = \"r\"`: only the kernel writes it"),
+                );
+            }
             if rights.contains(Rights::WRITE) && rights.contains(Rights::EXECUTE) {
                 self.err(
                     Diagnostic::error(
@@ -969,7 +1027,7 @@ impl Resolver {
 
     /// Reports keys given for a channel kind they do not apply to.
     fn keys_for_kind(&mut self, c: &schema::RawChannel, kind: &str, allowed: &[&str]) {
-        let present: [(&str, Option<Span>); 11] = [
+        let present: [(&str, Option<Span>); 12] = [
             ("server", c.server.as_ref().map(span)),
             ("clients", c.clients.as_ref().map(span)),
             ("waiter", c.waiter.as_ref().map(span)),
@@ -981,6 +1039,7 @@ impl Resolver {
             ("pool", c.pool.as_ref().map(span)),
             ("producer_pool", c.producer_pool.as_ref().map(span)),
             ("consumer_pool", c.consumer_pool.as_ref().map(span)),
+            ("owner", c.owner.as_ref().map(span)),
         ];
         for (key, sp) in present {
             if let Some(sp) = sp {
@@ -1136,6 +1195,7 @@ impl Resolver {
                         "pool",
                         "producer_pool",
                         "consumer_pool",
+                        "owner",
                     ],
                 );
                 let p = self.required(&c.producer, "producer", "ring", name);
@@ -1198,8 +1258,45 @@ impl Resolver {
                     }
                 }
                 let pool = match &c.pool {
+                    Some(p) if p.get_ref() == KERNEL_STATISTICS_REGION => {
+                        self.err(
+                            Diagnostic::error(
+                                "channel-rights",
+                                Some(span(p)),
+                                "the kernel's statistics page cannot be a ring's pool",
+                            )
+                            .with_help("give the ring a region of its own"),
+                        );
+                        return None;
+                    }
                     Some(p) => Some(self.lookup(p, NameKind::Region, "`pool`")?),
                     None => None,
+                };
+                // Who owns the pool (lends buffers and gets each back): the
+                // producer unless the file says otherwise.
+                let owner_is_consumer = match &c.owner {
+                    None => false,
+                    Some(o) if o.get_ref() == p.unwrap().get_ref() => false,
+                    Some(o) if o.get_ref() == q.unwrap().get_ref() => true,
+                    Some(o) => {
+                        self.err(
+                            Diagnostic::error(
+                                "invalid-value",
+                                Some(span(o)),
+                                format!(
+                                    "`owner = \"{}\"` is neither end of ring `{}`",
+                                    o.get_ref(),
+                                    name.get_ref()
+                                ),
+                            )
+                            .with_help(format!(
+                                "the pool's owner is the producer (`{}`, the default) or the consumer (`{}`)",
+                                p.unwrap().get_ref(),
+                                q.unwrap().get_ref()
+                            )),
+                        );
+                        false
+                    }
                 };
                 let ring_region = regions.len();
                 regions.push(Region {
@@ -1209,6 +1306,7 @@ impl Resolver {
                     page_size: 4096,
                     fill: 0,
                     ring_of: Some(index),
+                    kernel_statistics: false,
                 });
                 (
                     ChannelKind::Ring,
@@ -1232,6 +1330,7 @@ impl Resolver {
                             .as_ref()
                             .map(|r| r.get_ref().0)
                             .unwrap_or(Rights::READ),
+                        owner_is_consumer,
                         ring_region,
                     },
                 )
@@ -1725,6 +1824,7 @@ fn channel_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
             } => {
                 let need = *entries as u64 * *buffer_size as u64;
                 let region = &sys.regions[*pool];
+                let slots = region.size / (*buffer_size).max(1) as u64;
                 if region.size > u32::MAX as u64 + 1 {
                     diags.push(
                         Diagnostic::error(
@@ -1733,6 +1833,20 @@ fn channel_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
                             format!("pool `{}` is {}, larger than 4 GiB", region.name, human_size(region.size)),
                         )
                         .with_help("ring descriptors carry 32-bit offsets into their pool; use a pool of at most 4 GiB"),
+                    );
+                } else if slots > ward_sysspec::MAX_RING_POOL_SLOTS as u64 {
+                    diags.push(
+                        Diagnostic::error(
+                            "pool-too-large",
+                            pool_span.clone(),
+                            format!(
+                                "pool `{}` holds {slots} buffers of {buffer_size} bytes; a ring end tracks at most {}",
+                                region.name,
+                                ward_sysspec::MAX_RING_POOL_SLOTS
+                            ),
+                        )
+                        .with_related(region.span.clone(), "the region is defined here")
+                        .with_help("shrink the region to `entries × buffer_size`, or use larger buffers"),
                     );
                 }
                 if region.size < need {
@@ -1756,6 +1870,16 @@ fn channel_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
             }
             _ => {}
         }
+    }
+}
+
+/// The number of buffers (slots) a ring channel's pool has: the pool's size
+/// over the buffer size, or one per entry for a ring without a pool (its
+/// descriptors carry values, not buffers).
+pub fn ring_pool_slots(sys: &System, pool: Option<usize>, entries: u32, buffer_size: u32) -> u32 {
+    match pool {
+        Some(p) => (sys.regions[p].size / u64::from(buffer_size.max(1))) as u32,
+        None => entries,
     }
 }
 

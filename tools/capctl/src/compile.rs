@@ -63,6 +63,8 @@ pub fn compile(sys: &System, layout: &Layout) -> spec::SystemSpec {
                 page_size: r.page_size,
                 kind: if r.ring_of.is_some() {
                     RegionKind::Ring
+                } else if r.kernel_statistics {
+                    RegionKind::KernelStatistics
                 } else {
                     RegionKind::Plain
                 },

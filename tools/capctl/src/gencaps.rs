@@ -11,8 +11,12 @@
 //! // src/main.rs
 //! #[allow(dead_code)]
 //! mod caps { include!(concat!(env!("OUT_DIR"), "/caps.rs")); }
-//! ... caps::NET_RX_SIGNAL ... caps::NIC_BAR0.vaddr ... caps::NIC_IRQ_BIT ...
+//! ward_userlib::component!(main, caps);
+//! ... RegisterBlock::of(caps::NIC_BAR0) ... caps::NIC_IRQ.handler ... ring::attach(caps::NET_RX, generation) ...
 //! ```
+//!
+//! The constants' types live in `ward_userlib::spec` (typed capabilities,
+//! mappings, ring channels, DMA windows, interrupts).
 //!
 //! Which description: `$WARD_SYSTEM`, else `$SYSTEM` (make passes its
 //! `SYSTEM=` on), relative to the workspace root, else the workspace's
@@ -21,7 +25,7 @@
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
-use crate::layout::Layout;
+use crate::layout::{CapEntry, ComponentLayout, Layout};
 use crate::model::*;
 use ward_sysspec::CapKind;
 
@@ -39,51 +43,127 @@ pub fn generate(sys: &System, layout: &Layout, file_name: &str, ci: usize) -> St
         out,
         "// Do not edit: change the system description instead."
     );
-    let _ = writeln!(out, "#[allow(unused_imports)]");
-    let _ = writeln!(out, "use ward_sysspec::caps::*;");
-    let _ = writeln!(out);
-    let _ = writeln!(out, "/// The component these capabilities belong to.");
-    let _ = writeln!(out, "pub const COMPONENT: &str = {:?};", c.name);
     let _ = writeln!(
         out,
-        "/// Hash of this layout; the compiled spec carries the same value, so the"
+        "/// Hash of everything below; the compiled spec carries the same value, so the"
     );
     let _ = writeln!(
         out,
         "/// root task can refuse a program built against another system description."
     );
     let _ = writeln!(out, "pub const LAYOUT_HASH: u64 = {:#018x};", l.layout_hash);
+    out.push_str(&body(sys, l, ci));
+    out
+}
+
+/// Everything of the table but its header and hash: the text the layout
+/// hash is computed over, so that every value the table states (slots,
+/// addresses, sizes, rights, ring geometry, DMA windows, bits, periods)
+/// changes the hash when it changes.
+pub fn body(sys: &System, l: &ComponentLayout, ci: usize) -> String {
+    let c = &sys.components[ci];
+    let mut out = String::new();
+    let _ = writeln!(out, "#[allow(unused_imports)]");
+    let _ = writeln!(out, "use ward_userlib::spec::*;");
+    let _ = writeln!(out);
+    let _ = writeln!(out, "/// The component these capabilities belong to.");
+    let _ = writeln!(out, "pub const COMPONENT: &str = {:?};", c.name);
     let _ = writeln!(out, "#[allow(unused_imports)]");
     let _ = writeln!(
         out,
-        "pub use ward_sysspec::caps::{{CNODE, CONSOLE, NOTIFICATION, TCB, VSPACE}};"
+        "pub use ward_userlib::spec::fixed::{{CNODE, CONSOLE, NOTIFICATION, TCB, VSPACE}};"
     );
+    let _ = writeln!(
+        out,
+        "/// How often the component must signal the supervisor that it is alive"
+    );
+    let _ = writeln!(
+        out,
+        "/// (the runtime does it from every wait); `None`: no heartbeat."
+    );
+    if c.heartbeat_us > 0 {
+        let _ = writeln!(
+            out,
+            "pub const HEARTBEAT_PERIOD: Option<Duration> = Some(Duration::from_micros({}));",
+            c.heartbeat_us
+        );
+    } else {
+        let _ = writeln!(out, "pub const HEARTBEAT_PERIOD: Option<Duration> = None;");
+    }
+    let bit_of = |name: &str| {
+        l.bits
+            .iter()
+            .find(|b| b.name == name)
+            .map(|b| format!("1 << {}", b.bit))
+            .unwrap_or_else(|| "0".into())
+    };
     for cap in &l.caps {
         if cap.slot < ward_sysspec::FIRST_GRANTED_SLOT && cap.slot != ward_sysspec::SLOT_HEARTBEAT {
             continue;
         }
-        let _ = writeln!(out);
-        let _ = writeln!(out, "/// Can {}.", cap.what);
         let slot = cap.slot;
-        let writable = cap.rights.contains(Rights::WRITE);
+        let cptr = format!("Cap::from_cptr({slot})");
         let line = match cap.kind {
-            CapKind::Frames => format!(
-                "pub const {}: Mapping = Mapping {{ slot: Slot::new({slot}), vaddr: {:#x}, size: {:#x}, writable: {writable} }};",
-                cap.name, cap.vaddr, cap.size
-            ),
+            CapKind::Frames => match ring_of_cap(sys, ci, cap) {
+                Some(ring) => {
+                    // The ring's memory and its doorbell are one constant.
+                    let _ = writeln!(out);
+                    let _ = writeln!(out, "/// Can {}.", cap.what);
+                    out.push_str(&ring_channel(sys, l, ci, cap, ring));
+                    continue;
+                }
+                None => {
+                    let region = &sys.regions[cap.target as usize];
+                    let fill = if region.fill != 0 {
+                        format!(
+                            "\n/// The byte the root task filled `{}` with.\npub const {}_FILL: u8 = {:#04x};",
+                            region.name, cap.name, region.fill
+                        )
+                    } else {
+                        String::new()
+                    };
+                    format!("pub const {}: Mapping = {};{fill}", cap.name, mapping(cap))
+                }
+            },
             CapKind::DeviceFrames => format!(
-                "pub const {}: Mapping<DeviceFrames> = Mapping {{ slot: Slot::new({slot}), vaddr: {:#x}, size: {:#x}, writable: {writable} }};",
-                cap.name, cap.vaddr, cap.size
+                "pub const {}: DeviceMapping = unsafe {{ DeviceMapping::granted({cptr}, {:#x}, {:#x}, {}) }};",
+                cap.name,
+                cap.vaddr,
+                cap.size,
+                cap.rights.contains(Rights::WRITE)
             ),
             CapKind::IoPorts => {
-                let (base, count, _) = sys.devices[cap.target as usize].ioports.clone().unwrap_or((0, 0, 0..0));
+                let (base, count, _) = sys.devices[cap.target as usize]
+                    .ioports
+                    .clone()
+                    .unwrap_or((0, 0, 0..0));
                 format!(
-                    "pub const {}: Ports = Ports {{ slot: Slot::new({slot}), base: {base:#x}, count: {count} }};",
+                    "pub const {}: Ports = Ports {{ cap: {cptr}, base: {base:#x}, count: {count} }};",
                     cap.name
                 )
             }
-            kind => format!("pub const {}: Slot<{}> = Slot::new({slot});", cap.name, marker(kind)),
+            CapKind::IrqHandler => {
+                let d = &sys.devices[cap.target as usize];
+                let kind = match d.irq {
+                    IrqKind::Ioapic => format!("IrqKind::Ioapic {{ pin: {} }}", d.irq_line),
+                    IrqKind::Msi => "IrqKind::Msi".into(),
+                    _ => "IrqKind::Intx".into(),
+                };
+                format!(
+                    "pub const {}: Interrupt = Interrupt {{ handler: {cptr}, bit: {}, kind: {kind} }};",
+                    cap.name,
+                    bit_of(&format!("{}_BIT", cap.name))
+                )
+            }
+            CapKind::Notification
+                if matches!(ring_of_signal(sys, ci, cap), Some(_)) =>
+            {
+                continue; // part of its ring's constant
+            }
+            kind => format!("pub const {}: Cap<{}> = {cptr};", cap.name, marker(kind)),
         };
+        let _ = writeln!(out);
+        let _ = writeln!(out, "/// Can {}.", cap.what);
         let _ = writeln!(out, "{line}");
         if matches!(cap.kind, CapKind::Endpoint | CapKind::Notification)
             && cap.badge != 0
@@ -91,6 +171,37 @@ pub fn generate(sys: &System, layout: &Layout, file_name: &str, ci: usize) -> St
         {
             let _ = writeln!(out, "/// The badge the receiver sees from `{}`.", cap.name);
             let _ = writeln!(out, "pub const {}_BADGE: u64 = {:#x};", cap.name, cap.badge);
+        }
+    }
+    for (dev, _) in &c.devices {
+        let d = &sys.devices[*dev];
+        for w in &d.dma {
+            let region = &sys.regions[w.region];
+            let _ = writeln!(out);
+            let _ = writeln!(
+                out,
+                "/// `{}` may {} `{}` by DMA at these IO addresses.",
+                d.name,
+                match (
+                    w.rights.contains(Rights::READ),
+                    w.rights.contains(Rights::WRITE)
+                ) {
+                    (true, true) => "read and write",
+                    (false, true) => "write",
+                    _ => "read",
+                },
+                region.name
+            );
+            let _ = writeln!(
+                out,
+                "pub const {}_DMA_{}: DmaWindow = DmaWindow {{ iova: {:#x}, size: {:#x}, device_reads: {}, device_writes: {} }};",
+                const_name(&d.name),
+                const_name(&region.name),
+                w.iova,
+                if w.size == 0 { region.size } else { w.size },
+                w.rights.contains(Rights::READ),
+                w.rights.contains(Rights::WRITE)
+            );
         }
     }
     if !l.bits.is_empty() {
@@ -107,16 +218,144 @@ pub fn generate(sys: &System, layout: &Layout, file_name: &str, ci: usize) -> St
     out
 }
 
+/// The text of a RAM mapping's constant value.
+fn mapping(cap: &CapEntry) -> String {
+    let rights = if cap.rights.contains(Rights::WRITE) {
+        "ReadWrite"
+    } else if cap.rights.contains(Rights::EXECUTE) {
+        "ReadExecute"
+    } else {
+        "Read"
+    };
+    format!(
+        "unsafe {{ Mapping::granted(Cap::from_cptr({}), {:#x}, {:#x}, MapRights::{rights}) }}",
+        cap.slot, cap.vaddr, cap.size
+    )
+}
+
+/// The ring channel whose shared memory `cap` maps, if it does.
+fn ring_of_cap(sys: &System, ci: usize, cap: &CapEntry) -> Option<usize> {
+    sys.channels.iter().position(|ch| {
+        matches!(&ch.ends, Ends::Ring { ring_region, producer, consumer, .. }
+            if *ring_region == cap.target as usize && (*producer == ci || *consumer == ci))
+    })
+}
+
+/// The ring channel whose doorbell `cap` is, if it is one.
+fn ring_of_signal(sys: &System, ci: usize, cap: &CapEntry) -> Option<usize> {
+    let ch = sys.channels.get(cap.target as usize)?;
+    match &ch.ends {
+        Ends::Ring {
+            producer, consumer, ..
+        } if *producer == ci || *consumer == ci => Some(cap.target as usize),
+        _ => None,
+    }
+}
+
+/// The `RingChannel` constant of ring `chi`, whose memory `memory` is.
+fn ring_channel(
+    sys: &System,
+    l: &ComponentLayout,
+    ci: usize,
+    memory: &CapEntry,
+    chi: usize,
+) -> String {
+    let ch = &sys.channels[chi];
+    let Ends::Ring {
+        producer,
+        consumer,
+        entries,
+        buffer_size,
+        pool,
+        owner_is_consumer,
+        ..
+    } = &ch.ends
+    else {
+        return String::new();
+    };
+    let peer = if *producer == ci {
+        *consumer
+    } else {
+        *producer
+    };
+    let owner = if *owner_is_consumer {
+        *consumer
+    } else {
+        *producer
+    };
+    let role = if owner == ci { "Owner" } else { "Borrower" };
+    let doorbell = l.caps.iter().find(|k| {
+        k.kind == CapKind::Notification && k.target as usize == chi && k.arg as usize == peer
+    });
+    let pool_mapping = pool.and_then(|p| {
+        l.caps.iter().find(|k| {
+            k.kind == CapKind::Frames
+                && k.target as usize == p
+                && k.span.is_some()
+                && ring_of_cap(sys, ci, k).is_none()
+        })
+    });
+    let slots = crate::check::ring_pool_slots(sys, *pool, *entries, *buffer_size);
+    let name = memory.name.trim_end_matches("_RING");
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "/// This component is the pool's {} on ring `{}`; `{}` is at the other end.",
+        role.to_lowercase(),
+        ch.name,
+        sys.components[peer].name
+    );
+    let _ = writeln!(out, "pub const {name}: RingChannel = RingChannel {{");
+    let _ = writeln!(out, "    name: {:?},", ch.name);
+    let _ = writeln!(out, "    peer: {:?},", sys.components[peer].name);
+    let _ = writeln!(out, "    memory: {},", mapping(memory));
+    let _ = writeln!(out, "    entries: {entries},");
+    let _ = writeln!(out, "    buffer_size: {buffer_size},");
+    let _ = writeln!(
+        out,
+        "    buffer_align: {},",
+        ward_sysspec::RING_BUFFER_ALIGN
+    );
+    let _ = writeln!(out, "    pool_slots: {slots},");
+    match pool_mapping {
+        Some(m) => {
+            let _ = writeln!(out, "    pool: Some({}),", mapping(m));
+        }
+        None => {
+            let _ = writeln!(out, "    pool: None,");
+        }
+    }
+    let _ = writeln!(out, "    role: RingRole::{role},");
+    match doorbell {
+        Some(d) => {
+            let _ = writeln!(out, "    doorbell: Cap::from_cptr({}),", d.slot);
+            let _ = writeln!(out, "    peer_bit: {:#x},", d.badge);
+        }
+        None => {
+            let _ = writeln!(out, "    doorbell: Cap::from_cptr(0),");
+            let _ = writeln!(out, "    peer_bit: 0,");
+        }
+    }
+    let bit = l
+        .bits
+        .iter()
+        .find(|b| b.name == format!("{name}_BIT"))
+        .map(|b| format!("1 << {}", b.bit))
+        .unwrap_or_else(|| "0".into());
+    let _ = writeln!(out, "    bit: {bit},");
+    let _ = writeln!(out, "}};");
+    out
+}
+
 fn marker(kind: CapKind) -> &'static str {
     match kind {
         CapKind::Tcb => "Tcb",
-        CapKind::Cnode => "Cnode",
-        CapKind::Vspace => "Vspace",
+        CapKind::Cnode => "CNode",
+        CapKind::Vspace => "Pml4",
         CapKind::Endpoint => "Endpoint",
         CapKind::Notification => "Notification",
-        CapKind::Frames => "Frames",
-        CapKind::DeviceFrames => "DeviceFrames",
-        CapKind::IoPorts => "IoPorts",
+        CapKind::Frames | CapKind::DeviceFrames => "Frame4K",
+        CapKind::IoPorts => "IoPort",
         CapKind::IrqHandler => "IrqHandler",
         CapKind::IoSpace => "IoSpace",
     }
@@ -167,41 +406,64 @@ pub fn system_path(manifest_dir: &Path) -> PathBuf {
     root.join("system.toml")
 }
 
-/// The nearest ancestor of `dir` holding a `system.toml`, or `dir`.
+/// The workspace root: the nearest ancestor of `dir` whose `Cargo.toml`
+/// declares the workspace, else the nearest holding a `system.toml`, else
+/// `dir`.
 fn workspace_root(dir: &Path) -> PathBuf {
+    let declares_workspace = |d: &Path| {
+        std::fs::read_to_string(d.join("Cargo.toml")).is_ok_and(|t| t.contains("[workspace]"))
+    };
     dir.ancestors()
-        .find(|d| d.join("system.toml").is_file())
+        .find(|d| declares_workspace(d))
+        .or_else(|| dir.ancestors().find(|d| d.join("system.toml").is_file()))
         .unwrap_or(dir)
         .to_path_buf()
 }
 
 /// For a component's `build.rs`: writes `$OUT_DIR/caps.rs` for `component`
-/// and tells cargo when to run again. A description that does not contain
-/// the component yields a table with only the fixed capabilities (and a
-/// cargo warning), so that building every program for every system works;
-/// code that uses a missing capability then fails to compile, by name.
+/// from the system description a build uses (see the module docs) and tells
+/// cargo when to run again. A description that does not contain the
+/// component yields a table with only the fixed capabilities (and a cargo
+/// warning), so that building every program for every system works; code
+/// that uses a missing capability then fails to compile, by name.
 pub fn build_script(component: &str) {
     let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_default();
+    println!("cargo:rerun-if-env-changed=WARD_SYSTEM");
+    println!("cargo:rerun-if-env-changed=SYSTEM");
+    write_table(component, &system_path(&manifest), "caps.rs");
+}
+
+/// For a component's `build.rs`: as [`build_script`], but always from
+/// `system` (a path relative to the workspace root), for programs that
+/// belong to one system of their own (examples, test components). The
+/// table goes to `$OUT_DIR/<component>.rs` (dashes as underscores), so one
+/// crate can hold several components.
+pub fn build_script_from(component: &str, system: &str) {
+    let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_default();
+    let file = format!("{}.rs", component.replace('-', "_"));
+    write_table(component, &workspace_root(&manifest).join(system), &file);
+}
+
+fn write_table(component: &str, path: &Path, file: &str) {
     let out_dir = PathBuf::from(
         std::env::var_os("OUT_DIR").expect("OUT_DIR is set by cargo for build scripts"),
     );
-    let path = system_path(&manifest);
     println!("cargo:rerun-if-changed={}", path.display());
-    println!("cargo:rerun-if-env-changed=WARD_SYSTEM");
-    println!("cargo:rerun-if-env-changed=SYSTEM");
-    let text = match generate_from_file(&path, component) {
+    let text = match generate_from_file(path, component) {
         Ok(text) => text,
         Err(e) if e.contains("no component or program named") => {
             println!("cargo:warning={}", e.lines().next().unwrap_or(""));
             format!(
-                "// `{component}` is not part of {}: only the fixed capabilities.\n#[allow(unused_imports)]\nuse ward_sysspec::caps::*;\npub const COMPONENT: &str = {component:?};\npub const LAYOUT_HASH: u64 = 0;\n#[allow(unused_imports)]\npub use ward_sysspec::caps::{{CNODE, CONSOLE, NOTIFICATION, TCB, VSPACE}};\n",
+                "// `{component}` is not part of {}: only the fixed capabilities.\n#[allow(unused_imports)]\nuse ward_userlib::spec::*;\npub const COMPONENT: &str = {component:?};\npub const LAYOUT_HASH: u64 = 0;\npub const HEARTBEAT_PERIOD: Option<Duration> = None;\n#[allow(unused_imports)]\npub use ward_userlib::spec::fixed::{{CNODE, CONSOLE, NOTIFICATION, TCB, VSPACE}};\n",
                 path.display()
             )
         }
         Err(e) => panic!("capctl: cannot generate the caps table of `{component}`:\n{e}"),
     };
-    let dest = out_dir.join("caps.rs");
+    let dest = out_dir.join(file);
     std::fs::write(&dest, text).unwrap_or_else(|e| panic!("cannot write {}: {e}", dest.display()));
 }

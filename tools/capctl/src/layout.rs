@@ -32,8 +32,8 @@ pub struct ComponentLayout {
     pub caps: Vec<CapEntry>,
     /// Bits of the component's own notification, in bit order.
     pub bits: Vec<SignalBit>,
-    /// Hash of (slot, kind, name, vaddr) of every cap; goes into the spec
-    /// and the generated table so that a stale build is detectable.
+    /// Hash of the component's generated caps table; goes into the spec and
+    /// the table so that a stale build is detectable.
     pub layout_hash: u64,
 }
 
@@ -614,23 +614,24 @@ pub fn layout(sys: &System, diags: &mut Vec<Diagnostic>) -> Layout {
                 .with_help("use fewer or smaller regions"),
             );
         }
-        layouts[ci].layout_hash = hash_caps(&caps);
         layouts[ci].caps = caps;
+    }
+    // 3. The layout hash: over the code of the generated table (every slot
+    // and every number it states; not its comments, which name peers in
+    // words), so that a program built against any other value is refused
+    // at start, and one built for a system that grants it the same is not.
+    for (ci, l) in layouts.iter_mut().enumerate() {
+        let body = crate::gencaps::body(sys, l, ci);
+        let code: String = body
+            .lines()
+            .filter(|line| !line.trim_start().starts_with("//"))
+            .collect::<Vec<_>>()
+            .join("\n");
+        l.layout_hash = ward_sysspec::fnv1a64(code.as_bytes());
     }
     Layout {
         components: layouts,
     }
-}
-
-fn hash_caps(caps: &[CapEntry]) -> u64 {
-    let mut text = String::new();
-    for cap in caps {
-        text.push_str(&format!(
-            "{} {} {} {:#x};",
-            cap.slot, cap.kind, cap.name, cap.vaddr
-        ));
-    }
-    ward_sysspec::fnv1a64(text.as_bytes())
 }
 
 fn irq_text(d: &Device) -> String {

@@ -88,7 +88,15 @@ pub struct Region {
     /// `Some(channel)` for the shared memory of a ring channel (made by
     /// capctl, not written in the file).
     pub ring_of: Option<usize>,
+    /// The kernel's statistics page (`KERNEL_STATISTICS_REGION`): not
+    /// allocated but shared read-only from the kernel's own page.
+    pub kernel_statistics: bool,
 }
+
+/// The built-in region a component maps to read the kernel's statistics
+/// (interrupts per vector, idle time, switches, syscalls): it exists when
+/// some component maps it, read-only.
+pub const KERNEL_STATISTICS_REGION: &str = "kernel-statistics";
 
 /// How a device is found.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -167,6 +175,9 @@ pub enum Ends {
         pool_span: Option<Span>,
         producer_pool: Rights,
         consumer_pool: Rights,
+        /// The consumer owns the pool (lends empty buffers, as a network
+        /// stack does to a NIC driver); by default the producer does.
+        owner_is_consumer: bool,
         /// The region made for the ring's shared memory.
         ring_region: usize,
     },

@@ -221,6 +221,7 @@ pub struct RawChannel {
     pub pool: Option<Sp<String>>,
     pub producer_pool: Option<Sp<RightsText>>,
     pub consumer_pool: Option<Sp<RightsText>>,
+    pub owner: Option<Sp<String>>,
 }
 
 #[derive(Debug, Deserialize, Clone, Copy, PartialEq, Eq)]

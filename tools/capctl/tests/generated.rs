@@ -1,13 +1,16 @@
-//! The generated caps tables: they compile against ward-sysspec's typed
-//! handles (the fixtures are `include!`d below exactly as a component's
-//! build would include them), they agree with the compiled spec, and
-//! `capctl gen-caps` still produces them byte for byte.
+//! The generated caps tables: they compile against `ward_userlib::spec`
+//! (the fixtures are `include!`d below exactly as a component's build would
+//! include them), they agree with the compiled spec, every value the system
+//! description states appears in them, the layout hash changes when any of
+//! those values changes, and `capctl gen-caps` still produces them byte for
+//! byte.
 
 use std::path::Path;
 
 use capctl::{check, compile, gencaps, Source};
-use ward_sysspec::caps::{Mapping, Slot};
 use ward_sysspec::{CapKind, Spec};
+use ward_userlib::spec::{IrqKind, MapRights, RingRole};
+use ward_userlib::time::Duration;
 
 #[allow(dead_code)]
 mod e1000_caps {
@@ -39,7 +42,7 @@ fn generated_tables_are_current() {
         assert_eq!(
             text,
             fixture(&format!("sample_caps_{component}.rs")),
-            "regenerate with `capctl gen-caps` for {component}"
+            "regenerate with `capctl gen-caps tests/fixtures/sample.toml {component}`"
         );
     }
 }
@@ -59,26 +62,152 @@ fn generated_constants_match_the_compiled_spec() {
     let caps = spec.caps_of(e1000);
     let by_name = |name: &str| caps.iter().find(|c| spec.str(c.name) == name).unwrap();
 
-    let bar: Mapping<ward_sysspec::caps::DeviceFrames> = e1000_caps::NIC_BAR0;
+    let bar = e1000_caps::NIC_BAR0;
     let rec = by_name("NIC_BAR0");
-    assert_eq!(bar.slot.index(), rec.slot.get());
-    assert_eq!(bar.vaddr, rec.vaddr.get());
+    assert_eq!(bar.frames().cptr(), u64::from(rec.slot.get()));
+    assert_eq!(bar.vaddr(), rec.vaddr.get());
+    assert_eq!(bar.size(), 128 << 10);
+    assert!(bar.writable());
     assert_eq!(rec.kind, CapKind::DeviceFrames as u8);
 
-    let signal: Slot<ward_sysspec::caps::Notification> = e1000_caps::NET_RX_SIGNAL;
-    assert_eq!(signal.index(), by_name("NET_RX_SIGNAL").slot.get());
+    // Ring channels: memory, geometry, role, doorbells both ways.
+    let rx = e1000_caps::NET_RX;
     assert_eq!(
-        e1000_caps::NET_RX_SIGNAL_BADGE,
-        by_name("NET_RX_SIGNAL").badge.get()
+        rx.memory.frames().cptr(),
+        u64::from(by_name("NET_RX_RING").slot.get())
     );
-    // The badge e1000 signals with is the bit `net` waits for.
-    assert_eq!(e1000_caps::NET_RX_SIGNAL_BADGE, net_caps::NET_RX_BIT);
-    assert_eq!(e1000_caps::NIC_IRQ_BIT, by_name("NIC_IRQ").badge.get());
+    assert_eq!(
+        rx.doorbell.cptr(),
+        u64::from(by_name("NET_RX_SIGNAL").slot.get())
+    );
+    assert_eq!(rx.peer_bit, by_name("NET_RX_SIGNAL").badge.get());
+    assert_eq!(
+        rx.peer_bit,
+        net_caps::NET_RX.bit,
+        "e1000 rings the bit net waits for"
+    );
+    assert_eq!(net_caps::NET_RX.peer_bit, rx.bit, "and the other way round");
+    assert_eq!(
+        (rx.entries, rx.buffer_size, rx.pool_slots),
+        (256, 2048, 256)
+    );
+    assert_eq!(rx.buffer_align, ward_sysspec::RING_BUFFER_ALIGN);
+    assert_eq!(rx.role, RingRole::Borrower, "`owner = \"net\"`");
+    assert_eq!(net_caps::NET_RX.role, RingRole::Owner);
+    assert_eq!(rx.pool, None, "the driver never maps the packet pools");
+    let net_pool = net_caps::NET_RX.pool.expect("net maps the rx pool");
+    assert_eq!(net_pool.rights(), MapRights::Read);
+    assert_eq!(net_pool, net_caps::NET_RX_POOL);
+    assert_eq!(
+        e1000_caps::NET_TX.role,
+        RingRole::Borrower,
+        "default: the producer (net) owns"
+    );
+    assert_eq!(rx.peer, "net");
+    assert_eq!(rx.name, "net-rx");
 
+    // DMA windows of the device the component drives.
+    let window = e1000_caps::NIC_DMA_NET_RX_POOL;
+    assert_eq!((window.iova, window.size), (0x1000_0000, 512 << 10));
+    assert!(window.device_writes && !window.device_reads);
+    assert_eq!(e1000_caps::NIC_DMA_NIC_DESCRIPTORS.size, 8 << 10);
+    assert!(e1000_caps::NIC_DMA_NET_TX_POOL.device_reads);
+
+    // Interrupts: handler, bit, kind.
+    assert_eq!(e1000_caps::NIC_IRQ.bit, by_name("NIC_IRQ").badge.get());
+    assert_eq!(e1000_caps::NIC_IRQ.bit, e1000_caps::NIC_IRQ_BIT);
+    assert_eq!(e1000_caps::NIC_IRQ.kind, IrqKind::Intx);
+    assert_eq!(serial_caps::COM1_IRQ.kind, IrqKind::Ioapic { pin: 4 });
+
+    // Regions, ports, heartbeat, fixed slots.
+    let descriptors = e1000_caps::NIC_DESCRIPTORS;
+    assert_eq!(descriptors.size(), 8 << 10);
+    assert_eq!(descriptors.rights(), MapRights::ReadWrite);
     assert_eq!(serial_caps::COM1_PORTS.base, 0x3f8);
     assert_eq!(serial_caps::COM1_PORTS.count, 8);
-    assert_eq!(serial_caps::CONSOLE.index(), ward_sysspec::SLOT_CONSOLE);
+    assert_eq!(
+        e1000_caps::HEARTBEAT_PERIOD,
+        Some(Duration::from_millis(500))
+    );
+    assert_eq!(serial_caps::HEARTBEAT_PERIOD, None);
+    assert_eq!(
+        serial_caps::CONSOLE.cptr(),
+        u64::from(ward_sysspec::SLOT_CONSOLE)
+    );
     assert_eq!(serial_caps::COMPONENT, "serial");
+}
+
+/// The layout hash of `component` in `text` (a system description).
+fn hash_of(text: &str, component: &str) -> u64 {
+    let src = Source::new("sample.toml", text.to_string());
+    let checked = check(&src);
+    let (sys, layout) = checked
+        .valid()
+        .unwrap_or_else(|| panic!("variant must stay valid: {:?}", checked.diagnostics));
+    layout.components[sys.component_index(component).unwrap()].layout_hash
+}
+
+#[test]
+fn the_hash_changes_with_every_value_the_table_states() {
+    let base = fixture("sample.toml");
+    let original = hash_of(&base, "e1000");
+    // (what changes, from, to): each must still be a valid system.
+    let variants = [
+        (
+            "ring entries",
+            "entries = 256\nbuffer_size = 2048\npool = \"net-rx-pool\"",
+            "entries = 128\nbuffer_size = 2048\npool = \"net-rx-pool\"",
+        ),
+        (
+            "ring buffer size",
+            "buffer_size = 2048\npool = \"net-rx-pool\"",
+            "buffer_size = 1024\npool = \"net-rx-pool\"",
+        ),
+        ("ring owner", "owner = \"net\"", "owner = \"e1000\""),
+        (
+            "DMA window address",
+            "iova = 0x1000_0000",
+            "iova = 0x1100_0000",
+        ),
+        (
+            "DMA window rights",
+            "iova = 0x1000_0000, rights = \"w\"",
+            "iova = 0x1000_0000, rights = \"rw\"",
+        ),
+        (
+            "pool size",
+            "[region.net-rx-pool]\nsize = \"512KiB\"",
+            "[region.net-rx-pool]\nsize = \"1MiB\"",
+        ),
+        (
+            "BAR size",
+            "bars = [{ bar = 0, size = \"128KiB\" }]",
+            "bars = [{ bar = 0, size = \"64KiB\" }]",
+        ),
+        (
+            "heartbeat period",
+            "heartbeat = \"500ms\"",
+            "heartbeat = \"250ms\"",
+        ),
+        ("interrupt kind", "irq = \"intx\"", "irq = \"msi\""),
+        (
+            "region size",
+            "[region.nic-descriptors]\nsize = \"8KiB\"",
+            "[region.nic-descriptors]\nsize = \"16KiB\"",
+        ),
+    ];
+    for (what, from, to) in variants {
+        assert!(base.contains(from), "the fixture has {from:?}");
+        let changed = base.replacen(from, to, 1);
+        assert_ne!(
+            hash_of(&changed, "e1000"),
+            original,
+            "changing the {what} must change e1000's layout hash"
+        );
+    }
+    // A value e1000's table does not state leaves its hash alone.
+    let unrelated = base.replacen("priority = 100", "priority = 101", 1);
+    assert_eq!(hash_of(&unrelated, "e1000"), original);
 }
 
 #[test]
@@ -113,7 +242,9 @@ fn build_script_writes_the_table_for_cargo() {
     let text = std::fs::read_to_string(out.join("caps.rs")).unwrap();
     assert!(text.contains("pub const LAYOUT_HASH: u64 = 0;"), "{text}");
     assert!(
-        text.contains("pub use ward_sysspec::caps::{CNODE, CONSOLE, NOTIFICATION, TCB, VSPACE};"),
+        text.contains(
+            "pub use ward_userlib::spec::fixed::{CNODE, CONSOLE, NOTIFICATION, TCB, VSPACE};"
+        ),
         "{text}"
     );
     std::env::remove_var("WARD_SYSTEM");

@@ -2,7 +2,9 @@
 //!
 //! The timer's rate is unknown until measured, so it is calibrated against
 //! the PIT (a fixed 1.193182 MHz clock): count APIC ticks while PIT channel 2
-//! counts down 10 ms, then program a periodic interrupt at `TIMER_HZ`.
+//! counts down 10 ms, then program a periodic interrupt at `TIMER_HZ`. The
+//! time-stamp counter is measured over the same 10 ms, which gives user
+//! programs a clock they can read without a system call.
 use super::cpu;
 use super::io::{inb, outb};
 use super::paging::phys_to_virt;
@@ -38,6 +40,16 @@ const CALIBRATION_MS: u64 = 10;
 
 static APIC_BASE: AtomicU64 = AtomicU64::new(0);
 static TICKS_PER_MS: AtomicU64 = AtomicU64::new(0);
+/// TSC ticks per second, measured against the PIT at boot.
+static TSC_HZ: AtomicU64 = AtomicU64::new(0);
+/// The TSC rate assumed when the PIT cannot be read: QEMU's TSC under TCG
+/// runs at the host's nominal rate, and under `-icount shift=0` at 1 GHz.
+const FALLBACK_TSC_HZ: u64 = 1_000_000_000;
+
+/// TSC ticks per second (calibrated in [`init`]).
+pub fn tsc_hz() -> u64 {
+    TSC_HZ.load(Ordering::Relaxed)
+}
 
 fn register(offset: usize) -> *mut u32 {
     // The base is set in `init` before any register access.
@@ -69,11 +81,12 @@ pub fn init(hz: u64) {
     let initial = (ticks_per_ms * 1000 / hz).clamp(1, u64::from(u32::MAX));
     write(REG_TIMER_INITIAL, initial as u32);
     log::debug!(
-        "local APIC {:#x} (id {}): timer {} ticks/ms, {} Hz",
+        "local APIC {:#x} (id {}): timer {} ticks/ms, {} Hz; TSC {} kHz",
         base,
         read(REG_ID) >> 24,
         ticks_per_ms,
-        hz
+        hz,
+        tsc_hz() / 1000
     );
 }
 
@@ -93,6 +106,7 @@ fn calibrate() -> u64 {
     outb(0x61, gate & !0x01);
     outb(0x61, gate | 0x01);
     write(REG_TIMER_INITIAL, u32::MAX);
+    let tsc_start = cpu::rdtsc();
     // Wait for OUT2 (port 0x61 bit 5) to go high; bounded in case the PIT is
     // absent, in which case we fall back to a conservative guess below.
     let mut finished = false;
@@ -103,11 +117,14 @@ fn calibrate() -> u64 {
         }
     }
     let elapsed = u64::from(u32::MAX - read(REG_TIMER_CURRENT));
+    let tsc_elapsed = cpu::rdtsc().wrapping_sub(tsc_start);
     write(REG_TIMER_INITIAL, 0);
-    if !finished || elapsed == 0 {
-        log::warn!("PIT calibration failed; assuming a 1 GHz bus");
+    if !finished || elapsed == 0 || tsc_elapsed == 0 {
+        log::warn!("PIT calibration failed; assuming a 1 GHz bus and TSC");
+        TSC_HZ.store(FALLBACK_TSC_HZ, Ordering::Relaxed);
         return 1_000_000 / 16;
     }
+    TSC_HZ.store(tsc_elapsed * 1000 / CALIBRATION_MS, Ordering::Relaxed);
     (elapsed / CALIBRATION_MS).max(1)
 }
 

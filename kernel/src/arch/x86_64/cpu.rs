@@ -89,6 +89,14 @@ pub fn cpuid(leaf: u32, subleaf: u32) -> (u32, u32, u32, u32) {
     (r.eax, r.ebx, r.ecx, r.edx)
 }
 
+/// The time-stamp counter. User mode may read it too (CR4.TSD stays clear):
+/// components keep time with it without a system call.
+#[inline]
+pub fn rdtsc() -> u64 {
+    // SAFETY: `rdtsc` only reads the counter; it has no other effect.
+    unsafe { core::arch::x86_64::_rdtsc() }
+}
+
 /// Waits for the next interrupt with interrupts enabled, then disables them
 /// again. `sti` takes effect after the next instruction, so no interrupt can
 /// slip in between enabling and halting and be missed.

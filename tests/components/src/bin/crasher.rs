@@ -1,7 +1,7 @@
-//! `crasher` (tests/systems/restart.toml): each instance publishes its
-//! generation on the `feed` ring, tells `steady`, and then crashes (a
-//! panic), so that the supervisor restarts it up to its limit and then
-//! holds it.
+//! `crasher` (tests/systems/restart.toml): each instance sets up the `feed`
+//! ring afresh (it owns the ring's pool), publishes one buffer whose cookie
+//! is its generation, and then crashes (a panic), so that the supervisor
+//! restarts it up to its limit and then holds it.
 #![no_std]
 #![no_main]
 
@@ -10,19 +10,19 @@ mod caps {
     include!(concat!(env!("OUT_DIR"), "/crasher.rs"));
 }
 
-use ward_test_components::SimpleRing;
-use ward_userlib::println;
+use ward_userlib::{println, ring};
 
-ward_userlib::component!(main, caps::LAYOUT_HASH);
-
-/// Entries of the `feed` ring (the spec's `entries`).
-const ENTRIES: u32 = 8;
+ward_userlib::component!(main, caps);
 
 fn main(generation: u64) {
     println!("crasher: generation {generation} up; feeding steady, then crashing");
-    let ring = SimpleRing::new(caps::FEED_RING.vaddr, ENTRIES);
-    ring.reset();
-    let _ = ring.push(generation as u32, 0);
-    ward_test_components::signal(caps::FEED_SIGNAL.index());
+    let mut feed = ring::attach(caps::FEED, generation).expect("set up the feed ring");
+    let geometry = ring::geometry(&caps::FEED).expect("the feed ring's geometry");
+    let buffer = geometry
+        .buffer(0, 0, 0)
+        .expect("the pool's first buffer")
+        .with_cookie(generation as u32);
+    feed.pair.send(buffer).expect("crasher holds every buffer");
+    feed.flush();
     panic!("deliberate crash in generation {generation}");
 }

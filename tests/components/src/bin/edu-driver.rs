@@ -12,135 +12,110 @@ mod caps {
     include!(concat!(env!("OUT_DIR"), "/edu_driver.rs"));
 }
 
-use ward_userlib::cap::IrqHandler;
-use ward_userlib::{component, println, syscall, Cap};
+use core::sync::atomic::Ordering;
+use ward_userlib::component::{self, Wakeup};
+use ward_userlib::mmio::{Register, RegisterBlock};
+use ward_userlib::time::{Duration, Instant};
+use ward_userlib::{println, region};
 
-ward_userlib::component!(main, caps::LAYOUT_HASH);
+ward_userlib::component!(main, caps);
 
-/// edu's registers (offsets in BAR0).
-const LIVENESS: u64 = 0x04;
-const INTERRUPT_STATUS: u64 = 0x24;
-const RAISE_INTERRUPT: u64 = 0x60;
-const ACK_INTERRUPT: u64 = 0x64;
-const DMA_SOURCE: u64 = 0x80;
-const DMA_DESTINATION: u64 = 0x88;
-const DMA_COUNT: u64 = 0x90;
-const DMA_COMMAND: u64 = 0x98;
+/// edu's registers (QEMU docs/specs/edu.txt).
+const LIVENESS: Register<u32> = Register::new("LIVENESS", 0x04);
+const INTERRUPT_STATUS: Register<u32> = Register::new("INTERRUPT_STATUS", 0x24);
+const RAISE_INTERRUPT: Register<u32> = Register::new("RAISE_INTERRUPT", 0x60);
+const ACK_INTERRUPT: Register<u32> = Register::new("ACK_INTERRUPT", 0x64);
+const DMA_SOURCE: Register<u64> = Register::new("DMA_SOURCE", 0x80);
+const DMA_DESTINATION: Register<u64> = Register::new("DMA_DESTINATION", 0x88);
+const DMA_COUNT: Register<u64> = Register::new("DMA_COUNT", 0x90);
+const DMA_COMMAND: Register<u64> = Register::new("DMA_COMMAND", 0x98);
 const DMA_START: u64 = 1 << 0;
 const DMA_TO_RAM: u64 = 1 << 1;
+/// The liveness register answers the bitwise complement of what was written.
+const LIVENESS_PROBE: u32 = 0x1234_5678;
 /// The device-side address of edu's own 4 KiB buffer.
 const DEVICE_BUFFER: u64 = 0x40000;
-/// The IO address of the `edu-buffer` window (the spec's `iova`).
-const WINDOW_IOVA: u64 = 0x0010_0000;
-/// An IO address outside the window: the IOMMU must block it.
+/// An IO address far outside any DMA window: the IOMMU must block it.
 const OUTSIDE_IOVA: u64 = 0x7f0_0000;
-/// Bytes per DMA.
+/// Bytes per DMA: eight words.
 const LENGTH: u64 = 64;
-/// Yields while waiting for a DMA (edu finishes after 100 ms of virtual time).
-const DMA_WAIT_YIELDS: u32 = 2_000_000;
+/// edu finishes a DMA on a 100 ms timer of QEMU's virtual clock; wait up to
+/// ten times that.
+const DMA_TIMEOUT: Duration = Duration::from_secs(1);
+/// How often to look at the DMA command register while waiting.
+const DMA_POLL: Duration = Duration::from_millis(1);
 
-fn register(offset: u64) -> u64 {
-    caps::EDU_BAR0.vaddr + offset
-}
-
-fn write64(offset: u64, value: u64) {
-    // SAFETY: EDU_BAR0 maps edu's register page uncached read-write; the
-    // offsets are edu's DMA registers, which take 64-bit accesses.
-    unsafe { core::ptr::write_volatile(register(offset) as *mut u64, value) }
-}
-
-fn read64(offset: u64) -> u64 {
-    // SAFETY: as for `write64`.
-    unsafe { core::ptr::read_volatile(register(offset) as *const u64) }
-}
-
-fn dma(source: u64, destination: u64, command: u64) -> bool {
-    write64(DMA_SOURCE, source);
-    write64(DMA_DESTINATION, destination);
-    write64(DMA_COUNT, LENGTH);
-    write64(DMA_COMMAND, command | DMA_START);
-    for _ in 0..DMA_WAIT_YIELDS {
-        if read64(DMA_COMMAND) & DMA_START == 0 {
-            return true;
+fn dma(edu: &RegisterBlock, source: u64, destination: u64, command: u64) -> bool {
+    edu.write(DMA_SOURCE, source);
+    edu.write(DMA_DESTINATION, destination);
+    edu.write(DMA_COUNT, LENGTH);
+    edu.write(DMA_COMMAND, command | DMA_START);
+    let deadline = Instant::now() + DMA_TIMEOUT;
+    while edu.read(DMA_COMMAND) & DMA_START != 0 {
+        if deadline.has_passed() {
+            return false;
         }
-        syscall::yield_now();
+        component::sleep(DMA_POLL);
     }
-    false
-}
-
-fn write32(offset: u64, value: u32) {
-    // SAFETY: as for `write64`; edu's interrupt registers are 32 bits wide.
-    unsafe { core::ptr::write_volatile(register(offset) as *mut u32, value) }
-}
-
-fn read32(offset: u64) -> u32 {
-    // SAFETY: as for `write64`.
-    unsafe { core::ptr::read_volatile(register(offset) as *const u32) }
+    true
 }
 
 /// Raises edu's interrupt and waits (bounded) for it on the notification bit
 /// the spec gave it; clears it in the device, then acknowledges the handler.
-fn interrupt_round_trip() -> bool {
-    let handler: IrqHandler = Cap::from_cptr(u64::from(caps::EDU_IRQ.index()));
-    let _ = handler.irq_handler_ack();
-    write32(RAISE_INTERRUPT, 1);
-    let mut arrived = false;
-    for _ in 0..DMA_WAIT_YIELDS {
-        if component::poll() & caps::EDU_IRQ_BIT != 0 {
-            arrived = true;
-            break;
+fn interrupt_round_trip(edu: &RegisterBlock) -> bool {
+    let irq = caps::EDU_IRQ;
+    let _ = irq.handler.irq_handler_ack();
+    edu.write(RAISE_INTERRUPT, 1);
+    let deadline = Instant::now() + DMA_TIMEOUT;
+    let arrived = loop {
+        match component::wait_until(Some(deadline)) {
+            Wakeup::Signalled(bits) if bits & irq.bit != 0 => break true,
+            Wakeup::Signalled(_) => continue,
+            Wakeup::TimedOut => break false,
         }
-        syscall::yield_now();
-    }
-    write32(ACK_INTERRUPT, read32(INTERRUPT_STATUS));
-    let _ = handler.irq_handler_ack();
+    };
+    edu.write(ACK_INTERRUPT, edu.read(INTERRUPT_STATUS));
+    let _ = irq.handler.irq_handler_ack();
     arrived
 }
 
-fn buffer(offset: u64) -> *mut u8 {
-    (caps::EDU_BUFFER.vaddr + offset) as *mut u8
-}
-
 fn main(generation: u64) {
-    // SAFETY: as for `write64`; the liveness register is 32 bits wide.
-    let alive = unsafe {
-        core::ptr::write_volatile(register(LIVENESS) as *mut u32, 0x1234_5678);
-        core::ptr::read_volatile(register(LIVENESS) as *const u32)
-    };
+    let edu = RegisterBlock::of(caps::EDU_BAR0);
+    edu.write(LIVENESS, LIVENESS_PROBE);
     println!(
-        "edu-driver: generation {generation}; edu liveness answers {alive:#x} (expected {:#x})",
-        !0x1234_5678u32
+        "edu-driver: generation {generation}; edu liveness answers {:#x} (expected {:#x})",
+        edu.read(LIVENESS),
+        !LIVENESS_PROBE
     );
-    // SAFETY: EDU_BUFFER maps the 16 KiB window region read-write; offsets
-    // stay inside its first two pages.
-    let round_trip = unsafe {
-        for index in 0..LENGTH {
-            core::ptr::write_volatile(
-                buffer(index),
-                (index as u8).wrapping_mul(7).wrapping_add(generation as u8),
-            );
-            core::ptr::write_volatile(buffer(0x1000 + index), 0);
-        }
-        let out = dma(WINDOW_IOVA, DEVICE_BUFFER, 0);
-        let back = dma(DEVICE_BUFFER, WINDOW_IOVA + 0x1000, DMA_TO_RAM);
-        out && back
-            && (0..LENGTH).all(|i| {
-                core::ptr::read_volatile(buffer(i)) == core::ptr::read_volatile(buffer(0x1000 + i))
-            })
-    };
+    // The window's first page is what edu reads, its second what it writes.
+    let buffer = region::words64(caps::EDU_BUFFER);
+    let window = caps::EDU_DMA_EDU_BUFFER;
+    let words = (LENGTH / 8) as usize;
+    let half = 0x1000 / 8;
+    for index in 0..words {
+        let value = (index as u64).wrapping_mul(0x0101_0101_0101_0107) ^ generation;
+        buffer[index].store(value, Ordering::Relaxed);
+        buffer[half + index].store(0, Ordering::Relaxed);
+    }
+    let out = dma(&edu, window.iova, DEVICE_BUFFER, 0);
+    let back = dma(&edu, DEVICE_BUFFER, window.iova + 0x1000, DMA_TO_RAM);
+    let round_trip = out
+        && back
+        && (0..words)
+            .all(|i| buffer[i].load(Ordering::Relaxed) == buffer[half + i].load(Ordering::Relaxed));
     println!(
         "edu-driver: DMA round trip inside its window: {}",
         if round_trip { "ok" } else { "FAILED" }
     );
-    let interrupt = interrupt_round_trip();
+    let interrupt = interrupt_round_trip(&edu);
     println!(
         "edu-driver: edu's interrupt arrived on notification bit {:#x}: {}",
-        caps::EDU_IRQ_BIT,
+        caps::EDU_IRQ.bit,
         if interrupt { "ok" } else { "FAILED" }
     );
     if generation == 1 {
         println!("edu-driver: now programming a DMA to {OUTSIDE_IOVA:#x}, outside its window");
-        let _ = dma(DEVICE_BUFFER, OUTSIDE_IOVA, DMA_TO_RAM);
+        let _ = dma(&edu, DEVICE_BUFFER, OUTSIDE_IOVA, DMA_TO_RAM);
         println!("edu-driver: the stray DMA finished; whatever stopped it, it was not this driver");
     }
 }

@@ -1,7 +1,7 @@
 //! `pong` (tests/systems/two-components.toml): answers `ping`'s call, then
 //! borrows buffers over the `data` ring pair (ward-ring checks every
 //! descriptor against the pool, which pong may only read), reads each and
-//! gives it back, and signals `drained` when all 16 have been seen.
+//! gives it back, and signals `drained` when it has seen the whole pool.
 #![no_std]
 #![no_main]
 
@@ -10,20 +10,20 @@ mod caps {
     include!(concat!(env!("OUT_DIR"), "/pong.rs"));
 }
 
-use ward_ring::{Notify, PairEnd, PoolGeometry, RingPairParams, WaitDecision};
-use ward_userlib::{component, message, println, syscall};
+use ward_ring::WaitDecision;
+use ward_userlib::time::{Duration, Instant};
+use ward_userlib::{component, message, println, ring, syscall};
 
-ward_userlib::component!(main, caps::LAYOUT_HASH);
+ward_userlib::component!(main, caps);
 
-const ENTRIES: u32 = 16;
-const BUFFER_BYTES: u32 = 2048;
-const BUFFER_ALIGN: u32 = 64;
+/// How long pong waits for ping to set up the ring: ping does so right
+/// after its call, so this only bounds a broken run.
+const ATTACH_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn main(generation: u64) {
     println!("pong: generation {generation} up");
-    let endpoint = u64::from(caps::PING_PONG.index());
     // One call: answer and stop serving (the scenario needs only one).
-    match syscall::recv(endpoint) {
+    match caps::PING_PONG.recv() {
         Ok(call) => {
             println!(
                 "pong: call from badge {:#x}, label {}, argument {}",
@@ -36,13 +36,9 @@ fn main(generation: u64) {
         Err(e) => println!("pong: receive failed: {e}"),
     }
 
-    let pool = PoolGeometry::new(BUFFER_BYTES, ENTRIES, BUFFER_ALIGN).expect("pool geometry");
-    let params = RingPairParams::new(ENTRIES, pool).expect("ring parameters");
-    // Wait for ping's first doorbell: the region is initialised by then.
-    while component::wait() & caps::DATA_BIT == 0 {}
-    let region = ward_test_components::ring_region(caps::DATA_RING);
-    let mut end = match PairEnd::<_, 1>::attach_borrower(region, &params) {
-        Ok(end) => end,
+    let deadline = Instant::now() + ATTACH_TIMEOUT;
+    let (mut data, _) = match ring::attach_waiting(caps::DATA, generation, deadline) {
+        Ok(attached) => attached,
         Err(e) => {
             println!("pong: cannot attach to the data ring: {e:?}");
             return;
@@ -50,26 +46,25 @@ fn main(generation: u64) {
     };
     println!(
         "pong: attached to the data ring (generation {})",
-        end.generation()
+        data.pair.generation()
     );
+    let pool = data.pool.expect("pong maps the data pool");
+    let buffers = caps::DATA.pool_slots;
     let mut seen = 0;
     loop {
         loop {
-            match end.receive() {
+            match data.pair.receive() {
                 Ok(Some(buffer)) => {
-                    // SAFETY: ward-ring validated the buffer against the pool,
-                    // which is mapped read-only at DATA_POOL.vaddr.
-                    let text = unsafe {
-                        ward_test_components::bytes(
-                            caps::DATA_POOL.vaddr + u64::from(buffer.offset()),
-                            buffer.len() as usize,
-                        )
-                    };
-                    if seen == 0 || seen == ENTRIES - 1 {
-                        println!("pong: got '{}'", core::str::from_utf8(text).unwrap_or("?"));
+                    let mut text = [0u8; 64];
+                    let length = pool.read(&buffer, &mut text).unwrap_or(0);
+                    if seen == 0 || seen == buffers - 1 {
+                        println!(
+                            "pong: got '{}'",
+                            core::str::from_utf8(&text[..length]).unwrap_or("?")
+                        );
                     }
                     seen += 1;
-                    if end.send(buffer).is_err() {
+                    if data.pair.send(buffer).is_err() {
                         println!("pong: could not give a buffer back");
                     }
                 }
@@ -80,17 +75,14 @@ fn main(generation: u64) {
                 }
             }
         }
-        let released = end.release();
-        if end.publish() == Notify::Signal || released == Notify::Signal {
-            ward_test_components::signal(caps::DATA_SIGNAL.index());
-        }
-        if seen == ENTRIES {
+        data.flush();
+        if seen == buffers {
             break;
         }
-        if matches!(end.prepare_wait_incoming(1), Ok(WaitDecision::Sleep)) {
+        if matches!(data.pair.prepare_wait_incoming(1), Ok(WaitDecision::Sleep)) {
             let _ = component::wait();
         }
     }
     println!("pong: read and returned {seen} buffers; signalling drained");
-    ward_test_components::signal(caps::DRAINED.index());
+    let _ = caps::DRAINED.signal();
 }

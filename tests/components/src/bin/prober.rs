@@ -19,17 +19,17 @@ mod caps {
     include!(concat!(env!("OUT_DIR"), "/prober.rs"));
 }
 
-use ward_userlib::cap::{CNode, Endpoint};
+use ward_userlib::cap::Endpoint;
 use ward_userlib::{message, println, Cap, CapRights};
 
-ward_userlib::component!(main, caps::LAYOUT_HASH);
+ward_userlib::component!(main, caps);
 
 /// The empty reserved slot used as the destination of probing copies.
 const PROBE_DESTINATION: u64 = ward_sysspec::SLOT_RESERVED as u64;
 /// Depth of a CPtr in a component's CSpace.
 const DEPTH: u64 = 64;
-/// Where `victim` has its secret (its first automatic mapping).
-const VICTIM_SECRET_VADDR: u64 = 0x10_0000_0000;
+/// Where `victim` has its secret: its first automatic mapping.
+const VICTIM_SECRET_VADDR: u64 = ward_sysspec::AUTO_MAP_BASE;
 /// The physical address of q35's PCI configuration window, tried as a
 /// virtual address: nothing maps device registers for the prober.
 const DEVICE_ADDRESS: u64 = 0xb000_0000;
@@ -38,18 +38,18 @@ const RTC_PORT: u16 = 0x70;
 
 fn given(slot: u32) -> bool {
     [
-        ward_sysspec::SLOT_TCB,
-        ward_sysspec::SLOT_CNODE,
-        ward_sysspec::SLOT_VSPACE,
-        ward_sysspec::SLOT_CONSOLE,
-        ward_sysspec::SLOT_NOTIFICATION,
-        caps::PROBE_AREA.slot.index(),
+        caps::TCB.cptr(),
+        caps::CNODE.cptr(),
+        caps::VSPACE.cptr(),
+        caps::CONSOLE.cptr(),
+        caps::NOTIFICATION.cptr(),
+        caps::PROBE_AREA.frames().cptr(),
     ]
-    .contains(&slot)
+    .contains(&u64::from(slot))
 }
 
 fn probe_slots() {
-    let cnode: CNode = Cap::from_cptr(u64::from(caps::CNODE.index()));
+    let cnode = caps::CNODE;
     let mut holding = 0;
     let mut empty = 0;
     for slot in 0..ward_sysspec::MAX_SLOTS {
@@ -102,13 +102,13 @@ fn main(generation: u64) {
             probe_slots();
             println!("prober: writing to its read-only region");
             // SAFETY: deliberately faulting: the region is mapped read-only.
-            unsafe { core::ptr::write_volatile(caps::PROBE_AREA.vaddr as *mut u8, 1) };
+            unsafe { core::ptr::write_volatile(caps::PROBE_AREA.vaddr() as *mut u8, 1) };
         }
         2 => {
             let seen = read(VICTIM_SECRET_VADDR);
             println!("prober: victim's secret address shows {seen:#x} here (its own region, not the secret 0x5a)");
             println!("prober: reading past the end of its mapping");
-            let _ = read(caps::PROBE_AREA.vaddr + caps::PROBE_AREA.size);
+            let _ = read(caps::PROBE_AREA.vaddr() + caps::PROBE_AREA.size());
         }
         3 => {
             println!("prober: reading IO port {RTC_PORT:#x}");

@@ -1,6 +1,7 @@
-//! `sleeper` (tests/systems/hang.toml): signals its heartbeat for a while,
-//! then hangs (spins without signalling), so that the supervisor finds it
-//! hung and restarts it.
+//! `sleeper` (tests/systems/hang.toml): idles for a while — its waits keep
+//! its heartbeat going, so the supervisor must not take it for hung — then
+//! hangs (spins without waiting or signalling), so that the supervisor finds
+//! it hung and restarts it.
 #![no_std]
 #![no_main]
 
@@ -9,19 +10,20 @@ mod caps {
     include!(concat!(env!("OUT_DIR"), "/sleeper.rs"));
 }
 
-use ward_userlib::{component, println, syscall};
+use ward_userlib::{component, println};
 
-ward_userlib::component!(main, caps::LAYOUT_HASH);
-
-/// Heartbeats before hanging: enough to span several supervisor ticks.
-const BEATS: u32 = 20_000;
+ward_userlib::component!(main, caps);
 
 fn main(generation: u64) {
-    println!("sleeper: generation {generation} up, beating");
-    for _ in 0..BEATS {
-        component::heartbeat();
-        syscall::yield_now();
-    }
+    let period = caps::HEARTBEAT_PERIOD.expect("sleeper has a heartbeat");
+    // Idle for several heartbeat periods: nothing but the runtime's
+    // heartbeats wakes it.
+    let idle = period * 5;
+    println!(
+        "sleeper: generation {generation} up, idle for {} ms",
+        idle.as_millis()
+    );
+    component::sleep(idle);
     println!("sleeper: generation {generation} stops its heartbeat and spins");
     loop {
         core::hint::spin_loop();

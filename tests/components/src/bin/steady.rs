@@ -1,7 +1,8 @@
-//! `steady` (tests/systems/restart.toml): consumes the `feed` ring from
+//! `steady` (tests/systems/restart.toml): borrows from the `feed` ring of
 //! `crasher`. When a signal comes, it compares crasher's generation on the
-//! status page with the one it knew; on a change it resynchronises the ring
-//! (drops whatever the dead instance left) and keeps working.
+//! status page with the ring generation it is attached to; on a change it
+//! attaches afresh (dropping whatever the dead instance left) and keeps
+//! working.
 #![no_std]
 #![no_main]
 
@@ -10,25 +11,20 @@ mod caps {
     include!(concat!(env!("OUT_DIR"), "/steady.rs"));
 }
 
-use ward_test_components::SimpleRing;
 use ward_userlib::component::StatusPage;
-use ward_userlib::println;
+use ward_userlib::ring::{self, ChannelEnd};
+use ward_userlib::{component, println};
 
-ward_userlib::component!(main, caps::LAYOUT_HASH);
-
-const ENTRIES: u32 = 8;
-/// The feed ring carries no pool bytes: descriptors hold a generation.
-const NO_POOL: u32 = u32::MAX;
+ward_userlib::component!(main, caps);
 
 fn main(generation: u64) {
     println!("steady: generation {generation} up");
-    let ring = SimpleRing::new(caps::FEED_RING.vaddr, ENTRIES);
     let status = StatusPage::mapped();
     let mut known = status.generation_of("crasher").unwrap_or(0);
+    let mut feed: Option<ChannelEnd> = None;
     let mut events = 0u32;
     loop {
-        let bits = ward_userlib::component::wait();
-        if bits & caps::FEED_BIT == 0 {
+        if component::wait() & caps::FEED_BIT == 0 {
             continue;
         }
         events += 1;
@@ -37,8 +33,33 @@ fn main(generation: u64) {
             println!("steady: crasher restarted (generation {known} -> {now}); resynchronising the feed ring");
             known = now;
         }
-        while let Ok(Some((value, _))) = ring.pop(NO_POOL) {
-            println!("steady: fed by crasher generation {value}; still working ({events} signals so far)");
+        // Attach to the instance that is running now; a region still set up
+        // by an older instance is left until the new one rings.
+        if feed.as_ref().is_none_or(|f| f.pair.generation() != now) {
+            feed = ring::attach(caps::FEED, generation)
+                .ok()
+                .filter(|f| f.pair.generation() == now);
+        }
+        let Some(end) = feed.as_mut() else { continue };
+        loop {
+            match end.pair.receive() {
+                Ok(Some(buffer)) => {
+                    println!(
+                        "steady: fed by crasher generation {}; still working ({events} signals so far)",
+                        buffer.cookie()
+                    );
+                    let _ = end.pair.send(buffer);
+                }
+                Ok(None) => break,
+                Err(e) => {
+                    println!("steady: the feed ring is broken ({e:?}); waiting for a new instance");
+                    feed = None;
+                    break;
+                }
+            }
+        }
+        if let Some(end) = feed.as_mut() {
+            end.flush();
         }
     }
 }

@@ -1,7 +1,7 @@
 //! `victim` (tests/systems/least-privilege.toml): holds a secret region
-//! filled with 0x5a and checks it while the prober does its worst; once the
-//! prober is done (its fifth generation) it reports whether the secret is
-//! intact.
+//! filled with a pattern and checks it while the prober does its worst;
+//! once the prober is done (its fifth generation) it reports whether the
+//! secret is intact.
 #![no_std]
 #![no_main]
 
@@ -10,21 +10,23 @@ mod caps {
     include!(concat!(env!("OUT_DIR"), "/victim.rs"));
 }
 
+use core::sync::atomic::Ordering;
 use ward_userlib::component::StatusPage;
-use ward_userlib::{println, syscall};
+use ward_userlib::time::Duration;
+use ward_userlib::{component, println, region};
 
-ward_userlib::component!(main, caps::LAYOUT_HASH);
+ward_userlib::component!(main, caps);
 
-/// The byte the root task filled the secret with (the spec's `fill`).
-const PATTERN: u8 = 0x5a;
 /// The prober's generation that only reports.
 const PROBER_DONE_GENERATION: u32 = 5;
+/// How often the victim looks at its secret while the prober works.
+const CHECK_EVERY: Duration = Duration::from_millis(2);
 
 fn intact() -> bool {
-    // SAFETY: the secret region is mapped read-write at SECRET.vaddr.
-    let bytes =
-        unsafe { ward_test_components::bytes(caps::SECRET.vaddr, caps::SECRET.size as usize) };
-    bytes.iter().all(|&b| b == PATTERN)
+    let pattern = u64::from_le_bytes([caps::SECRET_FILL; 8]);
+    region::words64(caps::SECRET)
+        .iter()
+        .all(|word| word.load(Ordering::Relaxed) == pattern)
 }
 
 fn main(generation: u64) {
@@ -43,6 +45,6 @@ fn main(generation: u64) {
             );
             return;
         }
-        syscall::yield_now();
+        component::sleep(CHECK_EVERY);
     }
 }

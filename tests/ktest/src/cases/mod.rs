@@ -17,6 +17,7 @@ mod ipc;
 mod notification;
 mod sched;
 mod tcb;
+mod timeouts;
 mod untyped;
 mod vspace;
 
@@ -28,6 +29,7 @@ pub static ALL: &[&[Case]] = &[
     tcb::CASES,
     ipc::CASES,
     notification::CASES,
+    timeouts::CASES,
     fault::CASES,
     sched::CASES,
     errors::CASES,

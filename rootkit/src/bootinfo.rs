@@ -4,11 +4,12 @@
 use ward_abi::bootinfo::{slots, BootInfo, SlotRegion, UntypedDesc};
 use ward_abi::layout::ROOT_BOOTINFO_VADDR;
 
-use crate::cap::{self, Cap};
+use ward_userlib::cap::{self, Cap};
 
 /// The boot-info block the kernel mapped for the root task, checked.
 /// Panics if `argument` (the root task's `rdi`) is not the boot-info
-/// address or the block's magic or version is wrong.
+/// address or the block's magic or version is wrong. Also sets the clock's
+/// rate (`ward_userlib::time`) to the one the kernel calibrated.
 pub fn boot_info(argument: u64) -> &'static BootInfo {
     assert_eq!(
         argument, ROOT_BOOTINFO_VADDR,
@@ -19,6 +20,7 @@ pub fn boot_info(argument: u64) -> &'static BootInfo {
     // the block is plain data, aligned, and every bit pattern is valid.
     let info = unsafe { &*(ROOT_BOOTINFO_VADDR as *const BootInfo) };
     assert!(info.is_valid(), "boot info has a wrong magic or version");
+    ward_userlib::time::set_tsc_hz(info.platform.tsc_hz);
     info
 }
 

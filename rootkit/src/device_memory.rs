@@ -10,7 +10,7 @@ use heapless::Vec;
 use ward_abi::bootinfo::BootInfo;
 
 use crate::bootinfo::{untypeds, SlotAllocator};
-use crate::cap::{CNode, Cap, Frame4K, ObjectType, Untyped};
+use ward_userlib::cap::{CNode, Cap, Frame4K, ObjectType, Untyped};
 
 /// log2 of the page a piece is split down to.
 const PAGE_BITS: u32 = 12;

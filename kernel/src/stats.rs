@@ -1,0 +1,66 @@
+//! The kernel's statistics page (`ward_abi::kstats`): counters kept in one
+//! page of boot memory that the root task holds as a read-only frame.
+//!
+//! The page is allocated when the root task is built; until then (and if
+//! it could not be allocated) counting does nothing.
+use crate::arch::x86_64::paging::phys_to_virt;
+use core::sync::atomic::{AtomicU64, Ordering};
+use ward_abi::kstats::{word, KSTATS_MAGIC, KSTATS_VERSION, VECTORS};
+
+/// Kernel-virtual address of the page (0 = none yet).
+static PAGE: AtomicU64 = AtomicU64::new(0);
+
+fn counter(index: usize) -> Option<&'static AtomicU64> {
+    let page = PAGE.load(Ordering::Relaxed);
+    if page == 0 || index >= 4096 / 8 {
+        return None;
+    }
+    // SAFETY: `page` is the kernel-virtual address of a zeroed 4 KiB page of
+    // boot memory that only this module writes (the root task's frame cap is
+    // read-only), `index` is inside it, and an aligned u64 is a valid AtomicU64.
+    Some(unsafe { &*((page as *const AtomicU64).add(index)) })
+}
+
+/// Takes the zeroed page at `paddr` as the statistics page.
+pub fn init(paddr: u64, tsc_hz: u64) {
+    PAGE.store(phys_to_virt(paddr) as u64, Ordering::Relaxed);
+    if let Some(c) = counter(word::TSC_HZ) {
+        c.store(tsc_hz, Ordering::Relaxed);
+    }
+    if let Some(c) = counter(1) {
+        c.store(u64::from(KSTATS_VERSION), Ordering::Relaxed);
+    }
+    if let Some(c) = counter(word::MAGIC) {
+        c.store(KSTATS_MAGIC, Ordering::Release);
+    }
+}
+
+fn add(index: usize, amount: u64) {
+    if let Some(c) = counter(index) {
+        c.fetch_add(amount, Ordering::Relaxed);
+    }
+}
+
+pub fn count_interrupt(vector: u64) {
+    if (vector as usize) < VECTORS {
+        add(word::INTERRUPTS + vector as usize, 1);
+    }
+}
+pub fn count_timer_tick() {
+    add(word::TIMER_TICKS, 1);
+}
+pub fn count_syscall() {
+    add(word::SYSCALLS, 1);
+}
+pub fn count_signal() {
+    add(word::SIGNALS, 1);
+}
+pub fn count_timeout() {
+    add(word::TIMEOUTS, 1);
+}
+pub fn count_context_switch() {
+    add(word::CONTEXT_SWITCHES, 1);
+}
+pub fn add_idle(ticks: u64) {
+    add(word::IDLE_TSC, ticks);
+}
