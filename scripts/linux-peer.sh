@@ -138,7 +138,9 @@ mkdir -p "$image" "$staging/bin" "$staging/lib/modules"
 u8_at() { od -An -tu1 -j "$2" -N1 "$1" | tr -d ' '; }
 u32_at() { od -An -tu4 -j "$2" -N4 "$1" | tr -d ' '; }
 vmlinux="$image/kernel.elf"
-if [ ! -s "$vmlinux" ] || [ "$bzimage" -nt "$vmlinux" ]; then
+# Which package the unpacked kernel came from: a different choice unpacks again.
+kernel_from="${versions[0]}"
+if [ ! -s "$vmlinux" ] || [ "$(cat "$image/kernel.from" 2>/dev/null)" != "$kernel_from" ]; then
     [ "$(od -An -c -j $((0x202)) -N4 "$bzimage" | tr -d ' ')" = "HdrS" ] || die "$bzimage is not a bzImage"
     setup_sects="$(u8_at "$bzimage" $((0x1f1)))"
     [ "$setup_sects" -ne 0 ] || setup_sects=4
@@ -150,6 +152,7 @@ if [ ! -s "$vmlinux" ] || [ "$bzimage" -nt "$vmlinux" ]; then
         | xz -dc --single-stream > "$vmlinux.tmp" || die "cannot unpack the kernel from $bzimage"
     [ "$(od -An -c -N4 "$vmlinux.tmp" | tr -d ' ')" = '177ELF' ] || die "the unpacked kernel is not an ELF file"
     mv "$vmlinux.tmp" "$vmlinux"
+    echo "$kernel_from" > "$image/kernel.from"
 fi
 
 # --- the NIC driver and what it depends on, in load order -------------------------------------

@@ -35,21 +35,21 @@ fn guest_mac() -> EthernetAddress {
     EthernetAddress(GUEST_MAC)
 }
 
-/// An IPv4/UDP frame from the generator.
+/// An IPv4/UDP frame from `src` (a MAC and an address) to `dst`.
 fn udp_frame(
-    dst_mac: EthernetAddress,
-    dst_ip: Ipv4Address,
+    src: (EthernetAddress, Ipv4Address),
+    dst: (EthernetAddress, Ipv4Address),
     udp: UdpRepr,
     payload: &[u8],
 ) -> Vec<u8> {
     let eth = EthernetRepr {
-        src_addr: GENERATOR_MAC,
-        dst_addr: dst_mac,
+        src_addr: src.0,
+        dst_addr: dst.0,
         ethertype: EthernetProtocol::Ipv4,
     };
     let ip = Ipv4Repr {
-        src_addr: GATEWAY_IP,
-        dst_addr: dst_ip,
+        src_addr: src.1,
+        dst_addr: dst.1,
         next_header: IpProtocol::Udp,
         payload_len: udp.header_len() + payload.len(),
         hop_limit: 64,
@@ -61,14 +61,17 @@ fn udp_frame(
     ip.emit(&mut packet, &checksums());
     udp.emit(
         &mut UdpPacket::new_unchecked(packet.payload_mut()),
-        &IpAddress::Ipv4(GATEWAY_IP),
-        &IpAddress::Ipv4(dst_ip),
+        &IpAddress::Ipv4(src.1),
+        &IpAddress::Ipv4(dst.1),
         payload.len(),
         |p| p.copy_from_slice(payload),
         &checksums(),
     );
     buf
 }
+
+/// The generator's own MAC and address, the source of everything it sends.
+const GENERATOR: (EthernetAddress, Ipv4Address) = (GENERATOR_MAC, GATEWAY_IP);
 
 /// A UDP echo test frame to the guest, tagged with a step and a sequence number.
 pub fn test_frame(step: u32, seq: u64) -> Vec<u8> {
@@ -77,8 +80,8 @@ pub fn test_frame(step: u32, seq: u64) -> Vec<u8> {
     payload[4..8].copy_from_slice(&step.to_le_bytes());
     payload[8..16].copy_from_slice(&seq.to_le_bytes());
     udp_frame(
-        guest_mac(),
-        GUEST_IP,
+        GENERATOR,
+        (guest_mac(), GUEST_IP),
         UdpRepr {
             src_port: GENERATOR_PORT,
             dst_port: ECHO_PORT,
@@ -227,8 +230,8 @@ fn dhcp(data: &[u8]) -> Received {
         return Received::Other;
     }
     Received::NeedsReply(udp_frame(
-        EthernetAddress::BROADCAST,
-        Ipv4Address::BROADCAST,
+        GENERATOR,
+        (EthernetAddress::BROADCAST, Ipv4Address::BROADCAST),
         UdpRepr {
             src_port: DHCP_SERVER_PORT,
             dst_port: DHCP_CLIENT_PORT,
@@ -249,33 +252,12 @@ mod tests {
         dst_port: u16,
         payload: &[u8],
     ) -> Vec<u8> {
-        let udp = UdpRepr { src_port, dst_port };
-        let eth = EthernetRepr {
-            src_addr: guest_mac(),
-            dst_addr: dst_mac,
-            ethertype: EthernetProtocol::Ipv4,
-        };
-        let ip = Ipv4Repr {
-            src_addr: GUEST_IP,
-            dst_addr: dst_ip,
-            next_header: IpProtocol::Udp,
-            payload_len: 8 + payload.len(),
-            hop_limit: 64,
-        };
-        let mut buf = vec![0u8; 14 + 20 + ip.payload_len];
-        let mut frame = EthernetFrame::new_unchecked(&mut buf[..]);
-        eth.emit(&mut frame);
-        let mut packet = Ipv4Packet::new_unchecked(frame.payload_mut());
-        ip.emit(&mut packet, &checksums());
-        udp.emit(
-            &mut UdpPacket::new_unchecked(packet.payload_mut()),
-            &IpAddress::Ipv4(GUEST_IP),
-            &IpAddress::Ipv4(dst_ip),
-            payload.len(),
-            |p| p.copy_from_slice(payload),
-            &checksums(),
-        );
-        buf
+        udp_frame(
+            (guest_mac(), GUEST_IP),
+            (dst_mac, dst_ip),
+            UdpRepr { src_port, dst_port },
+            payload,
+        )
     }
 
     #[test]

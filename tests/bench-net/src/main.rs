@@ -86,22 +86,6 @@ struct Sizes {
 
 const MIB: u64 = 1024 * 1024;
 
-/// What a timed boot measures, and what a boot under icount counts.
-const TIMED_METRICS: [Metric; 7] = [
-    Metric::Boot,
-    Metric::UdpRttMedian,
-    Metric::UdpRttP99,
-    Metric::TcpRtt,
-    Metric::HostToGuest,
-    Metric::GuestToHost,
-    Metric::Http,
-];
-const COUNTED_METRICS: [Metric; 3] = [
-    Metric::InstructionsUdpEcho,
-    Metric::InstructionsTcpIn,
-    Metric::InstructionsTcpOut,
-];
-
 impl Sizes {
     fn full() -> Sizes {
         Sizes {
@@ -183,6 +167,15 @@ fn progress(text: &str) {
     eprintln!("bench-net: ... {text}");
 }
 
+/// A guest that answered, with its host forwards.
+struct Ready {
+    guest: Guest,
+    forwards: Forwards,
+    /// From QEMU's start to the first UDP echo reply.
+    seconds: f64,
+    capture: Option<PathBuf>,
+}
+
 struct Bench {
     root: PathBuf,
     images: Images,
@@ -199,11 +192,11 @@ impl Bench {
 
     /// A boot that never answered: Ward is then not available for the rest of the run; for
     /// Linux (which must always answer) the boot's metrics fail with the reason.
-    fn not_ready(&mut self, config: Config, metrics: &[Metric], why: String) {
+    fn not_ready(&mut self, config: Config, counted: bool, why: String) {
         match config.system {
             System::Ward => self.results.set_unavailable(config.name, why),
             System::Linux => {
-                for &m in metrics {
+                for m in Metric::ALL.into_iter().filter(|m| m.counted() == counted) {
                     self.results.fail(config.name, m, why.clone());
                 }
             }
@@ -233,34 +226,65 @@ impl Bench {
         }
     }
 
-    /// One timed boot: readiness, round trips, transfers.
-    fn timed(&mut self, config: Config, round: usize) {
+    /// Boots `config` on the user network (under icount and with a wire capture when
+    /// `counted`) and waits for its UDP echo; when it does not answer, records why.
+    fn start_ready(&mut self, config: Config, round: usize, counted: bool) -> Option<Ready> {
         if self.skipped(config) {
-            return;
+            return None;
         }
+        let kind = if counted { "icount" } else { "timed" };
         let forwards = match Forwards::pick() {
             Ok(f) => f,
             Err(e) => {
-                return self
-                    .results
-                    .set_unavailable(config.name, format!("no free host ports: {e}"))
+                self.not_ready(config, counted, format!("no free host ports: {e}"));
+                return None;
             }
         };
-        let boot = self.boot(config, Network::User(forwards), "timed", round);
+        let mut boot = self.boot(config, Network::User(forwards), kind, round);
+        if counted {
+            let capture = self
+                .out
+                .join(format!("{}-{kind}-{round}.pcap", config.name));
+            let _ = fs::remove_file(&capture);
+            boot.icount = true;
+            boot.capture = Some(capture);
+        }
         progress(&format!(
-            "round {}: {} (timed), console in {}",
+            "round {}: {} ({kind}), console in {}",
             round + 1,
             config.name,
             boot.log.display()
         ));
-        let mut guest = match Guest::start(&self.root, &self.images, &boot) {
-            Ok(g) => g,
-            Err(e) => return self.results.set_unavailable(config.name, e),
-        };
-        match wait_udp_ready(&mut guest, config, forwards.udp_echo) {
-            Ok(seconds) => self.results.add(config.name, Metric::Boot, seconds),
-            Err(why) => return self.not_ready(config, &TIMED_METRICS, why),
+        let outcome = Guest::start(&self.root, &self.images, &boot).and_then(|mut guest| {
+            let seconds = wait_udp_ready(&mut guest, config, forwards.udp_echo)?;
+            Ok((guest, seconds))
+        });
+        match outcome {
+            Ok((guest, seconds)) => Some(Ready {
+                guest,
+                forwards,
+                seconds,
+                capture: boot.capture,
+            }),
+            Err(why) => {
+                self.not_ready(config, counted, why);
+                None
+            }
         }
+    }
+
+    /// One timed boot: readiness, round trips, transfers.
+    fn timed(&mut self, config: Config, round: usize) {
+        let Some(Ready {
+            guest: _guest,
+            forwards,
+            seconds,
+            ..
+        }) = self.start_ready(config, round, false)
+        else {
+            return;
+        };
+        self.results.add(config.name, Metric::Boot, seconds);
         let deadline = || Instant::now() + limits::MEASUREMENT;
         let name = config.name;
         match clients::udp_rtts(
@@ -337,37 +361,15 @@ impl Bench {
 
     /// One boot under icount: instructions per UDP echo and per TCP data segment each way.
     fn counted(&mut self, config: Config, round: usize) {
-        if self.skipped(config) {
+        let Some(Ready {
+            mut guest,
+            forwards,
+            capture: Some(capture),
+            ..
+        }) = self.start_ready(config, round, true)
+        else {
             return;
-        }
-        let forwards = match Forwards::pick() {
-            Ok(f) => f,
-            Err(e) => {
-                return self
-                    .results
-                    .set_unavailable(config.name, format!("no free host ports: {e}"))
-            }
         };
-        let capture = self
-            .out
-            .join(format!("{}-icount-{round}.pcap", config.name));
-        let _ = fs::remove_file(&capture);
-        let mut boot = self.boot(config, Network::User(forwards), "icount", round);
-        boot.icount = true;
-        boot.capture = Some(capture.clone());
-        progress(&format!(
-            "round {}: {} (icount), console in {}",
-            round + 1,
-            config.name,
-            boot.log.display()
-        ));
-        let mut guest = match Guest::start(&self.root, &self.images, &boot) {
-            Ok(g) => g,
-            Err(e) => return self.results.set_unavailable(config.name, e),
-        };
-        if let Err(why) = wait_udp_ready(&mut guest, config, forwards.udp_echo) {
-            return self.not_ready(config, &COUNTED_METRICS, why);
-        }
         let name = config.name;
         let counters_at = Forwards::addr(forwards.counters);
         let deadline = || Instant::now() + limits::MEASUREMENT;

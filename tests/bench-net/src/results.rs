@@ -71,6 +71,11 @@ impl Metric {
         }
     }
 
+    /// Counted under icount (instructions) rather than timed.
+    pub fn counted(self) -> bool {
+        self.unit() == "instructions"
+    }
+
     pub fn better(self) -> Better {
         match self {
             Metric::HostToGuest | Metric::GuestToHost | Metric::Http => Better::Higher,
