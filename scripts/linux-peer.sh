@@ -78,7 +78,10 @@ deb_of() {
     if [ -z "$found" ]; then
         ensure_lists "$package"
         say "downloading $package"
-        (cd "$debs" && apt-get download -q "$package" >&2) || die "apt-get download $package failed"
+        # As root, apt would hand the download to its sandbox user, who cannot write here.
+        local sandbox=()
+        [ "$(id -u)" -ne 0 ] || sandbox=(-o APT::Sandbox::User=root)
+        (cd "$debs" && apt-get download -q "${sandbox[@]}" "$package" >&2) || die "apt-get download $package failed"
         found="$(find "$debs" -maxdepth 1 -name "${package}_*.deb" | sort | tail -n 1)"
         [ -n "$found" ] || die "apt-get download $package left no .deb in $debs"
     fi
