@@ -157,7 +157,7 @@ impl RegisterBlock {
     }
 
     fn address<W: Width>(&self, register: Register<W>) -> usize {
-        let fits = register.offset % W::BYTES == 0
+        let fits = register.offset.is_multiple_of(W::BYTES)
             && register
                 .offset
                 .checked_add(W::BYTES)

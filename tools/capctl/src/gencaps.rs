@@ -156,7 +156,7 @@ pub fn body(sys: &System, l: &ComponentLayout, ci: usize) -> String {
                 )
             }
             CapKind::Notification
-                if matches!(ring_of_signal(sys, ci, cap), Some(_)) =>
+                if ring_of_signal(sys, ci, cap).is_some() =>
             {
                 continue; // part of its ring's constant
             }
