@@ -20,6 +20,7 @@
 
 mod devices;
 mod faults;
+mod inject;
 mod pci;
 mod report;
 mod resources;
@@ -220,6 +221,14 @@ fn run_system(info: &'static BootInfo) {
         report::print_dump(&system);
     }
     println!("{READY_LINE}");
+    match inject::parse(&system, info.root_cmdline()) {
+        Ok(Some(campaign)) => {
+            let target = system.name(campaign.target());
+            system.injector = Some(inject::Injector::new(campaign, target));
+        }
+        Ok(None) => {}
+        Err(e) => println!("ward: {e}; no faults will be injected"),
+    }
     let limits = supervisor::Limits {
         exit_after_ticks: exit_after_ms
             .div_ceil(supervisor::TICK_US / 1000)

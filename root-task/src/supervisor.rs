@@ -22,6 +22,7 @@ use ward_userlib::ipc_buffer::IpcBuffer;
 use ward_userlib::message::{self, received_word};
 use ward_userlib::{println, syscall, Cap, CapRights};
 
+use crate::inject::Detector;
 use crate::resources::DEPTH;
 use crate::system::{State, System, TICK_BIT};
 
@@ -170,7 +171,10 @@ enum Outcome {
 
 /// Decides the component's fate after a fault (`ward_sysspec::policy`) and
 /// prepares it: held components are suspended, restarting ones torn down.
-fn apply_policy(system: &mut System, index: usize) -> Outcome {
+fn apply_policy(system: &mut System, index: usize, detector: Detector) -> Outcome {
+    if let Some(injector) = system.injector.as_mut() {
+        injector.detected(index, detector);
+    }
     let component = system.spec.components[index];
     let now = system.tick;
     let ran_us = now.saturating_sub(system.instances[index].started_tick) * TICK_US;
@@ -313,9 +317,15 @@ fn handle_fault(system: &mut System, index: usize, fault: Fault) {
         ),
         other => write!(line, "{name}: {other}; "),
     };
+    let detector = match fault {
+        Fault::VmFault { .. } => Detector::Mmu,
+        Fault::UserException { .. } if instance.panic_len > 0 => Detector::Panic,
+        Fault::UserException { .. } => Detector::Cpu,
+        _ => Detector::Kernel,
+    };
     // No reply: the thread stays blocked on its fault until the policy
     // suspends it (tear-down or hold), which also drops the reply capability.
-    let outcome = apply_policy(system, index);
+    let outcome = apply_policy(system, index, detector);
     print_outcome(line, &outcome, max);
 }
 
@@ -350,7 +360,7 @@ fn handle_dma_faults(system: &mut System, bits: u64) {
             match driver {
                 Some(d) if system.instances[d].state == State::Running => {
                     let max = system.spec.components[d].max_restarts.get();
-                    let outcome = apply_policy(system, d);
+                    let outcome = apply_policy(system, d, Detector::Iommu);
                     print_outcome(line, &outcome, max);
                 }
                 _ => println!("{}its driver is not running", line.as_str()),
@@ -407,7 +417,7 @@ fn handle_tick(system: &mut System) {
                         component.heartbeat_us.get() / 1000
                     );
                     let max = component.max_restarts.get();
-                    let outcome = apply_policy(system, index);
+                    let outcome = apply_policy(system, index, Detector::Heartbeat);
                     print_outcome(line, &outcome, max);
                 }
             }
@@ -478,6 +488,15 @@ pub fn run(system: &mut System, clock: Option<&Clock>, limits: Limits) {
                     clock.acknowledge();
                 }
                 handle_tick(system);
+                if let Some(mut injector) = system.injector.take() {
+                    injector.tick(system);
+                    let finished = injector.finished();
+                    if finished {
+                        injector.print_summary();
+                        syscall::debug_exit(0);
+                    }
+                    system.injector = Some(injector);
+                }
                 if limits.exit_after_ticks != 0 && system.tick >= limits.exit_after_ticks {
                     crate::report::print_summary(system);
                     return;

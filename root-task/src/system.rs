@@ -191,6 +191,39 @@ pub struct Instance {
     pub build_cycles: u64,
     pub panic_text: [u8; 120],
     pub panic_len: usize,
+    /// Where the program's segments and stack lie and which frames hold them.
+    pub segments: Vec<Segment, MAX_SEGMENTS>,
+}
+
+/// Program segments (and the stack) a component may have.
+pub const MAX_SEGMENTS: usize = 8;
+
+/// What a segment of a component's memory holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SegmentKind {
+    Text,
+    ReadOnly,
+    Data,
+    Stack,
+}
+
+/// A run of a component's pages and the root slots of their frames (the
+/// frame of page `i` is in slot `first_frame + i`).
+#[derive(Clone, Copy, Debug)]
+pub struct Segment {
+    pub vaddr: u64,
+    pub pages: u64,
+    pub first_frame: u64,
+    pub kind: SegmentKind,
+}
+
+impl Segment {
+    /// The frame slot and offset of `vaddr`, if the segment holds it.
+    pub fn locate(&self, vaddr: u64) -> Option<(u64, usize)> {
+        let offset = vaddr.checked_sub(self.vaddr)?;
+        (offset < self.pages * 4096)
+            .then(|| (self.first_frame + offset / 4096, (offset % 4096) as usize))
+    }
 }
 
 impl Instance {
@@ -229,6 +262,8 @@ pub struct System<'a> {
     pub tsc_hz: u64,
     /// An empty root slot for short-lived copies (badged signals, audit probes).
     pub scratch_slot: u64,
+    /// The fault-injection campaign, when the root task's arguments ask for one.
+    pub injector: Option<crate::inject::Injector>,
     pub tick: u64,
 }
 
@@ -317,6 +352,7 @@ impl<'a> System<'a> {
             status: unsafe { StatusPage::at(status_vaddr) },
             tsc_hz: info.platform.tsc_hz,
             scratch_slot,
+            injector: None,
             tick: 0,
         };
         system.make_regions()?;
@@ -421,6 +457,7 @@ impl<'a> System<'a> {
                 memory_bytes: 0,
                 build_cycles: 0,
                 panic_text: [0; 120],
+                segments: Vec::new(),
                 panic_len: 0,
             });
         }
@@ -578,6 +615,7 @@ impl<'a> System<'a> {
             }
             let image = UserImage::parse(file)
                 .map_err(|_| fail("the program is not a valid static x86_64 ELF"))?;
+            self.instances[index].segments.clear();
             for segment in image.segments.iter() {
                 let (rights, attributes) = if segment.access.write {
                     (CapRights::READ_WRITE, VmAttributes::DEFAULT)
@@ -586,10 +624,32 @@ impl<'a> System<'a> {
                 } else {
                     (CapRights::READ, VmAttributes::DEFAULT)
                 };
+                // The segment's frames in consecutive slots, so that the
+                // supervisor can find the frame behind any of its addresses
+                // (fault injection mutates a program's memory in place).
+                let pages = (segment.page_end() - segment.page_start()) / 4096;
+                let mut first_frame = None;
+                for _ in 0..pages {
+                    let slot = make(slots, &mut memory, ObjectType::Frame4K, 0)?;
+                    first_frame.get_or_insert(slot);
+                }
+                let first_frame = first_frame.unwrap_or(0);
+                let _ = self.instances[index].segments.push(Segment {
+                    vaddr: segment.page_start(),
+                    pages,
+                    first_frame,
+                    kind: if segment.access.write {
+                        SegmentKind::Data
+                    } else if segment.access.execute {
+                        SegmentKind::Text
+                    } else {
+                        SegmentKind::ReadOnly
+                    },
+                });
                 let mut page = segment.page_start();
                 while page < segment.page_end() {
                     let frame: Frame4K =
-                        Cap::from_cptr(make(slots, &mut memory, ObjectType::Frame4K, 0)?);
+                        Cap::from_cptr(first_frame + (page - segment.page_start()) / 4096);
                     let from = segment.vaddr.max(page);
                     let to = (segment.vaddr + segment.file_len).min(page + 4096);
                     if from < to {
@@ -612,9 +672,24 @@ impl<'a> System<'a> {
 
         // Stack (the page below it stays unmapped: the guard), IPC buffer, status page.
         let stack_pages = self.spec.components[index].stack_bytes.get().div_ceil(4096);
+        let mut stack_frames = None;
+        for _ in 0..stack_pages {
+            let slot = make(slots, &mut memory, ObjectType::Frame4K, 0)?;
+            stack_frames.get_or_insert(slot);
+        }
+        let stack_frames = stack_frames.unwrap_or(0);
+        // Frames in slot order from the stack's lowest page up.
+        let _ = self.instances[index].segments.push(Segment {
+            vaddr: COMPONENT_STACK_TOP - stack_pages * 4096,
+            pages: stack_pages,
+            first_frame: stack_frames,
+            kind: SegmentKind::Stack,
+        });
         for page in 0..stack_pages {
-            let frame: Frame4K = Cap::from_cptr(make(slots, &mut memory, ObjectType::Frame4K, 0)?);
             let vaddr = COMPONENT_STACK_TOP - (page + 1) * 4096;
+            let frame: Frame4K = Cap::from_cptr(
+                stack_frames + (vaddr - (COMPONENT_STACK_TOP - stack_pages * 4096)) / 4096,
+            );
             step(
                 "map the stack",
                 map(
@@ -912,6 +987,36 @@ impl<'a> System<'a> {
             let _ = root.cnode_revoke(untyped.cptr(), DEPTH);
         }
         self.instances[index].installed = [0; 4];
+    }
+
+    /// Changes the byte at `vaddr` of component `index`'s program, data or
+    /// stack in place (fault injection), through the supervisor's own
+    /// mapping of the frame that holds it.
+    pub fn modify_memory(
+        &mut self,
+        index: usize,
+        vaddr: u64,
+        change: impl FnOnce(u8) -> u8,
+    ) -> Result<(), &'static str> {
+        let (slot, offset) = self.instances[index]
+            .segments
+            .iter()
+            .find_map(|s| s.locate(vaddr))
+            .ok_or("the address is not in its program or stack")?;
+        // The frame is mapped in the component; a copy of its cap can be
+        // mapped once more, here.
+        let root = self.res.caps.cnode;
+        let copy = self.scratch_slot;
+        root.cnode_copy(copy, DEPTH, root, slot, DEPTH, CapRights::READ_WRITE)
+            .map_err(|_| "cannot copy the frame's capability")?;
+        let result = self
+            .res
+            .with_scratch(Cap::from_cptr(copy), |page| {
+                page[offset] = change(page[offset])
+            })
+            .map_err(|_| "cannot map the frame");
+        let _ = root.cnode_delete(copy, DEPTH);
+        result
     }
 
     /// Writes component `index`'s generation and state into the status page.

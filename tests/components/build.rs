@@ -16,6 +16,7 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("edu-driver", "tests/systems/edu.toml"),
     ("timekeeper", "tests/systems/clock.toml"),
     ("scribe", "tests/systems/serial.toml"),
+    ("pulse", "tests/systems/inject.toml"),
 ];
 
 fn main() {

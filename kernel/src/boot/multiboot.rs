@@ -6,7 +6,7 @@
 //! are checked to lie inside the physical map before they are followed.
 use crate::arch::x86_64::paging::{phys_slice, phys_to_virt};
 use heapless::{String, Vec};
-use ward_abi::bootinfo::{CMDLINE_LEN, MAX_MODULES, MODULE_NAME_LEN};
+use ward_abi::bootinfo::{CMDLINE_LEN, MAX_MODULES};
 use ward_kernel_config::MAX_PHYS_MEMORY;
 use ward_kernel_core::phys_memory::PhysRange;
 
@@ -25,8 +25,9 @@ const MAX_RAM_RANGES: usize = 32;
 pub struct Module {
     pub start: u64,
     pub end: u64,
-    /// Its command line: the file name and arguments.
-    pub cmdline: String<MODULE_NAME_LEN>,
+    /// Its command line: the file name and arguments (the root task's
+    /// arguments come from here, so it holds as much as a command line).
+    pub cmdline: String<CMDLINE_LEN>,
 }
 
 /// What the loader told us, copied out of loader memory.
