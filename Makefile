@@ -35,6 +35,11 @@ KERNEL_ARGS ?=
 # network instead of q35's default NIC. Setting MACHINE or QEMU_ARGS replaces these defaults.
 MACHINE ?= q35,kernel-irqchip=split
 QEMU_ARGS ?= -device intel-iommu,intremap=on,caching-mode=on -nic none -netdev user,id=net0 -device e1000,netdev=net0
+# `make run PCAP=wire.pcap`: QEMU also records every frame of the NIC's network (netdev net0) to
+# that file, in pcap format (Wireshark, `tcpdump -r`). QEMU runs in the image directory, so the
+# path is made absolute.
+PCAP ?=
+PCAP_ARGS = $(if $(PCAP),-object filter-dump$(comma)id=wire$(comma)netdev=net0$(comma)file=$(abspath $(PCAP)))
 RUN_SECONDS ?=
 # COM2, the serial driver's line: a file by default (`tail -f build/com2.log`), or a loopback
 # TCP port to type into (`make run COM2=tcp:4555`, then `nc 127.0.0.1 4555`).
@@ -52,7 +57,7 @@ KERNEL_TARGET_DIR := target/kernel
 KERNEL_RUSTFLAGS := -C code-model=kernel -C relocation-model=static
 KERNEL_ELF := $(KERNEL_TARGET_DIR)/$(BARE_TARGET)/release/ward-kernel
 # Every bare-metal user program (root task, drivers, servers, apps) is a package here.
-USER_PACKAGES := ward-root-task ward-hwtest ward-ktest ward-test-components ward-example-uptime ward-serial
+USER_PACKAGES := ward-root-task ward-hwtest ward-ktest ward-test-components ward-example-uptime ward-serial ward-e1000
 USER_BIN_DIR := target/$(BARE_TARGET)/release
 ROOT_TASK_ELF := $(USER_BIN_DIR)/root-task
 # Host tools the image and test steps run.
@@ -74,7 +79,7 @@ include $(wildcard mk/*.mk)
 RUN_OPTS = $(if $(ROOT_ARGS),--root-args '$(ROOT_ARGS)') \
 	$(if $(KERNEL_ARGS),--kernel-args '$(KERNEL_ARGS)') \
 	$(if $(MACHINE),--machine '$(MACHINE)') \
-	$(foreach a,$(QEMU_ARGS),--qemu-arg '$(a)') \
+	$(foreach a,$(QEMU_ARGS) $(PCAP_ARGS),--qemu-arg '$(a)') \
 	--qemu-arg -chardev --qemu-arg '$(COM2_CHARDEV)' --qemu-arg -serial --qemu-arg chardev:com2
 SCENARIO_FLAGS = $(if $(JOBS),--jobs $(JOBS))
 # The harness builds each scenario's image with `make image-only`; tell it which make we are.
@@ -114,6 +119,7 @@ image-only:
 run: image
 	@mkdir -p build
 	@echo "run: COM2, the serial driver's console: $(COM2_WHERE)"
+	$(if $(PCAP),@echo "run: recording the NIC's network to $(abspath $(PCAP)) (pcap)")
 	@scripts/run.sh '$(IMAGE_DIR)' '$(RUN_SECONDS)' -- $(RUN_OPTS)
 
 gdb: image
@@ -204,5 +210,5 @@ help:
 	@echo "  prereqs      install the Rust target, rust-src and QEMU when missing"
 	@echo "  clean        remove target/ and build/"
 	@echo "Variables:"
-	@echo "  SYSTEM=$(SYSTEM)  RUN_SECONDS=N  ROOT_ARGS=..  KERNEL_ARGS=..  MACHINE=..  QEMU_ARGS=..  JOBS=N"
+	@echo "  SYSTEM=$(SYSTEM)  RUN_SECONDS=N  ROOT_ARGS=..  KERNEL_ARGS=..  MACHINE=..  QEMU_ARGS=..  PCAP=file  JOBS=N"
 	@echo "  registered: TEST_TARGETS=[$(strip $(TEST_TARGETS))] BENCH_TARGETS=[$(strip $(BENCH_TARGETS))] FUZZ_TARGETS=[$(strip $(FUZZ_TARGETS))]"

@@ -8,7 +8,7 @@ TEST_TARGETS += test-drivers
 
 # Driver packages whose libraries have host tests. A driver package is not a
 # workspace default member: its binary needs the bare-metal runtime.
-DRIVER_PACKAGES := ward-serial
+DRIVER_PACKAGES := ward-serial ward-e1000
 
 .PHONY: test-drivers
 

@@ -244,6 +244,9 @@ impl<'a> System<'a> {
             };
             state.bar_bytes[bar] = bytes;
             println!("ward: device {name}: BAR{bar} at {address:#x}, {size:#x} bytes, {bytes:#x} granted");
+            if made < pages {
+                println!("ward: device {name}: BAR{bar}: only {made} of {pages} pages could be made into frames; its driver will fault past them");
+            }
         }
     }
 

@@ -28,8 +28,13 @@ const ROOT_MAP_BASE: u64 = 0x20_0000_0000;
 pub const SCRATCH_VADDR: u64 = ROOT_MAP_BASE - 0x1000;
 /// Most RAM untyped regions kept (the kernel hands out a few dozen at most).
 const MAX_RAM_REGIONS: usize = 64;
-/// Most pieces of device untyped kept while carving frames.
-const MAX_DEVICE_PIECES: usize = 128;
+/// Most pieces of device untyped kept while carving frames. Carving one
+/// page out of a large region leaves a spare half at every level (up to 30
+/// for a 4 GiB region), and the kernel hands out some 40 device regions; the
+/// e1000's 32-page BAR alone needs a dozen more. With 128 the list filled up
+/// and spare halves holding later BAR pages were lost; 512 pieces cost the
+/// root task 12 KiB.
+const MAX_DEVICE_PIECES: usize = 512;
 
 /// A RAM untyped the root task retypes shared objects from.
 #[derive(Clone, Copy)]

@@ -17,6 +17,7 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("timekeeper", "tests/systems/clock.toml"),
     ("scribe", "tests/systems/serial.toml"),
     ("pulse", "tests/systems/inject.toml"),
+    ("frame-reflector", "tests/systems/e1000-reflector.toml"),
 ];
 
 fn main() {

@@ -21,8 +21,8 @@
 //! Components use the kit (docs/components.md): the types of their
 //! generated caps table ([`spec`]), the runtime's waits, heartbeats and
 //! events ([`component`]), time ([`time`]), device registers ([`mmio`]),
-//! ring channels ([`ring`]), shared regions ([`region`]) and the kernel's
-//! statistics ([`kstats`]). What only the root task needs lives in
+//! memory a device reaches by DMA ([`dma`]), ring channels ([`ring`]),
+//! shared regions ([`region`]) and the kernel's statistics ([`kstats`]). What only the root task needs lives in
 //! `ward-rootkit`.
 //!
 //! Invalid uses are compile errors where the types allow:
@@ -43,6 +43,7 @@
 pub mod cap;
 pub mod component;
 pub mod debug;
+pub mod dma;
 pub mod error;
 pub mod fault;
 pub mod hardware;

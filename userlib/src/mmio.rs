@@ -189,6 +189,15 @@ impl RegisterBlock {
         unsafe { core::ptr::write_volatile(address as *mut W, value) }
     }
 
+    /// Writes a doorbell register (a ring's tail) after a
+    /// [`write_barrier`](crate::dma::write_barrier), so that the device sees
+    /// every descriptor and buffer store made before it.
+    #[inline]
+    pub fn ring_doorbell<W: Width>(&self, register: Register<W>, value: W) {
+        crate::dma::write_barrier();
+        self.write(register, value);
+    }
+
     /// Sets `bits` in a register (read, or, write).
     pub fn set_bits<W: Width>(&self, register: Register<W>, bits: W) {
         self.write(register, self.read(register).or(bits));

@@ -119,6 +119,31 @@ impl ChannelEnd {
     }
 }
 
+/// The generation a ring pair's region carries when either end may be
+/// restarted on its own (the NIC pairs between a driver and the network
+/// stack): the owner's generation in the high 16 bits, the borrower's in
+/// the low 16. Both ends read both generations from the status page, so a
+/// borrower can tell a region set up for its own instance from one left
+/// over from its predecessor, and either end sees the other's restart in it
+/// (docs/protocols.md, "Restarts").
+pub const fn pair_generation(owner: u64, borrower: u64) -> u32 {
+    (((owner & 0xffff) << 16) | (borrower & 0xffff)) as u32
+}
+
+/// Attaches this component's end of `channel` for the region generation
+/// `region_generation` (see [`pair_generation`]). The owner writes the
+/// region afresh with it and rings the borrower's doorbell, reclaiming every
+/// buffer; a borrower accepts the region only once it carries that
+/// generation, and fails with [`RingError::NotInitialised`] before (the
+/// owner has not set it up, or it is left over from an older pairing).
+pub fn attach_for(channel: RingChannel, region_generation: u32) -> Result<ChannelEnd, RingError> {
+    let end = attach(channel, u64::from(region_generation))?;
+    if end.pair.generation() != region_generation {
+        return Err(RingError::NotInitialised);
+    }
+    Ok(end)
+}
+
 /// Attaches this component's end of `channel`. The owner writes the region
 /// afresh with `generation` (its own) and rings the borrower's doorbell; a
 /// borrower checks the region against the caps table and fails with

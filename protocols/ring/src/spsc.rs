@@ -125,15 +125,38 @@ impl<M: RingMemory> Producer<M> {
     /// consumer's tail only when the ring looks full.
     #[inline]
     pub fn push(&mut self, buffer: Buffer) -> Result<(), PushError<Buffer>> {
+        self.push_descriptor(buffer.descriptor())
+            .map_err(|e| match e {
+                PushError::Full(_) => PushError::Full(buffer),
+                PushError::Peer(p, _) => PushError::Peer(p, buffer),
+            })
+    }
+
+    /// Writes a raw descriptor, checked against nothing, into the ring
+    /// without publishing it: what a misbehaving producer does. For tests
+    /// that play a hostile peer against a consumer (which must count and
+    /// drop such entries); a correct producer pushes [`Buffer`]s.
+    pub fn push_unchecked(
+        &mut self,
+        descriptor: RawDescriptor,
+    ) -> Result<(), PushError<RawDescriptor>> {
+        self.push_descriptor(descriptor)
+    }
+
+    #[inline(always)]
+    fn push_descriptor(
+        &mut self,
+        descriptor: RawDescriptor,
+    ) -> Result<(), PushError<RawDescriptor>> {
         if self.head.wrapping_sub(self.cached_tail) >= self.capacity {
             if let Err(e) = self.refresh_tail() {
-                return Err(PushError::Peer(e, buffer));
+                return Err(PushError::Peer(e, descriptor));
             }
             if self.head.wrapping_sub(self.cached_tail) >= self.capacity {
-                return Err(PushError::Full(buffer));
+                return Err(PushError::Full(descriptor));
             }
         }
-        self.memory.write_descriptor(self.head, buffer.descriptor());
+        self.memory.write_descriptor(self.head, descriptor);
         self.head = self.head.wrapping_add(1);
         Ok(())
     }

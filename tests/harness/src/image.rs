@@ -112,6 +112,36 @@ pub fn with_root_program(base: &Path, dest: &Path, program: &Path) -> Result<(),
     Ok(())
 }
 
+/// Copies the image in `base` to `dest` (replacing it) with program modules replaced: for each
+/// `(program, elf)`, the module file `<program>.elf` (the name `capctl build` gives a program's
+/// module) becomes a copy of the user program `elf`. The root task checks each component's
+/// layout stamp, so only a program built against the same capability layout boots.
+pub fn with_programs(
+    base: &Path,
+    dest: &Path,
+    programs: &[(String, PathBuf)],
+) -> Result<(), String> {
+    copy_flat(base, dest)
+        .map_err(|e| format!("copying {} to {}: {e}", base.display(), dest.display()))?;
+    for (program, elf) in programs {
+        let module = dest.join(format!("{program}.elf"));
+        if !module.is_file() {
+            return Err(format!(
+                "the image has no module {program}.elf to replace (is `{program}` a program of the system?)"
+            ));
+        }
+        if !elf.is_file() {
+            return Err(format!(
+                "program {} does not exist (is its package in the Makefile's USER_PACKAGES?)",
+                elf.display()
+            ));
+        }
+        fs::copy(elf, &module)
+            .map_err(|e| format!("{} to {}: {e}", elf.display(), module.display()))?;
+    }
+    Ok(())
+}
+
 /// Copies the regular files of `from` into a fresh directory `to` (images have no subdirectories).
 fn copy_flat(from: &Path, to: &Path) -> io::Result<()> {
     if to.exists() {

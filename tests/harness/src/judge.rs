@@ -59,7 +59,9 @@ impl fmt::Display for Expect {
 /// What a run is held to; the judging part of a scenario.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Expectations {
-    pub status: u8,
+    /// The guest status the run must end with; `None`: the system must still be running when
+    /// the host peer finished (the harness stopped it).
+    pub status: Option<u8>,
     /// Output that must all appear, each after the end of the previous match.
     pub expect: Vec<Expect>,
     /// Substrings that must appear nowhere.
@@ -81,12 +83,15 @@ impl Verdict {
 /// Judges a run that ended with `outcome` and printed `log`.
 pub fn judge(want: &Expectations, outcome: &Outcome, log: &str) -> Verdict {
     let mut reasons = Vec::new();
-    if *outcome != Outcome::Guest(want.status) {
-        reasons.push(format!(
-            "expected guest status {:#04x} ({}), got {outcome}",
-            want.status,
-            status_meaning(want.status)
-        ));
+    match want.status {
+        Some(status) if *outcome != Outcome::Guest(status) => reasons.push(format!(
+            "expected guest status {status:#04x} ({}), got {outcome}",
+            status_meaning(status)
+        )),
+        None if *outcome != Outcome::StoppedAfterPeer => reasons.push(format!(
+            "expected the system to be running until the host peer finished, got {outcome}"
+        )),
+        _ => {}
     }
 
     let mut from = 0;
@@ -136,7 +141,7 @@ mod tests {
 
     fn want(status: u8, expect: &[&str], forbid: &[&str]) -> Expectations {
         Expectations {
-            status,
+            status: Some(status),
             expect: expect.iter().map(|s| Expect::Text(s.to_string())).collect(),
             forbid: forbid.iter().map(|s| s.to_string()).collect(),
         }
@@ -213,6 +218,16 @@ mod tests {
         ] {
             assert!(!judge(&want(0, &[], &[]), &o, LOG).passed());
         }
+    }
+
+    #[test]
+    fn without_a_status_the_system_must_outlive_the_peer() {
+        let mut w = want(0, &[], &[]);
+        w.status = None;
+        assert!(judge(&w, &Outcome::StoppedAfterPeer, LOG).passed());
+        let v = judge(&w, &Outcome::Guest(0x32), LOG);
+        assert!(v.reasons[0].contains("running until the host peer finished"));
+        assert!(!judge(&want(0, &[], &[]), &Outcome::StoppedAfterPeer, LOG).passed());
     }
 
     #[test]

@@ -17,6 +17,7 @@ mod elf;
 mod image;
 mod judge;
 mod outcome;
+mod peer;
 mod qemu;
 mod scenario;
 
@@ -31,8 +32,9 @@ use std::time::{Duration, Instant};
 use judge::{Expectations, Verdict};
 use scenario::Scenario;
 
-/// Lines of a failing scenario's log shown under its FAIL line; enough for a fault report and
-/// what led to it, short enough that several failures stay readable.
+/// Lines of a failing scenario's log (and its host peer's output) shown under its FAIL line;
+/// enough for a fault report and what led to it, short enough that several failures stay
+/// readable.
 const TAIL_LINES: usize = 40;
 
 /// Parallel QEMU runs when `--jobs` is not given: one per core (TCG runs one vCPU per thread).
@@ -170,6 +172,22 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
             dest
         }
     };
+    let base = if s.replace_programs.is_empty() {
+        base
+    } else {
+        let dest = out.join(format!("{}.programs-image", s.name));
+        let programs: Vec<(String, PathBuf)> = s
+            .replace_programs
+            .iter()
+            .map(|(from, to)| (from.clone(), root.join(image::USER_PROGRAMS_DIR).join(to)))
+            .collect();
+        if let Err(e) = image::with_programs(&base, &dest, &programs) {
+            return fail(format!(
+                "cannot prepare the image with replaced programs: {e}"
+            ));
+        }
+        dest
+    };
     let image = match s.root_task {
         None => base,
         Some(m) => {
@@ -180,7 +198,19 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
             dest
         }
     };
-    let mut qemu_args = s.qemu_args.clone();
+    // Free loopback ports for the host peer, written into the QEMU and peer arguments.
+    let ports = match peer::pick_ports(&s.host_ports) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
+    };
+    let substitute = |args: &[String]| -> Result<Vec<String>, String> {
+        args.iter().map(|a| peer::substitute(a, &ports)).collect()
+    };
+    let (mut qemu_args, peer_command) = match (substitute(&s.qemu_args), substitute(&s.host_peer)) {
+        (Ok(q), Ok(p)) => (q, p),
+        (Err(e), _) | (_, Err(e)) => return fail(e),
+    };
+    let peer_log = out.join(format!("{}.peer.log", s.name));
     let com2 = out.join(format!("{}.com2", s.name));
     if let Some(input) = &s.com2_input {
         if let Err(e) = qemu::wire_com2(&com2, input, &mut qemu_args) {
@@ -196,6 +226,10 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
         qemu_args: &qemu_args,
         seconds: s.timeout_seconds,
         log: &log_path,
+        peer: (!peer_command.is_empty()).then_some(qemu::Peer {
+            command: &peer_command,
+            log: &peer_log,
+        }),
     };
     let mut finished = match qemu::boot(&run) {
         Ok(f) => f,
@@ -204,12 +238,35 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
     if s.com2_input.is_some() {
         qemu::append_com2(&com2, &log_path, &mut finished.log);
     }
+    // The peer's output is judged with the console's, after it.
+    let mut peer_reasons = Vec::new();
+    if let Some(end) = &finished.peer {
+        finished.log.push_str(&format!(
+            "\n--- host peer: {} ---\n{}",
+            peer_command.join(" "),
+            end.output
+        ));
+        if end.killed {
+            peer_reasons.push(format!(
+                "the host peer was still running {} s after QEMU ended and was killed",
+                qemu::PEER_WAIT.as_secs()
+            ));
+        } else if end.code != Some(0) {
+            peer_reasons.push(format!(
+                "the host peer failed (exit status {}); its output is in {}",
+                end.code
+                    .map_or("none: killed by a signal".to_string(), |c| c.to_string()),
+                peer_log.display()
+            ));
+        }
+    }
     let want = Expectations {
         status: s.expect_status,
         expect: s.expect.clone(),
         forbid: s.forbid.clone(),
     };
     let mut verdict = judge::judge(&want, &finished.outcome, &finished.log);
+    verdict.reasons.extend(peer_reasons);
     if finished.guard_fired {
         verdict.reasons.push(format!(
             "the runner outlived its {} s limit and was killed by the harness's guard",

@@ -61,6 +61,8 @@ pub enum Outcome {
     Signalled(i32),
     /// Any other exit status, e.g. 2 from `scripts/qemu.sh` for a malformed image.
     RunnerFailed(i32),
+    /// The host peer finished while the system was still running, and the harness stopped QEMU.
+    StoppedAfterPeer,
 }
 
 impl fmt::Display for Outcome {
@@ -72,6 +74,10 @@ impl fmt::Display for Outcome {
             Outcome::QemuError(m) => write!(f, "QEMU error: {m}"),
             Outcome::Signalled(sig) => write!(f, "runner killed by signal {sig}"),
             Outcome::RunnerFailed(c) => write!(f, "runner failed with exit status {c}"),
+            Outcome::StoppedAfterPeer => write!(
+                f,
+                "stopped by the harness after the host peer finished (the system was still running)"
+            ),
         }
     }
 }

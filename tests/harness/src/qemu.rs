@@ -4,6 +4,10 @@
 //! limit is reached (timeout(1), which also holds should this process die); the harness adds a
 //! wall-time guard a little later that kills the runner if that ever failed. Either way the
 //! process is reaped here, so no QEMU is left behind.
+//!
+//! A scenario may run a host peer next to QEMU ([`Peer`]): the run then ends when the peer
+//! exits (QEMU is stopped [`PEER_GRACE`] later, so the console catches up), and a peer that
+//! outlives QEMU is killed after [`PEER_WAIT`]. The peer is reaped here too.
 
 use std::fs::{self, File};
 use std::os::unix::process::ExitStatusExt;
@@ -27,6 +31,34 @@ const POLL: Duration = Duration::from_millis(25);
 /// Time allowed for the runner to stop after SIGTERM before it is killed outright.
 const TERM_GRACE: Duration = Duration::from_secs(3);
 
+/// After the host peer exits, how long QEMU keeps running so that the guest's last lines (its
+/// reaction to the peer's last frames) reach the console.
+pub const PEER_GRACE: Duration = Duration::from_secs(2);
+
+/// After QEMU ends, how long a host peer still running may take to finish (to print its
+/// summary) before it is killed.
+pub const PEER_WAIT: Duration = Duration::from_secs(5);
+
+/// A program to run on the host next to QEMU.
+#[derive(Debug, Clone)]
+pub struct Peer<'a> {
+    /// Program and arguments, placeholders already replaced.
+    pub command: &'a [String],
+    /// Where its output goes.
+    pub log: &'a Path,
+}
+
+/// How the host peer ended.
+#[derive(Debug, Clone)]
+pub struct PeerEnd {
+    /// Its exit code (`None`: killed by a signal).
+    pub code: Option<i32>,
+    /// The harness killed it (QEMU had ended and it did not finish).
+    pub killed: bool,
+    /// What it printed.
+    pub output: String,
+}
+
 /// What to boot and how.
 #[derive(Debug, Clone)]
 pub struct Run<'a> {
@@ -38,6 +70,8 @@ pub struct Run<'a> {
     pub qemu_args: &'a [String],
     pub seconds: u64,
     pub log: &'a Path,
+    /// A host peer to run next to QEMU.
+    pub peer: Option<Peer<'a>>,
 }
 
 /// How it went.
@@ -48,6 +82,8 @@ pub struct Finished {
     pub elapsed: Duration,
     /// The harness's own guard had to kill the runner (the runner's limit did not hold).
     pub guard_fired: bool,
+    /// How the host peer ended, if there was one.
+    pub peer: Option<PeerEnd>,
 }
 
 /// Connects COM2 to files next to `base` (`base.in`, `base.out`) through QEMU's pipe backend:
@@ -125,29 +161,112 @@ pub fn boot(run: &Run<'_>) -> Result<Finished, String> {
         .map_err(|e| format!("cannot start {}: {e}", script.display()))?;
 
     let limit = Duration::from_secs(run.seconds);
-    let (status, guard_fired) = wait_bounded(&mut child, limit + GUARD_MARGIN)?;
+    let mut peer = match &run.peer {
+        Some(p) => match start_peer(run.root, p) {
+            Ok(child) => Some(child),
+            Err(e) => {
+                stop(&mut child)?;
+                return Err(e);
+            }
+        },
+        None => None,
+    };
+    let (status, guard_fired, stopped_after_peer) =
+        wait_with_peer(&mut child, peer.as_mut(), limit + GUARD_MARGIN)?;
     let elapsed = start.elapsed();
+    let peer_end = match (peer, &run.peer) {
+        (Some(mut process), Some(p)) => Some(finish_peer(&mut process, p.log)?),
+        _ => None,
+    };
     let text = fs::read(run.log).map_err(|e| format!("{}: {e}", run.log.display()))?;
     let text = String::from_utf8_lossy(&text).into_owned();
-    let outcome = outcome::decode(status.code(), status.signal(), elapsed >= limit, &text);
+    let outcome = if stopped_after_peer {
+        Outcome::StoppedAfterPeer
+    } else {
+        outcome::decode(status.code(), status.signal(), elapsed >= limit, &text)
+    };
     Ok(Finished {
         outcome,
         log: text,
         elapsed,
         guard_fired,
+        peer: peer_end,
     })
 }
 
-/// Waits for `child` at most `limit`; past it, asks it to stop (SIGTERM, which the runner's
-/// timeout(1) passes on to QEMU), then kills it. Always reaps it.
-fn wait_bounded(child: &mut Child, limit: Duration) -> Result<(ExitStatus, bool), String> {
+/// Starts the host peer from the repository root, its output to its log.
+fn start_peer(root: &Path, peer: &Peer<'_>) -> Result<Child, String> {
+    let (program, args) = peer
+        .command
+        .split_first()
+        .ok_or("the host peer has no command")?;
+    let log = File::create(peer.log).map_err(|e| format!("{}: {e}", peer.log.display()))?;
+    let log2 = log.try_clone().map_err(|e| e.to_string())?;
+    Command::new(program)
+        .args(args)
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(log)
+        .stderr(log2)
+        .spawn()
+        .map_err(|e| format!("cannot start the host peer '{program}': {e}"))
+}
+
+/// Waits for the runner within `limit`; with a peer, stops the runner [`PEER_GRACE`] after the
+/// peer exits. Returns the runner's status, whether the guard fired, and whether the harness
+/// stopped the run because the peer was done.
+fn wait_with_peer(
+    runner: &mut Child,
+    mut peer: Option<&mut Child>,
+    limit: Duration,
+) -> Result<(ExitStatus, bool, bool), String> {
     let deadline = Instant::now() + limit;
-    while Instant::now() < deadline {
-        if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            return Ok((status, false));
+    let mut peer_done_at: Option<Instant> = None;
+    loop {
+        if let Some(status) = runner.try_wait().map_err(|e| e.to_string())? {
+            return Ok((status, false, false));
+        }
+        if let Some(p) = peer.as_mut() {
+            if peer_done_at.is_none() && p.try_wait().map_err(|e| e.to_string())?.is_some() {
+                peer_done_at = Some(Instant::now());
+            }
+        }
+        if peer_done_at.is_some_and(|at| at.elapsed() >= PEER_GRACE) {
+            return Ok((stop(runner)?, false, true));
+        }
+        if Instant::now() >= deadline {
+            return Ok((stop(runner)?, true, false));
         }
         sleep(POLL);
     }
+}
+
+/// Waits up to [`PEER_WAIT`] for the peer, kills it past that, and reads what it printed.
+fn finish_peer(peer: &mut Child, log: &Path) -> Result<PeerEnd, String> {
+    let deadline = Instant::now() + PEER_WAIT;
+    let mut killed = false;
+    let status = loop {
+        if let Some(status) = peer.try_wait().map_err(|e| e.to_string())? {
+            break status;
+        }
+        if Instant::now() >= deadline {
+            let _ = peer.kill();
+            killed = true;
+            break peer.wait().map_err(|e| e.to_string())?;
+        }
+        sleep(POLL);
+    };
+    let output = fs::read(log).map_err(|e| format!("{}: {e}", log.display()))?;
+    Ok(PeerEnd {
+        code: status.code(),
+        killed,
+        output: String::from_utf8_lossy(&output).into_owned(),
+    })
+}
+
+/// Asks the runner to stop (SIGTERM, which timeout(1) passes on to QEMU), kills it if it does
+/// not within [`TERM_GRACE`], and reaps it.
+fn stop(child: &mut Child) -> Result<ExitStatus, String> {
     // std can only send SIGKILL, which timeout(1) could not pass on; kill(1) sends SIGTERM.
     let _ = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
@@ -155,12 +274,19 @@ fn wait_bounded(child: &mut Child, limit: Duration) -> Result<(ExitStatus, bool)
     let grace = Instant::now() + TERM_GRACE;
     while Instant::now() < grace {
         if let Some(status) = child.try_wait().map_err(|e| e.to_string())? {
-            return Ok((status, true));
+            return Ok(status);
         }
         sleep(POLL);
     }
     let _ = child.kill();
-    child.wait().map(|s| (s, true)).map_err(|e| e.to_string())
+    child.wait().map_err(|e| e.to_string())
+}
+
+/// Waits for `child` at most `limit`; past it, asks it to stop (SIGTERM, which the runner's
+/// timeout(1) passes on to QEMU), then kills it. Always reaps it.
+#[cfg(test)]
+fn wait_bounded(child: &mut Child, limit: Duration) -> Result<(ExitStatus, bool), String> {
+    wait_with_peer(child, None, limit).map(|(status, fired, _)| (status, fired))
 }
 
 #[cfg(test)]
@@ -179,6 +305,7 @@ mod tests {
             qemu_args: &extra,
             seconds: 7,
             log: Path::new("/r/build/scenarios/x.log"),
+            peer: None,
         };
         assert_eq!(
             runner_args(&run),
@@ -211,6 +338,7 @@ mod tests {
             qemu_args: &[],
             seconds: 1,
             log: Path::new("x.log"),
+            peer: None,
         };
         assert_eq!(runner_args(&run), ["--seconds", "1", "img"]);
     }
@@ -223,6 +351,18 @@ mod tests {
         assert!(fired);
         assert_eq!(status.signal(), Some(15));
         assert!(start.elapsed() < Duration::from_secs(3));
+    }
+
+    #[test]
+    fn the_run_ends_soon_after_the_peer() {
+        let mut runner = Command::new("sleep").arg("30").spawn().unwrap();
+        let mut peer = Command::new("sh").args(["-c", "exit 0"]).spawn().unwrap();
+        let start = Instant::now();
+        let (status, fired, after_peer) =
+            wait_with_peer(&mut runner, Some(&mut peer), Duration::from_secs(20)).unwrap();
+        assert!(after_peer && !fired);
+        assert_eq!(status.signal(), Some(15));
+        assert!(start.elapsed() < PEER_GRACE + Duration::from_secs(5));
     }
 
     #[test]

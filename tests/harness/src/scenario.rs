@@ -17,8 +17,21 @@
 //! forbid = ["triple"]                # must appear nowhere
 //! root_task = "truncate"             # corrupt the root-task module (see `elf::Mutation`)
 //! root_program = "ktest"             # boot this user program as the root task instead
+//! host_ports = ["peer", "nic"]       # free 127.0.0.1 ports, written for {port.NAME} below
+//! qemu_args = ["-netdev", "dgram,id=n,local.type=inet,local.host=127.0.0.1,local.port={port.nic},..."]
+//! host_peer = ["python3", "tests/e1000/peer.py", "--port", "{port.peer}"]  # runs next to QEMU
+//! replace_programs = { e1000 = "e1000-faults" }  # boot these programs in place of those
 //! com2_input = "status\r"            # wire COM2 to the harness: this is typed, what comes back is judged
 //! ```
+//!
+//! `replace_programs` swaps a component's program module (`e1000.elf`) for another user program
+//! built against the same capability layout, such as a build with test-only fault injection.
+//!
+//! With `host_peer`, the harness starts that program on the host (from the repository root)
+//! together with QEMU, and the run ends when it exits: QEMU is stopped two seconds later. The
+//! peer must exit with status 0, and its output is judged with the console's (appended after
+//! it). `expect_status` may then be left out, meaning the system must still be running when the
+//! peer is done (a system serving traffic does not end by itself).
 //!
 //! With `com2_input`, COM2 (the serial driver's UART) is connected to two files in the
 //! scenario's output directory: the guest reads the text from `NAME.com2.in`, and what it writes
@@ -60,12 +73,20 @@ pub struct Scenario {
     pub qemu_args: Vec<String>,
     pub machine: Option<String>,
     pub timeout_seconds: u64,
-    pub expect_status: u8,
+    /// The guest status the run must end with; `None` (only with a host peer): the system must
+    /// still be running when the peer is done.
+    pub expect_status: Option<u8>,
     pub expect: Vec<Expect>,
     pub forbid: Vec<String>,
     pub root_task: Option<Mutation>,
     /// A user program to boot as the root task instead of the image's own.
     pub root_program: Option<String>,
+    /// Names of the free loopback ports to pick (see [`crate::peer`]).
+    pub host_ports: Vec<String>,
+    /// The host peer's command line (program first), with `{port.NAME}` placeholders.
+    pub host_peer: Vec<String>,
+    /// Program modules to boot with another program: (program in the image, program to boot).
+    pub replace_programs: Vec<(String, String)>,
     /// Text typed into COM2; its output is judged with the console's.
     pub com2_input: Option<String>,
 }
@@ -84,13 +105,19 @@ struct ScenarioFile {
     qemu_args: Vec<String>,
     machine: Option<String>,
     timeout_seconds: Option<u64>,
-    expect_status: u8,
+    expect_status: Option<u8>,
     #[serde(default)]
     expect: Vec<Expect>,
     #[serde(default)]
     forbid: Vec<String>,
     root_task: Option<Mutation>,
     root_program: Option<String>,
+    #[serde(default)]
+    host_ports: Vec<String>,
+    #[serde(default)]
+    host_peer: Vec<String>,
+    #[serde(default)]
+    replace_programs: std::collections::BTreeMap<String, String>,
     com2_input: Option<String>,
 }
 
@@ -180,6 +207,41 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
             )));
         }
     }
+    for (from, to) in &raw.replace_programs {
+        if !valid_program_name(from) || !valid_program_name(to) {
+            return Err(err(format!(
+                "replace_programs entry '{from}' = '{to}' must name programs (a-z, 0-9, '-' and '_'), not paths"
+            )));
+        }
+    }
+    if raw.expect_status.is_none() && raw.host_peer.is_empty() {
+        return Err(err(
+            "missing expect_status: the guest status the run must end with (it may be left out only with a host_peer)"
+                .to_string(),
+        ));
+    }
+    for name in &raw.host_ports {
+        if !crate::peer::valid_port_name(name) {
+            return Err(err(format!(
+                "host_ports name '{name}' must use only a-z, 0-9, '-' and '_'"
+            )));
+        }
+    }
+    for text in raw.qemu_args.iter().chain(&raw.host_peer) {
+        for name in crate::peer::placeholders(text).map_err(err)? {
+            if !raw.host_ports.contains(&name) {
+                return Err(err(format!(
+                    "'{text}' uses port '{name}', which host_ports does not name (it names: {})",
+                    raw.host_ports.join(", ")
+                )));
+            }
+        }
+    }
+    if raw.host_peer.first().is_some_and(|p| p.trim().is_empty()) {
+        return Err(err(
+            "host_peer starts with an empty program name".to_string()
+        ));
+    }
     if raw.description.trim().is_empty() {
         return Err(err(
             "description is empty; say what the scenario shows".to_string()
@@ -200,6 +262,9 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         forbid: raw.forbid,
         root_task: raw.root_task,
         root_program: raw.root_program,
+        host_ports: raw.host_ports,
+        host_peer: raw.host_peer,
+        replace_programs: raw.replace_programs.into_iter().collect(),
         com2_input: raw.com2_input,
     })
 }
@@ -263,7 +328,7 @@ mod tests {
         assert_eq!(s.qemu_args, ["-device", "edu"]);
         assert_eq!(s.machine.as_deref(), Some("q35,kernel-irqchip=split"));
         assert_eq!(s.timeout_seconds, 12);
-        assert_eq!(s.expect_status, 0x20);
+        assert_eq!(s.expect_status, Some(0x20));
         assert_eq!(
             s.expect,
             [
@@ -306,6 +371,33 @@ mod tests {
             let e = parse("k", "k.toml", &text).expect_err(bad);
             assert!(e.to_string().contains("root_program"), "{bad:?} gave {e}");
         }
+    }
+
+    #[test]
+    fn a_host_peer_gets_its_ports_and_may_leave_the_status_out() {
+        let text = r#"
+            description = "traffic from the host"
+            host_ports = ["peer", "nic"]
+            qemu_args = ["-netdev", "dgram,id=n,local.port={port.nic},remote.port={port.peer}"]
+            host_peer = ["python3", "peer.py", "--port", "{port.peer}"]
+        "#;
+        let s = parse("p", "p.toml", text).unwrap();
+        assert_eq!(s.expect_status, None);
+        assert_eq!(s.host_ports, ["peer", "nic"]);
+        assert_eq!(s.host_peer[3], "{port.peer}");
+        let undeclared = text.replace(r#"["peer", "nic"]"#, r#"["peer"]"#);
+        let e = parse("p", "p.toml", &undeclared).unwrap_err();
+        assert!(e.to_string().contains("port 'nic'"), "{e}");
+        let bad_name = text.replace(r#"["peer", "nic"]"#, r#"["peer", "NIC"]"#);
+        assert!(parse("p", "p.toml", &bad_name).is_err());
+        let replaced = format!("{text}\nreplace_programs = {{ e1000 = \"e1000-faults\" }}\n");
+        let s = parse("p", "p.toml", &replaced).unwrap();
+        assert_eq!(
+            s.replace_programs,
+            [("e1000".to_string(), "e1000-faults".to_string())]
+        );
+        let path = format!("{text}\nreplace_programs = {{ e1000 = \"../x\" }}\n");
+        assert!(parse("p", "p.toml", &path).is_err());
     }
 
     #[test]

@@ -56,6 +56,9 @@ pub const DEFAULT_IOVA_BITS: u8 = 39;
 /// Longest name: a module name is `NAME.elf` and must fit the boot-info's
 /// 64-byte module name.
 pub const MAX_NAME_LEN: usize = 48;
+/// Longest setting name: long enough for `rx_absolute_delay_us`, short
+/// enough to read at a glance.
+pub const MAX_SETTING_NAME_LEN: usize = 32;
 
 /// The result of checking a file: the system (if it could be built) and
 /// every diagnostic. It is valid when no diagnostic is an error.
@@ -1004,6 +1007,7 @@ impl Resolver {
                 span: span(m),
             });
         }
+        let settings = self.settings(c.settings.as_ref());
         Component {
             name: name.get_ref().clone(),
             span: span(name),
@@ -1022,7 +1026,50 @@ impl Resolver {
             devices,
             irqs,
             maps,
+            settings,
         }
+    }
+
+    /// A component's `settings`: names a program can take as identifiers
+    /// (`a-z`, `0-9`, `_`, starting with a letter), values that are not
+    /// negative. What each name means is the program's business; its build
+    /// checks the names it knows (`gencaps::check_settings`).
+    fn settings(
+        &mut self,
+        raw: Option<&Sp<indexmap::IndexMap<Sp<String>, Sp<i64>>>>,
+    ) -> Vec<Setting> {
+        let Some(raw) = raw else { return Vec::new() };
+        let mut settings = Vec::new();
+        for (name, value) in raw.get_ref() {
+            let text = name.get_ref();
+            let ok = text.starts_with(|ch: char| ch.is_ascii_lowercase())
+                && text.len() <= MAX_SETTING_NAME_LEN
+                && text
+                    .chars()
+                    .all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || ch == '_');
+            if !ok {
+                self.err(
+                    Diagnostic::error(
+                        "invalid-name",
+                        Some(span(name)),
+                        format!("invalid setting name `{text}`"),
+                    )
+                    .with_help(format!(
+                        "a setting is named like a Rust identifier: a lowercase letter, then `a-z`, `0-9` or `_` (at most {MAX_SETTING_NAME_LEN} characters)"
+                    )),
+                );
+                continue;
+            }
+            let Some(v) = self.int_in(value, 0, i64::MAX, &format!("setting `{text}`")) else {
+                continue;
+            };
+            settings.push(Setting {
+                name: text.clone(),
+                value: v as u64,
+                span: span(name),
+            });
+        }
+        settings
     }
 
     /// Reports keys given for a channel kind they do not apply to.

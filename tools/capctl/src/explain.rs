@@ -68,6 +68,14 @@ fn component(
             human_duration(c.heartbeat_us)
         );
     }
+    if !c.settings.is_empty() {
+        let list: Vec<String> = c
+            .settings
+            .iter()
+            .map(|s| format!("{} = {}", s.name, s.value))
+            .collect();
+        let _ = writeln!(out, "  settings: {}", list.join(", "));
+    }
     let _ = writeln!(out, "  capabilities:");
     for cap in &layout.components[ci].caps {
         let place = cap

@@ -90,6 +90,20 @@ pub fn body(sys: &System, l: &ComponentLayout, ci: usize) -> String {
     } else {
         let _ = writeln!(out, "pub const HEARTBEAT_PERIOD: Option<Duration> = None;");
     }
+    let _ = writeln!(
+        out,
+        "/// The component's `settings` in the system description, for it to interpret."
+    );
+    let entries: Vec<String> = c
+        .settings
+        .iter()
+        .map(|s| format!("({:?}, {})", s.name, s.value))
+        .collect();
+    let _ = writeln!(
+        out,
+        "pub const SETTINGS: &[(&str, u64)] = &[{}];",
+        entries.join(", ")
+    );
     let bit_of = |name: &str| {
         l.bits
             .iter()
@@ -394,6 +408,63 @@ pub fn generate_from_file(path: &Path, component: &str) -> Result<String, String
     Ok(generate(sys, layout, &file_name, ci))
 }
 
+/// Checks that `component`'s `settings` in `path` use only the names its
+/// program knows, each within its range (`known`: name, least, most).
+/// Errors are rendered diagnostics pointing at the setting, with "did you
+/// mean" and the valid names or the range. A description without the
+/// component has nothing to check.
+pub fn check_settings(
+    path: &Path,
+    component: &str,
+    known: &[(&str, u64, u64)],
+) -> Result<(), String> {
+    let src = crate::read_source(path)?;
+    let checked = crate::check(&src);
+    let Some((sys, _)) = checked.valid() else {
+        return Err(crate::diag::render_all(&checked.diagnostics, &src));
+    };
+    let Some(ci) = find_component(sys, component) else {
+        return Ok(());
+    };
+    let names: Vec<&str> = known.iter().map(|(name, _, _)| *name).collect();
+    let diagnostics: Vec<crate::diag::Diagnostic> = sys.components[ci]
+        .settings
+        .iter()
+        .filter_map(
+            |s| match known.iter().find(|(name, _, _)| *name == s.name) {
+                Some((_, least, most)) if (*least..=*most).contains(&s.value) => None,
+                Some((name, least, most)) => Some(
+                    crate::diag::Diagnostic::error(
+                        "invalid-value",
+                        Some(s.span.clone()),
+                        format!("setting `{name}` = {} is out of range", s.value),
+                    )
+                    .with_help(format!("`{component}` takes {name} from {least} to {most}")),
+                ),
+                None => {
+                    let mut d = crate::diag::Diagnostic::error(
+                        "unknown-setting",
+                        Some(s.span.clone()),
+                        format!("`{component}` has no setting `{}`", s.name),
+                    );
+                    if let Some(m) = crate::diag::did_you_mean(&s.name, names.iter().copied()) {
+                        d = d.with_help(format!("did you mean `{m}`?"));
+                    }
+                    Some(d.with_help(format!(
+                        "its settings are: {}",
+                        crate::diag::list_choices(&names)
+                    )))
+                }
+            },
+        )
+        .collect();
+    if diagnostics.is_empty() {
+        Ok(())
+    } else {
+        Err(crate::diag::render_all(&diagnostics, &src))
+    }
+}
+
 /// The system description a build uses (see the module docs).
 pub fn system_path(manifest_dir: &Path) -> PathBuf {
     let root = workspace_root(manifest_dir);
@@ -427,12 +498,25 @@ fn workspace_root(dir: &Path) -> PathBuf {
 /// warning), so that building every program for every system works; code
 /// that uses a missing capability then fails to compile, by name.
 pub fn build_script(component: &str) {
+    build_script_with_settings(component, None);
+}
+
+/// As [`build_script`], and fails the build with a located error if the
+/// component's `settings` name one that is not in `known` (name, least,
+/// most) or give a value out of its range.
+pub fn build_script_with_settings(component: &str, known: Option<&[(&str, u64, u64)]>) {
     let manifest = std::env::var_os("CARGO_MANIFEST_DIR")
         .map(PathBuf::from)
         .unwrap_or_default();
     println!("cargo:rerun-if-env-changed=WARD_SYSTEM");
     println!("cargo:rerun-if-env-changed=SYSTEM");
-    write_table(component, &system_path(&manifest), "caps.rs");
+    let path = system_path(&manifest);
+    if let Some(known) = known {
+        if let Err(e) = check_settings(&path, component, known) {
+            panic!("capctl: the settings of `{component}` in the system description:\n{e}");
+        }
+    }
+    write_table(component, &path, "caps.rs");
 }
 
 /// For a component's `build.rs`: as [`build_script`], but always from
@@ -458,7 +542,7 @@ fn write_table(component: &str, path: &Path, file: &str) {
         Err(e) if e.contains("no component or program named") => {
             println!("cargo:warning={}", e.lines().next().unwrap_or(""));
             format!(
-                "// `{component}` is not part of {}: only the fixed capabilities.\n#[allow(unused_imports)]\nuse ward_userlib::spec::*;\npub const COMPONENT: &str = {component:?};\npub const LAYOUT_HASH: u64 = 0;\npub const HEARTBEAT_PERIOD: Option<Duration> = None;\n#[allow(unused_imports)]\npub use ward_userlib::spec::fixed::{{CNODE, CONSOLE, NOTIFICATION, TCB, VSPACE}};\n",
+                "// `{component}` is not part of {}: only the fixed capabilities.\n#[allow(unused_imports)]\nuse ward_userlib::spec::*;\npub const COMPONENT: &str = {component:?};\npub const LAYOUT_HASH: u64 = 0;\npub const HEARTBEAT_PERIOD: Option<Duration> = None;\npub const SETTINGS: &[(&str, u64)] = &[];\n#[allow(unused_imports)]\npub use ward_userlib::spec::fixed::{{CNODE, CONSOLE, NOTIFICATION, TCB, VSPACE}};\n",
                 path.display()
             )
         }

@@ -66,6 +66,17 @@ pub struct Component {
     pub devices: Vec<(usize, Span)>,
     pub irqs: Vec<(usize, Span)>,
     pub maps: Vec<Map>,
+    /// `settings`, in file order: numbers the program interprets.
+    pub settings: Vec<Setting>,
+}
+
+/// One entry of a component's `settings`.
+#[derive(Debug, Clone)]
+pub struct Setting {
+    pub name: String,
+    pub value: u64,
+    /// Span of the name.
+    pub span: Span,
 }
 
 /// A region mapped into a component.

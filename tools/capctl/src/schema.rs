@@ -83,6 +83,9 @@ pub struct RawComponent {
     pub irqs: Vec<Sp<String>>,
     #[serde(default)]
     pub maps: Vec<Sp<RawMap>>,
+    /// Named numbers for the program to interpret (a driver's interrupt
+    /// coalescing, say): `settings = { interrupt_interval_us = 200 }`.
+    pub settings: Option<Sp<IndexMap<Sp<String>, Sp<i64>>>>,
 }
 
 /// A component's kind.

@@ -249,3 +249,48 @@ fn build_script_writes_the_table_for_cargo() {
     );
     std::env::remove_var("WARD_SYSTEM");
 }
+
+#[test]
+fn settings_reach_the_table_and_the_program_checks_their_names() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("settings");
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join("settings.toml");
+    std::fs::write(
+        &path,
+        "[kernel]\nram = \"64MiB\"\n\n[component.drv]\nkind = \"driver\"\npriority = 200\nsettings = { poll_budget = 32, interrupt_interval_us = 100 }\n",
+    )
+    .unwrap();
+    let table = gencaps::generate_from_file(&path, "drv").unwrap();
+    assert!(
+        table.contains(
+            r#"pub const SETTINGS: &[(&str, u64)] = &[("poll_budget", 32), ("interrupt_interval_us", 100)];"#
+        ),
+        "{table}"
+    );
+    let known = [
+        ("poll_budget", 1, 4096),
+        ("interrupt_interval_us", 0, 16_776),
+    ];
+    assert_eq!(gencaps::check_settings(&path, "drv", &known), Ok(()));
+    // A misspelt name points at its line, with a suggestion and the valid names.
+    let misspelt = [
+        ("poll_budgets", 1, 4096),
+        ("interrupt_interval_us", 0, 16_776),
+    ];
+    let e = gencaps::check_settings(&path, "drv", &misspelt).unwrap_err();
+    assert!(e.contains("settings.toml:7:14"), "{e}");
+    assert!(
+        e.contains("has no setting `poll_budget`") && e.contains("did you mean `poll_budgets`?"),
+        "{e}"
+    );
+    // A value out of the program's range is refused with the range.
+    let narrow = [
+        ("poll_budget", 64, 256),
+        ("interrupt_interval_us", 0, 16_776),
+    ];
+    let e = gencaps::check_settings(&path, "drv", &narrow).unwrap_err();
+    assert!(
+        e.contains("`poll_budget` = 32 is out of range") && e.contains("from 64 to 256"),
+        "{e}"
+    );
+}
