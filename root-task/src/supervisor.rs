@@ -185,8 +185,9 @@ enum Outcome {
 /// Decides the component's fate after a fault (`ward_sysspec::policy`) and
 /// prepares it: held components are suspended, restarting ones torn down.
 fn apply_policy(system: &mut System, index: usize, detector: Detector) -> Outcome {
-    if let Some(injector) = system.injector.as_mut() {
-        injector.detected(index, detector);
+    if let Some(mut injector) = system.injector.take() {
+        injector.detected(index, detector, system);
+        system.injector = Some(injector);
     }
     let component = system.spec.components[index];
     let now = system.tick;
@@ -402,6 +403,104 @@ fn handle_console(system: &mut System, index: usize, label: u64, length: usize, 
     }
 }
 
+/// A component that kept at least this share of the CPU (in percent) over
+/// half its heartbeat period is livelocked or in an interrupt storm: a
+/// correct component at a driver's priority blocks for its peers to run. 95
+/// leaves room for a flood that keeps a driver busy but still yielding.
+/// Half a period, so that a high-priority hog is caught before the lower
+/// components it starves miss their own heartbeats.
+const CPU_WATCHDOG_PERCENT: u64 = 95;
+
+/// The CPU-share watchdog of component `index`: `true` if it kept the CPU
+/// to itself for half a heartbeat period (reported and handled here).
+fn cpu_watchdog(system: &mut System, index: usize, period_ticks: u64) -> bool {
+    let period_ticks = period_ticks / 2;
+    let now = system.tick;
+    let cpu = system.instances[index].tcb.tcb_get_cpu_time().unwrap_or(0);
+    let instance = &mut system.instances[index];
+    let window = now.saturating_sub(instance.watch_tick);
+    if window < period_ticks.max(1) {
+        return false;
+    }
+    let used = cpu.saturating_sub(instance.watch_cpu);
+    instance.watch_tick = now;
+    instance.watch_cpu = cpu;
+    let available = window * TICK_US * (system.tsc_hz / 1_000_000).max(1);
+    let percent = used * 100 / available.max(1);
+    if percent < CPU_WATCHDOG_PERCENT {
+        return false;
+    }
+    let name = system.name(index);
+    let mut line = Line::new();
+    let _ = write!(
+        line,
+        "{name}: kept {percent}% of the CPU for {} ms (livelock or interrupt storm); ",
+        window * TICK_US / 1000
+    );
+    let max = system.spec.components[index].max_restarts.get();
+    let outcome = apply_policy(system, index, Detector::Watchdog);
+    print_outcome(line, &outcome, max);
+    true
+}
+
+/// Restarts component `index` at the next tick without counting it
+/// against its policy: the fault campaign clears a persistent fault that
+/// nobody detected, so that faults do not pile up.
+pub fn restart_now(system: &mut System, index: usize) {
+    if system.instances[index].state != State::Running {
+        return;
+    }
+    println!(
+        "{}: restarted by the fault campaign (a persistent fault nobody detected)",
+        system.name(index)
+    );
+    system.tear_down(index);
+    system.instances[index].state = State::Restarting;
+    system.instances[index].restart_due_tick = system.tick;
+    system.update_status(index);
+}
+
+/// A component asks for the restart of a peer (`console_label::
+/// RESTART_PEER_*`, the peer's name as text). Obeyed only if the system
+/// description lets it (`may_restart`); reported either way.
+fn handle_restart_request(
+    system: &mut System,
+    index: usize,
+    label: u64,
+    length: usize,
+    mrs: &[u64; 4],
+) {
+    let buffer = IpcBuffer::current();
+    let mut text = [0u8; CONSOLE_CHUNK_BYTES];
+    let used = unpack_text(|i| received_word(&buffer, mrs, i), length, &mut text);
+    let asker = system.name(index);
+    let peer = core::str::from_utf8(&text[..used]).unwrap_or("");
+    let Some(target) = (0..system.instances.len()).find(|&i| system.name(i) == peer) else {
+        println!("{asker}: asked for the restart of `{peer}`, which is no component; ignored");
+        return;
+    };
+    let allowed = system.spec.components[index].may_restart.get();
+    if target >= 32 || allowed & (1 << target) == 0 {
+        println!(
+            "{asker}: asked for the restart of {peer}, which system.toml does not let it ask for (may_restart); ignored"
+        );
+        return;
+    }
+    if system.instances[target].state != State::Running {
+        return; // already being restarted, or held
+    }
+    let (detector, why) = if label == console_label::RESTART_PEER_RING {
+        (Detector::PeerRing, "it broke the ring protocol")
+    } else {
+        (Detector::PeerProgress, "it stopped making progress")
+    };
+    let mut line = Line::new();
+    let _ = write!(line, "{peer}: {asker} asks for its restart ({why}); ");
+    let max = system.spec.components[target].max_restarts.get();
+    let outcome = apply_policy(system, target, detector);
+    print_outcome(line, &outcome, max);
+}
+
 /// One clock tick: heartbeats, due restarts.
 fn handle_tick(system: &mut System) {
     system.tick += 1;
@@ -414,11 +513,14 @@ fn handle_tick(system: &mut System) {
                 let Some(heartbeat) = system.instances[index].heartbeat else {
                     continue;
                 };
+                let period_ticks = component.heartbeat_us.get().div_ceil(TICK_US);
+                if cpu_watchdog(system, index, period_ticks) {
+                    continue;
+                }
                 if System::notification(heartbeat).poll().unwrap_or(0) != 0 {
                     system.instances[index].last_beat_tick = now;
                     continue;
                 }
-                let period_ticks = component.heartbeat_us.get().div_ceil(TICK_US);
                 let silent = now - system.instances[index].last_beat_tick;
                 if silent > period_ticks {
                     let name = system.name(index);
@@ -503,9 +605,7 @@ pub fn run(system: &mut System, clock: Option<&Clock>, limits: Limits) {
                 handle_tick(system);
                 if let Some(mut injector) = system.injector.take() {
                     injector.tick(system);
-                    let finished = injector.finished();
-                    if finished {
-                        injector.print_summary();
+                    if injector.finished() && injector.summarise() {
                         syscall::debug_exit(0);
                     }
                     system.injector = Some(injector);
@@ -533,6 +633,10 @@ pub fn run(system: &mut System, clock: Option<&Clock>, limits: Limits) {
             handle_fault(system, index, fault);
         } else if label == console_label::LOG || label == console_label::PANIC {
             handle_console(system, index, label, length, &received.mrs);
+        } else if label == console_label::RESTART_PEER_RING
+            || label == console_label::RESTART_PEER_PROGRESS
+        {
+            handle_restart_request(system, index, label, length, &received.mrs);
         } else {
             // Not text, and not from the kernel: a console message that
             // looks like something else (a fault, say) changes nothing.

@@ -185,6 +185,10 @@ pub struct Instance {
     pub state: State,
     pub started_tick: u64,
     pub last_beat_tick: u64,
+    /// The CPU-share watchdog's window: its first tick, and the CPU time
+    /// (TSC ticks, this generation) the component had used by then.
+    pub watch_tick: u64,
+    pub watch_cpu: u64,
     pub restart_due_tick: u64,
     /// Spec caps installed (bit per slot).
     pub installed: [u64; 4],
@@ -463,6 +467,8 @@ impl<'a> System<'a> {
                 state: State::Failed,
                 started_tick: 0,
                 last_beat_tick: 0,
+                watch_tick: 0,
+                watch_cpu: 0,
                 restart_due_tick: 0,
                 installed: [0; 4],
                 memory_bytes: 0,
@@ -819,6 +825,8 @@ impl<'a> System<'a> {
         instance.generation += 1;
         instance.started_tick = self.tick;
         instance.last_beat_tick = self.tick;
+        instance.watch_tick = self.tick;
+        instance.watch_cpu = 0;
         instance.panic_len = 0;
         match entry {
             Some(rip) => {
@@ -1038,6 +1046,40 @@ impl<'a> System<'a> {
             .map_err(|_| "cannot map the frame");
         let _ = root.cnode_delete(copy, DEPTH);
         result
+    }
+
+    /// The address of the first 16-byte-aligned occurrence of `magic` in
+    /// component `index`'s data segments (a fault mailbox), read through
+    /// the supervisor's own mapping of each frame.
+    pub fn find_in_data(&mut self, index: usize, magic: &[u8; 8]) -> Option<u64> {
+        let root = self.res.caps.cnode;
+        let copy = self.scratch_slot;
+        let pages: Vec<(u64, u64), 64> = self.instances[index]
+            .segments
+            .iter()
+            .filter(|s| s.kind == SegmentKind::Data)
+            .flat_map(|s| (0..s.pages).map(move |p| (s.vaddr + p * 4096, s.first_frame + p)))
+            .take(64)
+            .collect();
+        for (vaddr, slot) in pages {
+            if root
+                .cnode_copy(copy, DEPTH, root, slot, DEPTH, CapRights::READ_WRITE)
+                .is_err()
+            {
+                continue;
+            }
+            let mut found = None;
+            let _ = self.res.with_scratch(Cap::from_cptr(copy), |page| {
+                found = (0..4096)
+                    .step_by(16)
+                    .find(|&at| page[at..at + 8] == magic[..]);
+            });
+            let _ = root.cnode_delete(copy, DEPTH);
+            if let Some(offset) = found {
+                return Some(vaddr + offset as u64);
+            }
+        }
+        None
     }
 
     /// Writes component `index`'s generation and state into the status page.

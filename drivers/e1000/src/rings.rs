@@ -147,6 +147,18 @@ impl<'a, K> DescriptorRing<'a, K> {
         self.in_flight += 1;
     }
 
+    /// Fault injection: points the oldest posted descriptor (the next the
+    /// NIC uses, unless it has used it already) at `iova`; false if none is
+    /// posted.
+    pub fn retarget_oldest(&mut self, iova: u64) -> bool {
+        if self.in_flight == 0 {
+            return false;
+        }
+        self.descriptors
+            .store(self.head, ADDRESS_WORD, iova, Ordering::Release);
+        true
+    }
+
     /// The written-back status word of the oldest posted descriptor, read
     /// with acquire ordering, if there is one.
     fn head_status(&self) -> Option<u64> {
