@@ -28,7 +28,7 @@ use ward_userlib::{println, syscall, Cap, CapRights};
 
 use crate::inject::Detector;
 use crate::resources::DEPTH;
-use crate::system::{State, System, TICK_BIT};
+use crate::system::{State, System, CPU_HISTORY, TICK_BIT};
 
 /// RTC index and data ports; bit 7 of the index keeps NMIs off while we program it.
 const RTC_INDEX: u16 = 0x70;
@@ -443,6 +443,61 @@ fn cpu_watchdog(system: &mut System, index: usize, period_ticks: u64) -> bool {
     true
 }
 
+/// A component at a higher priority that kept at least this share of the
+/// CPU (percent) while a lower one missed its heartbeat without running
+/// starved it. A fifth: the CPU time of interrupt handling is the
+/// kernel's, not the hog's, so a driver in an interrupt storm shows less
+/// than it costs.
+const STARVATION_PERCENT: u64 = 20;
+/// A component that used less than this share of the CPU (percent) over
+/// its silence did not run: a hung one spins and uses it all.
+const NOT_RUNNING_PERCENT: u64 = 1;
+
+/// CPU share (percent) of component `h` over the last `ticks` ticks.
+fn cpu_share(system: &System, h: usize, ticks: u64) -> u64 {
+    let now = system.tick;
+    let available = (ticks * TICK_US * (system.tsc_hz / 1_000_000).max(1)).max(1);
+    let history = &system.instances[h].cpu_history;
+    let used = history[now as usize % CPU_HISTORY]
+        .saturating_sub(history[(now - ticks) as usize % CPU_HISTORY]);
+    used * 100 / available
+}
+
+/// If component `index`, silent for `ticks` ticks, did not run at all
+/// meanwhile: the running component of higher priority that used the
+/// largest share of the CPU, if that share is at least
+/// [`STARVATION_PERCENT`].
+fn starved_by(system: &System, index: usize, ticks: u64) -> Option<(usize, u64)> {
+    let ticks = ticks.min(CPU_HISTORY as u64 - 1).min(system.tick);
+    if cpu_share(system, index, ticks) >= NOT_RUNNING_PERCENT {
+        return None;
+    }
+    let priority = system.spec.components[index].priority;
+    (0..system.instances.len())
+        .filter(|&h| h != index && system.instances[h].state == State::Running)
+        .filter(|&h| system.spec.components[h].priority > priority)
+        .map(|h| (h, cpu_share(system, h, ticks)))
+        .filter(|&(_, percent)| percent >= STARVATION_PERCENT)
+        .max_by_key(|&(_, percent)| percent)
+}
+
+/// Reports and handles `hog`, which starved `victim` for `ticks` ticks
+/// with `percent` of the CPU.
+fn report_hog(system: &mut System, (hog, percent): (usize, u64), victim: usize, ticks: u64) {
+    let mut line = Line::new();
+    let _ = write!(
+        line,
+        "{}: kept {} from running for {} ms ({percent}% of the CPU; {} used none: starved, not hung); ",
+        system.name(hog),
+        system.name(victim),
+        ticks * TICK_US / 1000,
+        system.name(victim)
+    );
+    let max = system.spec.components[hog].max_restarts.get();
+    let outcome = apply_policy(system, hog, Detector::Watchdog);
+    print_outcome(line, &outcome, max);
+}
+
 /// Restarts component `index` at the next tick without counting it
 /// against its policy: the fault campaign clears a persistent fault that
 /// nobody detected, so that faults do not pile up.
@@ -506,7 +561,10 @@ fn handle_tick(system: &mut System) {
     system.tick += 1;
     let now = system.tick;
     for index in 0..system.instances.len() {
-        system.update_usage(index);
+        let cpu = system.update_usage(index);
+        system.instances[index].cpu_history[now as usize % CPU_HISTORY] = cpu;
+    }
+    for index in 0..system.instances.len() {
         let component = system.spec.components[index];
         match system.instances[index].state {
             State::Running => {
@@ -523,6 +581,12 @@ fn handle_tick(system: &mut System) {
                 }
                 let silent = now - system.instances[index].last_beat_tick;
                 if silent > period_ticks {
+                    if let Some(hog) = starved_by(system, index, silent) {
+                        // Not hung: kept from running. The hog is the fault.
+                        system.instances[index].last_beat_tick = now;
+                        report_hog(system, hog, index, silent);
+                        continue;
+                    }
                     let name = system.name(index);
                     let mut line = Line::new();
                     let _ = write!(

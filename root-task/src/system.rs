@@ -189,6 +189,10 @@ pub struct Instance {
     /// (TSC ticks, this generation) the component had used by then.
     pub watch_tick: u64,
     pub watch_cpu: u64,
+    /// Its CPU time (all generations, TSC ticks) at each of the last
+    /// [`CPU_HISTORY`] ticks, by tick number modulo the length: who kept the
+    /// CPU while another component missed its heartbeat.
+    pub cpu_history: [u64; CPU_HISTORY],
     pub restart_due_tick: u64,
     /// Spec caps installed (bit per slot).
     pub installed: [u64; 4],
@@ -199,6 +203,10 @@ pub struct Instance {
     /// Where the program's segments and stack lie and which frames hold them.
     pub segments: Vec<Segment, MAX_SEGMENTS>,
 }
+
+/// Ticks of CPU-time history kept per component: two seconds at 64 Hz,
+/// longer than any heartbeat period of the default system.
+pub const CPU_HISTORY: usize = 128;
 
 /// Program segments (and the stack) a component may have.
 pub const MAX_SEGMENTS: usize = 8;
@@ -469,6 +477,7 @@ impl<'a> System<'a> {
                 last_beat_tick: 0,
                 watch_tick: 0,
                 watch_cpu: 0,
+                cpu_history: [0; CPU_HISTORY],
                 restart_due_tick: 0,
                 installed: [0; 4],
                 memory_bytes: 0,
@@ -1100,18 +1109,17 @@ impl<'a> System<'a> {
     }
 
     /// Writes component `index`'s CPU time (all generations) and restarts in
-    /// a row into the status page.
-    pub fn update_usage(&mut self, index: usize) {
+    /// a row into the status page; returns the CPU time (TSC ticks).
+    pub fn update_usage(&mut self, index: usize) -> u64 {
         let instance = &self.instances[index];
         let current = match instance.state {
             State::Running => instance.tcb.tcb_get_cpu_time().unwrap_or(0),
             _ => 0,
         };
-        self.status.write_usage(
-            index,
-            instance.cpu_ticks_done + current,
-            u64::from(instance.restarts),
-        );
+        let total = instance.cpu_ticks_done + current;
+        self.status
+            .write_usage(index, total, u64::from(instance.restarts));
+        total
     }
 
     /// Signals `peer`'s notification with `bits` (through a badged copy made

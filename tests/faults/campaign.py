@@ -32,6 +32,7 @@ import hashlib
 import os
 import random
 import re
+import signal
 import socket
 import statistics
 import struct
@@ -43,9 +44,10 @@ import time
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 # Boot, link-up and DHCP under TCG on a busy machine.
 READY_SECONDS = 120
-# A TCP connection that moves no byte for this long is broken (TCP's own retransmissions
-# recover a lost segment within a few seconds; a driver restart takes milliseconds).
-CONNECTION_PATIENCE = 30.0
+# A TCP connection that moves no byte for this long is broken. A driver restart takes tens of
+# milliseconds, but faults come several times a second, and each loss doubles TCP's
+# retransmission timeout: a connection may wait tens of seconds and still be whole.
+CONNECTION_PATIENCE = 45.0
 # The UDP sender's pace, and how long a reply may take before the datagram counts as lost.
 UDP_INTERVAL = 0.005
 UDP_TIMEOUT = 2.0
@@ -257,6 +259,7 @@ LINE_CLEARED = re.compile(r"inject: #(\d+) \((\S+)\) not detected within")
 LINE_COLLATERAL = re.compile(r"inject: #(\d+) \((\S+) into (\S+)\): (\S+) failed too, detected by (\S+)")
 LINE_RESTORED = re.compile(r"net: driver generation (\d+): service restored at (\d+) us")
 LINE_ATTACHED = re.compile(r"e1000: attached to the stack's rings \(stack generation \d+\) at (\d+) us")
+LINE_ECHO_SERVING = re.compile(r"echo: serving .* at (\d+) us")
 LINE_SUMMARY = re.compile(r"inject: (\d+) injected over (\d+) kinds")
 LINE_HELD = re.compile(r"^(\S+): .*holding it")
 LINE_RESTARTED = re.compile(r"^(\S+): restarted, generation (\d+)")
@@ -325,6 +328,13 @@ class Console:
             f = self.last_detected
             if f is not None and f.target == "e1000" and f.restored_at is None:
                 f.restored_at = int(m.group(2))
+            return
+        m = LINE_ECHO_SERVING.search(text)
+        if m:
+            # After a fault in the stack or in echo: echo serves again.
+            f = self.last_detected
+            if f is not None and f.target in ("net", "echo") and f.restored_at is None:
+                f.restored_at = int(m.group(1))
             return
         m = LINE_ATTACHED.search(text)
         if m:
@@ -456,12 +466,17 @@ def main():
     p.add_argument("--targets", default="e1000")
     p.add_argument("--every", type=int, default=20, help="ms between a fault's end and the next")
     p.add_argument("--quiet", type=int, default=150, help="ms after which a fault had no effect")
-    p.add_argument("--seconds", type=int, default=300, help="QEMU's time limit")
+    p.add_argument("--seconds", type=int,
+                   help="QEMU's time limit (default: two minutes, and a second per fault)")
+    p.add_argument("--minutes", type=float,
+                   help="stop after this many minutes and report the faults done so far")
     p.add_argument("--report", help="write the results table into this file (between markers)")
     p.add_argument("--require", action="store_true",
                    help="fail unless: no kernel crash, no corrupted byte, no stack crash caused by the driver, no connection broken by a driver restart, the campaign finished")
     args = p.parse_args()
 
+    if args.seconds is None:
+        args.seconds = 120 + args.count
     root_args = (f"inject={args.kinds} inject-target={args.targets} inject-seed={args.seed} "
                  f"inject-count={args.count} inject-every={args.every} inject-quiet={args.quiet} "
                  f"inject-start=4000 inject-linger=3000")
@@ -474,13 +489,24 @@ def main():
     tally = Tally()
     stop = threading.Event()
     started = time.monotonic()
+    stopped_early = False
     try:
         ready = guest.wait_ready(console)
         print(f"faults: the guest answered after {ready:.1f} s; traffic starts")
         traffic = Traffic(guest.udp_echo, guest.tcp_echo, tally, stop)
         traffic.start()
         last_progress = 0.0
+        budget_end = started + args.minutes * 60 if args.minutes else None
+        # SIGTERM (or SIGINT) ends the campaign early, with a report of what was done.
+        interrupted = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: interrupted.set())
         while guest.process.poll() is None and console.summary is None:
+            if interrupted.is_set() or (budget_end is not None and time.monotonic() >= budget_end):
+                stopped_early = True
+                args.minutes = (time.monotonic() - started) / 60
+                print(f"faults: stopping after {args.minutes:.0f} minutes", flush=True)
+                break
             time.sleep(0.2)
             console.follow()
             with tally.lock:
@@ -548,12 +574,14 @@ def main():
         print(f"faults: kernel crash: {console.kernel_crash}")
     if console.summary:
         print(f"faults: guest summary: {console.summary}")
+    elif stopped_early:
+        print(f"faults: stopped after {args.minutes:.0f} minutes, {n} of {args.count} faults done")
     else:
         print(f"faults: the campaign did not finish ({n} of {args.count} faults); see {log_path}")
     print(f"faults: {cleared} cleared by the campaign (persistent faults nobody detected)")
     if args.report:
         write_report(args, rows, n, kinds, recovered, held, kernel_crashes, stack_crashes,
-                     corrupted, by_driver, restores, tally)
+                     corrupted, by_driver, restores, tally, stopped_early)
     failed = []
     if args.require:
         if kernel_crashes:
@@ -564,7 +592,7 @@ def main():
             failed.append(f"{stack_crashes} network-server crashes caused by driver faults")
         if by_driver:
             failed.append(f"{by_driver} connections broken by driver restarts")
-        if console.summary is None:
+        if console.summary is None and not stopped_early:
             failed.append("the campaign did not finish")
         if tally.udp_answered == 0 or tally.tcp_bytes == 0:
             failed.append("no traffic got through")
@@ -577,13 +605,15 @@ def main():
 
 
 def write_report(args, rows, n, kinds, recovered, held, kernel_crashes, stack_crashes,
-                 corrupted, by_driver, restores, tally):
+                 corrupted, by_driver, restores, tally, stopped_early):
     text = open(args.report).read() if os.path.exists(args.report) else ""
     command = (f"make faults SEED={args.seed} COUNT={args.count} KINDS={args.kinds} "
                f"TARGETS={args.targets}")
     body = "\n".join([
         REPORT_BEGIN,
-        f"Seed {args.seed}, {n} faults (`{command}`), {time.strftime('%Y-%m-%d', time.gmtime())}.",
+        f"Seed {args.seed}, {n} faults (`{command}`"
+        + (f", stopped after {args.minutes:.0f} minutes" if stopped_early else "")
+        + f"), {time.strftime('%Y-%m-%d', time.gmtime())}.",
         "",
         render(rows, 0 if corrupted == 0 else "see below"),
         "",

@@ -68,7 +68,8 @@ mod component {
                 if services.ready() && !announced {
                     announced = true;
                     println!(
-                        "echo: serving UDP/TCP 7, TCP 9 (sink), TCP 19 (source), UDP 9000 (counters)"
+                        "echo: serving UDP/TCP 7, TCP 9 (sink), TCP 19 (source), UDP 9000 (counters); at {} us",
+                        time::Instant::now().since_boot().as_micros()
                     );
                 }
             });

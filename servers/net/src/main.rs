@@ -150,14 +150,19 @@ mod component {
         ))
     }
 
-    /// Waits for the driver's station address on the events pair.
-    fn wait_for_mac(events: &mut Events) -> [u8; 6] {
+    /// Waits for the driver's station address on the events pair; `None`
+    /// if the driver was restarted meanwhile (`driver_restarted` says so:
+    /// the new instance attaches only to pairs set up for it).
+    fn wait_for_mac(events: &mut Events, driver_restarted: impl Fn() -> bool) -> Option<[u8; 6]> {
         let mut warned = false;
         let start = Instant::now();
         loop {
+            if driver_restarted() {
+                return None;
+            }
             while let Some(event) = events.next() {
                 if let DriverEvent::Mac(mac) = event {
-                    return mac.0;
+                    return Some(mac.0);
                 }
             }
             if events.flush() {
@@ -251,12 +256,19 @@ mod component {
 
     fn main(generation: u64) {
         let status = StatusPage::mapped();
-        let mut driver_generation = status.generation_of(caps::NET_RX.peer).unwrap_or(0);
-        let Some((rx, tx, mut events)) = driver_pairs(generation, driver_generation) else {
-            println!("net: cannot set up the driver's ring pairs");
-            return;
+        let driver_now = || status.generation_of(caps::NET_RX.peer).unwrap_or(0);
+        // The pairs are set up for one driver instance: if it is restarted
+        // before it announced its address, set them up for the next.
+        let (mut driver_generation, rx, tx, mut events, mac) = loop {
+            let driver_generation = driver_now();
+            let Some((rx, tx, mut events)) = driver_pairs(generation, driver_generation) else {
+                println!("net: cannot set up the driver's ring pairs");
+                return;
+            };
+            if let Some(mac) = wait_for_mac(&mut events, || driver_now() != driver_generation) {
+                break (driver_generation, rx, tx, events, mac);
+            }
         };
-        let mac = wait_for_mac(&mut events);
         println!(
             "net: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
             mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
