@@ -403,12 +403,16 @@ fn handle_console(system: &mut System, index: usize, label: u64, length: usize, 
     }
 }
 
-/// A component that kept at least this share of the CPU (in percent) over
+/// A driver that kept at least this share of the CPU (in percent) over
 /// half its heartbeat period is livelocked or in an interrupt storm: a
-/// correct component at a driver's priority blocks for its peers to run. 95
-/// leaves room for a flood that keeps a driver busy but still yielding.
-/// Half a period, so that a high-priority hog is caught before the lower
-/// components it starves miss their own heartbeats.
+/// driver is driven by its device's interrupts and its peers' doorbells,
+/// and a correct one blocks for its peers to run. 95 leaves room for a
+/// flood that keeps a driver busy but still yielding. Half a period, so
+/// that a high-priority hog is caught before the lower components it
+/// starves miss their own heartbeats. Servers and applications may compute
+/// for long (keeping their heartbeat by hand): the watchdog leaves them
+/// alone, and a hog among them is found when it starves another
+/// ([`starved_by`]).
 const CPU_WATCHDOG_PERCENT: u64 = 95;
 
 /// The CPU-share watchdog of component `index`: `true` if it kept the CPU
@@ -572,7 +576,8 @@ fn handle_tick(system: &mut System) {
                     continue;
                 };
                 let period_ticks = component.heartbeat_us.get().div_ceil(TICK_US);
-                if cpu_watchdog(system, index, period_ticks) {
+                let driver = component.kind() == ward_sysspec::ComponentKind::Driver;
+                if driver && cpu_watchdog(system, index, period_ticks) {
                     continue;
                 }
                 if System::notification(heartbeat).poll().unwrap_or(0) != 0 {
