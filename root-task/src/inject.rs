@@ -72,6 +72,7 @@
 use core::fmt::Write;
 
 use ward_userlib::cap::UserContext;
+use ward_userlib::component::status;
 use ward_userlib::println;
 use ward_userlib::time::{Duration, Instant};
 
@@ -252,18 +253,23 @@ impl Detector {
         Detector::PeerProgress,
     ];
 
-    pub fn name(self) -> &'static str {
+    /// How the status page records it (`status::DETECTOR_*`).
+    pub fn status_code(self) -> u64 {
         match self {
-            Detector::Mmu => "mmu",
-            Detector::Cpu => "cpu",
-            Detector::Panic => "panic",
-            Detector::Kernel => "kernel",
-            Detector::Heartbeat => "heartbeat",
-            Detector::Iommu => "iommu",
-            Detector::Watchdog => "cpu-watchdog",
-            Detector::PeerRing => "stack-ring-check",
-            Detector::PeerProgress => "stack-progress-check",
+            Detector::Mmu => status::DETECTOR_MMU,
+            Detector::Cpu => status::DETECTOR_CPU,
+            Detector::Panic => status::DETECTOR_PANIC,
+            Detector::Kernel => status::DETECTOR_KERNEL,
+            Detector::Heartbeat => status::DETECTOR_HEARTBEAT,
+            Detector::Iommu => status::DETECTOR_IOMMU,
+            Detector::Watchdog => status::DETECTOR_WATCHDOG,
+            Detector::PeerRing => status::DETECTOR_PEER_RING,
+            Detector::PeerProgress => status::DETECTOR_PEER_PROGRESS,
         }
+    }
+
+    pub fn name(self) -> &'static str {
+        status::detector_name(self.status_code())
     }
 }
 
