@@ -42,6 +42,8 @@ import threading
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(ROOT, "tests", "net"))
+from net_tests import free_port  # noqa: E402  (the end-to-end tests' free loopback port)
 # Boot, link-up and DHCP under TCG on a busy machine.
 READY_SECONDS = 120
 # A TCP connection that moves no byte for this long is broken. A driver restart takes tens of
@@ -57,12 +59,6 @@ TCP_CHUNK = 2048
 TCP_CONNECTIONS = 2
 REPORT_BEGIN = "<!-- campaign results: begin (written by tests/faults/campaign.py) -->"
 REPORT_END = "<!-- campaign results: end -->"
-
-
-def free_port(kind=socket.SOCK_STREAM):
-    with socket.socket(socket.AF_INET, kind) as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def stream_bytes(seed, offset, count):
@@ -330,25 +326,18 @@ class Console:
         if m and int(m.group(1)) in self.faults:
             self.faults[int(m.group(1))].collateral.append((m.group(4), m.group(5)))
             return
-        m = LINE_RESTORED.search(text)
-        if m:
-            f = self.last_detected
-            if f is not None and f.target == "e1000" and f.restored_at is None:
-                f.restored_at = int(m.group(2))
-            return
-        m = LINE_ECHO_SERVING.search(text)
-        if m:
-            # After a fault in the stack or in echo: echo serves again.
-            f = self.last_detected
-            if f is not None and f.target in ("net", "echo") and f.restored_at is None:
-                f.restored_at = int(m.group(1))
-            return
-        m = LINE_ATTACHED.search(text)
-        if m:
-            f = self.last_detected
-            if f is not None and f.target == "e1000" and f.attached_at is None:
-                f.attached_at = int(m.group(1))
-            return
+        # Lines that stamp the last detected fault: (pattern, the targets it is about, field).
+        for pattern, targets, field in (
+            (LINE_RESTORED, ("e1000",), "restored_at"),
+            (LINE_ECHO_SERVING, ("net", "echo"), "restored_at"),
+            (LINE_ATTACHED, ("e1000",), "attached_at"),
+        ):
+            m = pattern.search(text)
+            if m:
+                f = self.last_detected
+                if f is not None and f.target in targets and getattr(f, field) is None:
+                    setattr(f, field, int(m.group(m.lastindex)))
+                return
         m = LINE_SUMMARY.search(text)
         if m:
             self.summary = text
