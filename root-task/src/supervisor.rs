@@ -479,12 +479,20 @@ fn cpu_share(system: &System, h: usize, ticks: u64) -> u64 {
     used * 100 / available
 }
 
-/// If component `index`, silent for `ticks` ticks, did not run at all
-/// meanwhile: the running component of higher priority that used the
-/// largest share of the CPU, if that share is at least
-/// [`STARVATION_PERCENT`].
+/// The last stretch of a silence that starvation is judged on: a quarter
+/// of a second. Not the whole silence: a component that ran normally
+/// before a hog took the CPU used its share then.
+const STARVATION_WINDOW_TICKS: u64 = 16;
+
+/// If component `index`, silent for `ticks` ticks, did not run at all over
+/// the last [`STARVATION_WINDOW_TICKS`] of them: the running component of
+/// higher priority that used the largest share of the CPU meanwhile, if
+/// that share is at least [`STARVATION_PERCENT`].
 fn starved_by(system: &System, index: usize, ticks: u64) -> Option<(usize, u64)> {
-    let ticks = ticks.min(CPU_HISTORY as u64 - 1).min(system.tick);
+    let ticks = ticks
+        .min(STARVATION_WINDOW_TICKS)
+        .min(CPU_HISTORY as u64 - 1)
+        .min(system.tick);
     if cpu_share(system, index, ticks) >= NOT_RUNNING_PERCENT {
         return None;
     }
