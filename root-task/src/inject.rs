@@ -163,6 +163,11 @@ impl Kind {
         matches!(self, Kind::IrqStorm | Kind::IrqLost | Kind::RingNever)
     }
 
+    /// A kind that makes the component keep the CPU, starving those below it.
+    fn keeps_the_cpu(self) -> bool {
+        matches!(self, Kind::Hang | Kind::Livelock | Kind::IrqStorm)
+    }
+
     /// A kind only the heartbeat, the CPU-share watchdog or a peer's
     /// progress check can catch: each needs up to a heartbeat period, so
     /// its quiet period is at least that.
@@ -490,8 +495,17 @@ impl Injector {
         if let Some(p) = &self.pending {
             let restarted = system.instances[p.target].generation != p.generation;
             let quiet = if p.kind.caught_by_time() {
-                // A period, and three ticks for the check to come round.
-                let period = system.spec.components[p.target].heartbeat_us.get();
+                // A period, and three ticks for the check to come round. A
+                // component that keeps the CPU is also found through the
+                // ones below it that it starves: their periods count too.
+                let spec = &system.spec.components;
+                let target_priority = spec[p.target].priority;
+                let starves = p.kind.keeps_the_cpu();
+                let period = (0..spec.len())
+                    .filter(|&i| i == p.target || (starves && spec[i].priority < target_priority))
+                    .map(|i| spec[i].heartbeat_us.get())
+                    .max()
+                    .unwrap_or(0);
                 let margin = 3 * crate::supervisor::TICK_US;
                 self.campaign
                     .quiet
