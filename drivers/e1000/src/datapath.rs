@@ -147,21 +147,8 @@ impl<'a> Datapath<'a> {
     /// with flags set, or outside the NIC's window is given back at once as a
     /// receive error. Returns how many were posted (the caller then writes
     /// the tail register once).
-    pub fn refill<F: Faults>(
-        &mut self,
-        rx: &mut Pair,
-        faults: &mut F,
-        counters: &Counters,
-    ) -> Result<usize, Broken> {
+    pub fn refill(&mut self, rx: &mut Pair, counters: &Counters) -> Result<usize, Broken> {
         let mut posted = 0;
-        let stray = match faults.on_rx_post() {
-            RxPost::None => None,
-            RxPost::OtherPool => Some(self.tx_window.iova),
-            RxPost::Rings => Some(self.rx.iova()),
-        };
-        if let Some(iova) = stray {
-            self.rx.retarget_oldest(iova);
-        }
         while self.rx.room() > 0 {
             // A refused buffer goes straight back: keep room for it.
             if return_room(rx, PairKind::Rx, counters)? == 0 {
@@ -403,6 +390,17 @@ impl<'a> Datapath<'a> {
             give_back(tx, sent.encode(), PairKind::Tx, counters)?;
         }
         Ok(completed)
+    }
+
+    /// Fault injection: points the receive descriptor the NIC fills next
+    /// (`nic_head`, its RDH) somewhere the stack never lent.
+    pub fn misdirect_receive(&mut self, how: RxPost, nic_head: u32) {
+        let stray = match how {
+            RxPost::None => return,
+            RxPost::OtherPool => self.tx_window.iova,
+            RxPost::Rings => self.rx.iova(),
+        };
+        self.rx.retarget(nic_head as usize, stray);
     }
 
     /// The IO address the fault injection build points a stray descriptor at.

@@ -249,6 +249,11 @@ impl Nic {
         self.regs.write(ICS, causes);
     }
 
+    /// The receive descriptor the NIC fills next (RDH).
+    pub fn rx_head(&self) -> u32 {
+        self.regs.read(RDH)
+    }
+
     /// Switches interrupt throttling off (ITR 0): only fault injection
     /// does this, so that a storm is not tamed by the NIC.
     pub fn stop_throttling(&self) {

@@ -40,7 +40,7 @@ use crate::datapath::Datapath;
 use crate::descriptors::DESCRIPTOR_BYTES;
 use crate::device::{AddressSource, Nic, SERVED_CAUSES};
 use crate::events::Events;
-use crate::faults::{Faults, IndexLie, IrqMode};
+use crate::faults::{Faults, IndexLie, IrqMode, RxPost};
 use crate::regs::int;
 use crate::rings::{usable_descriptors, RxRing, TxRing};
 use crate::settings::Settings;
@@ -346,6 +346,10 @@ impl Driver<'_> {
             };
             yielding = false;
             faults.check_mailbox();
+            let misdirect = faults.on_rx_post();
+            if misdirect != RxPost::None {
+                self.path.misdirect_receive(misdirect, self.nic.rx_head());
+            }
             if let Some(lie) = faults.take_index_lie() {
                 lie_about_index(rings, lie);
                 // Its own copy of the index is gone too: it stops using the pair.
@@ -474,7 +478,7 @@ impl Driver<'_> {
                 .receive(&mut rings.rx.pair, budget, faults, counters);
             let posted = reaped.and_then(|n| {
                 received = n;
-                self.path.refill(&mut rings.rx.pair, faults, counters)
+                self.path.refill(&mut rings.rx.pair, counters)
             });
             match posted {
                 Ok(0) => {}

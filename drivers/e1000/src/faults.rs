@@ -181,7 +181,8 @@ pub trait Faults {
     /// Called for each frame the stack lends for sending, before it is
     /// handed to the NIC.
     fn on_transmit_request(&mut self, request: &Buffer) -> Injection;
-    /// Called once per refill of the receive ring.
+    /// Called once per turn of the serving loop: where to point the
+    /// receive descriptor the NIC fills next.
     #[inline(always)]
     fn on_rx_post(&mut self) -> RxPost {
         RxPost::None

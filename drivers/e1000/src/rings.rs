@@ -147,16 +147,16 @@ impl<'a, K> DescriptorRing<'a, K> {
         self.in_flight += 1;
     }
 
-    /// Fault injection: points the oldest posted descriptor (the next the
-    /// NIC uses, unless it has used it already) at `iova`; false if none is
-    /// posted.
-    pub fn retarget_oldest(&mut self, iova: u64) -> bool {
-        if self.in_flight == 0 {
-            return false;
+    /// Fault injection: points descriptor `index` (the NIC's next, say) at
+    /// `iova`, if it is posted and not yet written back.
+    pub fn retarget(&mut self, index: usize, iova: u64) {
+        if index < self.count
+            && self.posted[index].is_some()
+            && self.descriptors.load(index, STATUS_WORD, Ordering::Acquire) == 0
+        {
+            self.descriptors
+                .store(index, ADDRESS_WORD, iova, Ordering::Release);
         }
-        self.descriptors
-            .store(self.head, ADDRESS_WORD, iova, Ordering::Release);
-        true
     }
 
     /// The written-back status word of the oldest posted descriptor, read

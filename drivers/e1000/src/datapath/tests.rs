@@ -137,10 +137,7 @@ fn received_frames_go_back_with_their_length_and_errors_are_counted() {
     for slot in 0..6 {
         lend(&mut stack, slot, 0, SLOT, 0);
     }
-    assert_eq!(
-        b.path.refill(&mut driver, &mut NoFaults, &b.counters),
-        Ok(6)
-    );
+    assert_eq!(b.path.refill(&mut driver, &b.counters), Ok(6));
     assert_eq!(b.rx_address(2), RX_IOVA + 2 * u64::from(SLOT));
     let ok = rx_status::DD | rx_status::EOP | rx_status::IXSM;
     b.nic_receives(0, 60, ok, 0);
@@ -185,10 +182,7 @@ fn the_budget_bounds_a_pass_and_the_ring_keeps_one_descriptor_free() {
         lend(&mut stack, slot, 0, SLOT, 0);
     }
     // Eight descriptors hold seven buffers; the rest wait on the lend ring.
-    assert_eq!(
-        b.path.refill(&mut driver, &mut NoFaults, &b.counters),
-        Ok(DESCRIPTORS - 1)
-    );
+    assert_eq!(b.path.refill(&mut driver, &b.counters), Ok(DESCRIPTORS - 1));
     assert_eq!(b.path.rx.tail(), (DESCRIPTORS - 1) as u32);
     for index in 0..DESCRIPTORS - 1 {
         b.nic_receives(index, 64, rx_status::DD | rx_status::EOP, 0);
@@ -197,10 +191,7 @@ fn the_budget_bounds_a_pass_and_the_ring_keeps_one_descriptor_free() {
         b.path.receive(&mut driver, 3, &mut NoFaults, &b.counters),
         Ok(3)
     );
-    assert_eq!(
-        b.path.refill(&mut driver, &mut NoFaults, &b.counters),
-        Ok(3)
-    );
+    assert_eq!(b.path.refill(&mut driver, &b.counters), Ok(3));
     assert_eq!(
         b.path.receive(&mut driver, 64, &mut NoFaults, &b.counters),
         Ok(4)
@@ -232,10 +223,7 @@ fn bad_postings_are_given_back_and_garbage_is_dropped() {
     let duplicate = stack.pool().buffer(2, 0, SLOT).unwrap();
     assert!(stack.outgoing_ring().push(duplicate).is_ok());
     let _ = stack.publish();
-    assert_eq!(
-        b.path.refill(&mut driver, &mut NoFaults, &b.counters),
-        Ok(1)
-    );
+    assert_eq!(b.path.refill(&mut driver, &b.counters), Ok(1));
     assert_eq!(b.count(Counter::RxPostRefused), 2);
     assert_eq!(b.count(Counter::RxRingBadDescriptor), 2);
     assert_eq!(b.count(Counter::RxRingDuplicate), 1);
