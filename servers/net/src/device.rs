@@ -334,13 +334,18 @@ impl<'a, M: RingMemory, const W: usize> Nic<'a, M, W> {
             };
             self.counters.bump(Counter::RxFrames);
             self.counters.add(Counter::RxBytes, buffer.len().into());
+            // A NIC's "verified" is not taken on trust: it covers the frame
+            // as the NIC wrote it, and the stack reads the pool later, after
+            // any other DMA a misprogrammed descriptor aimed into the same
+            // window (the fault campaigns do exactly that: dma-rings). So
+            // the stack checks every checksum itself; a NIC's "failed" still
+            // drops the frame at once.
             let nic = match checksum {
                 ChecksumStatus::Failed => {
                     self.counters.bump(Counter::DropNicChecksum);
                     continue;
                 }
-                ChecksumStatus::Verified => NicChecksum::Verified,
-                ChecksumStatus::Unchecked => NicChecksum::Unchecked,
+                ChecksumStatus::Verified | ChecksumStatus::Unchecked => NicChecksum::Unchecked,
             };
             // The pool copy can be shorter than the descriptor claims only
             // for a buffer longer than a frame, which decode refused.
