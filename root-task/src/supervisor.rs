@@ -456,7 +456,25 @@ fn cpu_watchdog(system: &mut System, index: usize, period_ticks: u64) -> bool {
     let max = system.spec.components[index].max_restarts.get();
     let outcome = apply_policy(system, index, Detector::Watchdog, &line);
     print_outcome(line, &outcome, max);
+    forgive_victims(system, index);
     true
+}
+
+/// After a hog (or a hung component, which may have spun) at `hog`'s
+/// priority was stopped: every running component below it may have missed
+/// its heartbeat because of it, so each gets a whole period from now (a
+/// second hog right after the first must not make the stack look hung). A
+/// component below that is hung itself is found one period later.
+fn forgive_victims(system: &mut System, hog: usize) {
+    let priority = system.spec.components[hog].priority;
+    let now = system.tick;
+    for index in 0..system.instances.len() {
+        if system.spec.components[index].priority < priority
+            && system.instances[index].state == State::Running
+        {
+            system.instances[index].last_beat_tick = now;
+        }
+    }
 }
 
 /// A component at a higher priority that kept at least this share of the
@@ -520,6 +538,7 @@ fn report_hog(system: &mut System, (hog, percent): (usize, u64), victim: usize, 
     let max = system.spec.components[hog].max_restarts.get();
     let outcome = apply_policy(system, hog, Detector::Watchdog, &line);
     print_outcome(line, &outcome, max);
+    forgive_victims(system, hog);
 }
 
 /// Restarts component `index` at the next tick without counting it
@@ -623,6 +642,9 @@ fn handle_tick(system: &mut System) {
                     let max = component.max_restarts.get();
                     let outcome = apply_policy(system, index, Detector::Heartbeat, &line);
                     print_outcome(line, &outcome, max);
+                    // A hung component may have spun: those below it were
+                    // kept from running meanwhile.
+                    forgive_victims(system, index);
                 }
             }
             State::Restarting if now >= system.instances[index].restart_due_tick => {
