@@ -76,7 +76,8 @@ class Guest:
         self.com2_path = os.path.join(ROOT, "build", f"net-tests-{os.getpid()}.com2")
         qemu += ["-serial", f"file:{self.com2_path}"]
         if icount:
-            qemu += ["-icount", "shift=0,align=off"]
+            # The RTC (the supervisor's tick) on the TSC's virtual clock, as scripts/qemu.sh does.
+            qemu += ["-icount", "shift=0,align=off", "-rtc", "clock=vm"]
         args = [os.path.join(ROOT, "scripts/qemu.sh"), "--seconds", str(seconds),
                 "--machine", "q35,kernel-irqchip=split"]
         for a in qemu:
