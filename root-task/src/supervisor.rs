@@ -416,10 +416,10 @@ fn handle_console(system: &mut System, index: usize, label: u64, length: usize, 
 }
 
 /// A driver that kept at least this share of the CPU (in percent) over
-/// half its heartbeat period is livelocked or in an interrupt storm: a
+/// half its heartbeat period, while the components below it that keep a
+/// heartbeat did not run at all, is livelocked or in an interrupt storm: a
 /// driver is driven by its device's interrupts and its peers' doorbells,
-/// and a correct one blocks for its peers to run. 95 leaves room for a
-/// flood that keeps a driver busy but still yielding. Half a period, so
+/// and a correct one, however busy (a flood), yields for its peers to run. Half a period, so
 /// that a high-priority hog is caught before the lower components it
 /// starves miss their own heartbeats. Servers and applications may compute
 /// for long (keeping their heartbeat by hand): the watchdog leaves them
@@ -443,7 +443,7 @@ fn cpu_watchdog(system: &mut System, index: usize, period_ticks: u64) -> bool {
     instance.watch_cpu = cpu;
     let available = window * TICK_US * (system.tsc_hz / 1_000_000).max(1);
     let percent = used * 100 / available.max(1);
-    if percent < CPU_WATCHDOG_PERCENT {
+    if percent < CPU_WATCHDOG_PERCENT || !starves_another(system, index, window) {
         return false;
     }
     let name = system.name(index);
@@ -458,6 +458,23 @@ fn cpu_watchdog(system: &mut System, index: usize, period_ticks: u64) -> bool {
     print_outcome(line, &outcome, max);
     forgive_victims(system, index);
     true
+}
+
+/// Whether every running component below `index` that keeps a heartbeat
+/// (and there is one) used under [`NOT_RUNNING_PERCENT`] of the CPU over
+/// the last `ticks` ticks: a driver busy with a flood still lets the stack
+/// run; a livelocked one or one in an interrupt storm does not.
+fn starves_another(system: &System, index: usize, ticks: u64) -> bool {
+    let ticks = ticks.min(CPU_HISTORY as u64 - 1).min(system.tick);
+    let priority = system.spec.components[index].priority;
+    let mut below = (0..system.instances.len())
+        .filter(|&j| {
+            system.spec.components[j].priority < priority
+                && system.spec.components[j].heartbeat_us.get() > 0
+                && system.instances[j].state == State::Running
+        })
+        .peekable();
+    below.peek().is_some() && below.all(|j| cpu_share(system, j, ticks) < NOT_RUNNING_PERCENT)
 }
 
 /// After a hog (or a hung component, which may have spun) at `hog`'s
