@@ -33,6 +33,7 @@ TEST_FAULTS_SEED := 1
 .PHONY: faults test-faults faults-image
 
 faults-image: build
+	@python3 tests/faults/check-system.py system.toml $(FAULTS_SYSTEM)
 	@$(MAKE) --no-print-directory image-only SYSTEM=$(FAULTS_SYSTEM)
 
 faults: faults-image
