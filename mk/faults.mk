@@ -7,7 +7,7 @@
 #                    hash-checked TCP streams and UDP echoes from the host throughout; a progress
 #                    line every 5 s, the table per kind, and the results line last. The table is
 #                    written to docs/reliability.md with the seed and the command that repeats it.
-#   make test-faults the short campaign of `make test`: 1,000 faults over every kind into the
+#   make test-faults the short campaign of `make test`: over 1,000 faults of every kind into the
 #                    e1000 driver, in about four minutes; fails on a kernel crash, a corrupted
 #                    byte, a stack crash caused by the driver, a campaign that does not finish, or
 #                    no traffic getting through (connections broken are counted and reported).
@@ -25,9 +25,10 @@ KINDS ?= all
 TARGETS ?= e1000
 # MINUTES=n: stop after n minutes and report the faults done by then.
 MINUTES ?=
-# The short campaign: every kind at least thirty times on average, within the five minutes
-# `make test` allows it.
-TEST_FAULTS_COUNT := 1000
+# The short campaign: every kind about forty times, within the five minutes `make test` allows
+# it. A schedule asks for a few faults that cannot be put in (a stack flip while the stack
+# pointer is elsewhere: "not injected"), so it asks for more than the 1,000 it must inject.
+TEST_FAULTS_COUNT := 1030
 TEST_FAULTS_SEED := 1
 
 .PHONY: faults test-faults faults-image
