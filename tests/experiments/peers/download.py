@@ -1,0 +1,117 @@
+#!/usr/bin/env python3
+"""Experiment `crash-download`: downloads the http app's 10 MiB file while the supervisor crashes
+the e1000 driver, and checks that every download completes with the right checksum.
+
+The root task injects a crash into the driver every few seconds (root-task/src/inject.rs,
+`inject=crash`). This peer waits for the system to answer, then downloads /bench/10MiB again and
+again, reading the driver's generation from /stats.json before and after each, until one
+download spans a restart (the generation changed while it ran). Every download's SHA-256 must
+match the file's (byte i is i % 251).
+
+Prints `peer: ...` lines; exits 0 only when every check passed.
+"""
+import argparse
+import hashlib
+import json
+import socket
+import sys
+import time
+import urllib.request
+
+SIZE = 10 * 1024 * 1024
+# The http app's /bench/10MiB: byte i is i % 251 (apps/http).
+EXPECTED = hashlib.sha256(bytes(i % 251 for i in range(251)) * (SIZE // 251) +
+                          bytes(i % 251 for i in range(SIZE % 251))).hexdigest()
+
+
+def say(text):
+    print(f"peer: {text}", flush=True)
+
+
+def wait_ready(echo_port, limit):
+    """Seconds until the UDP echo answers (QEMU accepts TCP before the guest is up, so a
+    connect proves nothing)."""
+    start = time.monotonic()
+    while time.monotonic() - start < limit:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.settimeout(0.5)
+            try:
+                s.sendto(b"ready?", ("127.0.0.1", echo_port))
+                if s.recv(64) == b"ready?":
+                    return time.monotonic() - start
+            except OSError:
+                time.sleep(0.2)
+    return None
+
+
+def driver_generation(http_port):
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/stats.json", timeout=20) as r:
+        stats = json.loads(r.read())
+    for c in stats["components"]:
+        if c["name"] == "e1000":
+            return c["generation"]
+    raise RuntimeError("no e1000 in /stats.json")
+
+
+def download(http_port):
+    """(bytes, sha256, seconds) of one GET /bench/10MiB."""
+    start = time.monotonic()
+    digest = hashlib.sha256()
+    got = 0
+    with urllib.request.urlopen(f"http://127.0.0.1:{http_port}/bench/10MiB", timeout=30) as r:
+        while True:
+            chunk = r.read(65536)
+            if not chunk:
+                break
+            digest.update(chunk)
+            got += len(chunk)
+    return got, digest.hexdigest(), time.monotonic() - start
+
+
+def main():
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("--http", type=int, required=True, help="host port forwarded to the guest's 80")
+    p.add_argument("--echo", type=int, required=True, help="host UDP port forwarded to the guest's 7")
+    p.add_argument("--downloads", type=int, default=8, help="most downloads before giving up")
+    p.add_argument("--ready-seconds", type=float, default=60)
+    a = p.parse_args()
+
+    ready = wait_ready(a.echo, a.ready_seconds)
+    if ready is None:
+        say(f"FAIL the system did not answer within {a.ready_seconds:.0f} s")
+        return 1
+    say(f"the system answers after {ready:.1f} s; downloading /bench/10MiB until the driver crashes during one")
+    all_good = True
+    spanned = None
+    for n in range(1, a.downloads + 1):
+        before = driver_generation(a.http)
+        try:
+            got, digest, seconds = download(a.http)
+        except OSError as e:
+            say(f"FAIL download {n}: {e}")
+            return 1
+        after = driver_generation(a.http)
+        good = got == SIZE and digest == EXPECTED
+        all_good &= good
+        crashed = "" if after == before else f"; the driver crashed and came back meanwhile (generation {before} -> {after})"
+        say(f"download {n}: {got} bytes in {seconds:.1f} s ({got / seconds / 1e6:.1f} MB/s), "
+            f"SHA-256 {digest[:16]}... {'matches' if good else 'DIFFERS'}{crashed}")
+        if after != before:
+            spanned = (before, after, seconds)
+            break
+    ok = True
+
+    def check(what, passed):
+        nonlocal ok
+        ok &= passed
+        say(f"{'PASS' if passed else 'FAIL'} {what}")
+
+    check("the driver crashed and was restarted during a download", spanned is not None)
+    check("every download completed, all 10,485,760 bytes, with the file's SHA-256", all_good)
+    if ok:
+        say("crash-download: all checks passed")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
