@@ -180,7 +180,10 @@ mod tests {
         assert_eq!(e.runs, ["a", "b"]);
         assert_eq!(e.show, ["victim"]);
         let e = parse("dma", "dma.toml", GOOD, &runs[..1]).unwrap_err();
-        assert!(e.to_string().contains("run 'b'") && e.to_string().contains("a"), "{e}");
+        assert!(
+            e.to_string().contains("run 'b'") && e.to_string().contains("a"),
+            "{e}"
+        );
     }
 
     #[test]
@@ -226,6 +229,68 @@ mod tests {
                 "run {} belongs to no experiment",
                 r.name
             );
+        }
+    }
+
+    /// An experiment's variant of a system differs from the system it varies only in lines
+    /// marked `# experiment:`, so the lesson's "one line changed" stays true as the base file
+    /// changes. (variant, base), relative to the repository root.
+    const VARIANTS: &[(&str, &str)] = &[(
+        "tests/experiments/systems/e1000-unmitigated.toml",
+        "tests/systems/e1000-reflector.toml",
+    )];
+
+    /// The lines that carry settings, each with its [section]: no comments, no blank lines.
+    /// Marked lines (`# experiment:`) are left out, and so are the lines of `base` with the
+    /// same section and key as a marked line (the lines the variant replaces).
+    fn setting_lines(text: &str, replaced: &[(String, String)]) -> Vec<(String, String)> {
+        let mut section = String::new();
+        let mut out = Vec::new();
+        for line in text.lines().map(str::trim) {
+            if line.starts_with('[') {
+                section = line.to_string();
+            }
+            if line.is_empty() || line.starts_with('#') || line.contains("# experiment:") {
+                continue;
+            }
+            let key = line.split('=').next().unwrap_or("").trim().to_string();
+            if replaced.contains(&(section.clone(), key)) {
+                continue;
+            }
+            let value = line.split(" #").next().unwrap_or(line).trim_end();
+            out.push((section.clone(), value.to_string()));
+        }
+        out
+    }
+
+    /// The (section, key) of every marked line of a variant.
+    fn marked_keys(text: &str) -> Vec<(String, String)> {
+        let mut section = String::new();
+        let mut out = Vec::new();
+        for line in text.lines().map(str::trim) {
+            if line.starts_with('[') {
+                section = line.to_string();
+            } else if line.contains("# experiment:") && !line.starts_with('#') {
+                let key = line.split('=').next().unwrap_or("").trim().to_string();
+                out.push((section.clone(), key));
+            }
+        }
+        out
+    }
+
+    #[test]
+    fn variants_differ_only_in_marked_lines() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        for (variant, base) in VARIANTS {
+            let v = std::fs::read_to_string(root.join(variant)).unwrap();
+            let b = std::fs::read_to_string(root.join(base)).unwrap();
+            let marked = marked_keys(&v);
+            assert_eq!(
+                setting_lines(&v, &[]),
+                setting_lines(&b, &marked),
+                "{variant} differs from {base} in a line not marked `# experiment:`"
+            );
+            assert!(!marked.is_empty(), "{variant} marks no line");
         }
     }
 }

@@ -436,6 +436,9 @@ fn run_experiment(root: &Path, mut o: Options) -> Result<bool, String> {
         .filter_map(|r| runs.iter().find(|s| &s.name == r).cloned())
         .collect();
     println!("experiment {}: {}", e.name, e.summary);
+    // One run at a time: an experiment's figures compare its runs, and two QEMUs (and their
+    // host peers) sharing the cores would distort each other's.
+    o.jobs = 1;
     let mut reports = run_all(root, &o, &chosen);
     reports.sort_by_key(|r| e.runs.iter().position(|n| n == &r.name));
     let passed = summarise(&reports);

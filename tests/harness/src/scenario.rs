@@ -286,7 +286,9 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
                 "quick.host_peer is set but the scenario has no host_peer to replace".to_string(),
             ));
         }
-        if q.timeout_seconds.is_some_and(|t| t == 0 || t > MAX_TIMEOUT_SECONDS) {
+        if q.timeout_seconds
+            .is_some_and(|t| t == 0 || t > MAX_TIMEOUT_SECONDS)
+        {
             return Err(err(format!(
                 "quick.timeout_seconds is out of range 1..={MAX_TIMEOUT_SECONDS}"
             )));

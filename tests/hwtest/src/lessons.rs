@@ -126,7 +126,9 @@ pub fn run_dma_victim(info: &BootInfo, tally: &mut Tally) {
         None
     };
     let own_device_address = if iommu { OWN_IOADDR } else { own_paddr };
-    println!("hwtest: edu's own buffer: physical {own_paddr:#x}, device address {own_device_address:#x}");
+    println!(
+        "hwtest: edu's own buffer: physical {own_paddr:#x}, device address {own_device_address:#x}"
+    );
     println!("hwtest: the victim's page: physical {victim_paddr:#x}, never given to edu");
     let before = hex(&slice(victim_vaddr, STRAY_LENGTH as usize)[..]);
     println!("hwtest: victim bytes 0..16 before: {before}");
@@ -192,7 +194,10 @@ pub fn run_bounce(info: &BootInfo, tally: &mut Tally) {
     let (source, source_vaddr, source_paddr) = shared_frame(&mut env, low);
     let (target, target_vaddr, target_paddr) = shared_frame(&mut env, high);
     let (_, bounce_vaddr, bounce_paddr) = shared_frame(&mut env, low);
-    for (i, b) in slice(source_vaddr, TRANSFER as usize).iter_mut().enumerate() {
+    for (i, b) in slice(source_vaddr, TRANSFER as usize)
+        .iter_mut()
+        .enumerate()
+    {
         *b = (i % 251) as u8;
     }
     println!(
@@ -220,7 +225,8 @@ pub fn run_bounce(info: &BootInfo, tally: &mut Tally) {
         println!("hwtest: VT-d maps physical {target_paddr:#x} at IO address {HIGH_IOADDR:#x}; edu writes it directly");
         tally.check(
             "with VT-d edu writes the high buffer directly, byte-exact, no copy",
-            direct && slice(target_vaddr, TRANSFER as usize) == slice(source_vaddr, TRANSFER as usize),
+            direct
+                && slice(target_vaddr, TRANSFER as usize) == slice(source_vaddr, TRANSFER as usize),
         );
         let _ = target.frame_unmap();
         // The price of mapping per transfer (a streaming DMA API): map, then unmap with its
@@ -247,7 +253,8 @@ pub fn run_bounce(info: &BootInfo, tally: &mut Tally) {
             target_paddr & (EDU_ADDRESS_LIMIT - 1)
         );
         let landed = edu.dma_to_ram(bounce_paddr, TRANSFER);
-        slice(target_vaddr, TRANSFER as usize).copy_from_slice(slice(bounce_vaddr, TRANSFER as usize));
+        slice(target_vaddr, TRANSFER as usize)
+            .copy_from_slice(slice(bounce_vaddr, TRANSFER as usize));
         tally.check(
             "without an IOMMU the data reaches the high buffer through the bounce buffer, byte-exact",
             landed && slice(target_vaddr, TRANSFER as usize) == slice(source_vaddr, TRANSFER as usize),
@@ -256,7 +263,8 @@ pub fn run_bounce(info: &BootInfo, tally: &mut Tally) {
     // The bounce buffer's price, measured on both machines: the CPU copies every byte.
     let start = read_tsc();
     for _ in 0..MEASURED_TRANSFERS {
-        slice(target_vaddr, TRANSFER as usize).copy_from_slice(slice(bounce_vaddr, TRANSFER as usize));
+        slice(target_vaddr, TRANSFER as usize)
+            .copy_from_slice(slice(bounce_vaddr, TRANSFER as usize));
         core::hint::black_box(target_vaddr);
     }
     let copy_ticks = (read_tsc() - start) / MEASURED_TRANSFERS;
