@@ -11,14 +11,17 @@
 //!   writes it directly. The cost of each, per 2 KiB transfer, is measured in TSC ticks (guest
 //!   instructions when QEMU runs with `-icount shift=0`).
 //!
-//! Either mode works on both machines; which half it shows depends on whether the boot info
+//! - `copy-or-map`: handing a packet to another party by copying it, or by mapping its pages
+//!   into the receiver's address space (zero-copy), at sizes from 64 bytes to 64 KiB.
+//!
+//! The DMA modes work on both machines; which half it shows depends on whether the boot info
 //! reports an IOMMU.
 use crate::edu::Edu;
 use crate::env::{Env, DEPTH};
 use crate::iommu::next_fault;
 use crate::Tally;
 use ward_userlib::abi::bootinfo::BootInfo;
-use ward_userlib::cap::{Frame4K, IoPageTable, IoSpace, Notification};
+use ward_userlib::cap::{Frame4K, IoPageTable, IoSpace, Notification, VmAttributes};
 use ward_userlib::time::read_tsc;
 use ward_userlib::{println, CapRights, ObjectType};
 
@@ -276,5 +279,139 @@ pub fn run_bounce(info: &BootInfo, tally: &mut Tally) {
             tenths / 10,
             tenths % 10
         );
+    }
+}
+
+/// Packet sizes the copy-or-remap experiment measures: small frames, a full Ethernet frame, one
+/// page, and transfers of several pages (where remapping needs one mapping per page).
+const COPY_OR_MAP_SIZES: [u64; 9] = [64, 256, 1024, 1514, 4096, 8192, 16384, 32768, 65536];
+/// Pages of the largest size.
+const COPY_OR_MAP_PAGES: usize = 16;
+/// Measurements per figure (their median is the figure).
+const COPY_OR_MAP_ROUNDS: u64 = 31;
+
+/// The median of `rounds` measurements, after one that is not counted (it warms the caches
+/// and, under TCG, translates the code). The median, not the mean: under plain TCG a timer
+/// interrupt or the host's scheduler can make one round hundreds of times slower.
+fn median(rounds: u64, mut measure: impl FnMut() -> u64) -> u64 {
+    let _ = measure();
+    let mut samples: heapless::Vec<u64, 64> = heapless::Vec::new();
+    for _ in 0..rounds.min(64) {
+        let _ = samples.push(measure());
+    }
+    samples.sort_unstable();
+    samples.get(samples.len() / 2).copied().unwrap_or(0)
+}
+
+/// Copy or remap: what it costs to hand `size` bytes that one party holds to another, by copying
+/// them into the receiver's buffer (what Ward's network stack does with a received frame) or by
+/// mapping the pages that hold them into the receiver's address space and unmapping them once
+/// read (zero-copy by page remapping). Prints both costs per size and which wins.
+pub fn run_copy_or_map(info: &BootInfo, tally: &mut Tally) {
+    let mut env = Env::new(info);
+    let vspace = env.caps.vspace;
+    // The sender's pages (mapped once, contiguous) and a second cap to each for the receiver's
+    // mapping; the receiver's own buffer for the copy; the receiver's window for the remap (its
+    // page tables made once, then left empty).
+    let mut lent: heapless::Vec<Frame4K, COPY_OR_MAP_PAGES> = heapless::Vec::new();
+    let mut sender = 0;
+    for i in 0..COPY_OR_MAP_PAGES {
+        let frame: Frame4K = env.make(ObjectType::Frame4K);
+        let second = env.copy(frame);
+        let vaddr = env.map(frame, CapRights::READ_WRITE);
+        if i == 0 {
+            sender = vaddr;
+        }
+        let _ = lent.push(second);
+    }
+    let mut receiver = 0;
+    for i in 0..COPY_OR_MAP_PAGES {
+        let frame: Frame4K = env.make(ObjectType::Frame4K);
+        let vaddr = env.map(frame, CapRights::READ_WRITE);
+        if i == 0 {
+            receiver = vaddr;
+        }
+    }
+    let mut window = 0;
+    for (i, frame) in lent.iter().enumerate() {
+        let vaddr = env.map(*frame, CapRights::READ);
+        let _ = frame.frame_unmap();
+        if i == 0 {
+            window = vaddr;
+        }
+    }
+    let all = COPY_OR_MAP_PAGES * PAGE as usize;
+    for (i, b) in slice(sender, all).iter_mut().enumerate() {
+        *b = (i % 251) as u8;
+    }
+    let mut remap_ok = true;
+    let mut rows: heapless::Vec<(u64, u64, u64), 16> = heapless::Vec::new();
+    println!("hwtest: {:>6} {:>12} {:>12}  cheaper", "bytes", "copy", "remap");
+    for size in COPY_OR_MAP_SIZES {
+        let pages = size.div_ceil(PAGE) as usize;
+        let copy_once = || {
+            let start = read_tsc();
+            slice(receiver, size as usize).copy_from_slice(slice(sender, size as usize));
+            core::hint::black_box(receiver);
+            read_tsc() - start
+        };
+        let mut remap_once = || {
+            let start = read_tsc();
+            for (p, frame) in lent.iter().take(pages).enumerate() {
+                let at = window + (p as u64) * PAGE;
+                remap_ok &= frame
+                    .frame_map(vspace, at, CapRights::READ, VmAttributes::DEFAULT)
+                    .is_ok();
+                // The receiver reads the data where it now appears (a TLB miss per page).
+                // SAFETY: `at` was just mapped readable.
+                let first = unsafe { core::ptr::read_volatile(at as *const u8) };
+                core::hint::black_box(first);
+            }
+            for frame in lent.iter().take(pages) {
+                remap_ok &= frame.frame_unmap().is_ok();
+            }
+            read_tsc() - start
+        };
+        let copy = median(COPY_OR_MAP_ROUNDS, copy_once);
+        let remap = median(COPY_OR_MAP_ROUNDS, &mut remap_once);
+        println!(
+            "hwtest: {size:>6} {copy:>12} {remap:>12}  {}",
+            if copy <= remap { "copy" } else { "remap" }
+        );
+        let _ = rows.push((size, copy, remap));
+    }
+    tally.check("every remap and unmap succeeded", remap_ok);
+    tally.check(
+        "the remapped pages show the sender's bytes",
+        lent[0]
+            .frame_map(vspace, window, CapRights::READ, VmAttributes::DEFAULT)
+            .is_ok()
+            && slice(window, PAGE as usize) == slice(sender, PAGE as usize),
+    );
+    let _ = lent[0].frame_unmap();
+    let cost = |size: u64| rows.iter().find(|r| r.0 == size).map_or((0, 0), |r| (r.1, r.2));
+    let (copy_small, remap_small) = cost(64);
+    let (copy_frame, remap_frame) = cost(1514);
+    let (copy_big, remap_big) = cost(65536);
+    tally.check(
+        "copying costs more the more bytes it moves (64 KiB costs over 100x 64 bytes)",
+        copy_big > 100 * copy_small,
+    );
+    tally.check(
+        "remapping costs by the page, not the byte (a 1514-byte frame costs under 2x a 64-byte one)",
+        remap_frame < 2 * remap_small,
+    );
+    tally.check(
+        "a full Ethernet frame (1514 bytes) is cheaper to copy than to remap",
+        copy_frame < remap_frame,
+    );
+    match rows.iter().find(|r| r.2 < r.1) {
+        Some((size, _, _)) => println!(
+            "hwtest: figure: copying wins below {size} bytes, remapping from {size} bytes on"
+        ),
+        None => println!(
+            "hwtest: figure: copying wins at every size measured, up to {} bytes (a full frame: copy {copy_frame}, remap {remap_frame}; 64 KiB: copy {copy_big}, remap {remap_big})",
+            COPY_OR_MAP_SIZES[COPY_OR_MAP_SIZES.len() - 1]
+        ),
     }
 }

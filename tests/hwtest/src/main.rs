@@ -10,7 +10,8 @@
 //!   masked until acknowledged, and unable to raise another device's MSI;
 //! - `no-iommu`: without a DMAR table there is no IOSpace to grant and no
 //!   MSI handler;
-//! - `dma-victim`, `bounce`: the teaching experiments' DMA halves (`lessons.rs`).
+//! - `dma-victim`, `bounce`, `copy-or-map`: the teaching experiments' guest halves
+//!   (`lessons.rs`).
 //!
 //! Each prints `hwtest: PASS name` / `hwtest: FAIL name: why` lines and
 //! closes with `N passed, M failed`, then ends the run with status 0 when
@@ -68,9 +69,10 @@ fn main(argument: u64) {
         "no-iommu" => iommu::run_without_iommu(info, &mut tally),
         "dma-victim" => lessons::run_dma_victim(info, &mut tally),
         "bounce" => lessons::run_bounce(info, &mut tally),
+        "copy-or-map" => lessons::run_copy_or_map(info, &mut tally),
         other => {
             println!(
-                "hwtest: unknown mode '{other}' (known: ioport-irq, iommu, intx, msi, no-iommu, dma-victim, bounce)"
+                "hwtest: unknown mode '{other}' (known: ioport-irq, iommu, intx, msi, no-iommu, dma-victim, bounce, copy-or-map)"
             );
             syscall::debug_exit(2);
         }
