@@ -235,10 +235,20 @@ mod tests {
     /// An experiment's variant of a system differs from the system it varies only in lines
     /// marked `# experiment:`, so the lesson's "one line changed" stays true as the base file
     /// changes. (variant, base), relative to the repository root.
-    const VARIANTS: &[(&str, &str)] = &[(
-        "tests/experiments/systems/e1000-unmitigated.toml",
-        "tests/systems/e1000-reflector.toml",
-    )];
+    const VARIANTS: &[(&str, &str)] = &[
+        (
+            "tests/experiments/systems/e1000-unmitigated.toml",
+            "tests/systems/e1000-reflector.toml",
+        ),
+        (
+            "tests/experiments/systems/e1000-bottom-half.toml",
+            "tests/systems/e1000-reflector.toml",
+        ),
+        (
+            "tests/experiments/systems/e1000-top-half.toml",
+            "tests/systems/e1000-reflector.toml",
+        ),
+    ];
 
     /// The lines that carry settings, each with its [section]: no comments, no blank lines.
     /// Marked lines (`# experiment:`) are left out, and so are the lines of `base` with the

@@ -346,7 +346,10 @@ pub fn run_copy_or_map(info: &BootInfo, tally: &mut Tally) {
     }
     let mut remap_ok = true;
     let mut rows: heapless::Vec<(u64, u64, u64), 16> = heapless::Vec::new();
-    println!("hwtest: {:>6} {:>12} {:>12}  cheaper", "bytes", "copy", "remap");
+    println!(
+        "hwtest: {:>6} {:>12} {:>12}  cheaper",
+        "bytes", "copy", "remap"
+    );
     for size in COPY_OR_MAP_SIZES {
         let pages = size.div_ceil(PAGE) as usize;
         let copy_once = || {
@@ -389,7 +392,11 @@ pub fn run_copy_or_map(info: &BootInfo, tally: &mut Tally) {
             && slice(window, PAGE as usize) == slice(sender, PAGE as usize),
     );
     let _ = lent[0].frame_unmap();
-    let cost = |size: u64| rows.iter().find(|r| r.0 == size).map_or((0, 0), |r| (r.1, r.2));
+    let cost = |size: u64| {
+        rows.iter()
+            .find(|r| r.0 == size)
+            .map_or((0, 0), |r| (r.1, r.2))
+    };
     let (copy_small, remap_small) = cost(64);
     let (copy_frame, remap_frame) = cost(1514);
     let (copy_big, remap_big) = cost(65536);

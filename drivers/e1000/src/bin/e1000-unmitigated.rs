@@ -5,4 +5,4 @@
 #![no_std]
 #![no_main]
 
-ward_e1000::program!(ward_e1000::faults::NoFaults, "/e1000.rs");
+ward_e1000::program!(ward_e1000::faults::NoFaults, "/unmitigated.rs");
