@@ -121,12 +121,9 @@ def main():
         say(f"{'PASS' if passed else 'FAIL'} {what}")
 
     check("every offered rate delivered frames", all(rx > 0 for _, rx, _, _ in rows))
-    first_irq = rows[0][2]
     if a.mitigation == "on":
         check(f"with mitigation {JUDGED_RATE} frames/s offered are delivered "
               f"({100 * judged:.0f}% >= {100 * DELIVERED_DIVIDE:.0f}%)", judged >= DELIVERED_DIVIDE)
-        check(f"with mitigation interrupts per 1,000 frames fall as the load rises "
-              f"({first_irq:.0f} -> {last_irq:.0f})", last_irq < first_irq)
     else:
         check(f"without mitigation {JUDGED_RATE} frames/s offered are not all delivered "
               f"({100 * judged:.0f}% < {100 * DELIVERED_DIVIDE:.0f}%): the per-frame cost caps it",
