@@ -15,13 +15,13 @@ import sys
 import tempfile
 import time
 
+from verdict import Verdict, say
+
 CAPCTL = "target/release/capctl"
 # The over-grant: the http app gets the stack's socket buffers (every connection's data), writable.
 OVER_GRANT = ["grant", "http", "map", "net-sockets", "--rights", "rw"]
 
 
-def say(text):
-    print(f"peer: {text}", flush=True)
 
 
 def capctl(*args):
@@ -51,13 +51,8 @@ def main():
             return 1
         time.sleep(0.2)
 
-    ok = True
-
-    def check(what, passed):
-        nonlocal ok
-        ok &= passed
-        say(f"{'PASS' if passed else 'FAIL'} {what}")
-
+    verdict = Verdict("audit")
+    check = verdict.check
     status, out = capctl("audit", a.system, a.log)
     check("the running system holds exactly what system.toml grants (0 differences)",
           status == 0 and " 0 difference" in out)
@@ -77,9 +72,7 @@ def main():
         status, out = capctl("audit", wide, a.log)
         check("the audit catches it too: the running system does not match the over-granting file",
               status != 0 and "net-sockets" in out)
-    if ok:
-        say("audit: all checks passed")
-    return 0 if ok else 1
+    return verdict.exit_status()
 
 
 if __name__ == "__main__":

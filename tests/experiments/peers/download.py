@@ -18,14 +18,14 @@ import sys
 import time
 import urllib.request
 
+from verdict import Verdict, say
+
 SIZE = 10 * 1024 * 1024
 # The http app's /bench/10MiB: byte i is i % 251 (apps/http).
 EXPECTED = hashlib.sha256(bytes(i % 251 for i in range(251)) * (SIZE // 251) +
                           bytes(i % 251 for i in range(SIZE % 251))).hexdigest()
 
 
-def say(text):
-    print(f"peer: {text}", flush=True)
 
 
 def wait_ready(echo_port, limit):
@@ -99,18 +99,11 @@ def main():
         if after != before:
             spanned = (before, after, seconds)
             break
-    ok = True
-
-    def check(what, passed):
-        nonlocal ok
-        ok &= passed
-        say(f"{'PASS' if passed else 'FAIL'} {what}")
-
+    verdict = Verdict("crash-download")
+    check = verdict.check
     check("the driver crashed and was restarted during a download", spanned is not None)
     check("every download completed, all 10,485,760 bytes, with the file's SHA-256", all_good)
-    if ok:
-        say("crash-download: all checks passed")
-    return 0 if ok else 1
+    return verdict.exit_status()
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ sys.path.insert(0, os.path.dirname(__file__))
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), "..", "..", "e1000"))
 import peer as e1000  # noqa: E402  (tests/e1000/peer.py)
 from livelock import FRAME, drain  # noqa: E402
+from verdict import Verdict, say  # noqa: E402
 
 # The probe's lateness when nothing above it runs is the kernel tick's granularity (about
 # 1,000 us: it asks for a wake-up 1 ms after a tick and is woken by the tick after that). Under
@@ -30,8 +31,6 @@ REPORT = re.compile(rb"probe: report \d+: wake-ups late by median (\d+) us, "
                     rb"99th percentile (\d+) us, worst (\d+) us")
 
 
-def say(text):
-    print(f"peer: {text}", flush=True)
 
 
 def flood(peer, rate, seconds, burst):
@@ -92,13 +91,8 @@ def main():
     say(f"driver as a {a.half} half: flood of {a.rate} frames/s in bursts of {a.burst} for {a.seconds:g} s "
         f"({delivered / a.seconds:.0f} frames/s delivered): wake-ups late by median up to "
         f"{f_median} us, 99th percentile up to {f_p99} us, worst {f_worst} us")
-    ok = True
-
-    def check(what, passed):
-        nonlocal ok
-        ok &= passed
-        say(f"{'PASS' if passed else 'FAIL'} {what}")
-
+    verdict = Verdict("top-half")
+    check = verdict.check
     check("the driver delivered frames during the flood", delivered > 0)
     added = f_worst - q_worst
     say(f"figure: driver as a {a.half} half: the flood added {added} us to the probe's worst wake-up")
@@ -109,9 +103,7 @@ def main():
         check(f"with the driver doing its work above the probe, the flood delays the probe's "
               f"wake-ups (worst {f_worst} us, quiet {q_worst} us: over {LATER_US} us later)",
               added > LATER_US)
-    if ok:
-        say("top-half: all checks passed")
-    return 0 if ok else 1
+    return verdict.exit_status()
 
 
 if __name__ == "__main__":

@@ -121,34 +121,14 @@ pub fn parse(
 
 /// Loads every experiment in `dir` (sorted by name), checking its runs against `runs`.
 pub fn load_dir(dir: &Path, runs: &[Scenario]) -> Result<Vec<Experiment>, ExperimentError> {
-    let io_err = |e: std::io::Error| ExperimentError {
-        file: dir.display().to_string(),
-        message: e.to_string(),
-    };
-    let mut files: Vec<_> = std::fs::read_dir(dir)
-        .map_err(io_err)?
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(io_err)?
-        .into_iter()
-        .map(|e| e.path())
-        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
-        .collect();
-    files.sort();
-    let mut out = Vec::new();
-    for path in files {
-        let file = path.display().to_string();
-        let name = path
-            .file_stem()
-            .and_then(|s| s.to_str())
-            .unwrap_or_default()
-            .to_string();
-        let text = std::fs::read_to_string(&path).map_err(|e| ExperimentError {
-            file: file.clone(),
-            message: e.to_string(),
-        })?;
-        out.push(parse(&name, &file, &text, runs)?);
-    }
-    Ok(out)
+    crate::scenario::read_toml_files(dir)
+        .map_err(|e| ExperimentError {
+            file: e.file,
+            message: e.message,
+        })?
+        .iter()
+        .map(|(name, file, text)| parse(name, file, text, runs))
+        .collect()
 }
 
 /// The lines of `log` that contain one of `show`, in order, without their line ends.

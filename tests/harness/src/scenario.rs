@@ -337,8 +337,8 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
     })
 }
 
-/// Loads every `*.toml` in `dir`, sorted by name.
-pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+/// Every `*.toml` in `dir`, sorted by name: (name without `.toml`, path for messages, text).
+pub fn read_toml_files(dir: &Path) -> Result<Vec<(String, String, String)>, ScenarioError> {
     let io_err = |e: std::io::Error| ScenarioError {
         file: dir.display().to_string(),
         message: e.to_string(),
@@ -364,9 +364,17 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
             file: file.clone(),
             message: e.to_string(),
         })?;
-        out.push(parse(&name, &file, &text)?);
+        out.push((name, file, text));
     }
     Ok(out)
+}
+
+/// Loads every `*.toml` in `dir`, sorted by name.
+pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+    read_toml_files(dir)?
+        .iter()
+        .map(|(name, file, text)| parse(name, file, text))
+        .collect()
 }
 
 #[cfg(test)]
