@@ -259,7 +259,9 @@ impl<'a, M: RingMemory, const W: usize> Nic<'a, M, W> {
             // The pool copy can be shorter than the descriptor claims only
             // for a buffer longer than a frame, which decode refused.
             match screen::screen(&rx_frame[..len], self.mac, nic) {
-                Ok(Summary::Tcp { port, syn: true }) if self.full_ports.contains(&port) => {
+                Ok(Summary::Tcp {
+                    port, syn: true, ..
+                }) if self.full_ports.contains(&port) => {
                     self.counters.bump(Counter::DropTcpBacklogFull)
                 }
                 Ok(summary) => {

@@ -233,6 +233,13 @@ pub struct Stack<'a, M, const W: usize> {
     now: Instant,
     /// Data received for the answer being written.
     scratch: [u8; MAX_SLOT_BYTES],
+    /// The listeners need tending (see [`Stack::poll`]): a connection
+    /// request, reset or close arrived, or a TCP slot changed hands.
+    tend_due: bool,
+    /// When the oldest half-open member must be reset, if one is.
+    half_open_deadline: Option<Instant>,
+    /// Some closed connection may still be finishing (an orphan).
+    orphans: bool,
 }
 
 fn endpoint_of(e: IpEndpoint) -> Endpoint {
@@ -318,6 +325,9 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
             reserve,
             now,
             scratch: [0; MAX_SLOT_BYTES],
+            tend_due: true,
+            half_open_deadline: None,
+            orphans: false,
         };
         match address {
             AddressConfig::Dhcp => {
@@ -425,6 +435,9 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
             }
             frames += 1;
             if let Some(summary) = self.device.nic.take_summary() {
+                if matches!(summary, Summary::Tcp { control: true, .. }) {
+                    self.tend_due = true;
+                }
                 self.account(summary);
                 if matches!(summary, Summary::Tcp { syn: true, .. }) {
                     // A listener may just have taken its last free slot.
@@ -434,7 +447,12 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
         }
         result.busy |= frames == RX_BUDGET;
         self.dhcp_events();
-        self.tend_listeners(now);
+        // Tending walks every TCP slot, so it runs only when a listener's
+        // members may have changed, not for every data segment and datagram.
+        if self.tend_due || self.half_open_deadline.is_some_and(|d| now >= d) {
+            self.tend_due = false;
+            self.tend_listeners(now);
+        }
         // Parked requests first (they came first), then new ones.
         for s in 0..self.sessions.len() {
             self.retry_parked(s);
@@ -451,7 +469,9 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
                 break;
             }
         }
-        self.collect_orphans();
+        if self.orphans {
+            self.collect_orphans();
+        }
         // Publish everything.
         result.driver = self.device.nic.flush();
         for (i, session) in self.sessions.iter_mut().enumerate() {
@@ -466,16 +486,13 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
     /// When the stack next needs to run if nothing arrives (`None`: only
     /// when something arrives).
     pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
-        let mut at = self.iface.poll_at(now, &self.sockets);
+        let at = self.iface.poll_at(now, &self.sockets);
         // Half-open connections must be reset on time; parked connects,
         // sends and receives complete through smoltcp's own timers.
-        for slot in &self.tcp {
-            if let Some(since) = slot.half_open_since {
-                let deadline = since + HALF_OPEN_LIMIT;
-                at = Some(at.map_or(deadline, |a| a.min(deadline)));
-            }
+        match (at, self.half_open_deadline) {
+            (Some(a), Some(d)) => Some(a.min(d)),
+            (a, d) => a.or(d),
         }
-        at
     }
 
     /// Asks the driver and every application to ring when there is work;
@@ -491,7 +508,9 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
     /// Counts what the socket tables do with a frame smoltcp just took.
     fn account(&mut self, summary: Summary) {
         match summary {
-            Summary::Tcp { port, syn: true } => {
+            Summary::Tcp {
+                port, syn: true, ..
+            } => {
                 let listening = self
                     .apps
                     .iter()
@@ -570,6 +589,7 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
     /// Resets members that stayed half-open too long, and tops every
     /// listener up to its backlog.
     fn tend_listeners(&mut self, now: Instant) {
+        let mut deadline: Option<Instant> = None;
         for i in 0..self.tcp.len() {
             let TcpUse::Member { listener } = self.tcp[i].use_ else {
                 continue;
@@ -593,7 +613,12 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
                 }
                 _ => self.tcp[i].half_open_since = None,
             }
+            if let Some(since) = self.tcp[i].half_open_since {
+                let due = since + HALF_OPEN_LIMIT;
+                deadline = Some(deadline.map_or(due, |d: Instant| d.min(due)));
+            }
         }
+        self.half_open_deadline = deadline;
         self.refill_listeners();
         self.mark_full_ports();
     }
@@ -692,17 +717,26 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
             .get_mut::<tcp::Socket>(self.tcp[slot].handle)
             .abort();
         self.tcp[slot].use_ = TcpUse::Free;
+        self.tend_due = true;
         Some(slot)
     }
 
+    /// Frees the orphans that finished closing; notes whether any is left.
     fn collect_orphans(&mut self) {
+        let mut left = false;
         for slot in self.tcp.iter_mut() {
-            if slot.use_ == TcpUse::Orphan
-                && self.sockets.get::<tcp::Socket>(slot.handle).state() == tcp::State::Closed
-            {
+            if slot.use_ != TcpUse::Orphan {
+                continue;
+            }
+            if self.sockets.get::<tcp::Socket>(slot.handle).state() == tcp::State::Closed {
                 slot.use_ = TcpUse::Free;
+                // A free slot may complete a listener's backlog.
+                self.tend_due = true;
+            } else {
+                left = true;
             }
         }
+        self.orphans = left;
     }
 
     // ---- application sockets ---------------------------------------------------------------
@@ -794,6 +828,8 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
             }
         }
         self.apps[app].kind = AppKind::Free;
+        self.orphans = true;
+        self.tend_due = true;
     }
 
     fn ephemeral_port(&mut self) -> u16 {
@@ -1121,6 +1157,8 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
         };
         self.tcp[slot].use_ = TcpUse::Stream { app };
         self.tcp[slot].half_open_since = None;
+        // The listener has a member fewer: top it up.
+        self.tend_due = true;
         self.count(Counter::TcpAccepted);
         let peer = self
             .sockets
