@@ -75,6 +75,8 @@ def main():
     p.add_argument("--echo", type=int, required=True, help="host UDP port forwarded to the guest's 7")
     p.add_argument("--seconds", type=float, default=50,
                    help="stop starting downloads after this long")
+    p.add_argument("--no-baseline", action="store_true",
+                   help="stop at the first download a crash hit (no undisturbed one to compare)")
     p.add_argument("--ready-seconds", type=float, default=60)
     a = p.parse_args()
 
@@ -88,7 +90,8 @@ def main():
     undisturbed = []   # seconds of each download no crash hit
     deadline = time.monotonic() + a.seconds
     n = 0
-    while (spanned is None or not undisturbed) and time.monotonic() < deadline:
+    while ((spanned is None or not (undisturbed or a.no_baseline))
+           and time.monotonic() < deadline):
         n += 1
         before = driver_generation(a.http)
         try:
