@@ -490,6 +490,9 @@ invocations! {
     IrqHandlerClear = 0x54, irq_handler_clear on IRQ_HANDLER ():
         "Masks the line and unbinds its notification."
         words [] caps [] optional [] result [];
+    IrqHandlerGetCount = 0x55, irq_handler_get_count on IRQ_HANDLER ():
+        "Returns how many interrupts of this source the kernel has delivered since boot."
+        words [] caps [] optional [] result [delivered];
 
     // ---- IO ports ----
     IoPortControlIssue = 0x60, io_port_control_issue on IO_PORT_CONTROL ():

@@ -156,6 +156,12 @@ impl IrqHandler {
     pub fn irq_handler_clear(self) -> Result<(), InvocationError> {
         self.invoke_unit(args::IrqHandlerClear {})
     }
+
+    /// Interrupts of this source the kernel has delivered since boot (for
+    /// the status page's interrupts per source).
+    pub fn irq_handler_get_count(self) -> Result<u64, InvocationError> {
+        Ok(self.invoke_declared(args::IrqHandlerGetCount {})?.mrs[0])
+    }
 }
 
 /// A DMA fault the IOMMU recorded for a device.

@@ -473,6 +473,8 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
             self.collect_orphans();
         }
         // Publish everything.
+        let parked = self.sessions.iter().map(|s| s.parked.len() as u64).sum();
+        self.device.nic.counters.set(Counter::AppParked, parked);
         result.driver = self.device.nic.flush();
         for (i, session) in self.sessions.iter_mut().enumerate() {
             session.flush();
