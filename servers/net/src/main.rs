@@ -38,7 +38,7 @@ mod component {
     ward_userlib::component!(main, caps);
 
     /// TCP sockets: 64 concurrent connections (the host tests' load) plus
-    /// the listeners' backlogs (echo 40, sink 4, source 4, http 8), rounded
+    /// the listeners' backlogs (echo 16, sink 4, source 4, http 8), rounded
     /// up; `net-sockets` is shared out among them.
     const TCP_SOCKETS: usize = 128;
     /// UDP sockets: the two bench services and room for applications to grow.
@@ -124,7 +124,7 @@ mod component {
         let mut warned = false;
         let start = Instant::now();
         loop {
-            while let Some(event) = events.next() {
+            while let Some(event) = events.next_event() {
                 if let DriverEvent::Mac(mac) = event {
                     return mac.0;
                 }
@@ -272,7 +272,7 @@ mod component {
                     None => println!("net: cannot set up the driver's ring pairs again"),
                 }
             }
-            while let Some(event) = events.next() {
+            while let Some(event) = events.next_event() {
                 match event {
                     DriverEvent::Mac(mac) => stack.set_mac(mac.0),
                     DriverEvent::Link(link) => println!(

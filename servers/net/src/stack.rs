@@ -221,6 +221,11 @@ pub struct Stack<'a, M, const W: usize> {
     /// The NIC.
     pub device: RingDevice<'a, M, W>,
     tcp: Vec<TcpSlot, MAX_TCP_SOCKETS>,
+    /// The sockets of free TCP slots, kept out of smoltcp's socket set: smoltcp walks every
+    /// socket of its set on each ingress, egress and timer pass, and a hundred idle sockets
+    /// cost more than the packet (docs/benchmarks.md). A slot's socket joins the set when the
+    /// slot is taken ([`Stack::take_tcp_slot`]) and leaves it once closed and free again.
+    idle_tcp: Vec<Option<tcp::Socket<'a>>, MAX_TCP_SOCKETS>,
     udp: Vec<UdpSlot, MAX_UDP_SOCKETS>,
     apps: Vec<AppSocket, MAX_APP_SOCKETS>,
     sessions: Vec<Session<'a, M, W>, MAX_SESSIONS>,
@@ -271,6 +276,7 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
         let iface = Interface::new(config, &mut device, now);
         let mut sockets = SocketSet::new(memory.storage);
         let mut tcp = Vec::new();
+        let mut idle_tcp = Vec::new();
         for (rx, tx) in memory.tcp.iter_mut() {
             let rx = core::mem::take(rx);
             let tx = core::mem::take(tx);
@@ -278,7 +284,12 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
                 tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
             socket.set_timeout(Some(TCP_TIMEOUT));
             socket.set_nagle_enabled(false);
+            // Free sockets wait outside smoltcp's set (see `idle_tcp`); the handle is a
+            // placeholder until the slot is taken.
             let handle = sockets.add(socket);
+            let smoltcp::socket::Socket::Tcp(socket) = sockets.remove(handle) else {
+                unreachable!("the socket just added is a TCP socket");
+            };
             if tcp
                 .push(TcpSlot {
                     handle,
@@ -286,6 +297,7 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
                     half_open_since: None,
                 })
                 .is_err()
+                || idle_tcp.push(Some(socket)).is_err()
             {
                 break;
             }
@@ -316,6 +328,7 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
             sockets,
             device,
             tcp,
+            idle_tcp,
             udp,
             apps: Vec::new(),
             sessions,
@@ -553,10 +566,11 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
     /// noted as such (it took the SYN just now).
     fn any_member_just_synced(&self, port: u16) -> bool {
         self.tcp.iter().any(|t| {
+            if !matches!(t.use_, TcpUse::Member { .. }) || t.half_open_since.is_some() {
+                return false;
+            }
             let socket = self.sockets.get::<tcp::Socket>(t.handle);
-            matches!(t.use_, TcpUse::Member { .. })
-                && t.half_open_since.is_none()
-                && socket.state() == tcp::State::SynReceived
+            socket.state() == tcp::State::SynReceived
                 && socket.local_endpoint().map(|e| e.port) == Some(port)
         })
     }
@@ -712,7 +726,12 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
                 && self.sockets.get::<tcp::Socket>(t.handle).state() == tcp::State::TimeWait
         });
         if free > reserved_for_others {
-            return self.tcp.iter().position(|t| t.use_ == TcpUse::Free);
+            let slot = self.tcp.iter().position(|t| t.use_ == TcpUse::Free)?;
+            // Into smoltcp's set, with a fresh handle.
+            if let Some(socket) = self.idle_tcp[slot].take() {
+                self.tcp[slot].handle = self.sockets.add(socket);
+            }
+            return Some(slot);
         }
         let slot = recyclable?;
         self.sockets
@@ -723,15 +742,19 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
         Some(slot)
     }
 
-    /// Frees the orphans that finished closing; notes whether any is left.
+    /// Frees the orphans that finished closing (their sockets leave smoltcp's
+    /// set); notes whether any is left.
     fn collect_orphans(&mut self) {
         let mut left = false;
-        for slot in self.tcp.iter_mut() {
+        for (slot, idle) in self.tcp.iter_mut().zip(self.idle_tcp.iter_mut()) {
             if slot.use_ != TcpUse::Orphan {
                 continue;
             }
             if self.sockets.get::<tcp::Socket>(slot.handle).state() == tcp::State::Closed {
                 slot.use_ = TcpUse::Free;
+                if let smoltcp::socket::Socket::Tcp(socket) = self.sockets.remove(slot.handle) {
+                    *idle = Some(socket);
+                }
                 // A free slot may complete a listener's backlog.
                 self.tend_due = true;
             } else {
