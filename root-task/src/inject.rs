@@ -20,6 +20,33 @@
 //! | `livelock` | puts a loop that only keeps signalling the heartbeat |
 //! | `stop` | suspends the thread for good (as if it had exited) |
 //!
+//! A target built with a fault mailbox (the `e1000-faults` driver,
+//! `drivers/e1000/src/faults.rs`) also takes the kinds that need the
+//! driver's cooperation. The supervisor writes the request into the
+//! mailbox through its mapping of the driver's data (found by the magic
+//! `WARDFMBX`), as it flips bits, and signals the driver; the driver's
+//! next turn arms the bug:
+//!
+//! | kind | the driver ... | caught by |
+//! |---|---|---|
+//! | `dma-outside` | points a transmit descriptor outside its windows | IOMMU |
+//! | `dma-other-pool` | points a receive descriptor into the transmit pool | IOMMU (the NIC may only read it) |
+//! | `dma-rings` | points a receive descriptor at the descriptor rings | whatever the overwritten rings cause |
+//! | `irq-storm` | unmasks without reading the cause, keeps the device asserting | CPU-share watchdog |
+//! | `irq-lost` | never unmasks again | (degraded: polls on doorbells) |
+//! | `ring-garbage` | returns a garbage descriptor | the stack's ring validation |
+//! | `ring-backwards`, `ring-past-end` | moves the return ring's index backwards / past the end | the stack's ring validation |
+//! | `ring-twice` | returns a buffer twice | the stack's ring validation |
+//! | `ring-never` | stops returning sent buffers | the stack's progress check |
+//! | `lie-length` | returns a frame with half its length | the stack's screening (dropped) |
+//! | `lie-duplicate` | sends a frame twice | TCP / the application |
+//! | `lie-drop` | drops 16 received frames | TCP retransmits |
+//! | `lie-corrupt` | sends a frame shifted by two bytes | the peer's checks |
+//!
+//! A persistent bug nobody detects (`irq-lost`, say) is cleared after the
+//! quiet period by a restart the campaign asks for, counted as `cleared`
+//! (not as recovered), so that faults do not pile up.
+//!
 //! Code is written where the thread will resume (its saved `rip`), through
 //! the supervisor's own mapping of the program's frames; QEMU and real CPUs
 //! alike notice the store and run the new instructions.
@@ -30,10 +57,17 @@
 //! Each fault and its fate is one console line; the summary comes last, and
 //! then the run ends.
 //!
-//! Root-task arguments: `inject=KIND+KIND..|all` (the kinds above),
-//! `inject-target=COMPONENT`, `inject-seed=N` (default 1), `inject-count=N`
+//! Root-task arguments: `inject=KIND+KIND..|all|supervisor|driver` (the
+//! kinds above; `supervisor` the first twelve, `driver` the mailbox kinds),
+//! `inject-target=COMPONENT+COMPONENT..` (each fault goes into one of them,
+//! chosen by the schedule), `inject-seed=N` (default 1), `inject-count=N`
 //! (default 20), `inject-every=MS` (default 100), `inject-quiet=MS`
-//! (default 2000).
+//! (default 2000), `inject-start=MS` (first fault, default `inject-every`),
+//! `inject-linger=MS` (how long the run goes on after the summary, default 0).
+//!
+//! Every line carries the guest time (microseconds since boot) it happened
+//! at, so that a script can join them with the network stack's "service
+//! restored" lines (scripts/faults-report.py).
 
 use core::fmt::Write;
 
@@ -59,10 +93,36 @@ pub enum Kind {
     Hang,
     Livelock,
     Stop,
+    DmaOutside,
+    DmaOtherPool,
+    DmaRings,
+    IrqStorm,
+    IrqLost,
+    RingGarbage,
+    RingBackwards,
+    RingPastEnd,
+    RingTwice,
+    RingNever,
+    LieLength,
+    LieDuplicate,
+    LieDrop,
+    LieCorrupt,
 }
 
+/// Kinds the supervisor injects alone (the first twelve of [`Kind::ALL`]).
+const SUPERVISOR_KINDS: usize = 12;
+
+/// Where the mailbox's request word lies after its magic.
+const MAILBOX_REQUEST_OFFSET: u64 = 8;
+/// The bit the supervisor signals a target's notification with after
+/// writing its mailbox: one no channel of a driver uses (capctl numbers a
+/// component's bits from 0), so the driver only takes another turn.
+const MAILBOX_DOORBELL_BIT: u64 = 1 << 40;
+/// The mailbox's magic (drivers/e1000/src/faults.rs, `MAILBOX_MAGIC`).
+const MAILBOX_MAGIC: [u8; 8] = *b"WARDFMBX";
+
 impl Kind {
-    pub const ALL: [Kind; 12] = [
+    pub const ALL: [Kind; 26] = [
         Kind::Text,
         Kind::Data,
         Kind::Stack,
@@ -75,7 +135,55 @@ impl Kind {
         Kind::Hang,
         Kind::Livelock,
         Kind::Stop,
+        Kind::DmaOutside,
+        Kind::DmaOtherPool,
+        Kind::DmaRings,
+        Kind::IrqStorm,
+        Kind::IrqLost,
+        Kind::RingGarbage,
+        Kind::RingBackwards,
+        Kind::RingPastEnd,
+        Kind::RingTwice,
+        Kind::RingNever,
+        Kind::LieLength,
+        Kind::LieDuplicate,
+        Kind::LieDrop,
+        Kind::LieCorrupt,
     ];
+
+    /// The mailbox request of a kind that needs the driver's cooperation
+    /// (the numbers of `ward_e1000::faults::Request`).
+    fn request(self) -> Option<u8> {
+        let position = Kind::ALL.iter().position(|k| *k == self)?;
+        (position >= SUPERVISOR_KINDS).then(|| (position - SUPERVISOR_KINDS + 1) as u8)
+    }
+
+    /// A bug that lasts until the component is restarted.
+    fn persistent(self) -> bool {
+        matches!(self, Kind::IrqStorm | Kind::IrqLost | Kind::RingNever)
+    }
+
+    /// A kind that makes the component keep the CPU, starving those below it.
+    fn keeps_the_cpu(self) -> bool {
+        matches!(self, Kind::Hang | Kind::Livelock | Kind::IrqStorm)
+    }
+
+    /// A kind only the heartbeat, the CPU-share watchdog or a peer's
+    /// progress check can catch: each needs up to a heartbeat period, so
+    /// its quiet period is at least that.
+    fn caught_by_time(self) -> bool {
+        matches!(
+            self,
+            Kind::Hang
+                | Kind::Livelock
+                | Kind::Stop
+                | Kind::IrqStorm
+                | Kind::IrqLost
+                | Kind::RingNever
+                | Kind::DmaOtherPool
+                | Kind::DmaRings
+        )
+    }
 
     pub fn name(self) -> &'static str {
         match self {
@@ -91,6 +199,20 @@ impl Kind {
             Kind::Hang => "hang",
             Kind::Livelock => "livelock",
             Kind::Stop => "stop",
+            Kind::DmaOutside => "dma-outside",
+            Kind::DmaOtherPool => "dma-other-pool",
+            Kind::DmaRings => "dma-rings",
+            Kind::IrqStorm => "irq-storm",
+            Kind::IrqLost => "irq-lost",
+            Kind::RingGarbage => "ring-garbage",
+            Kind::RingBackwards => "ring-backwards",
+            Kind::RingPastEnd => "ring-past-end",
+            Kind::RingTwice => "ring-twice",
+            Kind::RingNever => "ring-never",
+            Kind::LieLength => "lie-length",
+            Kind::LieDuplicate => "lie-duplicate",
+            Kind::LieDrop => "lie-drop",
+            Kind::LieCorrupt => "lie-corrupt",
         }
     }
 
@@ -114,16 +236,26 @@ pub enum Detector {
     Heartbeat,
     /// The IOMMU: a blocked DMA.
     Iommu,
+    /// The supervisor: the component kept the CPU to itself (a livelock
+    /// or an interrupt storm).
+    Watchdog,
+    /// A peer's ring validation (the network stack asked for the restart).
+    PeerRing,
+    /// A peer's progress check (the network stack asked for the restart).
+    PeerProgress,
 }
 
 impl Detector {
-    const ALL: [Detector; 6] = [
+    const ALL: [Detector; 9] = [
         Detector::Mmu,
         Detector::Cpu,
         Detector::Panic,
         Detector::Kernel,
         Detector::Heartbeat,
         Detector::Iommu,
+        Detector::Watchdog,
+        Detector::PeerRing,
+        Detector::PeerProgress,
     ];
 
     /// How the status page records it (`status::DETECTOR_*`).
@@ -135,36 +267,39 @@ impl Detector {
             Detector::Kernel => status::DETECTOR_KERNEL,
             Detector::Heartbeat => status::DETECTOR_HEARTBEAT,
             Detector::Iommu => status::DETECTOR_IOMMU,
+            Detector::Watchdog => status::DETECTOR_WATCHDOG,
+            Detector::PeerRing => status::DETECTOR_PEER_RING,
+            Detector::PeerProgress => status::DETECTOR_PEER_PROGRESS,
         }
     }
 
     pub fn name(self) -> &'static str {
-        match self {
-            Detector::Mmu => "mmu",
-            Detector::Cpu => "cpu",
-            Detector::Panic => "panic",
-            Detector::Kernel => "kernel",
-            Detector::Heartbeat => "heartbeat",
-            Detector::Iommu => "iommu",
-        }
+        status::detector_name(self.status_code())
     }
 }
 
 /// The campaign as the root task's arguments describe it.
 pub struct Campaign {
     kinds: u32,
-    /// The component faults go into.
-    target: usize,
+    /// The components faults go into.
+    targets: heapless::Vec<usize, MAX_TARGETS>,
     count: u32,
     every: Duration,
     quiet: Duration,
+    start: Duration,
+    /// How long the run goes on after the summary.
+    linger: Duration,
     rng: u64,
 }
+
+/// Components one campaign may inject into.
+const MAX_TARGETS: usize = 4;
 
 /// A fault put in and not yet resolved.
 struct Pending {
     number: u32,
     kind: Kind,
+    target: usize,
     generation: u32,
     at: Instant,
 }
@@ -176,11 +311,17 @@ pub struct Injector {
     pending: Option<Pending>,
     injected: u32,
     kinds_used: u32,
-    detected: [u32; 6],
+    detected: [u32; 9],
     no_effect: u32,
+    cleared: u32,
+    collateral: u32,
     not_injected: u32,
+    /// Each target's fault mailbox (its address), once looked for.
+    mailboxes: [Option<Option<u64>>; MAX_TARGETS],
     /// Times to detection, in microseconds (for the median).
     latencies: heapless::Vec<u64, 1024>,
+    /// When the summary was printed.
+    ended: Option<Instant>,
 }
 
 const DEFAULT_COUNT: u32 = 20;
@@ -188,6 +329,15 @@ const DEFAULT_EVERY_MS: u64 = 100;
 const DEFAULT_QUIET_MS: u64 = 2000;
 /// Bytes above the stack pointer a stack flip may hit: the frames in use.
 const STACK_WINDOW: u64 = 512;
+
+/// Microseconds since boot: the time stamp of every campaign line.
+fn now_us() -> u64 {
+    Instant::now().since_boot().as_micros() as u64
+}
+
+fn kind_bits(range: core::ops::Range<usize>) -> u32 {
+    Kind::ALL[range].iter().fold(0, |a, k| a | k.bit())
+}
 
 /// Reads the campaign from the root task's arguments; `None` without
 /// `inject=`. Errors name the argument and the valid choices.
@@ -201,19 +351,27 @@ pub fn parse(system: &System, args: &str) -> Result<Option<Campaign>, &'static s
     };
     let mut kinds = 0;
     for name in kinds_text.split('+') {
-        if name == "all" {
-            kinds |= Kind::ALL.iter().fold(0, |a, k| a | k.bit());
-            continue;
-        }
-        match Kind::ALL.iter().find(|k| k.name() == name) {
-            Some(k) => kinds |= k.bit(),
-            None => return Err("inject: unknown kind (valid: text, data, stack, register, wild-write, wild-read, null, stack-overflow, crash, hang, livelock, stop, all)"),
+        match name {
+            "all" => kinds |= kind_bits(0..Kind::ALL.len()),
+            "supervisor" => kinds |= kind_bits(0..SUPERVISOR_KINDS),
+            "driver" => kinds |= kind_bits(SUPERVISOR_KINDS..Kind::ALL.len()),
+            _ => match Kind::ALL.iter().find(|k| k.name() == name) {
+                Some(k) => kinds |= k.bit(),
+                None => return Err("inject: unknown kind (valid: text, data, stack, register, wild-write, wild-read, null, stack-overflow, crash, hang, livelock, stop, dma-outside, dma-other-pool, dma-rings, irq-storm, irq-lost, ring-garbage, ring-backwards, ring-past-end, ring-twice, ring-never, lie-length, lie-duplicate, lie-drop, lie-corrupt, supervisor, driver, all)"),
+            },
         }
     }
-    let target_name = value("inject-target").ok_or("inject: inject-target=COMPONENT is missing")?;
-    let target = (0..system.instances.len())
-        .find(|&i| system.name(i) == target_name)
-        .ok_or("inject: inject-target names no component of this system")?;
+    let targets_text =
+        value("inject-target").ok_or("inject: inject-target=COMPONENT is missing")?;
+    let mut targets = heapless::Vec::new();
+    for name in targets_text.split('+') {
+        let target = (0..system.instances.len())
+            .find(|&i| system.name(i) == name)
+            .ok_or("inject: inject-target names no component of this system")?;
+        targets
+            .push(target)
+            .map_err(|_| "inject: inject-target names more than four components")?;
+    }
     let number = |key: &str, default: u64| -> Result<u64, &'static str> {
         match value(key) {
             None => Ok(default),
@@ -222,30 +380,36 @@ pub fn parse(system: &System, args: &str) -> Result<Option<Campaign>, &'static s
                 .map_err(|_| "inject: a count, seed or time is not a whole number"),
         }
     };
+    let every = number("inject-every", DEFAULT_EVERY_MS)?;
     Ok(Some(Campaign {
         kinds,
-        target,
+        targets,
         count: number("inject-count", u64::from(DEFAULT_COUNT))? as u32,
-        every: Duration::from_millis(number("inject-every", DEFAULT_EVERY_MS)?),
+        every: Duration::from_millis(every),
         quiet: Duration::from_millis(number("inject-quiet", DEFAULT_QUIET_MS)?),
+        start: Duration::from_millis(number("inject-start", every)?),
+        linger: Duration::from_millis(number("inject-linger", 0)?),
         // xorshift needs a non-zero state.
         rng: number("inject-seed", 1)?.max(1),
     }))
 }
 
-impl Campaign {
-    /// The component faults go into.
-    pub fn target(&self) -> usize {
-        self.target
-    }
-}
-
 impl Injector {
-    pub fn new(campaign: Campaign, target_name: &str) -> Injector {
-        let next = Instant::now() + campaign.every;
+    pub fn new(campaign: Campaign, system: &System) -> Injector {
+        let next = Instant::now() + campaign.start;
+        let mut names = Line::default();
+        for (i, target) in campaign.targets.iter().enumerate() {
+            let _ = write!(
+                names,
+                "{}{}",
+                if i > 0 { "+" } else { "" },
+                system.name(*target)
+            );
+        }
         println!(
-            "inject: campaign of {} faults into {target_name} every {} ms (seed {})",
+            "inject: campaign of {} faults into {} every {} ms (seed {})",
             campaign.count,
+            names.as_str(),
             campaign.every.as_millis(),
             campaign.rng
         );
@@ -255,10 +419,14 @@ impl Injector {
             pending: None,
             injected: 0,
             kinds_used: 0,
-            detected: [0; 6],
+            detected: [0; 9],
             no_effect: 0,
+            cleared: 0,
+            collateral: 0,
             not_injected: 0,
+            mailboxes: [None; MAX_TARGETS],
             latencies: heapless::Vec::new(),
+            ended: None,
         }
     }
 
@@ -277,8 +445,23 @@ impl Injector {
     }
 
     /// The supervisor noticed a failure of component `index`.
-    pub fn detected(&mut self, index: usize, detector: Detector) {
-        if index != self.campaign.target {
+    pub fn detected(&mut self, index: usize, detector: Detector, system: &System) {
+        let Some(p) = self.pending.as_ref() else {
+            return;
+        };
+        if index != p.target {
+            // Something else failed while a fault was pending: harm beyond
+            // the component the fault went into.
+            self.collateral += 1;
+            println!(
+                "inject: #{} ({} into {}): {} failed too, detected by {} at {} us",
+                p.number,
+                p.kind.name(),
+                system.name(p.target),
+                system.name(index),
+                detector.name(),
+                now_us()
+            );
             return;
         }
         let Some(p) = self.pending.take() else {
@@ -292,11 +475,12 @@ impl Injector {
         self.detected[slot] += 1;
         let _ = self.latencies.push(after.as_micros() as u64);
         println!(
-            "inject: #{} ({}) detected by {} after {} us",
+            "inject: #{} ({}) detected by {} after {} us at {} us",
             p.number,
             p.kind.name(),
             detector.name(),
-            after.as_micros()
+            after.as_micros(),
+            now_us()
         );
         self.next = Instant::now() + self.campaign.every;
     }
@@ -308,43 +492,90 @@ impl Injector {
 
     /// One supervisor tick: resolve a quiet fault, inject the next when due.
     pub fn tick(&mut self, system: &mut System) {
-        let target = self.campaign.target;
         if let Some(p) = &self.pending {
-            let restarted = system.instances[target].generation != p.generation;
-            if restarted || p.at.elapsed() >= self.campaign.quiet {
-                println!(
-                    "inject: #{} ({}) had no effect within {} ms",
-                    p.number,
-                    p.kind.name(),
-                    self.campaign.quiet.as_millis()
-                );
-                self.no_effect += 1;
+            let restarted = system.instances[p.target].generation != p.generation;
+            let quiet = if p.kind.caught_by_time() {
+                // A period, and three ticks for the check to come round. A
+                // component that keeps the CPU is also found through the
+                // ones below it that it starves: their periods count too.
+                let spec = &system.spec.components;
+                let target_priority = spec[p.target].priority;
+                let starves = p.kind.keeps_the_cpu();
+                let period = (0..spec.len())
+                    .filter(|&i| i == p.target || (starves && spec[i].priority < target_priority))
+                    .map(|i| spec[i].heartbeat_us.get())
+                    .max()
+                    .unwrap_or(0);
+                let margin = 3 * crate::supervisor::TICK_US;
+                self.campaign
+                    .quiet
+                    .max(Duration::from_micros(period + margin))
+            } else {
+                self.campaign.quiet
+            };
+            if restarted || p.at.elapsed() >= quiet {
+                let (number, kind, target) = (p.number, p.kind, p.target);
                 self.pending = None;
                 self.next = Instant::now() + self.campaign.every;
+                if kind.persistent() && !restarted {
+                    println!(
+                        "inject: #{number} ({}) not detected within {} ms; cleared by a restart at {} us",
+                        kind.name(),
+                        quiet.as_millis(),
+                        now_us()
+                    );
+                    self.cleared += 1;
+                    crate::supervisor::restart_now(system, target);
+                } else {
+                    println!(
+                        "inject: #{number} ({}) had no effect within {} ms",
+                        kind.name(),
+                        quiet.as_millis()
+                    );
+                    self.no_effect += 1;
+                }
             }
             return;
         }
         if self.injected + self.not_injected >= self.campaign.count || !self.next.has_passed() {
             return;
         }
+        let slot = self.below(self.campaign.targets.len() as u64) as usize;
+        let target = self.campaign.targets[slot];
         if system.instances[target].state != State::Running {
             return; // wait for its restart
         }
-        let kinds: heapless::Vec<Kind, 12> = Kind::ALL
+        let mailbox = *self.mailboxes[slot]
+            .get_or_insert_with(|| system.find_in_data(target, &MAILBOX_MAGIC));
+        let kinds: heapless::Vec<Kind, 26> = Kind::ALL
             .iter()
             .copied()
             .filter(|k| self.campaign.kinds & k.bit() != 0)
+            .filter(|k| k.request().is_none() || mailbox.is_some())
             .collect();
+        if kinds.is_empty() {
+            return; // another target may take the campaign's kinds
+        }
         let kind = kinds[self.below(kinds.len() as u64) as usize];
         let number = self.injected + self.not_injected + 1;
         let mut line = Line::default();
         let _ = write!(
             line,
-            "inject: #{number} {} into {}: ",
+            "inject: #{number} {} into {} at {} us: ",
             kind.name(),
-            system.name(target)
+            system.name(target),
+            now_us()
         );
-        match self.apply(system, kind, &mut line) {
+        let applied = match (kind.request(), mailbox) {
+            (Some(request), Some(address)) => {
+                let _ = write!(line, "asked through its fault mailbox");
+                system
+                    .modify_memory(target, address + MAILBOX_REQUEST_OFFSET, |_| request)
+                    .map(|()| system.signal_component(target, MAILBOX_DOORBELL_BIT))
+            }
+            _ => self.apply(system, target, kind, &mut line),
+        };
+        match applied {
             Ok(()) => {
                 println!("{}", line.as_str());
                 self.injected += 1;
@@ -352,6 +583,7 @@ impl Injector {
                 self.pending = Some(Pending {
                     number,
                     kind,
+                    target,
                     generation: system.instances[target].generation,
                     at: Instant::now(),
                 });
@@ -367,10 +599,10 @@ impl Injector {
     fn apply(
         &mut self,
         system: &mut System,
+        target: usize,
         kind: Kind,
         line: &mut Line,
     ) -> Result<(), &'static str> {
-        let target = self.campaign.target;
         let tcb = system.instances[target].tcb;
         let words = UserContext::WORDS as u64;
         let context = tcb
@@ -378,7 +610,7 @@ impl Injector {
             .map_err(|_| "cannot read its registers")?;
         match kind {
             Kind::Text | Kind::Data | Kind::Stack => {
-                let (vaddr, bit) = self.pick_bit(system, kind, context.rsp)?;
+                let (vaddr, bit) = self.pick_bit(system, target, kind, context.rsp)?;
                 let _ = write!(line, "bit {bit} of the byte at {vaddr:#x}");
                 system.modify_memory(target, vaddr, |byte| byte ^ (1 << bit))
             }
@@ -502,10 +734,11 @@ impl Injector {
     fn pick_bit(
         &mut self,
         system: &System,
+        target: usize,
         kind: Kind,
         rsp: u64,
     ) -> Result<(u64, u32), &'static str> {
-        let segments = &system.instances[self.campaign.target].segments;
+        let segments = &system.instances[target].segments;
         let bit = self.below(8) as u32;
         if kind == Kind::Stack {
             let stack = segments
@@ -542,8 +775,22 @@ impl Injector {
         Err("no such segment")
     }
 
+    /// Once the campaign is over: prints the summary (once), and says
+    /// whether the run may end (after `inject-linger`, so that the traffic
+    /// of a host peer sees the system after the last fault).
+    pub fn summarise(&mut self) -> bool {
+        match self.ended {
+            None => {
+                self.print_summary();
+                self.ended = Some(Instant::now());
+                self.campaign.linger.is_zero()
+            }
+            Some(at) => at.elapsed() >= self.campaign.linger,
+        }
+    }
+
     /// The summary line (for people, and for scripts).
-    pub fn print_summary(&self) {
+    fn print_summary(&self) {
         let mut line = Line::default();
         let detected: u32 = self.detected.iter().sum();
         let kinds = self.kinds_used.count_ones();
@@ -564,8 +811,8 @@ impl Injector {
         let median = sorted.get(sorted.len() / 2).copied().unwrap_or(0);
         let _ = write!(
             line,
-            "), {} without effect, {} not injected; median time to detection {} us",
-            self.no_effect, self.not_injected, median
+            "), {} without effect, {} cleared by a restart, {} collateral failures, {} not injected; median time to detection {} us",
+            self.no_effect, self.cleared, self.collateral, self.not_injected, median
         );
         println!("{}", line.as_str());
     }

@@ -221,10 +221,12 @@ fn run_system(info: &'static BootInfo) {
         report::print_dump(&system);
     }
     println!("{READY_LINE}");
+    // The supervisor's clock (campaign times, detection latencies) runs at
+    // the kernel's calibrated TSC rate, as every component's does.
+    ward_userlib::time::set_tsc_hz(system.tsc_hz);
     match inject::parse(&system, info.root_cmdline()) {
         Ok(Some(campaign)) => {
-            let target = system.name(campaign.target());
-            system.injector = Some(inject::Injector::new(campaign, target));
+            system.injector = Some(inject::Injector::new(campaign, &system));
         }
         Ok(None) => {}
         Err(e) => println!("ward: {e}; no faults will be injected"),

@@ -28,7 +28,7 @@ use ward_userlib::{println, syscall, time, Cap, CapRights};
 
 use crate::inject::Detector;
 use crate::resources::DEPTH;
-use crate::system::{State, System, TICK_BIT};
+use crate::system::{State, System, CPU_HISTORY, TICK_BIT};
 
 /// RTC index and data ports; bit 7 of the index keeps NMIs off while we program it.
 const RTC_INDEX: u16 = 0x70;
@@ -187,8 +187,9 @@ enum Outcome {
 /// `report` is the supervisor's line about the fault so far ("name: what; "),
 /// kept on the status page as the component's last fault.
 fn apply_policy(system: &mut System, index: usize, detector: Detector, report: &Line) -> Outcome {
-    if let Some(injector) = system.injector.as_mut() {
-        injector.detected(index, detector);
+    if let Some(mut injector) = system.injector.take() {
+        injector.detected(index, detector, system);
+        system.injector = Some(injector);
     }
     let what = report.as_str();
     let what = what
@@ -414,25 +415,239 @@ fn handle_console(system: &mut System, index: usize, label: u64, length: usize, 
     }
 }
 
+/// A driver that kept at least this share of the CPU (in percent) over
+/// half its heartbeat period, while the components below it that keep a
+/// heartbeat did not run at all, is livelocked or in an interrupt storm: a
+/// driver is driven by its device's interrupts and its peers' doorbells,
+/// and a correct one, however busy (a flood), yields for its peers to run. Half a period, so
+/// that a high-priority hog is caught before the lower components it
+/// starves miss their own heartbeats. Servers and applications may compute
+/// for long (keeping their heartbeat by hand): the watchdog leaves them
+/// alone, and a hog among them is found when it starves another
+/// ([`starved_by`]).
+const CPU_WATCHDOG_PERCENT: u64 = 95;
+
+/// The CPU-share watchdog of component `index`: `true` if it kept the CPU
+/// to itself for half a heartbeat period (reported and handled here).
+fn cpu_watchdog(system: &mut System, index: usize, period_ticks: u64) -> bool {
+    let period_ticks = period_ticks / 2;
+    let now = system.tick;
+    let cpu = system.instances[index].tcb.tcb_get_cpu_time().unwrap_or(0);
+    let instance = &mut system.instances[index];
+    let window = now.saturating_sub(instance.watch_tick);
+    if window < period_ticks.max(1) {
+        return false;
+    }
+    let used = cpu.saturating_sub(instance.watch_cpu);
+    instance.watch_tick = now;
+    instance.watch_cpu = cpu;
+    let available = window * TICK_US * (system.tsc_hz / 1_000_000).max(1);
+    let percent = used * 100 / available.max(1);
+    if percent < CPU_WATCHDOG_PERCENT || !starves_another(system, index, window) {
+        return false;
+    }
+    let name = system.name(index);
+    let mut line = Line::new();
+    let _ = write!(
+        line,
+        "{name}: kept {percent}% of the CPU for {} ms (livelock or interrupt storm); ",
+        window * TICK_US / 1000
+    );
+    let max = system.spec.components[index].max_restarts.get();
+    let outcome = apply_policy(system, index, Detector::Watchdog, &line);
+    print_outcome(line, &outcome, max);
+    forgive_victims(system, index);
+    true
+}
+
+/// Whether every running component below `index` that keeps a heartbeat
+/// (and there is one) used under [`NOT_RUNNING_PERCENT`] of the CPU over
+/// the last `ticks` ticks: a driver busy with a flood still lets the stack
+/// run; a livelocked one or one in an interrupt storm does not.
+fn starves_another(system: &System, index: usize, ticks: u64) -> bool {
+    let ticks = ticks.min(CPU_HISTORY as u64 - 1).min(system.tick);
+    let priority = system.spec.components[index].priority;
+    let mut below = (0..system.instances.len())
+        .filter(|&j| {
+            system.spec.components[j].priority < priority
+                && system.spec.components[j].heartbeat_us.get() > 0
+                && system.instances[j].state == State::Running
+        })
+        .peekable();
+    below.peek().is_some() && below.all(|j| cpu_share(system, j, ticks) < NOT_RUNNING_PERCENT)
+}
+
+/// After a hog (or a hung component, which may have spun) at `hog`'s
+/// priority was stopped: every running component below it may have missed
+/// its heartbeat because of it, so each gets a whole period from now (a
+/// second hog right after the first must not make the stack look hung). A
+/// component below that is hung itself is found one period later.
+fn forgive_victims(system: &mut System, hog: usize) {
+    let priority = system.spec.components[hog].priority;
+    let now = system.tick;
+    for index in 0..system.instances.len() {
+        if system.spec.components[index].priority < priority
+            && system.instances[index].state == State::Running
+        {
+            system.instances[index].last_beat_tick = now;
+        }
+    }
+}
+
+/// A component at a higher priority that kept at least this share of the
+/// CPU (percent) while a lower one missed its heartbeat without running
+/// starved it. A fifth: the CPU time of interrupt handling is the
+/// kernel's, not the hog's, so a driver in an interrupt storm shows less
+/// than it costs.
+const STARVATION_PERCENT: u64 = 20;
+/// A component that used less than this share of the CPU (percent) over
+/// its silence did not run: a hung one spins and uses it all.
+const NOT_RUNNING_PERCENT: u64 = 1;
+
+/// CPU share (percent) of component `h` over the last `ticks` ticks.
+fn cpu_share(system: &System, h: usize, ticks: u64) -> u64 {
+    let now = system.tick;
+    let available = (ticks * TICK_US * (system.tsc_hz / 1_000_000).max(1)).max(1);
+    let history = &system.instances[h].cpu_history;
+    let used = history[now as usize % CPU_HISTORY]
+        .saturating_sub(history[(now - ticks) as usize % CPU_HISTORY]);
+    used * 100 / available
+}
+
+/// The last stretch of a silence that starvation is judged on: a quarter
+/// of a second. Not the whole silence: a component that ran normally
+/// before a hog took the CPU used its share then.
+const STARVATION_WINDOW_TICKS: u64 = 16;
+
+/// If component `index`, silent for `ticks` ticks, did not run at all over
+/// the last [`STARVATION_WINDOW_TICKS`] of them: the running component of
+/// higher priority that used the largest share of the CPU meanwhile, if
+/// that share is at least [`STARVATION_PERCENT`].
+fn starved_by(system: &System, index: usize, ticks: u64) -> Option<(usize, u64)> {
+    let ticks = ticks
+        .min(STARVATION_WINDOW_TICKS)
+        .min(CPU_HISTORY as u64 - 1)
+        .min(system.tick);
+    if cpu_share(system, index, ticks) >= NOT_RUNNING_PERCENT {
+        return None;
+    }
+    let priority = system.spec.components[index].priority;
+    (0..system.instances.len())
+        .filter(|&h| h != index && system.instances[h].state == State::Running)
+        .filter(|&h| system.spec.components[h].priority > priority)
+        .map(|h| (h, cpu_share(system, h, ticks)))
+        .filter(|&(_, percent)| percent >= STARVATION_PERCENT)
+        .max_by_key(|&(_, percent)| percent)
+}
+
+/// Reports and handles `hog`, which starved `victim` for `ticks` ticks
+/// with `percent` of the CPU.
+fn report_hog(system: &mut System, (hog, percent): (usize, u64), victim: usize, ticks: u64) {
+    let mut line = Line::new();
+    let _ = write!(
+        line,
+        "{}: kept {} from running for {} ms ({percent}% of the CPU; {} used none: starved, not hung); ",
+        system.name(hog),
+        system.name(victim),
+        ticks * TICK_US / 1000,
+        system.name(victim)
+    );
+    let max = system.spec.components[hog].max_restarts.get();
+    let outcome = apply_policy(system, hog, Detector::Watchdog, &line);
+    print_outcome(line, &outcome, max);
+    forgive_victims(system, hog);
+}
+
+/// Restarts component `index` at the next tick without counting it
+/// against its policy: the fault campaign clears a persistent fault that
+/// nobody detected, so that faults do not pile up.
+pub fn restart_now(system: &mut System, index: usize) {
+    if system.instances[index].state != State::Running {
+        return;
+    }
+    println!(
+        "{}: restarted by the fault campaign (a persistent fault nobody detected)",
+        system.name(index)
+    );
+    system.tear_down(index);
+    system.instances[index].state = State::Restarting;
+    system.instances[index].restart_due_tick = system.tick;
+    system.update_status(index);
+}
+
+/// A component asks for the restart of a peer (`console_label::
+/// RESTART_PEER_*`, the peer's name as text). Obeyed only if the system
+/// description lets it (`may_restart`); reported either way.
+fn handle_restart_request(
+    system: &mut System,
+    index: usize,
+    label: u64,
+    length: usize,
+    mrs: &[u64; 4],
+) {
+    let buffer = IpcBuffer::current();
+    let mut text = [0u8; CONSOLE_CHUNK_BYTES];
+    let used = unpack_text(|i| received_word(&buffer, mrs, i), length, &mut text);
+    let asker = system.name(index);
+    let peer = core::str::from_utf8(&text[..used]).unwrap_or("");
+    let Some(target) = (0..system.instances.len()).find(|&i| system.name(i) == peer) else {
+        println!("{asker}: asked for the restart of `{peer}`, which is no component; ignored");
+        return;
+    };
+    let allowed = system.spec.components[index].may_restart.get();
+    if target >= 32 || allowed & (1 << target) == 0 {
+        println!(
+            "{asker}: asked for the restart of {peer}, which system.toml does not let it ask for (may_restart); ignored"
+        );
+        return;
+    }
+    if system.instances[target].state != State::Running {
+        return; // already being restarted, or held
+    }
+    let (detector, why) = if label == console_label::RESTART_PEER_RING {
+        (Detector::PeerRing, "it broke the ring protocol")
+    } else {
+        (Detector::PeerProgress, "it stopped making progress")
+    };
+    let mut line = Line::new();
+    let _ = write!(line, "{peer}: {asker} asks for its restart ({why}); ");
+    let max = system.spec.components[target].max_restarts.get();
+    let outcome = apply_policy(system, target, detector, &line);
+    print_outcome(line, &outcome, max);
+}
+
 /// One clock tick: heartbeats, due restarts.
 fn handle_tick(system: &mut System) {
     system.tick += 1;
     let now = system.tick;
     for index in 0..system.instances.len() {
-        system.update_usage(index);
+        let cpu = system.update_usage(index);
+        system.instances[index].cpu_history[now as usize % CPU_HISTORY] = cpu;
+    }
+    for index in 0..system.instances.len() {
         let component = system.spec.components[index];
         match system.instances[index].state {
             State::Running => {
                 let Some(heartbeat) = system.instances[index].heartbeat else {
                     continue;
                 };
+                let period_ticks = component.heartbeat_us.get().div_ceil(TICK_US);
+                let driver = component.kind() == ward_sysspec::ComponentKind::Driver;
+                if driver && cpu_watchdog(system, index, period_ticks) {
+                    continue;
+                }
                 if System::notification(heartbeat).poll().unwrap_or(0) != 0 {
                     system.instances[index].last_beat_tick = now;
                     continue;
                 }
-                let period_ticks = component.heartbeat_us.get().div_ceil(TICK_US);
                 let silent = now - system.instances[index].last_beat_tick;
                 if silent > period_ticks {
+                    if let Some(hog) = starved_by(system, index, silent) {
+                        // Not hung: kept from running. The hog is the fault.
+                        system.instances[index].last_beat_tick = now;
+                        report_hog(system, hog, index, silent);
+                        continue;
+                    }
                     let name = system.name(index);
                     let mut line = Line::new();
                     let _ = write!(
@@ -444,6 +659,9 @@ fn handle_tick(system: &mut System) {
                     let max = component.max_restarts.get();
                     let outcome = apply_policy(system, index, Detector::Heartbeat, &line);
                     print_outcome(line, &outcome, max);
+                    // A hung component may have spun: those below it were
+                    // kept from running meanwhile.
+                    forgive_victims(system, index);
                 }
             }
             State::Restarting if now >= system.instances[index].restart_due_tick => {
@@ -515,9 +733,7 @@ pub fn run(system: &mut System, clock: Option<&Clock>, limits: Limits) {
                 handle_tick(system);
                 if let Some(mut injector) = system.injector.take() {
                     injector.tick(system);
-                    let finished = injector.finished();
-                    if finished {
-                        injector.print_summary();
+                    if injector.finished() && injector.summarise() {
                         syscall::debug_exit(0);
                     }
                     system.injector = Some(injector);
@@ -545,6 +761,10 @@ pub fn run(system: &mut System, clock: Option<&Clock>, limits: Limits) {
             handle_fault(system, index, fault);
         } else if label == console_label::LOG || label == console_label::PANIC {
             handle_console(system, index, label, length, &received.mrs);
+        } else if label == console_label::RESTART_PEER_RING
+            || label == console_label::RESTART_PEER_PROGRESS
+        {
+            handle_restart_request(system, index, label, length, &received.mrs);
         } else {
             // Not text, and not from the kernel: a console message that
             // looks like something else (a fault, say) changes nothing.

@@ -187,6 +187,14 @@ pub struct Instance {
     pub state: State,
     pub started_tick: u64,
     pub last_beat_tick: u64,
+    /// The CPU-share watchdog's window: its first tick, and the CPU time
+    /// (TSC ticks, this generation) the component had used by then.
+    pub watch_tick: u64,
+    pub watch_cpu: u64,
+    /// Its CPU time (all generations, TSC ticks) at each of the last
+    /// [`CPU_HISTORY`] ticks, by tick number modulo the length: who kept the
+    /// CPU while another component missed its heartbeat.
+    pub cpu_history: [u64; CPU_HISTORY],
     pub restart_due_tick: u64,
     /// Spec caps installed (bit per slot).
     pub installed: [u64; 4],
@@ -197,6 +205,10 @@ pub struct Instance {
     /// Where the program's segments and stack lie and which frames hold them.
     pub segments: Vec<Segment, MAX_SEGMENTS>,
 }
+
+/// Ticks of CPU-time history kept per component: two seconds at 64 Hz,
+/// longer than any heartbeat period of the default system.
+pub const CPU_HISTORY: usize = 128;
 
 /// Program segments (and the stack) a component may have.
 pub const MAX_SEGMENTS: usize = 8;
@@ -466,6 +478,9 @@ impl<'a> System<'a> {
                 state: State::Failed,
                 started_tick: 0,
                 last_beat_tick: 0,
+                watch_tick: 0,
+                watch_cpu: 0,
+                cpu_history: [0; CPU_HISTORY],
                 restart_due_tick: 0,
                 installed: [0; 4],
                 memory_bytes: 0,
@@ -822,6 +837,8 @@ impl<'a> System<'a> {
         instance.generation += 1;
         instance.started_tick = self.tick;
         instance.last_beat_tick = self.tick;
+        instance.watch_tick = self.tick;
+        instance.watch_cpu = 0;
         instance.panic_len = 0;
         match entry {
             Some(rip) => {
@@ -1043,6 +1060,40 @@ impl<'a> System<'a> {
         result
     }
 
+    /// The address of the first 16-byte-aligned occurrence of `magic` in
+    /// component `index`'s data segments (a fault mailbox), read through
+    /// the supervisor's own mapping of each frame.
+    pub fn find_in_data(&mut self, index: usize, magic: &[u8; 8]) -> Option<u64> {
+        let root = self.res.caps.cnode;
+        let copy = self.scratch_slot;
+        let pages: Vec<(u64, u64), 64> = self.instances[index]
+            .segments
+            .iter()
+            .filter(|s| s.kind == SegmentKind::Data)
+            .flat_map(|s| (0..s.pages).map(move |p| (s.vaddr + p * 4096, s.first_frame + p)))
+            .take(64)
+            .collect();
+        for (vaddr, slot) in pages {
+            if root
+                .cnode_copy(copy, DEPTH, root, slot, DEPTH, CapRights::READ_WRITE)
+                .is_err()
+            {
+                continue;
+            }
+            let mut found = None;
+            let _ = self.res.with_scratch(Cap::from_cptr(copy), |page| {
+                found = (0..4096)
+                    .step_by(16)
+                    .find(|&at| page[at..at + 8] == magic[..]);
+            });
+            let _ = root.cnode_delete(copy, DEPTH);
+            if let Some(offset) = found {
+                return Some(vaddr + offset as u64);
+            }
+        }
+        None
+    }
+
     /// Writes component `index`'s generation and state into the status page.
     pub fn update_status(&mut self, index: usize) {
         let count = self.instances.len().min(status::MAX_ENTRIES);
@@ -1061,8 +1112,8 @@ impl<'a> System<'a> {
     }
 
     /// Writes component `index`'s CPU time (all generations) and restarts in
-    /// a row into the status page.
-    pub fn update_usage(&mut self, index: usize) {
+    /// a row into the status page; returns the CPU time (TSC ticks).
+    pub fn update_usage(&mut self, index: usize) -> u64 {
         let instance = &self.instances[index];
         let current = match instance.state {
             State::Running => instance.tcb.tcb_get_cpu_time().unwrap_or(0),
@@ -1074,15 +1125,17 @@ impl<'a> System<'a> {
             .filter_map(|d| self.devices[d].irq)
             .map(|slot| Self::irq_handler(slot).irq_handler_get_count().unwrap_or(0))
             .sum();
+        let total = instance.cpu_ticks_done + current;
         self.status.write_usage(
             index,
             Usage {
-                cpu_ticks: instance.cpu_ticks_done + current,
+                cpu_ticks: total,
                 restarts: u64::from(instance.restarts),
                 dma_faults: instance.dma_faults,
                 interrupts,
             },
         );
+        total
     }
 
     /// Signals `peer`'s notification with `bits` (through a badged copy made

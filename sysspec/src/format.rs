@@ -435,7 +435,10 @@ pub struct ComponentRec {
     /// First record of its capabilities in the cap table.
     pub first_cap: U32,
     pub cap_count: U32,
-    pub _reserved2: U32,
+    /// Components (bit = component index) whose restart this one may ask
+    /// the supervisor for (`may_restart`): the network stack, say, asks for
+    /// the NIC driver's when its ring or progress checks fail.
+    pub may_restart: U32,
     /// Hash of its capability layout (slot, kind and name of each cap); the
     /// generated caps table carries the same value.
     pub layout_hash: U64,

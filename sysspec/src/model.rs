@@ -44,6 +44,8 @@ pub struct Component {
     pub heartbeat_us: u64,
     /// Index of the handling component; `None`: the supervisor.
     pub fault_handler: Option<u32>,
+    /// Components (bit = index) whose restart it may ask the supervisor for.
+    pub may_restart: u32,
     pub layout_hash: u64,
     /// In slot order.
     pub caps: Vec<Cap>,
@@ -189,7 +191,7 @@ impl SystemSpec {
                     fault_handler: opt(c.fault_handler),
                     first_cap: U32::new(first_cap),
                     cap_count: U32::new(c.caps.len() as u32),
-                    _reserved2: U32::new(0),
+                    may_restart: U32::new(c.may_restart),
                     layout_hash: U64::new(c.layout_hash),
                 }
             })
@@ -329,6 +331,7 @@ impl SystemSpec {
                     min_run_us: c.min_run_us.get(),
                     heartbeat_us: c.heartbeat_us.get(),
                     fault_handler: from_opt(c.fault_handler),
+                    may_restart: c.may_restart.get(),
                     layout_hash: c.layout_hash.get(),
                     caps: spec
                         .caps_of(i)
@@ -437,6 +440,7 @@ mod tests {
                     min_run_us: 1_000_000,
                     heartbeat_us: 0,
                     fault_handler: None,
+                    may_restart: 0,
                     layout_hash: 0x1234,
                     caps: vec![
                         Cap {
@@ -475,6 +479,7 @@ mod tests {
                     min_run_us: 0,
                     heartbeat_us: 500_000,
                     fault_handler: Some(0),
+                    may_restart: 0,
                     layout_hash: 0x5678,
                     caps: vec![],
                 },

@@ -77,6 +77,23 @@ pub mod console_label {
     /// The text of a panic message, in the same encoding; the component
     /// faults right after sending it.
     pub const PANIC: u64 = 0x101;
+    /// A request to restart a peer whose ring validation failed (the peer
+    /// broke the ring protocol): the text is the peer's component name. The
+    /// supervisor obeys only if the system description lets the sender
+    /// restart that peer (`may_restart`), and reports it either way.
+    pub const RESTART_PEER_RING: u64 = 0x102;
+    /// The same, for a peer that stopped making progress (it keeps
+    /// buffers it should return).
+    pub const RESTART_PEER_PROGRESS: u64 = 0x103;
+}
+
+/// Asks the supervisor to restart `peer` (a component name from the caps
+/// table), because of `label` ([`console_label::RESTART_PEER_RING`] or
+/// [`console_label::RESTART_PEER_PROGRESS`]). Never blocks on the peer; the
+/// supervisor obeys only what the system description allows this
+/// component (`may_restart` in system.toml).
+pub fn request_restart(peer: &str, label: u64) {
+    send_console(label, peer.as_bytes());
 }
 
 /// Most bytes of text one console message carries (the rest of a longer
@@ -380,6 +397,13 @@ pub mod status {
     pub const DETECTOR_KERNEL: u64 = 4;
     pub const DETECTOR_HEARTBEAT: u64 = 5;
     pub const DETECTOR_IOMMU: u64 = 6;
+    /// The supervisor's CPU-share watchdog (a livelocked driver, or a
+    /// higher-priority component that starved another).
+    pub const DETECTOR_WATCHDOG: u64 = 7;
+    /// A peer's ring validation (it asked the supervisor for the restart).
+    pub const DETECTOR_PEER_RING: u64 = 8;
+    /// A peer's progress check (it asked the supervisor for the restart).
+    pub const DETECTOR_PEER_PROGRESS: u64 = 9;
 
     /// A detector's name, for people.
     pub fn detector_name(detector: u64) -> &'static str {
@@ -391,6 +415,9 @@ pub mod status {
             DETECTOR_KERNEL => "kernel",
             DETECTOR_HEARTBEAT => "heartbeat",
             DETECTOR_IOMMU => "iommu",
+            DETECTOR_WATCHDOG => "cpu-watchdog",
+            DETECTOR_PEER_RING => "peer-ring-check",
+            DETECTOR_PEER_PROGRESS => "peer-progress-check",
             _ => "unknown",
         }
     }

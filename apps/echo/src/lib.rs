@@ -206,6 +206,23 @@ impl Services {
         }
     }
 
+    /// Forgets every socket (the stack that held them was restarted), in
+    /// place: the connection table is too large to build on the stack.
+    /// The figures are kept.
+    pub fn forget_sockets(&mut self) {
+        for service in [&mut self.udp_echo, &mut self.udp_counters]
+            .into_iter()
+            .chain(self.listeners.iter_mut())
+        {
+            service.ready = false;
+        }
+        for connection in self.connections.iter_mut() {
+            *connection = None;
+        }
+        self.accepts_owed = [false; 3];
+        self.receives_owed = 0;
+    }
+
     /// The figures so far.
     pub fn stats(&self) -> Stats {
         self.stats

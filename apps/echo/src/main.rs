@@ -12,6 +12,7 @@ mod component {
     }
 
     use ward_echo::{Clock, Services};
+    use ward_proto::client::ClientError;
     use ward_userlib::kstats::KernelStatistics;
     use ward_userlib::{println, time};
 
@@ -36,36 +37,49 @@ mod component {
     static mut SERVICES: Services = Services::new();
 
     fn main(generation: u64) {
-        let mut client = match ward_socket_app::attach(caps::ECHO_NET, caps::NET_API, generation) {
-            Ok(client) => client,
-            Err(e) => {
-                println!("echo: cannot attach to the stack: {e:?}");
-                return;
-            }
-        };
         let figures = Figures {
             kernel: KernelStatistics::of(caps::KERNEL_STATISTICS),
         };
-        // SAFETY: SERVICES is touched here only, once, by the one thread.
+        // SAFETY: SERVICES is touched here only, by the one thread.
         let services = unsafe { &mut *core::ptr::addr_of_mut!(SERVICES) };
-        if let Err(e) = services.start(&mut client) {
-            println!("echo: cannot open its sockets: {e:?}");
-            return;
+        // Each turn is one pairing with the stack; a restarted stack has
+        // none of echo's sockets, so echo attaches again and opens them
+        // afresh (its connections are lost, as TCP's are with any restart
+        // of the host they end in).
+        loop {
+            let mut client =
+                match ward_socket_app::attach(caps::ECHO_NET, caps::NET_API, generation) {
+                    Ok(client) => client,
+                    Err(e) => {
+                        println!("echo: cannot attach to the stack: {e:?}");
+                        return;
+                    }
+                };
+            services.forget_sockets();
+            if let Err(e) = services.start(&mut client) {
+                println!("echo: cannot open its sockets: {e:?}");
+                return;
+            }
+            let mut announced = false;
+            let error = ward_socket_app::serve(&mut client, caps::ECHO_NET, |client, answer| {
+                if let Err(e) = services.on_answer(client, answer, &figures) {
+                    println!("echo: {e:?}");
+                }
+                if services.ready() && !announced {
+                    announced = true;
+                    println!(
+                        "echo: serving UDP/TCP 7, TCP 9 (sink), TCP 19 (source), UDP 9000 (counters); at {} us",
+                        time::Instant::now().since_boot().as_micros()
+                    );
+                }
+            });
+            if error != ClientError::StackRestarted {
+                // The stack broke the protocol: wait to be restarted with it.
+                println!("echo: the stack misbehaved: {error:?}");
+                return;
+            }
+            println!("echo: the stack restarted; attaching again (its connections are lost)");
         }
-        let mut announced = false;
-        let error = ward_socket_app::serve(&mut client, caps::ECHO_NET, |client, answer| {
-            if let Err(e) = services.on_answer(client, answer, &figures) {
-                println!("echo: {e:?}");
-            }
-            if services.ready() && !announced {
-                announced = true;
-                println!(
-                    "echo: serving UDP/TCP 7, TCP 9 (sink), TCP 19 (source), UDP 9000 (counters)"
-                );
-            }
-        });
-        // The stack broke the protocol: wait to be restarted with it.
-        println!("echo: the stack misbehaved: {error:?}");
     }
 }
 

@@ -9,6 +9,7 @@ use ward_proto::client::{ClientError, SocketClient};
 use ward_proto::socket::api;
 use ward_proto::socket::SocketResponse;
 use ward_userlib::cap::{cap_type::Endpoint, Cap};
+use ward_userlib::component::StatusPage;
 use ward_userlib::ring::{self, RingError, SLOT_SET_WORDS};
 use ward_userlib::spec::RingChannel;
 use ward_userlib::{component, message};
@@ -47,14 +48,19 @@ pub fn attach(
     Ok(SocketClient::new(end.pair, pool))
 }
 
-/// Serves answers on `client` until the stack breaks the protocol: each
-/// goes to `on_answer`; the stack's doorbell on `channel` is rung when it
-/// asked, and the component sleeps on its notification when idle.
+/// Serves answers on `client` until the stack breaks the protocol or is
+/// restarted ([`ClientError::StackRestarted`]: its generation on the status
+/// page changed; the supervisor signals the application's bit for the
+/// channel when it restarts the stack): each answer goes to `on_answer`;
+/// the stack's doorbell on `channel` is rung when it asked, and the
+/// component sleeps on its notification when idle.
 pub fn serve(
     client: &mut Client,
     channel: RingChannel,
     on_answer: impl FnMut(&mut Client, &SocketResponse<'_>),
 ) -> ClientError {
+    let status = StatusPage::mapped();
+    let stack_generation = status.generation_of(channel.peer);
     client.serve(
         on_answer,
         || {
@@ -62,6 +68,10 @@ pub fn serve(
         },
         || {
             let _ = component::wait();
+            if status.generation_of(channel.peer) != stack_generation {
+                return Err(ClientError::StackRestarted);
+            }
+            Ok(())
         },
     )
 }

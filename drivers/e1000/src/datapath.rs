@@ -23,13 +23,13 @@ use ward_proto::driver::{
     ChecksumStatus, RxCompletion, RxPosting, TxCompletion, TxRequest, MAX_FRAME_BYTES,
     MIN_FRAME_BYTES,
 };
-use ward_ring::{Buffer, PeerMisbehaved, SendError};
+use ward_ring::{Buffer, PeerMisbehaved, RawDescriptor, SendError};
 use ward_userlib::ring::Pair;
 use ward_userlib::spec::DmaWindow;
 
 use crate::counters::{Counter, Counters};
 use crate::descriptors::{rx_errors, rx_status, tx_command, RxWriteBack};
-use crate::faults::{Faults, Injection};
+use crate::faults::{Faults, Injection, RxPost, RxReturn};
 use crate::rings::{RxRing, TxRing};
 
 /// A ring pair whose indices the stack broke: it is left alone until the
@@ -190,10 +190,11 @@ impl<'a> Datapath<'a> {
     /// buffers to the stack: a good frame as an `RxCompletion::Frame` of its
     /// length, anything else as an `RxCompletion::Error`, counted by reason.
     /// Returns the descriptors reaped.
-    pub fn receive(
+    pub fn receive<F: Faults>(
         &mut self,
         rx: &mut Pair,
         budget: usize,
+        faults: &mut F,
         counters: &Counters,
     ) -> Result<usize, Broken> {
         let room = return_room(rx, PairKind::Rx, counters)?;
@@ -228,7 +229,41 @@ impl<'a> Datapath<'a> {
                     RxCompletion::encode_error(buffer)
                 }
             };
-            give_back(rx, returned, PairKind::Rx, counters)?;
+            match faults.on_rx_return() {
+                RxReturn::None => give_back(rx, returned, PairKind::Rx, counters)?,
+                RxReturn::Drop => give_back(
+                    rx,
+                    RxCompletion::encode_error(buffer),
+                    PairKind::Rx,
+                    counters,
+                )?,
+                RxReturn::WrongLength => {
+                    // Half the length the NIC wrote back, at least a header's.
+                    let wrong = (u32::from(write_back.length) / 2).max(MIN_FRAME_BYTES);
+                    let lie = RxCompletion::encode_frame(
+                        &rx.pool(),
+                        buffer,
+                        wrong,
+                        ChecksumStatus::Unchecked,
+                    )
+                    .unwrap_or(returned);
+                    give_back(rx, lie, PairKind::Rx, counters)?;
+                }
+                RxReturn::Garbage => {
+                    let garbage = RawDescriptor {
+                        offset: 0xdead_beef,
+                        len: 0x7fff_ffff,
+                        cookie: 0,
+                        flags: 0xffff_ffff,
+                    };
+                    let _ = rx.outgoing_ring().push_unchecked(garbage);
+                    give_back(rx, returned, PairKind::Rx, counters)?;
+                }
+                RxReturn::Twice => {
+                    give_back(rx, returned, PairKind::Rx, counters)?;
+                    let _ = rx.outgoing_ring().push_unchecked(returned.descriptor());
+                }
+            }
         }
         Ok(reaped)
     }
@@ -303,12 +338,20 @@ impl<'a> Datapath<'a> {
                 .iova_of(buffer.offset().into(), buffer.len().into());
             match (refused, iova) {
                 (None, Some(iova)) => {
-                    let iova = match faults.on_transmit_request(&buffer) {
-                        Injection::None => iova,
+                    let injection = faults.on_transmit_request(&buffer);
+                    let iova = match injection {
                         Injection::StrayDma => self.stray_iova,
+                        Injection::Shift => iova + SHIFT_BYTES,
+                        Injection::None | Injection::Duplicate => iova,
                     };
                     self.tx.post(buffer.with_flags(0), iova, self.tx_command);
                     queued += 1;
+                    if injection == Injection::Duplicate && self.tx.room() > 0 {
+                        // The copy's shadow is marked: it is not returned twice.
+                        self.tx
+                            .post(buffer.with_flags(DUPLICATE_MARK), iova, self.tx_command);
+                        queued += 1;
+                    }
                 }
                 (refused, _) => {
                     counters.bump(refused.unwrap_or(Counter::TxDropBadRequest));
@@ -325,13 +368,21 @@ impl<'a> Datapath<'a> {
 
     /// Reaps frames the NIC has sent and returns their buffers to the stack
     /// as sent. Returns how many.
-    pub fn complete(&mut self, tx: &mut Pair, counters: &Counters) -> Result<usize, Broken> {
+    pub fn complete<F: Faults>(
+        &mut self,
+        tx: &mut Pair,
+        faults: &mut F,
+        counters: &Counters,
+    ) -> Result<usize, Broken> {
         let room = return_room(tx, PairKind::Tx, counters)?;
         let mut completed = 0;
-        while completed < room {
+        while completed < room && !faults.keep_sent() {
             let Some(buffer) = self.tx.reap() else {
                 break;
             };
+            if buffer.flags() == DUPLICATE_MARK {
+                continue;
+            }
             completed += 1;
             counters.bump(Counter::TxFrames);
             counters.add(Counter::TxBytes, buffer.len().into());
@@ -341,11 +392,29 @@ impl<'a> Datapath<'a> {
         Ok(completed)
     }
 
+    /// Fault injection: points the receive descriptor the NIC fills next
+    /// (`nic_head`, its RDH) somewhere the stack never lent.
+    pub fn misdirect_receive(&mut self, how: RxPost, nic_head: u32) {
+        let stray = match how {
+            RxPost::None => return,
+            RxPost::OtherPool => self.tx_window.iova,
+            RxPost::Rings => self.rx.iova(),
+        };
+        self.rx.retarget(nic_head as usize, stray);
+    }
+
     /// The IO address the fault injection build points a stray descriptor at.
     pub fn stray_iova(&self) -> u64 {
         self.stray_iova
     }
 }
+
+/// Bytes a corrupted transmit descriptor is shifted into its buffer (fault
+/// injection): the frame on the wire starts with the wrong bytes.
+const SHIFT_BYTES: u64 = 2;
+/// The flags of the shadow of a duplicated transmit descriptor (fault
+/// injection); a correct driver posts every buffer with flags 0.
+const DUPLICATE_MARK: u32 = 0xd0b1;
 
 /// The first 1 MiB boundary at or past the end of every window: an IO
 /// address the NIC has no mapping for.

@@ -82,6 +82,30 @@ impl Nic {
         let _ = self.regs.read(ICR);
     }
 
+    /// Whether the receiver runs exactly as [`Nic::enable_receive`] sets
+    /// it (a previous generation of the driver left it so).
+    pub fn receiver_as_configured(&self, settings: &Settings) -> bool {
+        self.regs.read(RCTL) == receive_control(settings)
+    }
+
+    /// Stops everything the NIC does on its own except that its receiver
+    /// stays enabled: masks every interrupt, disables the transmitter, and
+    /// takes every receive descriptor back from the NIC (RDT := RDH: the
+    /// NIC owns none, so it can write no buffer), then clears pending
+    /// causes. This is the quiesce of a restarted driver that found the
+    /// receiver as it configures it: the rings are then set up afresh
+    /// without a global reset. Why: QEMU's e1000 holds every received frame
+    /// for 1 s (of virtual time) after each RCTL write (its
+    /// `set_rx_control`), so a restart through CTRL.RST, which clears RCTL,
+    /// would cost a second without reception; see docs/reliability.md.
+    pub fn quiesce_keeping_receiver(&self) {
+        self.regs.write(IMC, int::ALL);
+        self.regs.write(TCTL, 0);
+        let head = self.regs.read(RDH);
+        self.regs.write(RDT, head);
+        let _ = self.regs.read(ICR);
+    }
+
     /// Global reset (CTRL.RST, SDM 13.4.1): the whole MAC goes back to its
     /// power-up state, flushing the FIFOs and any DMA in progress, which is
     /// what a restarted driver needs. Waits for the self-clearing bit, then
@@ -112,10 +136,15 @@ impl Nic {
     /// The station address: RAL0/RAH0 if they hold a valid unicast address
     /// (SDM 13.5.2: the EEPROM loads them at reset), else EEPROM words 0-2
     /// read through EERD (SDM 13.4.4).
-    pub fn station_address(&self) -> Result<(MacAddress, AddressSource), DeviceError> {
+    /// Without `trust_registers` (a restart without a global reset, when
+    /// RAL0/RAH0 hold what a previous generation wrote) only the EEPROM.
+    pub fn station_address(
+        &self,
+        trust_registers: bool,
+    ) -> Result<(MacAddress, AddressSource), DeviceError> {
         let low = self.regs.read(RAL0);
         let high = self.regs.read(RAH0);
-        if high & rah::AV != 0 {
+        if trust_registers && high & rah::AV != 0 {
             let mac = mac_from_words(low, high);
             if is_unicast(&mac) {
                 return Ok((MacAddress(mac), AddressSource::ReceiveAddress));
@@ -178,10 +207,9 @@ impl Nic {
     /// Ethernet CRC stripped (SECRC), so a frame's length is what the stack
     /// gets; the low watermark of the settings (RDMTS).
     pub fn enable_receive(&self, settings: &Settings) {
-        self.regs.write(
-            RCTL,
-            rctl::EN | rctl::BAM | rctl::BSIZE_2048 | rctl::SECRC | settings.rdmts(),
-        );
+        if !self.receiver_as_configured(settings) {
+            self.regs.write(RCTL, receive_control(settings));
+        }
     }
 
     /// Transmit initialisation (SDM 14.5): the descriptor ring (TDBAL/TDBAH,
@@ -213,6 +241,23 @@ impl Nic {
     /// Enables interrupt causes (IMS).
     pub fn unmask(&self, causes: u32) {
         self.regs.write(IMS, causes);
+    }
+
+    /// Sets interrupt causes as if the events had happened (ICS, SDM
+    /// 13.4.19): only fault injection uses it, to keep the line asserting.
+    pub fn raise_causes(&self, causes: u32) {
+        self.regs.write(ICS, causes);
+    }
+
+    /// The receive descriptor the NIC fills next (RDH).
+    pub fn rx_head(&self) -> u32 {
+        self.regs.read(RDH)
+    }
+
+    /// Switches interrupt throttling off (ITR 0): only fault injection
+    /// does this, so that a storm is not tamed by the NIC.
+    pub fn stop_throttling(&self) {
+        self.regs.write(ITR, 0);
     }
 
     /// Disables every interrupt cause (IMC).
@@ -272,6 +317,11 @@ pub fn link_from_status(status_value: u32) -> LinkState {
     }
 }
 
+/// The RCTL value the driver runs with (see [`Nic::enable_receive`]).
+fn receive_control(settings: &Settings) -> u32 {
+    rctl::EN | rctl::BAM | rctl::BSIZE_2048 | rctl::SECRC | settings.rdmts()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -308,15 +358,23 @@ mod tests {
         // Every EERD read here returns the value last written, which has no
         // DONE bit: the wait must time out rather than hang.
         assert!(matches!(
-            nic.station_address(),
+            nic.station_address(true),
             Err(DeviceError::Timeout(_))
         ));
         memory[RAL0.offset() / 4] = 0x1200_5452;
         memory[RAH0.offset() / 4] = 0x8000_5634;
         // SAFETY: as above.
         let regs = unsafe { RegisterBlock::new(memory.as_mut_ptr() as usize, memory.len() * 4) };
-        let (mac, source) = Nic::new(regs).station_address().unwrap();
+        let nic = Nic::new(regs);
+        let (mac, source) = nic.station_address(true).unwrap();
         assert_eq!(mac.0, [0x52, 0x54, 0x00, 0x12, 0x34, 0x56]);
         assert_eq!(source, AddressSource::ReceiveAddress);
+        // A restart without a global reset does not trust what a previous
+        // generation left in RAL0/RAH0: it goes to the EEPROM (which times
+        // out here, as above).
+        assert!(matches!(
+            nic.station_address(false),
+            Err(DeviceError::Timeout(_))
+        ));
     }
 }

@@ -40,7 +40,7 @@ use crate::datapath::Datapath;
 use crate::descriptors::DESCRIPTOR_BYTES;
 use crate::device::{AddressSource, Nic, SERVED_CAUSES};
 use crate::events::Events;
-use crate::faults::Faults;
+use crate::faults::{Faults, IndexLie, IrqMode, RxPost};
 use crate::regs::int;
 use crate::rings::{usable_descriptors, RxRing, TxRing};
 use crate::settings::Settings;
@@ -158,13 +158,18 @@ struct Driver<'a> {
 /// The driver program: never returns. `faults` is [`crate::faults::NoFaults`]
 /// in the shipped driver.
 pub fn run<F: Faults>(resources: Resources, generation: u64, mut faults: F) -> ! {
-    // Whatever a previous generation left running stops first.
-    let nic = Nic::new(RegisterBlock::of(resources.registers));
-    nic.quiesce();
     let settings = match Settings::from_table(resources.settings) {
         Ok(settings) => settings,
         Err(e) => panic!("the settings of [component.e1000] in the system description were refused ({e:?}); docs/drivers.md lists them"),
     };
+    // Whatever a previous generation left running stops first (keeping the
+    // receiver on when it runs as this driver sets it: see bring_up).
+    let nic = Nic::new(RegisterBlock::of(resources.registers));
+    if nic.receiver_as_configured(&settings) {
+        nic.quiesce_keeping_receiver();
+    } else {
+        nic.quiesce();
+    }
     let memory = DmaRegion::new(resources.descriptors, resources.descriptor_window)
         .expect("the NIC reaches all of its descriptor memory");
     // The descriptor memory holds the receive ring, then the transmit ring.
@@ -225,12 +230,21 @@ impl Driver<'_> {
     /// station address and the link. Only link changes interrupt until the
     /// rings are attached.
     fn bring_up(&mut self) {
-        self.nic.quiesce();
-        if let Err(e) = self.nic.reset() {
-            panic!("the NIC did not come out of reset: {e:?}");
+        // A NIC whose receiver runs as this driver sets it (a restart) is
+        // brought to a known state without a global reset, which would cost
+        // a second without reception under QEMU (Nic::quiesce_keeping_receiver);
+        // every register but RCTL is written afresh below either way.
+        let warm = self.nic.receiver_as_configured(&self.settings);
+        if warm {
+            self.nic.quiesce_keeping_receiver();
+        } else {
+            self.nic.quiesce();
+            if let Err(e) = self.nic.reset() {
+                panic!("the NIC did not come out of reset: {e:?}");
+            }
         }
         self.nic.configure();
-        let (mac, source) = match self.nic.station_address() {
+        let (mac, source) = match self.nic.station_address(!warm) {
             Ok(found) => found,
             Err(e) => panic!("no station address: {e:?}"),
         };
@@ -251,14 +265,15 @@ impl Driver<'_> {
         self.events.announce_link(self.link);
         self.update_gauges(None);
         println!(
-            "e1000: generation {}: MAC {} (from {}), {}",
+            "e1000: generation {}: MAC {} (from {}), {}; at {} us",
             self.generation,
             Mac(mac),
             match source {
                 AddressSource::ReceiveAddress => "RAL0/RAH0",
                 AddressSource::Eeprom => "the EEPROM",
             },
-            Link(self.link)
+            Link(self.link),
+            Instant::now().since_boot().as_micros()
         );
         println!(
             "e1000: {} receive + {} transmit descriptors at IO address {:#x}; 2048-byte buffers, CRC stripped, broadcast accepted, long frames refused; interrupt interval {} us, poll budget {}",
@@ -278,15 +293,16 @@ impl Driver<'_> {
         loop {
             if let Some(rings) = try_attach(resources, &status, self.generation) {
                 println!(
-                    "e1000: attached to the stack's rings (stack generation {})",
-                    rings.owner_generation
+                    "e1000: attached to the stack's rings (stack generation {}) at {} us",
+                    rings.owner_generation,
+                    Instant::now().since_boot().as_micros()
                 );
                 return rings;
             }
             let deadline = Instant::now() + ATTACH_POLL;
             if let Wakeup::Signalled(bits) = component::wait_until(Some(deadline)) {
                 if bits & self.irq.bit != 0 {
-                    self.interrupt();
+                    self.interrupt(IrqMode::Normal);
                     self.nic.unmask(int::LSC);
                 }
             }
@@ -333,8 +349,18 @@ impl Driver<'_> {
                 wake_bits(next_statistics)
             };
             yielding = false;
+            faults.check_mailbox();
+            let misdirect = faults.on_rx_post();
+            if misdirect != RxPost::None {
+                self.path.misdirect_receive(misdirect, self.nic.rx_head());
+            }
+            if let Some(lie) = faults.take_index_lie() {
+                lie_about_index(rings, lie);
+                // Its own copy of the index is gone too: it stops using the pair.
+                rings.rx_broken = true;
+            }
             if bits & self.irq.bit != 0 {
-                self.interrupt();
+                self.interrupt(faults.irq_mode());
                 masked = true;
                 scheduled = true;
             }
@@ -366,6 +392,7 @@ impl Driver<'_> {
             }
             self.counters.bump(Counter::Polls);
             let received = self.poll_pass(rings, budget, faults);
+
             if received >= budget {
                 // More may be waiting: keep interrupts masked, let the stack run.
                 self.counters.bump(Counter::BudgetExhausted);
@@ -374,9 +401,21 @@ impl Driver<'_> {
             }
             // Done for now: clear what was latched while masked, unmask, and
             // re-check what may have arrived in between.
-            let causes = self.nic.take_causes();
-            self.handle_causes(causes);
-            self.nic.unmask(SERVED_CAUSES);
+            match faults.irq_mode() {
+                IrqMode::Normal => {
+                    let causes = self.nic.take_causes();
+                    self.handle_causes(causes);
+                    self.nic.unmask(SERVED_CAUSES);
+                }
+                // The injected bugs: the cause is never read and the device
+                // is made to assert; or the causes are never unmasked.
+                IrqMode::Storm => {
+                    self.nic.stop_throttling();
+                    self.nic.unmask(SERVED_CAUSES);
+                    self.nic.raise_causes(int::RXT0);
+                }
+                IrqMode::Lost => {}
+            }
             masked = false;
             if self.path.rx.has_completion() || self.path.tx.has_completion() {
                 self.counters.bump(Counter::RecheckFoundWork);
@@ -391,8 +430,20 @@ impl Driver<'_> {
     /// The top half's aftermath: mask the NIC's interrupts (NAPI), take the
     /// causes (which deasserts the line), unmask the line in the interrupt
     /// controller.
-    fn interrupt(&mut self) {
+    fn interrupt(&mut self, mode: IrqMode) {
         self.counters.bump(Counter::Interrupts);
+        match mode {
+            IrqMode::Normal => {}
+            // Injected: acknowledge the line without reading the cause, so it
+            // stays asserted; or never acknowledge it again.
+            IrqMode::Storm => {
+                self.nic.raise_causes(int::RXT0);
+                self.nic.unmask(SERVED_CAUSES);
+                let _ = self.irq.handler.irq_handler_ack();
+                return;
+            }
+            IrqMode::Lost => return,
+        }
         self.nic.mask_all();
         let causes = self.nic.take_causes();
         let _ = self.irq.handler.irq_handler_ack();
@@ -426,7 +477,9 @@ impl Driver<'_> {
         let counters = &self.counters;
         let mut received = 0;
         if !rings.rx_broken {
-            let reaped = self.path.receive(&mut rings.rx.pair, budget, counters);
+            let reaped = self
+                .path
+                .receive(&mut rings.rx.pair, budget, faults, counters);
             let posted = reaped.and_then(|n| {
                 received = n;
                 self.path.refill(&mut rings.rx.pair, counters)
@@ -443,7 +496,7 @@ impl Driver<'_> {
         if !rings.tx_broken {
             let queued = self
                 .path
-                .complete(&mut rings.tx.pair, counters)
+                .complete(&mut rings.tx.pair, faults, counters)
                 .and_then(|_| self.path.transmit(&mut rings.tx.pair, faults, counters));
             match queued {
                 Ok(0) => {}
@@ -521,6 +574,26 @@ impl Driver<'_> {
             );
         }
     }
+}
+
+/// Fault injection: moves the receive return ring's published producer
+/// index backwards or past the end, as a driver with a broken index would.
+fn lie_about_index(rings: &mut Rings, lie: IndexLie) {
+    use ward_ring::{ControlWord, RingMemory};
+    let ring = rings.rx.pair.outgoing_ring();
+    let capacity = ring.capacity();
+    let memory = ring.memory();
+    let head = memory.load(ControlWord::Head, core::sync::atomic::Ordering::Relaxed);
+    let lie = match lie {
+        IndexLie::Backwards => head.wrapping_sub(3),
+        IndexLie::PastEnd => head.wrapping_add(capacity + 5),
+    };
+    memory.store(
+        ControlWord::Head,
+        lie,
+        core::sync::atomic::Ordering::Release,
+    );
+    rings.rx.ring_doorbell();
 }
 
 /// Waits for a signal or `deadline`; the bits signalled (none on a timeout).

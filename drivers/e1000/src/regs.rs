@@ -28,6 +28,8 @@ pub const VET: Register<u32> = Register::new("VET", 0x0038);
 pub const ICR: Register<u32> = Register::new("ICR", 0x00c0);
 /// Interrupt Throttling (SDM 13.4.18): the least gap between interrupts, in 256 ns units.
 pub const ITR: Register<u32> = Register::new("ITR", 0x00c4);
+/// Interrupt Cause Set (SDM 13.4.19): writing 1s raises those causes.
+pub const ICS: Register<u32> = Register::new("ICS", 0x00c8);
 /// Interrupt Mask Set/Read (SDM 13.4.20): writing 1s enables those causes.
 pub const IMS: Register<u32> = Register::new("IMS", 0x00d0);
 /// Interrupt Mask Clear (SDM 13.4.21): writing 1s disables those causes.

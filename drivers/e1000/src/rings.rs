@@ -147,6 +147,18 @@ impl<'a, K> DescriptorRing<'a, K> {
         self.in_flight += 1;
     }
 
+    /// Fault injection: points descriptor `index` (the NIC's next, say) at
+    /// `iova`, if it is posted and not yet written back.
+    pub fn retarget(&mut self, index: usize, iova: u64) {
+        if index < self.count
+            && self.posted[index].is_some()
+            && self.descriptors.load(index, STATUS_WORD, Ordering::Acquire) == 0
+        {
+            self.descriptors
+                .store(index, ADDRESS_WORD, iova, Ordering::Release);
+        }
+    }
+
     /// The written-back status word of the oldest posted descriptor, read
     /// with acquire ordering, if there is one.
     fn head_status(&self) -> Option<u64> {

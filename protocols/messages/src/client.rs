@@ -76,6 +76,9 @@ pub enum ClientError {
     BadAnswer(ProtoError),
     /// The stack answered a request id that is not in flight.
     UnknownAnswer(u32),
+    /// The stack was restarted (its generation changed): this pairing is
+    /// over; the application attaches again.
+    StackRestarted,
 }
 
 /// The application's end of its socket pair.
@@ -190,15 +193,16 @@ impl<'a, M: RingMemory, const W: usize> SocketClient<'a, M, W> {
         published | core::mem::take(&mut self.doorbell)
     }
 
-    /// Serves answers until the stack breaks the protocol: hands each answer
-    /// to `on_answer` (which submits what follows), publishes, calls `ring`
+    /// Serves answers until the stack breaks the protocol or `wait` returns
+    /// an error (the stack was restarted, say): hands each answer to
+    /// `on_answer` (which submits what follows), publishes, calls `ring`
     /// when the stack asked for a doorbell, and `wait` when there is nothing
     /// to do (the caller waits on its notification there).
     pub fn serve(
         &mut self,
         mut on_answer: impl FnMut(&mut Self, &SocketResponse<'_>),
         mut ring: impl FnMut(),
-        mut wait: impl FnMut(),
+        mut wait: impl FnMut() -> Result<(), ClientError>,
     ) -> ClientError {
         let mut copy = [0u8; MAX_SLOT_BYTES];
         loop {
@@ -213,7 +217,11 @@ impl<'a, M: RingMemory, const W: usize> SocketClient<'a, M, W> {
                 ring();
             }
             match self.prepare_sleep() {
-                Ok(true) => wait(),
+                Ok(true) => {
+                    if let Err(e) = wait() {
+                        return e;
+                    }
+                }
                 Ok(false) => {}
                 Err(e) => return e,
             }

@@ -33,6 +33,34 @@ const FULL_PORTS: usize = 16;
 /// Bytes of the private receive copy.
 const RX_COPY: usize = MAX_FRAME_BYTES as usize;
 
+/// How long frames lent to the driver for sending may stay out without any
+/// coming back before the stack calls the driver stalled. QEMU's e1000
+/// sends a frame as its tail register is written, and the driver reaps it
+/// in the same pass; even a flood returns buffers every few milliseconds.
+/// 200 ms is far beyond that, and well under TCP's first retransmission.
+pub const TX_STALL_US: u64 = 200_000;
+
+/// Why the stack thinks the driver is broken (it asks the supervisor to
+/// restart it, if system.toml lets it: `may_restart`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DriverFault {
+    /// It broke the ring protocol: a bad descriptor, a buffer returned
+    /// twice, an index out of range.
+    Ring,
+    /// It keeps frames lent for sending and returns none.
+    Stalled,
+}
+
+/// After a driver restart: whether the new instance has delivered a frame,
+/// and sent one after that (an answer: service is back).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Restore {
+    /// A frame from the new instance reached the stack.
+    pub received: bool,
+    /// After that, the new instance sent a frame (returned it as sent).
+    pub answered: bool,
+}
+
 /// One ring pair with the driver and the pool it lends from.
 pub struct DriverPair<'a, M, const W: usize> {
     /// The stack's (owner) end.
@@ -77,6 +105,16 @@ pub struct Nic<'a, M, const W: usize> {
     /// smoltcp, which would answer it with a reset.
     full_ports: heapless::Vec<u16, FULL_PORTS>,
     doorbells: Doorbells,
+    /// The first protocol error of this driver instance, if any.
+    fault: Option<DriverFault>,
+    /// A transmit buffer came back since the last progress check.
+    tx_returned: bool,
+    /// When (µs, the caller's clock) the transmit side last made progress.
+    tx_progress_us: u64,
+    /// When the last progress check ran.
+    last_check_us: u64,
+    /// Since the last driver restart (none before the first).
+    restore: Option<Restore>,
     /// Counters, shared with the stack.
     pub counters: Counters,
 }
@@ -95,6 +133,12 @@ impl<'a, M: RingMemory, const W: usize> RingDevice<'a, M, W> {
             last: None,
             full_ports: heapless::Vec::new(),
             doorbells: Doorbells::default(),
+            fault: None,
+            // The first check starts the clock.
+            tx_returned: true,
+            tx_progress_us: 0,
+            last_check_us: 0,
+            restore: None,
             counters: Counters::new(),
         };
         nic.post_rx_buffers();
@@ -136,6 +180,9 @@ impl<'a, M: RingMemory, const W: usize> Nic<'a, M, W> {
         self.tx = tx;
         self.rx_stalled = false;
         self.tx_stalled = false;
+        self.fault = None;
+        self.tx_returned = true;
+        self.restore = Some(Restore::default());
         self.counters.bump(Counter::DriverRestarts);
         self.post_rx_buffers();
     }
@@ -145,8 +192,35 @@ impl<'a, M: RingMemory, const W: usize> Nic<'a, M, W> {
         (self.rx.end.held().len(), self.tx.end.held().len())
     }
 
+    /// The driver's health at `now_us` (any clock in microseconds): the
+    /// first ring-protocol error of this instance, or a transmit side that
+    /// has had frames out for [`TX_STALL_US`] without returning any.
+    pub fn driver_fault(&mut self, now_us: u64) -> Option<DriverFault> {
+        if self.fault.is_some() {
+            return self.fault;
+        }
+        let out = self.tx.pool.geometry().slot_count() - self.tx.end.held().len();
+        // A gap between checks longer than this means the stack itself did
+        // not run (higher priorities kept the CPU): the driver cannot be
+        // judged over time the stack did not see, so the clock restarts.
+        let starved = now_us.saturating_sub(self.last_check_us) > TX_STALL_US / 2;
+        self.last_check_us = now_us;
+        if out == 0 || self.tx_returned || starved {
+            self.tx_returned = false;
+            self.tx_progress_us = now_us;
+            return None;
+        }
+        (now_us.saturating_sub(self.tx_progress_us) > TX_STALL_US).then_some(DriverFault::Stalled)
+    }
+
+    /// What the driver instance started by the last restart has done.
+    pub fn restore(&self) -> Option<Restore> {
+        self.restore
+    }
+
     fn driver_broke(&mut self, _error: PeerMisbehaved, rx: bool) {
         self.counters.bump(Counter::DriverProtocolErrors);
+        self.fault.get_or_insert(DriverFault::Ring);
         // A bad descriptor is consumed when reported; only an index out of
         // range repeats forever and stalls the pair.
         if matches!(_error, PeerMisbehaved::IndexOutOfRange { .. }) {
@@ -186,11 +260,22 @@ impl<'a, M: RingMemory, const W: usize> Nic<'a, M, W> {
         }
         loop {
             match self.tx.end.receive() {
-                Ok(Some(buffer)) => match TxCompletion::decode(buffer) {
-                    Ok(done) if done.sent => self.counters.bump(Counter::TxSent),
-                    Ok(_) => self.counters.bump(Counter::TxDroppedByDriver),
-                    Err(_) => self.counters.bump(Counter::DriverProtocolErrors),
-                },
+                Ok(Some(buffer)) => {
+                    self.tx_returned = true;
+                    match TxCompletion::decode(buffer) {
+                        Ok(done) if done.sent => {
+                            self.counters.bump(Counter::TxSent);
+                            if let Some(r) = self.restore.as_mut() {
+                                r.answered |= r.received;
+                            }
+                        }
+                        Ok(_) => self.counters.bump(Counter::TxDroppedByDriver),
+                        Err(_) => {
+                            self.counters.bump(Counter::DriverProtocolErrors);
+                            self.fault.get_or_insert(DriverFault::Ring);
+                        }
+                    }
+                }
                 Ok(None) => break,
                 Err(e) => {
                     self.driver_broke(e, false);
@@ -236,6 +321,7 @@ impl<'a, M: RingMemory, const W: usize> Nic<'a, M, W> {
                 }
                 Err(_) => {
                     self.counters.bump(Counter::DriverProtocolErrors);
+                    self.fault.get_or_insert(DriverFault::Ring);
                     self.relend(buffer);
                     continue;
                 }
@@ -248,13 +334,18 @@ impl<'a, M: RingMemory, const W: usize> Nic<'a, M, W> {
             };
             self.counters.bump(Counter::RxFrames);
             self.counters.add(Counter::RxBytes, buffer.len().into());
+            // A NIC's "verified" is not taken on trust: it covers the frame
+            // as the NIC wrote it, and the stack reads the pool later, after
+            // any other DMA a misprogrammed descriptor aimed into the same
+            // window (the fault campaigns do exactly that: dma-rings). So
+            // the stack checks every checksum itself; a NIC's "failed" still
+            // drops the frame at once.
             let nic = match checksum {
                 ChecksumStatus::Failed => {
                     self.counters.bump(Counter::DropNicChecksum);
                     continue;
                 }
-                ChecksumStatus::Verified => NicChecksum::Verified,
-                ChecksumStatus::Unchecked => NicChecksum::Unchecked,
+                ChecksumStatus::Verified | ChecksumStatus::Unchecked => NicChecksum::Unchecked,
             };
             // The pool copy can be shorter than the descriptor claims only
             // for a buffer longer than a frame, which decode refused.
@@ -266,6 +357,9 @@ impl<'a, M: RingMemory, const W: usize> Nic<'a, M, W> {
                 }
                 Ok(summary) => {
                     self.counters.bump(Counter::RxDelivered);
+                    if let Some(r) = self.restore.as_mut() {
+                        r.received = true;
+                    }
                     self.last = Some(summary);
                     return Some(len);
                 }

@@ -23,7 +23,7 @@ mod component {
     use smoltcp::iface::SocketStorage;
     use smoltcp::socket::udp::PacketMetadata;
     use ward_net::counters::{self, COUNTERS};
-    use ward_net::device::{DriverPair, RingDevice};
+    use ward_net::device::{DriverFault, DriverPair, RingDevice};
     use ward_net::events::DriverEvents;
     use ward_net::stack::{AddressConfig, SocketMemory, Stack, UdpBuffers, EXTRA_SOCKETS};
     use ward_proto::counters::CounterWriter;
@@ -92,6 +92,37 @@ mod component {
     type Events = DriverEvents<'static, Ring, SLOT_SET_WORDS>;
     type DriverEnd = DriverPair<'static, Ring, SLOT_SET_WORDS>;
 
+    /// The stack looks at the driver's health at least this often, also
+    /// when nothing else wakes it (a stalled driver rings no doorbell).
+    const HEALTH_CHECK_PERIOD: Duration = Duration::from_millis(100);
+
+    /// Asks the supervisor to restart the driver if the stack's checks find
+    /// it broken, once per driver instance (`asked` remembers for which).
+    fn check_driver(stack: &mut NetStack, driver_generation: u32, asked: &mut Option<u32>) {
+        if *asked == Some(driver_generation) {
+            return;
+        }
+        let now_us = Instant::now().since_boot().as_micros() as u64;
+        let Some(fault) = stack.driver_fault(now_us) else {
+            return;
+        };
+        *asked = Some(driver_generation);
+        let (label, why) = match fault {
+            DriverFault::Ring => (
+                component::console_label::RESTART_PEER_RING,
+                "broke the ring protocol",
+            ),
+            DriverFault::Stalled => (
+                component::console_label::RESTART_PEER_PROGRESS,
+                "has kept frames to send for over 200 ms",
+            ),
+        };
+        println!(
+            "net: the driver (generation {driver_generation}) {why}; asking the supervisor to restart it at {now_us} us"
+        );
+        component::request_restart(caps::NET_RX.peer, label);
+    }
+
     /// How long the stack waits for the driver's MAC address before it says
     /// so (it keeps waiting: without the address nothing can be sent).
     const MAC_PATIENCE: Duration = Duration::from_secs(5);
@@ -119,14 +150,19 @@ mod component {
         ))
     }
 
-    /// Waits for the driver's station address on the events pair.
-    fn wait_for_mac(events: &mut Events) -> [u8; 6] {
+    /// Waits for the driver's station address on the events pair; `None`
+    /// if the driver was restarted meanwhile (`driver_restarted` says so:
+    /// the new instance attaches only to pairs set up for it).
+    fn wait_for_mac(events: &mut Events, driver_restarted: impl Fn() -> bool) -> Option<[u8; 6]> {
         let mut warned = false;
         let start = Instant::now();
         loop {
+            if driver_restarted() {
+                return None;
+            }
             while let Some(event) = events.next_event() {
                 if let DriverEvent::Mac(mac) = event {
-                    return mac.0;
+                    return Some(mac.0);
                 }
             }
             if events.flush() {
@@ -150,7 +186,8 @@ mod component {
     ) -> Option<Events> {
         let (rx, tx, events) = driver_pairs(generation, driver_generation)?;
         println!(
-            "net: the driver restarted (generation {driver_generation}); its ring pairs start afresh"
+            "net: the driver restarted (generation {driver_generation}); its ring pairs start afresh at {} us",
+            Instant::now().since_boot().as_micros()
         );
         stack.driver_restarted(rx, tx);
         Some(events)
@@ -219,12 +256,19 @@ mod component {
 
     fn main(generation: u64) {
         let status = StatusPage::mapped();
-        let mut driver_generation = status.generation_of(caps::NET_RX.peer).unwrap_or(0);
-        let Some((rx, tx, mut events)) = driver_pairs(generation, driver_generation) else {
-            println!("net: cannot set up the driver's ring pairs");
-            return;
+        let driver_now = || status.generation_of(caps::NET_RX.peer).unwrap_or(0);
+        // The pairs are set up for one driver instance: if it is restarted
+        // before it announced its address, set them up for the next.
+        let (mut driver_generation, rx, tx, mut events, mac) = loop {
+            let driver_generation = driver_now();
+            let Some((rx, tx, mut events)) = driver_pairs(generation, driver_generation) else {
+                println!("net: cannot set up the driver's ring pairs");
+                return;
+            };
+            if let Some(mac) = wait_for_mac(&mut events, || driver_now() != driver_generation) {
+                break (driver_generation, rx, tx, events, mac);
+            }
         };
-        let mac = wait_for_mac(&mut events);
         println!(
             "net: MAC {:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
             mac[0], mac[1], mac[2], mac[3], mac[4], mac[5]
@@ -262,6 +306,8 @@ mod component {
             }
         };
         let mut announced = None;
+        let mut asked_restart = None;
+        let mut restore_reported = true;
         loop {
             // A new driver instance: every buffer back, the pairs afresh.
             let now_generation = status.generation_of(caps::NET_RX.peer).unwrap_or(0);
@@ -271,6 +317,7 @@ mod component {
                     Some(fresh) => events = fresh,
                     None => println!("net: cannot set up the driver's ring pairs again"),
                 }
+                restore_reported = false;
             }
             while let Some(event) = events.next_event() {
                 match event {
@@ -288,6 +335,14 @@ mod component {
             }
             let now = smoltcp_now();
             let result = stack.poll(now);
+            check_driver(stack, driver_generation, &mut asked_restart);
+            if !restore_reported && stack.driver_restore().is_some_and(|r| r.answered) {
+                restore_reported = true;
+                println!(
+                    "net: driver generation {driver_generation}: service restored at {} us (a frame received and one sent since the restart)",
+                    Instant::now().since_boot().as_micros()
+                );
+            }
             if result.driver.rx {
                 let _ = caps::NET_RX.doorbell.signal();
             }
@@ -321,9 +376,14 @@ mod component {
             if result.busy || !stack.prepare_sleep() || !events.prepare_sleep() {
                 continue;
             }
+            let health_check = Instant::now() + HEALTH_CHECK_PERIOD;
             let deadline = stack.poll_at(now).map(|at| {
                 let wait = (at - now).total_micros();
                 Instant::now() + Duration::from_micros(wait)
+            });
+            let deadline = Some(match deadline {
+                Some(at) if at < health_check => at,
+                _ => health_check,
             });
             // Doorbells and the supervisor's restart signals end the wait
             // too; the next step looks at every ring and the driver's generation.

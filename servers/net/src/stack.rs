@@ -417,6 +417,16 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
         Ok(index)
     }
 
+    /// The driver's health (see [`crate::device::Nic::driver_fault`]).
+    pub fn driver_fault(&mut self, now_us: u64) -> Option<crate::device::DriverFault> {
+        self.device.nic.driver_fault(now_us)
+    }
+
+    /// What the driver instance of the last restart has done so far.
+    pub fn driver_restore(&self) -> Option<crate::device::Restore> {
+        self.device.nic.restore()
+    }
+
     /// The driver restarted: new pairs, every buffer re-lent.
     pub fn driver_restarted(&mut self, rx: DriverPair<'a, M, W>, tx: DriverPair<'a, M, W>) {
         self.device.nic.driver_restarted(rx, tx);

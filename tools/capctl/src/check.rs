@@ -887,6 +887,14 @@ impl Resolver {
             },
             None => FaultHandler::Supervisor,
         };
+        let may_restart = c
+            .may_restart
+            .iter()
+            .filter_map(|m| {
+                self.lookup_with(m, NameKind::Component, "`may_restart`", false)
+                    .map(|i| (i, span(m)))
+            })
+            .collect();
         let heartbeat_us = match &c.heartbeat {
             Some(h) => {
                 let v = h.get_ref().0;
@@ -1039,6 +1047,7 @@ impl Resolver {
             stack,
             fault_handler,
             fault_handler_span: c.fault_handler.as_ref().map(span),
+            may_restart,
             heartbeat_us,
             restart,
             max_restarts,
@@ -1556,6 +1565,7 @@ fn rules(sys: &System, diags: &mut Vec<Diagnostic>) {
     dma_rules(sys, diags);
     mapping_rules(sys, diags);
     channel_rules(sys, diags);
+    restart_request_rules(sys, diags);
     memory_budget(sys, diags);
     cycles(sys, diags);
 }
@@ -1926,6 +1936,76 @@ fn mapping_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
                     }
                 }
                 fixed.push((at, end, m));
+            }
+        }
+    }
+}
+
+/// Components one `may_restart` bit mask can name (the compiled spec keeps
+/// it in 32 bits).
+const MAY_RESTART_LIMIT: usize = 32;
+
+/// Whether components `a` and `b` share a ring or notification channel.
+fn share_a_channel(sys: &System, a: usize, b: usize) -> bool {
+    sys.channels.iter().any(|ch| match &ch.ends {
+        Ends::Ring {
+            producer, consumer, ..
+        } => (*producer, *consumer) == (a, b) || (*producer, *consumer) == (b, a),
+        Ends::Notification {
+            waiter, signallers, ..
+        } => {
+            (*waiter == a && signallers.iter().any(|(s, _)| *s == b))
+                || (*waiter == b && signallers.iter().any(|(s, _)| *s == a))
+        }
+        Ends::Endpoint {
+            server, clients, ..
+        } => {
+            (*server == Some(a) && clients.iter().any(|(c, _, _)| *c == b))
+                || (*server == Some(b) && clients.iter().any(|(c, _, _)| *c == a))
+        }
+    })
+}
+
+/// `may_restart`: a component may ask the supervisor to restart only a
+/// peer it works with (whose breakage its checks can see), never itself,
+/// and only one the supervisor would restart anyway.
+fn restart_request_rules(sys: &System, diags: &mut Vec<Diagnostic>) {
+    for (ci, c) in sys.components.iter().enumerate() {
+        for (target, at) in &c.may_restart {
+            let t = &sys.components[*target];
+            if *target == ci {
+                diags.push(
+                    Diagnostic::error(
+                        "may-restart",
+                        Some(at.clone()),
+                        format!("`{}` lists itself in `may_restart`", c.name),
+                    )
+                    .with_help("a component that finds itself broken panics; the supervisor restarts it by its own policy"),
+                );
+            } else if !share_a_channel(sys, ci, *target) {
+                diags.push(
+                    Diagnostic::error(
+                        "may-restart",
+                        Some(at.clone()),
+                        format!("`{}` may ask for the restart of `{}`, but they share no channel", c.name, t.name),
+                    )
+                    .with_help("a component may ask only for the restart of a peer whose misbehaviour its own checks can see: one it shares a ring, notification or endpoint channel with"),
+                );
+            } else if t.restart != RestartPolicy::Restart {
+                diags.push(
+                    Diagnostic::error(
+                        "may-restart",
+                        Some(at.clone()),
+                        format!("`{}` may ask for the restart of `{}`, whose policy is hold", c.name, t.name),
+                    )
+                    .with_help(format!("give `{}` restart = {{ policy = \"restart\", ... }} or leave it out of `may_restart`", t.name)),
+                );
+            } else if *target >= MAY_RESTART_LIMIT {
+                diags.push(Diagnostic::error(
+                    "may-restart",
+                    Some(at.clone()),
+                    format!("`{}` is component number {} of the system; `may_restart` can name only the first {MAY_RESTART_LIMIT}", t.name, target + 1),
+                ));
             }
         }
     }

@@ -36,6 +36,9 @@ pub fn compile(sys: &System, layout: &Layout) -> spec::SystemSpec {
                     FaultHandler::Supervisor => None,
                     FaultHandler::Component(i) => Some(i as u32),
                 },
+                may_restart: c.may_restart.iter().fold(0, |mask, (i, _)| {
+                    mask | 1u32.checked_shl(*i as u32).unwrap_or(0)
+                }),
                 layout_hash: l.layout_hash,
                 caps: l
                     .caps

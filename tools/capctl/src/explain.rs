@@ -61,6 +61,18 @@ fn component(
         RestartPolicy::Hold => "held (not restarted)".to_string(),
     };
     let _ = writeln!(out, "  on a fault: reported to {handler}; {policy}");
+    if !c.may_restart.is_empty() {
+        let names: Vec<String> = c
+            .may_restart
+            .iter()
+            .map(|(i, _)| format!("`{}`", sys.components[*i].name))
+            .collect();
+        let _ = writeln!(
+            out,
+            "  may ask the supervisor to restart: {} (when its checks find them broken)",
+            names.join(", ")
+        );
+    }
     if c.heartbeat_us > 0 {
         let _ = writeln!(
             out,

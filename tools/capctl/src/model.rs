@@ -58,6 +58,8 @@ pub struct Component {
     pub stack: u64,
     pub fault_handler: FaultHandler,
     pub fault_handler_span: Option<Span>,
+    /// `may_restart`: peers whose restart it may ask the supervisor for.
+    pub may_restart: Vec<(usize, Span)>,
     pub heartbeat_us: u64,
     pub restart: RestartPolicy,
     pub max_restarts: u32,

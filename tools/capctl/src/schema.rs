@@ -75,6 +75,10 @@ pub struct RawComponent {
     pub priority: Sp<i64>,
     pub stack: Option<Sp<Size>>,
     pub fault_handler: Option<Sp<String>>,
+    /// Peers whose restart it may ask the supervisor for (its checks found
+    /// them broken): `may_restart = ["e1000"]`.
+    #[serde(default)]
+    pub may_restart: Vec<Sp<String>>,
     pub heartbeat: Option<Sp<Duration>>,
     pub restart: Option<Sp<RawRestart>>,
     #[serde(default)]

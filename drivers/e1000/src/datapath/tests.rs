@@ -146,7 +146,10 @@ fn received_frames_go_back_with_their_length_and_errors_are_counted() {
     b.nic_receives(3, 10, ok, 0);
     b.nic_receives(4, 1600, ok, 0);
     b.nic_receives(5, 700, rx_status::DD | rx_status::IPCS, rx_errors::IPE);
-    assert_eq!(b.path.receive(&mut driver, 64, &b.counters), Ok(6));
+    assert_eq!(
+        b.path.receive(&mut driver, 64, &mut NoFaults, &b.counters),
+        Ok(6)
+    );
     let _ = driver.publish();
     let back = returned(&mut stack);
     assert_eq!(back.len(), 6);
@@ -184,9 +187,15 @@ fn the_budget_bounds_a_pass_and_the_ring_keeps_one_descriptor_free() {
     for index in 0..DESCRIPTORS - 1 {
         b.nic_receives(index, 64, rx_status::DD | rx_status::EOP, 0);
     }
-    assert_eq!(b.path.receive(&mut driver, 3, &b.counters), Ok(3));
+    assert_eq!(
+        b.path.receive(&mut driver, 3, &mut NoFaults, &b.counters),
+        Ok(3)
+    );
     assert_eq!(b.path.refill(&mut driver, &b.counters), Ok(3));
-    assert_eq!(b.path.receive(&mut driver, 64, &b.counters), Ok(4));
+    assert_eq!(
+        b.path.receive(&mut driver, 64, &mut NoFaults, &b.counters),
+        Ok(4)
+    );
     let _ = driver.publish();
     assert_eq!(returned(&mut stack).len(), 7);
     assert_eq!(b.count(Counter::RxPosted), 10);
@@ -243,7 +252,10 @@ fn frames_are_sent_and_returned_and_bad_requests_dropped() {
     assert_eq!(b.count(Counter::TxDropBadRequest), 1);
     assert_eq!(b.count(Counter::TxDropOffload), 1);
     b.nic_sends(0);
-    assert_eq!(b.path.complete(&mut driver, &b.counters), Ok(1));
+    assert_eq!(
+        b.path.complete(&mut driver, &mut NoFaults, &b.counters),
+        Ok(1)
+    );
     let _ = driver.publish();
     let back = returned(&mut stack);
     let flags: Vec<u32> = back.iter().map(|b| b.flags()).collect();
