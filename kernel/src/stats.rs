@@ -1,14 +1,21 @@
 //! The kernel's statistics page (`ward_abi::kstats`): counters kept in one
 //! page of boot memory that the root task holds as a read-only frame.
 //!
+//! Machine-wide counters are summed over the cores; each core also keeps
+//! its own record (load, IPIs sent, received and avoided, shootdowns). A
+//! core writes only its own record, and the shared words with atomic adds.
 //! The page is allocated when the root task is built; until then (and if
 //! it could not be allocated) counting does nothing.
 use crate::arch::x86_64::paging::phys_to_virt;
 use core::sync::atomic::{AtomicU64, Ordering};
-use ward_abi::kstats::{word, KSTATS_MAGIC, KSTATS_VERSION, VECTORS};
+use ward_abi::kstats::{word, KSTATS_MAGIC, KSTATS_VERSION, MAX_CPUS, VECTORS};
+
+const _: () = assert!(MAX_CPUS == ward_kernel_config::MAX_CPUS);
 
 /// Kernel-virtual address of the page (0 = none yet).
 static PAGE: AtomicU64 = AtomicU64::new(0);
+/// Cores running, kept until the page exists.
+static CPUS: AtomicU64 = AtomicU64::new(1);
 
 fn counter(index: usize) -> Option<&'static AtomicU64> {
     let page = PAGE.load(Ordering::Relaxed);
@@ -30,8 +37,19 @@ pub fn init(paddr: u64, tsc_hz: u64) {
     if let Some(c) = counter(1) {
         c.store(u64::from(KSTATS_VERSION), Ordering::Relaxed);
     }
+    if let Some(c) = counter(word::CPUS) {
+        c.store(CPUS.load(Ordering::Relaxed), Ordering::Relaxed);
+    }
     if let Some(c) = counter(word::MAGIC) {
         c.store(KSTATS_MAGIC, Ordering::Release);
+    }
+}
+
+/// Records how many cores run.
+pub fn set_cpus(cpus: u64) {
+    CPUS.store(cpus, Ordering::Relaxed);
+    if let Some(c) = counter(word::CPUS) {
+        c.store(cpus, Ordering::Relaxed);
     }
 }
 
@@ -41,16 +59,32 @@ fn add(index: usize, amount: u64) {
     }
 }
 
+/// Adds to this core's counter `field` (`word::cpu::*`).
+#[inline]
+fn add_here(field: usize, amount: u64) {
+    let core = crate::cpu_local::index();
+    add(word::PER_CPU + core * word::PER_CPU_WORDS + field, amount);
+}
+
 pub fn count_interrupt(vector: u64) {
     if (vector as usize) < VECTORS {
         add(word::INTERRUPTS + vector as usize, 1);
     }
 }
-pub fn count_timer_tick() {
-    add(word::TIMER_TICKS, 1);
+pub fn count_device_interrupt() {
+    add_here(word::cpu::DEVICE_INTERRUPTS, 1);
+}
+/// A timer tick on this core; the machine-wide count (time since boot)
+/// follows the bootstrap processor's timer alone.
+pub fn count_timer_tick(bootstrap: bool) {
+    if bootstrap {
+        add(word::TIMER_TICKS, 1);
+    }
+    add_here(word::cpu::TIMER_TICKS, 1);
 }
 pub fn count_syscall() {
     add(word::SYSCALLS, 1);
+    add_here(word::cpu::SYSCALLS, 1);
 }
 pub fn count_signal() {
     add(word::SIGNALS, 1);
@@ -60,7 +94,27 @@ pub fn count_timeout() {
 }
 pub fn count_context_switch() {
     add(word::CONTEXT_SWITCHES, 1);
+    add_here(word::cpu::CONTEXT_SWITCHES, 1);
 }
 pub fn add_idle(ticks: u64) {
     add(word::IDLE_TSC, ticks);
+    add_here(word::cpu::IDLE_TSC, ticks);
+}
+pub fn count_ipi_sent() {
+    add_here(word::cpu::IPIS_SENT, 1);
+}
+pub fn count_ipi_received() {
+    add_here(word::cpu::IPIS_RECEIVED, 1);
+}
+pub fn count_ipi_avoided() {
+    add_here(word::cpu::IPIS_AVOIDED, 1);
+}
+pub fn count_shootdown() {
+    add_here(word::cpu::SHOOTDOWNS, 1);
+}
+pub fn count_remote_stall() {
+    add_here(word::cpu::REMOTE_STALLS, 1);
+}
+pub fn count_lock_wait() {
+    add_here(word::cpu::LOCK_WAITS, 1);
 }

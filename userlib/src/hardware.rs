@@ -156,6 +156,11 @@ impl IrqHandler {
     pub fn irq_handler_clear(self) -> Result<(), InvocationError> {
         self.invoke_unit(args::IrqHandlerClear {})
     }
+
+    /// Steers the interrupt to core `core`, where its handler runs.
+    pub fn irq_handler_set_core(self, core: u64) -> Result<(), InvocationError> {
+        self.invoke_unit(args::IrqHandlerSetCore { core })
+    }
 }
 
 /// A DMA fault the IOMMU recorded for a device.
