@@ -30,12 +30,12 @@ pub struct KernelStatistics {
     pub tsc_hz: u64,
     /// Timer ticks since boot (`kernel-config::TIMER_HZ` per second).
     pub timer_ticks: u64,
-    /// TSC ticks spent in the idle loop, summed over every core (divide by
-    /// `cpus` for the share of the whole machine).
+    /// Since version 2 the idle time, context switches and system calls
+    /// are counted per core only (in `per_cpu`, where each core counts
+    /// without sharing a cache line); these three words stay 0. Readers sum
+    /// the cores' records (`userlib::kstats` does).
     pub idle_tsc: u64,
-    /// Times the kernel switched to a different thread.
     pub context_switches: u64,
-    /// System calls made.
     pub syscalls: u64,
     /// Notification signals (user signals, IRQs and kernel signals).
     pub signals: u64,

@@ -45,3 +45,70 @@ pub fn release() {
     let serving = NOW_SERVING.load(Ordering::Relaxed);
     NOW_SERVING.store(serving.wrapping_add(1), Ordering::Release);
 }
+
+/// Data that only the big kernel lock's holder touches (the per-core ready
+/// queues): its `lock()` costs no atomic operation, because the big kernel
+/// lock already excludes every other core. Debug builds check that no two
+/// guards of one cell are alive at once.
+pub struct UnderKernelLock<T> {
+    value: core::cell::UnsafeCell<T>,
+    #[cfg(debug_assertions)]
+    borrowed: core::sync::atomic::AtomicBool,
+}
+
+// SAFETY: every access goes through `lock`, which callers make only while
+// holding the big kernel lock: one core at a time.
+unsafe impl<T: Send> Sync for UnderKernelLock<T> {}
+
+impl<T> UnderKernelLock<T> {
+    pub const fn new(value: T) -> UnderKernelLock<T> {
+        UnderKernelLock {
+            value: core::cell::UnsafeCell::new(value),
+            #[cfg(debug_assertions)]
+            borrowed: core::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    /// The value, for as long as the guard lives. The caller holds the big
+    /// kernel lock and no other guard of this cell.
+    #[inline(always)]
+    pub fn lock(&self) -> KernelLockGuard<'_, T> {
+        #[cfg(debug_assertions)]
+        assert!(
+            !self.borrowed.swap(true, Ordering::Acquire),
+            "two guards of one UnderKernelLock"
+        );
+        KernelLockGuard { cell: self }
+    }
+}
+
+/// Access to an [`UnderKernelLock`]'s value.
+pub struct KernelLockGuard<'a, T> {
+    cell: &'a UnderKernelLock<T>,
+}
+
+impl<T> core::ops::Deref for KernelLockGuard<'_, T> {
+    type Target = T;
+    #[inline(always)]
+    fn deref(&self) -> &T {
+        // SAFETY: the big kernel lock and the one-guard rule (see `lock`)
+        // make this the only access to the value while the guard lives.
+        unsafe { &*self.cell.value.get() }
+    }
+}
+
+impl<T> core::ops::DerefMut for KernelLockGuard<'_, T> {
+    #[inline(always)]
+    fn deref_mut(&mut self) -> &mut T {
+        // SAFETY: as in `deref`; `&mut self` makes this borrow unique.
+        unsafe { &mut *self.cell.value.get() }
+    }
+}
+
+impl<T> Drop for KernelLockGuard<'_, T> {
+    #[inline(always)]
+    fn drop(&mut self) {
+        #[cfg(debug_assertions)]
+        self.cell.borrowed.store(false, Ordering::Release);
+    }
+}

@@ -54,6 +54,18 @@ pub struct PerCpu {
     pub reschedule_pending: AtomicU64,
     /// 1 once the core has started and runs the kernel.
     pub online: AtomicU64,
+    /// Set by a reschedule IPI: the idle loop must look at its queues.
+    pub woken: AtomicU64,
+    /// This core's ready queues (`kobj::READY[index]`), so that choosing
+    /// costs one load.
+    pub ready_queues: AtomicU64,
+    /// Where this core's TSS keeps `rsp0` (`gdt::set_kernel_entry_stack`).
+    pub tss_rsp0: AtomicU64,
+    /// This core's counters: its record on the statistics page, or
+    /// `scratch_statistics` until the page exists.
+    pub statistics: AtomicU64,
+    /// Where counting goes before the statistics page exists.
+    scratch_statistics: [AtomicU64; ward_abi::kstats::word::PER_CPU_WORDS],
 }
 
 const _: () = {
@@ -79,6 +91,11 @@ const OFFLINE: PerCpu = PerCpu {
     call_pending: AtomicU64::new(0),
     reschedule_pending: AtomicU64::new(0),
     online: AtomicU64::new(0),
+    woken: AtomicU64::new(0),
+    ready_queues: AtomicU64::new(0),
+    tss_rsp0: AtomicU64::new(0),
+    statistics: AtomicU64::new(0),
+    scratch_statistics: [const { AtomicU64::new(0) }; ward_abi::kstats::word::PER_CPU_WORDS],
 };
 
 /// Every core's record, by core index.
@@ -86,6 +103,7 @@ pub static CPUS: [PerCpu; MAX_CPUS] = [OFFLINE; MAX_CPUS];
 
 const MSR_GS_BASE: u32 = 0xC000_0101;
 const MSR_KERNEL_GS_BASE: u32 = 0xC000_0102;
+const MSR_TSC_AUX: u32 = 0xC000_0103;
 
 /// Points this core's GS base at record `index` (user GS base 0) and fills
 /// in what the entry code needs. Called once per core, before any code
@@ -100,8 +118,25 @@ pub fn init(index: usize, apic_id: u32, kernel_stack_top: u64) {
     record
         .kernel_stack_top
         .store(kernel_stack_top, Ordering::Relaxed);
+    record.ready_queues.store(
+        &crate::kobj::READY[index] as *const _ as u64,
+        Ordering::Relaxed,
+    );
+    // The statistics page may already have given this core its record.
+    let _ = record.statistics.compare_exchange(
+        0,
+        record.scratch_statistics.as_ptr() as u64,
+        Ordering::Relaxed,
+        Ordering::Relaxed,
+    );
     use crate::arch::x86_64::cpu;
     cpu::wrmsr(MSR_GS_BASE, record as *const PerCpu as u64);
+    // `rdtscp` and `rdpid` give user code the core it runs on (tests and
+    // benchmarks check placement with it): TSC_AUX holds the core index.
+    const RDTSCP: u32 = 1 << 27;
+    if cpu::cpuid(0x8000_0001, 0).3 & RDTSCP != 0 {
+        cpu::wrmsr(MSR_TSC_AUX, index as u64);
+    }
     cpu::wrmsr(MSR_KERNEL_GS_BASE, 0);
     record
         .address_space
@@ -142,6 +177,43 @@ pub fn current() -> Option<Tcb> {
         core::arch::asm!("mov {}, gs:[48]", out(reg) tcb, options(nostack, readonly, preserves_flags))
     };
     Tcb::from_link(tcb)
+}
+
+/// This core's ready queues.
+#[inline(always)]
+pub fn ready_queues(
+) -> &'static crate::bkl::UnderKernelLock<ward_kernel_objects::sched::ReadyQueues> {
+    let address: u64;
+    // SAFETY: as in `this`; the word at this offset is the address of this
+    // core's element of the static `kobj::READY`, set by `init`.
+    unsafe {
+        core::arch::asm!("mov {}, gs:[{offset}]", out(reg) address,
+            offset = const core::mem::offset_of!(PerCpu, ready_queues),
+            options(nostack, readonly, preserves_flags))
+    };
+    // SAFETY: see above.
+    unsafe {
+        &*(address as *const crate::bkl::UnderKernelLock<ward_kernel_objects::sched::ReadyQueues>)
+    }
+}
+
+/// Adds `amount` to word `field` of this core's counters (`kstats::word::cpu`).
+#[inline(always)]
+pub fn count(field: usize, amount: u64) {
+    let address: u64;
+    // SAFETY: as in `this`; the word at this offset is the address of this
+    // core's counters (on the statistics page or in its record), set by
+    // `init` and `stats::init`, `PER_CPU_WORDS` words long.
+    unsafe {
+        core::arch::asm!("mov {}, gs:[{offset}]", out(reg) address,
+            offset = const core::mem::offset_of!(PerCpu, statistics),
+            options(nostack, readonly, preserves_flags))
+    };
+    debug_assert!(field < ward_abi::kstats::word::PER_CPU_WORDS);
+    // SAFETY: see above; `field` is one of the record's word offsets, and an
+    // aligned u64 is a valid AtomicU64.
+    let counter = unsafe { &*((address as *const AtomicU64).add(field)) };
+    counter.fetch_add(amount, Ordering::Relaxed);
 }
 
 const _: () = {

@@ -25,6 +25,7 @@
 //! global, under the lock.
 use crate::arch::x86_64::paging::PHYSMAP_BASE;
 use crate::arch::x86_64::trap::{Reg, UserContext};
+use crate::bkl::UnderKernelLock;
 use core::sync::atomic::Ordering;
 use spin::Mutex;
 use ward_kernel_config::{MAX_CPUS, MAX_PHYS_MEMORY};
@@ -50,19 +51,19 @@ pub fn objects() -> Objects {
 }
 
 /// The ready queues, one set per core: a thread is queued on its affinity's.
-pub static READY: [Mutex<ReadyQueues>; MAX_CPUS] =
-    [const { Mutex::new(ReadyQueues::new()) }; MAX_CPUS];
+pub static READY: [UnderKernelLock<ReadyQueues>; MAX_CPUS] =
+    [const { UnderKernelLock::new(ReadyQueues::new()) }; MAX_CPUS];
 
 /// The ready queues of the core `tcb` runs on (its affinity).
 #[inline(always)]
-pub fn ready_queues_of(tcb: Tcb) -> &'static Mutex<ReadyQueues> {
+pub fn ready_queues_of(tcb: Tcb) -> &'static UnderKernelLock<ReadyQueues> {
     &READY[affinity(tcb)]
 }
 
 /// This core's ready queues.
 #[inline(always)]
-pub fn local_ready_queues() -> &'static Mutex<ReadyQueues> {
-    &READY[crate::cpu_local::index()]
+pub fn local_ready_queues() -> &'static UnderKernelLock<ReadyQueues> {
+    crate::cpu_local::ready_queues()
 }
 
 /// The core `tcb` may run on (`tcb_set_affinity`; core 0 until set).

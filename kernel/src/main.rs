@@ -302,6 +302,7 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     info.platform.ioapic_lines = arch::x86_64::ioapic::lines() as u8;
     info.platform.interrupt_remapping = u8::from(arch::x86_64::vtd::remapping());
     info.platform.tsc_hz = apic::tsc_hz();
+    info.platform.cpus = cores as u8;
     let root_args = boot
         .modules
         .first()

@@ -14,9 +14,10 @@
 //! (its timer, a reschedule IPI) may have given it work.
 //!
 //! Time: every switch charges the TSC ticks since that core's previous
-//! switch to the thread that ran (or to the core's idle loop), and every
-//! core's tick ends timed receives whose deadline has passed (`RecvUntil`,
-//! 1 ms resolution; the timeout queue is shared, under the lock).
+//! switch to the thread that ran (or to the core's idle loop), and the
+//! bootstrap processor's tick ends timed receives whose deadline has passed
+//! (`RecvUntil`, 1 ms resolution; the timeout queue is shared, under the
+//! lock, and a woken thread on another core gets a reschedule IPI).
 use crate::arch::x86_64::trap::{return_to_user, Reg, UserContext};
 use crate::arch::x86_64::{cpu, gdt};
 use crate::cpu_local::{self, CPUS};
@@ -108,7 +109,24 @@ pub fn hand_over(out: Tcb, into: Tcb, address_space: u64) {
 
 /// Picks the thread to run next and makes it current; if there is none,
 /// idles until there is (and then does not return: it enters user mode).
+/// The common case — the running thread goes on — is inlined into the
+/// kernel's entry paths.
+#[inline(always)]
 pub fn schedule() {
+    let chosen = local_ready_queues().lock().choose();
+    if let Some(tcb) = chosen {
+        if Some(tcb) == kobj::current() {
+            if let Some(space) = address_space_of(tcb) {
+                load_address_space(space);
+                return;
+            }
+        }
+    }
+    choose_another();
+}
+
+#[inline(never)]
+fn choose_another() {
     loop {
         let chosen = local_ready_queues().lock().choose();
         match chosen {
@@ -214,21 +232,22 @@ fn time_out(tcb: Tcb) {
 }
 
 /// The timer tick: counts, ends expired timed receives, and rotates the
-/// current thread when its slice is used. Every core has its own tick; the
-/// bootstrap processor's alone counts time since boot.
+/// current thread when its slice is used. Every core has its own tick for
+/// its time slices; the bootstrap processor's alone keeps time since boot
+/// and ends timed receives (the timeout queue is shared).
 pub fn tick() {
     let bootstrap = cpu_local::index() == 0;
+    crate::stats::count_timer_tick(bootstrap);
     if bootstrap {
         TICKS.fetch_add(1, Ordering::Relaxed);
         crate::iospace::tick();
-    }
-    crate::stats::count_timer_tick(bootstrap);
-    let now = cpu::rdtsc();
-    loop {
-        let expired = TIMEOUTS.lock().pop_expired(&objects(), now);
-        match expired {
-            Some(tcb) => time_out(tcb),
-            None => break,
+        let now = cpu::rdtsc();
+        loop {
+            let expired = TIMEOUTS.lock().pop_expired(&objects(), now);
+            match expired {
+                Some(tcb) => time_out(tcb),
+                None => break,
+            }
         }
     }
     let Some(tcb) = kobj::current() else { return };
@@ -260,18 +279,21 @@ fn to_back_of_queue(tcb: Tcb) {
 
 /// This core's idle thread: waits for interrupts, without the big kernel
 /// lock, until a thread can run here, then runs it.
+///
+/// An application processor's idle loop takes the lock again only when a
+/// reschedule IPI says a thread was queued for it: its timer ticks, which
+/// have nothing to do on an idle core, then cost no lock traffic (under
+/// emulation, a core waiting for the lock burns a host CPU the lock holder
+/// may need). The bootstrap processor's tick ends timed receives and keeps
+/// time, so its idle loop looks after every interrupt.
 fn idle() -> ! {
     charge_time(kobj::current());
     kobj::set_current(None);
     let idle_since = TICKS.load(Ordering::Relaxed);
     log::debug!("idle: no runnable threads");
+    let here = cpu_local::this();
     let bootstrap = cpu_local::index() == 0;
     loop {
-        crate::bkl::release();
-        // A reschedule IPI sent after the lock went is taken by this halt
-        // (interrupts come on with the `sti` just before it), never lost.
-        cpu::wait_for_interrupt();
-        crate::bkl::acquire();
         if local_ready_queues().lock().choose().is_some() {
             schedule_and_run();
         }
@@ -284,6 +306,16 @@ fn idle() -> ! {
             log::info!("kernel alive: {waited} timer ticks since the last thread stopped; ending the run (idle=exit)");
             crate::debug_exit(crate::EXIT_ALL_THREADS_STOPPED);
         }
+        crate::bkl::release();
+        loop {
+            // A reschedule IPI sent after the lock went is taken by this
+            // halt (interrupts come on with the `sti` just before it).
+            cpu::wait_for_interrupt();
+            if bootstrap || here.woken.swap(0, Ordering::Acquire) != 0 {
+                break;
+            }
+        }
+        crate::bkl::acquire();
     }
 }
 

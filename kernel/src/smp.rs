@@ -176,9 +176,9 @@ pub fn reschedule(target: usize, priority: u8) {
 /// The reschedule IPI arrived: the next scheduling decision on this core
 /// (right after this interrupt) sees the new thread.
 pub fn reschedule_received() {
-    cpu_local::this()
-        .reschedule_pending
-        .store(0, Ordering::Release);
+    let here = cpu_local::this();
+    here.woken.store(1, Ordering::Release);
+    here.reschedule_pending.store(0, Ordering::Release);
     crate::stats::count_ipi_received();
     apic::end_of_interrupt();
 }

@@ -1,9 +1,11 @@
 //! The kernel's statistics page (`ward_abi::kstats`): counters kept in one
 //! page of boot memory that the root task holds as a read-only frame.
 //!
-//! Machine-wide counters are summed over the cores; each core also keeps
-//! its own record (load, IPIs sent, received and avoided, shootdowns). A
-//! core writes only its own record, and the shared words with atomic adds.
+//! Each core keeps its own record (load, system calls, switches, IPIs sent,
+//! received and avoided, shootdowns), which only it writes; the hot
+//! counters live there alone and readers sum them (`userlib::kstats`).
+//! The machine-wide words (time since boot, signals, timeouts, interrupts
+//! per vector) are shared, with atomic adds.
 //! The page is allocated when the root task is built; until then (and if
 //! it could not be allocated) counting does nothing.
 use crate::arch::x86_64::paging::phys_to_virt;
@@ -40,6 +42,13 @@ pub fn init(paddr: u64, tsc_hz: u64) {
     if let Some(c) = counter(word::CPUS) {
         c.store(CPUS.load(Ordering::Relaxed), Ordering::Relaxed);
     }
+    for (core, record) in crate::cpu_local::CPUS.iter().enumerate() {
+        if let Some(c) = counter(word::PER_CPU + core * word::PER_CPU_WORDS) {
+            record
+                .statistics
+                .store(c as *const AtomicU64 as u64, Ordering::Relaxed);
+        }
+    }
     if let Some(c) = counter(word::MAGIC) {
         c.store(KSTATS_MAGIC, Ordering::Release);
     }
@@ -60,10 +69,9 @@ fn add(index: usize, amount: u64) {
 }
 
 /// Adds to this core's counter `field` (`word::cpu::*`).
-#[inline]
+#[inline(always)]
 fn add_here(field: usize, amount: u64) {
-    let core = crate::cpu_local::index();
-    add(word::PER_CPU + core * word::PER_CPU_WORDS + field, amount);
+    crate::cpu_local::count(field, amount);
 }
 
 pub fn count_interrupt(vector: u64) {
@@ -82,8 +90,8 @@ pub fn count_timer_tick(bootstrap: bool) {
     }
     add_here(word::cpu::TIMER_TICKS, 1);
 }
+#[inline(always)]
 pub fn count_syscall() {
-    add(word::SYSCALLS, 1);
     add_here(word::cpu::SYSCALLS, 1);
 }
 pub fn count_signal() {
@@ -92,12 +100,11 @@ pub fn count_signal() {
 pub fn count_timeout() {
     add(word::TIMEOUTS, 1);
 }
+#[inline(always)]
 pub fn count_context_switch() {
-    add(word::CONTEXT_SWITCHES, 1);
     add_here(word::cpu::CONTEXT_SWITCHES, 1);
 }
 pub fn add_idle(ticks: u64) {
-    add(word::IDLE_TSC, ticks);
     add_here(word::cpu::IDLE_TSC, ticks);
 }
 pub fn count_ipi_sent() {

@@ -115,6 +115,17 @@ extern "C" fn handle_kernel_trap(frame: &KernelTrapFrame) {
         if frame.vector == u64::from(CALL_VECTOR) {
             crate::stats::count_interrupt(frame.vector);
             crate::smp::call_received();
+        } else if frame.vector == u64::from(TIMER_VECTOR) && crate::cpu_local::index() != 0 {
+            // An idle application processor's tick has nothing to do
+            // (no thread's slice to end; timeouts are the bootstrap
+            // processor's): no lock.
+            crate::stats::count_interrupt(frame.vector);
+            crate::stats::count_timer_tick(false);
+            apic::end_of_interrupt();
+        } else if frame.vector == u64::from(RESCHEDULE_VECTOR) {
+            // The idle loop takes the lock and looks at its queues.
+            crate::stats::count_interrupt(frame.vector);
+            crate::smp::reschedule_received();
         } else {
             crate::bkl::acquire();
             handle_interrupt(frame.vector);

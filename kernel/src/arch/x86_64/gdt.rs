@@ -74,6 +74,10 @@ pub fn init(cpu: usize) {
             let top = stack.as_ptr() as u64 + IST_STACK_SIZE as u64;
             tss.ist[usize::from(*slot) - 1] = top & !0xF;
         }
+        let rsp0 = core::ptr::addr_of_mut!(tss.rsp) as u64;
+        crate::cpu_local::CPUS[cpu]
+            .tss_rsp0
+            .store(rsp0, core::sync::atomic::Ordering::Relaxed);
         &*tss as *const TaskStateSegment as u64
     };
     let tss_limit = (core::mem::size_of::<TaskStateSegment>() - 1) as u64;
@@ -130,7 +134,16 @@ pub fn init(cpu: usize) {
 }
 
 /// Where this core saves user state on its next trap from user mode.
+///
+/// Only this core touches its TSS after `init`, and the kernel runs with
+/// interrupts disabled, so the word is written directly, without the lock.
 #[inline]
 pub fn set_kernel_entry_stack(top: u64) {
-    TSS[crate::cpu_local::index()].lock().rsp[0] = top;
+    let rsp0 = crate::cpu_local::this()
+        .tss_rsp0
+        .load(core::sync::atomic::Ordering::Relaxed) as *mut u64;
+    // SAFETY: `rsp0` is the address of this core's TSS `rsp[0]` field
+    // (set by `init`), inside a static that lives for ever; no guard of its
+    // mutex is alive outside `init`; the field is packed, so unaligned.
+    unsafe { rsp0.write_unaligned(top) };
 }
