@@ -8,8 +8,10 @@
 #   make profile-kernel KEY=remote    where one figure's instructions go, function by function
 #                                     (tests/ktest/profile-bench.py; KEY: null, lookup, local,
 #                                     remote, wake; ANNOTATE=function lists its instructions)
-#   make fuzz-kernel SEED=7 COUNT=2000000 [FUZZ_SECONDS=600]
-#                                     one fuzzing campaign with that seed and call count
+#   make fuzz-kernel SEED=7 COUNT=2000000 [FUZZ_SECONDS=600] [CPUS=4]
+#                                     one fuzzing campaign with that seed and call count, on
+#                                     CPUS cores (default 4: the fuzzer, the heartbeat's two
+#                                     threads and the root task spread over them)
 #
 # Both boot `ktest` as the root task in a copy of the default system's image (build/images/ktest),
 # the same way the ktest and syscall-fuzz scenarios do through the harness's `root_program`.
@@ -28,6 +30,7 @@ SEED ?= 1
 COUNT ?= 1000000
 # A million calls take about a minute under TCG; ten times that still fits.
 FUZZ_SECONDS ?= 600
+CPUS ?= 4
 
 .PHONY: ktest-image bench-kernel profile-kernel fuzz-kernel
 
@@ -60,7 +63,7 @@ profile-kernel: ktest-image
 		$(if $(ANNOTATE),--annotate '$(ANNOTATE)')
 
 fuzz-kernel: ktest-image
-	@status=0; scripts/qemu.sh --seconds $(FUZZ_SECONDS) --root-args 'test=fuzz seed=$(SEED) count=$(COUNT)' \
+	@status=0; scripts/qemu.sh --smp $(CPUS) --seconds $(FUZZ_SECONDS) --root-args 'test=fuzz seed=$(SEED) count=$(COUNT)' \
 		'$(KTEST_IMAGE)' > '$(FUZZ_KERNEL_LOG)' || status=$$?; \
 	grep -E '^(fuzz|ktest):' '$(FUZZ_KERNEL_LOG)' || true; \
 	if [ "$$status" -ne 1 ]; then \

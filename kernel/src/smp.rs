@@ -99,6 +99,7 @@ pub fn start_application_processors(apic_ids: &[u8], limit: usize) -> usize {
             cr3: crate::boot::ap_start::boot_page_tables(),
             stack_top,
             index: index as u64,
+            apic_id: u64::from(apic_id),
         });
         fence(Ordering::SeqCst);
         // Intel's MP start-up sequence: INIT, 10 ms, STARTUP, 200 µs, STARTUP.
@@ -110,12 +111,16 @@ pub fn start_application_processors(apic_ids: &[u8], limit: usize) -> usize {
         if CPUS[index].online.load(Ordering::Acquire) == 0 {
             apic::send_startup(u32::from(apic_id), page);
         }
-        // Under TCG a core takes well under 100 ms to come up.
-        let deadline = cpu::rdtsc() + apic::tsc_hz() / 10;
+        // Under TCG a core comes up in a few milliseconds; a loaded host
+        // can stretch that, so wait up to a second.
+        let deadline = cpu::rdtsc() + apic::tsc_hz();
         while CPUS[index].online.load(Ordering::Acquire) == 0 && cpu::rdtsc() < deadline {
             core::hint::spin_loop();
         }
         if CPUS[index].online.load(Ordering::Acquire) == 0 {
+            // INIT puts it back to waiting for a STARTUP; should it still
+            // run the trampoline, the APIC id check there stops it.
+            apic::send_init(u32::from(apic_id));
             log::warn!("smp: core with APIC id {apic_id} did not start; going on without it");
             continue;
         }

@@ -53,10 +53,22 @@ ap_trampoline_64:
     mov %eax, %ds
     mov %eax, %es
     mov %eax, %ss
+    /* Only the core these parameters are for may go on: a core that
+       answers a STARTUP late (after the kernel gave up on it and moved on
+       to the next) would otherwise share the next core's stack. */
+    mov $1, %eax
+    cpuid
+    shr $24, %ebx
+    cmp (TRAMPOLINE + ap_param_apic_id - ap_trampoline_start), %ebx
+    jne ap_trampoline_halt
     mov (TRAMPOLINE + ap_param_stack - ap_trampoline_start), %rsp
     mov (TRAMPOLINE + ap_param_index - ap_trampoline_start), %rdi
     movabs $ap_long_mode, %rax
     jmp *%rax
+ap_trampoline_halt:
+    cli
+    hlt
+    jmp ap_trampoline_halt
 
 .balign 8
 ap_gdt:
@@ -73,6 +85,8 @@ ap_param_cr3:
 ap_param_stack:
     .quad 0
 ap_param_index:
+    .quad 0
+ap_param_apic_id:
     .quad 0
 ap_trampoline_end:
 
@@ -101,6 +115,8 @@ pub struct TrampolineParams {
     pub stack_top: u64,
     /// The core's index.
     pub index: u64,
+    /// The local APIC id of the core these parameters are for.
+    pub apic_id: u64,
 }
 
 /// Copies the trampoline to [`TRAMPOLINE_PHYS`] with `params` filled in.
