@@ -43,11 +43,20 @@ ktest-image: build
 
 # QEMU exits with (status << 1) | 1, so guest status 0 is exit code 1. The icount run counts every
 # guest instruction as one TSC tick, so its figures are instructions and identical from run to run.
+# Those two runs use one core (the single-core figures stay comparable with earlier records); a
+# third, under plain TCG on BENCH_SMP_CORES cores (icount runs every vCPU in one thread, so its
+# cross-core figures would mean nothing), adds the multicore figures: a round trip and a wake-up
+# across cores, and the TLB shootdown's cost against the number of cores that must answer.
+BENCH_SMP_CORES ?= 4
+BENCH_KERNEL_SMP_LOG := build/bench-kernel-smp.log
 bench-kernel: ktest-image
-	@for mode in tcg icount; do \
-		if [ $$mode = icount ]; then log='$(BENCH_KERNEL_ICOUNT_LOG)'; flag=--icount; \
-		else log='$(BENCH_KERNEL_LOG)'; flag=; fi; \
-		status=0; scripts/qemu.sh $$flag --seconds $(BENCH_KERNEL_SECONDS) --root-args 'test=bench' \
+	@for mode in tcg icount smp; do \
+		case $$mode in \
+		icount) log='$(BENCH_KERNEL_ICOUNT_LOG)'; flags='--icount --smp 1' ;; \
+		tcg) log='$(BENCH_KERNEL_LOG)'; flags='--smp 1' ;; \
+		smp) log='$(BENCH_KERNEL_SMP_LOG)'; flags='--smp $(BENCH_SMP_CORES) --kernel-args cpus=$(BENCH_SMP_CORES)' ;; \
+		esac; \
+		status=0; scripts/qemu.sh $$flags --seconds $(BENCH_KERNEL_SECONDS) --root-args 'test=bench' \
 			'$(KTEST_IMAGE)' > "$$log" || status=$$?; \
 		echo "bench-kernel ($$mode):"; grep '^bench:' "$$log" || true; \
 		if [ "$$status" -ne 1 ]; then \
