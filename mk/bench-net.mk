@@ -19,13 +19,10 @@ LINUX_PEER_IMAGE := $(LINUX_PEER_DIR)/image
 LINUX_PEER_SOURCES := scripts/linux-peer.sh $(wildcard tests/bench-net/linux-peer/*.c)
 BENCH_NET_ROUNDS ?= 3
 BENCH_NET_DOC ?= docs/benchmarks.md
-# Until Ward's data path (the e1000 driver, the network server and the echo and HTTP apps)
-# answers the bench service contract, Ward may be "not available" and the runs still pass with
-# the Linux figures. Set this to 1 once it does: then every Ward figure is required, in
-# `make test` as in `make bench-net`.
-BENCH_NET_WARD_REQUIRED ?= 0
+# Every Ward figure is required (--ward-required): a Ward run that does not answer the bench
+# service contract fails the benchmark, in `make test` as in `make bench-net`.
 BENCH_NET_FLAGS = --ward-image '$(IMAGE_DIR)' --ktest-image '$(KTEST_IMAGE)' --linux-image '$(LINUX_PEER_IMAGE)' \
-	$(if $(filter 1,$(BENCH_NET_WARD_REQUIRED)),--ward-required)
+	--ward-required
 
 .PHONY: linux-peer bench-net test-bench-net
 

@@ -10,7 +10,7 @@
 # driven against the real stack.
 
 USER_PACKAGES += ward-net ward-echo ward-http
-# (Not yet in TEST_TARGETS: two of its checks still fail — see docs/network.md, "Tests".)
+TEST_TARGETS += test-net
 BENCH_TARGETS += bench-net-stack
 
 .PHONY: test-net bench-net-stack

@@ -24,7 +24,8 @@
 #                      watcher can react to what the system prints)
 #   --gdb              start halted with a gdb server on 127.0.0.1:1234
 #   --icount           count guest work exactly: -icount shift=0,align=off makes the guest TSC
-#                      advance one tick per guest instruction (for `make bench`'s instruction counts)
+#                      advance one tick per guest instruction (for `make bench`'s instruction counts);
+#                      -rtc clock=vm puts the RTC on the same clock
 #   --dry-run          print the command instead of running it
 #
 # Exit status: QEMU's. The guest ends a run by writing a status byte v to port 0xf4 (isa-debug-exit),
@@ -126,7 +127,9 @@ cmd=(qemu-system-x86_64
     -bios "$BIOS"
     -no-reboot)
 # One guest TSC tick per guest instruction, identical from run to run (see docs/benchmarks.md).
-[ "$icount" -eq 1 ] && cmd+=(-icount shift=0,align=off)
+# The RTC (the supervisor's tick) on the same virtual clock as the TSC (components' time): else a
+# busy guest, slower than one instruction per host nanosecond, sees heartbeats arrive late.
+[ "$icount" -eq 1 ] && cmd+=(-icount shift=0,align=off -rtc clock=vm)
 if [ -n "$seconds" ]; then
     # Batch: serial alone on stdout, no monitor to read keys from.
     cmd+=(-nographic -serial stdio -monitor none)

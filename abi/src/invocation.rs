@@ -493,7 +493,10 @@ invocations! {
     IrqHandlerClear = 0x54, irq_handler_clear on IRQ_HANDLER ():
         "Masks the line and unbinds its notification."
         words [] caps [] optional [] result [];
-    IrqHandlerSetCore = 0x55, irq_handler_set_core on IRQ_HANDLER ():
+    IrqHandlerGetCount = 0x55, irq_handler_get_count on IRQ_HANDLER ():
+        "Returns how many interrupts of this source the kernel has delivered since boot."
+        words [] caps [] optional [] result [delivered];
+    IrqHandlerSetCore = 0x56, irq_handler_set_core on IRQ_HANDLER ():
         "Steers the interrupt to core `core` (IOAPIC redirection or MSI remapping destination): the core its handling thread runs on."
         words [core] caps [] optional [] result [];
 

@@ -179,6 +179,10 @@ pub fn invoke(message: &Message, label: Label, cap: Cap) -> Result<Outcome, Invo
             clear(irq);
             done()
         }
+        (Label::IrqHandlerGetCount, Cap::IrqHandler { irq }) => {
+            let _: args::IrqHandlerGetCount = message.decode()?;
+            reply(&[DELIVERED[slot_of(irq)].load(Ordering::Relaxed)])
+        }
         _ => Err(InvocationError::illegal("not an IRQ invocation")),
     }
 }

@@ -38,6 +38,7 @@
 use core::fmt::Write;
 
 use ward_userlib::cap::UserContext;
+use ward_userlib::component::status;
 use ward_userlib::println;
 use ward_userlib::time::{Duration, Instant};
 
@@ -124,6 +125,18 @@ impl Detector {
         Detector::Heartbeat,
         Detector::Iommu,
     ];
+
+    /// How the status page records it (`status::DETECTOR_*`).
+    pub fn status_code(self) -> u64 {
+        match self {
+            Detector::Mmu => status::DETECTOR_MMU,
+            Detector::Cpu => status::DETECTOR_CPU,
+            Detector::Panic => status::DETECTOR_PANIC,
+            Detector::Kernel => status::DETECTOR_KERNEL,
+            Detector::Heartbeat => status::DETECTOR_HEARTBEAT,
+            Detector::Iommu => status::DETECTOR_IOMMU,
+        }
+    }
 
     pub fn name(self) -> &'static str {
         match self {

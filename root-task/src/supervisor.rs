@@ -24,7 +24,7 @@ use ward_userlib::fault::Fault;
 use ward_userlib::hardware::{Polarity, Trigger};
 use ward_userlib::ipc_buffer::IpcBuffer;
 use ward_userlib::message::{self, received_word};
-use ward_userlib::{println, syscall, Cap, CapRights};
+use ward_userlib::{println, syscall, time, Cap, CapRights};
 
 use crate::inject::Detector;
 use crate::resources::DEPTH;
@@ -184,10 +184,21 @@ enum Outcome {
 
 /// Decides the component's fate after a fault (`ward_sysspec::policy`) and
 /// prepares it: held components are suspended, restarting ones torn down.
-fn apply_policy(system: &mut System, index: usize, detector: Detector) -> Outcome {
+/// `report` is the supervisor's line about the fault so far ("name: what; "),
+/// kept on the status page as the component's last fault.
+fn apply_policy(system: &mut System, index: usize, detector: Detector, report: &Line) -> Outcome {
     if let Some(injector) = system.injector.as_mut() {
         injector.detected(index, detector);
     }
+    let what = report.as_str();
+    let what = what
+        .strip_prefix(system.name(index))
+        .and_then(|w| w.strip_prefix(": "))
+        .unwrap_or(what)
+        .trim_end_matches("; ");
+    system
+        .status
+        .write_fault(index, detector.status_code(), time::read_tsc(), what);
     let component = system.spec.components[index];
     let now = system.tick;
     let ran_us = now.saturating_sub(system.instances[index].started_tick) * TICK_US;
@@ -338,7 +349,7 @@ fn handle_fault(system: &mut System, index: usize, fault: Fault) {
     };
     // No reply: the thread stays blocked on its fault until the policy
     // suspends it (tear-down or hold), which also drops the reply capability.
-    let outcome = apply_policy(system, index, detector);
+    let outcome = apply_policy(system, index, detector, &line);
     print_outcome(line, &outcome, max);
 }
 
@@ -373,7 +384,8 @@ fn handle_dma_faults(system: &mut System, bits: u64) {
             match driver {
                 Some(d) if system.instances[d].state == State::Running => {
                     let max = system.spec.components[d].max_restarts.get();
-                    let outcome = apply_policy(system, d, Detector::Iommu);
+                    system.instances[d].dma_faults += 1;
+                    let outcome = apply_policy(system, d, Detector::Iommu, &line);
                     print_outcome(line, &outcome, max);
                 }
                 _ => println!("{}its driver is not running", line.as_str()),
@@ -430,7 +442,7 @@ fn handle_tick(system: &mut System) {
                         component.heartbeat_us.get() / 1000
                     );
                     let max = component.max_restarts.get();
-                    let outcome = apply_policy(system, index, Detector::Heartbeat);
+                    let outcome = apply_policy(system, index, Detector::Heartbeat, &line);
                     print_outcome(line, &outcome, max);
                 }
             }

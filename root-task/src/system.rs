@@ -27,7 +27,7 @@ use ward_userlib::abi::bootinfo::{BootInfo, SlotRegion};
 use ward_userlib::cap::{
     CNode, Frame4K, IrqHandler, Notification, Pml4, Tcb, Untyped, UserContext, VmAttributes,
 };
-use ward_userlib::component::{status, StatusPage, STATUS_PAGE_VADDR};
+use ward_userlib::component::{status, StatusPage, Usage, STATUS_PAGE_VADDR};
 use ward_userlib::{println, Cap, CapRights, InvocationError, ObjectType};
 
 use crate::pci::Bus;
@@ -182,6 +182,8 @@ pub struct Instance {
     pub restarts: u32,
     /// CPU time (TSC ticks) of the component's earlier generations.
     pub cpu_ticks_done: u64,
+    /// DMA of its devices the IOMMU blocked, over all generations.
+    pub dma_faults: u64,
     pub state: State,
     pub started_tick: u64,
     pub last_beat_tick: u64,
@@ -260,7 +262,7 @@ pub struct System<'a> {
     /// FAULTS endpoints of components that handle others' faults.
     pub fault_endpoints: Vec<Option<u64>, MAX_COMPONENTS>,
     status_frame: Frame4K,
-    status: StatusPage,
+    pub status: StatusPage,
     /// TSC ticks per second, as the kernel calibrated it.
     pub tsc_hz: u64,
     /// Cores the kernel runs on.
@@ -472,6 +474,7 @@ impl<'a> System<'a> {
                 generation: 0,
                 restarts: 0,
                 cpu_ticks_done: 0,
+                dma_faults: 0,
                 state: State::Failed,
                 started_tick: 0,
                 last_beat_tick: 0,
@@ -1081,10 +1084,20 @@ impl<'a> System<'a> {
             State::Running => instance.tcb.tcb_get_cpu_time().unwrap_or(0),
             _ => 0,
         };
+        // Interrupts of the devices it drives (their handlers outlive it).
+        let interrupts = (0..self.devices.len())
+            .filter(|&d| self.spec.devices[d].driver() == Some(index))
+            .filter_map(|d| self.devices[d].irq)
+            .map(|slot| Self::irq_handler(slot).irq_handler_get_count().unwrap_or(0))
+            .sum();
         self.status.write_usage(
             index,
-            instance.cpu_ticks_done + current,
-            u64::from(instance.restarts),
+            Usage {
+                cpu_ticks: instance.cpu_ticks_done + current,
+                restarts: u64::from(instance.restarts),
+                dma_faults: instance.dma_faults,
+                interrupts,
+            },
         );
     }
 

@@ -341,7 +341,7 @@ pub mod status {
     /// "WARDSTAT".
     pub const MAGIC: u64 = u64::from_le_bytes(*b"WARDSTAT");
     /// Bumped whenever the layout changes.
-    pub const VERSION: u64 = 2;
+    pub const VERSION: u64 = 3;
     /// Header words: magic, entry count, TSC ticks per second, version.
     pub const WORD_MAGIC: usize = 0;
     pub const WORD_COUNT: usize = 1;
@@ -349,16 +349,51 @@ pub mod status {
     pub const WORD_VERSION: usize = 3;
     /// Bytes of a component name kept in an entry (longer names are cut).
     pub const NAME_BYTES: usize = 32;
+    /// Bytes of the last fault's description kept in an entry.
+    pub const FAULT_TEXT_BYTES: usize = 64;
     /// Bytes per entry: generation (low 4 bytes of the first word) and state
     /// (high 4 bytes), name length, name, CPU time (TSC ticks, all
-    /// generations), restarts.
-    pub const ENTRY_BYTES: usize = 16 + NAME_BYTES + 16;
+    /// generations), restarts, faults, the last fault's detector and time
+    /// (TSC), DMA faults blocked, interrupts delivered, the last fault's
+    /// description (length, text).
+    pub const ENTRY_BYTES: usize = 16 + NAME_BYTES + 7 * 8 + FAULT_TEXT_BYTES;
     /// Word offsets inside an entry.
     pub const ENTRY_STATE: usize = 0;
     pub const ENTRY_NAME_LENGTH: usize = 1;
     pub const ENTRY_NAME: usize = 2;
     pub const ENTRY_CPU_TICKS: usize = 2 + NAME_BYTES / 8;
     pub const ENTRY_RESTARTS: usize = ENTRY_CPU_TICKS + 1;
+    pub const ENTRY_FAULTS: usize = ENTRY_RESTARTS + 1;
+    pub const ENTRY_FAULT_DETECTOR: usize = ENTRY_FAULTS + 1;
+    pub const ENTRY_FAULT_TSC: usize = ENTRY_FAULT_DETECTOR + 1;
+    pub const ENTRY_DMA_FAULTS: usize = ENTRY_FAULT_TSC + 1;
+    pub const ENTRY_INTERRUPTS: usize = ENTRY_DMA_FAULTS + 1;
+    pub const ENTRY_FAULT_TEXT_LENGTH: usize = ENTRY_INTERRUPTS + 1;
+    pub const ENTRY_FAULT_TEXT: usize = ENTRY_FAULT_TEXT_LENGTH + 1;
+
+    /// Who detected a component's fault, as the status page records it (0:
+    /// no fault yet).
+    pub const DETECTOR_NONE: u64 = 0;
+    pub const DETECTOR_MMU: u64 = 1;
+    pub const DETECTOR_CPU: u64 = 2;
+    pub const DETECTOR_PANIC: u64 = 3;
+    pub const DETECTOR_KERNEL: u64 = 4;
+    pub const DETECTOR_HEARTBEAT: u64 = 5;
+    pub const DETECTOR_IOMMU: u64 = 6;
+
+    /// A detector's name, for people.
+    pub fn detector_name(detector: u64) -> &'static str {
+        match detector {
+            DETECTOR_NONE => "none",
+            DETECTOR_MMU => "mmu",
+            DETECTOR_CPU => "cpu",
+            DETECTOR_PANIC => "panic",
+            DETECTOR_KERNEL => "kernel",
+            DETECTOR_HEARTBEAT => "heartbeat",
+            DETECTOR_IOMMU => "iommu",
+            _ => "unknown",
+        }
+    }
     /// Offset of the first entry (after the header).
     pub const FIRST_ENTRY: usize = 32;
     /// Most entries a 4 KiB page holds.
@@ -395,6 +430,18 @@ pub struct StatusEntry {
     pub cpu_ticks: u64,
     /// Restarts so far.
     pub restarts: u64,
+    /// Faults detected so far (every detector).
+    pub faults: u64,
+    /// Who detected the last fault (`status::DETECTOR_*`).
+    pub last_fault_detector: u64,
+    /// When (TSC) the last fault was detected.
+    pub last_fault_tsc: u64,
+    /// DMA of its devices the IOMMU blocked.
+    pub dma_faults: u64,
+    /// Interrupts of its devices the kernel delivered.
+    pub interrupts: u64,
+    fault_text: [u8; status::FAULT_TEXT_BYTES],
+    fault_text_length: usize,
 }
 
 impl StatusEntry {
@@ -402,6 +449,47 @@ impl StatusEntry {
     pub fn name(&self) -> &str {
         core::str::from_utf8(&self.name[..self.name_length]).unwrap_or("?")
     }
+
+    /// What the supervisor said about the last fault ("" before any).
+    pub fn last_fault(&self) -> &str {
+        let text = &self.fault_text[..self.fault_text_length];
+        match core::str::from_utf8(text) {
+            Ok(text) => text,
+            // Cut inside a character: keep the whole ones.
+            Err(e) => core::str::from_utf8(&text[..e.valid_up_to()]).unwrap_or(""),
+        }
+    }
+}
+
+/// Reads `bytes.len()` bytes from consecutive words.
+fn read_bytes(page: &StatusPage, first_word: usize, bytes: &mut [u8]) {
+    for (i, chunk) in bytes.chunks_mut(8).enumerate() {
+        let word = page.read(first_word + i).to_le_bytes();
+        chunk.copy_from_slice(&word[..chunk.len()]);
+    }
+}
+
+/// Writes `bytes` into consecutive words (the last one padded with zeros).
+fn write_bytes(page: &StatusPage, first_word: usize, bytes: &[u8]) {
+    for (i, chunk) in bytes.chunks(8).enumerate() {
+        let mut word = [0u8; 8];
+        word[..chunk.len()].copy_from_slice(chunk);
+        page.word(first_word + i)
+            .store(u64::from_le_bytes(word), Ordering::Relaxed);
+    }
+}
+
+/// What the root task writes into an entry as the component runs.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// TSC ticks run, over all generations.
+    pub cpu_ticks: u64,
+    /// Restarts so far.
+    pub restarts: u64,
+    /// DMA of its devices the IOMMU blocked.
+    pub dma_faults: u64,
+    /// Interrupts of its devices the kernel delivered.
+    pub interrupts: u64,
 }
 
 /// The status page the root task keeps up to date: read-only in every
@@ -479,17 +567,29 @@ impl StatusPage {
         let name_length = (self.read(Self::entry_word(index, status::ENTRY_NAME_LENGTH)) as usize)
             .min(status::NAME_BYTES);
         let mut name = [0u8; status::NAME_BYTES];
-        for (i, chunk) in name.chunks_mut(8).enumerate() {
-            let word = self.read(Self::entry_word(index, status::ENTRY_NAME + i));
-            chunk.copy_from_slice(&word.to_le_bytes());
-        }
+        read_bytes(self, Self::entry_word(index, status::ENTRY_NAME), &mut name);
+        let mut fault_text = [0u8; status::FAULT_TEXT_BYTES];
+        read_bytes(
+            self,
+            Self::entry_word(index, status::ENTRY_FAULT_TEXT),
+            &mut fault_text,
+        );
+        let field = |word| self.read(Self::entry_word(index, word));
         Some(StatusEntry {
             name,
             name_length,
             generation: state as u32,
             state: (state >> 32) as u32,
-            cpu_ticks: self.read(Self::entry_word(index, status::ENTRY_CPU_TICKS)),
-            restarts: self.read(Self::entry_word(index, status::ENTRY_RESTARTS)),
+            cpu_ticks: field(status::ENTRY_CPU_TICKS),
+            restarts: field(status::ENTRY_RESTARTS),
+            faults: field(status::ENTRY_FAULTS),
+            last_fault_detector: field(status::ENTRY_FAULT_DETECTOR),
+            last_fault_tsc: field(status::ENTRY_FAULT_TSC),
+            dma_faults: field(status::ENTRY_DMA_FAULTS),
+            interrupts: field(status::ENTRY_INTERRUPTS),
+            fault_text,
+            fault_text_length: (field(status::ENTRY_FAULT_TEXT_LENGTH) as usize)
+                .min(status::FAULT_TEXT_BYTES),
         })
     }
 
@@ -531,12 +631,11 @@ impl StatusPage {
         }
         let name = name.as_bytes();
         let length = name.len().min(status::NAME_BYTES);
-        for (i, chunk) in name[..length].chunks(8).enumerate() {
-            let mut bytes = [0u8; 8];
-            bytes[..chunk.len()].copy_from_slice(chunk);
-            self.word(Self::entry_word(index, status::ENTRY_NAME + i))
-                .store(u64::from_le_bytes(bytes), Ordering::Relaxed);
-        }
+        write_bytes(
+            self,
+            Self::entry_word(index, status::ENTRY_NAME),
+            &name[..length],
+        );
         self.word(Self::entry_word(index, status::ENTRY_NAME_LENGTH))
             .store(length as u64, Ordering::Relaxed);
         self.word(Self::entry_word(index, status::ENTRY_STATE))
@@ -546,15 +645,46 @@ impl StatusPage {
             );
     }
 
-    /// The root task's side: entry `index`'s CPU time and restarts.
-    pub fn write_usage(&self, index: usize, cpu_ticks: u64, restarts: u64) {
+    /// The root task's side: entry `index`'s running figures.
+    pub fn write_usage(&self, index: usize, usage: Usage) {
         if index >= status::MAX_ENTRIES {
             return;
         }
-        self.word(Self::entry_word(index, status::ENTRY_CPU_TICKS))
-            .store(cpu_ticks, Ordering::Relaxed);
-        self.word(Self::entry_word(index, status::ENTRY_RESTARTS))
-            .store(restarts, Ordering::Relaxed);
+        for (word, value) in [
+            (status::ENTRY_CPU_TICKS, usage.cpu_ticks),
+            (status::ENTRY_RESTARTS, usage.restarts),
+            (status::ENTRY_DMA_FAULTS, usage.dma_faults),
+            (status::ENTRY_INTERRUPTS, usage.interrupts),
+        ] {
+            self.word(Self::entry_word(index, word))
+                .store(value, Ordering::Relaxed);
+        }
+    }
+
+    /// The root task's side: a fault of component `index` was detected by
+    /// `detector` (`status::DETECTOR_*`) at `tsc`; `text` says what it was
+    /// (cut to `status::FAULT_TEXT_BYTES`). Counts it.
+    pub fn write_fault(&self, index: usize, detector: u64, tsc: u64, text: &str) {
+        if index >= status::MAX_ENTRIES {
+            return;
+        }
+        let text = text.as_bytes();
+        let length = text.len().min(status::FAULT_TEXT_BYTES);
+        write_bytes(
+            self,
+            Self::entry_word(index, status::ENTRY_FAULT_TEXT),
+            &text[..length],
+        );
+        let faults = self.read(Self::entry_word(index, status::ENTRY_FAULTS));
+        for (word, value) in [
+            (status::ENTRY_FAULT_TEXT_LENGTH, length as u64),
+            (status::ENTRY_FAULT_DETECTOR, detector),
+            (status::ENTRY_FAULT_TSC, tsc),
+            (status::ENTRY_FAULTS, faults + 1),
+        ] {
+            self.word(Self::entry_word(index, word))
+                .store(value, Ordering::Relaxed);
+        }
     }
 }
 
@@ -646,7 +776,35 @@ mod tests {
             1,
             status::STATE_HELD,
         );
-        status.write_usage(0, 12345, 2);
+        status.write_usage(
+            0,
+            Usage {
+                cpu_ticks: 12345,
+                restarts: 2,
+                dma_faults: 4,
+                interrupts: 99,
+            },
+        );
+        assert_eq!(status.find("e1000").unwrap().last_fault(), "");
+        status.write_fault(
+            0,
+            status::DETECTOR_IOMMU,
+            777,
+            "DMA write to 0x1000 blocked",
+        );
+        status.write_fault(0, status::DETECTOR_MMU, 888, &"x".repeat(100));
+        let faulted = status.find("e1000").unwrap();
+        assert_eq!(
+            (
+                faulted.faults,
+                status::detector_name(faulted.last_fault_detector),
+                faulted.last_fault_tsc,
+                faulted.dma_faults,
+                faulted.interrupts,
+                faulted.last_fault().len()
+            ),
+            (2, "mmu", 888, 4, 99, status::FAULT_TEXT_BYTES)
+        );
         assert_eq!(status.tsc_hz(), 2_000_000_000);
         let e1000 = status.find("e1000").unwrap();
         assert_eq!(

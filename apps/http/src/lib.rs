@@ -31,6 +31,14 @@ pub const MAX_CONNECTIONS: usize = 8;
 pub const BACKLOG: u32 = 8;
 /// Bytes per send.
 const CHUNK: usize = 1024;
+/// Bytes of a request log line: the request line cut to fit, and the status.
+pub const LOG_LINE: usize = 96;
+/// Log lines waiting for the serial line; more are counted as dropped (the
+/// component writes them out after every answer, so a few suffice).
+const LOG_QUEUE: usize = 8;
+
+/// One line of the request log: "GET /stats.json HTTP/1.1 -> 200".
+pub type LogLine = heapless::Vec<u8, LOG_LINE>;
 
 /// One component as the status page shows it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -45,6 +53,14 @@ pub struct ComponentStatus<'a> {
     pub restarts: u64,
     /// CPU time over all its generations, in microseconds.
     pub cpu_us: u64,
+    /// Faults detected so far.
+    pub faults: u64,
+    /// The last fault: who detected it ("none" before any) and what it was.
+    pub last_fault: (&'a str, &'a str),
+    /// DMA of its devices the IOMMU blocked.
+    pub dma_faults: u64,
+    /// Interrupts of its devices the kernel delivered.
+    pub interrupts: u64,
 }
 
 /// What the status page shows.
@@ -190,7 +206,7 @@ pub fn render_html(status: &Status<'_>, page: &mut Page) {
         page.escaped(a);
         page.text("</p>");
     }
-    page.text("<h2>Components</h2><table><tr><th>component</th><th>state</th><th>generation</th><th>restarts</th><th>CPU time (ms)</th></tr>");
+    page.text("<h2>Components</h2><table><tr><th>component</th><th>state</th><th>generation</th><th>restarts</th><th>CPU time (ms)</th><th>interrupts</th><th>DMA blocked</th><th>faults</th><th>last fault (detected by)</th></tr>");
     for c in status.components {
         page.text("<tr><td>");
         page.escaped(c.name);
@@ -202,6 +218,17 @@ pub fn render_html(status: &Status<'_>, page: &mut Page) {
         page.number(c.restarts);
         page.text("</td><td class=n>");
         page.number(c.cpu_us / 1000);
+        for n in [c.interrupts, c.dma_faults, c.faults] {
+            page.text("</td><td class=n>");
+            page.number(n);
+        }
+        page.text("</td><td>");
+        if c.faults > 0 {
+            page.escaped(c.last_fault.1);
+            page.text(" (");
+            page.escaped(c.last_fault.0);
+            page.text(")");
+        }
         page.text("</td></tr>");
     }
     page.text("</table>");
@@ -265,7 +292,17 @@ pub fn render_json(status: &Status<'_>, page: &mut Page) {
         page.number(c.restarts);
         page.text(",\"cpu_us\":");
         page.number(c.cpu_us);
-        page.text("}");
+        page.text(",\"interrupts\":");
+        page.number(c.interrupts);
+        page.text(",\"dma_faults\":");
+        page.number(c.dma_faults);
+        page.text(",\"faults\":");
+        page.number(c.faults);
+        page.text(",\"last_fault\":{\"detector\":\"");
+        page.escaped(c.last_fault.0);
+        page.text("\",\"what\":\"");
+        page.escaped(c.last_fault.1);
+        page.text("\"}}");
     }
     page.text("],\"kernel\":{");
     json_pairs(page, status.kernel);
@@ -323,6 +360,10 @@ pub struct Server {
     connections: [Option<Connection>; MAX_CONNECTIONS],
     /// Requests served.
     pub served: u64,
+    /// Request log lines not yet taken ([`Server::take_log`]).
+    log: heapless::Deque<LogLine, LOG_QUEUE>,
+    /// Log lines dropped because the queue was full.
+    pub log_dropped: u64,
 }
 
 const ROLE_LISTENER: u8 = 1;
@@ -339,6 +380,17 @@ impl Default for Server {
 }
 
 impl Server {
+    /// The next line of the request log, for the serial line.
+    pub fn take_log(&mut self) -> Option<LogLine> {
+        self.log.pop_front()
+    }
+
+    fn log_request(&mut self, head: &[u8], code: u16) {
+        if self.log.push_back(log_line(head, code)).is_err() {
+            self.log_dropped += 1;
+        }
+    }
+
     /// Nothing open yet.
     pub const fn new() -> Self {
         Self {
@@ -347,6 +399,8 @@ impl Server {
             accept_posted: false,
             connections: [None; MAX_CONNECTIONS],
             served: 0,
+            log: heapless::Deque::new(),
+            log_dropped: 0,
         }
     }
 
@@ -597,7 +651,8 @@ impl Server {
                         c.route = r;
                         c.head_only = head_only;
                         c.phase = Phase::Sending;
-                        render(r, head_only, status, page);
+                        let code = render(r, head_only, status, page);
+                        self.log_request(&c.head[..c.head_len], code);
                         c.head_bytes = if r == Route::Bench {
                             page.bytes().len()
                         } else {
@@ -623,8 +678,9 @@ impl Server {
     }
 }
 
-/// Renders the whole response of `route` (for the bench: its head only).
-fn render(route: Route, head_only: bool, status: &mut StatusSource<'_>, page: &mut Page) {
+/// Renders the whole response of `route` (for the bench: its head only);
+/// returns its status code.
+fn render(route: Route, head_only: bool, status: &mut StatusSource<'_>, page: &mut Page) -> u16 {
     page.clear();
     let mut body = Page::new();
     let (code, reason, content_type) = match route {
@@ -638,7 +694,7 @@ fn render(route: Route, head_only: bool, status: &mut StatusSource<'_>, page: &m
         }
         Route::Bench => {
             head(page, 200, "OK", "application/octet-stream", BENCH_BYTES);
-            return;
+            return 200;
         }
         Route::NotFound => {
             body.text("not found\n");
@@ -661,11 +717,55 @@ fn render(route: Route, head_only: bool, status: &mut StatusSource<'_>, page: &m
     if !head_only {
         page.push(body.bytes());
     }
+    code
+}
+
+/// The request log line of a request whose head starts `head`, answered
+/// with `code`: its request line (printable ASCII only, cut to fit), then
+/// " -> code".
+pub fn log_line(head: &[u8], code: u16) -> LogLine {
+    let mut line = LogLine::new();
+    let request = head
+        .split(|b| *b == b'\r' || *b == b'\n')
+        .next()
+        .unwrap_or(b"");
+    let code = code.min(999);
+    let digit = |n: u16| b'0' + (n % 10) as u8;
+    let suffix = [
+        b' ',
+        b'-',
+        b'>',
+        b' ',
+        digit(code / 100),
+        digit(code / 10),
+        digit(code),
+    ];
+    let room = LOG_LINE - suffix.len();
+    for b in request.iter().take(room) {
+        let _ = line.push(if (0x20..0x7f).contains(b) { *b } else { b'?' });
+    }
+    let _ = line.extend_from_slice(&suffix);
+    line
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn log_lines_are_printable_and_bounded() {
+        assert_eq!(
+            log_line(b"GET /stats.json HTTP/1.1\r\nHost: x\r\n\r\n", 200).as_slice(),
+            b"GET /stats.json HTTP/1.1 -> 200"
+        );
+        assert_eq!(
+            log_line(b"G\x01T\xff /\r\n", 400).as_slice(),
+            b"G?T? / -> 400"
+        );
+        let long = log_line(&[b'a'; 500], 431);
+        assert_eq!(long.len(), LOG_LINE);
+        assert!(long.ends_with(b"aaa -> 431"));
+    }
 
     #[test]
     fn routes() {
@@ -706,6 +806,10 @@ mod tests {
             generation: 2,
             restarts: 1,
             cpu_us: 1500,
+            faults: 1,
+            last_fault: ("iommu", "DMA write to 0x7000 blocked"),
+            dma_faults: 1,
+            interrupts: 42,
         }];
         let counters = [("rx.frames", 5u64), ("drop\"x", 1)];
         let kernel = [("idle_ms", 7u64)];
@@ -720,7 +824,7 @@ mod tests {
         render_json(&status, &mut page);
         assert_eq!(
             core::str::from_utf8(page.bytes()).unwrap(),
-            "{\"address\":\"10.0.2.15/24\",\"components\":[{\"name\":\"e1000\",\"state\":\"running\",\"generation\":2,\"restarts\":1,\"cpu_us\":1500}],\"kernel\":{\"idle_ms\":7},\"driver\":{},\"net\":{\"rx.frames\":5,\"drop_x\":1}}\n"
+            "{\"address\":\"10.0.2.15/24\",\"components\":[{\"name\":\"e1000\",\"state\":\"running\",\"generation\":2,\"restarts\":1,\"cpu_us\":1500,\"interrupts\":42,\"dma_faults\":1,\"faults\":1,\"last_fault\":{\"detector\":\"iommu\",\"what\":\"DMA write to 0x7000 blocked\"}}],\"kernel\":{\"idle_ms\":7},\"driver\":{},\"net\":{\"rx.frames\":5,\"drop_x\":1}}\n"
         );
     }
 }

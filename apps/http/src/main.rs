@@ -3,7 +3,8 @@
 //! `net-api`. The status page shows what it may read and nothing else: the
 //! root task's status page (every component's state, generation, restarts
 //! and CPU time), the kernel's statistics page and the network stack's
-//! counter page (`net-stats`), all mapped read-only.
+//! counter page (`net-stats`), all mapped read-only. Each request is logged
+//! on COM2 through the serial driver (`serial-log`).
 #![cfg_attr(target_os = "none", no_std, no_main)]
 
 #[cfg(target_os = "none")]
@@ -18,7 +19,7 @@ mod component {
     use ward_proto::counters::{Counter, CounterReader};
     use ward_userlib::component::{status, StatusEntry, StatusPage};
     use ward_userlib::kstats::KernelStatistics;
-    use ward_userlib::{println, region, time};
+    use ward_userlib::{println, region, text_channel, time};
 
     ward_userlib::component!(main, caps);
 
@@ -79,6 +80,10 @@ mod component {
                     generation: e.generation,
                     restarts: e.restarts,
                     cpu_us: time::ticks_to_duration(e.cpu_ticks, hz).as_micros() as u64,
+                    faults: e.faults,
+                    last_fault: (status::detector_name(e.last_fault_detector), e.last_fault()),
+                    dma_faults: e.dma_faults,
+                    interrupts: e.interrupts,
                 })
                 .collect();
             let mut names: Vec<String<24>, MAX_KERNEL> = Vec::new();
@@ -160,6 +165,12 @@ mod component {
         let error = ward_socket_app::serve(&mut client, caps::HTTP_NET, |client, answer| {
             if let Err(e) = server.on_answer(client, answer, &mut snapshot, pages) {
                 println!("http: {e:?}");
+            }
+            // The request log goes to COM2 through the serial driver; a busy
+            // or restarting serial driver loses lines, never the request.
+            while let Some(mut line) = server.take_log() {
+                let _ = line.push(b'\n');
+                let _ = text_channel::write(caps::SERIAL_LOG, &line);
             }
             if server.ready() && !announced {
                 announced = true;

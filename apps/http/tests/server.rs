@@ -35,6 +35,10 @@ fn fetch(request: &[u8]) -> String {
                     generation: 1,
                     restarts: 0,
                     cpu_us: 0,
+                    faults: 0,
+                    last_fault: ("none", ""),
+                    dma_faults: 0,
+                    interrupts: 0,
                 }];
                 let counters = [("rx.frames", rx)];
                 let mut status = |f: &mut dyn FnMut(&Status<'_>)| {

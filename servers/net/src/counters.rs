@@ -102,6 +102,12 @@ pub enum Counter {
     DriverRestarts,
     /// DHCP leases obtained.
     DhcpLeases,
+    /// Gauge: receive buffers lent to the driver now (the net-rx ring's occupancy).
+    RingRxLent,
+    /// Gauge: frames handed to the driver and not yet returned (net-tx's occupancy).
+    RingTxInFlight,
+    /// Gauge: application requests parked until their socket can proceed.
+    AppParked,
 }
 
 impl Counter {
@@ -151,6 +157,9 @@ impl Counter {
         Counter::AppAttaches,
         Counter::DriverRestarts,
         Counter::DhcpLeases,
+        Counter::RingRxLent,
+        Counter::RingTxInFlight,
+        Counter::AppParked,
     ];
 
     /// The published name (at most 24 bytes: the counter page's limit).
@@ -200,6 +209,9 @@ impl Counter {
             Counter::AppAttaches => "app.attaches",
             Counter::DriverRestarts => "driver.restarts",
             Counter::DhcpLeases => "dhcp.leases",
+            Counter::RingRxLent => "ring.rx_lent",
+            Counter::RingTxInFlight => "ring.tx_in_flight",
+            Counter::AppParked => "app.parked",
         }
     }
 
@@ -210,7 +222,7 @@ impl Counter {
 }
 
 /// Number of counters.
-pub const COUNTERS: usize = 44;
+pub const COUNTERS: usize = 47;
 
 /// The counters' values.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -243,6 +255,12 @@ impl Counters {
     pub fn add(&mut self, counter: Counter, n: u64) {
         let v = &mut self.values[counter as usize];
         *v = v.wrapping_add(n);
+    }
+
+    /// Sets a gauge.
+    #[inline]
+    pub fn set(&mut self, counter: Counter, value: u64) {
+        self.values[counter as usize] = value;
     }
 
     /// The value of one counter.

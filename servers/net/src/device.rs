@@ -259,7 +259,9 @@ impl<'a, M: RingMemory, const W: usize> Nic<'a, M, W> {
             // The pool copy can be shorter than the descriptor claims only
             // for a buffer longer than a frame, which decode refused.
             match screen::screen(&rx_frame[..len], self.mac, nic) {
-                Ok(Summary::Tcp { port, syn: true }) if self.full_ports.contains(&port) => {
+                Ok(Summary::Tcp {
+                    port, syn: true, ..
+                }) if self.full_ports.contains(&port) => {
                     self.counters.bump(Counter::DropTcpBacklogFull)
                 }
                 Ok(summary) => {
@@ -326,6 +328,14 @@ impl<'a, M: RingMemory, const W: usize> Nic<'a, M, W> {
     pub fn flush(&mut self) -> Doorbells {
         self.reap_tx();
         self.post_rx_buffers();
+        // The rings' occupancy: every buffer of a pool the stack does not
+        // hold is with the driver.
+        let with_driver =
+            |pair: &DriverPair<'a, M, W>| pair.pool.geometry().slot_count() - pair.end.held().len();
+        let (rx_lent, tx_in_flight) = (with_driver(&self.rx), with_driver(&self.tx));
+        self.counters.set(Counter::RingRxLent, rx_lent.into());
+        self.counters
+            .set(Counter::RingTxInFlight, tx_in_flight.into());
         if !self.rx_stalled && self.rx.end.publish().should_signal() {
             self.doorbells.rx = true;
         }

@@ -38,7 +38,7 @@ mod component {
     ward_userlib::component!(main, caps);
 
     /// TCP sockets: 64 concurrent connections (the host tests' load) plus
-    /// the listeners' backlogs (echo 40, sink 4, source 4, http 8), rounded
+    /// the listeners' backlogs (echo 16, sink 4, source 4, http 8), rounded
     /// up; `net-sockets` is shared out among them.
     const TCP_SOCKETS: usize = 128;
     /// UDP sockets: the two bench services and room for applications to grow.

@@ -60,6 +60,9 @@ pub enum Summary {
         port: u16,
         /// SYN set and ACK clear.
         syn: bool,
+        /// SYN, FIN or RST set: the segment may change a connection's state
+        /// beyond moving data.
+        control: bool,
     },
     /// A UDP datagram to `port`.
     Udp {
@@ -238,6 +241,7 @@ fn screen_ipv4(ip: &[u8], nic: NicChecksum) -> Result<Summary, Counter> {
             Ok(Summary::Tcp {
                 port: be16(body, 2),
                 syn: syn && !ack,
+                control: flags & (TCP_SYN | TCP_FIN | TCP_RST) != 0,
             })
         }
         _ => Err(Counter::DropIpProtocol),

@@ -221,6 +221,11 @@ pub struct Stack<'a, M, const W: usize> {
     /// The NIC.
     pub device: RingDevice<'a, M, W>,
     tcp: Vec<TcpSlot, MAX_TCP_SOCKETS>,
+    /// The sockets of free TCP slots, kept out of smoltcp's socket set: smoltcp walks every
+    /// socket of its set on each ingress, egress and timer pass, and a hundred idle sockets
+    /// cost more than the packet (docs/benchmarks.md). A slot's socket joins the set when the
+    /// slot is taken ([`Stack::take_tcp_slot`]) and leaves it once closed and free again.
+    idle_tcp: Vec<Option<tcp::Socket<'a>>, MAX_TCP_SOCKETS>,
     udp: Vec<UdpSlot, MAX_UDP_SOCKETS>,
     apps: Vec<AppSocket, MAX_APP_SOCKETS>,
     sessions: Vec<Session<'a, M, W>, MAX_SESSIONS>,
@@ -233,6 +238,13 @@ pub struct Stack<'a, M, const W: usize> {
     now: Instant,
     /// Data received for the answer being written.
     scratch: [u8; MAX_SLOT_BYTES],
+    /// The listeners need tending (see [`Stack::poll`]): a connection
+    /// request, reset or close arrived, or a TCP slot changed hands.
+    tend_due: bool,
+    /// When the oldest half-open member must be reset, if one is.
+    half_open_deadline: Option<Instant>,
+    /// Some closed connection may still be finishing (an orphan).
+    orphans: bool,
 }
 
 fn endpoint_of(e: IpEndpoint) -> Endpoint {
@@ -264,6 +276,7 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
         let iface = Interface::new(config, &mut device, now);
         let mut sockets = SocketSet::new(memory.storage);
         let mut tcp = Vec::new();
+        let mut idle_tcp = Vec::new();
         for (rx, tx) in memory.tcp.iter_mut() {
             let rx = core::mem::take(rx);
             let tx = core::mem::take(tx);
@@ -271,7 +284,12 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
                 tcp::Socket::new(tcp::SocketBuffer::new(rx), tcp::SocketBuffer::new(tx));
             socket.set_timeout(Some(TCP_TIMEOUT));
             socket.set_nagle_enabled(false);
+            // Free sockets wait outside smoltcp's set (see `idle_tcp`); the handle is a
+            // placeholder until the slot is taken.
             let handle = sockets.add(socket);
+            let smoltcp::socket::Socket::Tcp(socket) = sockets.remove(handle) else {
+                unreachable!("the socket just added is a TCP socket");
+            };
             if tcp
                 .push(TcpSlot {
                     handle,
@@ -279,6 +297,7 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
                     half_open_since: None,
                 })
                 .is_err()
+                || idle_tcp.push(Some(socket)).is_err()
             {
                 break;
             }
@@ -309,6 +328,7 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
             sockets,
             device,
             tcp,
+            idle_tcp,
             udp,
             apps: Vec::new(),
             sessions,
@@ -318,6 +338,9 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
             reserve,
             now,
             scratch: [0; MAX_SLOT_BYTES],
+            tend_due: true,
+            half_open_deadline: None,
+            orphans: false,
         };
         match address {
             AddressConfig::Dhcp => {
@@ -425,6 +448,9 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
             }
             frames += 1;
             if let Some(summary) = self.device.nic.take_summary() {
+                if matches!(summary, Summary::Tcp { control: true, .. }) {
+                    self.tend_due = true;
+                }
                 self.account(summary);
                 if matches!(summary, Summary::Tcp { syn: true, .. }) {
                     // A listener may just have taken its last free slot.
@@ -434,7 +460,12 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
         }
         result.busy |= frames == RX_BUDGET;
         self.dhcp_events();
-        self.tend_listeners(now);
+        // Tending walks every TCP slot, so it runs only when a listener's
+        // members may have changed, not for every data segment and datagram.
+        if self.tend_due || self.half_open_deadline.is_some_and(|d| now >= d) {
+            self.tend_due = false;
+            self.tend_listeners(now);
+        }
         // Parked requests first (they came first), then new ones.
         for s in 0..self.sessions.len() {
             self.retry_parked(s);
@@ -451,8 +482,12 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
                 break;
             }
         }
-        self.collect_orphans();
+        if self.orphans {
+            self.collect_orphans();
+        }
         // Publish everything.
+        let parked = self.sessions.iter().map(|s| s.parked.len() as u64).sum();
+        self.device.nic.counters.set(Counter::AppParked, parked);
         result.driver = self.device.nic.flush();
         for (i, session) in self.sessions.iter_mut().enumerate() {
             session.flush();
@@ -466,16 +501,13 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
     /// When the stack next needs to run if nothing arrives (`None`: only
     /// when something arrives).
     pub fn poll_at(&mut self, now: Instant) -> Option<Instant> {
-        let mut at = self.iface.poll_at(now, &self.sockets);
+        let at = self.iface.poll_at(now, &self.sockets);
         // Half-open connections must be reset on time; parked connects,
         // sends and receives complete through smoltcp's own timers.
-        for slot in &self.tcp {
-            if let Some(since) = slot.half_open_since {
-                let deadline = since + HALF_OPEN_LIMIT;
-                at = Some(at.map_or(deadline, |a| a.min(deadline)));
-            }
+        match (at, self.half_open_deadline) {
+            (Some(a), Some(d)) => Some(a.min(d)),
+            (a, d) => a.or(d),
         }
-        at
     }
 
     /// Asks the driver and every application to ring when there is work;
@@ -491,7 +523,9 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
     /// Counts what the socket tables do with a frame smoltcp just took.
     fn account(&mut self, summary: Summary) {
         match summary {
-            Summary::Tcp { port, syn: true } => {
+            Summary::Tcp {
+                port, syn: true, ..
+            } => {
                 let listening = self
                     .apps
                     .iter()
@@ -532,10 +566,11 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
     /// noted as such (it took the SYN just now).
     fn any_member_just_synced(&self, port: u16) -> bool {
         self.tcp.iter().any(|t| {
+            if !matches!(t.use_, TcpUse::Member { .. }) || t.half_open_since.is_some() {
+                return false;
+            }
             let socket = self.sockets.get::<tcp::Socket>(t.handle);
-            matches!(t.use_, TcpUse::Member { .. })
-                && t.half_open_since.is_none()
-                && socket.state() == tcp::State::SynReceived
+            socket.state() == tcp::State::SynReceived
                 && socket.local_endpoint().map(|e| e.port) == Some(port)
         })
     }
@@ -570,6 +605,7 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
     /// Resets members that stayed half-open too long, and tops every
     /// listener up to its backlog.
     fn tend_listeners(&mut self, now: Instant) {
+        let mut deadline: Option<Instant> = None;
         for i in 0..self.tcp.len() {
             let TcpUse::Member { listener } = self.tcp[i].use_ else {
                 continue;
@@ -593,7 +629,12 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
                 }
                 _ => self.tcp[i].half_open_since = None,
             }
+            if let Some(since) = self.tcp[i].half_open_since {
+                let due = since + HALF_OPEN_LIMIT;
+                deadline = Some(deadline.map_or(due, |d: Instant| d.min(due)));
+            }
         }
+        self.half_open_deadline = deadline;
         self.refill_listeners();
         self.mark_full_ports();
     }
@@ -685,24 +726,42 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
                 && self.sockets.get::<tcp::Socket>(t.handle).state() == tcp::State::TimeWait
         });
         if free > reserved_for_others {
-            return self.tcp.iter().position(|t| t.use_ == TcpUse::Free);
+            let slot = self.tcp.iter().position(|t| t.use_ == TcpUse::Free)?;
+            // Into smoltcp's set, with a fresh handle.
+            if let Some(socket) = self.idle_tcp[slot].take() {
+                self.tcp[slot].handle = self.sockets.add(socket);
+            }
+            return Some(slot);
         }
         let slot = recyclable?;
         self.sockets
             .get_mut::<tcp::Socket>(self.tcp[slot].handle)
             .abort();
         self.tcp[slot].use_ = TcpUse::Free;
+        self.tend_due = true;
         Some(slot)
     }
 
+    /// Frees the orphans that finished closing (their sockets leave smoltcp's
+    /// set); notes whether any is left.
     fn collect_orphans(&mut self) {
-        for slot in self.tcp.iter_mut() {
-            if slot.use_ == TcpUse::Orphan
-                && self.sockets.get::<tcp::Socket>(slot.handle).state() == tcp::State::Closed
-            {
+        let mut left = false;
+        for (slot, idle) in self.tcp.iter_mut().zip(self.idle_tcp.iter_mut()) {
+            if slot.use_ != TcpUse::Orphan {
+                continue;
+            }
+            if self.sockets.get::<tcp::Socket>(slot.handle).state() == tcp::State::Closed {
                 slot.use_ = TcpUse::Free;
+                if let smoltcp::socket::Socket::Tcp(socket) = self.sockets.remove(slot.handle) {
+                    *idle = Some(socket);
+                }
+                // A free slot may complete a listener's backlog.
+                self.tend_due = true;
+            } else {
+                left = true;
             }
         }
+        self.orphans = left;
     }
 
     // ---- application sockets ---------------------------------------------------------------
@@ -794,6 +853,8 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
             }
         }
         self.apps[app].kind = AppKind::Free;
+        self.orphans = true;
+        self.tend_due = true;
     }
 
     fn ephemeral_port(&mut self) -> u16 {
@@ -1121,6 +1182,8 @@ impl<'a, M: RingMemory, const W: usize> Stack<'a, M, W> {
         };
         self.tcp[slot].use_ = TcpUse::Stream { app };
         self.tcp[slot].half_open_since = None;
+        // The listener has a member fewer: top it up.
+        self.tend_due = true;
         self.count(Counter::TcpAccepted);
         let peer = self
             .sockets

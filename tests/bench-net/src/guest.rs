@@ -218,7 +218,10 @@ impl Boot<'_> {
             "chardev:com2",
         ]);
         if self.icount {
-            add(&["-icount", "shift=0,align=off"]);
+            // The RTC on the virtual clock too: Ward's supervisor ticks from it and its
+            // components keep time by the TSC, so both must count guest instructions, or a busy
+            // guest (slower than one instruction per nanosecond of host time) misses heartbeats.
+            add(&["-icount", "shift=0,align=off", "-rtc", "clock=vm"]);
         }
         if let Some(path) = &self.capture {
             add(&[

@@ -215,10 +215,11 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
         }
     };
     // Free loopback ports for the host peer, written into the QEMU and peer arguments.
-    let ports = match peer::pick_ports(&s.host_ports) {
+    let mut reservation = match peer::pick_ports(&s.host_ports) {
         Ok(p) => p,
         Err(e) => return fail(e),
     };
+    let ports = reservation.ports.clone();
     let substitute = |args: &[String]| -> Result<Vec<String>, String> {
         args.iter().map(|a| peer::substitute(a, &ports)).collect()
     };
@@ -248,6 +249,7 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
             log: &peer_log,
         }),
     };
+    reservation.release();
     let mut finished = match qemu::boot(&run) {
         Ok(f) => f,
         Err(e) => return fail(e),

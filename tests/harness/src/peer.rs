@@ -48,10 +48,27 @@ pub fn substitute(text: &str, ports: &BTreeMap<String, u16>) -> Result<String, S
     Ok(out)
 }
 
+/// Loopback ports picked for a scenario, still bound (UDP and TCP) until [`release`] so that
+/// nothing else on the machine takes them meanwhile.
+///
+/// [`release`]: PortReservation::release
+pub struct PortReservation {
+    /// The port of each name.
+    pub ports: BTreeMap<String, u16>,
+    held: Vec<(UdpSocket, TcpListener)>,
+}
+
+impl PortReservation {
+    /// Unbinds the ports, for QEMU and the peer to bind; call it just before starting them.
+    pub fn release(&mut self) {
+        self.held.clear();
+    }
+}
+
 /// A free loopback port for each name: bound for UDP and for TCP at once (so it is free for
-/// both), all held until every one is picked (so no two names get the same port), then
-/// released for QEMU and the peer to bind.
-pub fn pick_ports(names: &[String]) -> Result<BTreeMap<String, u16>, String> {
+/// both), and held in the reservation (so no two names, and no other program, get the same port
+/// before the scenario starts).
+pub fn pick_ports(names: &[String]) -> Result<PortReservation, String> {
     let mut held = Vec::new();
     let mut ports = BTreeMap::new();
     for name in names {
@@ -71,8 +88,7 @@ pub fn pick_ports(names: &[String]) -> Result<BTreeMap<String, u16>, String> {
         held.push((udp, tcp));
         ports.insert(name.clone(), port);
     }
-    drop(held);
-    Ok(ports)
+    Ok(PortReservation { ports, held })
 }
 
 #[cfg(test)]
@@ -98,14 +114,18 @@ mod tests {
     #[test]
     fn picked_ports_are_distinct_and_free() {
         let names: Vec<String> = ["a", "b", "c"].iter().map(|s| s.to_string()).collect();
-        let ports = pick_ports(&names).unwrap();
-        let mut values: Vec<u16> = ports.values().copied().collect();
+        let mut reservation = pick_ports(&names).unwrap();
+        let mut values: Vec<u16> = reservation.ports.values().copied().collect();
         values.sort();
         values.dedup();
         assert_eq!(values.len(), 3);
-        for port in values {
-            UdpSocket::bind(("127.0.0.1", port)).unwrap();
+        // Held: nobody else can bind them, for UDP or TCP.
+        for &port in &values {
+            assert!(UdpSocket::bind(("127.0.0.1", port)).is_err());
+            assert!(TcpListener::bind(("127.0.0.1", port)).is_err());
         }
+        reservation.release();
+        assert!(reservation.held.is_empty());
         assert!(valid_port_name("nic-2") && !valid_port_name("Nic") && !valid_port_name(""));
     }
 }
