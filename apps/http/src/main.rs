@@ -125,7 +125,10 @@ mod component {
                         ("ipis_received", k.per_cpu(core, field::IPIS_RECEIVED)),
                         ("ipis_avoided", k.per_cpu(core, field::IPIS_AVOIDED)),
                         ("shootdowns", k.per_cpu(core, field::SHOOTDOWNS)),
-                        ("device_interrupts", k.per_cpu(core, field::DEVICE_INTERRUPTS)),
+                        (
+                            "device_interrupts",
+                            k.per_cpu(core, field::DEVICE_INTERRUPTS),
+                        ),
                     ] {
                         let mut name = String::new();
                         let _ = core::fmt::Write::write_fmt(

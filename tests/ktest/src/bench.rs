@@ -524,7 +524,9 @@ fn cross_core(env: &mut Env, selection: &Selection, null: Option<u64>) -> Result
             let mut text = [0u8; 96];
             let name = format_into(
                 &mut text,
-                format_args!("frame_unmap, address space loaded on {others} other core(s) (shootdown)"),
+                format_args!(
+                    "frame_unmap, address space loaded on {others} other core(s) (shootdown)"
+                ),
             );
             print_figure(name, &unmap, runs.min(SHOOTDOWN_RUNS), null);
         }

@@ -364,8 +364,10 @@ fn campaign(
             idle_ticks = 0;
             futile_kicks += 1;
             kicks += 1;
-            if futile_kicks == MAX_FUTILE_KICKS / 2 {
-                println!("fuzz: NOTE: {futile_kicks} kicks in a row without progress, at call {now}");
+            if futile_kicks == MAX_FUTILE_KICKS / 10 {
+                println!(
+                    "fuzz: NOTE: {futile_kicks} kicks in a row without progress, at call {now}"
+                );
             }
             if futile_kicks > MAX_FUTILE_KICKS {
                 return Err(Why::new(format_args!(

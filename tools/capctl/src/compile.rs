@@ -121,11 +121,15 @@ pub fn compile(sys: &System, layout: &Layout) -> spec::SystemSpec {
                     ioport_count,
                     driver: sys.drivers_of(di).first().map(|&c| c as u32),
                     // Where the top half runs: by default with its driver.
-                    irq_core: d.irq_core.as_ref().map(|(core, _)| *core).unwrap_or_else(|| {
-                        sys.drivers_of(di)
-                            .first()
-                            .map_or(0, |&c| sys.components[c].core)
-                    }),
+                    irq_core: d
+                        .irq_core
+                        .as_ref()
+                        .map(|(core, _)| *core)
+                        .unwrap_or_else(|| {
+                            sys.drivers_of(di)
+                                .first()
+                                .map_or(0, |&c| sys.components[c].core)
+                        }),
                 }
             })
             .collect(),
