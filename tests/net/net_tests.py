@@ -13,6 +13,9 @@ and to a datagram socket this script reads and writes raw Ethernet frames on. Th
          which the stack's drop counters account for all of them and echo still works.
   --bench: UDP echo round trip (median, p99), TCP throughput each way, the HTTP transfer of
          /bench/10MiB, and boot to first UDP reply, printed (not judged).
+  --breakdown: under -icount, guest instructions per UDP echo and per TCP segment received,
+         split by component (each component's CPU time from the status page) and the rest
+         (kernel and root task), printed.
 
 Every port is chosen free at run time and bound on 127.0.0.1 only, so runs go in parallel.
 Every loop is bounded in count and time. Prints one line per check and ends with
@@ -487,20 +490,64 @@ def bench(g, ready_seconds):
     print(f"HTTP GET /bench/10MiB: {elapsed:.2f} s, {len(body) / elapsed / 1e6:.1f} MB/s")
 
 
+def breakdown(g, echoes=4000, segments_bytes=32 << 20):
+    """Where the guest's instructions go, by component: under icount the status page's CPU time
+    of each component (the kernel's per-thread accounting) is counted in instructions, and the
+    kernel's busy time (uptime less idle) gives the rest: interrupts, the root task, and the
+    error of the status page's refresh (every supervisor tick), which the long runs make small.
+    A component's CPU time includes the kernel's work on its behalf (its system calls and IPC)."""
+    def snapshot():
+        s = g.stats()
+        hz = 1e9  # under -icount shift=0 the TSC counts one tick per instruction per ns
+        cpu = {c["name"]: c["cpu_us"] * hz / 1e6 for c in s["components"]}
+        busy = (s["kernel"]["uptime_ms"] - s["kernel"]["idle_ms"]) * hz / 1e3
+        return cpu, busy
+
+    def report(what, count, before, after):
+        cpu = {k: after[0][k] - before[0][k] for k in after[0]}
+        busy = after[1] - before[1]
+        parts = [f"{k} {v / count:,.0f}" for k, v in cpu.items() if v / count >= 50]
+        rest = (busy - sum(cpu.values())) / count
+        print(f"instructions per {what}: {busy / count:,.0f} busy = " + ", ".join(parts)
+              + f", rest {rest:,.0f}")
+
+    before = snapshot()
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.settimeout(1.0)
+        for i in range(echoes):
+            s.sendto(struct.pack("!I", i), ("127.0.0.1", g.udp_echo))
+            try:
+                s.recv(64)
+            except socket.timeout:
+                pass
+    report("UDP echo", echoes, before, snapshot())
+    before = snapshot()
+    with socket.create_connection(("127.0.0.1", g.tcp["sink"]), timeout=120) as s:
+        s.sendall(bytes(segments_bytes))
+        s.shutdown(socket.SHUT_WR)
+        s.recv(8)
+    report("TCP segment received (1460 bytes)", segments_bytes // 1460, before, snapshot())
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--image", default=os.path.join(ROOT, "build/images/system"))
     parser.add_argument("--bench", action="store_true", help="print figures instead of testing")
+    parser.add_argument("--breakdown", action="store_true",
+                        help="under icount: instructions per packet, by component")
     parser.add_argument("--seconds", type=int, default=1500, help="QEMU's time limit")
     parser.add_argument("--only", action="append", default=[],
                         help="run only the named check (repeatable)")
     args = parser.parse_args()
-    guest = Guest(args.image, args.seconds)
+    guest = Guest(args.image, args.seconds, icount=args.breakdown)
     passed, failed = 0, 0
     try:
         ready = guest.wait_ready()
         if args.bench:
             bench(guest, ready)
+            return 0
+        if args.breakdown:
+            breakdown(guest)
             return 0
         print(f"ready after {ready:.1f} s")
         for name, check in [

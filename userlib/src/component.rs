@@ -356,7 +356,7 @@ pub mod status {
     /// generations), restarts, faults, the last fault's detector and time
     /// (TSC), DMA faults blocked, interrupts delivered, the last fault's
     /// description (length, text).
-    pub const ENTRY_BYTES: usize = 16 + NAME_BYTES + 7 * 8 + FAULT_TEXT_BYTES;
+    pub const ENTRY_BYTES: usize = ENTRY_FAULT_TEXT * 8 + FAULT_TEXT_BYTES;
     /// Word offsets inside an entry.
     pub const ENTRY_STATE: usize = 0;
     pub const ENTRY_NAME_LENGTH: usize = 1;
@@ -786,6 +786,7 @@ mod tests {
             },
         );
         assert_eq!(status.find("e1000").unwrap().last_fault(), "");
+        let neighbour = status.entry(1).unwrap();
         status.write_fault(
             0,
             status::DETECTOR_IOMMU,
@@ -805,6 +806,8 @@ mod tests {
             ),
             (2, "mmu", 888, 4, 99, status::FAULT_TEXT_BYTES)
         );
+        // Entry 0's figures and text stay inside entry 0.
+        assert_eq!(status.entry(1).unwrap(), neighbour);
         assert_eq!(status.tsc_hz(), 2_000_000_000);
         let e1000 = status.find("e1000").unwrap();
         assert_eq!(

@@ -53,7 +53,7 @@ impl<'a, M: RingMemory, const W: usize> DriverEvents<'a, M, W> {
     }
 
     /// The next message from the driver, if one came.
-    pub fn next(&mut self) -> Option<DriverEvent> {
+    pub fn next_event(&mut self) -> Option<DriverEvent> {
         while !self.stalled {
             let buffer = match self.end.receive() {
                 Ok(Some(buffer)) => buffer,

@@ -124,7 +124,7 @@ mod component {
         let mut warned = false;
         let start = Instant::now();
         loop {
-            while let Some(event) = events.next() {
+            while let Some(event) = events.next_event() {
                 if let DriverEvent::Mac(mac) = event {
                     return mac.0;
                 }
@@ -272,7 +272,7 @@ mod component {
                     None => println!("net: cannot set up the driver's ring pairs again"),
                 }
             }
-            while let Some(event) = events.next() {
+            while let Some(event) = events.next_event() {
                 match event {
                     DriverEvent::Mac(mac) => stack.set_mac(mac.0),
                     DriverEvent::Link(link) => println!(

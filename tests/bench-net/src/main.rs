@@ -843,7 +843,7 @@ fn main() -> ExitCode {
         } else {
             println!(
                 "bench-net: ward: not available ({}); allowed until Ward's data path answers the bench \
-                 contract (then pass --ward-required: BENCH_NET_WARD_REQUIRED=1 in mk/bench-net.mk)",
+                 contract (mk/bench-net.mk passes --ward-required)",
                 ward_failures[0]
             );
         }
