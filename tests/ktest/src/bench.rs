@@ -216,7 +216,9 @@ fn round_trips(ep: ward_userlib::cap::Endpoint, runs: usize) -> Result<Figure, W
 }
 
 /// Higher-priority waiter: on each wake-up stores TSC minus the start
-/// time the root task left in shared word 0, in word 1.
+/// time the root task left in shared word 0, in word 1, and counts its
+/// wake-ups in word 2 (after the measurement: the root task on another
+/// core polls it).
 fn waker_target(argument: u64) {
     let n = unpack(argument, 0);
     loop {
@@ -225,6 +227,7 @@ fn waker_target(argument: u64) {
         }
         let now = rdtsc();
         set(1, now.wrapping_sub(get(0)));
+        crate::cases::add(2, 1);
     }
 }
 
@@ -385,20 +388,6 @@ fn address_space_holder(argument: u64) {
     let _ = syscall::wait(unpack(argument, 0));
 }
 
-/// Helper for the cross-core wake-up: as [`waker_target`], but also counts
-/// its wake-ups in word 2 (the root task, on another core, polls it).
-fn remote_waker_target(argument: u64) {
-    let n = unpack(argument, 0);
-    loop {
-        if syscall::wait(n).is_err() {
-            return;
-        }
-        let now = rdtsc();
-        set(1, now.wrapping_sub(get(0)));
-        crate::cases::add(2, 1);
-    }
-}
-
 /// The multicore figures (nothing on one core).
 fn cross_core(env: &mut Env, selection: &Selection, null: Option<u64>) -> Result<(), Why> {
     let cores = crate::cases::smp::cores(env);
@@ -431,7 +420,7 @@ fn cross_core(env: &mut Env, selection: &Selection, null: Option<u64>) -> Result
         let n = new_notification(env);
         threads::spawn_on(
             env,
-            remote_waker_target,
+            waker_target,
             pack(&[n.cptr()]),
             ROOT_PRIORITY + 10,
             0,
