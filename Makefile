@@ -3,6 +3,7 @@
 #   make run [SYSTEM=f.toml] [RUN_SECONDS=N]  build everything and boot a system in QEMU
 #   make test                                 host tests, fragment tests, every QEMU scenario
 #   make scenario NAME=x | make scenarios     boot one (or several: NAME="a b") / all scenarios
+#   make experiments | make experiment NAME=x  the teaching experiments: list / run one, explained
 #   make image [SYSTEM=f.toml]                the boot image only, in build/images/<f>
 #   make help                                 every target and variable
 #
@@ -225,6 +226,7 @@ help:
 	@echo "  audit        boot SYSTEM with the capability dump on; capctl audit must find 0 differences"
 	@echo "  scenario     boot one scenario: make scenario NAME=boot"
 	@echo "  scenarios    boot every scenario in tests/scenarios"
+	@echo "  experiments  list the teaching experiments; make experiment NAME=x runs one and explains it"
 	@echo "  ktest        the in-QEMU kernel conformance scenarios (ktest*)"
 	@echo "  image        build the boot image of SYSTEM into build/images/<name>"
 	@echo "  kernel user host   the three cargo builds"

@@ -21,6 +21,11 @@ const COMPONENTS: &[(&str, &str)] = &[
     ("scribe", "tests/systems/serial.toml"),
     ("pulse", "tests/systems/inject.toml"),
     ("frame-reflector", "tests/systems/e1000-reflector.toml"),
+    // The `top-half` experiment's probe; its place in the top-half system is the same.
+    (
+        "latency-probe",
+        "tests/experiments/systems/e1000-bottom-half.toml",
+    ),
 ];
 
 fn main() {

@@ -53,6 +53,11 @@ STALL_SECONDS_WITH_LOSS = 3.0
 # Seconds to wait for the driver's counter page to catch up: it reads the NIC's statistics
 # registers every 250 ms.
 SETTLE_SECONDS = 0.8
+# The one frame the NIC's counters may or may not include: the report command itself. The
+# counter page is refreshed every 250 ms, so a refresh can land between that frame's arrival and
+# the reflector's reading of the page (more often on a loaded host); the reflector counts the
+# command at once. A difference of two reports is therefore exact to within this many frames.
+REPORT_FRAME_SLACK = 1
 
 
 def say(*words):
@@ -313,7 +318,7 @@ def mode_reflect(peer, args):
     check(sent == reflected + dropped and reflected == exact,
           f"received = reflected + dropped by reason: {sent} = {reflected} + {dropped}, "
           f"nothing unaccounted")
-    check(good == frames and after["rx_frames"] == after["frames"],
+    check(abs(good - frames) <= REPORT_FRAME_SLACK and after["rx_frames"] == after["frames"],
           f"the NIC's good frames ({good}) all reached the reflector ({frames})")
     check(after["protocol_errors"] == 0, "the driver kept to the ring protocol")
     check_pools(after)
@@ -368,7 +373,7 @@ def mode_hostile(peer, args):
     say(f"flood: {flood} frames sent in {seconds:.2f} s; the NIC took {took} (the rest were "
         f"lost in the host's socket before QEMU read them); {reflected} reflected, "
         f"{len(flood_back)} back here; dropped by reason {drops}")
-    check(took == reflected + sum(drops.values()) and took > 0,
+    check(abs(took - (reflected + sum(drops.values()))) <= REPORT_FRAME_SLACK and took > 0,
           f"every flood frame the NIC took is accounted for: {took} = {reflected} reflected "
           f"+ {sum(drops.values())} dropped by reason")
     # Garbage from the stack's side: bad descriptors on the lend rings.

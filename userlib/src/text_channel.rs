@@ -10,7 +10,7 @@
 
 use crate::cap::cap_type::Endpoint;
 use crate::cap::Cap;
-use crate::component::{pack_text, unpack_text, CONSOLE_CHUNK_BYTES};
+use crate::component::{pack_text, status, unpack_text, StatusPage, CONSOLE_CHUNK_BYTES};
 use crate::ipc_buffer::IpcBuffer;
 use crate::syscall::Received;
 use crate::InvocationError;
@@ -18,6 +18,24 @@ use crate::InvocationError;
 /// The label of a write (non-zero: label 0 is how a bound notification
 /// arrives on a server's endpoint).
 pub const WRITE: u64 = 1;
+
+/// Writes `text` to the server behind `endpoint` if `server` (the caps
+/// table's `<NAME>_SERVER`) is running; returns the bytes it took, or 0 when
+/// it is not. A call to a server that never started (its device is missing)
+/// or that the supervisor holds would wait forever: a client whose text is
+/// a courtesy, like a request log, uses this rather than [`write`].
+pub fn write_if_running(
+    endpoint: Cap<Endpoint>,
+    server: &str,
+    text: &[u8],
+) -> Result<usize, InvocationError> {
+    let running = StatusPage::mapped().state_of(server) == Some(status::STATE_RUNNING);
+    if running {
+        write(endpoint, text)
+    } else {
+        Ok(0)
+    }
+}
 
 /// Writes `text` to the server behind `endpoint`; returns the bytes it took.
 pub fn write(endpoint: Cap<Endpoint>, text: &[u8]) -> Result<usize, InvocationError> {

@@ -169,11 +169,15 @@ mod component {
             if let Err(e) = server.on_answer(client, answer, &mut snapshot, pages) {
                 println!("http: {e:?}");
             }
-            // The request log goes to COM2 through the serial driver; a busy
-            // or restarting serial driver loses lines, never the request.
+            // The request log goes to COM2 through the serial driver; a busy,
+            // restarting or absent serial driver loses lines, never the request.
             while let Some(mut line) = server.take_log() {
                 let _ = line.push(b'\n');
-                let _ = text_channel::write(caps::SERIAL_LOG, &line);
+                let _ = text_channel::write_if_running(
+                    caps::SERIAL_LOG,
+                    caps::SERIAL_LOG_SERVER,
+                    &line,
+                );
             }
             if server.ready() && !announced {
                 announced = true;

@@ -93,14 +93,18 @@ macro_rules! resources {
 }
 
 /// Declares a driver program (a binary of this crate): its caps table (the
-/// package's build script writes it from the system description), its
-/// entry, and which faults it injects ([`crate::faults`]).
+/// package's build script writes it from the system description; another
+/// file of `$OUT_DIR` may be named for a program built against another
+/// system), its entry, and which faults it injects ([`crate::faults`]).
 #[macro_export]
 macro_rules! program {
     ($faults:expr) => {
+        $crate::program!($faults, "/caps.rs");
+    };
+    ($faults:expr, $caps_file:literal) => {
         #[allow(dead_code)]
         mod caps {
-            include!(concat!(env!("OUT_DIR"), "/caps.rs"));
+            include!(concat!(env!("OUT_DIR"), $caps_file));
         }
 
         ::ward_userlib::component!(main, caps);

@@ -10,10 +10,15 @@
 //! Console logs go to `build/scenarios/NAME.log`. Exits 0 only when every scenario passed.
 //! Run it from the repository root, after the kernel, user programs and capctl are built: the
 //! make targets `scenario`, `scenarios` and `test` do both.
+//!
+//! `--experiment NAME` runs a teaching experiment instead (tests/experiments/NAME.toml, see
+//! [`experiment`]): its scenario runs, the lines of their output worth reading, and its
+//! explanation. `--experiments` lists them.
 
 #![forbid(unsafe_code)]
 
 mod elf;
+mod experiment;
 mod image;
 mod judge;
 mod outcome;
@@ -56,6 +61,9 @@ options:
   --out DIR       where logs and spoiled images go (default build/scenarios)
   --no-build      use the images in build/images as they are; do not run `make image-only`
   --list          list the scenarios and exit
+  --quick         run each scenario's quick variant (its `quick` keys), as `make test` does
+  --experiment E  run the teaching experiment tests/experiments/E.toml and explain what it showed
+  --experiments   list the teaching experiments and exit
   -h, --help      this text
 ";
 
@@ -69,6 +77,9 @@ struct Options {
     out: PathBuf,
     build: bool,
     list: bool,
+    quick: bool,
+    experiment: Option<String>,
+    list_experiments: bool,
     names: Vec<String>,
 }
 
@@ -81,6 +92,9 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
         out: PathBuf::from("build/scenarios"),
         build: true,
         list: false,
+        quick: false,
+        experiment: None,
+        list_experiments: false,
         names: Vec::new(),
     };
     let mut it = args.iter();
@@ -117,6 +131,9 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
             "--out" => o.out = PathBuf::from(value(a)?),
             "--no-build" => o.build = false,
             "--list" => o.list = true,
+            "--quick" => o.quick = true,
+            "--experiment" => o.experiment = Some(value(a)?),
+            "--experiments" => o.list_experiments = true,
             s if s.starts_with('-') => return Err(format!("unknown option '{s}'")),
             s => o.names.push(s.to_string()),
         }
@@ -154,6 +171,8 @@ struct Report {
     elapsed: Duration,
     log_path: PathBuf,
     tail: Vec<String>,
+    /// The console's output with the host peer's after it, as judged.
+    log: String,
 }
 
 /// Runs one scenario on the image `base` (or reports why it could not).
@@ -170,6 +189,7 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
         elapsed: start.elapsed(),
         log_path: log_path.clone(),
         tail: Vec::new(),
+        log: String::new(),
     };
     let base = match base {
         Ok(b) => b.clone(),
@@ -223,7 +243,13 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
     let substitute = |args: &[String]| -> Result<Vec<String>, String> {
         args.iter().map(|a| peer::substitute(a, &ports)).collect()
     };
-    let (mut qemu_args, peer_command) = match (substitute(&s.qemu_args), substitute(&s.host_peer)) {
+    let log_text = log_path.display().to_string();
+    let host_peer: Vec<String> = s
+        .host_peer
+        .iter()
+        .map(|a| a.replace("{log}", &log_text))
+        .collect();
+    let (mut qemu_args, peer_command) = match (substitute(&s.qemu_args), substitute(&host_peer)) {
         (Ok(q), Ok(p)) => (q, p),
         (Err(e), _) | (_, Err(e)) => return fail(e),
     };
@@ -301,6 +327,7 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
             .into_iter()
             .map(str::to_string)
             .collect(),
+        log: finished.log,
     }
 }
 
@@ -371,9 +398,12 @@ fn main() -> ExitCode {
     }
 }
 
-/// Runs the selected scenarios; `Ok(true)` when all passed.
+/// Runs the selected scenarios (or the experiment); `Ok(true)` when all passed.
 fn run(o: Options) -> Result<bool, String> {
     let root = repo_root()?;
+    if o.list_experiments || o.experiment.is_some() {
+        return run_experiment(&root, o);
+    }
     let all = scenario::load_dir(&root.join(&o.dir)).map_err(|e| e.to_string())?;
     let chosen = select(all, &o)?;
     if o.list {
@@ -382,7 +412,85 @@ fn run(o: Options) -> Result<bool, String> {
         }
         return Ok(true);
     }
+    let reports = run_all(&root, &o, &chosen);
+    Ok(summarise(&reports))
+}
 
+/// Lists the experiments, or runs the one named and explains it.
+fn run_experiment(root: &Path, mut o: Options) -> Result<bool, String> {
+    // An experiment's runs are its own (tests/experiments/runs) or, where a test scenario already
+    // shows what it needs, that scenario.
+    let mut runs =
+        scenario::load_dir(&root.join(experiment::RUN_DIR)).map_err(|e| e.to_string())?;
+    for s in scenario::load_dir(&root.join("tests/scenarios")).map_err(|e| e.to_string())? {
+        if runs.iter().any(|r| r.name == s.name) {
+            return Err(format!(
+                "{}/{}.toml has the name of a scenario in tests/scenarios; rename one",
+                experiment::RUN_DIR,
+                s.name
+            ));
+        }
+        runs.push(s);
+    }
+    let all = experiment::load_dir(&root.join(experiment::EXPERIMENT_DIR), &runs)
+        .map_err(|e| e.to_string())?;
+    let Some(name) = o.experiment.clone() else {
+        let width = all.iter().map(|e| e.name.len()).max().unwrap_or(0);
+        for e in &all {
+            println!("  {:<width$}  {}", e.name, e.summary);
+        }
+        return Ok(true);
+    };
+    let Some(e) = all.iter().find(|e| e.name == name) else {
+        let known: Vec<&str> = all.iter().map(|e| e.name.as_str()).collect();
+        return Err(format!(
+            "no experiment '{name}' in {}; there are: {}",
+            experiment::EXPERIMENT_DIR,
+            known.join(", ")
+        ));
+    };
+    let chosen: Vec<Scenario> = e
+        .runs
+        .iter()
+        .filter_map(|r| runs.iter().find(|s| &s.name == r).cloned())
+        .collect();
+    println!("experiment {}: {}", e.name, e.summary);
+    // One run at a time: an experiment's figures compare its runs, and two QEMUs (and their
+    // host peers) sharing the cores would distort each other's.
+    o.jobs = 1;
+    let mut reports = run_all(root, &o, &chosen);
+    reports.sort_by_key(|r| e.runs.iter().position(|n| n == &r.name));
+    let passed = summarise(&reports);
+    for (r, s) in reports.iter().zip(&chosen) {
+        println!("\n── {}: {}", r.name, s.description);
+        for line in experiment::shown_lines(&r.log, &e.show) {
+            println!("   {line}");
+        }
+        println!("   (everything it printed: {})", r.log_path.display());
+    }
+    println!();
+    if passed {
+        println!("What happened, and why:\n");
+        for line in e.explanation.trim_end().lines() {
+            println!("  {line}");
+        }
+    } else {
+        println!(
+            "The experiment did not show what it should (see the FAIL lines above), so its \
+             explanation is not printed as if it applied; tests/experiments/{}.toml holds it.",
+            e.name
+        );
+    }
+    Ok(passed)
+}
+
+/// Builds the images the scenarios need and runs them, `o.jobs` at a time.
+fn run_all(root: &Path, o: &Options, chosen: &[Scenario]) -> Vec<Report> {
+    let chosen: Vec<Scenario> = if o.quick {
+        chosen.iter().map(Scenario::quick_variant).collect()
+    } else {
+        chosen.to_vec()
+    };
     // One image per system description, built once, before any run starts.
     let mut images: BTreeMap<String, Result<PathBuf, String>> = BTreeMap::new();
     for s in &chosen {
@@ -392,12 +500,12 @@ fn run(o: Options) -> Result<bool, String> {
         let img = if o.build {
             println!(
                 "image  {} (make image-only SYSTEM={})",
-                image::image_dir(&root, &s.system).display(),
+                image::image_dir(root, &s.system).display(),
                 s.system
             );
-            image::build(&root, &s.system)
+            image::build(root, &s.system)
         } else {
-            let dir = image::image_dir(&root, &s.system);
+            let dir = image::image_dir(root, &s.system);
             image::check(&dir)
                 .map(|_| dir.clone())
                 .map_err(|e| format!("{}: {e}", dir.display()))
@@ -423,14 +531,17 @@ fn run(o: Options) -> Result<bool, String> {
             scope.spawn(|| loop {
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(s) = chosen.get(i) else { break };
-                let r = run_one(&root, &o, s, &images[&s.system]);
+                let r = run_one(root, o, s, &images[&s.system]);
                 print_report(&r, width);
                 reports.lock().unwrap_or_else(|p| p.into_inner()).push(r);
             });
         }
     });
+    reports.into_inner().unwrap_or_else(|p| p.into_inner())
+}
 
-    let reports = reports.into_inner().unwrap_or_else(|p| p.into_inner());
+/// Prints the closing count; `true` when every run passed.
+fn summarise(reports: &[Report]) -> bool {
     let failed: Vec<&str> = reports
         .iter()
         .filter(|r| !r.verdict.passed())
@@ -444,7 +555,7 @@ fn run(o: Options) -> Result<bool, String> {
         reports.len() - failed.len(),
         failed.len()
     );
-    Ok(failed.is_empty())
+    failed.is_empty()
 }
 
 #[cfg(test)]

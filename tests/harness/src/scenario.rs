@@ -22,7 +22,14 @@
 //! host_peer = ["python3", "tests/e1000/peer.py", "--port", "{port.peer}"]  # runs next to QEMU
 //! replace_programs = { e1000 = "e1000-faults" }  # boot these programs in place of those
 //! com2_input = "status\r"            # wire COM2 to the harness: this is typed, what comes back is judged
+//! quick = { host_peer = ["python3", "x.py", "--short"], root_args = "..", timeout_seconds = 60 }
 //! ```
+//!
+//! `quick` replaces those keys when the harness runs with `--quick` (as `make test` runs the
+//! teaching experiments): a shorter variant that asserts the same claim.
+//!
+//! `{log}` in `host_peer` is replaced by the path of the run's console log, which QEMU writes
+//! as the run goes, so a peer can act on what the guest prints (e.g. audit its capability dump).
 //!
 //! `replace_programs` swaps a component's program module (`e1000.elf`) for another user program
 //! built against the same capability layout, such as a build with test-only fault injection.
@@ -94,6 +101,36 @@ pub struct Scenario {
     pub replace_programs: Vec<(String, String)>,
     /// Text typed into COM2; its output is judged with the console's.
     pub com2_input: Option<String>,
+    /// What `--quick` replaces.
+    pub quick: Option<Quick>,
+}
+
+/// The keys a scenario's quick variant may replace.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Quick {
+    pub host_peer: Option<Vec<String>>,
+    pub root_args: Option<String>,
+    pub timeout_seconds: Option<u64>,
+}
+
+impl Scenario {
+    /// This scenario with its quick variant's keys in place (itself when it has none).
+    pub fn quick_variant(&self) -> Scenario {
+        let mut s = self.clone();
+        if let Some(q) = &self.quick {
+            if let Some(p) = &q.host_peer {
+                s.host_peer = p.clone();
+            }
+            if let Some(a) = &q.root_args {
+                s.root_args = a.clone();
+            }
+            if let Some(t) = q.timeout_seconds {
+                s.timeout_seconds = t;
+            }
+        }
+        s
+    }
 }
 
 /// The file as written; [`Scenario`] is what is left after the checks.
@@ -125,6 +162,7 @@ struct ScenarioFile {
     #[serde(default)]
     replace_programs: std::collections::BTreeMap<String, String>,
     com2_input: Option<String>,
+    quick: Option<Quick>,
 }
 
 /// Why a scenario file was rejected; names the file so the message stands on its own.
@@ -255,6 +293,35 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
             )));
         }
     }
+    if let Some(q) = &raw.quick {
+        if q.host_peer.is_some() && raw.host_peer.is_empty() {
+            return Err(err(
+                "quick.host_peer is set but the scenario has no host_peer to replace".to_string(),
+            ));
+        }
+        if q.timeout_seconds
+            .is_some_and(|t| t == 0 || t > MAX_TIMEOUT_SECONDS)
+        {
+            return Err(err(format!(
+                "quick.timeout_seconds is out of range 1..={MAX_TIMEOUT_SECONDS}"
+            )));
+        }
+        if q.root_args.as_ref().is_some_and(|a| a.contains(',')) {
+            return Err(err(
+                "quick.root_args contains a comma, which would split the Multiboot module list"
+                    .to_string(),
+            ));
+        }
+        for text in q.host_peer.iter().flatten() {
+            for name in crate::peer::placeholders(text).map_err(err)? {
+                if !raw.host_ports.contains(&name) {
+                    return Err(err(format!(
+                        "'{text}' uses port '{name}', which host_ports does not name"
+                    )));
+                }
+            }
+        }
+    }
     if raw.description.trim().is_empty() {
         return Err(err(
             "description is empty; say what the scenario shows".to_string()
@@ -280,11 +347,12 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         host_peer: raw.host_peer,
         replace_programs: raw.replace_programs.into_iter().collect(),
         com2_input: raw.com2_input,
+        quick: raw.quick,
     })
 }
 
-/// Loads every `*.toml` in `dir`, sorted by name.
-pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+/// Every `*.toml` in `dir`, sorted by name: (name without `.toml`, path for messages, text).
+pub fn read_toml_files(dir: &Path) -> Result<Vec<(String, String, String)>, ScenarioError> {
     let io_err = |e: std::io::Error| ScenarioError {
         file: dir.display().to_string(),
         message: e.to_string(),
@@ -310,9 +378,17 @@ pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
             file: file.clone(),
             message: e.to_string(),
         })?;
-        out.push(parse(&name, &file, &text)?);
+        out.push((name, file, text));
     }
     Ok(out)
+}
+
+/// Loads every `*.toml` in `dir`, sorted by name.
+pub fn load_dir(dir: &Path) -> Result<Vec<Scenario>, ScenarioError> {
+    read_toml_files(dir)?
+        .iter()
+        .map(|(name, file, text)| parse(name, file, text))
+        .collect()
 }
 
 #[cfg(test)]
@@ -412,6 +488,27 @@ mod tests {
         );
         let path = format!("{text}\nreplace_programs = {{ e1000 = \"../x\" }}\n");
         assert!(parse("p", "p.toml", &path).is_err());
+    }
+
+    #[test]
+    fn the_quick_variant_replaces_its_keys() {
+        let text = r#"
+            description = "d"
+            host_ports = ["peer"]
+            host_peer = ["python3", "p.py", "--frames", "100000"]
+            root_args = "a=1"
+            quick = { host_peer = ["python3", "p.py", "--frames", "1000", "{port.peer}"], timeout_seconds = 40 }
+        "#;
+        let s = parse("q", "q.toml", text).unwrap();
+        let q = s.quick_variant();
+        assert_eq!(q.host_peer[3], "1000");
+        assert_eq!(q.root_args, "a=1");
+        assert_eq!(q.timeout_seconds, 40);
+        assert_eq!(s.host_peer[3], "100000");
+        let undeclared = text.replace("{port.peer}", "{port.nic}");
+        assert!(parse("q", "q.toml", &undeclared).is_err());
+        let no_peer = "description = \"d\"\nexpect_status = 0\nquick = { host_peer = [\"x\"] }\n";
+        assert!(parse("q", "q.toml", no_peer).is_err());
     }
 
     #[test]

@@ -66,6 +66,15 @@ impl<'a> Env<'a> {
             .map(|u| u.cap)
     }
 
+    /// A RAM untyped whose memory lies wholly at or above `limit` (a buffer a device with an
+    /// address limit cannot reach by itself).
+    pub fn ram_above(&self, limit: u64) -> Option<Untyped> {
+        untypeds(self.info)
+            .filter(|u| !u.is_device && u.paddr >= limit && u.size_bits >= 16)
+            .max_by_key(|u| u.size_bits)
+            .map(|u| u.cap)
+    }
+
     /// A copy of a capability in a new slot (to map one frame twice).
     pub fn copy<T: CapType>(&mut self, cap: Cap<T>) -> Cap<T> {
         let slot = self.slots.alloc().expect("a free slot");

@@ -33,7 +33,7 @@ fn bytes(vaddr: u64, length: usize) -> &'static [u8] {
 }
 
 /// Waits (bounded) for a fault signal and reads the fault record.
-fn next_fault(
+pub fn next_fault(
     space: IoSpace,
     notification: Notification,
 ) -> Option<ward_userlib::hardware::DmaFault> {

@@ -9,7 +9,9 @@
 //! - `msi`: the `edu` device's MSI through an interrupt-remapping entry,
 //!   masked until acknowledged, and unable to raise another device's MSI;
 //! - `no-iommu`: without a DMAR table there is no IOSpace to grant and no
-//!   MSI handler.
+//!   MSI handler;
+//! - `dma-victim`, `bounce`, `copy-or-map`: the teaching experiments' guest halves
+//!   (`lessons.rs`).
 //!
 //! Each prints `hwtest: PASS name` / `hwtest: FAIL name: why` lines and
 //! closes with `N passed, M failed`, then ends the run with status 0 when
@@ -21,6 +23,7 @@ mod edu;
 mod env;
 mod iommu;
 mod ioport_irq;
+mod lessons;
 mod pci;
 
 use ward_rootkit::bootinfo::boot_info;
@@ -64,9 +67,12 @@ fn main(argument: u64) {
         "intx" => iommu::run_intx(info, &mut tally),
         "msi" => iommu::run_msi(info, &mut tally),
         "no-iommu" => iommu::run_without_iommu(info, &mut tally),
+        "dma-victim" => lessons::run_dma_victim(info, &mut tally),
+        "bounce" => lessons::run_bounce(info, &mut tally),
+        "copy-or-map" => lessons::run_copy_or_map(info, &mut tally),
         other => {
             println!(
-                "hwtest: unknown mode '{other}' (known: ioport-irq, iommu, intx, msi, no-iommu)"
+                "hwtest: unknown mode '{other}' (known: ioport-irq, iommu, intx, msi, no-iommu, dma-victim, bounce, copy-or-map)"
             );
             syscall::debug_exit(2);
         }

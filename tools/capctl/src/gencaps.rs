@@ -217,6 +217,22 @@ pub fn body(sys: &System, l: &ComponentLayout, ci: usize) -> String {
             let _ = writeln!(out, "/// The badge the receiver sees from `{}`.", cap.name);
             let _ = writeln!(out, "pub const {}_BADGE: u64 = {:#x};", cap.name, cap.badge);
         }
+        // A client's endpoint: who serves it, so that the client can see on the status page
+        // whether a call would be answered (a server that never started never receives).
+        if cap.kind == CapKind::Endpoint && !cap.rights.contains(Rights::READ) {
+            if let Some(Ends::Endpoint {
+                server: Some(server),
+                ..
+            }) = sys.channels.get(cap.target as usize).map(|c| &c.ends)
+            {
+                let _ = writeln!(out, "/// The component that serves `{}`.", cap.name);
+                let _ = writeln!(
+                    out,
+                    "pub const {}_SERVER: &str = {:?};",
+                    cap.name, sys.components[*server].name
+                );
+            }
+        }
     }
     for (dev, _) in &c.devices {
         let d = &sys.devices[*dev];
