@@ -16,6 +16,8 @@
 #   --root-args STR    arguments of the root-task module (e.g. "test=boot")
 #   --kernel-args STR  appended to the kernel command line from the `cmdline` file
 #   --machine STR      replaces the -machine value (default: q35)
+#   --smp N            cores of the machine (default: the count in IMAGE_DIR/cpus, which `capctl
+#                      build` writes from system.toml's `[kernel] cpus`; 1 without that file)
 #   --qemu-arg ARG     one extra QEMU argument, repeatable; they come before Ward's own -device
 #                      arguments, so an intel-iommu device given here is created first as VT-d needs
 #   --console-log F    interactive mode: also write the serial console to file F (so that a
@@ -51,6 +53,7 @@ seconds=""
 root_args=""
 kernel_args=""
 machine="q35"
+smp=""
 extra=()
 gdb=0
 icount=0
@@ -64,6 +67,7 @@ while [ $# -gt 0 ]; do
         --root-args) [ $# -ge 2 ] || usage; root_args="$2"; shift 2 ;;
         --kernel-args) [ $# -ge 2 ] || usage; kernel_args="$2"; shift 2 ;;
         --machine) [ $# -ge 2 ] || usage; machine="$2"; shift 2 ;;
+        --smp) [ $# -ge 2 ] || usage; smp="$2"; shift 2 ;;
         --qemu-arg) [ $# -ge 2 ] || usage; extra+=("$2"); shift 2 ;;
         --console-log) [ $# -ge 2 ] || usage; console_log="$(realpath -m "$2")"; shift 2 ;;
         --gdb) gdb=1; shift ;;
@@ -86,6 +90,14 @@ fi
 case "$root_args" in *,*) die "--root-args must not contain a comma: '$root_args'" ;; esac
 command -v qemu-system-x86_64 >/dev/null 2>&1 || die "qemu-system-x86_64 not found (run scripts/ensure-prereqs.sh)"
 [ -e "$BIOS" ] || die "$BIOS not found (run scripts/ensure-prereqs.sh)"
+
+if [ -z "$smp" ]; then
+    smp=1
+    if [ -f "$image/cpus" ]; then smp="$(tr -d '[:space:]' < "$image/cpus")"; fi
+fi
+if ! [[ "$smp" =~ ^[1-9][0-9]*$ ]] || [ "$smp" -gt 16 ]; then
+    die "the machine's core count must be 1 to 16 (Ward's limit), not '$smp'"
+fi
 
 cd "$image"
 
@@ -111,7 +123,7 @@ append="${append#"${append%%[![:space:]]*}"}"   # trim leading blanks
 append="${append%"${append##*[![:space:]]}"}"   # trim trailing blanks
 
 cmd=(qemu-system-x86_64
-    -machine "$machine" -accel tcg -cpu max -m "$MEMORY"
+    -machine "$machine" -accel tcg -cpu max -smp "$smp" -m "$MEMORY"
     -bios "$BIOS"
     -no-reboot)
 # One guest TSC tick per guest instruction, identical from run to run (see docs/benchmarks.md).

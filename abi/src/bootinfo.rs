@@ -135,7 +135,9 @@ pub struct PlatformInfo {
     pub ioapic_lines: u8,
     /// 1 when VT-d interrupt remapping is on (MSI handlers can be had).
     pub interrupt_remapping: u8,
-    pub _reserved: [u8; 3],
+    /// Cores the kernel runs on (`tcb_set_affinity` takes 0..cpus).
+    pub cpus: u8,
+    pub _reserved: [u8; 2],
     /// TSC ticks per second, calibrated against the PIT at boot. User code
     /// reads the TSC directly (`rdtsc` is allowed in user mode).
     pub tsc_hz: u64,

@@ -444,6 +444,9 @@ invocations! {
     TcbGetCpuTime = 0x3d, tcb_get_cpu_time on TCB (READ):
         "Returns the TSC ticks the thread has run for (kernel entries on its behalf included)."
         words [] caps [] optional [] result [cpu_ticks];
+    TcbSetAffinity = 0x3e, tcb_set_affinity on TCB (WRITE):
+        "Makes the thread run on core `core` only (0 is the first; the kernel's core count bounds it). A thread running on another core stops there first."
+        words [core] caps [] optional [] result [];
 
     // ---- Frames and paging structures ----
     FrameMap = 0x40, frame_map on FRAME ():
@@ -493,6 +496,9 @@ invocations! {
     IrqHandlerGetCount = 0x55, irq_handler_get_count on IRQ_HANDLER ():
         "Returns how many interrupts of this source the kernel has delivered since boot."
         words [] caps [] optional [] result [delivered];
+    IrqHandlerSetCore = 0x56, irq_handler_set_core on IRQ_HANDLER ():
+        "Steers the interrupt to core `core` (IOAPIC redirection or MSI remapping destination): the core its handling thread runs on."
+        words [core] caps [] optional [] result [];
 
     // ---- IO ports ----
     IoPortControlIssue = 0x60, io_port_control_issue on IO_PORT_CONTROL ():

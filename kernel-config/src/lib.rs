@@ -38,3 +38,10 @@ pub const DEBUG_EXIT_PORT: u16 = 0xf4;
 /// They stay on while Ward is a simulation and teaching system; a production
 /// build would turn them off and give components a console channel instead.
 pub const DEBUG_SYSCALLS: bool = true;
+
+/// Cores the kernel runs on at most. Per-core state (kernel stack, GDT and
+/// TSS, ready queues, statistics) is sized by it: 16 covers the machines
+/// Ward is tested on (QEMU `-smp` 1, 2 and 4) with room to spare, and the
+/// kernel statistics page has room for exactly this many per-core records.
+/// Cores the ACPI MADT lists beyond it stay halted (a console warning).
+pub const MAX_CPUS: usize = 16;

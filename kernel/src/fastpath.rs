@@ -10,7 +10,8 @@
 //! priority was ready first, the scheduler chooses, as after the general
 //! path (round robin among equals is kept). A server with a bound
 //! notification takes the fast path too while nothing is pending on the
-//! notification. When any condition fails, the general
+//! notification. A partner whose affinity is another core takes the
+//! general path (it is queued there). When any condition fails, the general
 //! path (`syscall.rs`, `ipc.rs`) runs instead and gives the same result.
 use crate::arch::x86_64::trap::Reg;
 use crate::ipc::MESSAGE_REGISTERS;
@@ -82,7 +83,9 @@ pub fn call(caller: Tcb, cptr: u64, info: MessageInfo) -> bool {
     let Some(receiver) = objects.endpoint_head(object) else {
         return false;
     };
-    if objects.tcb_priority(receiver) < objects.tcb_priority(caller) {
+    if objects.tcb_priority(receiver) < objects.tcb_priority(caller)
+        || objects.tcb_field(receiver, field::AFFINITY) != crate::cpu_local::index() as u64
+    {
         return false;
     }
     let Some(address_space) = sched::address_space_of(receiver) else {
@@ -119,6 +122,7 @@ pub fn reply_recv(server: Tcb, cptr: u64, info: MessageInfo) -> bool {
         || record.reply_partner() != server.0
         || record.fault_kind() != 0
         || objects.tcb_priority(caller) < objects.tcb_priority(server)
+        || objects.tcb_field(caller, field::AFFINITY) != crate::cpu_local::index() as u64
     {
         return false;
     }

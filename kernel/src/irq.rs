@@ -45,6 +45,12 @@ struct Source {
     badge: u64,
     /// For MSIs: the device allowed to raise it.
     requester: u16,
+    /// Level-triggered (IOAPIC lines), kept for reprogramming the route.
+    level_triggered: bool,
+    /// The core the interrupt is steered to (`irq_handler_set_core`).
+    core: u8,
+    /// An MSI's remapping entry is present (unmasked).
+    enabled: bool,
 }
 
 const FREE: Source = Source {
@@ -52,7 +58,17 @@ const FREE: Source = Source {
     notification: 0,
     badge: 0,
     requester: 0,
+    level_triggered: false,
+    core: 0,
+    enabled: false,
 };
+
+/// The APIC id of core `core`, where its interrupts are sent.
+fn apic_id_of(core: u8) -> u8 {
+    crate::cpu_local::CPUS[usize::from(core)]
+        .apic_id
+        .load(Ordering::Relaxed) as u8
+}
 const SOURCES: usize = MAX_LINES as usize + MAX_MSIS;
 static TABLE: Mutex<[Source; SOURCES]> = Mutex::new([FREE; SOURCES]);
 /// The IOAPIC's own source id (for its remapping entries), once known.
@@ -76,13 +92,18 @@ fn slot_of(irq: u16) -> usize {
 fn set_masked(irq: u16, masked: bool) {
     if irq >= MSI_IRQ_BASE {
         let k = irq - MSI_IRQ_BASE;
-        let requester = TABLE.lock()[slot_of(irq)].requester;
+        let entry = {
+            let mut table = TABLE.lock();
+            table[slot_of(irq)].enabled = !masked;
+            table[slot_of(irq)]
+        };
         vtd::set_remap_entry(
             MSI_REMAP_BASE + k,
             MSI_VECTOR_BASE + k as u8,
-            requester,
+            entry.requester,
             false,
             !masked,
+            apic_id_of(entry.core),
         );
     } else {
         ioapic::set_masked(u32::from(irq), masked);
@@ -148,6 +169,11 @@ pub fn invoke(message: &Message, label: Label, cap: Cap) -> Result<Outcome, Invo
             ack(irq)?;
             done()
         }
+        (Label::IrqHandlerSetCore, Cap::IrqHandler { irq }) => {
+            let a: args::IrqHandlerSetCore = message.decode()?;
+            set_core(irq, a.core)?;
+            done()
+        }
         (Label::IrqHandlerClear, Cap::IrqHandler { irq }) => {
             let _: args::IrqHandlerClear = message.decode()?;
             clear(irq);
@@ -190,6 +216,7 @@ pub fn control_get(
     objects().insert_original(dest, Cap::IrqHandler { irq: line as u16 })?;
     table[line as usize] = Source {
         issued: true,
+        level_triggered,
         ..FREE
     };
     drop(table);
@@ -201,6 +228,7 @@ pub fn control_get(
             source,
             level_triggered,
             true,
+            apic_id_of(0),
         );
         ioapic::route_remapped(line as u32, line as u16, level_triggered, active_low);
     } else {
@@ -252,6 +280,7 @@ pub fn control_get_msi(requester: u64, dest: Slot) -> Result<[u64; 2], Invocatio
         requester as u16,
         false,
         false,
+        apic_id_of(0),
     );
     let (address, data) = vtd::msi_message(MSI_REMAP_BASE + k);
     Ok([address, u64::from(data)])
@@ -281,6 +310,49 @@ pub fn set_notification(irq: u16, notification: Cap) -> Result<(), InvocationErr
     let entry = &mut table[slot_of(irq)];
     entry.notification = object;
     entry.badge = badge;
+    Ok(())
+}
+
+/// `irq_handler_set_core`: steers the interrupt to core `core` — the
+/// IOAPIC entry's destination, or the remapping entry's for a remapped
+/// line or an MSI — so its top half runs where its handler thread does.
+pub fn set_core(irq: u16, core: u64) -> Result<(), InvocationError> {
+    let cores = crate::cpu_local::online_count() as u64;
+    if core >= cores {
+        return Err(InvocationError::range(
+            0,
+            cores - 1,
+            "no such core: the kernel runs on fewer",
+        ));
+    }
+    let entry = {
+        let mut table = TABLE.lock();
+        table[slot_of(irq)].core = core as u8;
+        table[slot_of(irq)]
+    };
+    let destination = apic_id_of(core as u8);
+    if irq >= MSI_IRQ_BASE {
+        let k = irq - MSI_IRQ_BASE;
+        vtd::set_remap_entry(
+            MSI_REMAP_BASE + k,
+            MSI_VECTOR_BASE + k as u8,
+            entry.requester,
+            false,
+            entry.enabled,
+            destination,
+        );
+    } else if vtd::remapping() {
+        vtd::set_remap_entry(
+            irq,
+            IRQ_VECTOR_BASE + irq as u8,
+            IOAPIC_SOURCE.load(Ordering::Relaxed) as u16,
+            entry.level_triggered,
+            true,
+            destination,
+        );
+    } else {
+        ioapic::set_destination(u32::from(irq), destination);
+    }
     Ok(())
 }
 
@@ -330,6 +402,7 @@ pub fn forget_notification(notification: u64) {
 
 /// The top half: mask the source, end the interrupt, signal the driver.
 pub fn handle(irq: u16) {
+    crate::stats::count_device_interrupt();
     set_masked(irq, true);
     crate::arch::x86_64::apic::end_of_interrupt();
     let entry = TABLE.lock()[slot_of(irq)];

@@ -16,18 +16,21 @@
 //! or one plain-data struct at a time and never hand out a reference. So no
 //! two `&mut` can name the same memory, however the object graph is shaped
 //! (a TCB reached through two capabilities, one thread both sender and
-//! receiver of its own fault). Everything here runs on the one CPU with
-//! interrupts disabled, so no access is concurrent with another; the trap
-//! entry code writes a thread's registers only while no kernel Rust code
-//! runs. Multicore (issue 17) must revisit the global state below: the ready
-//! queues, `CURRENT` and the ASID table are each noted where they are.
+//! receiver of its own fault). Kernel code runs with interrupts disabled
+//! and under the big kernel lock (`bkl.rs`), so no access is concurrent
+//! with another; the trap entry code writes a thread's registers only
+//! while that thread is its core's current one, and a core that wants to
+//! change a thread running elsewhere stalls it first (`smp::stall`). The
+//! ready queues and the current thread are per core; the ASID table is
+//! global, under the lock.
 use crate::arch::x86_64::paging::PHYSMAP_BASE;
 use crate::arch::x86_64::trap::{Reg, UserContext};
-use core::sync::atomic::{AtomicU64, Ordering};
+use crate::bkl::UnderKernelLock;
+use core::sync::atomic::Ordering;
 use spin::Mutex;
-use ward_kernel_config::MAX_PHYS_MEMORY;
+use ward_kernel_config::{MAX_CPUS, MAX_PHYS_MEMORY};
 use ward_kernel_objects::sched::ReadyQueues;
-use ward_kernel_objects::tcb::ThreadState;
+use ward_kernel_objects::tcb::{field, ThreadState};
 use ward_kernel_objects::{Cap, ObjectHooks, Objects, PhysWindow, Tcb};
 
 /// The object handle: a window onto the physical map, a constant so that
@@ -47,21 +50,41 @@ pub fn objects() -> Objects {
     OBJECTS
 }
 
-/// The ready queues. Global: one CPU (multicore needs one per core).
-pub static READY: Mutex<ReadyQueues> = Mutex::new(ReadyQueues::new());
+/// The ready queues, one set per core: a thread is queued on its affinity's.
+pub static READY: [UnderKernelLock<ReadyQueues>; MAX_CPUS] =
+    [const { UnderKernelLock::new(ReadyQueues::new()) }; MAX_CPUS];
 
-/// The running thread's TCB (physical address; 0 = idle). Global: one CPU
-/// (multicore needs one per core).
-static CURRENT: AtomicU64 = AtomicU64::new(0);
-
-#[inline]
-pub fn current() -> Option<Tcb> {
-    Tcb::from_link(CURRENT.load(Ordering::Relaxed))
+/// The ready queues of the core `tcb` runs on (its affinity).
+#[inline(always)]
+pub fn ready_queues_of(tcb: Tcb) -> &'static UnderKernelLock<ReadyQueues> {
+    &READY[affinity(tcb)]
 }
 
+/// This core's ready queues.
+#[inline(always)]
+pub fn local_ready_queues() -> &'static UnderKernelLock<ReadyQueues> {
+    crate::cpu_local::ready_queues()
+}
+
+/// The core `tcb` may run on (`tcb_set_affinity`; core 0 until set).
+#[inline(always)]
+pub fn affinity(tcb: Tcb) -> usize {
+    // Only `sched::set_affinity` writes the field, with a core that runs.
+    (objects().tcb_field(tcb, field::AFFINITY) as usize).min(MAX_CPUS - 1)
+}
+
+/// The thread running on this core (`None`: the idle loop).
+#[inline(always)]
+pub fn current() -> Option<Tcb> {
+    crate::cpu_local::current()
+}
+
+/// Makes `tcb` the thread running on this core.
 #[inline]
 pub fn set_current(tcb: Option<Tcb>) {
-    CURRENT.store(tcb.map_or(0, |t| t.0), Ordering::Relaxed);
+    crate::cpu_local::this()
+        .current
+        .store(tcb.map_or(0, |t| t.0), Ordering::Relaxed);
 }
 
 /// A thread's saved registers: the [`UserContext`] at the start of its TCB,
@@ -236,20 +259,26 @@ pub fn replace_cap(slot: ward_kernel_objects::Slot, cap: Cap) {
     window.write_word(slot.0 + 8, w1);
 }
 
-/// Makes a thread runnable and queues it.
+/// Makes a thread runnable and queues it on its core; that core is told
+/// when it must choose again now (`smp::reschedule`).
 pub fn make_runnable(tcb: Tcb) {
     let objects = objects();
     objects.set_tcb_state(tcb, ThreadState::Running);
-    let mut ready = READY.lock();
+    let core = affinity(tcb);
+    let mut ready = READY[core].lock();
     if !ready.contains(&objects, tcb) {
         ready.enqueue(&objects, tcb);
+        drop(ready);
+        if core != crate::cpu_local::index() {
+            crate::smp::reschedule(core, objects.tcb_priority(tcb));
+        }
     }
 }
 
 /// Takes a thread out of the ready queues (it blocked or stopped).
 pub fn make_not_runnable(tcb: Tcb) {
     let objects = objects();
-    let mut ready = READY.lock();
+    let mut ready = ready_queues_of(tcb).lock();
     if ready.contains(&objects, tcb) {
         ready.remove(&objects, tcb);
     }
@@ -329,6 +358,9 @@ impl ObjectHooks for KernelHooks {
             Cap::IrqHandler { irq } => crate::irq::release(irq),
             Cap::Tcb { object, .. } => {
                 let tcb = Tcb(object);
+                // A thread running on another core stops first: its TCB is
+                // about to be destroyed.
+                crate::smp::stall(tcb);
                 crate::thread::suspend(tcb);
                 // An error only says no notification was bound: nothing to undo.
                 let _ = objects.unbind_notification(tcb);

@@ -14,9 +14,11 @@
 #![deny(unsafe_op_in_unsafe_fn)]
 
 mod arch;
+mod bkl;
 mod boot;
 mod cnode;
 mod console;
+mod cpu_local;
 mod fastpath;
 mod fault;
 mod invocation;
@@ -27,6 +29,7 @@ mod irq;
 mod kobj;
 mod platform;
 mod sched;
+mod smp;
 mod stats;
 mod syscall;
 mod tcb;
@@ -126,9 +129,13 @@ fn add_device_untyped(
 #[no_mangle]
 extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     console::init();
-    gdt::init();
+    gdt::init(0);
     idt::init();
     paging::init_kernel_address_space();
+    smp::init_bootstrap_processor();
+    // Every core takes the big kernel lock before it first schedules: the
+    // bootstrap processor holds it from here on, while it builds the system.
+    bkl::acquire();
     log::info!("Ward kernel {} starting", env!("CARGO_PKG_VERSION"));
 
     let boot = match multiboot::read(magic, info) {
@@ -140,7 +147,7 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     console::set_level(args.log_level);
     sched::set_idle_policy(args.idle);
     if let Some(word) = args.first_unknown {
-        log::warn!("kernel command line: ignoring '{word}' (known: loglevel=error|warn|info|debug|trace, idle=exit|wait)");
+        log::warn!("kernel command line: ignoring '{word}' (known: loglevel=error|warn|info|debug|trace, idle=exit|wait, cpus=N with N >= 1)");
     }
     if boot.ignored_entries > 0 {
         log::warn!(
@@ -156,6 +163,14 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     }
     apic::init(config::TIMER_HZ);
     syscall::init();
+    let cores = match platform.as_ref() {
+        Some(platform) => smp::start_application_processors(&platform.cpus, args.cpus),
+        None => 1,
+    };
+    log::info!(
+        "smp: {cores} core(s) running{}",
+        if cores > 1 { "; big kernel lock" } else { "" }
+    );
 
     // Free memory: RAM minus low memory, the kernel image and the modules.
     let mut memory = PhysMemory::new();
@@ -287,6 +302,7 @@ extern "C" fn kernel_main(magic: u32, info: u64) -> ! {
     info.platform.ioapic_lines = arch::x86_64::ioapic::lines() as u8;
     info.platform.interrupt_remapping = u8::from(arch::x86_64::vtd::remapping());
     info.platform.tsc_hz = apic::tsc_hz();
+    info.platform.cpus = cores as u8;
     let root_args = boot
         .modules
         .first()

@@ -6,14 +6,22 @@
 //! front of its queue while it runs, so choosing is always "the head of the
 //! highest non-empty queue" (`ward_kernel_objects::sched`).
 //!
-//! Time: every switch charges the TSC ticks since the previous switch to the
-//! thread that ran (or to the idle loop), and the tick ends timed receives
-//! whose deadline has passed (`RecvUntil`, 1 ms resolution).
-use crate::arch::x86_64::trap::{
-    return_to_user, Reg, UserContext, CURRENT_CONTEXT, CURRENT_CONTEXT_TOP,
-};
+//! Multicore: every core has its own ready queues and chooses only among
+//! the threads whose affinity is that core; a thread runs on one core only
+//! (`tcb_set_affinity` moves it). The running thread of each core stays at
+//! the front of that core's queue. Each core's idle loop is its idle
+//! thread: it gives up the big kernel lock and halts until an interrupt
+//! (its timer, a reschedule IPI) may have given it work.
+//!
+//! Time: every switch charges the TSC ticks since that core's previous
+//! switch to the thread that ran (or to the core's idle loop), and the
+//! bootstrap processor's tick ends timed receives whose deadline has passed
+//! (`RecvUntil`, 1 ms resolution; the timeout queue is shared, under the
+//! lock, and a woken thread on another core gets a reschedule IPI).
+use crate::arch::x86_64::trap::{return_to_user, Reg, UserContext};
 use crate::arch::x86_64::{cpu, gdt};
-use crate::kobj::{self, objects, READY};
+use crate::cpu_local::{self, CPUS};
+use crate::kobj::{self, local_ready_queues, objects, READY};
 use core::sync::atomic::{AtomicU64, Ordering};
 use spin::Mutex;
 use ward_kernel_core::cmdline::IdlePolicy;
@@ -35,8 +43,6 @@ static IDLE_POLICY: spin::Once<IdlePolicy> = spin::Once::new();
 
 /// Threads in a timed receive, earliest deadline first.
 static TIMEOUTS: Mutex<TimeoutQueue> = Mutex::new(TimeoutQueue::new());
-/// The TSC at the last switch: time since then belongs to whoever runs now.
-static LAST_SWITCH_TSC: AtomicU64 = AtomicU64::new(0);
 
 pub fn set_idle_policy(policy: IdlePolicy) {
     IDLE_POLICY.call_once(|| policy);
@@ -65,19 +71,24 @@ fn activate(tcb: Tcb, address_space: u64) {
     }
     let context = objects.tcb_context(tcb) as u64;
     let top = context + core::mem::size_of::<UserContext>() as u64;
-    kobj::set_current(Some(tcb));
-    CURRENT_CONTEXT.store(context, Ordering::Relaxed);
-    CURRENT_CONTEXT_TOP.store(top, Ordering::Relaxed);
+    let here = cpu_local::this();
+    here.current.store(tcb.0, Ordering::Relaxed);
+    here.current_context.store(context, Ordering::Relaxed);
+    here.current_context_top.store(top, Ordering::Relaxed);
     gdt::set_kernel_entry_stack(top);
     load_address_space(address_space);
 }
 
-/// Loads `address_space` into CR3 unless it is loaded already.
+/// Loads `address_space` into CR3 unless it is loaded already, and notes
+/// it for TLB shootdowns.
 #[inline]
 fn load_address_space(address_space: u64) {
     if cpu::read_cr3() != address_space {
         // SAFETY: every user PML4 shares the kernel's upper half.
         unsafe { cpu::write_cr3(address_space) };
+        cpu_local::this()
+            .address_space
+            .store(address_space, Ordering::Relaxed);
     }
 }
 
@@ -88,7 +99,7 @@ fn load_address_space(address_space: u64) {
 /// is for a client and server taking turns, the switch is direct; when
 /// another thread of its priority was ready first, the scheduler chooses.
 pub fn hand_over(out: Tcb, into: Tcb, address_space: u64) {
-    let direct = READY.lock().hand_over(&objects(), out, into);
+    let direct = local_ready_queues().lock().hand_over(&objects(), out, into);
     if direct {
         activate(into, address_space);
     } else {
@@ -98,9 +109,26 @@ pub fn hand_over(out: Tcb, into: Tcb, address_space: u64) {
 
 /// Picks the thread to run next and makes it current; if there is none,
 /// idles until there is (and then does not return: it enters user mode).
+/// The common case — the running thread goes on — is inlined into the
+/// kernel's entry paths.
+#[inline(always)]
 pub fn schedule() {
+    let chosen = local_ready_queues().lock().choose();
+    if let Some(tcb) = chosen {
+        if Some(tcb) == kobj::current() {
+            if let Some(space) = address_space_of(tcb) {
+                load_address_space(space);
+                return;
+            }
+        }
+    }
+    choose_another();
+}
+
+#[inline(never)]
+fn choose_another() {
     loop {
-        let chosen = READY.lock().choose();
+        let chosen = local_ready_queues().lock().choose();
         match chosen {
             // Still the running thread (a Yield alone at its priority, a
             // syscall that did not block): all is in place but perhaps its
@@ -130,30 +158,36 @@ pub fn schedule() {
     }
 }
 
-/// Runs the scheduler and enters user mode. Never returns.
+/// Runs the scheduler and enters user mode. Never returns. The caller
+/// holds the big kernel lock, which is given up on the way out.
 pub fn schedule_and_run() -> ! {
     schedule();
+    crate::bkl::release();
     // SAFETY: `schedule` made a thread with a valid context current.
     unsafe { return_to_user() }
 }
 
-/// The TSC ticks `tcb` has run for, including the running thread's time
-/// since it was last switched to (charged only at the next switch).
+/// The TSC ticks `tcb` has run for, including the time since it was last
+/// switched to if it is running now, on whichever core (charged only at
+/// that core's next switch).
 pub fn cpu_ticks(tcb: Tcb) -> u64 {
     let charged = objects().tcb_field(tcb, field::CPU_TICKS);
-    if kobj::current() == Some(tcb) {
-        let since = cpu::rdtsc().wrapping_sub(LAST_SWITCH_TSC.load(Ordering::Relaxed));
-        charged.wrapping_add(since)
-    } else {
-        charged
+    match cpu_local::running_on(tcb) {
+        Some(core) => {
+            let since =
+                cpu::rdtsc().wrapping_sub(CPUS[core].last_switch_tsc.load(Ordering::Relaxed));
+            charged.wrapping_add(since)
+        }
+        None => charged,
     }
 }
 
-/// Charges the TSC ticks since the last switch to `running` (the idle loop
-/// when `None`).
+/// Charges the TSC ticks since this core's last switch to `running` (the
+/// idle loop when `None`).
 fn charge_time(running: Option<Tcb>) {
     let now = cpu::rdtsc();
-    let spent = now.wrapping_sub(LAST_SWITCH_TSC.swap(now, Ordering::Relaxed));
+    let last = &cpu_local::this().last_switch_tsc;
+    let spent = now.wrapping_sub(last.swap(now, Ordering::Relaxed));
     match running {
         Some(tcb) => {
             let objects = objects();
@@ -198,17 +232,22 @@ fn time_out(tcb: Tcb) {
 }
 
 /// The timer tick: counts, ends expired timed receives, and rotates the
-/// current thread when its slice is used.
+/// current thread when its slice is used. Every core has its own tick for
+/// its time slices; the bootstrap processor's alone keeps time since boot
+/// and ends timed receives (the timeout queue is shared).
 pub fn tick() {
-    TICKS.fetch_add(1, Ordering::Relaxed);
-    crate::stats::count_timer_tick();
-    crate::iospace::tick();
-    let now = cpu::rdtsc();
-    loop {
-        let expired = TIMEOUTS.lock().pop_expired(&objects(), now);
-        match expired {
-            Some(tcb) => time_out(tcb),
-            None => break,
+    let bootstrap = cpu_local::index() == 0;
+    crate::stats::count_timer_tick(bootstrap);
+    if bootstrap {
+        TICKS.fetch_add(1, Ordering::Relaxed);
+        crate::iospace::tick();
+        let now = cpu::rdtsc();
+        loop {
+            let expired = TIMEOUTS.lock().pop_expired(&objects(), now);
+            match expired {
+                Some(tcb) => time_out(tcb),
+                None => break,
+            }
         }
     }
     let Some(tcb) = kobj::current() else { return };
@@ -232,27 +271,110 @@ pub fn yield_current() {
 fn to_back_of_queue(tcb: Tcb) {
     let objects = objects();
     objects.set_tcb_field(tcb, field::TIME_SLICE, TIME_SLICE_TICKS);
-    let mut ready = READY.lock();
+    let mut ready = local_ready_queues().lock();
     if ready.contains(&objects, tcb) && !ready.is_alone(&objects, tcb) {
         ready.rotate(&objects, tcb);
     }
 }
 
-/// Waits for interrupts until a thread can run, then runs it.
+/// This core's idle thread: waits for interrupts, without the big kernel
+/// lock, until a thread can run here, then runs it.
+///
+/// An application processor's idle loop takes the lock again only when a
+/// reschedule IPI says a thread was queued for it: its timer ticks, which
+/// have nothing to do on an idle core, then cost no lock traffic (under
+/// emulation, a core waiting for the lock burns a host CPU the lock holder
+/// may need). The bootstrap processor's tick ends timed receives and keeps
+/// time, so its idle loop looks after every interrupt.
 fn idle() -> ! {
     charge_time(kobj::current());
     kobj::set_current(None);
     let idle_since = TICKS.load(Ordering::Relaxed);
     log::debug!("idle: no runnable threads");
+    let here = cpu_local::this();
+    let bootstrap = cpu_local::index() == 0;
     loop {
-        cpu::wait_for_interrupt();
-        if READY.lock().choose().is_some() {
+        if local_ready_queues().lock().choose().is_some() {
             schedule_and_run();
         }
         let waited = TICKS.load(Ordering::Relaxed) - idle_since;
-        if IDLE_POLICY.get() == Some(&IdlePolicy::Exit) && waited >= IDLE_EXIT_TICKS {
+        if bootstrap
+            && IDLE_POLICY.get() == Some(&IdlePolicy::Exit)
+            && waited >= IDLE_EXIT_TICKS
+            && all_cores_idle()
+        {
             log::info!("kernel alive: {waited} timer ticks since the last thread stopped; ending the run (idle=exit)");
             crate::debug_exit(crate::EXIT_ALL_THREADS_STOPPED);
         }
+        crate::bkl::release();
+        loop {
+            // A reschedule IPI sent after the lock went is taken by this
+            // halt (interrupts come on with the `sti` just before it).
+            cpu::wait_for_interrupt();
+            if bootstrap || here.woken.swap(0, Ordering::Acquire) != 0 {
+                break;
+            }
+        }
+        crate::bkl::acquire();
+    }
+}
+
+/// Whether no core runs or has queued a thread (the caller holds the lock).
+fn all_cores_idle() -> bool {
+    let online = cpu_local::online_count();
+    (0..online).all(|core| {
+        CPUS[core].current.load(Ordering::Relaxed) == 0 && READY[core].lock().choose().is_none()
+    })
+}
+
+/// A cross-core call (`smp::stall`): this core stops running its current
+/// thread, whose registers are already in its TCB (it entered the kernel,
+/// or is about to take the call's IPI). The thread stays queued; the core
+/// chooses again once it has the lock. A system call it had entered but
+/// not yet begun runs again when the thread next runs.
+pub fn stall_current() {
+    let Some(tcb) = kobj::current() else { return };
+    let registers = kobj::registers(tcb);
+    if registers.get(Reg::Vector) == crate::arch::x86_64::trap::SYSCALL_VECTOR {
+        // Not begun: the core was waiting for the lock on its way in.
+        registers.set(Reg::Rip, registers.get(Reg::Rip).wrapping_sub(2));
+        registers.set(Reg::Vector, 0);
+    }
+    charge_time(Some(tcb));
+    kobj::set_current(None);
+}
+
+/// `tcb_set_affinity`: moves `tcb` to core `core`'s ready queues (from
+/// wherever it runs; a thread running on another core stops first).
+pub fn set_affinity(tcb: Tcb, core: usize) {
+    crate::smp::stall(tcb);
+    let objects = objects();
+    let queued = {
+        let mut ready = kobj::ready_queues_of(tcb).lock();
+        let queued = ready.contains(&objects, tcb);
+        ready.remove(&objects, tcb);
+        queued
+    };
+    objects.set_tcb_field(tcb, field::AFFINITY, core as u64);
+    if queued {
+        READY[core].lock().enqueue(&objects, tcb);
+        if core != cpu_local::index() {
+            crate::smp::reschedule(core, objects.tcb_priority(tcb));
+        }
+    }
+}
+
+/// `tcb_set_priority`: a ready thread moves between its core's queues, and
+/// that core is told if it must choose again.
+pub fn set_priority(tcb: Tcb, priority: u8) {
+    let objects = objects();
+    let core = kobj::affinity(tcb);
+    let queued = {
+        let mut ready = READY[core].lock();
+        ready.set_priority(&objects, tcb, priority);
+        ready.contains(&objects, tcb)
+    };
+    if queued && core != cpu_local::index() {
+        crate::smp::reschedule(core, priority);
     }
 }

@@ -141,10 +141,21 @@ fn handle_receive_until(caller: Tcb, cptr: u64, deadline: u64) {
     }
 }
 
-/// Entry from `syscall_entry`.
+/// Entry from `syscall_entry`: takes the big kernel lock, runs the call,
+/// chooses what runs next, and gives the lock up.
 #[no_mangle]
 extern "C" fn handle_syscall() {
+    crate::bkl::acquire();
+    run_syscall();
+    crate::bkl::release();
+}
+
+#[inline(always)]
+fn run_syscall() {
     let Some(caller) = crate::kobj::current() else {
+        // Stalled by another core while waiting for the lock: the call
+        // runs again when the thread next runs (`sched::stall_current`).
+        sched::schedule();
         return;
     };
     let saved = registers(caller);

@@ -12,7 +12,7 @@
 //! do with its own TCB, CNode and VSpace").
 use crate::arch::x86_64::trap::UserContext;
 use crate::invocation::{done, reply, Argument, Message, Outcome};
-use crate::kobj::{objects, registers, KernelHooks, READY};
+use crate::kobj::{objects, registers, KernelHooks};
 use crate::user_memory::can_hold_ipc_buffer;
 use crate::{thread, vspace};
 use ward_abi::invocation::{args, InvocationLabel as Label};
@@ -32,6 +32,20 @@ pub fn invoke(message: &Message, label: Label, cap: Cap) -> Result<Outcome, Invo
     };
     let target = Tcb(object);
     let objects = objects();
+    // What reads or replaces a thread's registers or spaces needs it not
+    // to be running: one running on another core stops there first.
+    if matches!(
+        label,
+        Label::TcbConfigure
+            | Label::TcbSetSpace
+            | Label::TcbSetIpcBuffer
+            | Label::TcbReadRegisters
+            | Label::TcbWriteRegisters
+            | Label::TcbCopyRegisters
+            | Label::TcbSuspend
+    ) {
+        crate::smp::stall(target);
+    }
     match label {
         Label::TcbConfigure => {
             let a: args::TcbConfigure<_> = message.decode()?;
@@ -69,7 +83,7 @@ pub fn invoke(message: &Message, label: Label, cap: Cap) -> Result<Outcome, Invo
         Label::TcbSetPriority => {
             let a: args::TcbSetPriority<_> = message.decode()?;
             let priority = objects.check_priority(authority(a.authority)?, a.priority)?;
-            READY.lock().set_priority(&objects, target, priority);
+            crate::sched::set_priority(target, priority);
             done()
         }
         Label::TcbSetMcPriority => {
@@ -85,7 +99,7 @@ pub fn invoke(message: &Message, label: Label, cap: Cap) -> Result<Outcome, Invo
             let mcp = objects.check_priority(authority, a.mcp)?;
             let priority = objects.check_priority(authority, a.priority)?;
             objects.set_tcb_mcp(target, mcp);
-            READY.lock().set_priority(&objects, target, priority);
+            crate::sched::set_priority(target, priority);
             done()
         }
         Label::TcbReadRegisters => {
@@ -157,6 +171,7 @@ pub fn invoke(message: &Message, label: Label, cap: Cap) -> Result<Outcome, Invo
                     "suspending the source needs the write right on it",
                 ));
             }
+            crate::smp::stall(source);
             if suspend_source {
                 thread::suspend(source);
             }
@@ -215,6 +230,19 @@ pub fn invoke(message: &Message, label: Label, cap: Cap) -> Result<Outcome, Invo
         Label::TcbUnbindNotification => {
             let _: args::TcbUnbindNotification = message.decode()?;
             objects.unbind_notification(target)?;
+            done()
+        }
+        Label::TcbSetAffinity => {
+            let a: args::TcbSetAffinity = message.decode()?;
+            let cores = crate::cpu_local::online_count() as u64;
+            if a.core >= cores {
+                return Err(InvocationError::range(
+                    0,
+                    cores - 1,
+                    "no such core: the kernel runs on fewer",
+                ));
+            }
+            crate::sched::set_affinity(target, a.core as usize);
             done()
         }
         _ => Err(InvocationError::illegal("not a TCB invocation")),

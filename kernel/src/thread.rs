@@ -45,8 +45,10 @@ pub fn set_entry(tcb: Tcb, entry: u64, stack_top: u64, argument: u64) {
     registers(tcb).write(&context);
 }
 
-/// Stops a thread: takes it off any IPC queue and the ready queues.
+/// Stops a thread: takes it off any IPC queue and the ready queues (one
+/// running on another core stops running there first).
 pub fn suspend(tcb: Tcb) {
+    crate::smp::stall(tcb);
     let objects = objects();
     crate::sched::forget_timeout(tcb);
     objects.ipc_cancel(tcb);

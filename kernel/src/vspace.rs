@@ -387,7 +387,10 @@ pub fn unmap_cap(cap: Cap) {
     let present = entry(table, index(vaddr, level));
     if present & PRESENT != 0 && present & ADDRESS_MASK == object {
         set_entry(table, index(vaddr, level), 0);
-        flush_if_current(pml4, vaddr);
+        // A frame drops one translation; a paging structure drops every
+        // translation under it, which `invlpg` of one address does not.
+        let whole = !matches!(cap, Cap::Frame { .. });
+        crate::smp::shootdown(pml4, vaddr, whole);
     }
 }
 
@@ -436,10 +439,7 @@ pub fn unmap_in_slot(slot: Slot) -> Result<(), InvocationError> {
     Ok(())
 }
 
-/// A PML4 is being destroyed: stop using it if it is loaded.
+/// A PML4 is being destroyed: no core may keep it loaded.
 pub fn forget_address_space(pml4: u64) {
-    if cpu::read_cr3() == pml4 {
-        // SAFETY: the kernel's own PML4 maps the kernel.
-        unsafe { cpu::write_cr3(paging::kernel_pml4()) };
-    }
+    crate::smp::drop_address_space(pml4);
 }

@@ -170,6 +170,7 @@ impl<'a> System<'a> {
             match made {
                 Ok((address, data)) => {
                     println!("ward: device {name}: MSI (address {address:#x}, data {data:#x}) through interrupt remapping");
+                    self.steer_irq(name, handler, record.irq_core);
                     state.irq = Some(slot);
                     return;
                 }
@@ -195,8 +196,23 @@ impl<'a> System<'a> {
             .irq_control_get(line, trigger, polarity, root, slot, DEPTH)
             .and_then(|()| handler.irq_handler_set_notification(Cap::from_cptr(badged)));
         match made {
-            Ok(()) => state.irq = Some(slot),
+            Ok(()) => {
+                self.steer_irq(name, handler, record.irq_core);
+                state.irq = Some(slot);
+            }
             Err(e) => println!("ward: device {name}: IOAPIC line {line} refused: {e}"),
+        }
+    }
+
+    /// Steers the device's interrupt to `core` (system.toml's `irq_core`,
+    /// by default its driver's core), so the kernel's top half signals the
+    /// driver on the core it runs on.
+    fn steer_irq(&self, name: &str, handler: IrqHandler, core: u8) {
+        let core = self.core_of(core);
+        if let Err(e) = handler.irq_handler_set_core(u64::from(core)) {
+            println!("ward: device {name}: its interrupt stays on core 0: {e}");
+        } else if self.cores > 1 {
+            println!("ward: device {name}: interrupt steered to core {core}");
         }
     }
 

@@ -277,11 +277,22 @@ pub struct System<'a> {
     pub status: StatusPage,
     /// TSC ticks per second, as the kernel calibrated it.
     pub tsc_hz: u64,
+    /// Cores the kernel runs on.
+    pub cores: u8,
     /// An empty root slot for short-lived copies (badged signals, audit probes).
     pub scratch_slot: u64,
     /// The fault-injection campaign, when the root task's arguments ask for one.
     pub injector: Option<crate::inject::Injector>,
     pub tick: u64,
+}
+
+impl System<'_> {
+    /// The core system.toml names, on this machine: a description made for
+    /// more cores than the machine has runs its components on core
+    /// `core mod cores`.
+    pub fn core_of(&self, core: u8) -> u8 {
+        core % self.cores
+    }
 }
 
 /// Rights of a capability as the kernel knows them.
@@ -376,6 +387,7 @@ impl<'a> System<'a> {
             // as long as it runs.
             status: unsafe { StatusPage::at(status_vaddr) },
             tsc_hz: info.platform.tsc_hz,
+            cores: info.platform.cpus.max(1),
             scratch_slot,
             injector: None,
             tick: 0,
@@ -831,6 +843,10 @@ impl<'a> System<'a> {
         step(
             "bind the notification",
             tcb.tcb_bind_notification(Cap::from_cptr(self.instances[index].notification)),
+        )?;
+        step(
+            "place it on its core",
+            tcb.tcb_set_affinity(u64::from(self.core_of(component.core))),
         )?;
         let instance = &mut self.instances[index];
         instance.memory_bytes = memory;

@@ -13,7 +13,7 @@ pub const MAGIC: [u8; 8] = *b"WARDSPEC";
 /// Format version. Bumped on any change of layout or meaning; the decoder
 /// accepts exactly this version, because a root task that half-understands
 /// a spec would hand out the wrong capabilities.
-pub const VERSION: u32 = 2;
+pub const VERSION: u32 = 3;
 
 /// [`Header::flags`] bit: print every component's capability space at boot.
 pub const FLAG_AUDIT: u32 = 1 << 0;
@@ -419,7 +419,8 @@ pub struct ComponentRec {
     pub priority: u8,
     /// [`RestartPolicy`].
     pub restart: u8,
-    pub _reserved: u8,
+    /// The core its thread runs on (`core` in system.toml; 0 = the first).
+    pub core: u8,
     /// Restarts allowed before the component is held.
     pub max_restarts: U32,
     pub stack_bytes: U64,
@@ -486,7 +487,10 @@ pub struct DeviceRec {
     pub bar_bytes: [U64; 6],
     /// Index of the component that drives it; [`NONE`] if nobody does.
     pub driver: U32,
-    pub _reserved: U32,
+    /// The core its interrupt is steered to (`irq_core` in system.toml;
+    /// by default its driver's core).
+    pub irq_core: u8,
+    pub _reserved: [u8; 3],
 }
 
 /// One DMA window: part of a region mapped into a device's IOMMU domain.

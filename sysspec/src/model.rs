@@ -36,6 +36,8 @@ pub struct Component {
     pub module: String,
     pub kind: ComponentKind,
     pub priority: u8,
+    /// The core its thread runs on.
+    pub core: u8,
     pub restart: RestartPolicy,
     pub max_restarts: u32,
     pub stack_bytes: u64,
@@ -92,6 +94,8 @@ pub struct Device {
     pub ioport_base: u16,
     pub ioport_count: u16,
     pub driver: Option<u32>,
+    /// The core its interrupt is steered to.
+    pub irq_core: u8,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -182,7 +186,7 @@ impl SystemSpec {
                     kind: c.kind as u8,
                     priority: c.priority,
                     restart: c.restart as u8,
-                    _reserved: 0,
+                    core: c.core,
                     max_restarts: U32::new(c.max_restarts),
                     stack_bytes: U64::new(c.stack_bytes),
                     backoff_us: U64::new(c.backoff_us),
@@ -227,7 +231,8 @@ impl SystemSpec {
                 ioport_count: U16::new(d.ioport_count),
                 bar_bytes: d.bar_bytes.map(U64::new),
                 driver: opt(d.driver),
-                _reserved: U32::new(0),
+                irq_core: d.irq_core,
+                _reserved: [0; 3],
             })
             .collect();
         let dma: Vec<DmaRec> = self
@@ -324,6 +329,7 @@ impl SystemSpec {
                     module: s(c.module),
                     kind: ComponentKind::from_u8(c.kind).unwrap_or(ComponentKind::App),
                     priority: c.priority,
+                    core: c.core,
                     restart: RestartPolicy::from_u8(c.restart).unwrap_or(RestartPolicy::Hold),
                     max_restarts: c.max_restarts.get(),
                     stack_bytes: c.stack_bytes.get(),
@@ -380,6 +386,7 @@ impl SystemSpec {
                     ioport_base: d.ioport_base.get(),
                     ioport_count: d.ioport_count.get(),
                     driver: from_opt(d.driver),
+                    irq_core: d.irq_core,
                 })
                 .collect(),
             dma: spec
@@ -433,6 +440,7 @@ mod tests {
                     module: "drv.elf".into(),
                     kind: ComponentKind::Driver,
                     priority: 200,
+                    core: 0,
                     restart: RestartPolicy::Restart,
                     max_restarts: 5,
                     stack_bytes: 16384,
@@ -472,6 +480,7 @@ mod tests {
                     module: "srv.elf".into(),
                     kind: ComponentKind::Server,
                     priority: 150,
+                    core: 1,
                     restart: RestartPolicy::Hold,
                     max_restarts: 0,
                     stack_bytes: 65536,
@@ -516,6 +525,7 @@ mod tests {
                 ioport_base: 0,
                 ioport_count: 0,
                 driver: Some(0),
+                irq_core: 0,
             }],
             dma: vec![DmaWindow {
                 device: 0,

@@ -61,7 +61,8 @@ def profile(image, key, runs, symbolizer, seconds):
     """Instructions executed per function in one boot of `only=key runs=runs`."""
     with tempfile.TemporaryDirectory() as tmp:
         log = os.path.join(tmp, "exec.log")
-        command = ["scripts/qemu.sh", "--icount", "--seconds", str(seconds),
+        # One core: the single-core figures, with no other core's timer in the count.
+        command = ["scripts/qemu.sh", "--icount", "--smp", "1", "--seconds", str(seconds),
                    "--root-args", f"test=bench only={key} runs={runs}",
                    "--qemu-arg", "-d", "--qemu-arg", "in_asm,exec,nochain",
                    "--qemu-arg", "-D", "--qemu-arg", log, image]

@@ -750,6 +750,11 @@ impl Tcb {
     pub fn tcb_unbind_notification(self) -> Result<(), InvocationError> {
         self.invoke_unit(args::TcbUnbindNotification {})
     }
+
+    /// Makes the thread run on core `core` only (0 is the first).
+    pub fn tcb_set_affinity(self, core: u64) -> Result<(), InvocationError> {
+        self.invoke_unit(args::TcbSetAffinity { core })
+    }
 }
 
 // ---- Frames and paging structures -----------------------------------------

@@ -162,6 +162,11 @@ impl IrqHandler {
     pub fn irq_handler_get_count(self) -> Result<u64, InvocationError> {
         Ok(self.invoke_declared(args::IrqHandlerGetCount {})?.mrs[0])
     }
+
+    /// Steers the interrupt to core `core`, where its handler runs.
+    pub fn irq_handler_set_core(self, core: u64) -> Result<(), InvocationError> {
+        self.invoke_unit(args::IrqHandlerSetCore { core })
+    }
 }
 
 /// A DMA fault the IOMMU recorded for a device.

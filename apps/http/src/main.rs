@@ -28,7 +28,11 @@ mod component {
     /// Components shown (the root task supervises at most 16).
     const MAX_COMPONENTS: usize = 16;
     /// Kernel figures shown: six totals and the busiest interrupt vectors.
-    const MAX_KERNEL: usize = 24;
+    /// Machine-wide figures, per-core figures (six for each of up to
+    /// eight cores shown) and interrupt vectors.
+    const MAX_KERNEL: usize = 80;
+    /// Cores shown on the status page.
+    const MAX_CORES_SHOWN: usize = 8;
 
     /// One rendered response per connection (16 KiB each), in static memory.
     static mut PAGES: [Page; ward_http::MAX_CONNECTIONS] =
@@ -102,6 +106,38 @@ mod component {
                 ] {
                     let _ = names.push(String::try_from(name).unwrap_or_default());
                     let _ = values.push(value);
+                }
+                // Per core: its load (busy time since boot) and what it
+                // asked of the other cores and they of it.
+                use ward_userlib::abi::kstats::word::cpu as field;
+                let cores = (k.cpus() as usize).min(MAX_CORES_SHOWN);
+                let _ = names.push(String::try_from("cpus").unwrap_or_default());
+                let _ = values.push(k.cpus());
+                for core in 0..cores {
+                    let idle = k.per_cpu(core, field::IDLE_TSC);
+                    for (what, value) in [
+                        (
+                            "busy_ms",
+                            time::ticks_to_duration(now.saturating_sub(idle), hz).as_millis()
+                                as u64,
+                        ),
+                        ("ipis_sent", k.per_cpu(core, field::IPIS_SENT)),
+                        ("ipis_received", k.per_cpu(core, field::IPIS_RECEIVED)),
+                        ("ipis_avoided", k.per_cpu(core, field::IPIS_AVOIDED)),
+                        ("shootdowns", k.per_cpu(core, field::SHOOTDOWNS)),
+                        (
+                            "device_interrupts",
+                            k.per_cpu(core, field::DEVICE_INTERRUPTS),
+                        ),
+                    ] {
+                        let mut name = String::new();
+                        let _ = core::fmt::Write::write_fmt(
+                            &mut name,
+                            format_args!("cpu{core}.{what}"),
+                        );
+                        let _ = names.push(name);
+                        let _ = values.push(value);
+                    }
                 }
                 for vector in 0..=u8::MAX {
                     let count = k.interrupts(vector);

@@ -46,6 +46,9 @@ pub enum IdlePolicy {
 pub struct KernelArgs<'a> {
     pub log_level: LogLevel,
     pub idle: IdlePolicy,
+    /// `cpus=N`: run on at most N cores (at least 1; default: every core
+    /// the firmware lists, up to the kernel's limit).
+    pub cpus: usize,
     /// The first word that was not understood, for a console warning.
     pub first_unknown: Option<&'a str>,
 }
@@ -59,6 +62,7 @@ impl<'a> KernelArgs<'a> {
         let mut args = KernelArgs {
             log_level: default_level,
             idle: IdlePolicy::Wait,
+            cpus: usize::MAX,
             first_unknown: None,
         };
         let mut words = line.split_ascii_whitespace().peekable();
@@ -82,6 +86,13 @@ impl<'a> KernelArgs<'a> {
                     args.idle = IdlePolicy::Wait;
                     true
                 }
+                Some(("cpus", count)) => match count.parse::<usize>() {
+                    Ok(count) if count >= 1 => {
+                        args.cpus = count;
+                        true
+                    }
+                    _ => false,
+                },
                 _ => false,
             };
             if !understood && args.first_unknown.is_none() {
@@ -122,6 +133,13 @@ mod tests {
         assert_eq!(a.log_level, LogLevel::Warn);
         assert_eq!(a.first_unknown, Some("loglevel=loud"));
         assert_eq!(KernelArgs::parse("", LogLevel::Info).idle, IdlePolicy::Wait);
+        assert_eq!(KernelArgs::parse("", LogLevel::Info).cpus, usize::MAX);
+        assert_eq!(KernelArgs::parse("k cpus=2", LogLevel::Info).cpus, 2);
+        let zero = KernelArgs::parse("k cpus=0", LogLevel::Info);
+        assert_eq!(
+            (zero.cpus, zero.first_unknown),
+            (usize::MAX, Some("cpus=0"))
+        );
     }
 
     #[test]

@@ -80,8 +80,10 @@ pub mod field {
     pub const TIMEOUT_NEXT: u64 = 15;
     /// TSC ticks this thread has run for, kernel entries on its behalf included.
     pub const CPU_TICKS: u64 = 16;
+    /// The core the thread runs on (`tcb_set_affinity`; 0 = the first).
+    pub const AFFINITY: u64 = 17;
     /// Number of field words.
-    pub const COUNT: u64 = 17;
+    pub const COUNT: u64 = 18;
 }
 
 const _: () = assert!(FIELDS_OFFSET + field::COUNT * 8 <= 1 << TCB_BITS);

@@ -135,6 +135,7 @@ no_long_mode_message:
 
 .section .bss.boot_tables, "aw", @nobits
 .balign 4096
+.global boot_pml4                       /* application processors start on these tables too */
 boot_pml4:
     .skip 4096
 boot_pdpt_low:

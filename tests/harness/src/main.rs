@@ -55,6 +55,7 @@ Run from the repository root after `make kernel user host` (the make targets do 
 
 options:
   --jobs N        run N scenarios at once (default: number of cores)
+  --cpus N        cores of each machine whose scenario names none (default: the image's own)
   --prefix P      only scenarios whose name starts with P
   --dir DIR       scenario directory (default tests/scenarios)
   --out DIR       where logs and spoiled images go (default build/scenarios)
@@ -70,6 +71,7 @@ options:
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct Options {
     jobs: usize,
+    cpus: Option<u8>,
     prefix: Option<String>,
     dir: PathBuf,
     out: PathBuf,
@@ -84,6 +86,7 @@ struct Options {
 fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
     let mut o = Options {
         jobs: default_jobs(),
+        cpus: None,
         prefix: None,
         dir: PathBuf::from("tests/scenarios"),
         out: PathBuf::from("build/scenarios"),
@@ -110,6 +113,18 @@ fn parse_args(args: &[String]) -> Result<Option<Options>, String> {
                     .ok()
                     .filter(|&n| n > 0)
                     .ok_or(format!("--jobs wants a positive number, not '{v}'"))?;
+            }
+            "--cpus" => {
+                let v = value(a)?;
+                o.cpus = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n| (1..=scenario::MAX_CPUS).contains(n))
+                        .ok_or(format!(
+                            "--cpus wants 1 to {} cores, not '{v}'",
+                            scenario::MAX_CPUS
+                        ))?,
+                );
             }
             "--prefix" => o.prefix = Some(value(a)?),
             "--dir" => o.dir = PathBuf::from(value(a)?),
@@ -162,6 +177,7 @@ struct Report {
 
 /// Runs one scenario on the image `base` (or reports why it could not).
 fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String>) -> Report {
+    let default_cpus = o.cpus;
     let start = Instant::now();
     let out = root.join(&o.out);
     let log_path = out.join(format!("{}.log", s.name));
@@ -250,6 +266,7 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
         root_args: &s.root_args,
         kernel_args: &s.kernel_args,
         machine: s.machine.as_deref(),
+        cpus: s.cpus.or(default_cpus),
         qemu_args: &qemu_args,
         seconds: s.timeout_seconds,
         log: &log_path,

@@ -67,6 +67,8 @@ pub struct Run<'a> {
     pub root_args: &'a str,
     pub kernel_args: &'a str,
     pub machine: Option<&'a str>,
+    /// Cores (`--smp`); `None`: the runner's default (the image's own count).
+    pub cpus: Option<u8>,
     pub qemu_args: &'a [String],
     pub seconds: u64,
     pub log: &'a Path,
@@ -133,6 +135,9 @@ pub fn runner_args(run: &Run<'_>) -> Vec<String> {
     }
     if let Some(m) = run.machine {
         a.extend(["--machine".to_string(), m.to_string()]);
+    }
+    if let Some(cpus) = run.cpus {
+        a.extend(["--smp".to_string(), cpus.to_string()]);
     }
     for q in run.qemu_args {
         a.extend(["--qemu-arg".to_string(), q.clone()]);
@@ -302,6 +307,7 @@ mod tests {
             root_args: "test=boot",
             kernel_args: "idle=exit",
             machine: Some("q35,kernel-irqchip=split"),
+            cpus: None,
             qemu_args: &extra,
             seconds: 7,
             log: Path::new("/r/build/scenarios/x.log"),
@@ -335,6 +341,7 @@ mod tests {
             root_args: "",
             kernel_args: "",
             machine: None,
+            cpus: None,
             qemu_args: &[],
             seconds: 1,
             log: Path::new("x.log"),

@@ -67,6 +67,9 @@ pub const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
 /// No single boot should ever need more; a larger value is almost certainly a typo.
 pub const MAX_TIMEOUT_SECONDS: u64 = 600;
 
+/// Most cores a scenario may ask for (the kernel's `MAX_CPUS`).
+pub const MAX_CPUS: u8 = 16;
+
 /// One scenario, checked and ready to run.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scenario {
@@ -79,6 +82,8 @@ pub struct Scenario {
     pub kernel_args: String,
     pub qemu_args: Vec<String>,
     pub machine: Option<String>,
+    /// Cores the machine has (`-smp`); `None`: the run's default (`ward-scenario --cpus`).
+    pub cpus: Option<u8>,
     pub timeout_seconds: u64,
     /// The guest status the run must end with; `None` (only with a host peer): the system must
     /// still be running when the peer is done.
@@ -141,6 +146,7 @@ struct ScenarioFile {
     #[serde(default)]
     qemu_args: Vec<String>,
     machine: Option<String>,
+    cpus: Option<u8>,
     timeout_seconds: Option<u64>,
     expect_status: Option<u8>,
     #[serde(default)]
@@ -280,6 +286,13 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
             "host_peer starts with an empty program name".to_string()
         ));
     }
+    if let Some(cpus) = raw.cpus {
+        if !(1..=MAX_CPUS).contains(&cpus) {
+            return Err(err(format!(
+                "cpus = {cpus}: the kernel runs on 1 to {MAX_CPUS} cores"
+            )));
+        }
+    }
     if let Some(q) = &raw.quick {
         if q.host_peer.is_some() && raw.host_peer.is_empty() {
             return Err(err(
@@ -323,6 +336,7 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         kernel_args: raw.kernel_args,
         qemu_args: raw.qemu_args,
         machine: raw.machine,
+        cpus: raw.cpus,
         timeout_seconds,
         expect_status: raw.expect_status,
         expect: raw.expect,

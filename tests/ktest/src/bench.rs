@@ -10,6 +10,13 @@
 //!   the same with the waiter in a timed wait (`RecvUntil`, a deadline far
 //!   ahead), whose deadline is armed and disarmed every time.
 //!
+//! - on two or more cores: the same round trip to a server on another core
+//!   (`xcall`), a signal waking a waiter on another, idle, core (`xwake`:
+//!   from just before the signal to the waiter's first instruction), and
+//!   the TLB shootdown: `frame_unmap` of a page of an address space that
+//!   K other cores have loaded, for K = 0 .. cores - 1 (`shootdown`; each
+//!   target core must answer before the unmap returns, so it grows with K).
+//!
 //! Each figure is the median of [`RUNS`] single measurements with the 10th
 //! and 90th percentiles as spread, and the ratio of medians to the null
 //! syscall measured in the same run. Under QEMU's TCG emulation the guest
@@ -35,6 +42,9 @@ const MAX_RUNS: usize = 8001;
 /// trip can take the kernel's IPC fast path (it switches directly only to a
 /// partner at a priority at least the caller's).
 const SERVER_PRIORITY: u64 = ROOT_PRIORITY;
+/// Measurements per shootdown figure: each waits for other cores under
+/// emulation, so fewer than the others keep the run short.
+const SHOOTDOWN_RUNS: usize = 301;
 /// Unmeasured rounds first, so caches and the TLB are warm.
 const WARM_UP: usize = 100;
 
@@ -99,10 +109,10 @@ fn print_figure(name: &str, f: &Figure, runs: usize, null: Option<u64>) {
     );
 }
 
-/// Writes "N.NNx null syscall" for a ratio given in hundredths.
-fn format_ratio(out: &mut [u8; 24], hundredths: u64) -> usize {
+/// Formats `args` into `out` (cut at its length) and returns the text.
+fn format_into<'a>(out: &'a mut [u8], args: core::fmt::Arguments) -> &'a str {
     use core::fmt::Write;
-    struct Cursor<'a>(&'a mut [u8; 24], usize);
+    struct Cursor<'a>(&'a mut [u8], usize);
     impl Write for Cursor<'_> {
         fn write_str(&mut self, s: &str) -> core::fmt::Result {
             for &b in s.as_bytes() {
@@ -115,8 +125,18 @@ fn format_ratio(out: &mut [u8; 24], hundredths: u64) -> usize {
         }
     }
     let mut cursor = Cursor(out, 0);
-    let _ = write!(cursor, "{}.{:02}x null", hundredths / 100, hundredths % 100);
-    cursor.1
+    let _ = cursor.write_fmt(args);
+    let len = cursor.1;
+    core::str::from_utf8(&out[..len]).unwrap_or("")
+}
+
+/// Writes "N.NNx null syscall" for a ratio given in hundredths.
+fn format_ratio(out: &mut [u8; 24], hundredths: u64) -> usize {
+    format_into(
+        out,
+        format_args!("{}.{:02}x null", hundredths / 100, hundredths % 100),
+    )
+    .len()
 }
 
 fn measure(runs: usize, mut operation: impl FnMut() -> u64) -> Figure {
@@ -196,7 +216,9 @@ fn round_trips(ep: ward_userlib::cap::Endpoint, runs: usize) -> Result<Figure, W
 }
 
 /// Higher-priority waiter: on each wake-up stores TSC minus the start
-/// time the root task left in shared word 0, in word 1.
+/// time the root task left in shared word 0, in word 1, and counts its
+/// wake-ups in word 2 (after the measurement: the root task on another
+/// core polls it).
 fn waker_target(argument: u64) {
     let n = unpack(argument, 0);
     loop {
@@ -205,6 +227,7 @@ fn waker_target(argument: u64) {
         }
         let now = rdtsc();
         set(1, now.wrapping_sub(get(0)));
+        crate::cases::add(2, 1);
     }
 }
 
@@ -349,5 +372,153 @@ fn benchmarks(env: &mut Env, selection: &Selection) -> Result<(), Why> {
         print_figure(name, &wake, runs, null);
     }
     threads::clean_up(env, None);
+    cross_core(env, selection, null)?;
+    threads::clean_up(env, None);
+    Ok(())
+}
+
+/// Helper for the shootdown figure: runs once on its core, which then
+/// keeps the root task's address space loaded while it idles (its CR3 is
+/// not reloaded until another thread runs there), and waits for ever on
+/// notification `unpack(0)`, which nobody signals. An idle target is the
+/// fair case under emulation: a spinning one would compete with the
+/// initiator for the host's CPUs.
+fn address_space_holder(argument: u64) {
+    crate::cases::add(3, 1);
+    let _ = syscall::wait(unpack(argument, 0));
+}
+
+/// The multicore figures (nothing on one core).
+fn cross_core(env: &mut Env, selection: &Selection, null: Option<u64>) -> Result<(), Why> {
+    let cores = crate::cases::smp::cores(env);
+    if cores < 2 {
+        return Ok(());
+    }
+    let runs = selection.runs;
+    if selection.wants("xcall") {
+        let ep = new_endpoint(env);
+        threads::spawn_on(
+            env,
+            same_space_echo_server,
+            pack(&[ep.cptr()]),
+            SERVER_PRIORITY,
+            0,
+            1,
+        )
+        .ctx("server on core 1")?;
+        crate::framework::quiet_until(rdtsc() + (1 << 40));
+        let trip = round_trips(ep, runs)?;
+        print_figure(
+            "Call+ReplyRecv round trip to a server on another core (xcall)",
+            &trip,
+            runs,
+            null,
+        );
+        threads::clean_up(env, None);
+    }
+    if selection.wants("xwake") {
+        let n = new_notification(env);
+        threads::spawn_on(
+            env,
+            waker_target,
+            pack(&[n.cptr()]),
+            ROOT_PRIORITY + 10,
+            0,
+            1,
+        )
+        .ctx("waiter on core 1")?;
+        let mut lost = 0u64;
+        let wake = measure(runs, || {
+            let before = get(2);
+            set(0, rdtsc());
+            let _ = n.signal();
+            // The waiter runs on its own core: wait (bounded) until it ran.
+            let deadline = rdtsc() + env.info.platform.tsc_hz;
+            while get(2) == before && rdtsc() < deadline {
+                core::hint::spin_loop();
+            }
+            if get(2) == before {
+                lost += 1;
+            }
+            get(1)
+        });
+        if lost > 0 {
+            return Err(Why::new(format_args!(
+                "{lost} cross-core wake-ups did not arrive within a second"
+            )));
+        }
+        print_figure(
+            "signal -> wake-up of a waiter on another, idle, core (xwake)",
+            &wake,
+            runs,
+            null,
+        );
+        threads::clean_up(env, None);
+    }
+    if selection.wants("shootdown") {
+        let (frame, _) = env.new_page();
+        let mapped: ward_userlib::cap::Frame4K = ward_userlib::cap::Cap::from_cptr(
+            env.copy(frame.cptr(), CapRights::READ_WRITE)
+                .ctx("copy the frame cap")?,
+        );
+        let vaddr = env.reserve_scratch(1);
+        env.map_root(mapped, vaddr, CapRights::READ)
+            .ctx("first mapping")?;
+        mapped.frame_unmap().ctx("first unmap")?;
+        let vspace = env.root.vspace;
+        let never = new_notification(env);
+        set(3, 0);
+        for others in 0..cores {
+            if others > 0 {
+                threads::spawn_on(
+                    env,
+                    address_space_holder,
+                    pack(&[never.cptr()]),
+                    1,
+                    0,
+                    others,
+                )
+                .ctx("address-space holder")?;
+                // Until it has run there (its core has loaded our CR3).
+                let deadline = rdtsc() + env.info.platform.tsc_hz;
+                while get(3) < others && rdtsc() < deadline {
+                    core::hint::spin_loop();
+                }
+            }
+            let mut failures = 0u64;
+            let unmap = measure(runs.min(SHOOTDOWN_RUNS), || {
+                if mapped
+                    .frame_map(
+                        vspace,
+                        vaddr,
+                        CapRights::READ,
+                        ward_userlib::cap::VmAttributes::DEFAULT,
+                    )
+                    .is_err()
+                {
+                    failures += 1;
+                }
+                // SAFETY: just mapped readable; the read puts the
+                // translation in this core's TLB.
+                let _ = unsafe { core::ptr::read_volatile(vaddr as *const u64) };
+                let start = rdtsc();
+                if mapped.frame_unmap().is_err() {
+                    failures += 1;
+                }
+                rdtsc() - start
+            });
+            if failures > 0 {
+                return Err(Why::new(format_args!("{failures} maps or unmaps failed")));
+            }
+            let mut text = [0u8; 96];
+            let name = format_into(
+                &mut text,
+                format_args!(
+                    "frame_unmap, address space loaded on {others} other core(s) (shootdown)"
+                ),
+            );
+            print_figure(name, &unmap, runs.min(SHOOTDOWN_RUNS), null);
+        }
+    }
     Ok(())
 }

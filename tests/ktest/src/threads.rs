@@ -188,6 +188,22 @@ pub fn spawn_with_fault_ep(
     Ok(thread)
 }
 
+/// As [`spawn_with_fault_ep`], the thread running on core `core` only.
+pub fn spawn_on(
+    env: &mut Env,
+    entry: fn(u64),
+    argument: u64,
+    priority: u64,
+    fault_ep: u64,
+    core: u64,
+) -> Result<Thread, InvocationError> {
+    let thread = create(env, fault_ep, priority)?;
+    prepare(&thread, entry, argument)?;
+    thread.tcb.tcb_set_affinity(core)?;
+    thread.tcb.tcb_resume()?;
+    Ok(thread)
+}
+
 /// Stops and destroys every helper except `keep` (the watchdog), freeing
 /// their stacks.
 pub fn clean_up(env: &mut Env, keep: Option<cap::Tcb>) {

@@ -26,6 +26,8 @@ pub const MIN_PRIORITY: i64 = 1;
 pub const MAX_PRIORITY: i64 = ward_sysspec::SUPERVISOR_PRIORITY as i64 - 1;
 /// Priority of the supervisor (root task), for the IPC priority rule.
 pub use ward_sysspec::SUPERVISOR_PRIORITY;
+/// Most cores the kernel runs on (its `MAX_CPUS`).
+pub const MAX_CPUS: i64 = ward_abi::kstats::MAX_CPUS as i64;
 /// Stack of a component that does not say: enough for a driver's poll loop
 /// and formatting a log line, small enough to give every component one.
 pub const DEFAULT_STACK: u64 = 16 << 10;
@@ -361,6 +363,30 @@ impl Resolver {
         None
     }
 
+    /// A core number, which must name one of the `cpus` cores `[kernel]` gives.
+    fn core_in(&mut self, v: &Sp<i64>, cpus: u8, what: &str) -> Option<u8> {
+        let x = *v.get_ref();
+        if x < 0 || x >= i64::from(cpus) {
+            let choices = if cpus == 1 {
+                "0 (`[kernel] cpus` is 1 or not given; raise it to place components on more cores)"
+                    .to_string()
+            } else {
+                format!("0 to {} (`[kernel] cpus = {cpus}`)", cpus - 1)
+            };
+            self.err(
+                Diagnostic::error(
+                    "invalid-value",
+                    Some(span(v)),
+                    format!("{what} {x} is not a core of this machine"),
+                )
+                .with_help(format!("the valid cores are {choices}")),
+            );
+            None
+        } else {
+            Some(x as u8)
+        }
+    }
+
     fn int_in(&mut self, v: &Sp<i64>, lo: i64, hi: i64, what: &str) -> Option<i64> {
         let x = *v.get_ref();
         if x < lo || x > hi {
@@ -446,7 +472,7 @@ impl Resolver {
         let components: Vec<Component> = raw
             .component
             .iter()
-            .map(|(n, c)| self.component(n, c))
+            .map(|(n, c)| self.component(n, c, kernel.cpus))
             .collect();
         let mut channels = Vec::new();
         for (i, (n, c)) in raw.channel.iter().enumerate() {
@@ -544,7 +570,13 @@ impl Resolver {
                 )),
             );
         }
+        let cpus = match &k.cpus {
+            Some(c) => self.int_in(c, 1, MAX_CPUS, "cpus").unwrap_or(1) as u8,
+            None => 1,
+        };
         Kernel {
+            cpus,
+            cpus_given: k.cpus.is_some(),
             config: k
                 .config
                 .as_ref()
@@ -822,6 +854,10 @@ impl Resolver {
             irq,
             irq_line,
             irq_span: d.irq.as_ref().map(span),
+            irq_core: d.irq_core.as_ref().and_then(|v| {
+                self.core_in(v, kernel.cpus, "irq_core")
+                    .map(|core| (core, span(v)))
+            }),
             iommu,
             unsafe_dma,
             optional: d.optional.as_ref().map(|b| *b.get_ref()).unwrap_or(false),
@@ -829,7 +865,12 @@ impl Resolver {
         }
     }
 
-    fn component(&mut self, name: &Sp<String>, raw: &Sp<schema::RawComponent>) -> Component {
+    fn component(
+        &mut self,
+        name: &Sp<String>,
+        raw: &Sp<schema::RawComponent>,
+        cpus: u8,
+    ) -> Component {
         let c = raw.get_ref();
         let kind = match *c.kind.get_ref() {
             schema::Kind::Driver => ComponentKind::Driver,
@@ -839,6 +880,11 @@ impl Resolver {
         let priority = self
             .int_in(&c.priority, MIN_PRIORITY, MAX_PRIORITY, "priority")
             .unwrap_or(1) as u8;
+        let core = c
+            .core
+            .as_ref()
+            .and_then(|v| self.core_in(v, cpus, "core"))
+            .unwrap_or(0);
         let stack = match &c.stack {
             Some(s) => {
                 let v = s.get_ref().0;
@@ -1044,6 +1090,8 @@ impl Resolver {
             program,
             priority,
             priority_span: span(&c.priority),
+            core,
+            core_span: c.core.as_ref().map(span),
             stack,
             fault_handler,
             fault_handler_span: c.fault_handler.as_ref().map(span),

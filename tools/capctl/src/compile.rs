@@ -26,6 +26,7 @@ pub fn compile(sys: &System, layout: &Layout) -> spec::SystemSpec {
                 module: module_name(&c.program),
                 kind: c.kind,
                 priority: c.priority,
+                core: c.core,
                 restart: c.restart,
                 max_restarts: c.max_restarts,
                 stack_bytes: c.stack,
@@ -122,6 +123,16 @@ pub fn compile(sys: &System, layout: &Layout) -> spec::SystemSpec {
                     ioport_base,
                     ioport_count,
                     driver: sys.drivers_of(di).first().map(|&c| c as u32),
+                    // Where the top half runs: by default with its driver.
+                    irq_core: d
+                        .irq_core
+                        .as_ref()
+                        .map(|(core, _)| *core)
+                        .unwrap_or_else(|| {
+                            sys.drivers_of(di)
+                                .first()
+                                .map_or(0, |&c| sys.components[c].core)
+                        }),
                 }
             })
             .collect(),

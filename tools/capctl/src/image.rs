@@ -9,7 +9,8 @@
 //! | `system.bin` | the compiled spec |
 //! | `<program>.elf` | one per program found as `PROGRAMS/<program>` |
 //! | `modules` | boot-module file names, one a line, in boot order |
-//! | `cmdline` | the kernel command line (one line, possibly empty) |
+//! | `cmdline` | the kernel command line (one line, possibly empty; `cpus=N` added when `[kernel] cpus` is given) |
+//! | `cpus` | the machine's core count (QEMU `-smp`), when `[kernel] cpus` is given |
 //!
 //! Boot order is fixed: `root-task.elf`, `system.bin`, then the program ELFs
 //! in the order components are declared (each program once).
@@ -108,10 +109,22 @@ pub fn build(sys: &System, layout: &Layout, inputs: &BuildInputs) -> Result<Buil
     let mut modules = report.modules.join("\n");
     modules.push('\n');
     write(&out.join("modules"), modules.as_bytes())?;
-    write(
-        &out.join("cmdline"),
-        format!("{}\n", sys.kernel.cmdline.trim()).as_bytes(),
-    )?;
+    // The kernel uses every core the machine has unless told otherwise; a
+    // system that says how many cores it has says it to the kernel and to
+    // the QEMU runner (scripts/qemu.sh reads `cpus`).
+    let mut cmdline = sys.kernel.cmdline.trim().to_string();
+    let cpus_file = out.join("cpus");
+    if sys.kernel.cpus_given {
+        if !cmdline.is_empty() {
+            cmdline.push(' ');
+        }
+        cmdline.push_str(&format!("cpus={}", sys.kernel.cpus));
+        write(&cpus_file, format!("{}\n", sys.kernel.cpus).as_bytes())?;
+    } else if cpus_file.exists() {
+        fs::remove_file(&cpus_file)
+            .map_err(|e| format!("cannot remove {}: {e}", cpus_file.display()))?;
+    }
+    write(&out.join("cmdline"), format!("{cmdline}\n").as_bytes())?;
     Ok(report)
 }
 

@@ -36,6 +36,10 @@ pub const LINTS: &[(&str, &str)] = &[
         "a region, device or channel that no component uses",
     ),
     ("no-restart-limit", "a restart policy without a real limit"),
+    (
+        "irq-core",
+        "a device's interrupt steered to another core than its driver's",
+    ),
 ];
 
 /// Runs every lint that the system does not allow.
@@ -49,6 +53,7 @@ pub fn lint(sys: &System) -> Vec<Diagnostic> {
     unsafe_dma(sys, &mut out);
     unused(sys, &mut out);
     restart_limit(sys, &mut out);
+    irq_core(sys, &mut out);
     out.retain(|d| !sys.allowed_lints.iter().any(|a| a == d.code));
     for d in &mut out {
         d.help.push(format!(
@@ -330,6 +335,40 @@ fn restart_limit(sys: &System, out: &mut Vec<Diagnostic>) {
                 .with_help("reason: a component that crashes at once would be restarted in a tight loop, starving the rest")
                 .with_help("fix: set `max` to a few restarts and `min_run` to a second or so"),
             );
+        }
+    }
+}
+
+/// A driver whose device interrupts on another core: the kernel's top half
+/// runs where the interrupt arrives and the driver's thread on its own
+/// core, so every interrupt costs a cross-core wake-up (an IPI).
+fn irq_core(sys: &System, out: &mut Vec<Diagnostic>) {
+    for (di, d) in sys.devices.iter().enumerate() {
+        let Some((irq_core, irq_core_span)) = &d.irq_core else {
+            continue;
+        };
+        for &ci in &sys.drivers_of(di) {
+            let c = &sys.components[ci];
+            if c.core == *irq_core {
+                continue;
+            }
+            let mut warning = Diagnostic::warning(
+                "irq-core",
+                Some(irq_core_span.clone()),
+                format!(
+                    "the interrupt of `{}` is steered to core {irq_core}, but its driver `{}` runs on core {}",
+                    d.name, c.name, c.core
+                ),
+            )
+            .with_help("reason: the kernel signals the driver on the core the interrupt arrives at, so each interrupt becomes a reschedule IPI to the driver's core: one more interrupt and a cross-core wake-up per device interrupt")
+            .with_help(format!(
+                "fix: leave `irq_core` out (the interrupt follows its driver) or set it to {}",
+                c.core
+            ));
+            if let Some(core_span) = &c.core_span {
+                warning = warning.with_related(core_span.clone(), "the driver's core");
+            }
+            out.push(warning);
         }
     }
 }

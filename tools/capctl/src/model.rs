@@ -37,6 +37,11 @@ pub struct Kernel {
     pub ram_span: Span,
     pub iommu: bool,
     pub iova_bits: u8,
+    /// `cpus`: cores the kernel runs on (1 when not given).
+    pub cpus: u8,
+    /// Whether `cpus` was given (then the kernel command line and the
+    /// image say it; otherwise the kernel uses every core the machine has).
+    pub cpus_given: bool,
 }
 
 /// Who handles a component's faults.
@@ -55,6 +60,9 @@ pub struct Component {
     pub program: String,
     pub priority: u8,
     pub priority_span: Span,
+    /// `core`: the core its thread runs on (0 when not given).
+    pub core: u8,
+    pub core_span: Option<Span>,
     pub stack: u64,
     pub fault_handler: FaultHandler,
     pub fault_handler_span: Option<Span>,
@@ -144,6 +152,8 @@ pub struct Device {
     pub irq: IrqKind,
     pub irq_line: u8,
     pub irq_span: Option<Span>,
+    /// `irq_core`: where the interrupt is steered, when not its driver's core.
+    pub irq_core: Option<(u8, Span)>,
     pub iommu: bool,
     pub unsafe_dma: bool,
     pub optional: bool,

@@ -56,6 +56,8 @@ pub struct KernelSection {
     pub iommu: Option<Sp<bool>>,
     /// Width of IO virtual addresses the IOMMU translates.
     pub iova_bits: Option<Sp<u8>>,
+    /// Cores the kernel runs on (QEMU `-smp`).
+    pub cpus: Option<Sp<i64>>,
 }
 
 /// `[lints]`: lints switched off for this system, by name.
@@ -73,6 +75,8 @@ pub struct RawComponent {
     pub kind: Sp<Kind>,
     pub program: Option<Sp<String>>,
     pub priority: Sp<i64>,
+    /// The core its thread runs on.
+    pub core: Option<Sp<i64>>,
     pub stack: Option<Sp<Size>>,
     pub fault_handler: Option<Sp<String>>,
     /// Peers whose restart it may ask the supervisor for (its checks found
@@ -194,6 +198,8 @@ pub struct RawDevice {
     #[serde(default)]
     pub bars: Vec<Sp<RawBar>>,
     pub irq: Option<Sp<String>>,
+    /// The core its interrupt is steered to (default: its driver's core).
+    pub irq_core: Option<Sp<i64>>,
     pub iommu: Option<Sp<bool>>,
     pub unsafe_dma: Option<Sp<bool>>,
     pub optional: Option<Sp<bool>>,

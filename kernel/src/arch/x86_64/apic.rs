@@ -21,6 +21,10 @@ const REG_EOI: usize = 0xB0;
 const REG_SVR: usize = 0xF0;
 /// First of the eight interrupt-request registers (one bit per vector).
 const REG_IRR: usize = 0x200;
+/// Interrupt command register: low word (vector, mode; writing it sends)
+/// and high word (destination APIC id in bits 24..32).
+const REG_ICR_LOW: usize = 0x300;
+const REG_ICR_HIGH: usize = 0x310;
 const REG_LVT_TIMER: usize = 0x320;
 const REG_TIMER_INITIAL: usize = 0x380;
 const REG_TIMER_CURRENT: usize = 0x390;
@@ -67,7 +71,8 @@ fn write(offset: usize, value: u32) {
     unsafe { core::ptr::write_volatile(register(offset), value) }
 }
 
-/// Enables the local APIC and starts the periodic timer at `hz`.
+/// Enables the bootstrap processor's local APIC, calibrates its timer and
+/// starts it at `hz`.
 pub fn init(hz: u64) {
     let base = cpu::rdmsr(cpu::MSR_APIC_BASE) & 0x000f_ffff_ffff_f000;
     APIC_BASE.store(base, Ordering::Relaxed);
@@ -76,10 +81,7 @@ pub fn init(hz: u64) {
 
     let ticks_per_ms = calibrate();
     TICKS_PER_MS.store(ticks_per_ms, Ordering::Relaxed);
-    write(REG_TIMER_DIVIDE, DIVIDE_BY_16);
-    write(REG_LVT_TIMER, LVT_PERIODIC | u32::from(TIMER_VECTOR));
-    let initial = (ticks_per_ms * 1000 / hz).clamp(1, u64::from(u32::MAX));
-    write(REG_TIMER_INITIAL, initial as u32);
+    start_timer(hz);
     log::debug!(
         "local APIC {:#x} (id {}): timer {} ticks/ms, {} Hz; TSC {} kHz",
         base,
@@ -88,6 +90,61 @@ pub fn init(hz: u64) {
         hz,
         tsc_hz() / 1000
     );
+}
+
+/// Enables an application processor's local APIC (every core sees its own
+/// at the same address) and starts its timer at `hz`, at the rate the
+/// bootstrap processor measured: all cores' APIC timers run from one bus clock.
+pub fn init_ap(hz: u64) {
+    write(REG_TPR, 0);
+    write(REG_SVR, SVR_ENABLE | u32::from(SPURIOUS_VECTOR));
+    start_timer(hz);
+}
+
+fn start_timer(hz: u64) {
+    let ticks_per_ms = TICKS_PER_MS.load(Ordering::Relaxed);
+    write(REG_TIMER_DIVIDE, DIVIDE_BY_16);
+    write(REG_LVT_TIMER, LVT_PERIODIC | u32::from(TIMER_VECTOR));
+    let initial = (ticks_per_ms * 1000 / hz).clamp(1, u64::from(u32::MAX));
+    write(REG_TIMER_INITIAL, initial as u32);
+}
+
+/// This core's local APIC id.
+pub fn id() -> u32 {
+    read(REG_ID) >> 24
+}
+
+/// ICR delivery modes (bits 8..11) and flags.
+const ICR_FIXED: u32 = 0;
+const ICR_INIT: u32 = 5 << 8;
+const ICR_STARTUP: u32 = 6 << 8;
+const ICR_LEVEL_ASSERT: u32 = 1 << 14;
+/// Set while the APIC is still sending the previous command.
+const ICR_SEND_PENDING: u32 = 1 << 12;
+
+/// Writes the interrupt command register: `command` to the core with APIC id
+/// `apic_id`, after the previous command has left.
+fn send_command(apic_id: u32, command: u32) {
+    while read(REG_ICR_LOW) & ICR_SEND_PENDING != 0 {
+        core::hint::spin_loop();
+    }
+    write(REG_ICR_HIGH, apic_id << 24);
+    write(REG_ICR_LOW, command);
+}
+
+/// Sends the fixed interrupt `vector` to the core with APIC id `apic_id`.
+pub fn send_ipi(apic_id: u32, vector: u8) {
+    send_command(apic_id, ICR_FIXED | u32::from(vector));
+}
+
+/// INIT: puts the core into its wait-for-startup state.
+pub fn send_init(apic_id: u32) {
+    send_command(apic_id, ICR_INIT | ICR_LEVEL_ASSERT);
+}
+
+/// STARTUP: the core starts in real mode at physical `page << 12`.
+pub fn send_startup(apic_id: u32, page: u8) {
+    send_command(apic_id, ICR_STARTUP | ICR_LEVEL_ASSERT | u32::from(page));
 }
 
 /// Counts APIC timer ticks over `CALIBRATION_MS` measured by PIT channel 2.

@@ -9,7 +9,11 @@
 //! thread's register context, so a trap from user mode stores the user state
 //! straight into the thread (as seL4 does), and the interrupt stack table
 //! (IST) gives double faults, NMIs and machine checks stacks of their own.
+//!
+//! Every core has its own GDT, TSS and IST stacks (a TSS is busy while
+//! loaded, and `rsp0` is per running thread); they are indexed by core.
 use spin::Mutex;
+use ward_kernel_config::MAX_CPUS;
 
 pub const KERNEL_CODE: u16 = 0x08;
 pub const KERNEL_DATA: u16 = 0x10;
@@ -40,7 +44,8 @@ struct TaskStateSegment {
 #[repr(C, align(16))]
 struct IstStacks([[u8; IST_STACK_SIZE]; 3]);
 
-static TSS: Mutex<TaskStateSegment> = Mutex::new(TaskStateSegment {
+#[allow(clippy::declare_interior_mutable_const)]
+const EMPTY_TSS: Mutex<TaskStateSegment> = Mutex::new(TaskStateSegment {
     reserved0: 0,
     rsp: [0; 3],
     reserved1: 0,
@@ -51,14 +56,17 @@ static TSS: Mutex<TaskStateSegment> = Mutex::new(TaskStateSegment {
     // code (IOPL 0) can reach no port directly.
     iomap_base: core::mem::size_of::<TaskStateSegment>() as u16,
 });
-static IST_STACKS: Mutex<IstStacks> = Mutex::new(IstStacks([[0; IST_STACK_SIZE]; 3]));
-static GDT: Mutex<[u64; 8]> = Mutex::new([0; 8]);
+static TSS: [Mutex<TaskStateSegment>; MAX_CPUS] = [EMPTY_TSS; MAX_CPUS];
+static IST_STACKS: [Mutex<IstStacks>; MAX_CPUS] =
+    [const { Mutex::new(IstStacks([[0; IST_STACK_SIZE]; 3])) }; MAX_CPUS];
+static GDT: [Mutex<[u64; 8]>; MAX_CPUS] = [const { Mutex::new([0; 8]) }; MAX_CPUS];
 
-/// Builds and loads the GDT and TSS, and reloads every segment register.
-pub fn init() {
+/// Builds and loads core `cpu`'s GDT and TSS, and reloads every segment
+/// register (GS base with it: set the per-core record afterwards).
+pub fn init(cpu: usize) {
     let tss_address = {
-        let mut tss = TSS.lock();
-        let stacks = IST_STACKS.lock();
+        let mut tss = TSS[cpu].lock();
+        let stacks = IST_STACKS[cpu].lock();
         for (slot, stack) in [IST_DOUBLE_FAULT, IST_NMI, IST_MACHINE_CHECK]
             .iter()
             .zip(stacks.0.iter())
@@ -66,11 +74,15 @@ pub fn init() {
             let top = stack.as_ptr() as u64 + IST_STACK_SIZE as u64;
             tss.ist[usize::from(*slot) - 1] = top & !0xF;
         }
+        let rsp0 = core::ptr::addr_of_mut!(tss.rsp) as u64;
+        crate::cpu_local::CPUS[cpu]
+            .tss_rsp0
+            .store(rsp0, core::sync::atomic::Ordering::Relaxed);
         &*tss as *const TaskStateSegment as u64
     };
     let tss_limit = (core::mem::size_of::<TaskStateSegment>() - 1) as u64;
 
-    let mut gdt = GDT.lock();
+    let mut gdt = GDT[cpu].lock();
     gdt[0] = 0;
     gdt[1] = 0x00af_9a00_0000_ffff; // kernel code, 64-bit, DPL 0
     gdt[2] = 0x00cf_9200_0000_ffff; // kernel data
@@ -121,7 +133,17 @@ pub fn init() {
     }
 }
 
-/// Where the CPU saves user state on the next trap from user mode.
+/// Where this core saves user state on its next trap from user mode.
+///
+/// Only this core touches its TSS after `init`, and the kernel runs with
+/// interrupts disabled, so the word is written directly, without the lock.
+#[inline]
 pub fn set_kernel_entry_stack(top: u64) {
-    TSS.lock().rsp[0] = top;
+    let rsp0 = crate::cpu_local::this()
+        .tss_rsp0
+        .load(core::sync::atomic::Ordering::Relaxed) as *mut u64;
+    // SAFETY: `rsp0` is the address of this core's TSS `rsp[0]` field
+    // (set by `init`), inside a static that lives for ever; no guard of its
+    // mutex is alive outside `init`; the field is packed, so unaligned.
+    unsafe { rsp0.write_unaligned(top) };
 }

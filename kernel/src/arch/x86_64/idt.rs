@@ -60,6 +60,13 @@ pub fn init() {
             reserved: 0,
         };
     }
+    drop(idt);
+    load();
+}
+
+/// Loads the (one, shared) IDT on this core.
+pub fn load() {
+    let idt = IDT.lock();
     #[repr(C, packed)]
     struct Pointer {
         limit: u16,
@@ -69,7 +76,8 @@ pub fn init() {
         limit: (core::mem::size_of::<[Gate; 256]>() - 1) as u16,
         base: idt.as_ptr() as u64,
     };
-    // SAFETY: the table is static, fully initialised, and every gate points
-    // at a stub of trap.rs.
+    // SAFETY: the table is static, fully initialised by `init` (on the
+    // bootstrap processor, before any other core starts), and every gate
+    // points at a stub of trap.rs.
     unsafe { core::arch::asm!("lidt [{}]", in(reg) &pointer, options(nostack)) }
 }

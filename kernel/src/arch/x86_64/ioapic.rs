@@ -99,6 +99,12 @@ pub fn route_remapped(line: u32, handle: u16, level_triggered: bool, active_low:
     write(0x10 + 2 * line, low);
 }
 
+/// Sends `line` (routed without remapping) to the core with APIC id
+/// `destination` (physical destination mode: bits 56..64 of the entry).
+pub fn set_destination(line: u32, destination: u8) {
+    write(0x11 + 2 * line, u32::from(destination) << 24);
+}
+
 /// Masks or unmasks `line`.
 pub fn set_masked(line: u32, masked: bool) {
     let low = read(0x10 + 2 * line);

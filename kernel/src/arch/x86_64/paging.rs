@@ -172,6 +172,15 @@ pub fn init_kernel_address_space() {
     let pml4 = table_phys(&tables.pml4);
     drop(guard);
 
+    // SAFETY: the new tables map the kernel image (where this code runs), its
+    // stack and statics at the same virtual addresses as the boot tables did.
+    unsafe { cpu::write_cr3(pml4) };
+    enable_cpu_features();
+}
+
+/// Enables global pages and, where the CPU has them, SMEP and SMAP on this
+/// core (every core runs this once, on the kernel's tables).
+pub fn enable_cpu_features() {
     let (_, features, _, _) = cpu::cpuid(7, 0);
     let mut cr4 = cpu::CR4_PGE;
     if features & (1 << 7) != 0 {
@@ -180,12 +189,9 @@ pub fn init_kernel_address_space() {
     if features & (1 << 20) != 0 {
         cr4 |= cpu::CR4_SMAP;
     }
-    // SAFETY: the new tables map the kernel image (where this code runs), its
-    // stack and statics at the same virtual addresses as the boot tables did.
-    unsafe {
-        cpu::write_cr3(pml4);
-        cpu::set_cr4_bits(cr4);
-    }
+    // SAFETY: the bits are supported (CPUID above); the kernel reaches user
+    // memory only through the physical map, so SMEP and SMAP break nothing.
+    unsafe { cpu::set_cr4_bits(cr4) };
 }
 
 /// Page rights of a user mapping. Readable is implied.

@@ -1,8 +1,10 @@
 //! Kernel entry and exit: interrupt/exception stubs, the `syscall` entry,
 //! and the return to user mode.
 //!
-//! Every way into the kernel from user mode saves the user registers into the
-//! current thread's [`UserContext`] and then switches to the one kernel stack:
+//! Every way into the kernel from user mode swaps in the kernel's GS base
+//! (`swapgs`: GS then points at this core's record, `cpu_local.rs`), saves
+//! the user registers into the current thread's [`UserContext`] and then
+//! switches to this core's kernel stack:
 //! - interrupts and exceptions: the TSS `rsp0` points at the end of the
 //!   context, so the CPU pushes its frame into it and the stub pushes the
 //!   vector, an error code and the general registers below;
@@ -12,7 +14,6 @@
 //! through `return_to_user`, which restores whichever thread the scheduler
 //! made current. Traps taken in kernel mode (only the idle loop runs with
 //! interrupts enabled) stay on the kernel stack and return where they were.
-use core::sync::atomic::AtomicU64;
 
 /// Vector number recorded for `syscall` entries (not a hardware vector;
 /// `syscall_entry` pushes this literal value).
@@ -127,16 +128,6 @@ pub struct KernelTrapFrame {
     pub ss: u64,
 }
 
-/// Address of the current thread's context: `return_to_user` restores from here.
-#[no_mangle]
-pub static CURRENT_CONTEXT: AtomicU64 = AtomicU64::new(0);
-/// End of the current thread's context: where `syscall_entry` builds its frame.
-#[no_mangle]
-pub static CURRENT_CONTEXT_TOP: AtomicU64 = AtomicU64::new(0);
-/// Scratch for the user stack pointer during `syscall` entry (one CPU).
-#[no_mangle]
-static SYSCALL_USER_RSP: AtomicU64 = AtomicU64::new(0);
-
 extern "C" {
     /// Restores the current thread's registers and returns to user mode.
     pub fn return_to_user() -> !;
@@ -205,9 +196,10 @@ trap_stubs:
 trap_common:
     testb $3, 24(%rsp)              /* CS of the interrupted code */
     jz trap_from_kernel
+    swapgs                          /* GS: this core's record */
     PUSH_GPRS                       /* into the thread's context */
     mov %rsp, %rdi                  /* where the registers were saved */
-    lea __kstack_top(%rip), %rsp
+    mov %gs:{kernel_stack_top}, %rsp
     cld
     call handle_user_trap
     jmp return_to_user
@@ -223,27 +215,33 @@ trap_from_kernel:
 
 .global return_to_user
 return_to_user:
-    mov CURRENT_CONTEXT(%rip), %rsp
+    mov %gs:{current_context}, %rsp
     POP_GPRS
     add $16, %rsp
+    swapgs                          /* the user's GS base back */
     iretq
 
 .global syscall_entry
 syscall_entry:
-    mov %rsp, SYSCALL_USER_RSP(%rip)
-    mov CURRENT_CONTEXT_TOP(%rip), %rsp
+    swapgs
+    mov %rsp, %gs:{user_rsp}
+    mov %gs:{current_context_top}, %rsp
     push $0x23                      /* user SS */
-    push SYSCALL_USER_RSP(%rip)
+    push %gs:{user_rsp}
     push %r11                       /* user RFLAGS */
     push $0x2b                      /* user CS */
     push %rcx                       /* user RIP */
     push $0                         /* error code */
     push $0x100                     /* SYSCALL_VECTOR */
     PUSH_GPRS
-    lea __kstack_top(%rip), %rsp
+    mov %gs:{kernel_stack_top}, %rsp
     call handle_syscall
     jmp return_to_user
 "#,
+    current_context = const crate::cpu_local::OFFSET_CURRENT_CONTEXT,
+    current_context_top = const crate::cpu_local::OFFSET_CURRENT_CONTEXT_TOP,
+    user_rsp = const crate::cpu_local::OFFSET_USER_RSP,
+    kernel_stack_top = const crate::cpu_local::OFFSET_KERNEL_STACK_TOP,
     options(att_syntax)
 );
 

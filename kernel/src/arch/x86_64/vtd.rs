@@ -407,9 +407,17 @@ pub fn can_remap() -> bool {
     REMAP_TABLE.load(Ordering::Relaxed) != 0
 }
 
-/// One interrupt-remapping entry: deliver `vector` to CPU 0, accepting the
-/// request only from `source` (bus:dev.fn), edge or level as the source signals.
-pub fn set_remap_entry(index: u16, vector: u8, source: u16, level_triggered: bool, present: bool) {
+/// One interrupt-remapping entry: deliver `vector` to the core with APIC id
+/// `destination`, accepting the request only from `source` (bus:dev.fn),
+/// edge or level as the source signals.
+pub fn set_remap_entry(
+    index: u16,
+    vector: u8,
+    source: u16,
+    level_triggered: bool,
+    present: bool,
+    destination: u8,
+) {
     let table = REMAP_TABLE.load(Ordering::Relaxed);
     if table == 0 || index >= REMAP_ENTRIES {
         return;
@@ -419,8 +427,11 @@ pub fn set_remap_entry(index: u16, vector: u8, source: u16, level_triggered: boo
     // device that keeps interrupting while masked costs no fault reports.
     let low = if present { 1 } else { 1 << 1 }
         | (u64::from(level_triggered) << 4)
-        | (u64::from(vector) << 16); // destination APIC id 0, fixed delivery, physical mode
-                                     // Verify the requester: SVT = 01 (source id and qualifier), SQ = 0 (all 16 bits).
+        | (u64::from(vector) << 16)
+        // Fixed delivery, physical mode; in xAPIC mode the destination APIC
+        // id is bits 40..48.
+        | (u64::from(destination) << 40);
+    // Verify the requester: SVT = 01 (source id and qualifier), SQ = 0 (all 16 bits).
     let high = u64::from(source) | (1 << 18);
     // SAFETY: `index` < REMAP_ENTRIES: inside the kernel-owned remapping table.
     unsafe {

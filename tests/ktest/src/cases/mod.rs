@@ -17,6 +17,7 @@ mod ipc;
 mod notification;
 mod privilege;
 mod sched;
+pub mod smp;
 mod tcb;
 mod timeouts;
 mod untyped;
@@ -34,6 +35,7 @@ pub static ALL: &[&[Case]] = &[
     timeouts::CASES,
     fault::CASES,
     sched::CASES,
+    smp::CASES,
     errors::CASES,
 ];
 

@@ -212,10 +212,13 @@ fn timed_waiters_expire_in_deadline_order(env: &mut Env) -> Outcome {
 fn suspended_and_destroyed_timed_waiters_are_forgotten(env: &mut Env) -> Outcome {
     let n = new_notification(env);
     let ms = ticks_per_ms(env);
-    let suspended =
-        threads::spawn(env, timed_receiver, pack(&[n.cptr(), 3, 0, 0]), ABOVE_ROOT).ctx("spawn")?;
-    let destroyed =
-        threads::spawn(env, timed_receiver, pack(&[n.cptr(), 3, 1, 0]), ABOVE_ROOT).ctx("spawn")?;
+    // 25 ms: far more than spawning, suspending and destroying take, even
+    // with four emulated cores sharing a loaded host (with 3 ms, a host that
+    // paused the core holding the kernel lock let the deadlines pass first).
+    let suspended = threads::spawn(env, timed_receiver, pack(&[n.cptr(), 25, 0, 0]), ABOVE_ROOT)
+        .ctx("spawn")?;
+    let destroyed = threads::spawn(env, timed_receiver, pack(&[n.cptr(), 25, 1, 0]), ABOVE_ROOT)
+        .ctx("spawn")?;
     suspended.tcb.tcb_suspend().ctx("suspend")?;
     env.root
         .cnode
@@ -223,7 +226,7 @@ fn suspended_and_destroyed_timed_waiters_are_forgotten(env: &mut Env) -> Outcome
         .ctx("destroy")?;
     // Let both deadlines pass: the queue must not touch the suspended
     // thread (nor the destroyed one's memory) when they do.
-    let until = rdtsc() + 10 * ms;
+    let until = rdtsc() + 40 * ms;
     while rdtsc() < until {
         syscall::yield_now();
     }
