@@ -43,7 +43,7 @@ import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(ROOT, "tests", "net"))
-from net_tests import free_port  # noqa: E402  (the end-to-end tests' free loopback port)
+from net_tests import free_port, stop_qemu  # noqa: E402  (the end-to-end tests' helpers)
 # Boot, link-up and DHCP under TCG on a busy machine.
 READY_SECONDS = 120
 # A TCP connection that moves no byte for this long is broken. A driver restart takes tens of
@@ -406,13 +406,7 @@ class Guest:
         raise RuntimeError(f"no UDP echo within {READY_SECONDS} s; see {self.log_path}")
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.log.close()
+        stop_qemu(self.process, self.log)
 
 
 def table(console):

@@ -50,6 +50,17 @@ def free_port(kind=socket.SOCK_STREAM):
         return s.getsockname()[1]
 
 
+def stop_qemu(process, log):
+    """Ends a QEMU run (politely, then by force after 10 s) and closes its console log."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+    log.close()
+
+
 class Guest:
     """One QEMU run of an image, with its forwarded ports and raw-frame socket."""
 
@@ -106,13 +117,7 @@ class Guest:
             return f.read().decode(errors="replace")
 
     def stop(self):
-        if self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-        self.log.close()
+        stop_qemu(self.process, self.log)
         self.wire.close()
 
     def udp_round_trip(self, port, payload, timeout=1.0):
