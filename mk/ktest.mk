@@ -72,7 +72,7 @@ profile-kernel: ktest-image
 		$(if $(ANNOTATE),--annotate '$(ANNOTATE)')
 
 fuzz-kernel: ktest-image
-	@status=0; scripts/qemu.sh --smp $(CPUS) --seconds $(FUZZ_SECONDS) --root-args 'test=fuzz seed=$(SEED) count=$(COUNT)' \
+	@status=0; scripts/qemu.sh --smp $(CPUS) --kernel-args cpus=$(CPUS) --seconds $(FUZZ_SECONDS) --root-args 'test=fuzz seed=$(SEED) count=$(COUNT)' \
 		'$(KTEST_IMAGE)' > '$(FUZZ_KERNEL_LOG)' || status=$$?; \
 	grep -E '^(fuzz|ktest):' '$(FUZZ_KERNEL_LOG)' || true; \
 	if [ "$$status" -ne 1 ]; then \

@@ -6,44 +6,61 @@
 //! thread is current, and gives it up just before returning to user mode or
 //! halting; so all of the object model, the ready queues, the timeout queue
 //! and the interrupt tables are touched by one core at a time, exactly as
-//! on one core. It is a ticket lock: cores get in in the order they asked,
-//! so none starves.
+//! on one core.
+//!
+//! It is a test-and-test-and-set lock, not a ticket lock, on purpose: a
+//! ticket lock hands the lock to the core that asked next, and when that
+//! core is not running (a virtual CPU the host has descheduled, as when
+//! QEMU runs more cores than the host has), every other core waits for the
+//! host's scheduler. The syscall fuzzer on 4 cores of a 2-CPU host took
+//! 108 times fewer guest cycles for 100,000 calls with this lock than with
+//! tickets (docs/kernel.md). Here whichever waiting core runs takes it. The
+//! price is fairness: no order among waiters. Each holder leaves the
+//! kernel within one bounded operation (long ones have preemption points),
+//! so a waiter loses only to cores that are quicker to see the lock free.
 //!
 //! A core waiting for the lock runs with interrupts disabled, and the
 //! holder may be waiting for that very core to answer a cross-core call
 //! (a TLB shootdown, a stall): so the wait loop answers this core's pending
 //! calls itself (`smp::answer_calls`), as seL4's lock does.
-use core::sync::atomic::{AtomicU32, Ordering};
+use core::sync::atomic::{AtomicBool, Ordering};
 
-/// The next ticket to hand out.
-static NEXT_TICKET: AtomicU32 = AtomicU32::new(0);
-/// The ticket whose holder may enter.
-static NOW_SERVING: AtomicU32 = AtomicU32::new(0);
+/// Whether a core holds the lock.
+static HELD: AtomicBool = AtomicBool::new(false);
 
 /// Takes the lock, answering cross-core calls while waiting.
 #[inline(always)]
 pub fn acquire() {
-    let ticket = NEXT_TICKET.fetch_add(1, Ordering::Relaxed);
-    if NOW_SERVING.load(Ordering::Acquire) != ticket {
-        wait_for(ticket);
+    if HELD
+        .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+        .is_err()
+    {
+        wait();
     }
 }
 
 #[inline(never)]
-fn wait_for(ticket: u32) {
+fn wait() {
     crate::stats::count_lock_wait();
-    while NOW_SERVING.load(Ordering::Acquire) != ticket {
+    loop {
         crate::smp::answer_calls();
         core::hint::spin_loop();
+        // Read first: only a lock seen free is worth the atomic write that
+        // takes the cache line from the other waiters.
+        if !HELD.load(Ordering::Relaxed)
+            && HELD
+                .compare_exchange(false, true, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok()
+        {
+            return;
+        }
     }
 }
 
-/// Gives the lock to the next core in line. Only its holder calls this.
+/// Gives the lock up. Only its holder calls this.
 #[inline(always)]
 pub fn release() {
-    // Only the holder writes NOW_SERVING, so a load and a store suffice.
-    let serving = NOW_SERVING.load(Ordering::Relaxed);
-    NOW_SERVING.store(serving.wrapping_add(1), Ordering::Release);
+    HELD.store(false, Ordering::Release);
 }
 
 /// Data that only the big kernel lock's holder touches (the per-core ready

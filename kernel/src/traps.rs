@@ -130,6 +130,13 @@ extern "C" fn handle_kernel_trap(frame: &KernelTrapFrame) {
             crate::bkl::acquire();
             handle_interrupt(frame.vector);
             crate::bkl::release();
+            // A device interrupt steered here may have made a thread of
+            // this core runnable (its handler's notification): the idle
+            // loop must look at its queues, as after a reschedule IPI,
+            // which is sent only to other cores.
+            crate::cpu_local::this()
+                .woken
+                .store(1, core::sync::atomic::Ordering::Release);
         }
         return;
     }

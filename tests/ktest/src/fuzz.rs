@@ -1,28 +1,28 @@
-//! `test=fuzz seed=N count=N`: bounded random syscalls from an
-//! unprivileged thread, while other threads keep working.
+//! `test=fuzz seed=N count=N`: bounded random syscalls from unprivileged
+//! threads on every core, while other threads keep working.
 //!
-//! The fuzzer runs in its own address space and CSpace (see `process`)
-//! holding only: an endpoint, a notification, its own CNode, a 64 KiB
-//! untyped, an unconfigured TCB, an unmapped frame and a badged endpoint.
-//! Where the kernel cannot yet run a thread in a second address space (see
-//! docs/kernel.md, "Not implemented yet, and known gaps"), the fuzzer keeps
-//! its own CSpace but shares the root task's VSpace, and the run says so:
-//! its syscalls still reach only its own capabilities.
+//! Each fuzzer runs in its own address space and CSpace (see `process`)
+//! holding only: an endpoint and a notification (the same two objects for
+//! every fuzzer, so their calls meet across cores), a badged copy of the
+//! endpoint, its own CNode, a 64 KiB untyped, an unconfigured TCB and an
+//! unmapped frame.
 //! It has no fault endpoint, so bad lookups and unknown syscalls come back
 //! as errors. Each call picks a syscall number (mostly real ones, some
 //! unknown, never the debug calls, which could end the run), a CPtr (mostly
 //! small, so it often names a real capability), a message info (often a
 //! real invocation label with a plausible length) and random registers and
 //! IPC-buffer words. Progress is counted in a page shared with the root task.
+//! On one core there is one fuzzer; on N cores, one on each of cores 1 to
+//! N - 1, sharing the `count` calls, each from its own seed.
 //!
 //! Meanwhile a heartbeat pair of threads in the root task's address space
-//! does Call/ReplyRecv round trips and signals the root task every 64 of
-//! them. On each heartbeat the root task checks the fuzzer's progress; a
-//! fuzzer blocked in a receive or a send that nobody answers is kicked
-//! (suspended and resumed, which aborts the blocking call). The run passes
-//! when the fuzzer completed `count` calls, the heartbeat kept going to the
-//! end, and the kernel never stopped (a kernel panic ends the run with its
-//! own status, which the scenario rejects).
+//! (on core 0) does Call/ReplyRecv round trips and signals the root task
+//! every 64 of them. On each heartbeat the root task checks every fuzzer's
+//! progress; a fuzzer blocked in a receive or a send that nobody answers is
+//! kicked (suspended and resumed, which aborts the blocking call). The run
+//! passes when the fuzzers completed `count` calls, the heartbeat kept going
+//! to the end, and the kernel never stopped (a kernel panic ends the run
+//! with its own status, which the scenario rejects).
 
 use ward_abi::invocation::InvocationLabel;
 use ward_abi::message::MessageInfo;
@@ -184,54 +184,57 @@ pub fn run(env: &mut Env, seed: u64, count: u64) -> bool {
     }
 }
 
-fn campaign(
+/// One fuzzer: its process, its thread, the root task's view of the page
+/// it counts its calls in, and how the root task is keeping track of it.
+struct Fuzzer {
+    tcb: cap::Tcb,
+    core: u64,
+    shared: *mut u64,
+    count: u64,
+    last: u64,
+    idle_ticks: u32,
+    futile_kicks: u32,
+}
+
+impl Fuzzer {
+    fn progress(&self) -> u64 {
+        // SAFETY: `shared` is the root task's read-write mapping of the page
+        // the fuzzer writes its progress to; read volatile because the
+        // fuzzer writes it concurrently.
+        unsafe { core::ptr::read_volatile(self.shared.add(word::PROGRESS)) }
+    }
+
+    fn done(&self) -> bool {
+        self.progress() >= self.count
+    }
+}
+
+/// The objects every fuzzer shares, so that their calls meet across cores:
+/// one endpoint (also handed out with a badge) and one notification.
+struct SharedObjects {
+    endpoint: u64,
+    notification: u64,
+}
+
+/// Builds fuzzer `index`'s process on `core`, with `count` calls from
+/// `seed`, and starts it.
+fn start_fuzzer(
     env: &mut Env,
+    shared_objects: &SharedObjects,
     seed: u64,
     count: u64,
-) -> Result<crate::framework::Why, crate::framework::Why> {
-    use crate::framework::{Check, Why};
-    env.root
-        .tcb
-        .tcb_set_priority(env.root.tcb, ROOT_PRIORITY)
-        .ctx("root priority")?;
-    let (page, fuzzer_cnode, own_vspace) = match fuzzer_address_space(env) {
-        Ok((root_page, process_page, p)) => (root_page, Some((process_page, p)), true),
-        Err(why) => {
-            println!(
-                "fuzz: NOTE: no second address space ({}); the fuzzer gets its own CSpace but shares the root task's VSpace",
-                why.as_str()
-            );
-            let (_, root_page) = env.new_page();
-            (root_page, None, false)
-        }
-    };
-    let shared = page as *mut u64;
-    // SAFETY: the shared page is mapped read-write at `page`.
+    core: u64,
+) -> Result<Fuzzer, crate::framework::Why> {
+    use crate::framework::Check;
+    let mut p = Process::new(env).ctx("building a fuzzer's address space")?;
+    let (root_page, process_page) = p.share_page(env).ctx("sharing a page")?;
+    let shared = root_page as *mut u64;
+    // SAFETY: the shared page is mapped read-write at `root_page`.
     unsafe {
         core::ptr::write_volatile(shared.add(word::SEED), seed);
         core::ptr::write_volatile(shared.add(word::COUNT), count);
     }
-    let cnode = match &fuzzer_cnode {
-        Some((_, p)) => p.cnode,
-        None => {
-            let cnode = env.alloc_cnode(process::CNODE_BITS);
-            cnode
-                .cnode_mint(
-                    process::slot::CNODE,
-                    process::CNODE_BITS,
-                    env.root.cnode,
-                    cnode.cptr(),
-                    FULL_DEPTH,
-                    CapRights::ALL,
-                    process::CNODE_GUARD_DATA,
-                )
-                .ctx("the fuzzer's CNode capability to itself")?;
-            cnode
-        }
-    };
-    // The fuzzer's capabilities.
-    let sink = new_endpoint(env);
-    let note = new_notification(env);
+    let cnode = p.cnode;
     let give = |dest: u64, src: u64, badge: u64| {
         cnode.cnode_mint(
             dest,
@@ -243,53 +246,62 @@ fn campaign(
             badge,
         )
     };
-    give(process::slot::ENDPOINT, sink.cptr(), 0).ctx("endpoint")?;
-    give(process::slot::NOTIFICATION, note.cptr(), 0).ctx("notification")?;
-    give(process::slot::FREE + 3, sink.cptr(), 0x5).ctx("badged endpoint")?;
+    give(process::slot::ENDPOINT, shared_objects.endpoint, 0).ctx("endpoint")?;
+    give(process::slot::NOTIFICATION, shared_objects.notification, 0).ctx("notification")?;
+    give(process::slot::FREE + 3, shared_objects.endpoint, 0x5).ctx("badged endpoint")?;
     let free = process::slot::FREE;
-    env.pool
-        .cap
-        .untyped_retype(
-            ObjectType::Untyped,
-            16,
+    let retype = |object: ObjectType, size_bits: u64, slot: u64| {
+        env.pool.cap.untyped_retype(
+            object,
+            size_bits,
             env.root.cnode,
             cnode.cptr(),
             FULL_DEPTH,
-            free,
+            slot,
             1,
         )
-        .ctx("untyped for the fuzzer")?;
-    env.pool
-        .cap
-        .untyped_retype(
-            ObjectType::Tcb,
-            0,
-            env.root.cnode,
-            cnode.cptr(),
-            FULL_DEPTH,
-            free + 1,
-            1,
-        )
-        .ctx("victim TCB")?;
-    env.pool
-        .cap
-        .untyped_retype(
-            ObjectType::Frame4K,
-            0,
-            env.root.cnode,
-            cnode.cptr(),
-            FULL_DEPTH,
-            free + 2,
-            1,
-        )
-        .ctx("frame")?;
+    };
+    retype(ObjectType::Untyped, 16, free).ctx("untyped for the fuzzer")?;
+    retype(ObjectType::Tcb, 0, free + 1).ctx("victim TCB")?;
+    retype(ObjectType::Frame4K, 0, free + 2).ctx("frame")?;
+    let tcb = p
+        .spawn(env, fuzz_main, process_page, WORKER_PRIORITY, 0)
+        .ctx("starting a fuzzer")?;
+    tcb.tcb_set_affinity(core)
+        .ctx("moving a fuzzer to its core")?;
+    Ok(Fuzzer {
+        tcb,
+        core,
+        shared,
+        count,
+        last: 0,
+        idle_ticks: 0,
+        futile_kicks: 0,
+    })
+}
 
-    // The heartbeat. On several cores the fuzzer runs alone on the last
-    // one, so its calls (and the kicks that stop it there) meet the
-    // heartbeat's and the root task's on the kernel lock and in cross-core
-    // calls; the heartbeat pair stays on core 0, where its round trips take
-    // the fast path (across cores each takes two IPIs, and the kicks wait
-    // for heartbeats).
+/// The largest number of fuzzers: one per core, and the kernel runs on at
+/// most this many.
+const MAX_FUZZERS: usize = ward_abi::kstats::MAX_CPUS;
+
+fn campaign(
+    env: &mut Env,
+    seed: u64,
+    count: u64,
+) -> Result<crate::framework::Why, crate::framework::Why> {
+    use crate::framework::{Check, Why};
+    env.root
+        .tcb
+        .tcb_set_priority(env.root.tcb, ROOT_PRIORITY)
+        .ctx("root priority")?;
+
+    // The heartbeat and the root task stay on core 0, where the pair's
+    // round trips take the fast path (across cores each takes two IPIs,
+    // and the kicks wait for heartbeats). On several cores a fuzzer runs
+    // on every other core, so fuzzers' calls meet each other's in the
+    // shared endpoint and notification across cores, and the heartbeat's,
+    // the root task's and the kicks' on the kernel lock and in cross-core
+    // calls. On one core a single fuzzer shares core 0.
     let cores = crate::cases::smp::cores(env);
     let heart = new_endpoint(env);
     let tick = new_notification(env);
@@ -302,49 +314,34 @@ fn campaign(
     )
     .ctx("ping")?;
 
-    let in_process = match fuzzer_cnode {
-        Some((process_page, mut p)) => {
-            match p.spawn(env, fuzz_main, process_page, WORKER_PRIORITY, 0) {
-                Ok(tcb) => Some(tcb),
-                Err(e) => {
-                    println!(
-                    "fuzz: NOTE: no thread in a second address space ({e}); the fuzzer keeps its own CSpace but shares the root task's VSpace"
-                );
-                    None
-                }
-            }
-        }
-        None => None,
+    let shared_objects = SharedObjects {
+        endpoint: new_endpoint(env).cptr(),
+        notification: new_notification(env).cptr(),
     };
-    let own_vspace = own_vspace && in_process.is_some();
-    let fuzzer: cap::Tcb = match in_process {
-        Some(tcb) => tcb,
-        None => {
-            let thread =
-                threads::create_in(env, cnode, process::CNODE_GUARD_DATA, 0, WORKER_PRIORITY)
-                    .ctx("creating the fuzzer")?;
-            threads::prepare(&thread, fuzz_main, page).ctx("preparing the fuzzer")?;
-            thread.tcb.tcb_resume().ctx("starting the fuzzer")?;
-            thread.tcb
+    let fuzzer_cores = if cores > 1 { 1..cores } else { 0..1 };
+    let fuzzer_count = fuzzer_cores.clone().count() as u64;
+    let mut fuzzers: heapless::Vec<Fuzzer, MAX_FUZZERS> = heapless::Vec::new();
+    for (index, core) in fuzzer_cores.enumerate() {
+        let index = index as u64;
+        // Fuzzer 0 keeps the campaign's seed, so one-core runs repeat
+        // earlier campaigns; the first takes the calls that do not divide.
+        let calls = count / fuzzer_count + if index == 0 { count % fuzzer_count } else { 0 };
+        let fuzzer_seed = seed.wrapping_add(index.wrapping_mul(0x9E37_79B9_7F4A_7C15));
+        let fuzzer = start_fuzzer(env, &shared_objects, fuzzer_seed, calls, core)?;
+        if fuzzers.push(fuzzer).is_err() {
+            return Err(Why::new(format_args!("more than {MAX_FUZZERS} fuzzers")));
         }
-    };
-    let fuzzer_core = cores - 1;
-    fuzzer
-        .tcb_set_affinity(fuzzer_core)
-        .ctx("moving the fuzzer to the last core")?;
-    if cores > 1 {
-        println!("fuzz: {cores} cores: the heartbeat on core 0, the fuzzer on core {fuzzer_core}");
     }
-    let progress = || {
-        // SAFETY: as above.
-        unsafe { core::ptr::read_volatile(shared.add(word::PROGRESS)) }
-    };
-    let mut last = 0;
-    let mut idle_ticks = 0;
-    let mut futile_kicks = 0;
+    if cores > 1 {
+        println!(
+            "fuzz: {cores} cores: the heartbeat on core 0, {fuzzer_count} fuzzers on cores 1 to {}",
+            cores - 1
+        );
+    }
+
     let mut kicks = 0u64;
     let start = crate::cases::rdtsc();
-    while progress() < count {
+    while !fuzzers.iter().all(Fuzzer::done) {
         tick.wait().ctx("waiting for a heartbeat")?;
         if get(1) != 0 {
             return Err(Why::new(format_args!(
@@ -352,57 +349,54 @@ fn campaign(
                 get(0)
             )));
         }
-        let now = progress();
-        if now != last {
-            last = now;
-            idle_ticks = 0;
-            futile_kicks = 0;
-            continue;
-        }
-        idle_ticks += 1;
-        if idle_ticks >= TICKS_BEFORE_KICK {
-            idle_ticks = 0;
-            futile_kicks += 1;
+        for fuzzer in fuzzers.iter_mut().filter(|fuzzer| !fuzzer.done()) {
+            let now = fuzzer.progress();
+            if now != fuzzer.last {
+                fuzzer.last = now;
+                fuzzer.idle_ticks = 0;
+                fuzzer.futile_kicks = 0;
+                continue;
+            }
+            fuzzer.idle_ticks += 1;
+            if fuzzer.idle_ticks < TICKS_BEFORE_KICK {
+                continue;
+            }
+            fuzzer.idle_ticks = 0;
+            fuzzer.futile_kicks += 1;
             kicks += 1;
-            if futile_kicks == MAX_FUTILE_KICKS / 10 {
+            if fuzzer.futile_kicks == MAX_FUTILE_KICKS / 10 {
                 println!(
-                    "fuzz: NOTE: {futile_kicks} kicks in a row without progress, at call {now}"
+                    "fuzz: NOTE: {} kicks in a row without progress of the fuzzer on core {}, at its call {now}",
+                    fuzzer.futile_kicks, fuzzer.core
                 );
             }
-            if futile_kicks > MAX_FUTILE_KICKS {
+            if fuzzer.futile_kicks > MAX_FUTILE_KICKS {
                 return Err(Why::new(format_args!(
-                    "the fuzzer stopped at call {now} and kicks do not move it"
+                    "the fuzzer on core {} stopped at its call {now} and kicks do not move it",
+                    fuzzer.core
                 )));
             }
-            let _ = fuzzer.tcb_suspend();
-            let _ = fuzzer.tcb_resume();
+            let _ = fuzzer.tcb.tcb_suspend();
+            let _ = fuzzer.tcb.tcb_resume();
         }
     }
     let cycles = crate::cases::rdtsc() - start;
+    for fuzzer in &fuzzers {
+        let _ = fuzzer.tcb.tcb_suspend();
+    }
     let beats_at_end = get(0);
     // The heartbeat must still be alive after the campaign.
     for _ in 0..2 {
         tick.wait()
             .ctx("waiting for a heartbeat after the campaign")?;
     }
-    let _ = fuzzer.tcb_suspend();
     if get(0) <= beats_at_end || get(1) != 0 {
         return Err(Why::new(format_args!(
             "the heartbeat stopped after the campaign"
         )));
     }
     Ok(Why::new(format_args!(
-        "{count} random calls done in {cycles} TSC cycles ({}); {} heartbeat round trips; the fuzzer was kicked out of a blocking call {kicks} times; kernel alive",
-        if own_vspace { "own VSpace" } else { "shared VSpace" },
+        "{count} random calls by {fuzzer_count} fuzzer(s), each in its own VSpace and CSpace, done in {cycles} TSC cycles; {} heartbeat round trips; fuzzers were kicked out of a blocking call {kicks} times; kernel alive",
         get(0)
     )))
-}
-
-/// The fuzzer's own address space with a page shared with the root task:
-/// (root address, fuzzer address, process).
-fn fuzzer_address_space(env: &mut Env) -> Result<(u64, u64, Process), crate::framework::Why> {
-    use crate::framework::Check;
-    let mut p = Process::new(env).ctx("building the address space")?;
-    let (root_page, process_page) = p.share_page(env).ctx("sharing a page")?;
-    Ok((root_page, process_page, p))
 }

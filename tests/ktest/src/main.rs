@@ -17,8 +17,9 @@
 //!   cases whose name starts with PREFIX; `known_gaps=skip` reports cases
 //!   that fail for a known kernel gap or bug as skipped, naming the cause
 //!   (the list is `cases::ipc::KNOWN_GAPS`);
-//! - `test=fuzz seed=N count=N`: an unprivileged thread in its own CSpace
-//!   and VSpace makes `count` random syscalls and invocations from `seed`
+//! - `test=fuzz seed=N count=N`: unprivileged threads, one per core but the
+//!   first (one on one core), each in its own CSpace and VSpace, make
+//!   `count` random syscalls and invocations between them from `seed`
 //!   while a heartbeat pair of threads keeps doing IPC (see `fuzz`);
 //! - `test=bench`: kernel micro-benchmarks in guest TSC cycles (see `bench`);
 //!   `only=KEY` measures only the figures whose key contains KEY and
