@@ -46,7 +46,7 @@ open(f"{out}/one-core.toml", "w").write(one)
 open(f"{out}/split.toml", "w").write(text)
 PY
 
-run_placement() {  # run_placement NAME: prints the median MB/s of NAME's downloads
+run_placement() {  # run_placement NAME: boots NAME, downloads ROUNDS times, keeps the figures
     local name="$1" port pid log
     make --no-print-directory image-only SYSTEM="$out/$name.toml" > "$out/$name.build.log"
     port="$(free_port)"
@@ -68,22 +68,48 @@ run_placement() {  # run_placement NAME: prints the median MB/s of NAME's downlo
             return 1
         fi
     done
+    curl -s --max-time 10 "http://127.0.0.1:$port/stats.json" > "$out/$name.before.json"
     local speeds=()
     for _ in $(seq 1 "$rounds"); do
         speeds+=("$(curl -s -o /dev/null --max-time "$DOWNLOAD_SECONDS" -w '%{speed_download}' \
             "http://127.0.0.1:$port/bench/10MiB")")
     done
+    curl -s --max-time 10 "http://127.0.0.1:$port/stats.json" > "$out/$name.after.json"
     kill "$pid" 2>/dev/null || true
     wait "$pid" 2>/dev/null || true
-    printf '%s\n' "${speeds[@]}" | sort -n | awk '{ v[NR] = $1 } END { printf "%.2f\n", v[int((NR + 1) / 2)] / 1e6 }'
+    printf '%s\n' "${speeds[@]}" > "$out/$name.speeds"
 }
 
-one="$(run_placement one-core)"
-together="$(run_placement together)"
-split="$(run_placement split)"
-echo "bench: HTTP 10 MiB download, one core (driver, stack and applications on core 0 of a one-core machine): median $one MB/s ($rounds rounds)"
-echo "bench: HTTP 10 MiB download, two cores, the whole packet path on core 1: median $together MB/s ($rounds rounds)"
-echo "bench: HTTP 10 MiB download, two cores, driver on core 0, stack on core 1 (system.toml): median $split MB/s ($rounds rounds)"
-awk -v one="$one" -v together="$together" -v split="$split" 'BEGIN {
-    if (one > 0) printf "bench: against one core: together on core 1 %.2fx, split %.2fx\n", together / one, split / one
+# One line per placement: the median rate, and per download the guest's busy time on each core
+# and the IPIs sent (from the kernel's statistics in /stats.json before and after the downloads).
+report() {  # report NAME DESCRIPTION
+    python3 - "$out/$1" "$2" "$rounds" <<'PY'
+import json, re, statistics, sys
+base, description, rounds = sys.argv[1], sys.argv[2], int(sys.argv[3])
+speeds = [float(v) for v in open(base + ".speeds").read().split()]
+def per_core(path, what):
+    text = open(path).read()
+    return {int(c): int(v) for c, v in re.findall(r'"cpu(\d+)\.' + what + r'"\s*:\s*(\d+)', text)}
+def delta(what):
+    before, after = per_core(base + ".before.json", what), per_core(base + ".after.json", what)
+    return {c: (after[c] - before.get(c, 0)) / rounds for c in sorted(after)}
+busy, ipis = delta("busy_ms"), delta("ipis_sent")
+cores = " + ".join(f"core {c} {ms:.0f}" for c, ms in busy.items())
+print(f"bench: HTTP 10 MiB download, {description}: median {statistics.median(speeds) / 1e6:.2f} MB/s"
+      f" ({rounds} rounds); per download, guest busy {sum(busy.values()):.0f} ms ({cores}),"
+      f" {sum(ipis.values()):.0f} IPIs sent")
+PY
+}
+
+median() { sort -n "$out/$1.speeds" | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
+
+
+run_placement one-core
+run_placement together
+run_placement split
+report one-core "one core (driver, stack and applications on core 0 of a one-core machine)"
+report together "two cores, the whole packet path on core 1"
+report split "two cores, driver on core 0, stack and applications on core 1 (system.toml)"
+awk -v one="$(median one-core)" -v together="$(median together)" -v apart="$(median split)" 'BEGIN {
+    if (one > 0) printf "bench: rate against one core: the whole path on core 1 %.2fx, split %.2fx\n", together / one, apart / one
 }'
