@@ -39,14 +39,49 @@ pub const RESCHEDULE_VECTOR: u8 = 0xE0;
 /// IPI vector: answer the pending cross-core call.
 pub const CALL_VECTOR: u8 = 0xE1;
 
-/// The application processors' kernel stacks (core 0 has the image's own,
-/// `__kstack_top`, with a guard page below it).
+/// Bytes of the unmapped guard page below each application processor's
+/// stack: an overflow faults (the double-fault handler, on its own IST
+/// stack, reports it) instead of running into the next core's stack.
+const STACK_GUARD: usize = 4096;
+
+/// One application processor's kernel stack, with its guard page below it.
 #[repr(C, align(4096))]
-struct Stacks(UnsafeCell<[[u8; KERNEL_STACK_SIZE]; MAX_CPUS - 1]>);
+struct GuardedStack {
+    guard: [u8; STACK_GUARD],
+    stack: [u8; KERNEL_STACK_SIZE],
+}
+
+/// The application processors' kernel stacks (core 0 has the image's own,
+/// `__kstack_top`, with a guard page below it too).
+#[repr(C, align(4096))]
+struct Stacks(UnsafeCell<[GuardedStack; MAX_CPUS - 1]>);
 // SAFETY: each stack is used by exactly one core, and only as a stack
 // (through rsp); no Rust reference into it is ever formed.
 unsafe impl Sync for Stacks {}
-static AP_STACKS: Stacks = Stacks(UnsafeCell::new([[0; KERNEL_STACK_SIZE]; MAX_CPUS - 1]));
+static AP_STACKS: Stacks = Stacks(UnsafeCell::new(
+    [const {
+        GuardedStack {
+            guard: [0; STACK_GUARD],
+            stack: [0; KERNEL_STACK_SIZE],
+        }
+    }; MAX_CPUS - 1],
+));
+
+/// The top of core `index`'s kernel stack (`index` ≥ 1).
+fn ap_stack_top(index: usize) -> u64 {
+    // SAFETY: only the address of stack `index - 1` is taken.
+    let bottom = unsafe { core::ptr::addr_of!((*AP_STACKS.0.get())[index - 1].stack) } as u64;
+    bottom + KERNEL_STACK_SIZE as u64
+}
+
+/// Whether the kernel-image page at `vaddr` is an application processor's
+/// stack guard, which the kernel's page tables leave unmapped.
+pub fn is_stack_guard(vaddr: u64) -> bool {
+    (1..MAX_CPUS).any(|index| {
+        let guard = ap_stack_top(index) - (KERNEL_STACK_SIZE + STACK_GUARD) as u64;
+        (guard..guard + STACK_GUARD as u64).contains(&vaddr)
+    })
+}
 
 /// Busy-waits `micros` microseconds by the TSC.
 fn delay_us(micros: u64) {
@@ -89,9 +124,7 @@ pub fn start_application_processors(apic_ids: &[u8], limit: usize) -> usize {
             continue;
         }
         let index = next;
-        // SAFETY: only the address of stack `index - 1` is taken.
-        let stack_top =
-            unsafe { (*AP_STACKS.0.get())[index - 1].as_ptr() } as u64 + KERNEL_STACK_SIZE as u64;
+        let stack_top = ap_stack_top(index);
         CPUS[index]
             .apic_id
             .store(u64::from(apic_id), Ordering::Relaxed);
@@ -140,10 +173,7 @@ extern "C" fn ap_main(index: u64) -> ! {
     paging::enable_cpu_features();
     crate::arch::x86_64::gdt::init(index);
     crate::arch::x86_64::idt::load();
-    // SAFETY: only the address of this core's stack is taken.
-    let stack_top =
-        (unsafe { (*AP_STACKS.0.get())[index - 1].as_ptr() } as u64) + KERNEL_STACK_SIZE as u64;
-    cpu_local::init(index, apic::id(), stack_top);
+    cpu_local::init(index, apic::id(), ap_stack_top(index));
     crate::syscall::init();
     apic::init_ap(ward_kernel_config::TIMER_HZ);
     CPUS[index]

@@ -7,7 +7,8 @@
 //!   2 MiB pages (the 3–4 GiB hole, where PCI devices and the APICs live, is
 //!   uncached); the kernel reaches every object and user page through it;
 //! - `KERNEL_VMA` + p: the kernel image, in 4 KiB pages with per-section
-//!   rights (text RX, rodata R, data and bss RW), the stack guard unmapped.
+//!   rights (text RX, rodata R, data and bss RW), the stack guards (core
+//!   0's and each application processor's) unmapped.
 //!
 //! A user address space is a PML4 whose upper half entries are copies of the
 //! kernel's, so the kernel stays mapped across a switch but user code can
@@ -152,11 +153,12 @@ pub fn init_kernel_address_space() {
         } else {
             WRITABLE | NO_EXECUTE
         };
-        let present = if (guard_page..guard_end).contains(&vaddr) {
-            0
-        } else {
-            PRESENT
-        };
+        let present =
+            if (guard_page..guard_end).contains(&vaddr) || crate::smp::is_stack_guard(vaddr) {
+                0
+            } else {
+                PRESENT
+            };
         tables.image_pts[table].0[slot] = kernel_image_phys(vaddr) | present | GLOBAL | rights;
         vaddr += PAGE_SIZE;
     }
