@@ -17,3 +17,13 @@ PLACEMENT_ROUNDS ?= 5
 
 bench-placement: build
 	scripts/bench-placement.sh $(PLACEMENT_ROUNDS)
+
+# The smoke run in `make test`: one download per placement, so the script cannot rot; it fails
+# when a placement does not boot, answer HTTP or report its figures.
+TEST_TARGETS += test-bench-placement
+.PHONY: test-bench-placement
+test-bench-placement: build
+	@scripts/bench-placement.sh 1 | tee build/bench-placement-smoke.log
+	@grep -q '^bench: rate against one core' build/bench-placement-smoke.log || \
+		{ echo "test-bench-placement: FAIL: no ratio line (build/bench-placement-smoke.log)" >&2; exit 1; }
+	@echo "test-bench-placement: PASS"

@@ -18,6 +18,8 @@ set -euo pipefail
 rounds="${1:-5}"
 readonly BOOT_SECONDS=90
 readonly DOWNLOAD_SECONDS=60
+# What /bench/10MiB sends.
+readonly DOWNLOAD_BYTES=$((10 * 1024 * 1024))
 readonly QEMU_SECONDS=600
 out=build/bench-placement
 mkdir -p "$out"
@@ -70,9 +72,18 @@ run_placement() {  # run_placement NAME: boots NAME, downloads ROUNDS times, kee
     done
     curl -s --max-time 10 "http://127.0.0.1:$port/stats.json" > "$out/$name.before.json"
     local speeds=()
+    local result code size speed
     for _ in $(seq 1 "$rounds"); do
-        speeds+=("$(curl -s -o /dev/null --max-time "$DOWNLOAD_SECONDS" -w '%{speed_download}' \
-            "http://127.0.0.1:$port/bench/10MiB")")
+        result="$(curl -s -o /dev/null --max-time "$DOWNLOAD_SECONDS" \
+            -w '%{http_code} %{size_download} %{speed_download}' \
+            "http://127.0.0.1:$port/bench/10MiB" || true)"
+        read -r code size speed <<< "$result"
+        if [ "$code" != 200 ] || [ "$size" != "$DOWNLOAD_BYTES" ]; then
+            kill "$pid" 2>/dev/null || true
+            echo "bench-placement: $name: a download ended with HTTP ${code:-none} after ${size:-0} of $DOWNLOAD_BYTES bytes; log: $log" >&2
+            return 1
+        fi
+        speeds+=("$speed")
     done
     curl -s --max-time 10 "http://127.0.0.1:$port/stats.json" > "$out/$name.after.json"
     kill "$pid" 2>/dev/null || true
