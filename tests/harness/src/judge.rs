@@ -64,6 +64,8 @@ pub struct Expectations {
     pub status: Option<u8>,
     /// Output that must all appear, each after the end of the previous match.
     pub expect: Vec<Expect>,
+    /// Output that must appear, each anywhere (in no order against the rest).
+    pub expect_anywhere: Vec<Expect>,
     /// Substrings that must appear nowhere.
     pub forbid: Vec<String>,
 }
@@ -118,6 +120,12 @@ pub fn judge(want: &Expectations, outcome: &Outcome, log: &str) -> Verdict {
         }
     }
 
+    for needle in &want.expect_anywhere {
+        if needle.find(log, 0).is_none() {
+            reasons.push(format!("expected {needle} somewhere, not found"));
+        }
+    }
+
     for needle in &want.forbid {
         if let Some(line) = log.lines().find(|l| l.contains(needle.as_str())) {
             reasons.push(format!(
@@ -143,6 +151,7 @@ mod tests {
         Expectations {
             status: Some(status),
             expect: expect.iter().map(|s| Expect::Text(s.to_string())).collect(),
+            expect_anywhere: Vec::new(),
             forbid: forbid.iter().map(|s| s.to_string()).collect(),
         }
     }
@@ -174,6 +183,17 @@ mod tests {
         assert_eq!(v.reasons.len(), 1);
         assert!(v.reasons[0].contains("\"untyped\" after \"ward: system ready\""));
         assert!(v.reasons[0].contains("out of order"));
+    }
+
+    #[test]
+    fn expect_anywhere_ignores_order_but_not_absence() {
+        let mut w = want(0, &["ward: system ready"], &[]);
+        w.expect_anywhere = vec![Expect::Text("untyped".into())];
+        assert!(judge(&w, &Outcome::Guest(0), LOG).passed());
+        w.expect_anywhere.push(Expect::Text("never printed".into()));
+        let v = judge(&w, &Outcome::Guest(0), LOG);
+        assert_eq!(v.reasons.len(), 1);
+        assert!(v.reasons[0].contains("\"never printed\" somewhere, not found"));
     }
 
     #[test]

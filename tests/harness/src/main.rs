@@ -308,6 +308,7 @@ fn run_one(root: &Path, o: &Options, s: &Scenario, base: &Result<PathBuf, String
     let want = Expectations {
         status: s.expect_status,
         expect: s.expect.clone(),
+        expect_anywhere: s.expect_anywhere.clone(),
         forbid: s.forbid.clone(),
     };
     let mut verdict = judge::judge(&want, &finished.outcome, &finished.log);

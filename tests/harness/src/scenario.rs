@@ -14,6 +14,7 @@
 //! expect_status = 0x20               # guest status written to the debug-exit port
 //! expect = ["page fault", "thread suspended", "kernel alive"]   # in this order
 //! expect = [["root task", "error"], "halt"]  # a list: one line containing all, in any order
+//! expect_anywhere = ["scribe: line 1"]  # must appear, but in no particular order (concurrent output)
 //! forbid = ["triple"]                # must appear nowhere
 //! root_task = "truncate"             # corrupt the root-task module (see `elf::Mutation`)
 //! root_program = "ktest"             # boot this user program as the root task instead
@@ -89,6 +90,9 @@ pub struct Scenario {
     /// still be running when the peer is done.
     pub expect_status: Option<u8>,
     pub expect: Vec<Expect>,
+    /// Output that must appear, each anywhere in the log (lines written concurrently with
+    /// `expect`'s, whose order against them is up to the scheduler).
+    pub expect_anywhere: Vec<Expect>,
     pub forbid: Vec<String>,
     pub root_task: Option<Mutation>,
     /// A user program to boot as the root task instead of the image's own.
@@ -151,6 +155,8 @@ struct ScenarioFile {
     expect_status: Option<u8>,
     #[serde(default)]
     expect: Vec<Expect>,
+    #[serde(default)]
+    expect_anywhere: Vec<Expect>,
     #[serde(default)]
     forbid: Vec<String>,
     root_task: Option<Mutation>,
@@ -233,13 +239,22 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
             return Err(err("machine is empty; leave it out to use q35".to_string()));
         }
     }
-    let expect_texts = raw.expect.iter().flat_map(Expect::parts);
+    let expect_texts = raw
+        .expect
+        .iter()
+        .chain(&raw.expect_anywhere)
+        .flat_map(Expect::parts);
     if expect_texts.chain(&raw.forbid).any(String::is_empty) {
         return Err(err(
             "expect or forbid has an empty string, which would match anything".to_string(),
         ));
     }
-    if raw.expect.iter().any(|e| e.parts().is_empty()) {
+    if raw
+        .expect
+        .iter()
+        .chain(&raw.expect_anywhere)
+        .any(|e| e.parts().is_empty())
+    {
         return Err(err(
             "expect has an empty line list, which would match any line".to_string(),
         ));
@@ -340,6 +355,7 @@ pub fn parse(name: &str, file: &str, text: &str) -> Result<Scenario, ScenarioErr
         timeout_seconds,
         expect_status: raw.expect_status,
         expect: raw.expect,
+        expect_anywhere: raw.expect_anywhere,
         forbid: raw.forbid,
         root_task: raw.root_task,
         root_program: raw.root_program,
