@@ -16,6 +16,7 @@ mod component {
 
     use heapless::{String, Vec};
     use ward_http::{ComponentStatus, Page, Server, Status};
+    use ward_proto::client::ClientError;
     use ward_proto::counters::{Counter, CounterReader};
     use ward_userlib::component::{status, StatusEntry, StatusPage};
     use ward_userlib::kstats::KernelStatistics;
@@ -39,23 +40,12 @@ mod component {
         [const { Page::new() }; ward_http::MAX_CONNECTIONS];
 
     fn main(generation: u64) {
-        let mut client = match ward_socket_app::attach(caps::HTTP_NET, caps::NET_API, generation) {
-            Ok(client) => client,
-            Err(e) => {
-                println!("http: cannot attach to the stack: {e:?}");
-                return;
-            }
-        };
         let net_stats = CounterReader::new(region::words64(caps::NET_STATS));
         let driver_stats = CounterReader::new(region::words64(caps::E1000_STATS));
         let kernel = KernelStatistics::of(caps::KERNEL_STATISTICS);
         let page_of_status = StatusPage::mapped();
-        let mut server = Server::new();
-        if let Err(e) = server.start(&mut client) {
-            println!("http: cannot open its socket: {e:?}");
-            return;
-        }
-        // SAFETY: PAGES is touched here only, once, by the one thread.
+        // SAFETY: PAGES is touched here only, once, by the one thread (the
+        // reference lives across the loop below).
         let pages = unsafe { &mut *core::ptr::addr_of_mut!(PAGES) };
         // The figures, read afresh for each page.
         let mut snapshot = |render: &mut dyn FnMut(&Status<'_>)| {
@@ -164,27 +154,52 @@ mod component {
                 address: None,
             });
         };
-        let mut announced = false;
-        let error = ward_socket_app::serve(&mut client, caps::HTTP_NET, |client, answer| {
-            if let Err(e) = server.on_answer(client, answer, &mut snapshot, pages) {
-                println!("http: {e:?}");
+        // Each turn is one pairing with the stack; a restarted stack has
+        // none of http's sockets, so http attaches again and listens afresh
+        // (its connections are lost, as TCP's are with any restart of the
+        // host they end in).
+        loop {
+            let mut client =
+                match ward_socket_app::attach(caps::HTTP_NET, caps::NET_API, generation) {
+                    Ok(client) => client,
+                    Err(e) => {
+                        println!("http: cannot attach to the stack: {e:?}");
+                        return;
+                    }
+                };
+            let mut server = Server::new();
+            if let Err(e) = server.start(&mut client) {
+                println!("http: cannot open its socket: {e:?}");
+                return;
             }
-            // The request log goes to COM2 through the serial driver; a busy,
-            // restarting or absent serial driver loses lines, never the request.
-            while let Some(mut line) = server.take_log() {
-                let _ = line.push(b'\n');
-                let _ = text_channel::write_if_running(
-                    caps::SERIAL_LOG,
-                    caps::SERIAL_LOG_SERVER,
-                    &line,
-                );
+            let mut announced = false;
+            let error = ward_socket_app::serve(&mut client, caps::HTTP_NET, |client, answer| {
+                if let Err(e) = server.on_answer(client, answer, &mut snapshot, pages) {
+                    println!("http: {e:?}");
+                }
+                // The request log goes to COM2 through the serial driver; a
+                // busy, restarting or absent serial driver loses lines, never
+                // the request.
+                while let Some(mut line) = server.take_log() {
+                    let _ = line.push(b'\n');
+                    let _ = text_channel::write_if_running(
+                        caps::SERIAL_LOG,
+                        caps::SERIAL_LOG_SERVER,
+                        &line,
+                    );
+                }
+                if server.ready() && !announced {
+                    announced = true;
+                    println!("http: serving port 80 (/, /stats.json, /bench/10MiB)");
+                }
+            });
+            if error != ClientError::StackRestarted {
+                // The stack broke the protocol: wait to be restarted with it.
+                println!("http: the stack misbehaved: {error:?}");
+                return;
             }
-            if server.ready() && !announced {
-                announced = true;
-                println!("http: serving port 80 (/, /stats.json, /bench/10MiB)");
-            }
-        });
-        println!("http: the stack misbehaved: {error:?}");
+            println!("http: the stack restarted; attaching again (its connections are lost)");
+        }
     }
 }
 
