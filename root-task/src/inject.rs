@@ -243,10 +243,13 @@ pub enum Detector {
     PeerRing,
     /// A peer's progress check (the network stack asked for the restart).
     PeerProgress,
+    /// The supervisor: a driver took interrupts faster than any device
+    /// raises them (an interrupt storm).
+    IrqWatchdog,
 }
 
 impl Detector {
-    const ALL: [Detector; 9] = [
+    const ALL: [Detector; 10] = [
         Detector::Mmu,
         Detector::Cpu,
         Detector::Panic,
@@ -256,6 +259,7 @@ impl Detector {
         Detector::Watchdog,
         Detector::PeerRing,
         Detector::PeerProgress,
+        Detector::IrqWatchdog,
     ];
 
     /// How the status page records it (`status::DETECTOR_*`).
@@ -270,6 +274,7 @@ impl Detector {
             Detector::Watchdog => status::DETECTOR_WATCHDOG,
             Detector::PeerRing => status::DETECTOR_PEER_RING,
             Detector::PeerProgress => status::DETECTOR_PEER_PROGRESS,
+            Detector::IrqWatchdog => status::DETECTOR_IRQ_WATCHDOG,
         }
     }
 
@@ -311,7 +316,7 @@ pub struct Injector {
     pending: Option<Pending>,
     injected: u32,
     kinds_used: u32,
-    detected: [u32; 9],
+    detected: [u32; Detector::ALL.len()],
     no_effect: u32,
     cleared: u32,
     collateral: u32,
@@ -419,7 +424,7 @@ impl Injector {
             pending: None,
             injected: 0,
             kinds_used: 0,
-            detected: [0; 9],
+            detected: [0; Detector::ALL.len()],
             no_effect: 0,
             cleared: 0,
             collateral: 0,

@@ -191,6 +191,9 @@ pub struct Instance {
     /// (TSC ticks, this generation) the component had used by then.
     pub watch_tick: u64,
     pub watch_cpu: u64,
+    /// The interrupts of its devices (all generations) at `watch_tick`: the
+    /// interrupt-rate watchdog's start.
+    pub watch_interrupts: u64,
     /// Its CPU time (all generations, TSC ticks) at each of the last
     /// [`CPU_HISTORY`] ticks, by tick number modulo the length: who kept the
     /// CPU while another component missed its heartbeat.
@@ -492,6 +495,7 @@ impl<'a> System<'a> {
                 last_beat_tick: 0,
                 watch_tick: 0,
                 watch_cpu: 0,
+                watch_interrupts: 0,
                 cpu_history: [0; CPU_HISTORY],
                 restart_due_tick: 0,
                 installed: [0; 4],
@@ -848,6 +852,7 @@ impl<'a> System<'a> {
             "place it on its core",
             tcb.tcb_set_affinity(u64::from(self.core_of(component.core))),
         )?;
+        let interrupts = self.interrupts_of(index);
         let instance = &mut self.instances[index];
         instance.memory_bytes = memory;
         instance.generation += 1;
@@ -855,6 +860,7 @@ impl<'a> System<'a> {
         instance.last_beat_tick = self.tick;
         instance.watch_tick = self.tick;
         instance.watch_cpu = 0;
+        instance.watch_interrupts = interrupts;
         instance.panic_len = 0;
         match entry {
             Some(rip) => {
@@ -1127,6 +1133,16 @@ impl<'a> System<'a> {
         self.update_usage(index);
     }
 
+    /// The interrupts the devices component `index` drives have taken, over
+    /// all its generations (their handlers outlive it).
+    pub fn interrupts_of(&self, index: usize) -> u64 {
+        (0..self.devices.len())
+            .filter(|&d| self.spec.devices[d].driver() == Some(index))
+            .filter_map(|d| self.devices[d].irq)
+            .map(|slot| Self::irq_handler(slot).irq_handler_get_count().unwrap_or(0))
+            .sum()
+    }
+
     /// Writes component `index`'s CPU time (all generations) and restarts in
     /// a row into the status page; returns the CPU time (TSC ticks).
     pub fn update_usage(&mut self, index: usize) -> u64 {
@@ -1135,12 +1151,7 @@ impl<'a> System<'a> {
             State::Running => instance.tcb.tcb_get_cpu_time().unwrap_or(0),
             _ => 0,
         };
-        // Interrupts of the devices it drives (their handlers outlive it).
-        let interrupts = (0..self.devices.len())
-            .filter(|&d| self.spec.devices[d].driver() == Some(index))
-            .filter_map(|d| self.devices[d].irq)
-            .map(|slot| Self::irq_handler(slot).irq_handler_get_count().unwrap_or(0))
-            .sum();
+        let interrupts = self.interrupts_of(index);
         let total = instance.cpu_ticks_done + current;
         self.status.write_usage(
             index,

@@ -404,6 +404,9 @@ pub mod status {
     pub const DETECTOR_PEER_RING: u64 = 8;
     /// A peer's progress check (it asked the supervisor for the restart).
     pub const DETECTOR_PEER_PROGRESS: u64 = 9;
+    /// The supervisor's interrupt-rate watchdog (a driver in an interrupt
+    /// storm, which on a core of its own starves nobody else).
+    pub const DETECTOR_IRQ_WATCHDOG: u64 = 10;
 
     /// A detector's name, for people.
     pub fn detector_name(detector: u64) -> &'static str {
@@ -418,6 +421,7 @@ pub mod status {
             DETECTOR_WATCHDOG => "cpu-watchdog",
             DETECTOR_PEER_RING => "peer-ring-check",
             DETECTOR_PEER_PROGRESS => "peer-progress-check",
+            DETECTOR_IRQ_WATCHDOG => "irq-watchdog",
             _ => "unknown",
         }
     }
