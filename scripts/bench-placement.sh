@@ -147,8 +147,9 @@ run_placement() {  # run_placement NAME: boots NAME, downloads ROUNDS times, kee
     printf '%s\n' "${speeds[@]}" > "$out/$name.speeds"
 }
 
-# One line per placement: the median rate, and per download the guest's busy time on each core
-# and the IPIs sent (from the kernel's statistics in /stats.json before and after the downloads).
+# Two lines per placement: the median rate with, per download, the guest's busy time on each core
+# and the IPIs sent (from the kernel's statistics in /stats.json before and after the downloads);
+# and the low-load phase's busy rates, quiet and echoing, with the guest CPU time per echo.
 report() {  # report NAME DESCRIPTION
     python3 - "$out/$1" "$2" "$rounds" <<'PY'
 import json, re, statistics, sys
@@ -157,34 +158,32 @@ speeds = [float(v) for v in open(base + ".speeds").read().split()]
 def per_core(path, what):
     text = open(path).read()
     return {int(c): int(v) for c, v in re.findall(r'"cpu(\d+)\.' + what + r'"\s*:\s*(\d+)', text)}
-def delta(what):
-    before, after = per_core(base + ".before.json", what), per_core(base + ".after.json", what)
-    return {c: (after[c] - before.get(c, 0)) / rounds for c in sorted(after)}
-busy, ipis = delta("busy_ms"), delta("ipis_sent")
+def deltas(start, end, what):
+    """Per core, how much `what` grew between the readings base+start and base+end."""
+    before, after = per_core(base + start, what), per_core(base + end, what)
+    return {c: after[c] - before.get(c, 0) for c in sorted(after)}
+def per_download(what):
+    return {c: v / rounds for c, v in deltas(".before.json", ".after.json", what).items()}
+busy, ipis = per_download("busy_ms"), per_download("ipis_sent")
 cores = " + ".join(f"core {c} {ms:.0f}" for c, ms in busy.items())
 print(f"bench: HTTP 10 MiB download, {description}: median {statistics.median(speeds) / 1e6:.2f} MB/s"
       f" ({rounds} rounds); per download, guest busy {sum(busy.values()):.0f} ms ({cores}),"
       f" {sum(ipis.values()):.0f} IPIs sent")
-def phase(start, end, what):
-    before, after = per_core(base + start, what), per_core(base + end, what)
-    return sum(after[c] - before.get(c, 0) for c in after)
 def uptime(start, end):
     read = lambda path: int(re.search(r'"uptime_ms"\s*:\s*(\d+)', open(base + path).read()).group(1))
     return max(read(end) - read(start), 1)
 sent, answered = (int(v) for v in open(base + ".echoes").read().split())
-quiet_ms = phase(".quiet-before.json", ".quiet-after.json", "busy_ms")
-quiet_span = uptime(".quiet-before.json", ".quiet-after.json")
-echo_ms = phase(".quiet-after.json", ".echo-after.json", "busy_ms")
-echo_span = uptime(".quiet-after.json", ".echo-after.json")
-echo_ipis = phase(".quiet-after.json", ".echo-after.json", "ipis_sent")
+quiet = deltas(".quiet-before.json", ".quiet-after.json", "busy_ms")
+quiet_ms, quiet_span = sum(quiet.values()), uptime(".quiet-before.json", ".quiet-after.json")
+echo = deltas(".quiet-after.json", ".echo-after.json", "busy_ms")
+echo_ms, echo_span = sum(echo.values()), uptime(".quiet-after.json", ".echo-after.json")
+echo_ipis = sum(deltas(".quiet-after.json", ".echo-after.json", "ipis_sent").values())
 # The background (timer ticks, heartbeats, the supervisor) at its quiet rate over the echo phase.
 background_ms = quiet_ms * echo_span / quiet_span
 per_echo_us = max(echo_ms - background_ms, 0) * 1000 / max(answered, 1)
-def core_rates(start, end, span):
-    before, after = per_core(base + start, "busy_ms"), per_core(base + end, "busy_ms")
-    return " + ".join(f"core {c} {(after[c] - before.get(c, 0)) * 1000 / span:.1f}" for c in sorted(after))
-quiet_cores = core_rates(".quiet-before.json", ".quiet-after.json", quiet_span)
-echo_cores = core_rates(".quiet-after.json", ".echo-after.json", echo_span)
+def rates(busy_ms, span):
+    return " + ".join(f"core {c} {ms * 1000 / span:.1f}" for c, ms in busy_ms.items())
+quiet_cores, echo_cores = rates(quiet, quiet_span), rates(echo, echo_span)
 open(base + ".per-echo", "w").write(f"{per_echo_us}\n")
 print(f"bench: low load, {description}: {answered} of {sent} UDP echoes answered at {sent * 1000 // echo_span}/s;"
       f" guest busy {quiet_ms * 1000 / quiet_span:.1f} ms/s quiet ({quiet_cores}),"

@@ -445,13 +445,13 @@ const STORM_INTERRUPTS_PER_SECOND: u64 = 10_000;
 fn driver_watchdog(system: &mut System, index: usize, period_ticks: u64) -> bool {
     let period_ticks = period_ticks / 2;
     let now = system.tick;
-    let cpu = system.instances[index].tcb.tcb_get_cpu_time().unwrap_or(0);
-    let interrupts = system.interrupts_of(index);
-    let instance = &mut system.instances[index];
-    let window = now.saturating_sub(instance.watch_tick);
+    let window = now.saturating_sub(system.instances[index].watch_tick);
     if window < period_ticks.max(1) {
         return false;
     }
+    let cpu = system.instances[index].tcb.tcb_get_cpu_time().unwrap_or(0);
+    let interrupts = system.interrupts_of(index);
+    let instance = &mut system.instances[index];
     let used = cpu.saturating_sub(instance.watch_cpu);
     let taken = interrupts.saturating_sub(instance.watch_interrupts);
     instance.watch_tick = now;
