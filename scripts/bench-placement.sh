@@ -147,8 +147,9 @@ run_placement() {  # run_placement NAME: boots NAME, downloads ROUNDS times, kee
     printf '%s\n' "${speeds[@]}" > "$out/$name.speeds"
 }
 
-# Two lines per placement: the median rate with, per download, the guest's busy time on each core
-# and the IPIs sent (from the kernel's statistics in /stats.json before and after the downloads);
+# Two lines per placement: the median rate with, per download, the guest's busy time on each core,
+# the IPIs sent and the waits for the kernel lock (from the kernel's statistics in /stats.json
+# before and after the downloads);
 # and the low-load phase's busy rates, quiet and echoing, with the guest CPU time per echo.
 report() {  # report NAME DESCRIPTION
     python3 - "$out/$1" "$2" "$rounds" <<'PY'
@@ -164,11 +165,11 @@ def deltas(start, end, what):
     return {c: after[c] - before.get(c, 0) for c in sorted(after)}
 def per_download(what):
     return {c: v / rounds for c, v in deltas(".before.json", ".after.json", what).items()}
-busy, ipis = per_download("busy_ms"), per_download("ipis_sent")
+busy, ipis, waits = per_download("busy_ms"), per_download("ipis_sent"), per_download("lock_waits")
 cores = " + ".join(f"core {c} {ms:.0f}" for c, ms in busy.items())
 print(f"bench: HTTP 10 MiB download, {description}: median {statistics.median(speeds) / 1e6:.2f} MB/s"
       f" ({rounds} rounds); per download, guest busy {sum(busy.values()):.0f} ms ({cores}),"
-      f" {sum(ipis.values()):.0f} IPIs sent")
+      f" {sum(ipis.values()):.0f} IPIs sent, {sum(waits.values()):.0f} waits for the kernel lock")
 def uptime(start, end):
     read = lambda path: int(re.search(r'"uptime_ms"\s*:\s*(\d+)', open(base + path).read()).group(1))
     return max(read(end) - read(start), 1)
@@ -178,6 +179,7 @@ quiet_ms, quiet_span = sum(quiet.values()), uptime(".quiet-before.json", ".quiet
 echo = deltas(".quiet-after.json", ".echo-after.json", "busy_ms")
 echo_ms, echo_span = sum(echo.values()), uptime(".quiet-after.json", ".echo-after.json")
 echo_ipis = sum(deltas(".quiet-after.json", ".echo-after.json", "ipis_sent").values())
+echo_waits = sum(deltas(".quiet-after.json", ".echo-after.json", "lock_waits").values())
 # The background (timer ticks, heartbeats, the supervisor) at its quiet rate over the echo phase.
 background_ms = quiet_ms * echo_span / quiet_span
 per_echo_us = max(echo_ms - background_ms, 0) * 1000 / max(answered, 1)
@@ -188,7 +190,8 @@ open(base + ".per-echo", "w").write(f"{per_echo_us}\n")
 print(f"bench: low load, {description}: {answered} of {sent} UDP echoes answered at {sent * 1000 // echo_span}/s;"
       f" guest busy {quiet_ms * 1000 / quiet_span:.1f} ms/s quiet ({quiet_cores}),"
       f" {echo_ms * 1000 / echo_span:.1f} ms/s echoing ({echo_cores}):"
-      f" {per_echo_us:.0f} us per echo, {echo_ipis / max(answered, 1):.1f} IPIs per echo")
+      f" {per_echo_us:.0f} us per echo, {echo_ipis / max(answered, 1):.1f} IPIs and"
+      f" {echo_waits / max(answered, 1):.1f} waits for the kernel lock per echo")
 PY
 }
 

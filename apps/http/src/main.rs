@@ -29,7 +29,7 @@ mod component {
     /// Components shown (the root task supervises at most 16).
     const MAX_COMPONENTS: usize = 16;
     /// Kernel figures shown: six totals and the busiest interrupt vectors.
-    /// Machine-wide figures, per-core figures (six for each of up to
+    /// Machine-wide figures, per-core figures (seven for each of up to
     /// eight cores shown) and interrupt vectors.
     const MAX_KERNEL: usize = 80;
     /// Cores shown on the status page.
@@ -115,6 +115,7 @@ mod component {
                         ("ipis_received", k.per_cpu(core, field::IPIS_RECEIVED)),
                         ("ipis_avoided", k.per_cpu(core, field::IPIS_AVOIDED)),
                         ("shootdowns", k.per_cpu(core, field::SHOOTDOWNS)),
+                        ("lock_waits", k.per_cpu(core, field::LOCK_WAITS)),
                         (
                             "device_interrupts",
                             k.per_cpu(core, field::DEVICE_INTERRUPTS),
