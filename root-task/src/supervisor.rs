@@ -229,7 +229,8 @@ fn apply_policy(system: &mut System, index: usize, detector: Detector, report: &
             let instance = &mut system.instances[index];
             instance.restarts = attempt;
             instance.state = State::Restarting;
-            instance.restart_due_tick = now + backoff_us.div_ceil(TICK_US);
+            instance.restart_due_tsc =
+                time::read_tsc() + backoff_us.saturating_mul(system.tsc_hz) / 1_000_000;
             system.tear_down(index);
             Outcome::Restarting {
                 count: attempt,
@@ -585,7 +586,7 @@ fn report_hog(system: &mut System, (hog, percent): (usize, u64), victim: usize, 
     forgive_victims(system, hog);
 }
 
-/// Restarts component `index` at the next tick without counting it
+/// Restarts component `index` at once without counting it
 /// against its policy: the fault campaign clears a persistent fault that
 /// nobody detected, so that faults do not pile up.
 pub fn restart_now(system: &mut System, index: usize) {
@@ -598,7 +599,7 @@ pub fn restart_now(system: &mut System, index: usize) {
     );
     system.tear_down(index);
     system.instances[index].state = State::Restarting;
-    system.instances[index].restart_due_tick = system.tick;
+    system.instances[index].restart_due_tsc = time::read_tsc();
     system.update_status(index);
 }
 
@@ -691,12 +692,32 @@ fn handle_tick(system: &mut System) {
                     forgive_victims(system, index);
                 }
             }
-            State::Restarting if now >= system.instances[index].restart_due_tick => {
-                restart(system, index)
-            }
             _ => {}
         }
     }
+    restart_those_due(system);
+}
+
+/// Starts again every restarting component whose backoff has passed.
+fn restart_those_due(system: &mut System) {
+    let now = time::read_tsc();
+    for index in 0..system.instances.len() {
+        if system.instances[index].state == State::Restarting
+            && now >= system.instances[index].restart_due_tsc
+        {
+            restart(system, index);
+        }
+    }
+}
+
+/// The earliest time a restarting component is due (TSC), if one is.
+fn next_restart(system: &System) -> Option<u64> {
+    system
+        .instances
+        .iter()
+        .filter(|instance| instance.state == State::Restarting)
+        .map(|instance| instance.restart_due_tsc)
+        .min()
 }
 
 /// Rebuilds component `index` and tells its peers.
@@ -738,8 +759,18 @@ fn restart(system: &mut System, index: usize) {
 pub fn run(system: &mut System, clock: Option<&Clock>, limits: Limits) {
     let endpoint = system.supervisor_ep;
     loop {
-        let received = match syscall::recv(endpoint) {
+        // A backoff ends on time, not at the next 15.6 ms tick: a restart
+        // due sooner bounds the wait.
+        let waited = match next_restart(system) {
+            Some(due) => syscall::recv_until(endpoint, due),
+            None => syscall::recv(endpoint),
+        };
+        let received = match waited {
             Ok(received) => received,
+            Err(e) if e.error == ward_userlib::Error::TimedOut => {
+                restart_those_due(system);
+                continue;
+            }
             Err(e) => {
                 println!("ward: supervisor: receive failed: {e}");
                 continue;

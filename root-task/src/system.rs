@@ -198,7 +198,9 @@ pub struct Instance {
     /// [`CPU_HISTORY`] ticks, by tick number modulo the length: who kept the
     /// CPU while another component missed its heartbeat.
     pub cpu_history: [u64; CPU_HISTORY],
-    pub restart_due_tick: u64,
+    /// When a restarting component is started again (TSC): the supervisor
+    /// waits for it with a timed receive, not for its next tick.
+    pub restart_due_tsc: u64,
     /// Spec caps installed (bit per slot).
     pub installed: [u64; 4],
     pub memory_bytes: u64,
@@ -497,7 +499,7 @@ impl<'a> System<'a> {
                 watch_cpu: 0,
                 watch_interrupts: 0,
                 cpu_history: [0; CPU_HISTORY],
-                restart_due_tick: 0,
+                restart_due_tsc: 0,
                 installed: [0; 4],
                 memory_bytes: 0,
                 build_cycles: 0,
