@@ -197,6 +197,30 @@ impl Resources {
         })
     }
 
+    /// Makes `frame` hold `bytes` at `offset` and zeros elsewhere, writing
+    /// it only if it does not already (a frame that holds its bytes is only
+    /// read); `true` if it had to be written.
+    pub fn restore_frame(
+        &mut self,
+        frame: Frame4K,
+        offset: usize,
+        bytes: &[u8],
+    ) -> Result<bool, InvocationError> {
+        let mut written = false;
+        self.with_scratch(frame, |page| {
+            let end = offset + bytes.len();
+            let intact = page[..offset].iter().all(|&b| b == 0)
+                && page[offset..end] == *bytes
+                && page[end..].iter().all(|&b| b == 0);
+            if !intact {
+                page.fill(0);
+                page[offset..end].copy_from_slice(bytes);
+                written = true;
+            }
+        })?;
+        Ok(written)
+    }
+
     /// Runs `work` on the contents of `frame`, mapped at the scratch page.
     pub fn with_scratch(
         &mut self,

@@ -725,8 +725,12 @@ fn restart(system: &mut System, index: usize) {
     let name = system.name(index);
     match system.build(index) {
         Ok(()) => {
-            let generation = system.instances[index].generation;
-            println!("{name}: restarted, generation {generation}");
+            let instance = &system.instances[index];
+            let built_us = instance.build_cycles * 1_000_000 / system.tsc_hz.max(1);
+            println!(
+                "{name}: restarted, generation {} (built in {built_us} us)",
+                instance.generation
+            );
             // Peers that share a ring or notification channel with it get the
             // channel's bit on their notification; they read the new
             // generation from the status page and resynchronise.

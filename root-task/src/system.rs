@@ -7,8 +7,17 @@
 //! Who owns what, so that a component can be torn down alone:
 //!
 //! - a component's *private* objects (CNode, TCB, PML4 and paging tables,
-//!   program and stack frames, IPC buffer) are retyped from an untyped set
-//!   aside for it; revoking that untyped destroys them all and nothing else;
+//!   writable program and stack frames, IPC buffer) are retyped from an
+//!   untyped set aside for it; revoking that untyped destroys them all and
+//!   nothing else;
+//! - its program's *read-only* pages (text and constants) are made once, in
+//!   frames of their own untyped that the root task keeps ([`KeptProgram`]);
+//!   each build checks them against the program file, rewrites any page that
+//!   differs, and maps read-only copies of their capabilities, which die with
+//!   the component. The component could never write them, so a restart starts
+//!   from the same bytes as a fresh copy, without rewriting pages that held
+//!   code (under QEMU's TCG, writing such a page drops its translations:
+//!   about half a millisecond a page, most of a driver's rebuild);
 //! - *shared* objects (region frames, channel endpoints, the component
 //!   notifications that peers and interrupts signal, device frames, port
 //!   ranges, IRQ handlers, IOSpaces) belong to the root task and outlive any
@@ -209,6 +218,22 @@ pub struct Instance {
     pub panic_len: usize,
     /// Where the program's segments and stack lie and which frames hold them.
     pub segments: Vec<Segment, MAX_SEGMENTS>,
+    /// The program's read-only pages, kept across restarts.
+    kept: Option<KeptProgram>,
+}
+
+/// The frames of a component's read-only program pages, made at its first
+/// build and kept by the root task across restarts (never mapped in a
+/// component: each build maps read-only copies of their capabilities).
+#[derive(Clone, Copy, Debug)]
+struct KeptProgram {
+    /// Their memory: revoked only to make them again.
+    untyped: Untyped,
+    /// One slot per page, in the order of the program's read-only segments.
+    slots: SlotRegion,
+    /// Every frame exists (a build that failed half-way leaves this false,
+    /// and the next build makes them all again).
+    complete: bool,
 }
 
 /// Ticks of CPU-time history kept per component: two seconds at 64 Hz,
@@ -505,6 +530,7 @@ impl<'a> System<'a> {
                 build_cycles: 0,
                 panic_text: [0; 120],
                 segments: Vec::new(),
+                kept: None,
                 panic_len: 0,
             });
         }
@@ -596,6 +622,42 @@ impl<'a> System<'a> {
         bits.max(MIN_COMPONENT_UNTYPED_BITS)
     }
 
+    /// The kept read-only program pages of component `index` (`pages` of
+    /// them): their untyped and slots are set aside at its first build; when
+    /// a build failed before every frame existed, they are made again.
+    fn keep_program(&mut self, index: usize, pages: u64) -> Result<KeptProgram, BuildError> {
+        let root = self.res.caps.cnode;
+        match self.instances[index].kept {
+            Some(kept) if kept.complete => return Ok(kept),
+            Some(kept) => {
+                // Deletes every frame made so far; their slots are empty again.
+                step(
+                    "reset the kept program",
+                    root.cnode_revoke(kept.untyped.cptr(), DEPTH),
+                )?;
+            }
+            None => {
+                let bytes = (pages * 4096).max(4096);
+                let bits = 64 - (bytes - 1).leading_zeros();
+                let untyped = step("the kept program's untyped", self.res.carve_untyped(bits))?;
+                let range = self
+                    .res
+                    .slots
+                    .alloc_range(pages)
+                    .ok_or(fail("out of root slots for the kept program"))?;
+                self.instances[index].kept = Some(KeptProgram {
+                    untyped,
+                    slots: SlotRegion {
+                        start: range.start,
+                        end: range.end,
+                    },
+                    complete: false,
+                });
+            }
+        }
+        self.instances[index].kept.ok_or(fail("no kept program"))
+    }
+
     fn build_in(&mut self, index: usize, slots: &mut SlotAllocator) -> Result<(), BuildError> {
         let untyped = self.instances[index].untyped.ok_or(fail("no untyped"))?;
         let cnode_root = self.res.caps.cnode;
@@ -662,6 +724,17 @@ impl<'a> System<'a> {
             }
             let image = UserImage::parse(file)
                 .map_err(|_| fail("the program is not a valid static x86_64 ELF"))?;
+            let read_only_pages = image
+                .segments
+                .iter()
+                .filter(|segment| !segment.access.write)
+                .map(|segment| (segment.page_end() - segment.page_start()) / 4096)
+                .sum();
+            let kept = self.keep_program(index, read_only_pages)?;
+            let mut next_kept = kept.slots.start;
+            // Kept pages that differed from the file (fault injection writes
+            // a running program's text in place) and were written again.
+            let mut restored = 0u64;
             self.instances[index].segments.clear();
             for segment in image.segments.iter() {
                 let (rights, attributes) = if segment.access.write {
@@ -673,14 +746,21 @@ impl<'a> System<'a> {
                 };
                 // The segment's frames in consecutive slots, so that the
                 // supervisor can find the frame behind any of its addresses
-                // (fault injection mutates a program's memory in place).
+                // (fault injection mutates a program's memory in place): fresh
+                // frames for a writable segment, the kept ones otherwise.
                 let pages = (segment.page_end() - segment.page_start()) / 4096;
-                let mut first_frame = None;
-                for _ in 0..pages {
-                    let slot = make(slots, &mut memory, ObjectType::Frame4K, 0)?;
-                    first_frame.get_or_insert(slot);
-                }
-                let first_frame = first_frame.unwrap_or(0);
+                let first_frame = if segment.access.write {
+                    let mut first = None;
+                    for _ in 0..pages {
+                        let slot = make(slots, &mut memory, ObjectType::Frame4K, 0)?;
+                        first.get_or_insert(slot);
+                    }
+                    first.unwrap_or(0)
+                } else {
+                    next_kept += pages;
+                    memory += pages * 4096;
+                    next_kept - pages
+                };
                 let _ = self.instances[index].segments.push(Segment {
                     vaddr: segment.page_start(),
                     pages,
@@ -695,24 +775,94 @@ impl<'a> System<'a> {
                 });
                 let mut page = segment.page_start();
                 while page < segment.page_end() {
-                    let frame: Frame4K =
-                        Cap::from_cptr(first_frame + (page - segment.page_start()) / 4096);
+                    let frame_slot = first_frame + (page - segment.page_start()) / 4096;
                     let from = segment.vaddr.max(page);
                     let to = (segment.vaddr + segment.file_len).min(page + 4096);
-                    if from < to {
+                    // What the file puts in this page at `from` (nothing past
+                    // its end: the rest of a segment is zeros).
+                    let bytes = if from < to {
                         let offset = (segment.file_offset + (from - segment.vaddr)) as usize;
-                        let bytes = &file[offset..offset + (to - from) as usize];
+                        &file[offset..offset + (to - from) as usize]
+                    } else {
+                        &[]
+                    };
+                    let mapped = if segment.access.write {
+                        if !bytes.is_empty() {
+                            step(
+                                "copy the program",
+                                self.res.write_frame(
+                                    Cap::from_cptr(frame_slot),
+                                    (from - page) as usize,
+                                    bytes,
+                                ),
+                            )?;
+                        }
+                        frame_slot
+                    } else {
+                        if !kept.complete {
+                            step(
+                                "make a frame of the kept program",
+                                kept.untyped.untyped_retype(
+                                    ObjectType::Frame4K,
+                                    0,
+                                    cnode_root,
+                                    0,
+                                    0,
+                                    frame_slot,
+                                    1,
+                                ),
+                            )?;
+                        }
+                        restored += u64::from(step(
+                            "check the kept program",
+                            self.res.restore_frame(
+                                Cap::from_cptr(frame_slot),
+                                (from - page) as usize,
+                                bytes,
+                            ),
+                        )?);
+                        // The component maps a read-only copy, which dies with it.
+                        let copy = slots.alloc().ok_or(fail("out of root slots"))?;
+                        let copy_rights = if segment.access.execute {
+                            CapRights::READ_EXECUTE
+                        } else {
+                            CapRights::READ
+                        };
                         step(
-                            "copy the program",
-                            self.res.write_frame(frame, (from - page) as usize, bytes),
+                            "copy the kept program's capability",
+                            cnode_root.cnode_copy(
+                                copy,
+                                DEPTH,
+                                cnode_root,
+                                frame_slot,
+                                DEPTH,
+                                copy_rights,
+                            ),
                         )?;
-                    }
+                        copy
+                    };
                     step(
                         "map the program",
-                        map(slots, frame, page, rights, attributes, &mut memory),
+                        map(
+                            slots,
+                            Cap::from_cptr(mapped),
+                            page,
+                            rights,
+                            attributes,
+                            &mut memory,
+                        ),
                     )?;
                     page += 4096;
                 }
+            }
+            if kept.complete && restored > 0 {
+                println!(
+                    "{}: {restored} page(s) of its program differed from the file and were written again",
+                    self.name(index)
+                );
+            }
+            if let Some(kept) = self.instances[index].kept.as_mut() {
+                kept.complete = true;
             }
             entry = Some(image.entry);
         }
