@@ -643,7 +643,7 @@ impl<'a> System<'a> {
                 let range = self
                     .res
                     .slots
-                    .alloc_range(pages)
+                    .alloc_range(pages.max(1)) // a range is never empty
                     .ok_or(fail("out of root slots for the kept program"))?;
                 self.instances[index].kept = Some(KeptProgram {
                     untyped,
